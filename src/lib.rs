@@ -1,0 +1,28 @@
+//! datastore: an EAV object store with an HTTP API, a Rust re-implementation of the Conneo
+//! Datastore with ApiOmat's data features. The contract is `API.md`; this crate is the
+//! service behind it.
+//!
+//! # Layout
+//!
+//! - [`settings`]: the command line and its environment variables.
+//! - [`startup`]: opens the store, installs the DSConfig, binds and serves.
+//! - [`api`]: the HTTP layer, one file per endpoint family; parameters from JSON, form or
+//!   query string ([`api::params`]).
+//! - [`error`]: the one error body and the table from code to HTTP status.
+//! - [`service`]: the datastore's rules between HTTP and storage: schema checks, conversion,
+//!   what a write must check and refresh, rendering of flat objects.
+//! - [`convert`]: client input to stored columns and back, type by type.
+//! - [`model`]: names, property types, system fields.
+//! - [`dsconfig`]: TOML schema files to a validated [`dsconfig::Config`], errors with file:line.
+//! - [`query`]: the query language's parser (grammar in its docs).
+//! - [`store`]: the [`store::Store`] trait and its backends; each owns its SQL.
+
+pub mod api;
+pub mod convert;
+pub mod dsconfig;
+pub mod error;
+pub mod model;
+pub mod service;
+pub mod settings;
+pub mod startup;
+pub mod store;

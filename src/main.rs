@@ -1,0 +1,112 @@
+//! The `datastore` binary: parse the command line, set up logging, run the command.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use datastore::settings::{Cli, Command, DsconfigAction, LogFormat, Settings};
+use datastore::startup::{self, Application};
+use datastore::{dsconfig, store};
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.settings.log_format);
+    if let Command::Dsconfig {
+        action: DsconfigAction::Validate { dir },
+    } = &cli.command
+    {
+        return validate(dir);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(cli.settings).await,
+            Command::Migrate => migrate(&cli.settings).await,
+            Command::Dsconfig {
+                action: DsconfigAction::Apply { dir },
+            } => apply(&cli.settings, &dir).await,
+            Command::Dsconfig {
+                action: DsconfigAction::Validate { .. },
+            } => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn validate(dir: &std::path::Path) -> ExitCode {
+    match dsconfig::load_dir(dir) {
+        Ok(config) => {
+            println!(
+                "{}: valid ({} types, {} lists, schemaMode {})",
+                dir.display(),
+                config.types.len(),
+                config.lists.len(),
+                config.schema_mode.as_str()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{} problem(s)", errors.0.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    tracing::info!(settings = ?settings, "starting");
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await.context("the server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = startup::open_store(settings).await?;
+    let versions = store.applied_migrations().await?;
+    println!(
+        "schema is at version {}",
+        versions.last().copied().unwrap_or(0)
+    );
+    Ok(())
+}
+
+async fn apply(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()> {
+    let config = dsconfig::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store: std::sync::Arc<dyn store::Store> = startup::open_store(settings).await?;
+    store.apply_config(&config).await?;
+    println!(
+        "{}: applied ({} types, {} lists)",
+        dir.display(),
+        config.types.len(),
+        config.lists.len()
+    );
+    Ok(())
+}

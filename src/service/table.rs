@@ -1,0 +1,162 @@
+//! `getObjectListTable`: its parameters checked and turned into a store [`TableQuery`].
+
+use serde_json::{json, Map, Value};
+
+use super::Datastore;
+use crate::convert::{self, Context};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{ObjectId, PropertyType};
+use crate::store::{Filter, FilterValue, Key, Order, Page, SystemField, TableQuery};
+
+/// The table view as the client asked for it.
+#[derive(Debug, Default)]
+pub struct TableRequest {
+    pub object_type: String,
+    pub properties: Option<Vec<String>>,
+    pub parent_object_id: Option<ObjectId>,
+    pub filter: Option<Map<String, Value>>,
+    pub order_by: Option<Vec<String>>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+fn bad(message: String, details: Value) -> ApiError {
+    ApiError::new(ErrorCode::InvalidParameter, message).with_details(details)
+}
+
+impl Datastore {
+    /// The key a property or system field compares and sorts by.
+    fn key_of(&self, object_type: &str, name: &str) -> Result<(Key, PropertyType), ApiError> {
+        if let Some(field) = SystemField::parse(name) {
+            let ty = match field {
+                SystemField::ObjectId => PropertyType::Integer,
+                SystemField::CreatedAt | SystemField::UpdatedAt => PropertyType::Datetime,
+                _ => PropertyType::String,
+            };
+            return Ok((Key::System(field), ty));
+        }
+        let ty = self.property_type(object_type, name)?;
+        let key = if ty.compares_by_value() {
+            Key::Double(name.to_owned())
+        } else {
+            Key::Text(name.to_owned())
+        };
+        Ok((key, ty))
+    }
+
+    fn filter_of(&self, object_type: &str, name: &str, input: &Value) -> Result<Filter, ApiError> {
+        let (key, ty) = self.key_of(object_type, name)?;
+        let value = match &key {
+            Key::System(SystemField::ObjectId) => {
+                match convert::convert(ty, input, &Context::default()) {
+                    Ok(Some(s)) => FilterValue::Double(s.as_double.unwrap_or_default()),
+                    _ => {
+                        return Err(bad(
+                            format!("filter `{name}` must be an object id"),
+                            json!({ "propertyName": name }),
+                        ))
+                    }
+                }
+            }
+            Key::System(SystemField::ObjectNumber) => match input {
+                Value::String(s) => FilterValue::Text(s.clone()),
+                _ => {
+                    return Err(bad(
+                        format!("filter `{name}` must be text"),
+                        json!({ "propertyName": name }),
+                    ))
+                }
+            },
+            Key::System(_) => {
+                return Err(bad(
+                    format!(
+                        "the table view does not filter by `{name}`; use getObjectListByFilter"
+                    ),
+                    json!({ "propertyName": name }),
+                ))
+            }
+            Key::Double(_) | Key::Text(_) => {
+                let config = self.property_config(object_type, name);
+                let ctx = Context {
+                    time_zone: self.time_zone,
+                    list: config
+                        .and_then(|c| c.list.as_deref())
+                        .and_then(|l| self.config.list(l)),
+                };
+                let stored = convert::convert(ty, input, &ctx)
+                    .map_err(|e| {
+                        ApiError::new(
+                            ErrorCode::InvalidValue,
+                            format!("filter `{name}` ({ty}): {e}"),
+                        )
+                        .with_details(json!({ "propertyName": name, "propertyType": ty.as_str() }))
+                    })?
+                    .ok_or_else(|| {
+                        bad(
+                            format!("filter `{name}` needs a value"),
+                            json!({ "propertyName": name }),
+                        )
+                    })?;
+                match (&key, stored.as_double) {
+                    (Key::Double(_), Some(d)) => FilterValue::Double(d),
+                    _ => FilterValue::Text(stored.value),
+                }
+            }
+        };
+        Ok(Filter { key, value })
+    }
+
+    fn order_of(&self, object_type: &str, spec: &str) -> Result<Order, ApiError> {
+        let words: Vec<&str> = spec.split_whitespace().collect();
+        let (name, descending) = match words.as_slice() {
+            [name] => (*name, false),
+            [name, dir] if dir.eq_ignore_ascii_case("desc") => (*name, true),
+            [name, dir] if dir.eq_ignore_ascii_case("asc") => (*name, false),
+            _ => {
+                return Err(bad(
+                    format!("orderBy `{spec}` must be `name`, `name ASC` or `name DESC`"),
+                    json!({ "parameter": "orderBy" }),
+                ))
+            }
+        };
+        let (key, _) = self.key_of(object_type, name)?;
+        Ok(Order { key, descending })
+    }
+
+    /// Checks a table request and reads its page.
+    pub async fn list_table(
+        &self,
+        req: TableRequest,
+    ) -> Result<(Page, Option<Vec<String>>), ApiError> {
+        self.check_object_type(&req.object_type)?;
+        let object_type = &req.object_type;
+        if let Some(columns) = &req.properties {
+            for c in columns {
+                self.property_type(object_type, c)?;
+            }
+        }
+        let filters = req
+            .filter
+            .iter()
+            .flatten()
+            .map(|(name, value)| self.filter_of(object_type, name, value))
+            .collect::<Result<Vec<_>, _>>()?;
+        let order = req
+            .order_by
+            .iter()
+            .flatten()
+            .map(|spec| self.order_of(object_type, spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        let query = TableQuery {
+            object_type: object_type.clone(),
+            columns: req.properties.clone(),
+            parent_id: req.parent_object_id,
+            filters,
+            order,
+            offset: req.offset.unwrap_or(0),
+            limit: req.limit.unwrap_or(self.max_limit).min(self.max_limit),
+        };
+        let page = self.store.list_table(&query).await?;
+        Ok((page, req.properties))
+    }
+}

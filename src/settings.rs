@@ -1,0 +1,213 @@
+//! The command line and the settings: every flag has an environment variable of the same
+//! name (API.md §1). Secrets in the database URL are never printed.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// datastore: an EAV object store with an HTTP API, on SQLite (embedded) or SQL Server.
+#[derive(Debug, Parser)]
+#[command(name = "datastore", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP service (applies migrations and the DSConfig first).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Check or install a DSConfig directory.
+    Dsconfig {
+        #[command(subcommand)]
+        action: DsconfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DsconfigAction {
+    /// Report every problem of a DSConfig directory, with file and line.
+    Validate { dir: PathBuf },
+    /// Validate a DSConfig directory and store it in the database.
+    Apply { dir: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings shared by every command.
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "DATASTORE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: String,
+    /// `sqlite://PATH`, `mssql://user:password@host:1433/Database?...` or an ADO.NET string.
+    #[arg(
+        long,
+        env = "DATASTORE_DATABASE_URL",
+        default_value = "sqlite://./data/datastore.db",
+        hide_env_values = true,
+        hide_default_value = false,
+        global = true
+    )]
+    pub database: String,
+    /// DSConfig directory applied on start. When it does not exist, the DSConfig stored in
+    /// the database is used.
+    #[arg(
+        long,
+        env = "DATASTORE_DSCONFIG",
+        default_value = "./dsconfig",
+        global = true
+    )]
+    pub dsconfig: PathBuf,
+    /// Path prefix of every endpoint, e.g. `/datastore` behind an IIS application.
+    #[arg(long, env = "DATASTORE_BASE_PATH", default_value = "", global = true)]
+    pub base_path: String,
+    /// `text` for people, `json` for machines.
+    #[arg(
+        long,
+        env = "DATASTORE_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// Time zone of date-times given without an offset (IANA name).
+    #[arg(
+        long,
+        env = "DATASTORE_TIME_ZONE",
+        default_value = "UTC",
+        global = true
+    )]
+    pub time_zone: chrono_tz::Tz,
+    /// Default and maximum number of rows a list endpoint returns.
+    #[arg(
+        long,
+        env = "DATASTORE_MAX_RESULTS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_results: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "DATASTORE_BODY_LIMIT", default_value_t = 16 * 1024 * 1024, global = true)]
+    pub body_limit: usize,
+    /// Database connections: readers (SQLite) or the pool size (SQL Server).
+    #[arg(long, env = "DATASTORE_POOL_SIZE", default_value_t = 16, global = true)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "DATASTORE_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings for a test or an embedding program: every default, this database.
+    pub fn with_database(database: impl Into<String>) -> Settings {
+        Cli::parse_from(["datastore", "serve"])
+            .settings
+            .database_url(database)
+    }
+
+    fn database_url(mut self, database: impl Into<String>) -> Settings {
+        self.database = database.into();
+        self
+    }
+
+    /// The base path normalised: empty, or `/segment[/segment]` without a trailing slash.
+    pub fn normalized_base_path(&self) -> String {
+        let trimmed = self.base_path.trim().trim_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database", &redact(&self.database))
+            .field("dsconfig", &self.dsconfig)
+            .field("base_path", &self.base_path)
+            .field("log_format", &self.log_format)
+            .field("time_zone", &self.time_zone)
+            .field("max_results", &self.max_results)
+            .field("body_limit", &self.body_limit)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// The database URL with any password replaced by `***` (URL or ADO.NET form).
+pub fn redact(url: &str) -> String {
+    if let Ok(mut parsed) = url::Url::parse(url) {
+        if parsed.password().is_some() {
+            let _ = parsed.set_password(Some("***"));
+            return parsed.to_string();
+        }
+        if !url.contains(';') {
+            return url.to_owned();
+        }
+    }
+    url.split(';')
+        .map(|part| match part.split_once('=') {
+            Some((k, _))
+                if matches!(k.trim().to_ascii_lowercase().as_str(), "password" | "pwd") =>
+            {
+                format!("{k}=***")
+            }
+            _ => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("mssql://sa:s3cret@db:1433/App?trustServerCertificate=true"),
+            "mssql://sa:***@db:1433/App?trustServerCertificate=true"
+        );
+        assert_eq!(
+            redact("Server=tcp:db,1433;Database=App;User Id=sa;Password=s3cret;Encrypt=true"),
+            "Server=tcp:db,1433;Database=App;User Id=sa;Password=***;Encrypt=true"
+        );
+        assert_eq!(
+            redact("sqlite://./data/datastore.db"),
+            "sqlite://./data/datastore.db"
+        );
+        let settings = Settings::with_database("mssql://sa:hunter2@db/App");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn base_paths_are_normalised() {
+        let mut s = Settings::with_database("sqlite://x.db");
+        for (given, expected) in [
+            ("", ""),
+            ("/", ""),
+            ("datastore", "/datastore"),
+            ("/datastore/", "/datastore"),
+        ] {
+            s.base_path = given.into();
+            assert_eq!(s.normalized_base_path(), expected);
+        }
+    }
+}

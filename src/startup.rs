@@ -1,0 +1,132 @@
+//! Building the running service: open the store, install the DSConfig, bind, serve.
+//!
+//! [`Application::build`] does everything that can fail before the first request (so a bad
+//! DSConfig or an unreachable database stops `serve` with a clear message), then
+//! [`Application::run_until_stopped`] serves until SIGTERM/SIGINT, finishing in-flight
+//! requests before it returns.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::api::{self, ApiState};
+use crate::dsconfig::{self, Config, ConfigErrors};
+use crate::service::Datastore;
+use crate::settings::Settings;
+use crate::store::{self, Store, StoreError, StoreOptions};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the DSConfig in {dir} is invalid:\n{errors}")]
+    InvalidDsconfig { dir: String, errors: ConfigErrors },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the store named by the settings.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    let options = StoreOptions {
+        pool_size: settings.pool_size,
+        migrate: true,
+    };
+    store::open(&settings.database, &options).await
+}
+
+/// The DSConfig to serve with: the directory's when it exists (validated, then stored),
+/// else the one stored in the database, else an empty open schema.
+pub async fn install_config(
+    settings: &Settings,
+    store: &dyn Store,
+) -> Result<Config, StartupError> {
+    let dir = &settings.dsconfig;
+    if dir.is_dir() {
+        let config = dsconfig::load_dir(dir).map_err(|errors| StartupError::InvalidDsconfig {
+            dir: dir.display().to_string(),
+            errors,
+        })?;
+        store.apply_config(&config).await?;
+        tracing::info!(dir = %dir.display(), types = config.types.len(), lists = config.lists.len(), "DSConfig applied");
+        return Ok(config);
+    }
+    match store.stored_config().await? {
+        Some(config) => {
+            tracing::info!(dir = %dir.display(), "no DSConfig directory; using the DSConfig stored in the database");
+            Ok(config)
+        }
+        None => {
+            tracing::warn!(dir = %dir.display(), "no DSConfig directory and none stored: every type is open, every property a String");
+            Ok(Config::default())
+        }
+    }
+}
+
+/// A bound, ready service.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = open_store(&settings).await?;
+        let config = install_config(&settings, store.as_ref()).await?;
+        let listener =
+            TcpListener::bind(&settings.listen).map_err(|source| StartupError::Listen {
+                address: settings.listen.clone(),
+                source,
+            })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let state = web::Data::new(ApiState {
+            datastore: Datastore {
+                store,
+                config: Arc::new(config),
+                time_zone: settings.time_zone,
+                max_limit: settings.max_results.max(1),
+            },
+            body_limit: settings.body_limit,
+        });
+        let base_path = settings.normalized_base_path();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::from_fn(api::log_requests))
+                .configure(api::configure(&base_path))
+        })
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Listen {
+                address: settings.listen.clone(),
+                source,
+            })?
+            .run();
+        tracing::info!(address = %settings.listen, port, "listening");
+        Ok(Application { port, server })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, embedding programs).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or the handle stops it), letting in-flight requests end.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,112 @@
+//! The storage boundary: one [`Store`] trait, one implementation per backend.
+//!
+//! The HTTP layer and the service above it talk only to `Arc<dyn Store>`; each backend owns
+//! its SQL and its migrations (`sqlite/` is the embedded default, `mssql/` is SQL Server).
+//! What crosses this boundary is already converted and validated: canonical values, the
+//! lookups a write must check, the display texts a write must refresh. A backend's job is
+//! to do each operation atomically and concurrently safely.
+
+pub mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::dsconfig::Config;
+use crate::model::ObjectId;
+
+pub use types::*;
+
+/// Opens the backend named by a `--database` URL and applies pending migrations.
+pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let store = sqlite::SqliteStore::open(path, options).await?;
+        Ok(Arc::new(store))
+    } else {
+        Err(StoreError::Config(
+            "the database URL must start with sqlite:// (SQL Server support is not built yet)"
+                .into(),
+        ))
+    }
+}
+
+/// Settings a backend takes besides its URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Reader connections (SQLite) or pooled connections (SQL Server).
+    pub pool_size: u32,
+    /// Apply pending migrations when opening.
+    pub migrate: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            pool_size: 16,
+            migrate: true,
+        }
+    }
+}
+
+/// Every operation the service needs from storage.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers once the database does.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Versions of the applied migrations, oldest first.
+    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError>;
+
+    /// Stores a DSConfig: the document, PropertyConfig rows and ObjectNumbers. Numbering
+    /// already under way keeps its next number (never goes back).
+    async fn apply_config(&self, config: &Config) -> Result<(), StoreError>;
+
+    /// The DSConfig last applied, if any.
+    async fn stored_config(&self) -> Result<Option<Config>, StoreError>;
+
+    /// Creates an object (with its number, if its type is numbered) and its properties.
+    async fn new_object(&self, req: NewObject) -> Result<ObjectRecord, StoreError>;
+
+    /// One object with all its properties.
+    async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError>;
+
+    /// Writes and removes properties of one object, all or nothing.
+    async fn save_properties(&self, req: SaveProperties) -> Result<ObjectRecord, StoreError>;
+
+    /// Gives an object another type; it keeps its number and properties.
+    async fn change_object_type(
+        &self,
+        id: ObjectId,
+        object_type: &str,
+    ) -> Result<ObjectRecord, StoreError>;
+
+    /// Drops an object and the children the request names, all or nothing.
+    async fn drop_object(&self, req: DropObject) -> Result<Vec<ObjectId>, StoreError>;
+
+    /// Creates a relationship or updates its `strict` flag.
+    async fn save_relationship(
+        &self,
+        parent: ObjectId,
+        child: ObjectId,
+        strict: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Removes a relationship; `false` when there was none.
+    async fn drop_relationship(
+        &self,
+        parent: ObjectId,
+        child: ObjectId,
+    ) -> Result<bool, StoreError>;
+
+    /// The children or parents of an object, each with the relationship's `strict`.
+    async fn related(
+        &self,
+        id: ObjectId,
+        direction: Direction,
+        object_type: Option<&str>,
+    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError>;
+
+    /// A page of a table view and the number of matches before paging.
+    async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError>;
+}

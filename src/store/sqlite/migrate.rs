@@ -1,0 +1,66 @@
+//! Versioned migrations of the embedded store, recorded in `SchemaVersions`.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use crate::store::StoreError;
+
+/// A migration: its version, a name for the log, and its SQL.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in order. Versions match `migrations/mssql/` one for one.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../../../migrations/sqlite/0001_initial.sql"),
+}];
+
+const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (
+    Version   INTEGER PRIMARY KEY,
+    Name      TEXT NOT NULL,
+    AppliedAt TEXT NOT NULL
+)";
+
+/// Applies every migration not yet recorded, each in its own transaction.
+pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute(CREATE_VERSIONS, [])?;
+    let done = applied(conn)?;
+    if let Some(newest) = done.last() {
+        if *newest > MIGRATIONS.last().map_or(0, |m| m.version) {
+            return Err(StoreError::Config(format!(
+                "the database has schema version {newest}, newer than this build knows"
+            )));
+        }
+    }
+    for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(m.sql)?;
+        tx.execute(
+            "INSERT INTO SchemaVersions (Version, Name, AppliedAt) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, super::objects::now_text()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+    }
+    Ok(())
+}
+
+/// Versions applied so far, oldest first.
+pub(crate) fn applied(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'SchemaVersions')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT Version FROM SchemaVersions ORDER BY Version")?;
+    let versions = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(versions)
+}

@@ -1,0 +1,250 @@
+//! The embedded store: SQLite through rusqlite, the default backend.
+//!
+//! SQLite allows one writer at a time, so every write goes to one dedicated writer thread
+//! through a queue and runs there in an `IMMEDIATE` transaction: writes never wait on
+//! `SQLITE_BUSY`, and a later group commit only has to batch that queue. Reads run on a
+//! small pool of read-only connections in WAL mode via `spawn_blocking`, so they neither
+//! block the async workers nor wait for the writer.
+
+mod migrate;
+mod objects;
+mod table;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{oneshot, Semaphore};
+
+use super::{
+    Direction, DropObject, NewObject, ObjectRecord, Page, SaveProperties, Store, StoreError,
+    StoreOptions, TableQuery,
+};
+use crate::dsconfig::Config;
+use crate::model::ObjectId;
+
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The SQLite backend. Cheap to share: clone the `Arc` it lives in.
+pub struct SqliteStore {
+    writer: Mutex<mpsc::Sender<WriteJob>>,
+    readers: Arc<ReaderPool>,
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32000;",
+    )?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, with its directory.
+    pub async fn open(path: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let path = PathBuf::from(path);
+        if path.as_os_str().is_empty() {
+            return Err(StoreError::Config("sqlite:// needs a file path".into()));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let migrate = options.migrate;
+        let writer_path = path.clone();
+        let mut conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let mut conn = open_connection(&writer_path, false)?;
+            if migrate {
+                migrate::run(&mut conn)?;
+            }
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))??;
+
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    // A panic in one job must not take the writer down with it.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
+                }
+            })
+            .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+
+        let readers = options.pool_size.clamp(1, 64) as usize;
+        Ok(SqliteStore {
+            writer: Mutex::new(tx),
+            readers: Arc::new(ReaderPool {
+                path,
+                idle: Mutex::new(Vec::with_capacity(readers)),
+                permits: Arc::new(Semaphore::new(readers)),
+            }),
+        })
+    }
+
+    /// Runs `job` on the writer thread and waits for its answer.
+    async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = tx.send(job(conn));
+        });
+        self.writer
+            .lock()
+            .map_err(|_| StoreError::Database("the writer queue is poisoned".into()))?
+            .send(job)
+            .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Database("the write was abandoned".into()))?
+    }
+
+    /// Runs `job` on a reader connection on the blocking pool.
+    async fn read<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let permit = self
+            .readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Database("the reader pool is closed".into()))?;
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let conn = match idle {
+                Some(conn) => conn,
+                None => open_connection(&pool.path, true)?,
+            };
+            let result = job(&conn);
+            if let Ok(mut idle) = pool.idle.lock() {
+                idle.push(conn);
+            }
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("a read failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn health(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        self.read(migrate::applied).await
+    }
+
+    async fn apply_config(&self, config: &Config) -> Result<(), StoreError> {
+        let config = config.clone();
+        self.write(move |c| objects::apply_config(c, &config)).await
+    }
+
+    async fn stored_config(&self) -> Result<Option<Config>, StoreError> {
+        self.read(objects::stored_config).await
+    }
+
+    async fn new_object(&self, req: NewObject) -> Result<ObjectRecord, StoreError> {
+        self.write(move |c| objects::new_object(c, &req)).await
+    }
+
+    async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
+        self.read(move |c| objects::load(c, id, None)).await
+    }
+
+    async fn save_properties(&self, req: SaveProperties) -> Result<ObjectRecord, StoreError> {
+        self.write(move |c| objects::save_properties(c, &req)).await
+    }
+
+    async fn change_object_type(
+        &self,
+        id: ObjectId,
+        object_type: &str,
+    ) -> Result<ObjectRecord, StoreError> {
+        let object_type = object_type.to_owned();
+        self.write(move |c| objects::change_object_type(c, id, &object_type))
+            .await
+    }
+
+    async fn drop_object(&self, req: DropObject) -> Result<Vec<ObjectId>, StoreError> {
+        self.write(move |c| objects::drop_object(c, &req)).await
+    }
+
+    async fn save_relationship(
+        &self,
+        parent: ObjectId,
+        child: ObjectId,
+        strict: bool,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| objects::save_relationship(c, parent, child, strict))
+            .await
+    }
+
+    async fn drop_relationship(
+        &self,
+        parent: ObjectId,
+        child: ObjectId,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| objects::drop_relationship(c, parent, child))
+            .await
+    }
+
+    async fn related(
+        &self,
+        id: ObjectId,
+        direction: Direction,
+        object_type: Option<&str>,
+    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
+        let object_type = object_type.map(str::to_owned);
+        self.read(move |c| objects::related(c, id, direction, object_type.as_deref()))
+            .await
+    }
+
+    async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError> {
+        let query = query.clone();
+        self.read(move |c| table::list_table(c, &query)).await
+    }
+}

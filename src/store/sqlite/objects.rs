@@ -1,0 +1,468 @@
+//! Object, property and relationship operations of the embedded store.
+//!
+//! Writes run on the writer thread, each in one `IMMEDIATE` transaction; reads take a
+//! reader connection. The SQL of each operation sits next to it.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::dsconfig::Config;
+use crate::model::{ObjectId, PropertyType};
+use crate::store::{
+    Direction, DropObject, NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties,
+    StoreError,
+};
+
+/// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
+const MAX_REFERENCES: usize = 100;
+
+/// Now, as stored: RFC 3339 UTC with milliseconds, fixed width.
+pub(crate) fn now_text() -> String {
+    Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn parse_time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+const SELECT_OBJECT: &str =
+    "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt FROM Objects WHERE ObjectId = ?1";
+const SELECT_PROPERTIES: &str =
+    "SELECT PropertyName, PropertyType, PropertyValue, PropertyAsDouble, PropertyAsString \
+     FROM Properties WHERE OwnerObjectId = ?1 ORDER BY PropertyName";
+
+pub(super) fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRecord> {
+    Ok(ObjectRecord {
+        id: r.get(0)?,
+        object_type: r.get(1)?,
+        object_number: r.get(2)?,
+        created_at: parse_time(&r.get::<_, String>(3)?),
+        updated_at: parse_time(&r.get::<_, String>(4)?),
+        properties: Vec::new(),
+    })
+}
+
+pub(super) fn property_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PropertyRow> {
+    let ty: String = r.get(at + 1)?;
+    Ok(PropertyRow {
+        name: r.get(at)?,
+        property_type: ty.parse().unwrap_or(PropertyType::String),
+        value: r.get(at + 2)?,
+        as_double: r.get(at + 3)?,
+        as_string: r.get(at + 4)?,
+    })
+}
+
+/// One object with its properties (only `columns` when given).
+pub(super) fn load(
+    conn: &Connection,
+    id: ObjectId,
+    columns: Option<&[String]>,
+) -> Result<Option<ObjectRecord>, StoreError> {
+    let Some(mut object) = conn
+        .prepare_cached(SELECT_OBJECT)?
+        .query_row([id], object_from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(SELECT_PROPERTIES)?;
+    let rows = stmt.query_map([id], |r| property_from_row(r, 0))?;
+    for row in rows {
+        let row = row?;
+        if columns.is_none_or(|c| c.contains(&row.name)) {
+            object.properties.push(row);
+        }
+    }
+    Ok(Some(object))
+}
+
+fn require(conn: &Connection, id: ObjectId) -> Result<ObjectRecord, StoreError> {
+    load(conn, id, None)?.ok_or(StoreError::ObjectNotFound(id))
+}
+
+fn object_type_of(conn: &Connection, id: ObjectId) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT ObjectType FROM Objects WHERE ObjectId = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The display text of `target`'s `display` property (or system field).
+fn display_text(
+    conn: &Connection,
+    target: ObjectId,
+    display: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = match display {
+        "objectId" => return Ok(Some(target.to_string())),
+        "objectNumber" => "SELECT ObjectNumber FROM Objects WHERE ObjectId = ?1",
+        _ => {
+            "SELECT COALESCE(PropertyAsString, PropertyValue) FROM Properties \
+              WHERE OwnerObjectId = ?1 AND PropertyName = ?2"
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let text = if display == "objectNumber" {
+        stmt.query_row(params![target], |r| r.get(0)).optional()?
+    } else {
+        stmt.query_row(params![target, display], |r| r.get(0))
+            .optional()?
+    };
+    Ok(text.flatten())
+}
+
+/// Applies property writes to one object inside `tx`, then touches its `UpdatedAt`.
+fn apply_writes(
+    tx: &Transaction<'_>,
+    id: ObjectId,
+    writes: &[PropertyWrite],
+    now: &str,
+) -> Result<(), StoreError> {
+    for w in writes {
+        let display = match &w.value {
+            Some(v) => {
+                let mut as_string = v.as_string.clone();
+                if let Some(target) = &v.lookup {
+                    let found = object_type_of(tx, target.object_id)?;
+                    match found {
+                        None => {
+                            return Err(StoreError::InvalidLookup {
+                                property: w.name.clone(),
+                                target: target.object_id,
+                                reason: "does not exist".into(),
+                            })
+                        }
+                        Some(t) if t != target.object_type => {
+                            return Err(StoreError::InvalidLookup {
+                                property: w.name.clone(),
+                                target: target.object_id,
+                                reason: format!("is a {t}, not a {}", target.object_type),
+                            })
+                        }
+                        Some(_) => {}
+                    }
+                    as_string = display_text(tx, target.object_id, &target.display)?;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO Properties (OwnerObjectId, PropertyName, PropertyType, PropertyValue, \
+                         PropertyAsDouble, PropertyAsString) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (OwnerObjectId, PropertyName) DO UPDATE SET \
+                         PropertyType = excluded.PropertyType, PropertyValue = excluded.PropertyValue, \
+                         PropertyAsDouble = excluded.PropertyAsDouble, PropertyAsString = excluded.PropertyAsString",
+                )?
+                .execute(params![
+                    id,
+                    w.name,
+                    v.property_type.as_str(),
+                    v.value,
+                    v.as_double,
+                    as_string
+                ])?;
+                as_string.or_else(|| Some(v.value.clone()))
+            }
+            None => {
+                tx.prepare_cached(
+                    "DELETE FROM Properties WHERE OwnerObjectId = ?1 AND PropertyName = ?2",
+                )?
+                .execute(params![id, w.name])?;
+                None
+            }
+        };
+        for site in &w.dependents {
+            tx.prepare_cached(
+                "UPDATE Properties SET PropertyAsString = ?1 \
+                 WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?2 AND PropertyName = ?3 \
+                   AND EXISTS (SELECT 1 FROM Objects o WHERE o.ObjectId = Properties.OwnerObjectId \
+                               AND o.ObjectType = ?4)",
+            )?
+            .execute(params![
+                display,
+                id as f64,
+                site.property_name,
+                site.owner_type
+            ])?;
+        }
+    }
+    tx.prepare_cached("UPDATE Objects SET UpdatedAt = ?1 WHERE ObjectId = ?2")?
+        .execute(params![now, id])?;
+    Ok(())
+}
+
+pub(super) fn new_object(
+    conn: &mut Connection,
+    req: &NewObject,
+) -> Result<ObjectRecord, StoreError> {
+    let tx = begin(conn)?;
+    let now = now_text();
+    let number: Option<String> = tx
+        .prepare_cached(
+            "UPDATE ObjectNumbers SET NextNumber = NextNumber + 1 \
+             WHERE ObjectType = ?1 AND Active = 1 RETURNING Prefix, Width, NextNumber - 1",
+        )?
+        .query_row([&req.object_type], |r| {
+            let (prefix, width, n): (String, u32, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok(crate::dsconfig::Numbering {
+                prefix,
+                width,
+                start: 0,
+            }
+            .format(n))
+        })
+        .optional()?;
+    let id: ObjectId = tx
+        .prepare_cached(
+            "INSERT INTO Objects (ObjectType, ObjectNumber, CreatedAt, UpdatedAt) \
+             VALUES (?1, ?2, ?3, ?3) RETURNING ObjectId",
+        )?
+        .query_row(params![req.object_type, number, now], |r| r.get(0))?;
+    apply_writes(&tx, id, &req.properties, &now)?;
+    let record = require(&tx, id)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+pub(super) fn save_properties(
+    conn: &mut Connection,
+    req: &SaveProperties,
+) -> Result<ObjectRecord, StoreError> {
+    let tx = begin(conn)?;
+    match object_type_of(&tx, req.object_id)? {
+        None => return Err(StoreError::ObjectNotFound(req.object_id)),
+        Some(t) if t != req.expected_type => return Err(StoreError::TypeChanged(req.object_id)),
+        Some(_) => {}
+    }
+    apply_writes(&tx, req.object_id, &req.writes, &now_text())?;
+    let record = require(&tx, req.object_id)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+pub(super) fn change_object_type(
+    conn: &mut Connection,
+    id: ObjectId,
+    object_type: &str,
+) -> Result<ObjectRecord, StoreError> {
+    let tx = begin(conn)?;
+    let changed = tx
+        .prepare_cached("UPDATE Objects SET ObjectType = ?1, UpdatedAt = ?2 WHERE ObjectId = ?3")?
+        .execute(params![object_type, now_text(), id])?;
+    if changed == 0 {
+        return Err(StoreError::ObjectNotFound(id));
+    }
+    let record = require(&tx, id)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+pub(super) fn drop_object(
+    conn: &mut Connection,
+    req: &DropObject,
+) -> Result<Vec<ObjectId>, StoreError> {
+    let tx = begin(conn)?;
+    if object_type_of(&tx, req.object_id)?.is_none() {
+        return Err(StoreError::ObjectNotFound(req.object_id));
+    }
+    // Walk down from the object: listed child types join the drop, strict others block it.
+    let mut doomed = vec![req.object_id];
+    let mut seen: HashSet<ObjectId> = HashSet::from([req.object_id]);
+    let mut queue = VecDeque::from([req.object_id]);
+    let mut blocking = BTreeSet::new();
+    {
+        let mut children = tx.prepare_cached(
+            "SELECT r.ChildObjectId, o.ObjectType, r.Strict FROM Relationships r \
+             JOIN Objects o ON o.ObjectId = r.ChildObjectId WHERE r.ParentObjectId = ?1",
+        )?;
+        while let Some(parent) = queue.pop_front() {
+            let rows = children.query_map([parent], |r| {
+                Ok((
+                    r.get::<_, ObjectId>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (child, ty, strict) = row?;
+                if req.child_types.contains(&ty) {
+                    if seen.insert(child) {
+                        doomed.push(child);
+                        queue.push_back(child);
+                    }
+                } else if strict {
+                    blocking.insert(ty);
+                }
+            }
+        }
+    }
+    if !blocking.is_empty() {
+        return Err(StoreError::StrictChildrenExist {
+            child_types: blocking.into_iter().collect(),
+        });
+    }
+    let mut referencing = BTreeSet::new();
+    {
+        let mut refs = tx.prepare_cached(
+            "SELECT OwnerObjectId FROM Properties WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?1",
+        )?;
+        for id in &doomed {
+            for owner in refs.query_map([*id as f64], |r| r.get::<_, ObjectId>(0))? {
+                let owner = owner?;
+                if !seen.contains(&owner) {
+                    referencing.insert(owner);
+                }
+            }
+        }
+    }
+    if !referencing.is_empty() {
+        return Err(StoreError::ReferencedByLookup {
+            object_ids: referencing.into_iter().take(MAX_REFERENCES).collect(),
+        });
+    }
+    {
+        // Properties and relationship rows go with the object (ON DELETE CASCADE).
+        let mut delete = tx.prepare_cached("DELETE FROM Objects WHERE ObjectId = ?1")?;
+        for id in &doomed {
+            delete.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(doomed)
+}
+
+fn require_exists(conn: &Connection, ids: &[ObjectId]) -> Result<(), StoreError> {
+    for id in ids {
+        if object_type_of(conn, *id)?.is_none() {
+            return Err(StoreError::ObjectNotFound(*id));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn save_relationship(
+    conn: &mut Connection,
+    parent: ObjectId,
+    child: ObjectId,
+    strict: bool,
+) -> Result<(), StoreError> {
+    let tx = begin(conn)?;
+    require_exists(&tx, &[parent, child])?;
+    tx.prepare_cached(
+        "INSERT INTO Relationships (ParentObjectId, ChildObjectId, Strict) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (ParentObjectId, ChildObjectId) DO UPDATE SET Strict = excluded.Strict",
+    )?
+    .execute(params![parent, child, strict])?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn drop_relationship(
+    conn: &mut Connection,
+    parent: ObjectId,
+    child: ObjectId,
+) -> Result<bool, StoreError> {
+    let tx = begin(conn)?;
+    require_exists(&tx, &[parent, child])?;
+    let n = tx
+        .prepare_cached(
+            "DELETE FROM Relationships WHERE ParentObjectId = ?1 AND ChildObjectId = ?2",
+        )?
+        .execute(params![parent, child])?;
+    tx.commit()?;
+    Ok(n > 0)
+}
+
+pub(super) fn related(
+    conn: &Connection,
+    id: ObjectId,
+    direction: Direction,
+    object_type: Option<&str>,
+) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
+    require_exists(conn, &[id])?;
+    let sql = match direction {
+        Direction::Children => {
+            "SELECT r.ChildObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ChildObjectId \
+             WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ChildObjectId"
+        }
+        Direction::Parents => {
+            "SELECT r.ParentObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ParentObjectId \
+             WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ParentObjectId"
+        }
+    };
+    let pairs = conn
+        .prepare_cached(sql)?
+        .query_map(params![id, object_type], |r| {
+            Ok((r.get::<_, ObjectId>(0)?, r.get::<_, bool>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (other, strict) in pairs {
+        if let Some(record) = load(conn, other, None)? {
+            out.push((record, strict));
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn apply_config(conn: &mut Connection, config: &Config) -> Result<(), StoreError> {
+    let tx = begin(conn)?;
+    tx.execute("DELETE FROM PropertyConfig", [])?;
+    tx.execute("UPDATE ObjectNumbers SET Active = 0", [])?;
+    for (object_type, ty) in &config.types {
+        for (name, p) in &ty.properties {
+            tx.prepare_cached(
+                "INSERT INTO PropertyConfig (ObjectType, PropertyName, PropertyType, ListName, \
+                 LookupObjectType, LookupDisplay) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                object_type,
+                name,
+                p.property_type.as_str(),
+                p.list,
+                p.object_type,
+                p.display
+            ])?;
+        }
+        if let Some(n) = &ty.numbering {
+            tx.prepare_cached(
+                "INSERT INTO ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) \
+                 VALUES (?1, ?2, ?3, ?4, 1) \
+                 ON CONFLICT (ObjectType) DO UPDATE SET Prefix = excluded.Prefix, Width = excluded.Width, \
+                     NextNumber = MAX(NextNumber, excluded.NextNumber), Active = 1",
+            )?
+            .execute(params![object_type, n.prefix, n.width, n.start])?;
+        }
+    }
+    let document =
+        serde_json::to_string(config).map_err(|e| StoreError::Database(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO ConfigDocument (Id, Document, AppliedAt) VALUES (1, ?1, ?2) \
+         ON CONFLICT (Id) DO UPDATE SET Document = excluded.Document, AppliedAt = excluded.AppliedAt",
+        params![document, now_text()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn stored_config(conn: &Connection) -> Result<Option<Config>, StoreError> {
+    let document: Option<String> = conn
+        .query_row(
+            "SELECT Document FROM ConfigDocument WHERE Id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    document
+        .map(|d| {
+            serde_json::from_str(&d)
+                .map_err(|e| StoreError::Database(format!("stored DSConfig: {e}")))
+        })
+        .transpose()
+}

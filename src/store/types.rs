@@ -1,0 +1,196 @@
+//! What crosses the store boundary: records read, requests written, and the store's errors.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{ObjectId, PropertyType};
+
+/// One row of `Properties`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyRow {
+    pub name: String,
+    /// The type the value was converted as when it was saved.
+    pub property_type: PropertyType,
+    pub value: String,
+    pub as_double: Option<f64>,
+    pub as_string: Option<String>,
+}
+
+/// One object with the properties that were asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectRecord {
+    pub id: ObjectId,
+    pub object_type: String,
+    pub object_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Sorted by name.
+    pub properties: Vec<PropertyRow>,
+}
+
+impl ObjectRecord {
+    pub fn property(&self, name: &str) -> Option<&PropertyRow> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+}
+
+/// A converted value to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewValue {
+    pub property_type: PropertyType,
+    pub value: String,
+    pub as_double: Option<f64>,
+    pub as_string: Option<String>,
+    /// For a Lookup: what the target must be. The store checks it and sets `as_string` to
+    /// the target's display text in the same transaction.
+    pub lookup: Option<LookupTarget>,
+}
+
+/// The configured target of a Lookup property.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupTarget {
+    pub object_id: ObjectId,
+    pub object_type: String,
+    /// A property of the target, or the system field `objectNumber` / `objectId`.
+    pub display: String,
+}
+
+/// A Lookup property configured on objects of `owner_type`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupSite {
+    pub owner_type: String,
+    pub property_name: String,
+}
+
+/// One property to set (`Some`) or remove (`None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyWrite {
+    pub name: String,
+    pub value: Option<NewValue>,
+    /// Lookups that display this property of this object: their display texts follow it.
+    pub dependents: Vec<LookupSite>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewObject {
+    pub object_type: String,
+    pub properties: Vec<PropertyWrite>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaveProperties {
+    pub object_id: ObjectId,
+    /// The type the writes were converted for; if the object has another type by now the
+    /// store answers [`StoreError::TypeChanged`] and changes nothing.
+    pub expected_type: String,
+    pub writes: Vec<PropertyWrite>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropObject {
+    pub object_id: ObjectId,
+    /// Children of these types are dropped too, recursively with the same list.
+    pub child_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Children,
+    Parents,
+}
+
+/// A table view: objects of one type, filtered by equality, sorted, paged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableQuery {
+    pub object_type: String,
+    /// Properties to return; `None` is all of them.
+    pub columns: Option<Vec<String>>,
+    pub parent_id: Option<ObjectId>,
+    pub filters: Vec<Filter>,
+    pub order: Vec<Order>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// What a value is compared by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// `PropertyAsDouble` of a property.
+    Double(String),
+    /// `PropertyValue` of a property.
+    Text(String),
+    /// A system field (`objectId`, `objectNumber`, `createdAt`, `updatedAt`, `objectType`).
+    System(SystemField),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemField {
+    ObjectId,
+    ObjectType,
+    ObjectNumber,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SystemField {
+    pub fn parse(name: &str) -> Option<SystemField> {
+        Some(match name {
+            "objectId" => SystemField::ObjectId,
+            "objectType" => SystemField::ObjectType,
+            "objectNumber" => SystemField::ObjectNumber,
+            "createdAt" => SystemField::CreatedAt,
+            "updatedAt" => SystemField::UpdatedAt,
+            _ => return None,
+        })
+    }
+}
+
+/// Equality with a literal of the key's kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub key: Key,
+    pub value: FilterValue,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterValue {
+    Double(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub key: Key,
+    pub descending: bool,
+}
+
+/// A page of objects and the number of matches before paging.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub objects: Vec<ObjectRecord>,
+    pub total: u64,
+}
+
+/// The store's failures. The first group are the client's doing; the rest are ours.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("object {0} does not exist")]
+    ObjectNotFound(ObjectId),
+    #[error("object {0} changed its type meanwhile")]
+    TypeChanged(ObjectId),
+    #[error("the lookup `{property}` points at {target}, which {reason}")]
+    InvalidLookup {
+        property: String,
+        target: ObjectId,
+        reason: String,
+    },
+    #[error("the object has strict children of types not listed in childObjectTypes")]
+    StrictChildrenExist { child_types: Vec<String> },
+    #[error("the object is referenced by a lookup of another object")]
+    ReferencedByLookup { object_ids: Vec<ObjectId> },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Database(String),
+    #[error("the database is busy; try again")]
+    Busy,
+}

@@ -1,0 +1,13 @@
+//! The end-to-end suite: every test starts the real server on 127.0.0.1:0 with a fresh
+//! database and talks HTTP to it, as a client that knows only the contract would.
+
+mod helpers;
+
+mod concurrency;
+mod config;
+mod drop;
+mod lists;
+mod objects;
+mod properties;
+mod relationships;
+mod transport;
