@@ -22,6 +22,7 @@ pub mod convert;
 pub mod dsconfig;
 pub mod error;
 pub mod model;
+pub mod query;
 pub mod service;
 pub mod settings;
 pub mod startup;
