@@ -1,11 +1,12 @@
-//! Table views: getObjectListTable (API.md §7), as JSON or CSV.
+//! Lists: getObjectListTable (API.md §7) and getObjectListByFilter (the query language,
+//! §8), as JSON or CSV.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::State;
 use crate::error::{ApiError, ErrorCode};
-use crate::service::{render_object, CsvTable, TableRequest};
+use crate::service::{render_object, CsvTable, FilterRequest, TableRequest};
 use crate::store::Page;
 
 /// The answer format of list endpoints.
@@ -69,5 +70,30 @@ pub async fn get_object_list_table(
         limit: limit?,
     };
     let (page, columns) = state.datastore.list_table(request).await?;
+    page_response(&page, columns.as_deref(), format)
+}
+
+pub async fn get_object_list_by_filter(
+    req: HttpRequest,
+    body: web::Payload,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let mut p = state.params(&req, body).await?;
+    let object_type = p.required_string("objectType");
+    let query = p.string("query");
+    let properties = p.list("properties");
+    let offset = p.count("offset");
+    let limit = p.count("limit");
+    let format = p.string("format");
+    p.finish()?;
+    let format = format_of(format?)?;
+    let request = FilterRequest {
+        object_type: object_type?,
+        query: query?.unwrap_or_default(),
+        properties: properties?,
+        offset: offset?,
+        limit: limit?,
+    };
+    let (page, columns) = state.datastore.list_by_filter(request).await?;
     page_response(&page, columns.as_deref(), format)
 }

@@ -87,6 +87,11 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
             Access::Read,
             lists::get_object_list_table
         );
+        endpoint!(
+            "getObjectListByFilter",
+            Access::Read,
+            lists::get_object_list_by_filter
+        );
         endpoint!("getConfig", Access::Read, system::get_config);
         endpoint!("getList", Access::Read, system::get_list);
         scope = scope.service(

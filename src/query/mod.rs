@@ -70,11 +70,15 @@
 //! - `lexer`: characters → tokens with character spans.
 //! - `parser`: tokens → tree, one function per rule above.
 //! - `error`: [`QueryError`].
+//! - [`resolve`]: a tree resolved against the DSConfig into a [`plan::QueryPlan`] (paths,
+//!   types, converted literals), which each store backend renders into its own SQL.
 
 pub mod ast;
 mod error;
 mod lexer;
 mod parser;
+pub mod plan;
+pub mod resolve;
 
 #[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ use crate::store::{
 };
 
 pub use render::{render_object, CsvTable};
-pub use table::TableRequest;
+pub use table::{FilterRequest, TableRequest};
 
 /// Prefix of archived object types (`ARCH_Person` archives a Person).
 pub const ARCHIVE_PREFIX: &str = "ARCH_";

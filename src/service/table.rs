@@ -160,3 +160,81 @@ impl Datastore {
         Ok((page, req.properties))
     }
 }
+
+impl crate::query::resolve::Schema for Datastore {
+    fn property(&self, object_type: &str, name: &str) -> Option<&crate::dsconfig::PropertyConfig> {
+        self.property_config(object_type, name)
+    }
+
+    fn list(&self, name: &str) -> Option<&[crate::dsconfig::ListItem]> {
+        self.config.list(name)
+    }
+
+    fn is_strict(&self) -> bool {
+        self.config.is_strict()
+    }
+
+    fn time_zone(&self) -> chrono_tz::Tz {
+        self.time_zone
+    }
+}
+
+/// A query-language list as the client asked for it.
+#[derive(Debug, Default)]
+pub struct FilterRequest {
+    pub object_type: String,
+    pub query: String,
+    pub properties: Option<Vec<String>>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+impl Datastore {
+    /// Parses, resolves and runs a query of the query language.
+    pub async fn list_by_filter(
+        &self,
+        req: FilterRequest,
+    ) -> Result<(Page, Option<Vec<String>>), ApiError> {
+        use crate::query::{self, resolve};
+        self.check_object_type(&req.object_type)?;
+        if let Some(columns) = &req.properties {
+            for c in columns {
+                self.property_type(&req.object_type, c)?;
+            }
+        }
+        let parsed = query::parse(&req.query).map_err(|e| {
+            ApiError::new(ErrorCode::QuerySyntax, e.message.clone()).with_details(
+                json!({ "position": e.position, "expected": e.expected, "found": e.found }),
+            )
+        })?;
+        for (given, in_query, name) in [
+            (req.offset, parsed.offset, "offset"),
+            (req.limit, parsed.limit, "limit"),
+        ] {
+            if given.is_some() && in_query.is_some() {
+                return Err(bad(
+                    format!("`{name}` is given both as a parameter and in the query"),
+                    json!({ "parameter": name }),
+                ));
+            }
+        }
+        let paging = resolve::Paging {
+            offset: req.offset,
+            limit: req.limit,
+            max_results: self.max_limit,
+        };
+        let plan = resolve::resolve(&parsed, &req.object_type, self, paging).map_err(|e| match e {
+            resolve::ResolveError::Syntax { position, expected, message } => {
+                ApiError::new(ErrorCode::QuerySyntax, message)
+                    .with_details(json!({ "position": position, "expected": expected }))
+            }
+            resolve::ResolveError::UnknownProperty { position, object_type, property } => ApiError::new(
+                ErrorCode::UnknownProperty,
+                format!("property `{property}` is not configured for `{object_type}`"),
+            )
+            .with_details(json!({ "position": position, "objectType": object_type, "propertyName": property })),
+        })?;
+        let page = self.store.query(&plan, req.properties.as_deref()).await?;
+        Ok((page, req.properties))
+    }
+}

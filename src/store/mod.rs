@@ -15,6 +15,7 @@ use async_trait::async_trait;
 
 use crate::dsconfig::Config;
 use crate::model::ObjectId;
+use crate::query::plan::QueryPlan;
 
 pub use types::*;
 
@@ -109,4 +110,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A page of a table view and the number of matches before paging.
     async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError>;
+
+    /// A page of the objects a query-language plan selects (with `columns`, or all
+    /// properties) and the number of matches before paging.
+    async fn query(&self, plan: &QueryPlan, columns: Option<&[String]>)
+        -> Result<Page, StoreError>;
 }

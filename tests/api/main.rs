@@ -9,5 +9,6 @@ mod drop;
 mod lists;
 mod objects;
 mod properties;
+mod query;
 mod relationships;
 mod transport;

@@ -8,6 +8,9 @@
 
 mod migrate;
 mod objects;
+mod query;
+#[cfg(test)]
+mod query_tests;
 mod table;
 
 use std::panic::AssertUnwindSafe;
@@ -24,6 +27,7 @@ use super::{
 };
 use crate::dsconfig::Config;
 use crate::model::ObjectId;
+use crate::query::plan::QueryPlan;
 
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -67,6 +71,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         conn.pragma_update(None, "journal_mode", "WAL")?;
     }
     conn.set_prepared_statement_cache_capacity(64);
+    query::register_functions(&conn)?;
     Ok(conn)
 }
 
@@ -246,5 +251,16 @@ impl Store for SqliteStore {
     async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError> {
         let query = query.clone();
         self.read(move |c| table::list_table(c, &query)).await
+    }
+
+    async fn query(
+        &self,
+        plan: &QueryPlan,
+        columns: Option<&[String]>,
+    ) -> Result<Page, StoreError> {
+        let plan = plan.clone();
+        let columns = columns.map(<[String]>::to_vec);
+        self.read(move |c| query::run(c, &plan, columns.as_deref()))
+            .await
     }
 }

@@ -1,0 +1,502 @@
+//! The query language on the embedded store: a [`QueryPlan`] rendered as SQLite SQL.
+//!
+//! Every property name, type name, JSON path and value is a bound `?` parameter; only
+//! generated aliases and fixed keywords are spliced into the text. A positive test on the
+//! object's own property at the top level becomes a JOIN (so the planner may start from the
+//! most selective index); every other test is `o.ObjectId IN (subquery)`, nested once per
+//! hop (Lookup, JsonArray of ids, children, parents).
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, Connection};
+
+use super::objects::object_from_row;
+use super::table::with_properties;
+use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
+use crate::store::{Key, Page, StoreError, SystemField};
+
+/// Kilometres per degree of latitude (mean Earth radius 6371.0088 km).
+const KM_PER_DEGREE: f64 = 111.195;
+
+/// SQL text with its parameters, in order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Fragment {
+    pub sql: String,
+    pub params: Vec<Sql>,
+}
+
+impl Fragment {
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.sql.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: Sql) -> &mut Self {
+        self.sql.push('?');
+        self.params.push(value);
+        self
+    }
+
+    fn append(&mut self, other: Fragment) -> &mut Self {
+        self.sql.push_str(&other.sql);
+        self.params.extend(other.params);
+        self
+    }
+}
+
+/// The statements of one query: the page and the count.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rendered {
+    pub page: Fragment,
+    pub count: Fragment,
+}
+
+fn text(s: &str) -> Sql {
+    Sql::Text(s.to_owned())
+}
+
+fn system_column(field: SystemField, alias: &str) -> String {
+    let column = match field {
+        SystemField::ObjectId => "ObjectId",
+        SystemField::ObjectType => "ObjectType",
+        SystemField::ObjectNumber => "ObjectNumber",
+        SystemField::CreatedAt => "CreatedAt",
+        SystemField::UpdatedAt => "UpdatedAt",
+    };
+    format!("{alias}.{column}")
+}
+
+/// Generates unique aliases.
+#[derive(Default)]
+struct Renderer {
+    next: usize,
+}
+
+impl Renderer {
+    fn alias(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}{}", self.next)
+    }
+
+    /// `expr <cmp> value` for a text expression (which may hold parameters of its own).
+    fn text_predicate(&mut self, f: &mut Fragment, expr: &Fragment, cmp: Cmp, value: &str) {
+        match cmp {
+            Cmp::StartsWith => {
+                // A range the index can use: every text starting with the prefix sorts in it.
+                f.append(expr.clone()).push(" >= ").bind(text(value));
+                f.push(" AND ").append(expr.clone()).push(" < ");
+                f.bind(Sql::Text(format!("{value}\u{10FFFF}")));
+            }
+            Cmp::Like => {
+                f.push("ds_icontains(")
+                    .append(expr.clone())
+                    .push(", ")
+                    .bind(text(value))
+                    .push(")");
+            }
+            _ => {
+                f.append(expr.clone())
+                    .push(&format!(" {} ", cmp.sql()))
+                    .bind(text(value));
+            }
+        }
+    }
+
+    fn scalar_predicate(&mut self, f: &mut Fragment, expr: &Fragment, cmp: Cmp, value: &Scalar) {
+        match value {
+            Scalar::Text(s) => self.text_predicate(f, expr, cmp, s),
+            Scalar::Double(d) => {
+                f.append(expr.clone())
+                    .push(&format!(" {} ", numeric_op(cmp)))
+                    .bind(Sql::Real(*d));
+            }
+            Scalar::Bool(b) => {
+                f.append(expr.clone())
+                    .push(&format!(" {} ", numeric_op(cmp)))
+                    .bind(Sql::Integer(i64::from(*b)));
+            }
+        }
+    }
+
+    /// `SELECT <owner> ...` of the objects passing `test`.
+    fn owners(&mut self, test: &Test) -> Fragment {
+        let mut f = Fragment::default();
+        let property = match test {
+            Test::System { field, cmp, value } => {
+                let x = self.alias("x");
+                f.push(&format!("SELECT {x}.ObjectId FROM Objects {x} WHERE "));
+                self.system_predicate(&mut f, &x, *field, *cmp, value);
+                return f;
+            }
+            Test::Has(property)
+            | Test::Double { property, .. }
+            | Test::Text { property, .. }
+            | Test::Element { property, .. }
+            | Test::MapValue { property, .. } => property,
+        };
+        let p = self.alias("p");
+        f.push(&format!(
+            "SELECT {p}.OwnerObjectId FROM Properties {p} WHERE {p}.PropertyName = "
+        ))
+        .bind(text(property));
+        match test {
+            Test::Has(_) | Test::System { .. } => {}
+            Test::Double { cmp, value, .. } => {
+                f.push(&format!(" AND {p}.PropertyAsDouble {} ", numeric_op(*cmp)))
+                    .bind(Sql::Real(*value));
+            }
+            Test::Text { cmp, value, .. } => {
+                f.push(" AND ");
+                self.text_predicate(&mut f, &column(&format!("{p}.PropertyValue")), *cmp, value);
+            }
+            Test::Element { cmp, value, .. } => {
+                let e = self.alias("e");
+                f.push(&format!(
+                    " AND EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({p}.PropertyValue) THEN {p}.PropertyValue ELSE '[]' END) {e} WHERE {e}.type {} AND ",
+                    match value {
+                        Scalar::Text(_) => "= 'text'",
+                        Scalar::Double(_) => "IN ('integer', 'real')",
+                        Scalar::Bool(_) => "IN ('true', 'false')",
+                    }
+                ));
+                self.scalar_predicate(&mut f, &column(&format!("{e}.value")), *cmp, value);
+                f.push(")");
+            }
+            Test::MapValue {
+                key, cmp, value, ..
+            } => {
+                let path = format!("$.{}", serde_json::Value::String(key.clone()));
+                let mut expr = Fragment::default();
+                expr.push(&format!(
+                    "json_extract(CASE WHEN json_valid({p}.PropertyValue) THEN {p}.PropertyValue END, "
+                ))
+                .bind(Sql::Text(path))
+                .push(")");
+                f.push(" AND ");
+                self.scalar_predicate(&mut f, &expr, *cmp, value);
+            }
+        }
+        f
+    }
+
+    fn system_predicate(
+        &mut self,
+        f: &mut Fragment,
+        alias: &str,
+        field: SystemField,
+        cmp: Cmp,
+        value: &SystemValue,
+    ) {
+        let column = system_column(field, alias);
+        match value {
+            SystemValue::Integer(n) => {
+                f.push(&format!("{column} {} ", numeric_op(cmp)))
+                    .bind(Sql::Integer(*n));
+            }
+            SystemValue::Text(s) => self.text_predicate(f, &self::column(&column), cmp, s),
+            SystemValue::Instant(t) => {
+                let stored = t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+                f.push(&format!("{column} {} ", numeric_op(cmp)))
+                    .bind(Sql::Text(stored));
+            }
+        }
+    }
+
+    /// Wraps the ids of objects passing the test in the hops, innermost last.
+    fn chain(&mut self, hops: &[Hop], test: &Test) -> Fragment {
+        let mut inner = self.owners(test);
+        for hop in hops.iter().rev() {
+            let mut f = Fragment::default();
+            match hop {
+                Hop::Lookup(property) => {
+                    let h = self.alias("h");
+                    f.push(&format!(
+                        "SELECT {h}.OwnerObjectId FROM Properties {h} WHERE {h}.PropertyName = "
+                    ))
+                    .bind(text(property))
+                    .push(&format!(
+                        " AND {h}.PropertyType = 'Lookup' AND {h}.PropertyAsDouble IN ("
+                    ));
+                }
+                Hop::IdArray(property) => {
+                    let (h, e) = (self.alias("h"), self.alias("e"));
+                    f.push(&format!(
+                        "SELECT {h}.OwnerObjectId FROM Properties {h}, json_each(CASE WHEN json_valid({h}.PropertyValue) THEN {h}.PropertyValue ELSE '[]' END) {e} WHERE {h}.PropertyName = "
+                    ))
+                    .bind(text(property))
+                    .push(&format!(" AND CAST({e}.value AS INTEGER) IN ("));
+                }
+                Hop::Children(object_type) | Hop::Parents(object_type) => {
+                    let (r, t) = (self.alias("r"), self.alias("t"));
+                    let (me, other) = if matches!(hop, Hop::Children(_)) {
+                        ("ParentObjectId", "ChildObjectId")
+                    } else {
+                        ("ChildObjectId", "ParentObjectId")
+                    };
+                    f.push(&format!(
+                        "SELECT {r}.{me} FROM Relationships {r} JOIN Objects {t} ON {t}.ObjectId = {r}.{other} WHERE {t}.ObjectType = "
+                    ))
+                    .bind(text(object_type))
+                    .push(&format!(" AND {r}.{other} IN ("));
+                }
+            }
+            f.append(inner).push(")");
+            inner = f;
+        }
+        inner
+    }
+
+    fn cond(&mut self, c: &Cond) -> Fragment {
+        let mut f = Fragment::default();
+        match c {
+            Cond::And(items) | Cond::Or(items) => {
+                let glue = if matches!(c, Cond::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                f.push("(");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.push(glue);
+                    }
+                    let part = self.cond(item);
+                    f.append(part);
+                }
+                f.push(")");
+            }
+            Cond::Not(inner) => {
+                f.push("NOT (");
+                let part = self.cond(inner);
+                f.append(part).push(")");
+            }
+            Cond::Test {
+                hops,
+                test: Test::System { field, cmp, value },
+            } if hops.is_empty() => {
+                self.system_predicate(&mut f, "o", *field, *cmp, value);
+            }
+            Cond::Test { hops, test } => {
+                f.push("o.ObjectId IN (");
+                let chain = self.chain(hops, test);
+                f.append(chain).push(")");
+            }
+        }
+        f
+    }
+}
+
+/// A fragment of just a column or alias expression.
+fn column(expr: &str) -> Fragment {
+    Fragment {
+        sql: expr.to_owned(),
+        params: Vec::new(),
+    }
+}
+
+fn numeric_op(cmp: Cmp) -> &'static str {
+    match cmp {
+        Cmp::StartsWith | Cmp::Like => "=",
+        other => other.sql(),
+    }
+}
+
+/// Renders the page and count statements of a plan.
+pub(crate) fn render(plan: &QueryPlan) -> Rendered {
+    let mut r = Renderer::default();
+    let mut joins = Fragment::default();
+    let mut conditions = Fragment::default();
+    conditions
+        .push(" WHERE o.ObjectType = ")
+        .bind(text(&plan.object_type));
+
+    // Top-level positive tests on the object's own properties become joins.
+    let top: Vec<&Cond> = match &plan.condition {
+        Some(Cond::And(items)) => items.iter().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    };
+    for c in top {
+        match c {
+            Cond::Test {
+                hops,
+                test: test @ (Test::Double { .. } | Test::Text { .. } | Test::Has(_)),
+            } if hops.is_empty() => {
+                let mut owners = r.owners(test);
+                let alias = owners.sql["SELECT ".len()..]
+                    .split('.')
+                    .next()
+                    .unwrap_or("p")
+                    .to_owned();
+                // `SELECT pN.OwnerObjectId FROM Properties pN WHERE <pred>` → `JOIN Properties pN ON pN.OwnerObjectId = o.ObjectId AND <pred>`
+                let pred_at = owners
+                    .sql
+                    .find(" WHERE ")
+                    .map_or(owners.sql.len(), |i| i + " WHERE ".len());
+                owners.sql = format!(
+                    " JOIN Properties {alias} ON {alias}.OwnerObjectId = o.ObjectId AND {}",
+                    &owners.sql[pred_at..]
+                );
+                joins.append(owners);
+            }
+            other => {
+                conditions.push(" AND ");
+                let part = r.cond(other);
+                conditions.append(part);
+            }
+        }
+    }
+
+    let mut near_join = Fragment::default();
+    let mut distance = Fragment::default();
+    if let Some(loc) = &plan.location {
+        match loc.radius_km {
+            Some(km) => {
+                let l = r.alias("l");
+                let band = km / KM_PER_DEGREE;
+                conditions
+                    .push(&format!(" AND o.ObjectId IN (SELECT {l}.OwnerObjectId FROM Properties {l} WHERE {l}.PropertyName = "))
+                    .bind(text(&loc.property))
+                    .push(&format!(" AND {l}.PropertyAsDouble BETWEEN "))
+                    .bind(Sql::Real(loc.lat - band))
+                    .push(" AND ")
+                    .bind(Sql::Real(loc.lat + band))
+                    .push(&format!(" AND ds_distance_km({l}.PropertyValue, "))
+                    .bind(Sql::Real(loc.lat))
+                    .push(", ")
+                    .bind(Sql::Real(loc.lng))
+                    .push(") <= ")
+                    .bind(Sql::Real(km))
+                    .push(")");
+            }
+            None => {
+                near_join
+                    .push(" JOIN Properties loc ON loc.OwnerObjectId = o.ObjectId AND loc.PropertyName = ")
+                    .bind(text(&loc.property));
+                distance
+                    .push("ds_distance_km(loc.PropertyValue, ")
+                    .bind(Sql::Real(loc.lat))
+                    .push(", ")
+                    .bind(Sql::Real(loc.lng))
+                    .push(") ASC");
+            }
+        }
+    }
+
+    let mut sort_joins = Fragment::default();
+    let mut order = Vec::new();
+    for (i, o) in plan.order.iter().enumerate() {
+        let dir = if o.descending { "DESC" } else { "ASC" };
+        let expr = match &o.key {
+            Key::System(field) => system_column(*field, "o"),
+            Key::Double(name) | Key::Text(name) => {
+                sort_joins
+                    .push(&format!(" LEFT JOIN Properties s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = "))
+                    .bind(text(name));
+                if matches!(o.key, Key::Double(_)) {
+                    format!("s{i}.PropertyAsDouble")
+                } else {
+                    format!("s{i}.PropertyValue COLLATE NOCASE")
+                }
+            }
+        };
+        order.push(format!("({expr}) IS NULL, {expr} {dir}"));
+    }
+
+    let mut count = Fragment::default();
+    count.push("SELECT COUNT(*) FROM Objects o");
+    count
+        .append(joins.clone())
+        .append(near_join.clone())
+        .append(conditions.clone());
+
+    let mut page = Fragment::default();
+    page.push(
+        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt FROM Objects o",
+    );
+    page.append(joins)
+        .append(near_join)
+        .append(sort_joins)
+        .append(conditions);
+    page.push(" ORDER BY ");
+    if !order.is_empty() {
+        page.push(&order.join(", ")).push(", ");
+    } else if !distance.sql.is_empty() {
+        page.append(distance).push(", ");
+    }
+    page.push("o.ObjectId ASC LIMIT ")
+        .bind(Sql::Integer(plan.limit.min(i64::MAX as u64) as i64))
+        .push(" OFFSET ")
+        .bind(Sql::Integer(plan.offset.min(i64::MAX as u64) as i64));
+    Rendered { page, count }
+}
+
+/// Runs a query: a page of objects (with `columns`, or all properties) and the total.
+pub(super) fn run(
+    conn: &Connection,
+    plan: &QueryPlan,
+    columns: Option<&[String]>,
+) -> Result<Page, StoreError> {
+    let rendered = render(plan);
+    let mut total: u64 = conn
+        .prepare_cached(&rendered.count.sql)?
+        .query_row(params_from_iter(rendered.count.params.iter()), |r| {
+            r.get::<_, i64>(0)
+        })?
+        .max(0) as u64;
+    if plan
+        .location
+        .as_ref()
+        .is_some_and(|l| l.radius_km.is_none())
+    {
+        total = total.min(crate::query::resolve::MAX_NEAR);
+    }
+    let objects = conn
+        .prepare_cached(&rendered.page.sql)?
+        .query_map(
+            params_from_iter(rendered.page.params.iter()),
+            object_from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        objects: with_properties(conn, objects, columns)?,
+        total,
+    })
+}
+
+/// Registers the functions the rendered SQL calls.
+pub(super) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("ds_icontains", 2, flags, |ctx| {
+        let haystack: Option<String> = ctx.get(0)?;
+        let needle: Option<String> = ctx.get(1)?;
+        Ok(match (haystack, needle) {
+            (Some(h), Some(n)) => h.to_lowercase().contains(&n.to_lowercase()),
+            _ => false,
+        })
+    })?;
+    conn.create_scalar_function("ds_distance_km", 3, flags, |ctx| {
+        let value: Option<String> = ctx.get(0)?;
+        let (lat, lng): (f64, f64) = (ctx.get(1)?, ctx.get(2)?);
+        Ok(value
+            .as_deref()
+            .and_then(location_of)
+            .map(|(a, b)| distance_km(a, b, lat, lng)))
+    })?;
+    Ok(())
+}
+
+/// The (lat, lng) of a stored Location value.
+fn location_of(value: &str) -> Option<(f64, f64)> {
+    let v: serde_json::Value = serde_json::from_str(value).ok()?;
+    Some((v.get("lat")?.as_f64()?, v.get("lng")?.as_f64()?))
+}
+
+/// Great-circle distance (haversine), in km.
+pub(crate) fn distance_km(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * a.sqrt().asin()
+}
