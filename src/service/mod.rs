@@ -158,20 +158,26 @@ impl Datastore {
         }
     }
 
+    /// Checks and converts a new object for the store, without storing it.
+    pub fn prepare_new_object(
+        &self,
+        object_type: &str,
+        properties: Option<Map<String, Value>>,
+    ) -> Result<NewObject, ApiError> {
+        self.check_object_type(object_type)?;
+        Ok(NewObject {
+            object_type: object_type.to_owned(),
+            properties: self.prepare_writes(object_type, &properties.unwrap_or_default())?,
+        })
+    }
+
     pub async fn new_object(
         &self,
         object_type: &str,
         properties: Option<Map<String, Value>>,
     ) -> Result<Value, ApiError> {
-        self.check_object_type(object_type)?;
-        let properties = self.prepare_writes(object_type, &properties.unwrap_or_default())?;
-        let record = self
-            .store
-            .new_object(NewObject {
-                object_type: object_type.to_owned(),
-                properties,
-            })
-            .await?;
+        let req = self.prepare_new_object(object_type, properties)?;
+        let record = self.store.new_object(req).await?;
         Ok(render_object(&record))
     }
 

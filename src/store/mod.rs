@@ -69,6 +69,10 @@ pub trait Store: Send + Sync + 'static {
     /// Creates an object (with its number, if its type is numbered) and its properties.
     async fn new_object(&self, req: NewObject) -> Result<ObjectRecord, StoreError>;
 
+    /// Creates many objects in as few transactions as the backend allows (bulk loads,
+    /// imports); all or nothing. Returns their ids in order.
+    async fn new_objects(&self, reqs: Vec<NewObject>) -> Result<Vec<ObjectId>, StoreError>;
+
     /// One object with all its properties.
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError>;
 

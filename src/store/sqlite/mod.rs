@@ -31,6 +31,9 @@ use crate::query::plan::QueryPlan;
 
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// Writes between two `PRAGMA optimize` runs of the writer.
+const OPTIMIZE_EVERY: u64 = 20_000;
+
 /// The SQLite backend. Cheap to share: clone the `Arc` it lives in.
 pub struct SqliteStore {
     writer: Mutex<mpsc::Sender<WriteJob>>,
@@ -69,6 +72,8 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     )?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Bounded statistics work, at open and then periodically (see OPTIMIZE_EVERY).
+        conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
     }
     conn.set_prepared_statement_cache_capacity(64);
     query::register_functions(&conn)?;
@@ -102,9 +107,17 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
+                let mut jobs: u64 = 0;
                 while let Ok(job) = rx.recv() {
                     // A panic in one job must not take the writer down with it.
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
+                    jobs += 1;
+                    if jobs % OPTIMIZE_EVERY == 0 {
+                        // Keeps the planner's statistics current as the data grows.
+                        if let Err(e) = conn.execute_batch("PRAGMA optimize") {
+                            tracing::warn!(error = %e, "PRAGMA optimize failed");
+                        }
+                    }
                 }
             })
             .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
@@ -194,6 +207,10 @@ impl Store for SqliteStore {
 
     async fn new_object(&self, req: NewObject) -> Result<ObjectRecord, StoreError> {
         self.write(move |c| objects::new_object(c, &req)).await
+    }
+
+    async fn new_objects(&self, reqs: Vec<NewObject>) -> Result<Vec<ObjectId>, StoreError> {
+        self.write(move |c| objects::new_objects(c, &reqs)).await
     }
 
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {

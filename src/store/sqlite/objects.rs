@@ -202,7 +202,28 @@ pub(super) fn new_object(
     req: &NewObject,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
+    let id = insert_object(&tx, req, &now_text())?;
+    let record = require(&tx, id)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+pub(super) fn new_objects(
+    conn: &mut Connection,
+    reqs: &[NewObject],
+) -> Result<Vec<ObjectId>, StoreError> {
+    let tx = begin(conn)?;
     let now = now_text();
+    let ids = reqs
+        .iter()
+        .map(|req| insert_object(&tx, req, &now))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// Inserts one object (numbered if its type is) with its properties, inside `tx`.
+fn insert_object(tx: &Transaction<'_>, req: &NewObject, now: &str) -> Result<ObjectId, StoreError> {
     let number: Option<String> = tx
         .prepare_cached(
             "UPDATE ObjectNumbers SET NextNumber = NextNumber + 1 \
@@ -224,10 +245,8 @@ pub(super) fn new_object(
              VALUES (?1, ?2, ?3, ?3) RETURNING ObjectId",
         )?
         .query_row(params![req.object_type, number, now], |r| r.get(0))?;
-    apply_writes(&tx, id, &req.properties, &now)?;
-    let record = require(&tx, id)?;
-    tx.commit()?;
-    Ok(record)
+    apply_writes(tx, id, &req.properties, now)?;
+    Ok(id)
 }
 
 pub(super) fn save_properties(

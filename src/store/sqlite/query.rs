@@ -135,9 +135,16 @@ impl Renderer {
         };
         let p = self.alias("p");
         f.push(&format!(
-            "SELECT {p}.OwnerObjectId FROM Properties {p} WHERE {p}.PropertyName = "
-        ))
-        .bind(text(property));
+            "SELECT {p}.OwnerObjectId FROM Properties {p} WHERE "
+        ));
+        self.property_predicate(&mut f, &p, property, test);
+        f
+    }
+
+    /// `p.PropertyName = ? AND <the test on p's columns>`.
+    fn property_predicate(&mut self, f: &mut Fragment, p: &str, property: &str, test: &Test) {
+        f.push(&format!("{p}.PropertyName = ")).bind(text(property));
+        let mut f = f;
         match test {
             Test::Has(_) | Test::System { .. } => {}
             Test::Double { cmp, value, .. } => {
@@ -172,10 +179,9 @@ impl Renderer {
                 .bind(Sql::Text(path))
                 .push(")");
                 f.push(" AND ");
-                self.scalar_predicate(&mut f, &expr, *cmp, value);
+                self.scalar_predicate(f, &expr, *cmp, value);
             }
         }
-        f
     }
 
     fn system_predicate(
@@ -309,7 +315,10 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
         .push(" WHERE o.ObjectType = ")
         .bind(text(&plan.object_type));
 
-    // Top-level positive tests on the object's own properties become joins.
+    // Top-level positive tests on the object's own properties become joins. Their rows
+    // exist for every match, so an order by the same property can sort on them directly:
+    // then the planner may walk that index in order and stop at the limit.
+    let mut joined: Vec<(&str, Option<bool>, String)> = Vec::new();
     let top: Vec<&Cond> = match &plan.condition {
         Some(Cond::And(items)) => items.iter().collect(),
         Some(other) => vec![other],
@@ -321,22 +330,23 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
                 hops,
                 test: test @ (Test::Double { .. } | Test::Text { .. } | Test::Has(_)),
             } if hops.is_empty() => {
-                let mut owners = r.owners(test);
-                let alias = owners.sql["SELECT ".len()..]
-                    .split('.')
-                    .next()
-                    .unwrap_or("p")
-                    .to_owned();
-                // `SELECT pN.OwnerObjectId FROM Properties pN WHERE <pred>` → `JOIN Properties pN ON pN.OwnerObjectId = o.ObjectId AND <pred>`
-                let pred_at = owners
-                    .sql
-                    .find(" WHERE ")
-                    .map_or(owners.sql.len(), |i| i + " WHERE ".len());
-                owners.sql = format!(
-                    " JOIN Properties {alias} ON {alias}.OwnerObjectId = o.ObjectId AND {}",
-                    &owners.sql[pred_at..]
-                );
-                joins.append(owners);
+                let (Test::Double { property, .. }
+                | Test::Text { property, .. }
+                | Test::Has(property)) = test
+                else {
+                    continue;
+                };
+                let alias = r.alias("p");
+                joins.push(&format!(
+                    " JOIN Properties {alias} ON {alias}.OwnerObjectId = o.ObjectId AND "
+                ));
+                r.property_predicate(&mut joins, &alias, property, test);
+                let kind = match test {
+                    Test::Double { .. } => Some(true),
+                    Test::Text { .. } => Some(false),
+                    _ => None,
+                };
+                joined.push((property, kind, alias));
             }
             other => {
                 conditions.push(" AND ");
@@ -384,8 +394,30 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
 
     let mut sort_joins = Fragment::default();
     let mut order = Vec::new();
+    let mut tie = "o.ObjectId".to_string();
     for (i, o) in plan.order.iter().enumerate() {
         let dir = if o.descending { "DESC" } else { "ASC" };
+        let on_join = match &o.key {
+            Key::Double(name) | Key::Text(name) => {
+                let by_value = matches!(o.key, Key::Double(_));
+                joined
+                    .iter()
+                    .find(|(p, kind, _)| *p == name.as_str() && kind.is_none_or(|k| k == by_value))
+                    .map(|(_, _, alias)| (alias.clone(), by_value))
+            }
+            Key::System(_) => None,
+        };
+        if let Some((alias, by_value)) = on_join {
+            if by_value {
+                order.push(format!("{alias}.PropertyAsDouble {dir}"));
+            } else {
+                order.push(format!("{alias}.PropertyValue COLLATE NOCASE {dir}"));
+            }
+            if i == 0 {
+                tie = format!("{alias}.OwnerObjectId");
+            }
+            continue;
+        }
         let expr = match &o.key {
             Key::System(field) => system_column(*field, "o"),
             Key::Double(name) | Key::Text(name) => {
@@ -423,7 +455,7 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
     } else if !distance.sql.is_empty() {
         page.append(distance).push(", ");
     }
-    page.push("o.ObjectId ASC LIMIT ")
+    page.push(&format!("{tie} ASC LIMIT "))
         .bind(Sql::Integer(plan.limit.min(i64::MAX as u64) as i64))
         .push(" OFFSET ")
         .bind(Sql::Integer(plan.offset.min(i64::MAX as u64) as i64));
