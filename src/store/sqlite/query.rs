@@ -144,7 +144,6 @@ impl Renderer {
     /// `p.PropertyName = ? AND <the test on p's columns>`.
     fn property_predicate(&mut self, f: &mut Fragment, p: &str, property: &str, test: &Test) {
         f.push(&format!("{p}.PropertyName = ")).bind(text(property));
-        let mut f = f;
         match test {
             Test::Has(_) | Test::System { .. } => {}
             Test::Double { cmp, value, .. } => {
@@ -153,7 +152,7 @@ impl Renderer {
             }
             Test::Text { cmp, value, .. } => {
                 f.push(" AND ");
-                self.text_predicate(&mut f, &column(&format!("{p}.PropertyValue")), *cmp, value);
+                self.text_predicate(f, &column(&format!("{p}.PropertyValue")), *cmp, value);
             }
             Test::Element { cmp, value, .. } => {
                 let e = self.alias("e");
@@ -165,7 +164,7 @@ impl Renderer {
                         Scalar::Bool(_) => "IN ('true', 'false')",
                     }
                 ));
-                self.scalar_predicate(&mut f, &column(&format!("{e}.value")), *cmp, value);
+                self.scalar_predicate(f, &column(&format!("{e}.value")), *cmp, value);
                 f.push(")");
             }
             Test::MapValue {
