@@ -67,6 +67,16 @@ impl Datastore {
         })
     }
 
+    /// What converting a value of a property with this configuration needs.
+    pub(crate) fn conversion(&self, config: Option<&PropertyConfig>) -> Context<'_> {
+        Context {
+            time_zone: self.time_zone,
+            list: config
+                .and_then(|c| c.list.as_deref())
+                .and_then(|l| self.config.list(l)),
+        }
+    }
+
     /// The type of a property, refusing malformed names and, in strict mode, unknown ones.
     pub fn property_type(&self, object_type: &str, name: &str) -> Result<PropertyType, ApiError> {
         if !is_valid_property_name(name) {
@@ -100,13 +110,7 @@ impl Datastore {
     ) -> Result<PropertyWrite, ApiError> {
         let ty = self.property_type(object_type, name)?;
         let config = self.property_config(object_type, name);
-        let ctx = Context {
-            time_zone: self.time_zone,
-            list: config
-                .and_then(|c| c.list.as_deref())
-                .and_then(|l| self.config.list(l)),
-        };
-        let stored = convert::convert(ty, input, &ctx).map_err(|e| {
+        let stored = convert::convert(ty, input, &self.conversion(config)).map_err(|e| {
             ApiError::new(ErrorCode::InvalidValue, format!("`{name}` ({ty}): {e}"))
                 .with_details(json!({ "propertyName": name, "propertyType": ty.as_str() }))
         })?;

@@ -77,13 +77,7 @@ impl Datastore {
             }
             Key::Double(_) | Key::Text(_) => {
                 let config = self.property_config(object_type, name);
-                let ctx = Context {
-                    time_zone: self.time_zone,
-                    list: config
-                        .and_then(|c| c.list.as_deref())
-                        .and_then(|l| self.config.list(l)),
-                };
-                let stored = convert::convert(ty, input, &ctx)
+                let stored = convert::convert(ty, input, &self.conversion(config))
                     .map_err(|e| {
                         ApiError::new(
                             ErrorCode::InvalidValue,

@@ -9,6 +9,7 @@
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
+use super::counts::CountCache;
 use super::objects::object_from_row;
 use super::table::with_properties;
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
@@ -137,22 +138,35 @@ impl Renderer {
         f.push(&format!(
             "SELECT {p}.OwnerObjectId FROM Properties {p} WHERE "
         ));
-        self.property_predicate(&mut f, &p, property, test);
+        self.property_predicate(&mut f, &p, property, test, true);
         f
     }
 
-    /// `p.PropertyName = ? AND <the test on p's columns>`.
-    fn property_predicate(&mut self, f: &mut Fragment, p: &str, property: &str, test: &Test) {
+    /// `p.PropertyName = ? AND <the test on p's columns>`. When `indexed` is false the
+    /// value columns are written `+column`, which keeps the planner from starting there.
+    fn property_predicate(
+        &mut self,
+        f: &mut Fragment,
+        p: &str,
+        property: &str,
+        test: &Test,
+        indexed: bool,
+    ) {
+        let plus = if indexed { "" } else { "+" };
         f.push(&format!("{p}.PropertyName = ")).bind(text(property));
         match test {
             Test::Has(_) | Test::System { .. } => {}
             Test::Double { cmp, value, .. } => {
-                f.push(&format!(" AND {p}.PropertyAsDouble {} ", numeric_op(*cmp)))
-                    .bind(Sql::Real(*value));
+                f.push(&format!(
+                    " AND {plus}{p}.PropertyAsDouble {} ",
+                    numeric_op(*cmp)
+                ))
+                .bind(Sql::Real(*value));
             }
             Test::Text { cmp, value, .. } => {
                 f.push(" AND ");
-                self.text_predicate(f, &column(&format!("{p}.PropertyValue")), *cmp, value);
+                let expr = column(&format!("{plus}{p}.PropertyValue"));
+                self.text_predicate(f, &expr, *cmp, value);
             }
             Test::Element { cmp, value, .. } => {
                 let e = self.alias("e");
@@ -323,6 +337,27 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
         Some(other) => vec![other],
         None => Vec::new(),
     };
+    let is_equality = |t: &Test| {
+        matches!(
+            t,
+            Test::Double { cmp: Cmp::Eq, .. } | Test::Text { cmp: Cmp::Eq, .. }
+        )
+    };
+    let has_equality = top
+        .iter()
+        .any(|c| matches!(c, Cond::Test { hops, test } if hops.is_empty() && is_equality(test)));
+    // The first sort key, when it is also a top-level test of the object's own.
+    let sort_on: Option<&String> = plan.order.first().and_then(|o| match &o.key {
+        Key::Double(name) | Key::Text(name) => top
+            .iter()
+            .any(|c| {
+                matches!(c, Cond::Test { hops, test: Test::Double { property, .. } | Test::Text { property, .. } | Test::Has(property) }
+                    if hops.is_empty() && property == name)
+            })
+            .then_some(name),
+        Key::System(_) => None,
+    });
+    let mut count_joins = Fragment::default();
     for c in top {
         match c {
             Cond::Test {
@@ -336,10 +371,17 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
                     continue;
                 };
                 let alias = r.alias("p");
-                joins.push(&format!(
-                    " JOIN Properties {alias} ON {alias}.OwnerObjectId = o.ObjectId AND "
-                ));
-                r.property_predicate(&mut joins, &alias, property, test);
+                let join =
+                    format!(" JOIN Properties {alias} ON {alias}.OwnerObjectId = o.ObjectId AND ");
+                // The page walks the sort property's index in order when it can (and stops
+                // at the limit); the count visits every match and should start from an
+                // equality when there is one.
+                let page_indexed = sort_on.is_none_or(|name| name == property.as_str());
+                joins.push(&join);
+                r.property_predicate(&mut joins, &alias, property, test, page_indexed);
+                let count_indexed = !has_equality || is_equality(test);
+                count_joins.push(&join);
+                r.property_predicate(&mut count_joins, &alias, property, test, count_indexed);
                 let kind = match test {
                     Test::Double { .. } => Some(true),
                     Test::Text { .. } => Some(false),
@@ -436,7 +478,7 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
     let mut count = Fragment::default();
     count.push("SELECT COUNT(*) FROM Objects o");
     count
-        .append(joins.clone())
+        .append(count_joins)
         .append(near_join.clone())
         .append(conditions.clone());
 
@@ -466,14 +508,10 @@ pub(super) fn run(
     conn: &Connection,
     plan: &QueryPlan,
     columns: Option<&[String]>,
+    counts: &CountCache,
 ) -> Result<Page, StoreError> {
     let rendered = render(plan);
-    let mut total: u64 = conn
-        .prepare_cached(&rendered.count.sql)?
-        .query_row(params_from_iter(rendered.count.params.iter()), |r| {
-            r.get::<_, i64>(0)
-        })?
-        .max(0) as u64;
+    let mut total = counts.count(conn, &rendered.count.sql, &rendered.count.params)?;
     if plan
         .location
         .as_ref()

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
+use super::counts::CountCache;
 use super::objects::{object_from_row, property_from_row};
 use crate::model::ObjectId;
 use crate::store::{FilterValue, Key, ObjectRecord, Page, StoreError, SystemField, TableQuery};
@@ -20,11 +21,17 @@ fn system_column(field: SystemField) -> &'static str {
     }
 }
 
-pub(super) fn list_table(conn: &Connection, q: &TableQuery) -> Result<Page, StoreError> {
+pub(super) fn list_table(
+    conn: &Connection,
+    q: &TableQuery,
+    counts: &CountCache,
+) -> Result<Page, StoreError> {
     let built = Built::new(q);
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) {}", built.count_from))?
-        .query_row(params_from_iter(built.count_params.iter()), |r| r.get(0))?;
+    let total = counts.count(
+        conn,
+        &format!("SELECT COUNT(*) {}", built.count_from),
+        &built.count_params,
+    )?;
     let mut page_params = built.page_params.clone();
     page_params.push(Sql::Integer(q.limit.min(i64::MAX as u64) as i64));
     page_params.push(Sql::Integer(q.offset.min(i64::MAX as u64) as i64));
@@ -37,10 +44,7 @@ pub(super) fn list_table(conn: &Connection, q: &TableQuery) -> Result<Page, Stor
         .query_map(params_from_iter(page_params.iter()), object_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
     let objects = with_properties(conn, objects, q.columns.as_deref())?;
-    Ok(Page {
-        objects,
-        total: total.max(0) as u64,
-    })
+    Ok(Page { objects, total })
 }
 
 /// Reads the properties of a page of objects in one statement and attaches them.
