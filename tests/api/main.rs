@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod backend;
 mod concurrency;
 mod config;
 mod drop;
