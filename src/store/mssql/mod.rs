@@ -253,7 +253,7 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.save_relationship", skip_all, fields(parent, child))]
+    #[tracing::instrument(name = "store.save_relationship", skip_all, fields(parent = parent, child = child))]
     async fn save_relationship(
         &self,
         parent: ObjectId,
@@ -269,7 +269,7 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.drop_relationship", skip_all, fields(parent, child))]
+    #[tracing::instrument(name = "store.drop_relationship", skip_all, fields(parent = parent, child = child))]
     async fn drop_relationship(
         &self,
         parent: ObjectId,

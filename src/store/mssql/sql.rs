@@ -105,9 +105,10 @@ pub const DELETE_PROPERTY: &str =
 
 /// New display text `@P1` for the Lookups `@P3` of objects of type `@P4` pointing at `@P2`
 /// (the filtered index on Lookups finds them).
-pub const REFRESH_LOOKUP_DISPLAY: &str = "UPDATE dbo.Properties SET PropertyAsString = @P1 \
-WHERE PropertyType = N'Lookup' AND PropertyAsDouble = @P2 AND PropertyName = @P3 \
-AND EXISTS (SELECT 1 FROM dbo.Objects AS o WHERE o.ObjectId = dbo.Properties.OwnerObjectId AND o.ObjectType = @P4)";
+pub const REFRESH_LOOKUP_DISPLAY: &str = "UPDATE p SET PropertyAsString = @P1 \
+FROM dbo.Properties AS p \
+WHERE p.PropertyType = N'Lookup' AND p.PropertyAsDouble = @P2 AND p.PropertyName = @P3 \
+AND EXISTS (SELECT 1 FROM dbo.Objects AS o WHERE o.ObjectId = p.OwnerObjectId AND o.ObjectType = @P4)";
 
 // --- dropObject ------------------------------------------------------------------------
 
