@@ -76,7 +76,7 @@ impl Param {
 }
 
 /// `sql` with every `@P{n}` (not `@P{n}0`...) replaced by `NULL`.
-fn inline_null(sql: &str, n: usize) -> String {
+pub(super) fn inline_null(sql: &str, n: usize) -> String {
     let name = format!("@P{n}");
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;

@@ -26,22 +26,12 @@ pub type Client = bb8_tiberius::rt::Client;
 pub type Work<'c, T> = Pin<Box<dyn Future<Output = Result<T, Fail>> + Send + 'c>>;
 
 /// How a unit of work failed: the database said no, or the request is refused.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Fail {
-    Sql(tiberius::error::Error),
-    Store(StoreError),
-}
-
-impl From<tiberius::error::Error> for Fail {
-    fn from(e: tiberius::error::Error) -> Self {
-        Fail::Sql(e)
-    }
-}
-
-impl From<StoreError> for Fail {
-    fn from(e: StoreError) -> Self {
-        Fail::Store(e)
-    }
+    #[error(transparent)]
+    Sql(#[from] tiberius::error::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Attempts per unit of work before a retryable failure is given up on.

@@ -65,9 +65,8 @@ FROM dbo.Properties WHERE OwnerObjectId = @P1 ORDER BY PropertyName";
 /// no gap. The number is read back by a SELECT under that lock rather than through
 /// `OUTPUT`: engines that re-read a row after waiting for its lock (PostgreSQL-based ones)
 /// can report the values `OUTPUT` saw before the wait.
-/// (`ObjectNumbers.NextNumber` is qualified because Babelfish finds the bare name ambiguous.)
 pub const NEXT_NUMBER: &str = "UPDATE dbo.ObjectNumbers WITH (UPDLOCK, ROWLOCK) \
-SET NextNumber = ObjectNumbers.NextNumber + 1 WHERE ObjectType = @P1 AND Active = 1; \
+SET NextNumber = NextNumber + 1 WHERE ObjectType = @P1 AND Active = 1; \
 IF @@ROWCOUNT > 0 \
 SELECT Prefix, Width, NextNumber - 1 FROM dbo.ObjectNumbers WHERE ObjectType = @P1;";
 
@@ -137,7 +136,7 @@ pub const DEACTIVATE_NUMBERING: &str = "UPDATE dbo.ObjectNumbers SET Active = 0"
 /// Numbering of one type; a counter already under way never goes back.
 pub const UPSERT_NUMBERING: &str = "UPDATE dbo.ObjectNumbers WITH (UPDLOCK, SERIALIZABLE) \
 SET Prefix = @P2, Width = @P3, \
-NextNumber = CASE WHEN ObjectNumbers.NextNumber > @P4 THEN ObjectNumbers.NextNumber ELSE @P4 END, \
+NextNumber = CASE WHEN NextNumber > @P4 THEN NextNumber ELSE @P4 END, \
 Active = 1 WHERE ObjectType = @P1; \
 IF @@ROWCOUNT = 0 \
 INSERT INTO dbo.ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) VALUES (@P1, @P2, @P3, @P4, 1);";

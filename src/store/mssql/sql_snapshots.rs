@@ -5,8 +5,9 @@
 use insta::assert_snapshot;
 
 use super::builders;
+use super::exec::inline_null;
 use super::migrate::{split_batches, MIGRATIONS};
-use super::sql::ALL;
+use super::sql::{ALL, UPSERT_PROPERTY};
 use super::table::build;
 use crate::store::{Direction, Filter, FilterValue, Key, Order, SystemField, TableQuery};
 
@@ -72,6 +73,11 @@ fn builders() {
     out.push((
         "insert_property_config(2)".into(),
         builders::insert_property_config(2),
+    ));
+    // A NULL parameter is written into the statement (see `exec::query`).
+    out.push((
+        "UPSERT_PROPERTY with @P5 and @P6 NULL".into(),
+        inline_null(&inline_null(UPSERT_PROPERTY, 5), 6),
     ));
     assert_snapshot!(listing(&out));
 }
