@@ -174,6 +174,10 @@ impl Db {
         let pool = bb8::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))
+            // No `SELECT 1` round trip per checkout: a connection that died while idle
+            // fails its first statement with an I/O error, and the work is re-run on a
+            // fresh connection (see `classify`).
+            .test_on_check_out(false)
             .connection_timeout(options.connect_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
             .max_lifetime(Some(Duration::from_secs(1800)))
