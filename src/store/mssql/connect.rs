@@ -23,18 +23,14 @@ use tiberius::{AuthMethod, Config, EncryptionLevel};
 
 use crate::store::StoreError;
 
-/// True when `url` is meant for SQL Server: an `mssql://`/`sqlserver://` URL or an ADO.NET
-/// string naming a server.
+/// True when `url` is meant for SQL Server: an `mssql://`/`sqlserver://` URL, or no URL at
+/// all but `key=value` text (an ADO.NET string; [`ConnectOptions::parse`] says what is
+/// wrong with it, if anything).
 pub fn is_mssql_url(url: &str) -> bool {
     let lower = url.trim_start().to_ascii_lowercase();
-    if lower.starts_with("mssql://") || lower.starts_with("sqlserver://") {
-        return true;
-    }
-    !lower.contains("://")
-        && pairs(url).is_ok_and(|p| {
-            p.iter()
-                .any(|(k, _)| matches!(k.as_str(), "server" | "datasource" | "address" | "addr"))
-        })
+    lower.starts_with("mssql://")
+        || lower.starts_with("sqlserver://")
+        || (!lower.contains("://") && lower.contains('='))
 }
 
 /// How the login authenticates.

@@ -163,13 +163,14 @@ fn sql_server_urls_are_recognised() {
         "sqlserver://sa:pw@h",
         "Server=tcp:h,1433;Database=App;User Id=sa;Password=pw",
         "Data Source=h;Initial Catalog=App;Integrated Security=SSPI",
+        "Database=App;User Id=sa",
     ] {
         assert!(is_mssql_url(yes), "{yes}");
     }
     for no in [
         "sqlite://./data/x.db",
         "postgres://u@h/db",
-        "Database=App;User Id=sa",
+        "./data/datastore.db",
         "",
     ] {
         assert!(!is_mssql_url(no), "{no}");
