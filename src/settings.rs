@@ -162,7 +162,8 @@ pub fn redact(url: &str) -> String {
             return url.to_owned();
         }
     }
-    url.split(';')
+    split_ado(url)
+        .into_iter()
         .map(|part| match part.split_once('=') {
             Some((k, _))
                 if matches!(k.trim().to_ascii_lowercase().as_str(), "password" | "pwd") =>
@@ -173,6 +174,35 @@ pub fn redact(url: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(";")
+}
+
+/// The `key=value` parts of an ADO.NET string: `;` inside a quoted value does not split.
+fn split_ado(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quote, mut at_value) = (0, None, false);
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            // A doubled quote inside a quoted value is one quote character.
+            (Some(q), c) if c == q && chars.peek().is_some_and(|&(_, n)| n == q) => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '=') => at_value = true,
+            (None, '"' | '\'') if at_value && text[start..i].trim_end().ends_with('=') => {
+                quote = Some(c)
+            }
+            (None, ';') => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+                at_value = false;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 #[cfg(test)]
@@ -188,6 +218,14 @@ mod tests {
         assert_eq!(
             redact("Server=tcp:db,1433;Database=App;User Id=sa;Password=s3cret;Encrypt=true"),
             "Server=tcp:db,1433;Database=App;User Id=sa;Password=***;Encrypt=true"
+        );
+        assert_eq!(
+            redact(r#"Server=db;User Id=sa;Password="s3;cret";Encrypt=true"#),
+            "Server=db;User Id=sa;Password=***;Encrypt=true"
+        );
+        assert_eq!(
+            redact(r#"Server=db;PWD='it''s;secret';Encrypt=true"#),
+            "Server=db;PWD=***;Encrypt=true"
         );
         assert_eq!(
             redact("sqlite://./data/datastore.db"),

@@ -79,6 +79,8 @@ mod lexer;
 mod parser;
 pub mod plan;
 pub mod resolve;
+#[cfg(test)]
+pub(crate) mod sample;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@
 //! lookups a write must check, the display texts a write must refresh. A backend's job is
 //! to do each operation atomically and concurrently safely.
 
+pub mod mssql;
 pub mod sqlite;
 mod types;
 
@@ -24,9 +25,13 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, S
     if let Some(path) = url.strip_prefix("sqlite://") {
         let store = sqlite::SqliteStore::open(path, options).await?;
         Ok(Arc::new(store))
+    } else if mssql::is_mssql_url(url) {
+        let store = mssql::MssqlStore::open(url, options).await?;
+        Ok(Arc::new(store))
     } else {
         Err(StoreError::Config(
-            "the database URL must start with sqlite:// (SQL Server support is not built yet)"
+            "the database must be sqlite://PATH, mssql://user:password@host:1433/Database \
+             or an ADO.NET string (Server=tcp:host,1433;Database=...;User Id=...;Password=...)"
                 .into(),
         ))
     }

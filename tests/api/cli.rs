@@ -78,7 +78,7 @@ fn serve_refuses_a_database_url_it_does_not_know() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("database URL"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite://PATH"));
 }
 
 #[test]

@@ -1,7 +1,13 @@
 //! Spawning a real server per test: a fresh database, a random port, the sample DSConfig
 //! (or one given), and a client that speaks the contract.
+//!
+//! The database is SQLite in the test's temporary directory, or, when
+//! `DATASTORE_TEST_MSSQL_URL` names a SQL Server, a database of its own on that server
+//! (`dstest_<run>_<n>`, created by the service on start, dropped when the test ends).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use datastore::settings::Settings;
 use datastore::startup::Application;
@@ -16,6 +22,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
+    /// The SQL Server database of this test, dropped with it.
+    pub mssql_database: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -39,7 +47,16 @@ pub async fn spawn_app_with_config(toml: &str) -> TestApp {
 /// temporary directory for files of its own.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut settings = Settings::with_database(database_url(dir.path()));
+    let (database, mssql_database) = match mssql_url() {
+        Some(url) => {
+            let name = mssql_database_name(&url).await;
+            let database = datastore::store::mssql::database_url_with(&url, &name)
+                .expect("DATASTORE_TEST_MSSQL_URL is a SQL Server connection string");
+            (database, Some(name))
+        }
+        None => (database_url(dir.path()), None),
+    };
+    let mut settings = Settings::with_database(database);
     settings.listen = "127.0.0.1:0".into();
     settings.workers = Some(2);
     settings.dsconfig = SAMPLE_DSCONFIG.into();
@@ -55,6 +72,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
         address,
         client: reqwest::Client::new(),
         handle,
+        mssql_database,
         _dir: dir,
     }
 }
@@ -63,11 +81,88 @@ fn database_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("datastore.db").display())
 }
 
+/// The SQL Server to run on, if any.
+pub fn mssql_url() -> Option<String> {
+    std::env::var("DATASTORE_TEST_MSSQL_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+const TEST_DATABASE_PREFIX: &str = "dstest_";
+
+/// Test databases older than this are leftovers of runs that did not clean up.
+const LEFTOVER_AGE: Duration = Duration::from_secs(15 * 60);
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh database name for this run; the first call drops leftovers of older runs.
+async fn mssql_database_name(url: &str) -> String {
+    static RUN: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let run = RUN
+        .get_or_init(|| async {
+            drop_leftovers(url).await;
+            format!("{}_{}", unix_seconds(), std::process::id())
+        })
+        .await;
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{TEST_DATABASE_PREFIX}{run}_{n}")
+}
+
+/// True when the test run that created a database is over: long ago, or (where the
+/// process table can be read) its process is gone.
+fn is_leftover(name: &str) -> bool {
+    let mut parts = name[TEST_DATABASE_PREFIX.len()..].split('_');
+    let created = parts.next().and_then(|s| s.parse::<u64>().ok());
+    let pid = parts.next().and_then(|s| s.parse::<u32>().ok());
+    let old = created.is_some_and(|t| t < unix_seconds().saturating_sub(LEFTOVER_AGE.as_secs()));
+    let gone = cfg!(target_os = "linux")
+        && pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+    old || gone
+}
+
+/// Drops the test databases of runs that are over.
+async fn drop_leftovers(url: &str) {
+    use datastore::store::mssql::{databases_with_prefix, drop_database};
+    let names = databases_with_prefix(url, TEST_DATABASE_PREFIX)
+        .await
+        .expect("the SQL Server of DATASTORE_TEST_MSSQL_URL answers");
+    for name in names {
+        if is_leftover(&name) {
+            if let Err(e) = drop_database(url, &name, Duration::from_secs(2)).await {
+                eprintln!("cannot drop the leftover test database {name}: {e}");
+            }
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
         // Stop the workers without waiting: the test is over.
         drop(handle.stop(false));
+        // The server's connections close once its workers stop; the drop waits for them
+        // on a thread of its own (Drop cannot await).
+        if let (Some(url), Some(name)) = (mssql_url(), self.mssql_database.take()) {
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime to drop the test database");
+                let dropped = runtime.block_on(datastore::store::mssql::drop_database(
+                    &url,
+                    &name,
+                    Duration::from_secs(30),
+                ));
+                if let Err(e) = dropped {
+                    eprintln!("cannot drop the test database {name}: {e}");
+                }
+            });
+        }
     }
 }
 

@@ -232,3 +232,42 @@ async fn the_limit_is_capped_by_the_setting() {
     assert_eq!(answer.total(), 5);
     assert_eq!(answer.ok().as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn text_filters_are_exact_and_text_sorts_ignore_case() {
+    let app = spawn_app().await;
+    let long = "x".repeat(450);
+    let longer_tail = format!("{}y{}", "x".repeat(420), "x".repeat(29));
+    for last in ["Doe", "doe", "Doe ", long.as_str(), longer_tail.as_str()] {
+        app.new_object("Person", json!({ "firstName": last, "lastName": last }))
+            .await;
+    }
+    for (value, expected) in [
+        ("Doe", 1),
+        ("doe", 1),
+        ("Doe ", 1),
+        ("DOE", 0),
+        (long.as_str(), 1),
+        (&long[..400], 0),
+    ] {
+        let answer = app
+            .post(
+                "getObjectListTable",
+                json!({ "objectType": "Person", "filter": { "lastName": value } }),
+            )
+            .await;
+        assert_eq!(answer.total(), expected, "filter {value:?}");
+    }
+    for (first, _) in [("ann", 0), ("Bob", 1), ("cid", 2)] {
+        app.new_object("Person", json!({ "firstName": first }))
+            .await;
+    }
+    let body = app
+        .post(
+            "getObjectListTable",
+            json!({ "objectType": "Person", "orderBy": "firstName", "limit": 3 }),
+        )
+        .await
+        .ok();
+    assert_eq!(names(&body), ["ann", "Bob", "cid"]);
+}

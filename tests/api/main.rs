@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod backend;
 mod cli;
 mod concurrency;
 mod config;

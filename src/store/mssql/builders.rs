@@ -1,0 +1,126 @@
+//! T-SQL whose shape depends on the request: id lists, related objects, DSConfig rows.
+//! (The table view has its own builder in `table.rs`.)
+//!
+//! Id lists become `IN (@P1, ..., @Pn)`. `n` is rounded up to a power of two (the last id
+//! repeated), so SQL Server caches a handful of plans instead of one per list length, and
+//! lists are cut into chunks well below the 2100-parameter limit.
+
+use super::exec::Param;
+use crate::model::ObjectId;
+use crate::store::Direction;
+
+/// Most ids in one statement.
+pub const CHUNK: usize = 512;
+
+/// `@P{first}, @P{first+1}, ...` (`n` of them).
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("@P{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ids in chunks of at most [`CHUNK`], each padded to a power of two.
+pub fn id_chunks(ids: &[ObjectId]) -> Vec<Vec<ObjectId>> {
+    ids.chunks(CHUNK)
+        .map(|chunk| {
+            let mut padded = chunk.to_vec();
+            let len = chunk.len().next_power_of_two().min(CHUNK);
+            if let Some(&last) = chunk.last() {
+                padded.resize(len, last);
+            }
+            padded
+        })
+        .collect()
+}
+
+/// The children of `n` parents, grouped by parent, each group in child id order.
+pub fn children_of(n: usize) -> String {
+    format!(
+        "SELECT r.ParentObjectId, r.ChildObjectId, o.ObjectType, r.Strict \
+         FROM dbo.Relationships AS r JOIN dbo.Objects AS o ON o.ObjectId = r.ChildObjectId \
+         WHERE r.ParentObjectId IN ({}) ORDER BY r.ParentObjectId, r.ChildObjectId",
+        placeholders(1, n)
+    )
+}
+
+/// Deletes `n` objects: their relationship rows, then the objects (their properties go by
+/// `ON DELETE CASCADE`).
+pub fn delete_objects(n: usize) -> String {
+    let ids = placeholders(1, n);
+    format!(
+        "DELETE FROM dbo.Relationships WHERE ParentObjectId IN ({ids});\n\
+         DELETE FROM dbo.Relationships WHERE ChildObjectId IN ({ids});\n\
+         DELETE FROM dbo.Objects WHERE ObjectId IN ({ids});"
+    )
+}
+
+/// Owners of Lookups pointing at any of `n` objects (bound as floats, as
+/// `PropertyAsDouble` holds them), the first 100 by id.
+pub fn lookup_references(n: usize) -> String {
+    format!(
+        "SELECT DISTINCT TOP (100) OwnerObjectId FROM dbo.Properties \
+         WHERE PropertyType = N'Lookup' AND PropertyAsDouble IN ({}) ORDER BY OwnerObjectId",
+        placeholders(1, n)
+    )
+}
+
+/// The properties of `ids` objects (`@P1..`), only the `columns` names after them if given.
+pub fn page_properties(ids: usize, columns: Option<usize>) -> String {
+    let names = match columns {
+        Some(n) => format!(" AND p.PropertyName IN ({})", placeholders(ids + 1, n)),
+        None => String::new(),
+    };
+    format!(
+        "SELECT p.OwnerObjectId, p.PropertyName, p.PropertyType, p.PropertyValue, \
+         p.PropertyAsDouble, p.PropertyAsString FROM dbo.Properties AS p \
+         WHERE p.OwnerObjectId IN ({}){names} ORDER BY p.OwnerObjectId, p.PropertyName",
+        placeholders(1, ids)
+    )
+}
+
+/// The children or parents of `@P1` (of type `@P2` when `typed`), in three result sets:
+/// whether `@P1` exists, the related objects with `Strict`, and their properties.
+pub fn related(direction: Direction, typed: bool) -> String {
+    let (near, far) = match direction {
+        Direction::Children => ("ParentObjectId", "ChildObjectId"),
+        Direction::Parents => ("ChildObjectId", "ParentObjectId"),
+    };
+    let of_type = if typed { " AND o.ObjectType = @P2" } else { "" };
+    let join = format!("FROM dbo.Relationships AS r JOIN dbo.Objects AS o ON o.ObjectId = r.{far}");
+    let filter = format!("WHERE r.{near} = @P1{of_type}");
+    format!(
+        "SELECT COUNT_BIG(*) FROM dbo.Objects WHERE ObjectId = @P1;\n\
+         SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, r.Strict \
+         {join} {filter} ORDER BY o.ObjectId;\n\
+         SELECT p.OwnerObjectId, p.PropertyName, p.PropertyType, p.PropertyValue, \
+         p.PropertyAsDouble, p.PropertyAsString {join} \
+         JOIN dbo.Properties AS p ON p.OwnerObjectId = o.ObjectId {filter} \
+         ORDER BY p.OwnerObjectId, p.PropertyName"
+    )
+}
+
+/// Most PropertyConfig rows in one INSERT (6 parameters each).
+pub const CONFIG_ROWS: usize = 100;
+
+/// Inserts `rows` PropertyConfig rows.
+pub fn insert_property_config(rows: usize) -> String {
+    let values = (0..rows)
+        .map(|r| format!("({})", placeholders(r * 6 + 1, 6)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO dbo.PropertyConfig (ObjectType, PropertyName, PropertyType, ListName, \
+         LookupObjectType, LookupDisplay) VALUES {values}"
+    )
+}
+
+/// Ids as parameters.
+pub fn int_params(ids: &[ObjectId]) -> Vec<Param> {
+    ids.iter().map(|id| Param::Int(*id)).collect()
+}
+
+/// Ids as float parameters (to compare with `PropertyAsDouble`).
+pub fn float_params(ids: &[ObjectId]) -> Vec<Param> {
+    ids.iter().map(|id| Param::Float(*id as f64)).collect()
+}

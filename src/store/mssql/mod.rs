@@ -1,0 +1,352 @@
+//! The SQL Server store: tiberius connections in a bb8 pool, T-SQL in `sql.rs` and the
+//! builders, migrations in `migrations/mssql/`.
+//!
+//! # Layout
+//!
+//! - `connect`: the `--database` string (URL or ADO.NET) to options and a tiberius config.
+//! - `pool`: connections, the pool, and the transaction runner that rolls back and retries.
+//! - `exec`: parameters, result sets, typed columns.
+//! - `sql`, `builders`: every statement; `sql_snapshots.rs` snapshots them all.
+//! - `objects`, `relations`, `table`, `config`, `migrate`: the operations, one family each,
+//!   with the embedded store's rules.
+//! - `admin`: creating and dropping databases (start-up, the test harness).
+//!
+//! The store owns a small tokio runtime: every call runs there, under the command timeout,
+//! so connections never depend on the runtime of whoever called (an HTTP worker, a test)
+//! and a call abandoned by its caller still ends cleanly.
+
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        vec![$($crate::store::mssql::exec::Param::from($value)),*]
+    };
+}
+
+mod admin;
+mod builders;
+mod config;
+mod connect;
+mod exec;
+mod migrate;
+mod objects;
+mod pool;
+mod query;
+mod relations;
+mod sql;
+mod table;
+
+#[cfg(test)]
+mod query_snapshots;
+#[cfg(test)]
+mod sql_snapshots;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tracing::Instrument;
+
+pub use admin::{database_url_with, databases_with_prefix, drop_database};
+pub use connect::{is_mssql_url, Auth, ConnectOptions};
+
+use super::{
+    Direction, DropObject, NewObject, ObjectRecord, Page, SaveProperties, Store, StoreError,
+    StoreOptions, TableQuery,
+};
+use crate::dsconfig::Config;
+use crate::model::ObjectId;
+use crate::query::plan::QueryPlan;
+use pool::Db;
+
+/// The SQL Server backend.
+pub struct MssqlStore {
+    db: Arc<Db>,
+    command_timeout: Duration,
+    runtime: Runtime,
+}
+
+/// The store's own runtime; shut down without blocking whoever drops the store.
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Runtime {
+    fn new() -> Result<Runtime, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("mssql")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Database(format!("cannot start the store's runtime: {e}")))?;
+        Ok(Runtime(Some(runtime)))
+    }
+
+    /// Runs `work` on the store's runtime and waits for it from any other.
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let runtime = self
+            .0
+            .as_ref()
+            .ok_or_else(|| StoreError::Database("the store is shut down".into()))?;
+        runtime
+            .spawn(work.in_current_span())
+            .await
+            .map_err(|e| StoreError::Database(format!("a store task failed: {e}")))?
+    }
+}
+
+impl MssqlStore {
+    /// Connects (creating the database if it is missing), migrates, and opens the pool.
+    pub async fn open(url: &str, options: &StoreOptions) -> Result<MssqlStore, StoreError> {
+        let connect = ConnectOptions::parse(url)?;
+        connect.to_config()?;
+        let runtime = Runtime::new()?;
+        let migrate = options.migrate;
+        let size = options.pool_size.clamp(1, 256);
+        let command_timeout = connect.command_timeout;
+        let db = runtime
+            .run(async move {
+                let mut client = admin::connect_creating(&connect).await?;
+                if migrate {
+                    migrate::run(&mut client).await?;
+                }
+                drop(client.close().await);
+                Db::new(&connect, size).await
+            })
+            .await?;
+        Ok(MssqlStore {
+            db: Arc::new(db),
+            command_timeout,
+            runtime,
+        })
+    }
+
+    /// Runs one store call on the store's runtime, within the command timeout.
+    async fn call<T, F, Fut>(&self, op: &'static str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Db>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let timeout = self.command_timeout;
+        let work = work(self.db.clone());
+        self.runtime
+            .run(async move {
+                match tokio::time::timeout(timeout, work).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!(op, timeout_s = timeout.as_secs(), "command timeout");
+                        Err(StoreError::Busy)
+                    }
+                }
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for MssqlStore {
+    #[tracing::instrument(name = "store.health", skip_all)]
+    async fn health(&self) -> Result<(), StoreError> {
+        self.call("health", |db| async move {
+            db.read(|c| Box::pin(async move { Ok(exec::batch(c, sql::HEALTH).await?) }))
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.applied_migrations", skip_all)]
+    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        self.call("applied_migrations", |db| async move {
+            db.read(|c| Box::pin(migrate::applied(c))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.apply_config", skip_all)]
+    async fn apply_config(&self, config: &Config) -> Result<(), StoreError> {
+        let config = Arc::new(config.clone());
+        self.call("apply_config", |db| async move {
+            db.transaction(|c| {
+                let config = config.clone();
+                Box::pin(async move { config::apply_config(c, &config).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.stored_config", skip_all)]
+    async fn stored_config(&self) -> Result<Option<Config>, StoreError> {
+        self.call("stored_config", |db| async move {
+            db.read(|c| Box::pin(config::stored_config(c))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.new_object", skip_all, fields(object_type = %req.object_type))]
+    async fn new_object(&self, req: NewObject) -> Result<ObjectRecord, StoreError> {
+        let req = Arc::new(req);
+        self.call("new_object", |db| async move {
+            db.transaction(|c| {
+                let req = req.clone();
+                Box::pin(async move { objects::new_object(c, &req).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.new_objects", skip_all, fields(count = reqs.len()))]
+    async fn new_objects(&self, reqs: Vec<NewObject>) -> Result<Vec<ObjectId>, StoreError> {
+        let reqs = Arc::new(reqs);
+        self.call("new_objects", |db| async move {
+            db.transaction(|c| {
+                let reqs = reqs.clone();
+                Box::pin(async move { objects::new_objects(c, &reqs).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.get_object", skip_all, fields(object_id = id))]
+    async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
+        self.call("get_object", move |db| async move {
+            db.read(move |c| Box::pin(objects::load(c, id))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.save_properties", skip_all, fields(object_id = req.object_id))]
+    async fn save_properties(&self, req: SaveProperties) -> Result<ObjectRecord, StoreError> {
+        let req = Arc::new(req);
+        self.call("save_properties", |db| async move {
+            db.transaction(|c| {
+                let req = req.clone();
+                Box::pin(async move { objects::save_properties(c, &req).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.change_object_type", skip_all, fields(object_id = id))]
+    async fn change_object_type(
+        &self,
+        id: ObjectId,
+        object_type: &str,
+    ) -> Result<ObjectRecord, StoreError> {
+        let object_type: Arc<str> = object_type.into();
+        self.call("change_object_type", move |db| async move {
+            db.transaction(|c| {
+                let object_type = object_type.clone();
+                Box::pin(async move { objects::change_object_type(c, id, &object_type).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.drop_object", skip_all, fields(object_id = req.object_id))]
+    async fn drop_object(&self, req: DropObject) -> Result<Vec<ObjectId>, StoreError> {
+        let req = Arc::new(req);
+        self.call("drop_object", |db| async move {
+            db.transaction(|c| {
+                let req = req.clone();
+                Box::pin(async move { relations::drop_object(c, &req).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.save_relationship", skip_all, fields(parent = parent, child = child))]
+    async fn save_relationship(
+        &self,
+        parent: ObjectId,
+        child: ObjectId,
+        strict: bool,
+    ) -> Result<(), StoreError> {
+        self.call("save_relationship", move |db| async move {
+            db.transaction(move |c| {
+                Box::pin(relations::save_relationship(c, parent, child, strict))
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.drop_relationship", skip_all, fields(parent = parent, child = child))]
+    async fn drop_relationship(
+        &self,
+        parent: ObjectId,
+        child: ObjectId,
+    ) -> Result<bool, StoreError> {
+        self.call("drop_relationship", move |db| async move {
+            db.transaction(move |c| Box::pin(relations::drop_relationship(c, parent, child)))
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.related", skip_all, fields(object_id = id))]
+    async fn related(
+        &self,
+        id: ObjectId,
+        direction: Direction,
+        object_type: Option<&str>,
+    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
+        let object_type: Option<Arc<str>> = object_type.map(Into::into);
+        self.call("related", move |db| async move {
+            db.read(|c| {
+                let object_type = object_type.clone();
+                Box::pin(async move {
+                    relations::related(c, id, direction, object_type.as_deref()).await
+                })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.list_table", skip_all, fields(object_type = %query.object_type))]
+    async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError> {
+        let query = Arc::new(query.clone());
+        self.call("list_table", |db| async move {
+            db.read(|c| {
+                let query = query.clone();
+                Box::pin(async move { table::list_table(c, &query).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.query", skip_all, fields(object_type = %plan.object_type))]
+    async fn query(
+        &self,
+        plan: &QueryPlan,
+        columns: Option<&[String]>,
+    ) -> Result<Page, StoreError> {
+        let plan = Arc::new(plan.clone());
+        let columns: Arc<Option<Vec<String>>> = Arc::new(columns.map(<[String]>::to_vec));
+        self.call("query", |db| async move {
+            db.read(|c| {
+                let (plan, columns) = (plan.clone(), columns.clone());
+                Box::pin(async move { query::run(c, &plan, columns.as_deref()).await })
+            })
+            .await
+        })
+        .await
+    }
+}

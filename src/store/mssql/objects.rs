@@ -1,0 +1,196 @@
+//! Objects and their properties on SQL Server: create, read, write, retype.
+//!
+//! Each write runs inside [`super::pool::Db::transaction`]; the functions here are the
+//! body of that transaction and may be run more than once. Their rules are the embedded
+//! store's, statement for statement: Lookup targets are checked and their display text
+//! copied in the same transaction, and the Lookups displaying a changed property follow it.
+
+use chrono::NaiveDateTime;
+
+use super::exec::{self, now};
+use super::pool::{Client, Fail};
+use super::sql;
+use crate::dsconfig::Numbering;
+use crate::model::ObjectId;
+use crate::store::{NewObject, ObjectRecord, PropertyWrite, SaveProperties, StoreError};
+
+/// One object with all its properties.
+pub async fn load(c: &mut Client, id: ObjectId) -> Result<Option<ObjectRecord>, Fail> {
+    let mut sets = exec::sets(c, sql::SELECT_OBJECT, params![id])
+        .await?
+        .into_iter();
+    let Some(row) = sets.next().and_then(|s| s.into_iter().next()) else {
+        return Ok(None);
+    };
+    let mut object = exec::object_from_row(&row, 0)?;
+    for row in sets.next().unwrap_or_default() {
+        object.properties.push(exec::property_from_row(&row, 0)?);
+    }
+    Ok(Some(object))
+}
+
+async fn require(c: &mut Client, id: ObjectId) -> Result<ObjectRecord, Fail> {
+    load(c, id)
+        .await?
+        .ok_or(Fail::Store(StoreError::ObjectNotFound(id)))
+}
+
+/// The display text a Lookup to `target` shows, checking that the target is what the
+/// DSConfig asks for.
+async fn lookup_display(
+    c: &mut Client,
+    property: &str,
+    target: &crate::store::LookupTarget,
+) -> Result<Option<String>, Fail> {
+    let row = exec::row(
+        c,
+        sql::LOOKUP_TARGET,
+        params![target.object_id, target.display.as_str()],
+    )
+    .await?;
+    let invalid = |reason: String| {
+        Fail::Store(StoreError::InvalidLookup {
+            property: property.to_owned(),
+            target: target.object_id,
+            reason,
+        })
+    };
+    let Some(row) = row else {
+        return Err(invalid("does not exist".into()));
+    };
+    let found: &str = exec::req(&row, 0)?;
+    if found != target.object_type {
+        return Err(invalid(format!(
+            "is a {found}, not a {}",
+            target.object_type
+        )));
+    }
+    Ok(match target.display.as_str() {
+        "objectId" => Some(target.object_id.to_string()),
+        "objectNumber" => exec::text(&row, 1)?,
+        _ => exec::text(&row, 2)?,
+    })
+}
+
+/// Applies property writes to one object; its `UpdatedAt` is the caller's business.
+async fn apply_writes(c: &mut Client, id: ObjectId, writes: &[PropertyWrite]) -> Result<(), Fail> {
+    for w in writes {
+        let display = match &w.value {
+            Some(v) => {
+                let as_string = match &v.lookup {
+                    Some(target) => lookup_display(c, &w.name, target).await?,
+                    None => v.as_string.clone(),
+                };
+                exec::execute(
+                    c,
+                    sql::UPSERT_PROPERTY,
+                    params![
+                        id,
+                        w.name.as_str(),
+                        v.property_type.as_str(),
+                        v.value.as_str(),
+                        v.as_double,
+                        as_string.clone()
+                    ],
+                )
+                .await?;
+                as_string.or_else(|| Some(v.value.clone()))
+            }
+            None => {
+                exec::execute(c, sql::DELETE_PROPERTY, params![id, w.name.as_str()]).await?;
+                None
+            }
+        };
+        for site in &w.dependents {
+            exec::execute(
+                c,
+                sql::REFRESH_LOOKUP_DISPLAY,
+                params![
+                    display.clone(),
+                    id as f64,
+                    site.property_name.as_str(),
+                    site.owner_type.as_str()
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The next number of a numbered type, formatted; `None` for an unnumbered one.
+async fn next_number(c: &mut Client, object_type: &str) -> Result<Option<String>, Fail> {
+    let Some(row) = exec::row(c, sql::NEXT_NUMBER, params![object_type]).await? else {
+        return Ok(None);
+    };
+    let prefix: &str = exec::req(&row, 0)?;
+    let width: i32 = exec::req(&row, 1)?;
+    let n: i64 = exec::req(&row, 2)?;
+    Ok(Some(
+        Numbering {
+            prefix: prefix.to_owned(),
+            width: width.max(0) as u32,
+            start: 0,
+        }
+        .format(n),
+    ))
+}
+
+pub async fn new_object(c: &mut Client, req: &NewObject) -> Result<ObjectRecord, Fail> {
+    let id = insert_object(c, req, now()).await?;
+    require(c, id).await
+}
+
+/// Creates many objects in the caller's transaction.
+pub async fn new_objects(c: &mut Client, reqs: &[NewObject]) -> Result<Vec<ObjectId>, Fail> {
+    let now = now();
+    let mut ids = Vec::with_capacity(reqs.len());
+    for req in reqs {
+        ids.push(insert_object(c, req, now).await?);
+    }
+    Ok(ids)
+}
+
+/// Inserts one object (numbered if its type is) with its properties.
+async fn insert_object(
+    c: &mut Client,
+    req: &NewObject,
+    now: NaiveDateTime,
+) -> Result<ObjectId, Fail> {
+    let number = next_number(c, &req.object_type).await?;
+    let row = exec::row(
+        c,
+        sql::INSERT_OBJECT,
+        params![req.object_type.as_str(), number, now],
+    )
+    .await?
+    .ok_or_else(|| Fail::Store(StoreError::Database("INSERT returned no id".into())))?;
+    let id: ObjectId = exec::req(&row, 0)?;
+    apply_writes(c, id, &req.properties).await?;
+    Ok(id)
+}
+
+pub async fn save_properties(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecord, Fail> {
+    let touched = exec::row(c, sql::TOUCH_OBJECT, params![req.object_id, now()]).await?;
+    let Some(row) = touched else {
+        return Err(Fail::Store(StoreError::ObjectNotFound(req.object_id)));
+    };
+    let current: &str = exec::req(&row, 0)?;
+    if current != req.expected_type {
+        return Err(Fail::Store(StoreError::TypeChanged(req.object_id)));
+    }
+    apply_writes(c, req.object_id, &req.writes).await?;
+    require(c, req.object_id).await
+}
+
+pub async fn change_object_type(
+    c: &mut Client,
+    id: ObjectId,
+    object_type: &str,
+) -> Result<ObjectRecord, Fail> {
+    let changed = exec::execute(c, sql::CHANGE_TYPE, params![object_type, now(), id]).await?;
+    if changed.iter().sum::<u64>() == 0 {
+        return Err(Fail::Store(StoreError::ObjectNotFound(id)));
+    }
+    require(c, id).await
+}

@@ -1,0 +1,373 @@
+//! The query language on SQL Server: a [`QueryPlan`] rendered as one T-SQL batch (the count,
+//! then the page with `OFFSET ... FETCH`).
+//!
+//! The shape follows the embedded store's renderer: every test is `o.ObjectId IN
+//! (subquery)`, nested once per hop (Lookup, JsonArray of ids, children, parents), and SQL
+//! Server turns those into semi-joins that seek the `(PropertyName, PropertyAsDouble)` and
+//! `(PropertyName, PropertyValuePrefix)` indexes. JSON goes through `OPENJSON` and
+//! `JSON_VALUE`; text comparisons use the binary collation of the columns, so `==` is exact
+//! and case-sensitive as on SQLite, `like` folds case with `LOWER`. Every name, path and
+//! value is a bound `@Pn` parameter.
+
+use super::exec::{self, Param};
+use super::pool::{Client, Fail};
+use super::table::{system_column, text_equals, with_properties, Binder, TableSql, TEXT_ORDER};
+use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
+use crate::query::resolve::MAX_NEAR;
+use crate::store::{Key, Page, SystemField};
+
+/// Kilometres per degree of latitude (mean Earth radius 6371.0088 km).
+const KM_PER_DEGREE: f64 = 111.195;
+
+/// A binary collation for text that comes out of JSON (`OPENJSON`, `JSON_VALUE`), whose
+/// collation is the database default, often case-insensitive.
+const EXACT: &str = "COLLATE Latin1_General_100_BIN2";
+
+/// `ISJSON`-guarded JSON text of a column (`N'[]'` when it holds none).
+fn json_of(column: &str) -> String {
+    format!("CASE WHEN ISJSON({column}) = 1 THEN {column} ELSE N'[]' END")
+}
+
+fn relational(cmp: Cmp) -> &'static str {
+    match cmp {
+        Cmp::StartsWith | Cmp::Like => "=",
+        other => other.sql(),
+    }
+}
+
+/// Great-circle distance in km between the point `(lat, lng)` (SQL expressions) and the
+/// bound point.
+fn distance_km(lat: &str, lng: &str, b: &mut Binder, at: (f64, f64)) -> String {
+    let (plat, plng) = (b.bind(at.0), b.bind(at.1));
+    let a = format!(
+        "POWER(SIN(RADIANS({lat} - {plat}) / 2), 2) + COS(RADIANS({plat})) * COS(RADIANS({lat})) * POWER(SIN(RADIANS({lng} - {plng}) / 2), 2)"
+    );
+    format!("(2 * 6371.0088 * ASIN(SQRT(CASE WHEN {a} > 1 THEN 1 ELSE {a} END)))")
+}
+
+/// The longitude stored in a Location value (the latitude is its `PropertyAsDouble`).
+fn longitude(alias: &str) -> String {
+    format!(
+        "TRY_CAST(JSON_VALUE({}, '$.lng') AS float)",
+        json_of(&format!("{alias}.PropertyValue"))
+    )
+}
+
+#[derive(Default)]
+struct Renderer {
+    b: Binder,
+    next: usize,
+}
+
+impl Renderer {
+    fn alias(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}{}", self.next)
+    }
+
+    /// `expr <cmp> value` for text.
+    fn text(&mut self, expr: &str, cmp: Cmp, value: &str) -> String {
+        let v = self.b.bind(value);
+        match cmp {
+            Cmp::Eq => text_equals(expr, &v),
+            Cmp::StartsWith => {
+                let prefix = format!("LEFT({expr}, LEN({v} + N'.') - 1)");
+                format!("({})", text_equals(&prefix, &v))
+            }
+            Cmp::Like => {
+                format!("(DATALENGTH({v}) = 0 OR CHARINDEX(LOWER({v}), LOWER({expr})) > 0)")
+            }
+            other => format!("{expr} {} {v}", other.sql()),
+        }
+    }
+
+    fn scalar(&mut self, expr: &str, cmp: Cmp, value: &Scalar) -> String {
+        match value {
+            Scalar::Text(s) => self.text(&format!("{expr} {EXACT}"), cmp, s),
+            Scalar::Double(d) => format!(
+                "TRY_CAST({expr} AS float) {} {}",
+                relational(cmp),
+                self.b.bind(*d)
+            ),
+            Scalar::Bool(v) => self.text(
+                &format!("{expr} {EXACT}"),
+                Cmp::Eq,
+                if *v { "true" } else { "false" },
+            ),
+        }
+    }
+
+    fn system(&mut self, alias: &str, field: SystemField, cmp: Cmp, value: &SystemValue) -> String {
+        let column = system_column(field).replacen("o.", &format!("{alias}."), 1);
+        match value {
+            SystemValue::Integer(n) => format!("{column} {} {}", relational(cmp), self.b.bind(*n)),
+            SystemValue::Text(s) => self.text(&column, cmp, s),
+            SystemValue::Instant(t) => {
+                format!(
+                    "{column} {} {}",
+                    relational(cmp),
+                    self.b.bind(Param::Time(t.naive_utc()))
+                )
+            }
+        }
+    }
+
+    /// `SELECT <id> ...` of the objects passing `test`.
+    fn owners(&mut self, test: &Test) -> String {
+        let property = match test {
+            Test::System { field, cmp, value } => {
+                let x = self.alias("x");
+                let predicate = self.system(&x, *field, *cmp, value);
+                return format!("SELECT {x}.ObjectId FROM dbo.Objects AS {x} WHERE {predicate}");
+            }
+            Test::Has(property)
+            | Test::Double { property, .. }
+            | Test::Text { property, .. }
+            | Test::Element { property, .. }
+            | Test::MapValue { property, .. } => property,
+        };
+        let p = self.alias("p");
+        let name = self.b.bind(property.as_str());
+        let predicate = match test {
+            Test::Has(_) | Test::System { .. } => String::new(),
+            Test::Double { cmp, value, .. } => {
+                format!(
+                    " AND {p}.PropertyAsDouble {} {}",
+                    relational(*cmp),
+                    self.b.bind(*value)
+                )
+            }
+            Test::Text {
+                cmp: Cmp::Eq,
+                value,
+                ..
+            } => {
+                // The prefix column is what the (PropertyName, PropertyValuePrefix) index seeks.
+                let v = self.b.bind(value.as_str());
+                let exact = text_equals(&format!("{p}.PropertyValue"), &v);
+                format!(" AND {p}.PropertyValuePrefix = LEFT({v}, 400) AND {exact}")
+            }
+            Test::Text { cmp, value, .. } => {
+                format!(
+                    " AND {}",
+                    self.text(&format!("{p}.PropertyValue"), *cmp, value)
+                )
+            }
+            Test::Element { cmp, value, .. } => {
+                let e = self.alias("e");
+                let kind = match value {
+                    Scalar::Text(_) => 1,
+                    Scalar::Double(_) => 2,
+                    Scalar::Bool(_) => 3,
+                };
+                let test = self.scalar(&format!("{e}.[value]"), *cmp, value);
+                format!(
+                    " AND EXISTS (SELECT 1 FROM OPENJSON({}) AS {e} WHERE {e}.[type] = {kind} AND {test})",
+                    json_of(&format!("{p}.PropertyValue"))
+                )
+            }
+            Test::MapValue {
+                key, cmp, value, ..
+            } => {
+                let path = self
+                    .b
+                    .bind(format!("$.{}", serde_json::Value::String(key.clone())));
+                let expr = format!(
+                    "JSON_VALUE({}, {path})",
+                    json_of(&format!("{p}.PropertyValue"))
+                );
+                format!(" AND {}", self.scalar(&expr, *cmp, value))
+            }
+        };
+        format!("SELECT {p}.OwnerObjectId FROM dbo.Properties AS {p} WHERE {p}.PropertyName = {name}{predicate}")
+    }
+
+    /// The ids of objects passing the test, reached back through the hops.
+    fn chain(&mut self, hops: &[Hop], test: &Test) -> String {
+        let mut inner = self.owners(test);
+        for hop in hops.iter().rev() {
+            inner = match hop {
+                Hop::Lookup(property) => {
+                    let h = self.alias("h");
+                    let name = self.b.bind(property.as_str());
+                    format!(
+                        "SELECT {h}.OwnerObjectId FROM dbo.Properties AS {h} WHERE {h}.PropertyName = {name} \
+                         AND {h}.PropertyType = N'Lookup' AND {h}.PropertyAsDouble IN ({inner})"
+                    )
+                }
+                Hop::IdArray(property) => {
+                    let (h, e) = (self.alias("h"), self.alias("e"));
+                    let name = self.b.bind(property.as_str());
+                    // One id as plain text, or a JSON array of them.
+                    format!(
+                        "SELECT {h}.OwnerObjectId FROM dbo.Properties AS {h} WHERE {h}.PropertyName = {name} \
+                         AND (TRY_CAST({h}.PropertyValue AS bigint) IN ({inner}) OR EXISTS (SELECT 1 FROM OPENJSON({}) AS {e} \
+                         WHERE TRY_CAST({e}.[value] AS bigint) IN ({inner})))",
+                        json_of(&format!("{h}.PropertyValue"))
+                    )
+                }
+                Hop::Children(object_type) | Hop::Parents(object_type) => {
+                    let (r, t) = (self.alias("r"), self.alias("t"));
+                    let (me, other) = if matches!(hop, Hop::Children(_)) {
+                        ("ParentObjectId", "ChildObjectId")
+                    } else {
+                        ("ChildObjectId", "ParentObjectId")
+                    };
+                    let ty = self.b.bind(object_type.as_str());
+                    format!(
+                        "SELECT {r}.{me} FROM dbo.Relationships AS {r} JOIN dbo.Objects AS {t} ON {t}.ObjectId = {r}.{other} \
+                         WHERE {t}.ObjectType = {ty} AND {r}.{other} IN ({inner})"
+                    )
+                }
+            };
+        }
+        inner
+    }
+
+    fn cond(&mut self, c: &Cond) -> String {
+        match c {
+            Cond::And(items) | Cond::Or(items) => {
+                let glue = if matches!(c, Cond::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                let parts: Vec<String> = items.iter().map(|i| self.cond(i)).collect();
+                format!("({})", parts.join(glue))
+            }
+            Cond::Not(inner) => format!("NOT ({})", self.cond(inner)),
+            Cond::Test {
+                hops,
+                test: Test::System { field, cmp, value },
+            } if hops.is_empty() => self.system("o", *field, *cmp, value),
+            Cond::Test { hops, test } => format!("o.ObjectId IN ({})", self.chain(hops, test)),
+        }
+    }
+}
+
+/// The count (and, with a limit, the page) of a query.
+pub fn build(plan: &QueryPlan) -> TableSql {
+    let mut r = Renderer::default();
+    let mut conditions = vec![format!(
+        "o.ObjectType = {}",
+        r.b.bind(plan.object_type.as_str())
+    )];
+    if let Some(c) = &plan.condition {
+        conditions.push(r.cond(c));
+    }
+    let mut near_join = String::new();
+    let mut distance = None;
+    if let Some(loc) = &plan.location {
+        match loc.radius_km {
+            Some(km) => {
+                let l = r.alias("l");
+                let name = r.b.bind(loc.property.as_str());
+                let band = km / KM_PER_DEGREE;
+                let (low, high) = (r.b.bind(loc.lat - band), r.b.bind(loc.lat + band));
+                let d = distance_km(
+                    &format!("{l}.PropertyAsDouble"),
+                    &longitude(&l),
+                    &mut r.b,
+                    (loc.lat, loc.lng),
+                );
+                let km = r.b.bind(km);
+                conditions.push(format!(
+                    "o.ObjectId IN (SELECT {l}.OwnerObjectId FROM dbo.Properties AS {l} WHERE {l}.PropertyName = {name} \
+                     AND {l}.PropertyAsDouble BETWEEN {low} AND {high} AND {d} <= {km})"
+                ));
+            }
+            None => {
+                let name = r.b.bind(loc.property.as_str());
+                near_join = format!("\nJOIN dbo.Properties AS loc ON loc.OwnerObjectId = o.ObjectId AND loc.PropertyName = {name}");
+                distance = Some(distance_km(
+                    "loc.PropertyAsDouble",
+                    &longitude("loc"),
+                    &mut r.b,
+                    (loc.lat, loc.lng),
+                ));
+            }
+        }
+    }
+    let where_clause = format!("\nWHERE {}", conditions.join("\n  AND "));
+    let mut sql = format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{near_join}{where_clause}");
+    let paged = plan.limit > 0;
+    if paged {
+        let mut sort_joins = String::new();
+        let mut order = Vec::new();
+        for (i, o) in plan.order.iter().enumerate() {
+            let dir = if o.descending { "DESC" } else { "ASC" };
+            let (column, expr) = match &o.key {
+                Key::System(field) => (
+                    system_column(*field).to_string(),
+                    system_column(*field).to_string(),
+                ),
+                Key::Double(name) | Key::Text(name) => {
+                    sort_joins.push_str(&format!(
+                        "\nLEFT JOIN dbo.Properties AS s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = {}",
+                        r.b.bind(name.as_str())
+                    ));
+                    if matches!(o.key, Key::Double(_)) {
+                        (
+                            format!("s{i}.PropertyAsDouble"),
+                            format!("s{i}.PropertyAsDouble"),
+                        )
+                    } else {
+                        (
+                            format!("s{i}.PropertyValue"),
+                            format!("LOWER(s{i}.PropertyValue) {TEXT_ORDER}"),
+                        )
+                    }
+                }
+            };
+            // Objects without the value come last in either direction.
+            order.push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END"));
+            order.push(format!("{expr} {dir}"));
+        }
+        if order.is_empty() {
+            if let Some(d) = distance {
+                order.push(format!("{d} ASC"));
+            }
+        }
+        order.push("o.ObjectId ASC".into());
+        let offset = r.b.bind(plan.offset.min(i64::MAX as u64) as i64);
+        let limit = r.b.bind(plan.limit.min(i64::MAX as u64) as i64);
+        sql.push_str(&format!(
+            ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt\n\
+             FROM dbo.Objects AS o{near_join}{sort_joins}{where_clause}\nORDER BY {}\n\
+             OFFSET {offset} ROWS FETCH NEXT {limit} ROWS ONLY",
+            order.join(", ")
+        ));
+    }
+    TableSql {
+        sql,
+        params: r.b.params,
+        paged,
+    }
+}
+
+/// Runs a query: the page (with `columns`, or all properties) and the total.
+pub async fn run(
+    c: &mut Client,
+    plan: &QueryPlan,
+    columns: Option<&[String]>,
+) -> Result<Page, Fail> {
+    let built = build(plan);
+    let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
+    let mut total = match sets.next().and_then(|s| s.into_iter().next()) {
+        Some(row) => exec::req::<i64>(&row, 0)?.max(0) as u64,
+        None => 0,
+    };
+    if plan
+        .location
+        .as_ref()
+        .is_some_and(|l| l.radius_km.is_none())
+    {
+        total = total.min(MAX_NEAR);
+    }
+    let mut objects = Vec::new();
+    for row in sets.next().unwrap_or_default() {
+        objects.push(exec::object_from_row(&row, 0)?);
+    }
+    let objects = with_properties(c, objects, columns).await?;
+    Ok(Page { objects, total })
+}

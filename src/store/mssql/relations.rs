@@ -1,0 +1,158 @@
+//! Relationships on SQL Server: save, drop, list, and `dropObject`'s walk and cascade.
+//!
+//! `dropObject` answers exactly as the embedded store does: the dropped ids root first,
+//! then breadth-first (children in id order); `STRICT_CHILDREN_EXIST` with the blocking
+//! types sorted; `REFERENCED_BY_LOOKUP` with at most 100 referencing ids, sorted. The walk
+//! reads one level of the tree per statement. The deletes come before the Lookup check so
+//! that a Lookup saved concurrently either commits first (and is found) or waits for the
+//! deletes (and finds its target gone); a refusal rolls the whole transaction back.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::builders::{self, float_params, id_chunks, int_params};
+use super::exec;
+use super::pool::{Client, Fail};
+use super::sql;
+use crate::model::ObjectId;
+use crate::store::{Direction, DropObject, ObjectRecord, StoreError};
+
+/// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
+const MAX_REFERENCES: usize = 100;
+
+/// Refuses the first of `ids` that does not exist.
+async fn require_exist(c: &mut Client, ids: [ObjectId; 2]) -> Result<(), Fail> {
+    let found: HashSet<ObjectId> = exec::rows(c, sql::EXISTING_PAIR, params![ids[0], ids[1]])
+        .await?
+        .iter()
+        .map(|r| exec::req::<ObjectId>(r, 0))
+        .collect::<Result<_, _>>()?;
+    match ids.into_iter().find(|id| !found.contains(id)) {
+        Some(missing) => Err(Fail::Store(StoreError::ObjectNotFound(missing))),
+        None => Ok(()),
+    }
+}
+
+pub async fn save_relationship(
+    c: &mut Client,
+    parent: ObjectId,
+    child: ObjectId,
+    strict: bool,
+) -> Result<(), Fail> {
+    require_exist(c, [parent, child]).await?;
+    exec::execute(c, sql::UPSERT_RELATIONSHIP, params![parent, child, strict]).await?;
+    Ok(())
+}
+
+pub async fn drop_relationship(
+    c: &mut Client,
+    parent: ObjectId,
+    child: ObjectId,
+) -> Result<bool, Fail> {
+    require_exist(c, [parent, child]).await?;
+    let n = exec::execute(c, sql::DELETE_RELATIONSHIP, params![parent, child]).await?;
+    Ok(n.iter().sum::<u64>() > 0)
+}
+
+pub async fn related(
+    c: &mut Client,
+    id: ObjectId,
+    direction: Direction,
+    object_type: Option<&str>,
+) -> Result<Vec<(ObjectRecord, bool)>, Fail> {
+    let sql = builders::related(direction, object_type.is_some());
+    let mut params = params![id];
+    if let Some(t) = object_type {
+        params.push(t.into());
+    }
+    let mut sets = exec::sets(c, &sql, params).await?.into_iter();
+    let exists = match sets.next().and_then(|s| s.into_iter().next()) {
+        Some(row) => exec::req::<i64>(&row, 0)? > 0,
+        None => false,
+    };
+    if !exists {
+        return Err(Fail::Store(StoreError::ObjectNotFound(id)));
+    }
+    let mut out = Vec::new();
+    let mut position = HashMap::new();
+    for row in sets.next().unwrap_or_default() {
+        let record = exec::object_from_row(&row, 0)?;
+        let strict: bool = exec::req(&row, 5)?;
+        position.insert(record.id, out.len());
+        out.push((record, strict));
+    }
+    for row in sets.next().unwrap_or_default() {
+        let owner: ObjectId = exec::req(&row, 0)?;
+        if let Some(&i) = position.get(&owner) {
+            out[i].0.properties.push(exec::property_from_row(&row, 1)?);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectId>, Fail> {
+    if exec::row(c, sql::LOCK_OBJECT, params![req.object_id])
+        .await?
+        .is_none()
+    {
+        return Err(Fail::Store(StoreError::ObjectNotFound(req.object_id)));
+    }
+    // Walk down a level at a time: listed child types join the drop, strict others block it.
+    let mut doomed = vec![req.object_id];
+    let mut seen: HashSet<ObjectId> = HashSet::from([req.object_id]);
+    let mut level = vec![req.object_id];
+    let mut blocking = BTreeSet::new();
+    while !level.is_empty() {
+        let mut children: HashMap<ObjectId, Vec<(ObjectId, String, bool)>> = HashMap::new();
+        for chunk in id_chunks(&level) {
+            let sql = builders::children_of(chunk.len());
+            for row in exec::rows(c, &sql, int_params(&chunk)).await? {
+                let parent: ObjectId = exec::req(&row, 0)?;
+                let child: ObjectId = exec::req(&row, 1)?;
+                let ty: &str = exec::req(&row, 2)?;
+                let strict: bool = exec::req(&row, 3)?;
+                children
+                    .entry(parent)
+                    .or_default()
+                    .push((child, ty.to_owned(), strict));
+            }
+        }
+        // The embedded store's queue order: parents in the order they were reached.
+        let mut next = Vec::new();
+        for parent in &level {
+            for (child, ty, strict) in children.remove(parent).unwrap_or_default() {
+                if req.child_types.contains(&ty) {
+                    if seen.insert(child) {
+                        doomed.push(child);
+                        next.push(child);
+                    }
+                } else if strict {
+                    blocking.insert(ty);
+                }
+            }
+        }
+        level = next;
+    }
+    if !blocking.is_empty() {
+        return Err(Fail::Store(StoreError::StrictChildrenExist {
+            child_types: blocking.into_iter().collect(),
+        }));
+    }
+    for chunk in id_chunks(&doomed) {
+        let sql = builders::delete_objects(chunk.len());
+        exec::execute(c, &sql, int_params(&chunk)).await?;
+    }
+    // What still points at a dropped object comes from outside the drop.
+    let mut referencing = BTreeSet::new();
+    for chunk in id_chunks(&doomed) {
+        let sql = builders::lookup_references(chunk.len());
+        for row in exec::rows(c, &sql, float_params(&chunk)).await? {
+            referencing.insert(exec::req::<ObjectId>(&row, 0)?);
+        }
+    }
+    if !referencing.is_empty() {
+        return Err(Fail::Store(StoreError::ReferencedByLookup {
+            object_ids: referencing.into_iter().take(MAX_REFERENCES).collect(),
+        }));
+    }
+    Ok(doomed)
+}

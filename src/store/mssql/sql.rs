@@ -1,0 +1,185 @@
+//! Every fixed T-SQL statement of the SQL Server store, by name. Statements whose shape
+//! depends on the request (id lists, table views, related objects) are built in
+//! [`super::build`]; `sql_snapshots.rs` keeps all of them under review.
+//!
+//! Values always travel as parameters `@P1, @P2, ...` (positional, as tiberius binds them).
+//! Every text column is `Latin1_General_100_BIN2`, so `=` compares exactly and
+//! case-sensitively like SQLite's default; SQL Server's `=` still ignores trailing spaces,
+//! so text equality on values adds a `DATALENGTH` check.
+
+/// Session options run on every new connection. The filtered and computed-column indexes
+/// refuse writes under other settings, and `XACT_ABORT` makes any error end the
+/// transaction instead of leaving it half done.
+pub const SESSION_SETUP: &str = "SET ANSI_NULLS ON; SET ANSI_PADDING ON; SET ANSI_WARNINGS ON; \
+SET ARITHABORT ON; SET CONCAT_NULL_YIELDS_NULL ON; SET QUOTED_IDENTIFIER ON; \
+SET NUMERIC_ROUNDABORT OFF; SET XACT_ABORT ON;";
+
+pub const HEALTH: &str = "SELECT 1";
+pub const BEGIN: &str = "BEGIN TRANSACTION";
+pub const COMMIT: &str = "COMMIT TRANSACTION";
+pub const ROLLBACK: &str = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION";
+
+// --- databases (start-up and the test harness) -----------------------------------------
+
+/// Creates database `@P1` unless it exists. The name is quoted by the server (`QUOTENAME`).
+pub const CREATE_DATABASE: &str = "IF DB_ID(@P1) IS NULL \
+BEGIN DECLARE @sql nvarchar(max) = N'CREATE DATABASE ' + QUOTENAME(@P1); EXEC (@sql); END";
+
+/// Drops database `@P1` if it exists.
+pub const DROP_DATABASE: &str = "IF DB_ID(@P1) IS NOT NULL \
+BEGIN DECLARE @sql nvarchar(max) = N'DROP DATABASE ' + QUOTENAME(@P1); EXEC (@sql); END";
+
+/// Names of the databases whose name starts with `@P1` (a LIKE pattern, escaped by the caller).
+pub const DATABASES_LIKE: &str = "SELECT name FROM sys.databases WHERE name LIKE @P1 ORDER BY name";
+
+// --- migrations ------------------------------------------------------------------------
+
+pub const CREATE_VERSIONS: &str = "IF OBJECT_ID(N'dbo.SchemaVersions', N'U') IS NULL \
+CREATE TABLE dbo.SchemaVersions (\
+Version bigint NOT NULL CONSTRAINT PK_SchemaVersions PRIMARY KEY, \
+Name nvarchar(128) COLLATE Latin1_General_100_BIN2 NOT NULL, \
+AppliedAt datetime2(3) NOT NULL)";
+
+pub const VERSIONS_TABLE_EXISTS: &str = "SELECT OBJECT_ID(N'dbo.SchemaVersions', N'U')";
+pub const SELECT_VERSIONS: &str = "SELECT Version FROM dbo.SchemaVersions ORDER BY Version";
+
+/// Serialises concurrent migrations of one database (two services starting at once).
+pub const MIGRATION_LOCK: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-migrate', @LockMode = N'Exclusive', \
+@LockOwner = N'Transaction', @LockTimeout = 60000; \
+IF @result < 0 THROW 50001, N'another process holds the migration lock', 1;";
+
+pub const INSERT_VERSION: &str =
+    "INSERT INTO dbo.SchemaVersions (Version, Name, AppliedAt) VALUES (@P1, @P2, @P3)";
+
+// --- objects and properties ------------------------------------------------------------
+
+/// One object and its properties, in two result sets.
+pub const SELECT_OBJECT: &str = "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt \
+FROM dbo.Objects WHERE ObjectId = @P1; \
+SELECT PropertyName, PropertyType, PropertyValue, PropertyAsDouble, PropertyAsString \
+FROM dbo.Properties WHERE OwnerObjectId = @P1 ORDER BY PropertyName";
+
+/// Takes the next number of a numbered type. The row lock the UPDATE takes is held until
+/// commit, so concurrent `newObject`s of one type take turns and a rolled-back one leaves
+/// no gap. The number is read back by a SELECT under that lock rather than through
+/// `OUTPUT`: engines that re-read a row after waiting for its lock (PostgreSQL-based ones)
+/// can report the values `OUTPUT` saw before the wait.
+pub const NEXT_NUMBER: &str = "UPDATE dbo.ObjectNumbers WITH (UPDLOCK, ROWLOCK) \
+SET NextNumber = NextNumber + 1 WHERE ObjectType = @P1 AND Active = 1; \
+IF @@ROWCOUNT > 0 \
+SELECT Prefix, Width, NextNumber - 1 FROM dbo.ObjectNumbers WHERE ObjectType = @P1;";
+
+pub const INSERT_OBJECT: &str =
+    "INSERT INTO dbo.Objects (ObjectType, ObjectNumber, CreatedAt, UpdatedAt) \
+OUTPUT INSERTED.ObjectId VALUES (@P1, @P2, @P3, @P3)";
+
+/// Touches the object first: its row lock makes concurrent writers of one object take
+/// turns, and the type read under that lock is checked against the one the writes were
+/// converted for (read by a SELECT, not `OUTPUT`, for the reason given at [`NEXT_NUMBER`]).
+pub const TOUCH_OBJECT: &str = "UPDATE dbo.Objects SET UpdatedAt = @P2 WHERE ObjectId = @P1; \
+IF @@ROWCOUNT > 0 SELECT ObjectType FROM dbo.Objects WHERE ObjectId = @P1;";
+
+pub const CHANGE_TYPE: &str =
+    "UPDATE dbo.Objects SET ObjectType = @P1, UpdatedAt = @P2 WHERE ObjectId = @P3";
+
+/// A Lookup target: its type, its number and the display text of property `@P2`. The read
+/// lock is kept until commit, so the target cannot be dropped under the new reference.
+pub const LOOKUP_TARGET: &str = "SELECT o.ObjectType, o.ObjectNumber, \
+(SELECT COALESCE(p.PropertyAsString, p.PropertyValue) FROM dbo.Properties AS p \
+WHERE p.OwnerObjectId = o.ObjectId AND p.PropertyName = @P2) \
+FROM dbo.Objects AS o WITH (REPEATABLEREAD) WHERE o.ObjectId = @P1";
+
+/// Sets a property: UPDATE under a key-range lock, INSERT when there was nothing to update.
+/// (Engines that ignore the hint raise a duplicate key instead; the transaction is retried.)
+pub const UPSERT_PROPERTY: &str = "UPDATE dbo.Properties WITH (UPDLOCK, SERIALIZABLE) \
+SET PropertyType = @P3, PropertyValue = @P4, PropertyAsDouble = @P5, PropertyAsString = @P6 \
+WHERE OwnerObjectId = @P1 AND PropertyName = @P2; \
+IF @@ROWCOUNT = 0 \
+INSERT INTO dbo.Properties (OwnerObjectId, PropertyName, PropertyType, PropertyValue, PropertyAsDouble, PropertyAsString) \
+VALUES (@P1, @P2, @P3, @P4, @P5, @P6);";
+
+pub const DELETE_PROPERTY: &str =
+    "DELETE FROM dbo.Properties WHERE OwnerObjectId = @P1 AND PropertyName = @P2";
+
+/// New display text `@P1` for the Lookups `@P3` of objects of type `@P4` pointing at `@P2`
+/// (the filtered index on Lookups finds them).
+pub const REFRESH_LOOKUP_DISPLAY: &str = "UPDATE p SET PropertyAsString = @P1 \
+FROM dbo.Properties AS p \
+WHERE p.PropertyType = N'Lookup' AND p.PropertyAsDouble = @P2 AND p.PropertyName = @P3 \
+AND EXISTS (SELECT 1 FROM dbo.Objects AS o WHERE o.ObjectId = p.OwnerObjectId AND o.ObjectType = @P4)";
+
+// --- dropObject ------------------------------------------------------------------------
+
+/// The object to drop, locked for the rest of the transaction.
+pub const LOCK_OBJECT: &str =
+    "SELECT ObjectType FROM dbo.Objects WITH (UPDLOCK, ROWLOCK) WHERE ObjectId = @P1";
+
+// --- relationships ---------------------------------------------------------------------
+
+/// Which of `@P1`, `@P2` exist.
+pub const EXISTING_PAIR: &str = "SELECT ObjectId FROM dbo.Objects WHERE ObjectId IN (@P1, @P2)";
+
+pub const UPSERT_RELATIONSHIP: &str = "UPDATE dbo.Relationships WITH (UPDLOCK, SERIALIZABLE) \
+SET Strict = @P3 WHERE ParentObjectId = @P1 AND ChildObjectId = @P2; \
+IF @@ROWCOUNT = 0 \
+INSERT INTO dbo.Relationships (ParentObjectId, ChildObjectId, Strict) VALUES (@P1, @P2, @P3);";
+
+pub const DELETE_RELATIONSHIP: &str =
+    "DELETE FROM dbo.Relationships WHERE ParentObjectId = @P1 AND ChildObjectId = @P2";
+
+// --- DSConfig --------------------------------------------------------------------------
+
+pub const CLEAR_PROPERTY_CONFIG: &str = "DELETE FROM dbo.PropertyConfig";
+pub const DEACTIVATE_NUMBERING: &str = "UPDATE dbo.ObjectNumbers SET Active = 0";
+
+/// Numbering of one type; a counter already under way never goes back.
+pub const UPSERT_NUMBERING: &str = "UPDATE dbo.ObjectNumbers WITH (UPDLOCK, SERIALIZABLE) \
+SET Prefix = @P2, Width = @P3, \
+NextNumber = CASE WHEN NextNumber > @P4 THEN NextNumber ELSE @P4 END, \
+Active = 1 WHERE ObjectType = @P1; \
+IF @@ROWCOUNT = 0 \
+INSERT INTO dbo.ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) VALUES (@P1, @P2, @P3, @P4, 1);";
+
+pub const UPSERT_CONFIG_DOCUMENT: &str = "UPDATE dbo.ConfigDocument WITH (UPDLOCK, SERIALIZABLE) \
+SET Document = @P1, AppliedAt = @P2 WHERE Id = 1; \
+IF @@ROWCOUNT = 0 \
+INSERT INTO dbo.ConfigDocument (Id, Document, AppliedAt) VALUES (1, @P1, @P2);";
+
+pub const SELECT_CONFIG_DOCUMENT: &str = "SELECT Document FROM dbo.ConfigDocument WHERE Id = 1";
+
+/// Every fixed statement with its name, for the snapshot test.
+#[cfg(test)]
+pub const ALL: &[(&str, &str)] = &[
+    ("SESSION_SETUP", SESSION_SETUP),
+    ("HEALTH", HEALTH),
+    ("BEGIN", BEGIN),
+    ("COMMIT", COMMIT),
+    ("ROLLBACK", ROLLBACK),
+    ("CREATE_DATABASE", CREATE_DATABASE),
+    ("DROP_DATABASE", DROP_DATABASE),
+    ("DATABASES_LIKE", DATABASES_LIKE),
+    ("CREATE_VERSIONS", CREATE_VERSIONS),
+    ("VERSIONS_TABLE_EXISTS", VERSIONS_TABLE_EXISTS),
+    ("SELECT_VERSIONS", SELECT_VERSIONS),
+    ("MIGRATION_LOCK", MIGRATION_LOCK),
+    ("INSERT_VERSION", INSERT_VERSION),
+    ("SELECT_OBJECT", SELECT_OBJECT),
+    ("NEXT_NUMBER", NEXT_NUMBER),
+    ("INSERT_OBJECT", INSERT_OBJECT),
+    ("TOUCH_OBJECT", TOUCH_OBJECT),
+    ("CHANGE_TYPE", CHANGE_TYPE),
+    ("LOOKUP_TARGET", LOOKUP_TARGET),
+    ("UPSERT_PROPERTY", UPSERT_PROPERTY),
+    ("DELETE_PROPERTY", DELETE_PROPERTY),
+    ("REFRESH_LOOKUP_DISPLAY", REFRESH_LOOKUP_DISPLAY),
+    ("LOCK_OBJECT", LOCK_OBJECT),
+    ("EXISTING_PAIR", EXISTING_PAIR),
+    ("UPSERT_RELATIONSHIP", UPSERT_RELATIONSHIP),
+    ("DELETE_RELATIONSHIP", DELETE_RELATIONSHIP),
+    ("CLEAR_PROPERTY_CONFIG", CLEAR_PROPERTY_CONFIG),
+    ("DEACTIVATE_NUMBERING", DEACTIVATE_NUMBERING),
+    ("UPSERT_NUMBERING", UPSERT_NUMBERING),
+    ("UPSERT_CONFIG_DOCUMENT", UPSERT_CONFIG_DOCUMENT),
+    ("SELECT_CONFIG_DOCUMENT", SELECT_CONFIG_DOCUMENT),
+];

@@ -1,0 +1,251 @@
+//! Table views on SQL Server: one batch counts the matches and picks the page of objects
+//! (filtered, sorted, `OFFSET ... FETCH`), a second reads the page's properties.
+//!
+//! The shape is the embedded store's: each equality filter is an inner join on
+//! `Properties` that seeks the `(PropertyName, PropertyAsDouble)` or
+//! `(PropertyName, PropertyValuePrefix)` index, each sort key a left join on the clustered
+//! key `(OwnerObjectId, PropertyName)`. Conditional aggregation (`MAX(CASE WHEN ...)` over
+//! every property of every candidate) would read all properties of the type before
+//! filtering; the joins read only the rows that decide.
+
+use std::collections::HashMap;
+
+use super::builders::{id_chunks, int_params, page_properties};
+use super::exec::{self, Param};
+use super::pool::{Client, Fail};
+use crate::model::ObjectId;
+use crate::store::{FilterValue, Key, ObjectRecord, Page, SystemField, TableQuery};
+
+/// The case-insensitive text order: ASCII case folded, then code-unit order (SQLite's
+/// `NOCASE` folds ASCII only; `LOWER` also folds other letters).
+pub(super) const TEXT_ORDER: &str = "COLLATE Latin1_General_100_BIN2";
+
+/// More requested columns than this are filtered after reading, not in SQL.
+const MAX_COLUMN_PARAMS: usize = 256;
+
+/// Parameters as they are bound, named `@P1, @P2, ...` in order.
+#[derive(Debug, Default)]
+pub(super) struct Binder {
+    pub(super) params: Vec<Param>,
+}
+
+impl Binder {
+    pub(super) fn bind(&mut self, value: impl Into<Param>) -> String {
+        self.params.push(value.into());
+        format!("@P{}", self.params.len())
+    }
+}
+
+/// The batch of a table view and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSql {
+    pub sql: String,
+    pub params: Vec<Param>,
+    /// False when `limit` is 0: the batch only counts.
+    pub paged: bool,
+}
+
+pub(super) fn system_column(field: SystemField) -> &'static str {
+    match field {
+        SystemField::ObjectId => "o.ObjectId",
+        SystemField::ObjectType => "o.ObjectType",
+        SystemField::ObjectNumber => "o.ObjectNumber",
+        SystemField::CreatedAt => "o.CreatedAt",
+        SystemField::UpdatedAt => "o.UpdatedAt",
+    }
+}
+
+/// Text of a number as SQLite would compare it with a text column (`10.0`).
+fn number_text(d: f64) -> String {
+    format!("{d:?}")
+}
+
+/// `column = value` for exact text: `=` ignores trailing spaces, the lengths do not.
+pub(super) fn text_equals(column: &str, value: &str) -> String {
+    format!("{column} = {value} AND DATALENGTH({column}) = DATALENGTH({value})")
+}
+
+/// The condition of one filter on a system field.
+fn system_filter(b: &mut Binder, field: SystemField, value: &FilterValue) -> String {
+    let column = system_column(field);
+    match (field, value) {
+        (SystemField::ObjectId, FilterValue::Double(d)) => {
+            if d.fract() == 0.0 && d.abs() < 9.0e15 {
+                format!("{column} = {}", b.bind(*d as i64))
+            } else {
+                format!("{column} = {}", b.bind(*d))
+            }
+        }
+        (SystemField::ObjectId, FilterValue::Text(t)) => match t.trim().parse::<i64>() {
+            Ok(id) => format!("{column} = {}", b.bind(id)),
+            Err(_) => "1 = 0".into(),
+        },
+        (SystemField::CreatedAt | SystemField::UpdatedAt, FilterValue::Double(ms)) => format!(
+            "DATEDIFF_BIG(millisecond, CAST('1970-01-01' AS datetime2(3)), {column}) = {}",
+            b.bind(*ms)
+        ),
+        (SystemField::CreatedAt | SystemField::UpdatedAt, FilterValue::Text(t)) => format!(
+            "{column} = TRY_CONVERT(datetime2(3), {}, 127)",
+            b.bind(t.as_str())
+        ),
+        (_, FilterValue::Text(t)) => text_equals(column, &b.bind(t.as_str())),
+        (_, FilterValue::Double(d)) => text_equals(column, &b.bind(number_text(*d))),
+    }
+}
+
+/// Builds the count (and, with a limit, the page) of a table view.
+pub fn build(q: &TableQuery) -> TableSql {
+    let mut b = Binder::default();
+    let mut joins = String::new();
+    if let Some(parent) = q.parent_id {
+        joins.push_str(&format!(
+            "\nJOIN dbo.Relationships AS rp ON rp.ChildObjectId = o.ObjectId AND rp.ParentObjectId = {}",
+            b.bind(parent)
+        ));
+    }
+    let mut conditions = vec![format!("o.ObjectType = {}", b.bind(q.object_type.as_str()))];
+    for (i, f) in q.filters.iter().enumerate() {
+        let (name, test) = match (&f.key, &f.value) {
+            (Key::System(field), value) => {
+                conditions.push(system_filter(&mut b, *field, value));
+                continue;
+            }
+            (Key::Double(name), FilterValue::Double(d)) => {
+                let name = b.bind(name.as_str());
+                (name, format!("f{i}.PropertyAsDouble = {}", b.bind(*d)))
+            }
+            (Key::Double(name), FilterValue::Text(t)) => {
+                let name = b.bind(name.as_str());
+                match t.trim().parse::<f64>() {
+                    Ok(d) => (name, format!("f{i}.PropertyAsDouble = {}", b.bind(d))),
+                    Err(_) => (name, "1 = 0".into()),
+                }
+            }
+            (Key::Text(name), value) => {
+                let name = b.bind(name.as_str());
+                let text = match value {
+                    FilterValue::Text(t) => t.clone(),
+                    FilterValue::Double(d) => number_text(*d),
+                };
+                let v = b.bind(text);
+                let column = format!("f{i}.PropertyValue");
+                (
+                    name,
+                    format!(
+                        "f{i}.PropertyValuePrefix = LEFT({v}, 400) AND {}",
+                        text_equals(&column, &v)
+                    ),
+                )
+            }
+        };
+        joins.push_str(&format!(
+            "\nJOIN dbo.Properties AS f{i} ON f{i}.OwnerObjectId = o.ObjectId AND f{i}.PropertyName = {name} AND {test}"
+        ));
+    }
+    let where_clause = format!("\nWHERE {}", conditions.join(" AND "));
+    let mut sql = format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{joins}{where_clause}");
+    let paged = q.limit > 0;
+    if paged {
+        let mut sort_joins = String::new();
+        let mut order = Vec::new();
+        for (i, o) in q.order.iter().enumerate() {
+            let dir = if o.descending { "DESC" } else { "ASC" };
+            let (nullable, expr) = match &o.key {
+                Key::System(field) => {
+                    let column = system_column(*field);
+                    let nullable =
+                        (*field == SystemField::ObjectNumber).then(|| column.to_string());
+                    (nullable, column.to_string())
+                }
+                Key::Double(name) | Key::Text(name) => {
+                    sort_joins.push_str(&format!(
+                        "\nLEFT JOIN dbo.Properties AS s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = {}",
+                        b.bind(name.as_str())
+                    ));
+                    if matches!(o.key, Key::Double(_)) {
+                        let column = format!("s{i}.PropertyAsDouble");
+                        (Some(column.clone()), column)
+                    } else {
+                        let column = format!("s{i}.PropertyValue");
+                        (
+                            Some(column.clone()),
+                            format!("LOWER({column}) {TEXT_ORDER}"),
+                        )
+                    }
+                }
+            };
+            // Objects without the value come last in either direction.
+            if let Some(column) = nullable {
+                order.push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END"));
+            }
+            order.push(format!("{expr} {dir}"));
+        }
+        order.push("o.ObjectId ASC".into());
+        let offset = b.bind(q.offset.min(i64::MAX as u64) as i64);
+        let limit = b.bind(q.limit.min(i64::MAX as u64) as i64);
+        sql.push_str(&format!(
+            ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt\n\
+             FROM dbo.Objects AS o{joins}{sort_joins}{where_clause}\nORDER BY {}\n\
+             OFFSET {offset} ROWS FETCH NEXT {limit} ROWS ONLY",
+            order.join(", ")
+        ));
+    }
+    TableSql {
+        sql,
+        params: b.params,
+        paged,
+    }
+}
+
+pub async fn list_table(c: &mut Client, q: &TableQuery) -> Result<Page, Fail> {
+    let built = build(q);
+    let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
+    let total = match sets.next().and_then(|s| s.into_iter().next()) {
+        Some(row) => exec::req::<i64>(&row, 0)?,
+        None => 0,
+    };
+    let mut objects = Vec::new();
+    for row in sets.next().unwrap_or_default() {
+        objects.push(exec::object_from_row(&row, 0)?);
+    }
+    let objects = with_properties(c, objects, q.columns.as_deref()).await?;
+    Ok(Page {
+        objects,
+        total: total.max(0) as u64,
+    })
+}
+
+/// Reads the properties of a page of objects (only `columns` when given) and attaches them.
+pub async fn with_properties(
+    c: &mut Client,
+    mut objects: Vec<ObjectRecord>,
+    columns: Option<&[String]>,
+) -> Result<Vec<ObjectRecord>, Fail> {
+    if objects.is_empty() || columns.is_some_and(|c| c.is_empty()) {
+        return Ok(objects);
+    }
+    let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
+    let position: HashMap<ObjectId, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let in_sql = columns.filter(|c| c.len() <= MAX_COLUMN_PARAMS);
+    for chunk in id_chunks(&ids) {
+        let mut params = int_params(&chunk);
+        let mut names = in_sql.map(<[String]>::to_vec).unwrap_or_default();
+        if let Some(last) = names.last().cloned() {
+            names.resize(names.len().next_power_of_two(), last);
+        }
+        let sql = page_properties(chunk.len(), in_sql.map(|_| names.len()));
+        params.extend(names.into_iter().map(Param::Text));
+        for row in exec::rows(c, &sql, params).await? {
+            let owner: ObjectId = exec::req(&row, 0)?;
+            let property = exec::property_from_row(&row, 1)?;
+            if columns.is_some_and(|c| !c.contains(&property.name)) {
+                continue;
+            }
+            if let Some(&i) = position.get(&owner) {
+                objects[i].properties.push(property);
+            }
+        }
+    }
+    Ok(objects)
+}
