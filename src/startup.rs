@@ -72,6 +72,7 @@ pub async fn install_config(
 pub struct Application {
     port: u16,
     server: Server,
+    address: String,
 }
 
 impl Application {
@@ -100,7 +101,9 @@ impl Application {
                 .wrap(middleware::from_fn(api::log_requests))
                 .configure(api::configure(&base_path))
         })
-        .shutdown_timeout(30);
+        .shutdown_timeout(30)
+        // Signals are ours (see `run_until_stopped`): registered before we say we listen.
+        .disable_signals();
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));
         }
@@ -111,8 +114,11 @@ impl Application {
                 source,
             })?
             .run();
-        tracing::info!(address = %settings.listen, port, "listening");
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            address: settings.listen,
+        })
     }
 
     /// The port actually bound (useful with port 0).
@@ -127,6 +133,37 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the handle stops it), letting in-flight requests end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stop = shutdown_signal()?;
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            stop.await;
+            tracing::info!("stop signal received; finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        tracing::info!(address = %self.address, port = self.port, "listening");
         self.server.await
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C elsewhere). The handlers are registered when this
+/// is called, not when it is first awaited.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
