@@ -133,6 +133,20 @@ pub enum Test {
     },
 }
 
+impl Test {
+    /// The property tested, or `None` for a system field.
+    pub fn property(&self) -> Option<&str> {
+        match self {
+            Test::Has(property)
+            | Test::Double { property, .. }
+            | Test::Text { property, .. }
+            | Test::Element { property, .. }
+            | Test::MapValue { property, .. } => Some(property),
+            Test::System { .. } => None,
+        }
+    }
+}
+
 /// A system field's literal.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SystemValue {

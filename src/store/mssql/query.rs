@@ -114,20 +114,15 @@ impl Renderer {
 
     /// `SELECT <id> ...` of the objects passing `test`.
     fn owners(&mut self, test: &Test) -> String {
-        let property = match test {
-            Test::System { field, cmp, value } => {
-                let x = self.alias("x");
-                let predicate = self.system(&x, *field, *cmp, value);
-                return format!("SELECT {x}.ObjectId FROM dbo.Objects AS {x} WHERE {predicate}");
-            }
-            Test::Has(property)
-            | Test::Double { property, .. }
-            | Test::Text { property, .. }
-            | Test::Element { property, .. }
-            | Test::MapValue { property, .. } => property,
-        };
+        if let Test::System { field, cmp, value } = test {
+            let x = self.alias("x");
+            let predicate = self.system(&x, *field, *cmp, value);
+            return format!("SELECT {x}.ObjectId FROM dbo.Objects AS {x} WHERE {predicate}");
+        }
+        // Every other test names a property.
+        let property = test.property().unwrap_or_default();
         let p = self.alias("p");
-        let name = self.b.bind(property.as_str());
+        let name = self.b.bind(property);
         let predicate = match test {
             Test::Has(_) | Test::System { .. } => String::new(),
             Test::Double { cmp, value, .. } => {

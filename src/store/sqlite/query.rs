@@ -121,19 +121,14 @@ impl Renderer {
     /// `SELECT <owner> ...` of the objects passing `test`.
     fn owners(&mut self, test: &Test) -> Fragment {
         let mut f = Fragment::default();
-        let property = match test {
-            Test::System { field, cmp, value } => {
-                let x = self.alias("x");
-                f.push(&format!("SELECT {x}.ObjectId FROM Objects {x} WHERE "));
-                self.system_predicate(&mut f, &x, *field, *cmp, value);
-                return f;
-            }
-            Test::Has(property)
-            | Test::Double { property, .. }
-            | Test::Text { property, .. }
-            | Test::Element { property, .. }
-            | Test::MapValue { property, .. } => property,
-        };
+        if let Test::System { field, cmp, value } = test {
+            let x = self.alias("x");
+            f.push(&format!("SELECT {x}.ObjectId FROM Objects {x} WHERE "));
+            self.system_predicate(&mut f, &x, *field, *cmp, value);
+            return f;
+        }
+        // Every other test names a property.
+        let property = test.property().unwrap_or_default();
         let p = self.alias("p");
         f.push(&format!(
             "SELECT {p}.OwnerObjectId FROM Properties {p} WHERE "
@@ -312,6 +307,17 @@ fn column(expr: &str) -> Fragment {
     }
 }
 
+/// A positive test on the object's own property: rendered as a join.
+fn as_join(c: &Cond) -> Option<&Test> {
+    match c {
+        Cond::Test {
+            hops,
+            test: test @ (Test::Double { .. } | Test::Text { .. } | Test::Has(_)),
+        } if hops.is_empty() => Some(test),
+        _ => None,
+    }
+}
+
 fn numeric_op(cmp: Cmp) -> &'static str {
     match cmp {
         Cmp::StartsWith | Cmp::Like => "=",
@@ -343,40 +349,28 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
             Test::Double { cmp: Cmp::Eq, .. } | Test::Text { cmp: Cmp::Eq, .. }
         )
     };
-    let has_equality = top
-        .iter()
-        .any(|c| matches!(c, Cond::Test { hops, test } if hops.is_empty() && is_equality(test)));
-    // The first sort key, when it is also a top-level test of the object's own.
+    let has_equality = top.iter().filter_map(|c| as_join(c)).any(is_equality);
+    // The first sort key, when it is also such a test.
     let sort_on: Option<&String> = plan.order.first().and_then(|o| match &o.key {
         Key::Double(name) | Key::Text(name) => top
             .iter()
-            .any(|c| {
-                matches!(c, Cond::Test { hops, test: Test::Double { property, .. } | Test::Text { property, .. } | Test::Has(property) }
-                    if hops.is_empty() && property == name)
-            })
+            .filter_map(|c| as_join(c))
+            .any(|t| t.property() == Some(name.as_str()))
             .then_some(name),
         Key::System(_) => None,
     });
     let mut count_joins = Fragment::default();
     for c in top {
-        match c {
-            Cond::Test {
-                hops,
-                test: test @ (Test::Double { .. } | Test::Text { .. } | Test::Has(_)),
-            } if hops.is_empty() => {
-                let (Test::Double { property, .. }
-                | Test::Text { property, .. }
-                | Test::Has(property)) = test
-                else {
-                    continue;
-                };
+        match as_join(c) {
+            Some(test) => {
+                let property = test.property().unwrap_or_default();
                 let alias = r.alias("p");
                 let join =
                     format!(" JOIN Properties {alias} ON {alias}.OwnerObjectId = o.ObjectId AND ");
                 // The page walks the sort property's index in order when it can (and stops
                 // at the limit); the count visits every match and should start from an
                 // equality when there is one.
-                let page_indexed = sort_on.is_none_or(|name| name == property.as_str());
+                let page_indexed = sort_on.is_none_or(|name| name == property);
                 joins.push(&join);
                 r.property_predicate(&mut joins, &alias, property, test, page_indexed);
                 let count_indexed = !has_equality || is_equality(test);
@@ -389,9 +383,9 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
                 };
                 joined.push((property, kind, alias));
             }
-            other => {
+            None => {
                 conditions.push(" AND ");
-                let part = r.cond(other);
+                let part = r.cond(c);
                 conditions.append(part);
             }
         }
