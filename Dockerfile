@@ -1,10 +1,11 @@
 # Build: a full Rust toolchain, then only the binary goes into a small runtime image.
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY dsconfig ./dsconfig
+COPY benches ./benches
 RUN cargo build --release --locked --bin datastore
 
 FROM debian:bookworm-slim
