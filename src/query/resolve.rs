@@ -21,6 +21,13 @@ use crate::store::{Key, Order, SystemField};
 /// Most results of a `near` query.
 pub const MAX_NEAR: u64 = 100;
 
+/// Most comparisons in one query: each becomes a join or a subquery, and databases limit
+/// both (SQLite: 64 tables in a join; SQL Server: 2100 parameters).
+pub const MAX_COMPARISONS: usize = 100;
+
+/// Most hops (Lookups, arrays of ids, relationships) in one path.
+pub const MAX_HOPS: usize = 8;
+
 /// What resolution needs to know of the schema.
 pub trait Schema {
     /// The configuration of a property, if any.
@@ -75,6 +82,18 @@ pub fn resolve(
     schema: &dyn Schema,
     paging: Paging,
 ) -> Result<QueryPlan, ResolveError> {
+    let comparisons = match &query.body {
+        Some(Body::Condition(e)) => count_comparisons(e),
+        Some(Body::Location(l)) => l.filter.as_ref().map_or(0, count_comparisons),
+        None => 0,
+    };
+    if comparisons > MAX_COMPARISONS {
+        return Err(syntax(
+            Span::default(),
+            format!("at most {MAX_COMPARISONS} comparisons"),
+            format!("the query has {comparisons} comparisons"),
+        ));
+    }
     let r = Resolver {
         schema,
         root: object_type,
@@ -232,6 +251,13 @@ impl Resolver<'_> {
         let mut i = 0;
         loop {
             let seg = &segments[i];
+            if hops.len() > MAX_HOPS {
+                return Err(syntax(
+                    seg.span,
+                    format!("a path of at most {MAX_HOPS} hops"),
+                    "the path is too long",
+                ));
+            }
             let last = i + 1 == segments.len();
             let is_relationship = matches!(seg.name.as_str(), "children" | "parents")
                 && i + 2 < segments.len()
@@ -563,7 +589,11 @@ impl Resolver<'_> {
                     .map(|d| d as i64),
                     _ => None,
                 };
-                match ms.and_then(DateTime::<Utc>::from_timestamp_millis) {
+                let in_range = |t: &DateTime<Utc>| (1..=9999).contains(&chrono::Datelike::year(t));
+                match ms
+                    .and_then(DateTime::<Utc>::from_timestamp_millis)
+                    .filter(in_range)
+                {
                     Some(t) if !text_op => Ok(SystemValue::Instant(t)),
                     _ => Err(syntax(
                         span,
@@ -573,6 +603,13 @@ impl Resolver<'_> {
                 }
             }
         }
+    }
+}
+
+fn count_comparisons(e: &Expr) -> usize {
+    match e {
+        Expr::Or(items) | Expr::And(items) => items.iter().map(count_comparisons).sum(),
+        Expr::Compare(_) => 1,
     }
 }
 

@@ -128,13 +128,27 @@ impl Datastore {
             as_double: s.as_double,
             as_string: s.as_string,
         });
+        // An archived target (`ARCH_Company`) is still displayed by its original's lookups,
+        // and archived owners (`ARCH_Person`) keep showing the current text too.
+        let target_type = object_type
+            .strip_prefix(ARCHIVE_PREFIX)
+            .unwrap_or(object_type);
         let dependents = self
             .config
-            .lookups_displaying(object_type, name)
+            .lookups_displaying(target_type, name)
             .into_iter()
-            .map(|(owner_type, property_name)| LookupSite {
-                owner_type,
-                property_name,
+            .flat_map(|(owner_type, property_name)| {
+                let archived = format!("{ARCHIVE_PREFIX}{owner_type}");
+                [
+                    LookupSite {
+                        owner_type,
+                        property_name: property_name.clone(),
+                    },
+                    LookupSite {
+                        owner_type: archived,
+                        property_name,
+                    },
+                ]
             })
             .collect();
         Ok(PropertyWrite {

@@ -20,6 +20,12 @@ pub struct TableRequest {
     pub limit: Option<u64>,
 }
 
+/// Most equality filters of one table view (each is a join).
+const MAX_FILTERS: usize = 32;
+
+/// Most sort keys of one table view.
+const MAX_ORDER: usize = 8;
+
 fn bad(message: String, details: Value) -> ApiError {
     ApiError::new(ErrorCode::InvalidParameter, message).with_details(details)
 }
@@ -128,6 +134,18 @@ impl Datastore {
             for c in columns {
                 self.property_type(object_type, c)?;
             }
+        }
+        let too_many = |name: &str, most: usize| {
+            bad(
+                format!("`{name}` takes at most {most} entries"),
+                json!({ "parameter": name }),
+            )
+        };
+        if req.filter.as_ref().is_some_and(|f| f.len() > MAX_FILTERS) {
+            return Err(too_many("filter", MAX_FILTERS));
+        }
+        if req.order_by.as_ref().is_some_and(|o| o.len() > MAX_ORDER) {
+            return Err(too_many("orderBy", MAX_ORDER));
         }
         let filters = req
             .filter

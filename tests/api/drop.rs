@@ -158,3 +158,23 @@ async fn dropping_an_unknown_object_is_not_found() {
         .await
         .fails(404, "OBJECT_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_strict_link_back_to_an_object_being_dropped_does_not_block() {
+    let app = spawn_app().await;
+    let person = app.new_object("Person", json!({})).await;
+    let order = app.new_object("Order", json!({})).await;
+    app.relate(&person, &order, false).await;
+    app.relate(&order, &person, true).await;
+    let dropped = app
+        .post(
+            "dropObject",
+            json!({ "objectId": person["objectId"], "childObjectTypes": ["Order"] }),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        dropped["deletedObjectIds"],
+        json!([person["objectId"], order["objectId"]])
+    );
+}

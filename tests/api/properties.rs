@@ -235,3 +235,25 @@ async fn form_and_query_string_input_work_like_json() {
         .ok();
     assert_eq!(saved["propertyValue"], true);
 }
+
+#[tokio::test]
+async fn archived_owners_and_targets_keep_lookup_display_texts_current() {
+    let app = spawn_app().await;
+    let company = app.new_object("Company", json!({ "name": "Acme" })).await;
+    let person = app
+        .new_object("Person", json!({ "company": company["objectId"] }))
+        .await;
+    for (object, archived) in [(&person, "ARCH_Person"), (&company, "ARCH_Company")] {
+        app.post(
+            "changeObjectType",
+            json!({ "objectId": object["objectId"], "objectType": archived }),
+        )
+        .await
+        .ok();
+    }
+    app.post("saveProperty", json!({ "objectId": company["objectId"], "propertyName": "name", "propertyValue": "Acme Archive" }))
+        .await
+        .ok();
+    let shown = app.get_object(&person["objectId"]).await.ok();
+    assert_eq!(shown["company@display"], "Acme Archive");
+}

@@ -387,3 +387,39 @@ async fn query_values_are_data_never_sql() {
     }
     assert_eq!(app.count("Person").await, 4);
 }
+
+#[tokio::test]
+async fn oversized_queries_are_refused_as_bad_requests() {
+    let app = spawn_app().await;
+    world(&app).await;
+    let long_path = format!("{}x == 1", "a.".repeat(12));
+    let many = vec!["age > 0"; 101].join(" and ");
+    for query in [
+        long_path.as_str(),
+        many.as_str(),
+        "createdAt > date(-62135596800001)",
+        "updatedAt < date(1500000000000000)",
+    ] {
+        let answer = app
+            .post(
+                "getObjectListByFilter",
+                json!({ "objectType": "Person", "query": query }),
+            )
+            .await;
+        answer.fails(400, "QUERY_SYNTAX");
+    }
+    // Many comparisons within the limit still work (more than are rendered as joins).
+    let twenty = vec!["age > 0"; 20].join(" and ");
+    assert_eq!(
+        sorted(&app, "Person", &twenty).await,
+        ["Ann", "Bob", "Jane", "John"]
+    );
+    let filters: serde_json::Map<String, Value> =
+        (0..33).map(|i| (format!("p{i}"), json!("x"))).collect();
+    app.post(
+        "getObjectListTable",
+        json!({ "objectType": "Person", "filter": filters }),
+    )
+    .await
+    .fails(400, "INVALID_PARAMETER");
+}

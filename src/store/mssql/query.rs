@@ -193,11 +193,13 @@ impl Renderer {
                 Hop::IdArray(property) => {
                     let (h, e) = (self.alias("h"), self.alias("e"));
                     let name = self.b.bind(property.as_str());
-                    // One id as plain text, or a JSON array of them.
+                    // One id as plain text, or a JSON array of them; `inner` is written once.
+                    let ids = self.alias("ids");
                     format!(
-                        "SELECT {h}.OwnerObjectId FROM dbo.Properties AS {h} WHERE {h}.PropertyName = {name} \
-                         AND (TRY_CAST({h}.PropertyValue AS bigint) IN ({inner}) OR EXISTS (SELECT 1 FROM OPENJSON({}) AS {e} \
-                         WHERE TRY_CAST({e}.[value] AS bigint) IN ({inner})))",
+                        "SELECT {h}.OwnerObjectId FROM dbo.Properties AS {h} \
+                         CROSS APPLY (SELECT TRY_CAST({h}.PropertyValue AS bigint) AS id UNION ALL \
+                         SELECT TRY_CAST({e}.[value] AS bigint) FROM OPENJSON({}) AS {e}) AS {ids} \
+                         WHERE {h}.PropertyName = {name} AND {ids}.id IN ({inner})",
                         json_of(&format!("{h}.PropertyValue"))
                     )
                 }

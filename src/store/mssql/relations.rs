@@ -125,7 +125,8 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
                         doomed.push(child);
                         next.push(child);
                     }
-                } else if strict {
+                } else if strict && !seen.contains(&child) {
+                    // A strict link back to an object being dropped (a cycle) does not block.
                     blocking.insert(ty);
                 }
             }

@@ -32,6 +32,12 @@ use crate::query::plan::QueryPlan;
 
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// Writes that may wait for the writer; beyond, a write is refused with 503.
+const WRITE_QUEUE: usize = 4096;
+
+/// How long a read waits for a reader connection before it is refused with 503.
+const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Address space each connection may map of the database file.
 const MMAP_BYTES: i64 = 4 << 30;
 
@@ -40,7 +46,7 @@ const OPTIMIZE_EVERY: u64 = 20_000;
 
 /// The SQLite backend. Cheap to share: clone the `Arc` it lives in.
 pub struct SqliteStore {
-    writer: Mutex<mpsc::Sender<WriteJob>>,
+    writer: mpsc::SyncSender<WriteJob>,
     readers: Arc<ReaderPool>,
     counts: Arc<counts::CountCache>,
 }
@@ -114,8 +120,7 @@ impl SqliteStore {
         .map_err(|e| StoreError::Database(e.to_string()))??;
 
         let counts = Arc::new(counts::CountCache::default());
-        let writes_seen = counts.clone();
-        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let (tx, rx) = mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
@@ -123,7 +128,6 @@ impl SqliteStore {
                 while let Ok(job) = rx.recv() {
                     // A panic in one job must not take the writer down with it.
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
-                    writes_seen.bump();
                     jobs += 1;
                     if jobs % OPTIMIZE_EVERY == 0 {
                         // Keeps the planner's statistics current as the data grows.
@@ -138,7 +142,7 @@ impl SqliteStore {
         let readers = options.pool_size.clamp(1, 64) as usize;
         Ok(SqliteStore {
             counts,
-            writer: Mutex::new(tx),
+            writer: tx,
             readers: Arc::new(ReaderPool {
                 path,
                 idle: Mutex::new(Vec::with_capacity(readers)),
@@ -154,14 +158,20 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let counts = self.counts.clone();
         let job: WriteJob = Box::new(move |conn| {
-            let _ = tx.send(job(conn));
+            let result = job(conn);
+            // Before the answer: whoever reads after it must not get a count from before.
+            counts.bump();
+            let _ = tx.send(result);
         });
-        self.writer
-            .lock()
-            .map_err(|_| StoreError::Database("the writer queue is poisoned".into()))?
-            .send(job)
-            .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
+        self.writer.try_send(job).map_err(|e| match e {
+            // Overload: answer 503 rather than queue without bound.
+            mpsc::TrySendError::Full(_) => StoreError::Busy,
+            mpsc::TrySendError::Disconnected(_) => {
+                StoreError::Database("the writer has stopped".into())
+            }
+        })?;
         rx.await
             .map_err(|_| StoreError::Database("the write was abandoned".into()))?
     }
@@ -172,12 +182,9 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let permit = self
-            .readers
-            .permits
-            .clone()
-            .acquire_owned()
+        let permit = tokio::time::timeout(READ_WAIT, self.readers.permits.clone().acquire_owned())
             .await
+            .map_err(|_| StoreError::Busy)?
             .map_err(|_| StoreError::Database("the reader pool is closed".into()))?;
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {

@@ -315,7 +315,8 @@ pub(super) fn drop_object(
                         doomed.push(child);
                         queue.push_back(child);
                     }
-                } else if strict {
+                } else if strict && !seen.contains(&child) {
+                    // A strict link back to an object being dropped (a cycle) does not block.
                     blocking.insert(ty);
                 }
             }

@@ -15,6 +15,9 @@ use super::table::with_properties;
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
 use crate::store::{Key, Page, StoreError, SystemField};
 
+/// Most top-level tests rendered as joins.
+const MAX_JOINS: usize = 16;
+
 /// Kilometres per degree of latitude (mean Earth radius 6371.0088 km).
 const KM_PER_DEGREE: f64 = 111.195;
 
@@ -361,7 +364,8 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
     });
     let mut count_joins = Fragment::default();
     for c in top {
-        match as_join(c) {
+        // SQLite joins at most 64 tables: past a few, tests stay subqueries.
+        match as_join(c).filter(|_| joined.len() < MAX_JOINS) {
             Some(test) => {
                 let property = test.property().unwrap_or_default();
                 let alias = r.alias("p");
