@@ -14,8 +14,10 @@
 //! - [`convert`]: client input to stored columns and back, type by type.
 //! - [`model`]: names, property types, system fields.
 //! - [`dsconfig`]: TOML schema files to a validated [`dsconfig::Config`], errors with file:line.
-//! - [`query`]: the query language's parser (grammar in its docs).
-//! - [`store`]: the [`store::Store`] trait and its backends; each owns its SQL.
+//! - [`query`]: the query language: parser (grammar in its docs), resolution against the
+//!   DSConfig, and the plan each backend renders into its own SQL.
+//! - [`store`]: the [`store::Store`] trait and its backends, `sqlite` (embedded, default)
+//!   and `mssql` (SQL Server); each owns its SQL and its migrations.
 
 pub mod api;
 pub mod convert;
