@@ -271,3 +271,42 @@ async fn text_filters_are_exact_and_text_sorts_ignore_case() {
         .ok();
     assert_eq!(names(&body), ["ann", "Bob", "cid"]);
 }
+
+#[tokio::test]
+async fn the_total_count_follows_every_write_at_once() {
+    let app = spawn_app().await;
+    people(&app).await;
+    let count = |query: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "getObjectListByFilter",
+                json!({ "objectType": "Person", "query": query }),
+            )
+            .await
+            .total()
+        }
+    };
+    // The same statements twice (the second answer may come from memory), then a write.
+    assert_eq!(count("age > 9").await, 3);
+    assert_eq!(count("age > 9").await, 3);
+    assert_eq!(app.count("Person").await, 5);
+    let added = app.new_object("Person", json!({ "age": 50 })).await;
+    assert_eq!(count("age > 9").await, 4, "a new object counts at once");
+    assert_eq!(app.count("Person").await, 6);
+    app.post(
+        "saveProperty",
+        json!({ "objectId": added["objectId"], "propertyName": "age", "propertyValue": 1 }),
+    )
+    .await
+    .ok();
+    assert_eq!(count("age > 9").await, 3, "a changed value counts at once");
+    app.post("dropObject", json!({ "objectId": added["objectId"] }))
+        .await
+        .ok();
+    assert_eq!(
+        app.count("Person").await,
+        5,
+        "a dropped object stops counting at once"
+    );
+}
