@@ -4,6 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::params::Params;
 use super::State;
 use crate::error::{ApiError, ErrorCode};
 use crate::service::{render_object, CsvTable, FilterRequest, TableRequest};
@@ -44,6 +45,26 @@ pub(super) fn page_response(
     })
 }
 
+/// The parameters both list endpoints take besides their own, collected before
+/// [`Params::finish`] so that a typo is reported first.
+struct ListParams {
+    properties: Result<Option<Vec<String>>, ApiError>,
+    offset: Result<Option<u64>, ApiError>,
+    limit: Result<Option<u64>, ApiError>,
+    format: Result<Option<String>, ApiError>,
+}
+
+impl ListParams {
+    fn take(p: &mut Params) -> ListParams {
+        ListParams {
+            properties: p.list("properties"),
+            offset: p.count("offset"),
+            limit: p.count("limit"),
+            format: p.string("format"),
+        }
+    }
+}
+
 pub async fn get_object_list_table(
     req: HttpRequest,
     body: web::Payload,
@@ -51,26 +72,24 @@ pub async fn get_object_list_table(
 ) -> Result<HttpResponse, ApiError> {
     let mut p = state.params(&req, body).await?;
     let object_type = p.required_string("objectType");
-    let properties = p.list("properties");
     let parent = p.integer("parentObjectId");
     let filter = p.map("filter");
     let order_by = p.list("orderBy");
-    let offset = p.count("offset");
-    let limit = p.count("limit");
-    let format = p.string("format");
+    let list = ListParams::take(&mut p);
     p.finish()?;
-    let format = format_of(format?)?;
+    let format = format_of(list.format?)?;
+    let properties = list.properties?;
     let request = TableRequest {
         object_type: object_type?,
-        properties: properties?,
+        properties: properties.clone(),
         parent_object_id: parent?,
         filter: filter?,
         order_by: order_by?,
-        offset: offset?,
-        limit: limit?,
+        offset: list.offset?,
+        limit: list.limit?,
     };
-    let (page, columns) = state.datastore.list_table(request).await?;
-    page_response(&page, columns.as_deref(), format)
+    let page = state.datastore.list_table(request).await?;
+    page_response(&page, properties.as_deref(), format)
 }
 
 pub async fn get_object_list_by_filter(
@@ -81,19 +100,17 @@ pub async fn get_object_list_by_filter(
     let mut p = state.params(&req, body).await?;
     let object_type = p.required_string("objectType");
     let query = p.string("query");
-    let properties = p.list("properties");
-    let offset = p.count("offset");
-    let limit = p.count("limit");
-    let format = p.string("format");
+    let list = ListParams::take(&mut p);
     p.finish()?;
-    let format = format_of(format?)?;
+    let format = format_of(list.format?)?;
+    let properties = list.properties?;
     let request = FilterRequest {
         object_type: object_type?,
         query: query?.unwrap_or_default(),
-        properties: properties?,
-        offset: offset?,
-        limit: limit?,
+        properties: properties.clone(),
+        offset: list.offset?,
+        limit: list.limit?,
     };
-    let (page, columns) = state.datastore.list_by_filter(request).await?;
-    page_response(&page, columns.as_deref(), format)
+    let page = state.datastore.list_by_filter(request).await?;
+    page_response(&page, properties.as_deref(), format)
 }

@@ -123,18 +123,19 @@ impl Datastore {
         Ok(Order { key, descending })
     }
 
-    /// Checks a table request and reads its page.
-    pub async fn list_table(
-        &self,
-        req: TableRequest,
-    ) -> Result<(Page, Option<Vec<String>>), ApiError> {
-        self.check_object_type(&req.object_type)?;
-        let object_type = &req.object_type;
-        if let Some(columns) = &req.properties {
-            for c in columns {
-                self.property_type(object_type, c)?;
-            }
+    /// Checks the type and the requested columns of a list request.
+    fn check_list(&self, object_type: &str, columns: Option<&[String]>) -> Result<(), ApiError> {
+        self.check_object_type(object_type)?;
+        for c in columns.unwrap_or_default() {
+            self.property_type(object_type, c)?;
         }
+        Ok(())
+    }
+
+    /// Checks a table request and reads its page.
+    pub async fn list_table(&self, req: TableRequest) -> Result<Page, ApiError> {
+        self.check_list(&req.object_type, req.properties.as_deref())?;
+        let object_type = &req.object_type;
         let too_many = |name: &str, most: usize| {
             bad(
                 format!("`{name}` takes at most {most} entries"),
@@ -161,15 +162,14 @@ impl Datastore {
             .collect::<Result<Vec<_>, _>>()?;
         let query = TableQuery {
             object_type: object_type.clone(),
-            columns: req.properties.clone(),
+            columns: req.properties,
             parent_id: req.parent_object_id,
             filters,
             order,
             offset: req.offset.unwrap_or(0),
             limit: req.limit.unwrap_or(self.max_limit).min(self.max_limit),
         };
-        let page = self.store.list_table(&query).await?;
-        Ok((page, req.properties))
+        Ok(self.store.list_table(&query).await?)
     }
 }
 
@@ -203,17 +203,9 @@ pub struct FilterRequest {
 
 impl Datastore {
     /// Parses, resolves and runs a query of the query language.
-    pub async fn list_by_filter(
-        &self,
-        req: FilterRequest,
-    ) -> Result<(Page, Option<Vec<String>>), ApiError> {
+    pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ApiError> {
         use crate::query::{self, resolve};
-        self.check_object_type(&req.object_type)?;
-        if let Some(columns) = &req.properties {
-            for c in columns {
-                self.property_type(&req.object_type, c)?;
-            }
-        }
+        self.check_list(&req.object_type, req.properties.as_deref())?;
         let parsed = query::parse(&req.query).map_err(|e| {
             ApiError::new(ErrorCode::QuerySyntax, e.message.clone()).with_details(
                 json!({ "position": e.position, "expected": e.expected, "found": e.found }),
@@ -246,7 +238,6 @@ impl Datastore {
             )
             .with_details(json!({ "position": position, "objectType": object_type, "propertyName": property })),
         })?;
-        let page = self.store.query(&plan, req.properties.as_deref()).await?;
-        Ok((page, req.properties))
+        Ok(self.store.query(&plan, req.properties.as_deref()).await?)
     }
 }
