@@ -170,10 +170,10 @@ impl Datastore {
     }
 
     async fn type_of(&self, id: ObjectId) -> Result<String, ApiError> {
-        match self.store.get_object(id).await? {
-            Some(o) => Ok(o.object_type),
-            None => Err(ApiError::object_not_found(id)),
-        }
+        self.store
+            .object_type(id)
+            .await?
+            .ok_or_else(|| ApiError::object_not_found(id))
     }
 
     /// Checks and converts a new object for the store, without storing it.

@@ -78,6 +78,9 @@ pub trait Store: Send + Sync + 'static {
     /// imports); all or nothing. Returns their ids in order.
     async fn new_objects(&self, reqs: Vec<NewObject>) -> Result<Vec<ObjectId>, StoreError>;
 
+    /// The type of an object, without reading its properties.
+    async fn object_type(&self, id: ObjectId) -> Result<Option<String>, StoreError>;
+
     /// One object with all its properties.
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError>;
 

@@ -219,6 +219,15 @@ impl Store for MssqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.object_type", skip_all, fields(object_id = id))]
+    async fn object_type(&self, id: ObjectId) -> Result<Option<String>, StoreError> {
+        self.call("object_type", move |db| async move {
+            db.read(move |c| Box::pin(objects::object_type(c, id)))
+                .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.get_object", skip_all, fields(object_id = id))]
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
         self.call("get_object", move |db| async move {

@@ -14,6 +14,14 @@ use crate::dsconfig::Numbering;
 use crate::model::ObjectId;
 use crate::store::{NewObject, ObjectRecord, PropertyWrite, SaveProperties, StoreError};
 
+/// The type of one object.
+pub async fn object_type(c: &mut Client, id: ObjectId) -> Result<Option<String>, Fail> {
+    match exec::row(c, sql::SELECT_OBJECT_TYPE, params![id]).await? {
+        Some(row) => Ok(Some(exec::req::<&str>(&row, 0)?.to_owned())),
+        None => Ok(None),
+    }
+}
+
 /// One object with all its properties.
 pub async fn load(c: &mut Client, id: ObjectId) -> Result<Option<ObjectRecord>, Fail> {
     let mut sets = exec::sets(c, sql::SELECT_OBJECT, params![id])

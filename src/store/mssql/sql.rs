@@ -54,6 +54,9 @@ pub const INSERT_VERSION: &str =
 
 // --- objects and properties ------------------------------------------------------------
 
+/// The type of one object.
+pub const SELECT_OBJECT_TYPE: &str = "SELECT ObjectType FROM dbo.Objects WHERE ObjectId = @P1";
+
 /// One object and its properties, in two result sets.
 pub const SELECT_OBJECT: &str = "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt \
 FROM dbo.Objects WHERE ObjectId = @P1; \
@@ -164,6 +167,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("SELECT_VERSIONS", SELECT_VERSIONS),
     ("MIGRATION_LOCK", MIGRATION_LOCK),
     ("INSERT_VERSION", INSERT_VERSION),
+    ("SELECT_OBJECT_TYPE", SELECT_OBJECT_TYPE),
     ("SELECT_OBJECT", SELECT_OBJECT),
     ("NEXT_NUMBER", NEXT_NUMBER),
     ("INSERT_OBJECT", INSERT_OBJECT),

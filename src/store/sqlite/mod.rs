@@ -234,6 +234,10 @@ impl Store for SqliteStore {
         self.write(move |c| objects::new_objects(c, &reqs)).await
     }
 
+    async fn object_type(&self, id: ObjectId) -> Result<Option<String>, StoreError> {
+        self.read(move |c| objects::object_type_of(c, id)).await
+    }
+
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
         self.read(move |c| objects::load(c, id, None)).await
     }

@@ -89,7 +89,10 @@ fn require(conn: &Connection, id: ObjectId) -> Result<ObjectRecord, StoreError> 
     load(conn, id, None)?.ok_or(StoreError::ObjectNotFound(id))
 }
 
-fn object_type_of(conn: &Connection, id: ObjectId) -> Result<Option<String>, StoreError> {
+pub(super) fn object_type_of(
+    conn: &Connection,
+    id: ObjectId,
+) -> Result<Option<String>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT ObjectType FROM Objects WHERE ObjectId = ?1")?
         .query_row([id], |r| r.get(0))
