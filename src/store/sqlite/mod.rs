@@ -309,3 +309,43 @@ impl Store for SqliteStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_write_queue_answers_busy_instead_of_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap();
+        // Hold the writer, then fill its queue.
+        let (release, held) = mpsc::channel::<()>();
+        let hold: WriteJob = Box::new(move |_| {
+            let _ = held.recv();
+        });
+        store.writer.try_send(hold).unwrap();
+        let mut queued = 0;
+        while store.writer.try_send(Box::new(|_| {})).is_ok() {
+            queued += 1;
+            assert!(queued <= WRITE_QUEUE + 1, "the queue must be bounded");
+        }
+        assert!(matches!(
+            store.write(|_| Ok(())).await,
+            Err(StoreError::Busy)
+        ));
+        // Once the writer is free again, writes go through.
+        release.send(()).unwrap();
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while store.write(|_| Ok(())).await.is_err() {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(
+            drained.await.is_ok(),
+            "writes go through once the queue drains"
+        );
+    }
+}
