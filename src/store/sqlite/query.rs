@@ -13,7 +13,7 @@ use super::counts::CountCache;
 use super::objects::object_from_row;
 use super::table::with_properties;
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
-use crate::store::{Key, Page, StoreError, SystemField};
+use crate::store::{Key, Order, Page, StoreError, SystemField};
 
 /// Most top-level tests rendered as joins.
 const MAX_JOINS: usize = 16;
@@ -58,7 +58,7 @@ fn text(s: &str) -> Sql {
     Sql::Text(s.to_owned())
 }
 
-fn system_column(field: SystemField, alias: &str) -> String {
+pub(crate) fn system_column(field: SystemField, alias: &str) -> String {
     let column = match field {
         SystemField::ObjectId => "ObjectId",
         SystemField::ObjectType => "ObjectType",
@@ -302,6 +302,29 @@ impl Renderer {
     }
 }
 
+/// The ORDER BY terms of sort key number `i`, adding the LEFT JOIN (`s{i}`) of its property
+/// to `joins`. Objects without the property come last in either direction. Shared by
+/// table views and queries.
+pub(crate) fn sort_terms(i: usize, o: &Order, joins: &mut Fragment) -> String {
+    let dir = if o.descending { "DESC" } else { "ASC" };
+    let expr = match &o.key {
+        Key::System(field) => system_column(*field, "o"),
+        Key::Double(name) | Key::Text(name) => {
+            joins
+                .push(&format!(
+                    " LEFT JOIN Properties s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = "
+                ))
+                .bind(text(name));
+            if matches!(o.key, Key::Double(_)) {
+                format!("s{i}.PropertyAsDouble")
+            } else {
+                format!("s{i}.PropertyValue COLLATE NOCASE")
+            }
+        }
+    };
+    format!("({expr}) IS NULL, {expr} {dir}")
+}
+
 /// A fragment of just a column or alias expression.
 fn column(expr: &str) -> Fragment {
     Fragment {
@@ -457,20 +480,7 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
             }
             continue;
         }
-        let expr = match &o.key {
-            Key::System(field) => system_column(*field, "o"),
-            Key::Double(name) | Key::Text(name) => {
-                sort_joins
-                    .push(&format!(" LEFT JOIN Properties s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = "))
-                    .bind(text(name));
-                if matches!(o.key, Key::Double(_)) {
-                    format!("s{i}.PropertyAsDouble")
-                } else {
-                    format!("s{i}.PropertyValue COLLATE NOCASE")
-                }
-            }
-        };
-        order.push(format!("({expr}) IS NULL, {expr} {dir}"));
+        order.push(sort_terms(i, o, &mut sort_joins));
     }
 
     let mut count = Fragment::default();

@@ -8,18 +8,9 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::counts::CountCache;
 use super::objects::{object_from_row, property_from_row};
+use super::query::{sort_terms, system_column, Fragment};
 use crate::model::ObjectId;
-use crate::store::{FilterValue, Key, ObjectRecord, Page, StoreError, SystemField, TableQuery};
-
-fn system_column(field: SystemField) -> &'static str {
-    match field {
-        SystemField::ObjectId => "o.ObjectId",
-        SystemField::ObjectType => "o.ObjectType",
-        SystemField::ObjectNumber => "o.ObjectNumber",
-        SystemField::CreatedAt => "o.CreatedAt",
-        SystemField::UpdatedAt => "o.UpdatedAt",
-    }
-}
+use crate::store::{FilterValue, Key, ObjectRecord, Page, StoreError, TableQuery};
 
 pub(super) fn list_table(
     conn: &Connection,
@@ -122,45 +113,30 @@ impl Built {
                     join_params.push(value);
                 }
                 Key::System(field) => {
-                    conditions.push(format!("{} = ?", system_column(*field)));
+                    conditions.push(format!("{} = ?", system_column(*field, "o")));
                     where_params.push(value);
                 }
             }
         }
-        let mut sort_joins = String::new();
-        let mut sort_params = Vec::new();
-        let mut order = Vec::new();
-        for (i, o) in q.order.iter().enumerate() {
-            let dir = if o.descending { "DESC" } else { "ASC" };
-            let expr = match &o.key {
-                Key::System(field) => system_column(*field).to_string(),
-                Key::Double(name) | Key::Text(name) => {
-                    sort_joins.push_str(&format!(
-                        " LEFT JOIN Properties s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = ?"
-                    ));
-                    sort_params.push(Sql::Text(name.clone()));
-                    if matches!(o.key, Key::Double(_)) {
-                        format!("s{i}.PropertyAsDouble")
-                    } else {
-                        format!("s{i}.PropertyValue COLLATE NOCASE")
-                    }
-                }
-            };
-            // Objects without the property come last in either direction.
-            order.push(format!("({expr}) IS NULL, {expr} {dir}"));
-        }
+        let mut sort_joins = Fragment::default();
+        let mut order: Vec<String> = q
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, o)| sort_terms(i, o, &mut sort_joins))
+            .collect();
         order.push("o.ObjectId ASC".into());
         let where_clause = format!(" WHERE {}", conditions.join(" AND "));
         let count_params: Vec<Sql> = join_params.iter().chain(&where_params).cloned().collect();
         let page_params: Vec<Sql> = join_params
             .into_iter()
-            .chain(sort_params)
+            .chain(sort_joins.params)
             .chain(where_params)
             .collect();
         Built {
             count_from: format!("FROM Objects o{joins}{where_clause}"),
             count_params,
-            page_from: format!("FROM Objects o{joins}{sort_joins}{where_clause}"),
+            page_from: format!("FROM Objects o{joins}{}{where_clause}", sort_joins.sql),
             page_params,
             order: order.join(", "),
         }
