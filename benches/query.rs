@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use datastore::dsconfig;
 use datastore::query::{self, resolve};
-use datastore::service::Datastore;
+use datastore::service::{ActiveConfig, Datastore};
 use datastore::store::{self, NewObject, StoreOptions};
 use serde_json::{json, Value};
 
@@ -100,7 +100,8 @@ async fn generate(ds: &Datastore, people: u64) {
             panic!("a map")
         };
         batch.push(
-            ds.prepare_new_object("Person", Some(map))
+            ds.schema()
+                .prepare_new_object("Person", &map)
                 .expect("the generated values convert"),
         );
         if batch.len() == 1000 || i + 1 == people {
@@ -139,15 +140,14 @@ async fn main() {
         "/dsconfig"
     )))
     .expect("the sample DSConfig");
-    store
+    let applied = store
         .apply_config(&config)
         .await
         .expect("the DSConfig applies");
+    let active = ActiveConfig::new(config, applied.version, chrono_tz::Tz::UTC, 1000);
     let ds = Arc::new(Datastore {
         store: store.clone(),
-        config: Arc::new(config),
-        time_zone: chrono_tz::Tz::UTC,
-        max_limit: 1000,
+        active: Arc::new(active),
     });
     if fresh {
         eprintln!("generating {people} people into {} ...", path.display());
@@ -166,8 +166,8 @@ async fn main() {
             limit: None,
             max_results: 1000,
         };
-        let plan =
-            resolve::resolve(&parsed, "Person", ds.as_ref(), paging).expect("the query resolves");
+        let plan = resolve::resolve(&parsed, "Person", ds.schema().as_ref(), paging)
+            .expect("the query resolves");
         // Repeated (paging) use: the count of matches is remembered until the next write.
         let mut times = Vec::new();
         let mut total = 0;
@@ -186,6 +186,7 @@ async fn main() {
             let tick = NewObject {
                 object_type: "BenchTick".into(),
                 properties: Vec::new(),
+                config_version: ds.schema().version,
             };
             store.new_object(tick).await.expect("a write between runs");
             let started = Instant::now();

@@ -190,6 +190,10 @@ impl From<StoreError> for ApiError {
                 ErrorCode::Conflict,
                 format!("object {id} changed its type while it was being saved; try again"),
             ),
+            StoreError::ConfigChanged => ApiError::new(
+                ErrorCode::Conflict,
+                "the DSConfig changed while the request was being saved; try again",
+            ),
             StoreError::Busy => ApiError::new(ErrorCode::Unavailable, "the database is busy; try again"),
             e @ (StoreError::Config(_) | StoreError::Database(_)) => ApiError::internal(e),
         }

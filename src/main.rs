@@ -101,12 +101,28 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 async fn apply(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()> {
     let config = dsconfig::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store: std::sync::Arc<dyn store::Store> = startup::open_store(settings).await?;
-    store.apply_config(&config).await?;
+    let installed = startup::apply_config(store.as_ref(), &config).await?;
+    let what = if installed.changed {
+        "applied as version"
+    } else {
+        "already stored as version"
+    };
     println!(
-        "{}: applied ({} types, {} lists)",
+        "{}: {what} {} ({} types, {} lists)",
         dir.display(),
+        installed.version,
         config.types.len(),
-        config.lists.len()
+        config.lists.len(),
     );
+    if let Some(refresh) = installed.refresh {
+        let rewritten = datastore::service::displays::refresh(
+            store.as_ref(),
+            &config,
+            refresh.version,
+            refresh.previous.as_ref(),
+        )
+        .await?;
+        println!("display texts rewritten: {rewritten}");
+    }
     Ok(())
 }

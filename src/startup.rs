@@ -13,9 +13,9 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::api::{self, ApiState};
 use crate::dsconfig::{self, Config, ConfigErrors};
-use crate::service::Datastore;
+use crate::service::{displays, ActiveConfig, Datastore};
 use crate::settings::Settings;
-use crate::store::{self, Store, StoreError, StoreOptions};
+use crate::store::{self, Store, StoreError, StoreOptions, StoredConfig};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,30 +40,105 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreErro
     store::open(&settings.database, &options).await
 }
 
-/// The DSConfig to serve with: the directory's when it exists (validated, then stored),
-/// else the one stored in the database, else an empty open schema.
+/// The DSConfig start-up made active, and the display refresh it leaves to do.
+pub struct Installed {
+    pub config: Config,
+    /// Its stored version (0 when none is stored: no directory and nothing stored).
+    pub version: i64,
+    /// True when start-up stored it as a new version.
+    pub changed: bool,
+    pub refresh: Option<PendingRefresh>,
+}
+
+/// Display texts to bring up to a DSConfig version ([`displays::refresh`]).
+pub struct PendingRefresh {
+    pub version: i64,
+    /// The DSConfig replaced, if its own refresh had completed (else: refresh everything).
+    pub previous: Option<StoredConfig>,
+}
+
+impl PendingRefresh {
+    /// Runs the refresh; a failure is logged (the next start does it again).
+    pub async fn run(self, store: Arc<dyn Store>, config: Config) {
+        if let Err(e) = displays::refresh(
+            store.as_ref(),
+            &config,
+            self.version,
+            self.previous.as_ref(),
+        )
+        .await
+        {
+            tracing::error!(error = %e, version = self.version, "the display-text refresh failed; the next start retries it");
+        }
+    }
+}
+
+/// Stores `config` (a new version when it differs from the stored one) and says what
+/// display refresh that needs.
+pub async fn apply_config(store: &dyn Store, config: &Config) -> Result<Installed, StoreError> {
+    let applied = store.apply_config(config).await?;
+    let refresh = match &applied.previous {
+        Some(previous) if applied.changed => Some(PendingRefresh {
+            version: applied.version,
+            previous: Some(previous.clone()),
+        }),
+        Some(previous) if previous.displays_version < previous.version => Some(PendingRefresh {
+            version: applied.version,
+            previous: None,
+        }),
+        _ => None,
+    };
+    Ok(Installed {
+        config: config.clone(),
+        version: applied.version,
+        changed: applied.changed,
+        refresh,
+    })
+}
+
+/// The DSConfig to serve with: the directory's when it exists (validated, then stored as a
+/// new version if it differs from the stored one), else the one stored in the database,
+/// else an empty open schema.
 pub async fn install_config(
     settings: &Settings,
     store: &dyn Store,
-) -> Result<Config, StartupError> {
+) -> Result<Installed, StartupError> {
     let dir = &settings.dsconfig;
     if dir.is_dir() {
         let config = dsconfig::load_dir(dir).map_err(|errors| StartupError::InvalidDsconfig {
             dir: dir.display().to_string(),
             errors,
         })?;
-        store.apply_config(&config).await?;
-        tracing::info!(dir = %dir.display(), types = config.types.len(), lists = config.lists.len(), "DSConfig applied");
-        return Ok(config);
+        let installed = apply_config(store, &config).await?;
+        if installed.changed {
+            tracing::info!(dir = %dir.display(), version = installed.version, types = config.types.len(), lists = config.lists.len(), "the DSConfig directory differs from the stored DSConfig: applied it as a new version");
+        } else {
+            tracing::info!(dir = %dir.display(), version = installed.version, "the DSConfig directory matches the stored DSConfig");
+        }
+        return Ok(installed);
     }
     match store.stored_config().await? {
-        Some(config) => {
-            tracing::info!(dir = %dir.display(), "no DSConfig directory; using the DSConfig stored in the database");
-            Ok(config)
+        Some(stored) => {
+            tracing::info!(dir = %dir.display(), version = stored.version, "no DSConfig directory; using the DSConfig stored in the database");
+            let refresh = (stored.displays_version < stored.version).then_some(PendingRefresh {
+                version: stored.version,
+                previous: None,
+            });
+            Ok(Installed {
+                config: stored.config,
+                version: stored.version,
+                changed: false,
+                refresh,
+            })
         }
         None => {
             tracing::warn!(dir = %dir.display(), "no DSConfig directory and none stored: every type is open, every property a String");
-            Ok(Config::default())
+            Ok(Installed {
+                config: Config::default(),
+                version: 0,
+                changed: false,
+                refresh: None,
+            })
         }
     }
 }
@@ -73,25 +148,32 @@ pub struct Application {
     port: u16,
     server: Server,
     address: String,
+    /// Polls the stored DSConfig version; ends with the service.
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let store = open_store(&settings).await?;
-        let config = install_config(&settings, store.as_ref()).await?;
+        let installed = install_config(&settings, store.as_ref()).await?;
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartupError::Listen {
                 address: settings.listen.clone(),
                 source,
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let active = Arc::new(ActiveConfig::new(
+            installed.config.clone(),
+            installed.version,
+            settings.time_zone,
+            settings.max_results.max(1),
+        ));
+        let watcher = active.clone().watch(store.clone());
+        if let Some(refresh) = installed.refresh {
+            tokio::spawn(refresh.run(store.clone(), installed.config));
+        }
         let state = web::Data::new(ApiState {
-            datastore: Datastore {
-                store,
-                config: Arc::new(config),
-                time_zone: settings.time_zone,
-                max_limit: settings.max_results.max(1),
-            },
+            datastore: Datastore { store, active },
             body_limit: settings.body_limit,
         });
         let base_path = settings.normalized_base_path();
@@ -118,6 +200,7 @@ impl Application {
             port,
             server,
             address: settings.listen,
+            watcher,
         })
     }
 
@@ -141,7 +224,9 @@ impl Application {
             handle.stop(true).await;
         });
         tracing::info!(address = %self.address, port = self.port, "listening");
-        self.server.await
+        let result = self.server.await;
+        self.watcher.abort();
+        result
     }
 }
 

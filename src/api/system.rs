@@ -26,7 +26,16 @@ pub async fn get_config(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     state.params(&req, body).await?.finish()?;
-    Ok(json(state.datastore.config.as_ref()))
+    let schema = state.datastore.schema();
+    // The version first, then the DSConfig as stored.
+    let mut answer = serde_json::Map::new();
+    answer.insert("version".into(), schema.version.into());
+    if let serde_json::Value::Object(config) =
+        serde_json::to_value(&schema.config).map_err(ApiError::internal)?
+    {
+        answer.extend(config);
+    }
+    Ok(json(answer))
 }
 
 pub async fn get_list(
@@ -37,5 +46,5 @@ pub async fn get_list(
     let mut p = state.params(&req, body).await?;
     let name = p.required_string("listName");
     p.finish()?;
-    Ok(json(state.datastore.list(&name?)?))
+    Ok(json(state.datastore.schema().list_items(&name?)?))
 }

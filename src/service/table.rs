@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::Datastore;
+use super::{Datastore, Schema};
 use crate::convert::{self, Context};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ObjectId, PropertyType};
@@ -30,7 +30,7 @@ fn bad(message: String, details: Value) -> ApiError {
     ApiError::new(ErrorCode::InvalidParameter, message).with_details(details)
 }
 
-impl Datastore {
+impl Schema {
     /// The key a property or system field compares and sorts by.
     fn key_of(&self, object_type: &str, name: &str) -> Result<(Key, PropertyType), ApiError> {
         if let Some(field) = SystemField::parse(name) {
@@ -132,8 +132,8 @@ impl Datastore {
         Ok(())
     }
 
-    /// Checks a table request and reads its page.
-    pub async fn list_table(&self, req: TableRequest) -> Result<Page, ApiError> {
+    /// Checks a table request and turns it into the store's query.
+    fn table_query(&self, req: TableRequest) -> Result<TableQuery, ApiError> {
         self.check_list(&req.object_type, req.properties.as_deref())?;
         let object_type = &req.object_type;
         let too_many = |name: &str, most: usize| {
@@ -169,11 +169,19 @@ impl Datastore {
             offset: req.offset.unwrap_or(0),
             limit: req.limit.unwrap_or(self.max_limit).min(self.max_limit),
         };
+        Ok(query)
+    }
+}
+
+impl Datastore {
+    /// Checks a table request and reads its page.
+    pub async fn list_table(&self, req: TableRequest) -> Result<Page, ApiError> {
+        let query = self.schema().table_query(req)?;
         Ok(self.store.list_table(&query).await?)
     }
 }
 
-impl crate::query::resolve::Schema for Datastore {
+impl crate::query::resolve::Schema for Schema {
     fn property(&self, object_type: &str, name: &str) -> Option<&crate::dsconfig::PropertyConfig> {
         self.property_config(object_type, name)
     }
@@ -205,7 +213,8 @@ impl Datastore {
     /// Parses, resolves and runs a query of the query language.
     pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ApiError> {
         use crate::query::{self, resolve};
-        self.check_list(&req.object_type, req.properties.as_deref())?;
+        let schema = self.schema();
+        schema.check_list(&req.object_type, req.properties.as_deref())?;
         let parsed = query::parse(&req.query).map_err(|e| {
             ApiError::new(ErrorCode::QuerySyntax, e.message.clone()).with_details(
                 json!({ "position": e.position, "expected": e.expected, "found": e.found }),
@@ -225,9 +234,9 @@ impl Datastore {
         let paging = resolve::Paging {
             offset: req.offset,
             limit: req.limit,
-            max_results: self.max_limit,
+            max_results: schema.max_limit,
         };
-        let plan = resolve::resolve(&parsed, &req.object_type, self, paging).map_err(|e| match e {
+        let plan = resolve::resolve(&parsed, &req.object_type, schema.as_ref(), paging).map_err(|e| match e {
             resolve::ResolveError::Syntax { position, expected, message } => {
                 ApiError::new(ErrorCode::QuerySyntax, message)
                     .with_details(json!({ "position": position, "expected": expected }))

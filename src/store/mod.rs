@@ -64,12 +64,29 @@ pub trait Store: Send + Sync + 'static {
     /// Versions of the applied migrations, oldest first.
     async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError>;
 
-    /// Stores a DSConfig: the document, PropertyConfig rows and ObjectNumbers. Numbering
-    /// already under way keeps its next number (never goes back).
-    async fn apply_config(&self, config: &Config) -> Result<(), StoreError>;
+    /// Stores a DSConfig: the document, PropertyConfig rows and ObjectNumbers, under the
+    /// next version unless the same DSConfig is stored already. Numbering already under
+    /// way keeps its next number (never goes back).
+    async fn apply_config(&self, config: &Config) -> Result<AppliedConfig, StoreError>;
 
-    /// The DSConfig last applied, if any.
-    async fn stored_config(&self) -> Result<Option<Config>, StoreError>;
+    /// The DSConfig last applied, if any, with its version.
+    async fn stored_config(&self) -> Result<Option<StoredConfig>, StoreError>;
+
+    /// The stored DSConfig's version (0 when none is stored): cheap, for polling.
+    async fn config_version(&self) -> Result<i64, StoreError>;
+
+    /// Recomputes the display texts of one Lookup or List property, in batches of at most
+    /// `batch` objects, each batch its own transaction (writers wait for one batch at
+    /// most). Returns how many rows it rewrote.
+    async fn refresh_display(
+        &self,
+        refresh: &DisplayRefresh,
+        batch: u32,
+    ) -> Result<u64, StoreError>;
+
+    /// Records that the display refresh of DSConfig `version` has completed (nothing when
+    /// another version is stored by now).
+    async fn mark_displays_refreshed(&self, version: i64) -> Result<(), StoreError>;
 
     /// Creates an object (with its number, if its type is numbered) and its properties.
     async fn new_object(&self, req: NewObject) -> Result<ObjectRecord, StoreError>;

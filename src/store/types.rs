@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
 
 /// One row of `Properties`.
@@ -59,6 +60,9 @@ pub struct LookupTarget {
 pub struct LookupSite {
     pub owner_type: String,
     pub property_name: String,
+    /// Lookups that display this Lookup (a chain): when its display text changes, theirs
+    /// does too, with the same text.
+    pub dependents: Vec<LookupSite>,
 }
 
 /// One property to set (`Some`) or remove (`None`).
@@ -74,10 +78,15 @@ pub struct PropertyWrite {
 pub struct NewObject {
     pub object_type: String,
     pub properties: Vec<PropertyWrite>,
+    /// The DSConfig version the properties were converted with; if another is stored by
+    /// now the store answers [`StoreError::ConfigChanged`] and changes nothing.
+    pub config_version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SaveProperties {
+    /// As [`NewObject::config_version`].
+    pub config_version: i64,
     pub object_id: ObjectId,
     /// The type the writes were converted for; if the object has another type by now the
     /// store answers [`StoreError::TypeChanged`] and changes nothing.
@@ -170,6 +179,46 @@ pub struct Page {
     pub total: u64,
 }
 
+/// The DSConfig stored in the database: the active one (API.md §10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredConfig {
+    pub config: Config,
+    /// Goes up by one with every different DSConfig applied.
+    pub version: i64,
+    /// The version whose display-text refresh has completed.
+    pub displays_version: i64,
+}
+
+/// What applying a DSConfig did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedConfig {
+    /// The version now stored (unchanged when the same DSConfig was stored already).
+    pub version: i64,
+    /// False when the stored DSConfig was the same.
+    pub changed: bool,
+    /// The DSConfig it replaced, if any, and whether that one's display refresh had
+    /// completed (if not, the next refresh must cover everything).
+    pub previous: Option<StoredConfig>,
+}
+
+/// Display texts to recompute: one configured Lookup or List property of a type (archived
+/// objects of the type included). Stored rows of another property type are left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisplayRefresh {
+    /// The type and its archived twin (`Person`, `ARCH_Person`).
+    pub owner_types: Vec<String>,
+    pub property_name: String,
+    pub source: DisplaySource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DisplaySource {
+    /// The target's display property (or `objectId` / `objectNumber`).
+    Lookup { display: String },
+    /// The list's items: (code, value).
+    List { items: Vec<(String, String)> },
+}
+
 /// The store's failures. The first group are the client's doing; the rest are ours.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -177,6 +226,8 @@ pub enum StoreError {
     ObjectNotFound(ObjectId),
     #[error("object {0} changed its type meanwhile")]
     TypeChanged(ObjectId),
+    #[error("another DSConfig became active meanwhile")]
+    ConfigChanged,
     #[error("the lookup `{property}` points at {target}, which {reason}")]
     InvalidLookup {
         property: String,

@@ -20,6 +20,8 @@ pub const SAMPLE_DSCONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dsconfig
 
 pub struct TestApp {
     pub address: String,
+    /// The `--database` the server runs on.
+    pub database: String,
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     /// The SQL Server database of this test, dropped with it.
@@ -61,6 +63,15 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
     settings.workers = Some(2);
     settings.dsconfig = SAMPLE_DSCONFIG.into();
     adjust(&mut settings, dir.path());
+    start(settings, dir, mssql_database).await
+}
+
+async fn start(
+    settings: Settings,
+    dir: tempfile::TempDir,
+    mssql_database: Option<String>,
+) -> TestApp {
+    let database = settings.database.clone();
     let base_path = settings.normalized_base_path();
     let app = Application::build(settings)
         .await
@@ -70,6 +81,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        database,
         client: reqwest::Client::new(),
         handle,
         mssql_database,
@@ -225,6 +237,75 @@ async fn answer(response: reqwest::Response) -> Answer {
 }
 
 impl TestApp {
+    /// A second instance of the service on this one's database (its own memory, its own
+    /// connections), as a load balancer would run it; `adjust` may change its settings.
+    pub async fn spawn_peer(&self, adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut settings = Settings::with_database(self.database.clone());
+        settings.listen = "127.0.0.1:0".into();
+        settings.workers = Some(2);
+        settings.dsconfig = SAMPLE_DSCONFIG.into();
+        adjust(&mut settings, dir.path());
+        // The database belongs to the first instance: the peer does not drop it.
+        start(settings, dir, None).await
+    }
+
+    /// Runs the `datastore` binary on this server's database: a second process.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
+            cmd.env_remove(key);
+        }
+        let out = cmd
+            .args(args)
+            .args(["--database", &self.database])
+            .output()
+            .expect("the binary runs");
+        assert!(
+            out.status.success(),
+            "datastore {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Starts `datastore serve` on this server's database in a process of its own.
+    pub fn serve_process(&self) -> ServeProcess {
+        use std::io::{BufRead, BufReader};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
+            cmd.env_remove(key);
+        }
+        let mut child = cmd
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database", &self.database])
+            .args(["--dsconfig", SAMPLE_DSCONFIG])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().expect("its stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let listening = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("listening"));
+        assert!(listening, "the second process never said it was listening");
+        // Keep reading its log so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        ServeProcess {
+            child,
+            app: TestAppClient {
+                address: format!("http://127.0.0.1:{port}"),
+                client: reqwest::Client::new(),
+            },
+        }
+    }
+
     pub fn url(&self, endpoint: &str) -> String {
         format!("{}/{endpoint}", self.address)
     }
@@ -302,5 +383,56 @@ impl TestApp {
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.total()
+    }
+}
+
+/// A client of a server that is not this test's own (a second process).
+pub struct TestAppClient {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+impl TestAppClient {
+    pub async fn post(&self, endpoint: &str, body: Value) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}/{endpoint}", self.address))
+            .json(&body)
+            .send()
+            .await
+            .expect("the request is sent");
+        answer(response).await
+    }
+}
+
+/// `datastore serve` in a process of its own; stopped when dropped.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub app: TestAppClient,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asks `check` again until it holds (at most `seconds`): for what another process makes
+/// true within a few seconds (a poll), never to wait for readiness.
+pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

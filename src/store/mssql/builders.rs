@@ -100,6 +100,77 @@ pub fn related(direction: Direction, typed: bool) -> String {
     )
 }
 
+/// Lookups `@P1` of objects of type `@P2` pointing at any of `n` objects (`@P4..`, as
+/// floats): their owners (`select`), or their display text set to `@P3` (not `select`).
+pub fn lookups_pointing_at(n: usize, select: bool) -> String {
+    let filter = format!(
+        "p.PropertyType = N'Lookup' AND p.PropertyName = @P1 AND p.PropertyAsDouble IN ({}) \
+         AND EXISTS (SELECT 1 FROM dbo.Objects AS o WHERE o.ObjectId = p.OwnerObjectId \
+         AND o.ObjectType = @P2)",
+        placeholders(4, n)
+    );
+    if select {
+        format!("SELECT DISTINCT p.OwnerObjectId FROM dbo.Properties AS p WHERE {filter}")
+    } else {
+        format!("UPDATE p SET PropertyAsString = @P3 FROM dbo.Properties AS p WHERE {filter}")
+    }
+}
+
+/// Recomputes the display texts of Lookup `@P1` on objects of type `@P2` with ids in
+/// `(@P3, @P4]`, from the targets' property `@P5` or, for `objectId` / `objectNumber`,
+/// that system field. Only rows whose text changes are written.
+pub fn refresh_lookup_displays(display: &str) -> String {
+    let text = match display {
+        "objectId" => "p.PropertyValue".to_owned(),
+        "objectNumber" => "(SELECT t.ObjectNumber FROM dbo.Objects AS t \
+             WHERE t.ObjectId = CAST(p.PropertyValue AS bigint))"
+            .to_owned(),
+        _ => format!(
+            "(SELECT {} FROM dbo.Properties AS t \
+             WHERE t.OwnerObjectId = CAST(p.PropertyValue AS bigint) AND t.PropertyName = @P5)",
+            super::sql::DISPLAY_OF_ROW
+        ),
+    };
+    refresh_displays("Lookup", &text)
+}
+
+/// As [`refresh_lookup_displays`] for List `@P1`, from `items` pairs of code and value
+/// (`@P5, @P6, ...`). A code not among them has no display text, unless `partial` (a long
+/// list sent in parts), when its text is left as it is.
+pub fn refresh_list_displays(items: usize, partial: bool) -> String {
+    let cases: String = (0..items)
+        .map(|i| format!(" WHEN @P{} THEN @P{}", 5 + 2 * i, 6 + 2 * i))
+        .collect();
+    let other = if partial {
+        "p.PropertyAsString"
+    } else {
+        "CAST(NULL AS nvarchar(max))"
+    };
+    let text = if items == 0 {
+        other.to_owned()
+    } else {
+        format!("CASE p.PropertyValue{cases} ELSE {other} END")
+    };
+    refresh_displays("List", &text)
+}
+
+fn refresh_displays(property_type: &str, text: &str) -> String {
+    format!(
+        "UPDATE p SET PropertyAsString = x.Text FROM dbo.Properties AS p \
+         JOIN dbo.Objects AS o ON o.ObjectId = p.OwnerObjectId \
+         CROSS APPLY (SELECT {text} AS Text) AS x \
+         WHERE p.PropertyName = @P1 AND p.PropertyType = N'{property_type}' \
+         AND o.ObjectType = @P2 AND o.ObjectId > @P3 AND o.ObjectId <= @P4 \
+         AND (p.PropertyAsString IS NULL AND x.Text IS NOT NULL \
+              OR p.PropertyAsString IS NOT NULL AND x.Text IS NULL \
+              OR DATALENGTH(p.PropertyAsString) <> DATALENGTH(x.Text) \
+              OR p.PropertyAsString <> x.Text)"
+    )
+}
+
+/// Most list items one refresh statement carries (two parameters each).
+pub const LIST_ITEMS: usize = 900;
+
 /// Most PropertyConfig rows in one INSERT (6 parameters each).
 pub const CONFIG_ROWS: usize = 100;
 

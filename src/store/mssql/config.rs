@@ -1,15 +1,48 @@
-//! The applied DSConfig on SQL Server: PropertyConfig rows, ObjectNumbers, the document.
+//! The applied DSConfig on SQL Server: PropertyConfig rows, ObjectNumbers, the document with
+//! its version, and the display-text refresh a new DSConfig may need.
 
-use super::builders::{insert_property_config, CONFIG_ROWS};
+use super::builders::{
+    insert_property_config, refresh_list_displays, refresh_lookup_displays, CONFIG_ROWS, LIST_ITEMS,
+};
 use super::exec::{self, now, Param};
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::dsconfig::Config;
-use crate::store::StoreError;
+use crate::store::{AppliedConfig, DisplayRefresh, DisplaySource, StoreError, StoredConfig};
 
-/// Replaces the stored DSConfig, in one transaction. Numbering already under way keeps its
-/// next number; types no longer numbered keep their counter, inactive.
-pub async fn apply_config(c: &mut Client, config: &Config) -> Result<(), Fail> {
+fn parse_stored(row: &tiberius::Row) -> Result<StoredConfig, Fail> {
+    let document: &str = exec::req(row, 0)?;
+    let config = serde_json::from_str(document)
+        .map_err(|e| StoreError::Database(format!("stored DSConfig: {e}")))?;
+    Ok(StoredConfig {
+        config,
+        version: exec::req(row, 1)?,
+        displays_version: exec::req(row, 2)?,
+    })
+}
+
+/// Replaces the stored DSConfig under the next version, in one transaction, unless the same
+/// one is stored. Numbering already under way keeps its next number; types no longer
+/// numbered keep their counter, inactive.
+pub async fn apply_config(c: &mut Client, config: &Config) -> Result<AppliedConfig, Fail> {
+    // The document row first: every write reads it first too, so the two take turns
+    // instead of deadlocking on ObjectNumbers.
+    let previous = match exec::sets(c, sql::LOCK_CONFIG_DOCUMENT, Vec::new())
+        .await?
+        .into_iter()
+        .flatten()
+        .next()
+    {
+        Some(row) => Some(parse_stored(&row)?),
+        None => None,
+    };
+    if let Some(p) = previous.as_ref().filter(|p| &p.config == config) {
+        return Ok(AppliedConfig {
+            version: p.version,
+            changed: false,
+            previous,
+        });
+    }
     exec::execute(c, sql::CLEAR_PROPERTY_CONFIG, Vec::new()).await?;
     exec::execute(c, sql::DEACTIVATE_NUMBERING, Vec::new()).await?;
     let rows: Vec<[Param; 6]> = config
@@ -49,16 +82,106 @@ pub async fn apply_config(c: &mut Client, config: &Config) -> Result<(), Fail> {
     }
     let document =
         serde_json::to_string(config).map_err(|e| StoreError::Database(e.to_string()))?;
-    exec::execute(c, sql::UPSERT_CONFIG_DOCUMENT, params![document, now()]).await?;
+    let version = previous.as_ref().map_or(1, |p| p.version + 1);
+    exec::execute(
+        c,
+        sql::UPSERT_CONFIG_DOCUMENT,
+        params![document, now(), version],
+    )
+    .await?;
+    Ok(AppliedConfig {
+        version,
+        changed: true,
+        previous,
+    })
+}
+
+pub async fn stored_config(c: &mut Client) -> Result<Option<StoredConfig>, Fail> {
+    match exec::row(c, sql::SELECT_CONFIG_DOCUMENT, Vec::new()).await? {
+        Some(row) => Ok(Some(parse_stored(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The stored DSConfig's version, 0 when there is none.
+pub async fn version(c: &mut Client) -> Result<i64, Fail> {
+    match exec::row(c, sql::CONFIG_VERSION, Vec::new()).await? {
+        Some(row) => exec::req(&row, 0),
+        None => Ok(0),
+    }
+}
+
+/// Refuses a write converted with another DSConfig than the stored one; run first in the
+/// write's transaction.
+pub async fn check_version(c: &mut Client, expected: i64) -> Result<(), Fail> {
+    if version(c).await? == expected {
+        Ok(())
+    } else {
+        Err(Fail::Store(StoreError::ConfigChanged))
+    }
+}
+
+pub async fn mark_displays_refreshed(c: &mut Client, version: i64) -> Result<(), Fail> {
+    exec::execute(c, sql::MARK_DISPLAYS_REFRESHED, params![version]).await?;
     Ok(())
 }
 
-pub async fn stored_config(c: &mut Client) -> Result<Option<Config>, Fail> {
-    let Some(row) = exec::row(c, sql::SELECT_CONFIG_DOCUMENT, Vec::new()).await? else {
-        return Ok(None);
-    };
-    let document: &str = exec::req(&row, 0)?;
-    let config = serde_json::from_str(document)
-        .map_err(|e| StoreError::Database(format!("stored DSConfig: {e}")))?;
-    Ok(Some(config))
+/// The last of the next `batch` objects of `owner_type` after `after`, if any.
+pub async fn batch_end(
+    c: &mut Client,
+    owner_type: &str,
+    after: i64,
+    batch: u32,
+) -> Result<Option<i64>, Fail> {
+    match exec::row(
+        c,
+        sql::BATCH_END,
+        params![owner_type, after, i64::from(batch)],
+    )
+    .await?
+    {
+        Some(row) => exec::get(&row, 0),
+        None => Ok(None),
+    }
+}
+
+/// Recomputes the display texts of objects of `owner_type` with ids in `(after, upto]`.
+pub async fn refresh_batch(
+    c: &mut Client,
+    refresh: &DisplayRefresh,
+    owner_type: &str,
+    after: i64,
+    upto: i64,
+) -> Result<u64, Fail> {
+    let base = params![refresh.property_name.as_str(), owner_type, after, upto];
+    let mut rewritten = 0;
+    match &refresh.source {
+        DisplaySource::Lookup { display } => {
+            let mut params = base;
+            if display != "objectId" && display != "objectNumber" {
+                params.push(display.as_str().into());
+            }
+            let n = exec::execute(c, &refresh_lookup_displays(display), params).await?;
+            rewritten += n.iter().sum::<u64>();
+        }
+        DisplaySource::List { items } => {
+            let partial = items.len() > LIST_ITEMS;
+            let chunks: Vec<&[(String, String)]> = if items.is_empty() {
+                vec![&[]]
+            } else {
+                items.chunks(LIST_ITEMS).collect()
+            };
+            for chunk in chunks {
+                let mut params = base.clone();
+                for (code, value) in chunk {
+                    params.push(code.as_str().into());
+                    params.push(value.as_str().into());
+                }
+                let sql = refresh_list_displays(chunk.len(), partial);
+                let n = exec::execute(c, &sql, params).await?;
+                rewritten += n.iter().sum::<u64>();
+            }
+        }
+    }
+    Ok(rewritten)
 }

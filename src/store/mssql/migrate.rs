@@ -18,11 +18,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Versions match `migrations/sqlite/` one for one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../../migrations/mssql/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../../migrations/mssql/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "config_version",
+        sql: include_str!("../../../migrations/mssql/0002_config_version.sql"),
+    },
+];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an
 /// optional `;` or trailing comment aside). Batches with nothing but comments are left out.

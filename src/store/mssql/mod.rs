@@ -50,8 +50,8 @@ pub use admin::{database_url_with, databases_with_prefix, drop_database};
 pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{
-    Direction, DropObject, NewObject, ObjectRecord, Page, SaveProperties, Store, StoreError,
-    StoreOptions, TableQuery,
+    AppliedConfig, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
+    SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::ObjectId;
@@ -173,7 +173,7 @@ impl Store for MssqlStore {
     }
 
     #[tracing::instrument(name = "store.apply_config", skip_all)]
-    async fn apply_config(&self, config: &Config) -> Result<(), StoreError> {
+    async fn apply_config(&self, config: &Config) -> Result<AppliedConfig, StoreError> {
         let config = Arc::new(config.clone());
         self.call("apply_config", |db| async move {
             db.transaction(|c| {
@@ -186,9 +186,69 @@ impl Store for MssqlStore {
     }
 
     #[tracing::instrument(name = "store.stored_config", skip_all)]
-    async fn stored_config(&self) -> Result<Option<Config>, StoreError> {
+    async fn stored_config(&self) -> Result<Option<StoredConfig>, StoreError> {
         self.call("stored_config", |db| async move {
             db.read(|c| Box::pin(config::stored_config(c))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.config_version", skip_all)]
+    async fn config_version(&self) -> Result<i64, StoreError> {
+        self.call("config_version", |db| async move {
+            db.read(|c| Box::pin(config::version(c))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.refresh_display", skip_all, fields(property = %refresh.property_name))]
+    async fn refresh_display(
+        &self,
+        refresh: &DisplayRefresh,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let refresh = Arc::new(refresh.clone());
+        let mut rewritten = 0;
+        for owner_type in refresh.owner_types.clone() {
+            let owner_type: Arc<str> = owner_type.into();
+            let mut after = 0;
+            loop {
+                let ty = owner_type.clone();
+                let end = self
+                    .call("refresh_display", move |db| async move {
+                        db.read(move |c| {
+                            let ty = ty.clone();
+                            Box::pin(
+                                async move { config::batch_end(c, &ty, after, batch.max(1)).await },
+                            )
+                        })
+                        .await
+                    })
+                    .await?;
+                let Some(upto) = end else { break };
+                let (r, ty) = (refresh.clone(), owner_type.clone());
+                rewritten += self
+                    .call("refresh_display", move |db| async move {
+                        db.transaction(move |c| {
+                            let (r, ty) = (r.clone(), ty.clone());
+                            Box::pin(
+                                async move { config::refresh_batch(c, &r, &ty, after, upto).await },
+                            )
+                        })
+                        .await
+                    })
+                    .await?;
+                after = upto;
+            }
+        }
+        Ok(rewritten)
+    }
+
+    #[tracing::instrument(name = "store.mark_displays_refreshed", skip_all)]
+    async fn mark_displays_refreshed(&self, version: i64) -> Result<(), StoreError> {
+        self.call("mark_displays_refreshed", move |db| async move {
+            db.transaction(move |c| Box::pin(config::mark_displays_refreshed(c, version)))
+                .await
         })
         .await
     }

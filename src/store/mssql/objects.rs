@@ -7,12 +7,16 @@
 
 use chrono::NaiveDateTime;
 
+use super::builders::{float_params, id_chunks, lookups_pointing_at};
+use super::config;
 use super::exec::{self, now};
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::dsconfig::Numbering;
-use crate::model::ObjectId;
-use crate::store::{NewObject, ObjectRecord, PropertyWrite, SaveProperties, StoreError};
+use crate::model::{ObjectId, PropertyType};
+use crate::store::{
+    LookupSite, NewObject, ObjectRecord, PropertyWrite, SaveProperties, StoreError,
+};
 
 /// The type of one object.
 pub async fn object_type(c: &mut Client, id: ObjectId) -> Result<Option<String>, Fail> {
@@ -102,28 +106,55 @@ async fn apply_writes(c: &mut Client, id: ObjectId, writes: &[PropertyWrite]) ->
                     ],
                 )
                 .await?;
-                as_string.or_else(|| Some(v.value.clone()))
+                match v.property_type {
+                    // A Lookup's or List's display text is its own, absent or not.
+                    PropertyType::Lookup | PropertyType::List => as_string,
+                    _ => as_string.or_else(|| Some(v.value.clone())),
+                }
             }
             None => {
                 exec::execute(c, sql::DELETE_PROPERTY, params![id, w.name.as_str()]).await?;
                 None
             }
         };
-        for site in &w.dependents {
-            exec::execute(
-                c,
-                sql::REFRESH_LOOKUP_DISPLAY,
-                params![
-                    display.clone(),
-                    id as f64,
-                    site.property_name.as_str(),
-                    site.owner_type.as_str()
-                ],
-            )
-            .await?;
-        }
+        refresh_dependents(c, vec![id], &w.dependents, display).await?;
     }
     Ok(())
+}
+
+/// Sets `text` as the display text of the Lookups of `sites` pointing at any of `targets`,
+/// then of the Lookups displaying those (a chain shows the same text all the way down).
+fn refresh_dependents<'a>(
+    c: &'a mut Client,
+    targets: Vec<ObjectId>,
+    sites: &'a [LookupSite],
+    text: Option<String>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Fail>> + Send + 'a>> {
+    Box::pin(async move {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        for site in sites {
+            let mut owners = Vec::new();
+            for chunk in id_chunks(&targets) {
+                let mut params = params![
+                    site.property_name.as_str(),
+                    site.owner_type.as_str(),
+                    text.clone()
+                ];
+                params.extend(float_params(&chunk));
+                if !site.dependents.is_empty() {
+                    let sql = lookups_pointing_at(chunk.len(), true);
+                    for row in exec::rows(c, &sql, params.clone()).await? {
+                        owners.push(exec::req::<ObjectId>(&row, 0)?);
+                    }
+                }
+                exec::execute(c, &lookups_pointing_at(chunk.len(), false), params).await?;
+            }
+            refresh_dependents(c, owners, &site.dependents, text.clone()).await?;
+        }
+        Ok(())
+    })
 }
 
 /// The next number of a numbered type, formatted; `None` for an unnumbered one.
@@ -145,12 +176,17 @@ async fn next_number(c: &mut Client, object_type: &str) -> Result<Option<String>
 }
 
 pub async fn new_object(c: &mut Client, req: &NewObject) -> Result<ObjectRecord, Fail> {
+    config::check_version(c, req.config_version).await?;
     let id = insert_object(c, req, now()).await?;
     require(c, id).await
 }
 
 /// Creates many objects in the caller's transaction.
 pub async fn new_objects(c: &mut Client, reqs: &[NewObject]) -> Result<Vec<ObjectId>, Fail> {
+    let versions: std::collections::BTreeSet<i64> = reqs.iter().map(|r| r.config_version).collect();
+    for version in versions {
+        config::check_version(c, version).await?;
+    }
     let now = now();
     let mut ids = Vec::with_capacity(reqs.len());
     for req in reqs {
@@ -179,6 +215,7 @@ async fn insert_object(
 }
 
 pub async fn save_properties(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecord, Fail> {
+    config::check_version(c, req.config_version).await?;
     let touched = exec::row(c, sql::TOUCH_OBJECT, params![req.object_id, now()]).await?;
     let Some(row) = touched else {
         return Err(Fail::Store(StoreError::ObjectNotFound(req.object_id)));

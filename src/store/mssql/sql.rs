@@ -89,8 +89,9 @@ pub const CHANGE_TYPE: &str =
 /// A Lookup target: its type, its number and the display text of property `@P2`. The read
 /// lock is kept until commit, so the target cannot be dropped under the new reference.
 pub const LOOKUP_TARGET: &str = "SELECT o.ObjectType, o.ObjectNumber, \
-(SELECT COALESCE(p.PropertyAsString, p.PropertyValue) FROM dbo.Properties AS p \
-WHERE p.OwnerObjectId = o.ObjectId AND p.PropertyName = @P2) \
+(SELECT CASE WHEN t.PropertyType IN (N'Lookup', N'List') THEN t.PropertyAsString \
+ELSE COALESCE(t.PropertyAsString, t.PropertyValue) END FROM dbo.Properties AS t \
+WHERE t.OwnerObjectId = o.ObjectId AND t.PropertyName = @P2) \
 FROM dbo.Objects AS o WITH (REPEATABLEREAD) WHERE o.ObjectId = @P1";
 
 /// Sets a property: UPDATE under a key-range lock, INSERT when there was nothing to update.
@@ -104,13 +105,6 @@ VALUES (@P1, @P2, @P3, @P4, @P5, @P6);";
 
 pub const DELETE_PROPERTY: &str =
     "DELETE FROM dbo.Properties WHERE OwnerObjectId = @P1 AND PropertyName = @P2";
-
-/// New display text `@P1` for the Lookups `@P3` of objects of type `@P4` pointing at `@P2`
-/// (the filtered index on Lookups finds them).
-pub const REFRESH_LOOKUP_DISPLAY: &str = "UPDATE p SET PropertyAsString = @P1 \
-FROM dbo.Properties AS p \
-WHERE p.PropertyType = N'Lookup' AND p.PropertyAsDouble = @P2 AND p.PropertyName = @P3 \
-AND EXISTS (SELECT 1 FROM dbo.Objects AS o WHERE o.ObjectId = p.OwnerObjectId AND o.ObjectType = @P4)";
 
 // --- dropObject ------------------------------------------------------------------------
 
@@ -144,12 +138,39 @@ Active = 1 WHERE ObjectType = @P1; \
 IF @@ROWCOUNT = 0 \
 INSERT INTO dbo.ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) VALUES (@P1, @P2, @P3, @P4, 1);";
 
-pub const UPSERT_CONFIG_DOCUMENT: &str = "UPDATE dbo.ConfigDocument WITH (UPDLOCK, SERIALIZABLE) \
-SET Document = @P1, AppliedAt = @P2 WHERE Id = 1; \
-IF @@ROWCOUNT = 0 \
-INSERT INTO dbo.ConfigDocument (Id, Document, AppliedAt) VALUES (1, @P1, @P2);";
+/// The stored document, locked for the rest of the applying transaction, with its version.
+pub const LOCK_CONFIG_DOCUMENT: &str =
+    "UPDATE dbo.ConfigDocument SET Version = Version WHERE Id = 1; \
+SELECT Document, Version, DisplaysVersion FROM dbo.ConfigDocument WHERE Id = 1;";
 
-pub const SELECT_CONFIG_DOCUMENT: &str = "SELECT Document FROM dbo.ConfigDocument WHERE Id = 1";
+/// Stores a different DSConfig under version `@P3`; a first one is stored with its display
+/// texts already current (`DisplaysVersion` = `@P3`), a later one marks them as pending.
+pub const UPSERT_CONFIG_DOCUMENT: &str = "UPDATE dbo.ConfigDocument \
+SET Document = @P1, AppliedAt = @P2, Version = @P3 WHERE Id = 1; \
+IF @@ROWCOUNT = 0 \
+INSERT INTO dbo.ConfigDocument (Id, Document, AppliedAt, Version, DisplaysVersion) \
+VALUES (1, @P1, @P2, @P3, @P3);";
+
+pub const SELECT_CONFIG_DOCUMENT: &str =
+    "SELECT Document, Version, DisplaysVersion FROM dbo.ConfigDocument WHERE Id = 1";
+
+/// The stored DSConfig's version, read by every write first. On SQL Server the shared lock
+/// is kept until commit, so applying a DSConfig waits for the writes under way and the
+/// writes after it see its version.
+pub const CONFIG_VERSION: &str =
+    "SELECT Version FROM dbo.ConfigDocument WITH (REPEATABLEREAD) WHERE Id = 1";
+
+pub const MARK_DISPLAYS_REFRESHED: &str =
+    "UPDATE dbo.ConfigDocument SET DisplaysVersion = @P1 WHERE Id = 1 AND Version = @P1";
+
+/// The last of the next `@P3` objects of type `@P1` after id `@P2` (NULL when none).
+pub const BATCH_END: &str = "SELECT MAX(b.ObjectId) FROM (SELECT TOP (@P3) ObjectId \
+FROM dbo.Objects WHERE ObjectType = @P1 AND ObjectId > @P2 ORDER BY ObjectId) AS b";
+
+/// Display text of a target's property as a Lookup shows it: a Lookup's or List's own
+/// display text (absent when it has none), else the decoded or plain value.
+pub const DISPLAY_OF_ROW: &str = "CASE WHEN t.PropertyType IN (N'Lookup', N'List') \
+THEN t.PropertyAsString ELSE COALESCE(t.PropertyAsString, t.PropertyValue) END";
 
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
@@ -176,7 +197,6 @@ pub const ALL: &[(&str, &str)] = &[
     ("LOOKUP_TARGET", LOOKUP_TARGET),
     ("UPSERT_PROPERTY", UPSERT_PROPERTY),
     ("DELETE_PROPERTY", DELETE_PROPERTY),
-    ("REFRESH_LOOKUP_DISPLAY", REFRESH_LOOKUP_DISPLAY),
     ("LOCK_OBJECT", LOCK_OBJECT),
     ("EXISTING_PAIR", EXISTING_PAIR),
     ("UPSERT_RELATIONSHIP", UPSERT_RELATIONSHIP),
@@ -184,6 +204,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("CLEAR_PROPERTY_CONFIG", CLEAR_PROPERTY_CONFIG),
     ("DEACTIVATE_NUMBERING", DEACTIVATE_NUMBERING),
     ("UPSERT_NUMBERING", UPSERT_NUMBERING),
+    ("LOCK_CONFIG_DOCUMENT", LOCK_CONFIG_DOCUMENT),
     ("UPSERT_CONFIG_DOCUMENT", UPSERT_CONFIG_DOCUMENT),
     ("SELECT_CONFIG_DOCUMENT", SELECT_CONFIG_DOCUMENT),
+    ("CONFIG_VERSION", CONFIG_VERSION),
+    ("MARK_DISPLAYS_REFRESHED", MARK_DISPLAYS_REFRESHED),
+    ("BATCH_END", BATCH_END),
 ];

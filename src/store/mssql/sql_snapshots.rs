@@ -54,6 +54,24 @@ fn builders() {
             builders::lookup_references(n),
         ));
     }
+    for select in [true, false] {
+        out.push((
+            format!("lookups_pointing_at(2, {select})"),
+            builders::lookups_pointing_at(2, select),
+        ));
+    }
+    for display in ["name", "objectId", "objectNumber"] {
+        out.push((
+            format!("refresh_lookup_displays({display:?})"),
+            builders::refresh_lookup_displays(display),
+        ));
+    }
+    for (items, partial) in [(0, false), (2, false), (2, true)] {
+        out.push((
+            format!("refresh_list_displays({items}, {partial})"),
+            builders::refresh_list_displays(items, partial),
+        ));
+    }
     out.push((
         "page_properties(2, None)".into(),
         builders::page_properties(2, None),

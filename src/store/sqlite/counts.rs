@@ -1,64 +1,98 @@
-//! Counts of matches (`X-Total-Count`), remembered until the next write.
+//! Counts of matches (`X-Total-Count`), remembered per reader connection until the database
+//! changes, whoever changed it.
 //!
 //! Counting every match of a broad filter is the expensive half of a list request on EAV
 //! rows (the page itself can stop at its limit). Clients page through the same query, so
-//! the store remembers each count together with the write generation it was taken at: any
-//! write bumps the generation (on the writer thread, before the writer answers), and a
-//! count taken at an older generation is never used. So a cached count is exactly what a
-//! fresh count would say.
+//! each reader connection remembers its counts together with the `PRAGMA data_version` it
+//! took them at. SQLite changes that number for a connection whenever any other connection
+//! commits, in this process or in another one (a second `serve`, the CLI), so a count taken
+//! at another version is never used. The version is read inside the read transaction that
+//! also counts and reads the page (see [`Snapshot`]), so count and page come from one
+//! snapshot and a remembered count is exactly what a fresh count would say.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
 use crate::store::StoreError;
 
-/// Counts remembered at most; the whole memory is dropped when it is full.
-const CAPACITY: usize = 512;
+/// Counts remembered at most per connection; the whole memory is dropped when it is full.
+const CAPACITY: usize = 256;
 
+/// The counts one reader connection remembers.
 #[derive(Default)]
 pub(crate) struct CountCache {
-    generation: AtomicU64,
-    counts: Mutex<HashMap<String, (u64, u64)>>,
+    /// The data version the counts below were taken at.
+    version: i64,
+    counts: HashMap<String, u64>,
 }
 
-impl CountCache {
-    /// Called by the writer after every write job.
-    pub(crate) fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+/// A read transaction on one connection: every statement in it sees the same snapshot.
+pub(crate) struct Snapshot<'c> {
+    pub conn: &'c Connection,
+    counts: &'c mut CountCache,
+}
+
+impl<'c> Snapshot<'c> {
+    /// Starts a read transaction and fixes its snapshot (the `PRAGMA data_version` read is
+    /// its first read); forgets counts taken at another version.
+    pub(crate) fn begin(
+        conn: &'c Connection,
+        counts: &'c mut CountCache,
+    ) -> Result<Snapshot<'c>, StoreError> {
+        conn.execute_batch("BEGIN DEFERRED")?;
+        let version = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
+        let version = match version {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        };
+        if counts.version != version {
+            counts.version = version;
+            counts.counts.clear();
+        }
+        Ok(Snapshot { conn, counts })
     }
 
-    /// `SELECT COUNT(*) ...` with `params`, from memory when nothing was written since.
-    pub(crate) fn count(
-        &self,
-        conn: &Connection,
-        sql: &str,
-        params: &[Sql],
-    ) -> Result<u64, StoreError> {
-        let key = format!("{sql}\u{0}{params:?}");
-        // Read the generation before counting: a write during the count makes it stale.
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Ok(counts) = self.counts.lock() {
-            if let Some(&(at, n)) = counts.get(&key) {
-                if at == generation {
-                    return Ok(n);
-                }
-            }
+    /// Ends the read transaction.
+    pub(crate) fn end(self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT")?;
         }
-        let n: i64 = conn
+        Ok(())
+    }
+
+    /// `SELECT COUNT(*) ...` with `params`, from memory when the database has not changed
+    /// since the same count was taken on this connection.
+    pub(crate) fn count(&mut self, sql: &str, params: &[Sql]) -> Result<u64, StoreError> {
+        let key = format!("{sql}\u{0}{params:?}");
+        if let Some(&n) = self.counts.counts.get(&key) {
+            return Ok(n);
+        }
+        let n: i64 = self
+            .conn
             .prepare_cached(sql)?
             .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
         let n = n.max(0) as u64;
-        if let Ok(mut counts) = self.counts.lock() {
-            if counts.len() >= CAPACITY {
-                counts.clear();
-            }
-            counts.insert(key, (generation, n));
+        if self.counts.counts.len() >= CAPACITY {
+            self.counts.counts.clear();
         }
+        self.counts.counts.insert(key, n);
         Ok(n)
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        // An error between begin and end leaves the transaction open: close it.
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 
@@ -66,19 +100,58 @@ impl CountCache {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_write_makes_remembered_counts_stale() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1), (2);")
+    fn count(conn: &Connection, cache: &mut CountCache, min: i64) -> u64 {
+        let mut s = Snapshot::begin(conn, cache).unwrap();
+        let n = s
+            .count("SELECT COUNT(*) FROM t WHERE x > ?", &[Sql::Integer(min)])
             .unwrap();
-        let cache = CountCache::default();
-        let sql = "SELECT COUNT(*) FROM t WHERE x > ?";
-        assert_eq!(cache.count(&conn, sql, &[Sql::Integer(0)]).unwrap(), 2);
-        conn.execute("INSERT INTO t VALUES (3)", []).unwrap();
-        // Without a bump the remembered count is served (the store always bumps).
-        assert_eq!(cache.count(&conn, sql, &[Sql::Integer(0)]).unwrap(), 2);
-        cache.bump();
-        assert_eq!(cache.count(&conn, sql, &[Sql::Integer(0)]).unwrap(), 3);
-        assert_eq!(cache.count(&conn, sql, &[Sql::Integer(2)]).unwrap(), 1);
+        s.end().unwrap();
+        n
+    }
+
+    #[test]
+    fn a_commit_by_another_connection_makes_remembered_counts_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1), (2);",
+            )
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        let mut cache = CountCache::default();
+        assert_eq!(count(&reader, &mut cache, 0), 2);
+        assert_eq!(count(&reader, &mut cache, 0), 2);
+        writer.execute("INSERT INTO t VALUES (3)", []).unwrap();
+        assert_eq!(count(&reader, &mut cache, 0), 3);
+        assert_eq!(count(&reader, &mut cache, 2), 1);
+    }
+
+    #[test]
+    fn count_and_later_reads_share_one_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        let mut cache = CountCache::default();
+        let mut s = Snapshot::begin(&reader, &mut cache).unwrap();
+        assert_eq!(
+            s.count("SELECT COUNT(*) FROM t WHERE x > ?", &[Sql::Integer(0)])
+                .unwrap(),
+            1
+        );
+        writer.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        let rows: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "a commit after the snapshot is not seen by it");
+        s.end().unwrap();
     }
 }

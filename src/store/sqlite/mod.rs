@@ -6,6 +6,7 @@
 //! small pool of read-only connections in WAL mode via `spawn_blocking`, so they neither
 //! block the async workers nor wait for the writer.
 
+mod config;
 mod counts;
 mod migrate;
 mod objects;
@@ -23,8 +24,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{
-    Direction, DropObject, NewObject, ObjectRecord, Page, SaveProperties, Store, StoreError,
-    StoreOptions, TableQuery,
+    AppliedConfig, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
+    SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::ObjectId;
@@ -48,12 +49,14 @@ const OPTIMIZE_EVERY: u64 = 20_000;
 pub struct SqliteStore {
     writer: mpsc::SyncSender<WriteJob>,
     readers: Arc<ReaderPool>,
-    counts: Arc<counts::CountCache>,
 }
+
+/// A reader connection with the counts it remembers.
+type Reader = (Connection, counts::CountCache);
 
 struct ReaderPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Reader>>,
     permits: Arc<Semaphore>,
 }
 
@@ -119,7 +122,6 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
 
-        let counts = Arc::new(counts::CountCache::default());
         let (tx, rx) = mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -141,7 +143,6 @@ impl SqliteStore {
 
         let readers = options.pool_size.clamp(1, 64) as usize;
         Ok(SqliteStore {
-            counts,
             writer: tx,
             readers: Arc::new(ReaderPool {
                 path,
@@ -158,12 +159,8 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let counts = self.counts.clone();
         let job: WriteJob = Box::new(move |conn| {
-            let result = job(conn);
-            // Before the answer: whoever reads after it must not get a count from before.
-            counts.bump();
-            let _ = tx.send(result);
+            let _ = tx.send(job(conn));
         });
         self.writer.try_send(job).map_err(|e| match e {
             // Overload: answer 503 rather than queue without bound.
@@ -182,6 +179,29 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.read_with_counts(move |conn, _| job(conn)).await
+    }
+
+    /// Runs `job` in one read transaction (one snapshot), with the connection's counts.
+    async fn read_snapshot<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut counts::Snapshot<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.read_with_counts(move |conn, counts| {
+            let mut snapshot = counts::Snapshot::begin(conn, counts)?;
+            let result = job(&mut snapshot)?;
+            snapshot.end()?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn read_with_counts<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut counts::CountCache) -> Result<T, StoreError> + Send + 'static,
+    {
         let permit = tokio::time::timeout(READ_WAIT, self.readers.permits.clone().acquire_owned())
             .await
             .map_err(|_| StoreError::Busy)?
@@ -189,13 +209,13 @@ impl SqliteStore {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let idle = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let conn = match idle {
-                Some(conn) => conn,
-                None => open_connection(&pool.path, true)?,
+            let (conn, mut counts) = match idle {
+                Some(reader) => reader,
+                None => (open_connection(&pool.path, true)?, Default::default()),
             };
-            let result = job(&conn);
+            let result = job(&conn, &mut counts);
             if let Ok(mut idle) = pool.idle.lock() {
-                idle.push(conn);
+                idle.push((conn, counts));
             }
             drop(permit);
             result
@@ -217,13 +237,49 @@ impl Store for SqliteStore {
         self.read(migrate::applied).await
     }
 
-    async fn apply_config(&self, config: &Config) -> Result<(), StoreError> {
+    async fn apply_config(&self, config: &Config) -> Result<AppliedConfig, StoreError> {
         let config = config.clone();
-        self.write(move |c| objects::apply_config(c, &config)).await
+        self.write(move |c| config::apply_config(c, &config)).await
     }
 
-    async fn stored_config(&self) -> Result<Option<Config>, StoreError> {
-        self.read(objects::stored_config).await
+    async fn stored_config(&self) -> Result<Option<StoredConfig>, StoreError> {
+        self.read(config::stored_config).await
+    }
+
+    async fn config_version(&self) -> Result<i64, StoreError> {
+        self.read(config::version).await
+    }
+
+    async fn refresh_display(
+        &self,
+        refresh: &DisplayRefresh,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let refresh = Arc::new(refresh.clone());
+        let mut rewritten = 0;
+        for owner_type in &refresh.owner_types {
+            let mut after = 0;
+            loop {
+                let ty = owner_type.clone();
+                let Some(upto) = self
+                    .read(move |c| config::batch_end(c, &ty, after, batch.max(1)))
+                    .await?
+                else {
+                    break;
+                };
+                let (r, ty) = (refresh.clone(), owner_type.clone());
+                rewritten += self
+                    .write(move |c| config::refresh_batch(c, &r, &ty, after, upto))
+                    .await?;
+                after = upto;
+            }
+        }
+        Ok(rewritten)
+    }
+
+    async fn mark_displays_refreshed(&self, version: i64) -> Result<(), StoreError> {
+        self.write(move |c| config::mark_displays_refreshed(c, version))
+            .await
     }
 
     async fn new_object(&self, req: NewObject) -> Result<ObjectRecord, StoreError> {
@@ -292,8 +348,7 @@ impl Store for SqliteStore {
 
     async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError> {
         let query = query.clone();
-        let counts = self.counts.clone();
-        self.read(move |c| table::list_table(c, &query, &counts))
+        self.read_snapshot(move |s| table::list_table(s, &query))
             .await
     }
 
@@ -304,8 +359,7 @@ impl Store for SqliteStore {
     ) -> Result<Page, StoreError> {
         let plan = plan.clone();
         let columns = columns.map(<[String]>::to_vec);
-        let counts = self.counts.clone();
-        self.read(move |c| query::run(c, &plan, columns.as_deref(), &counts))
+        self.read_snapshot(move |s| query::run(s, &plan, columns.as_deref()))
             .await
     }
 }

@@ -8,11 +8,10 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
 use crate::store::{
-    Direction, DropObject, NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties,
-    StoreError,
+    Direction, DropObject, LookupSite, NewObject, ObjectRecord, PropertyRow, PropertyWrite,
+    SaveProperties, StoreError,
 };
 
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
@@ -29,7 +28,7 @@ fn parse_time(text: &str) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
@@ -109,8 +108,11 @@ fn display_text(
         "objectId" => return Ok(Some(target.to_string())),
         "objectNumber" => "SELECT ObjectNumber FROM Objects WHERE ObjectId = ?1",
         _ => {
-            "SELECT COALESCE(PropertyAsString, PropertyValue) FROM Properties \
-              WHERE OwnerObjectId = ?1 AND PropertyName = ?2"
+            // As `config::DISPLAY_OF_ROW`: a Lookup's or List's own display text, else the
+            // decoded or plain value.
+            "SELECT CASE WHEN t.PropertyType IN ('Lookup', 'List') THEN t.PropertyAsString \
+                    ELSE COALESCE(t.PropertyAsString, t.PropertyValue) END \
+             FROM Properties t WHERE t.OwnerObjectId = ?1 AND t.PropertyName = ?2"
         }
     };
     let mut stmt = conn.prepare_cached(sql)?;
@@ -170,7 +172,11 @@ fn apply_writes(
                     v.as_double,
                     as_string
                 ])?;
-                as_string.or_else(|| Some(v.value.clone()))
+                match v.property_type {
+                    // A Lookup's or List's display text is its own, absent or not.
+                    PropertyType::Lookup | PropertyType::List => as_string,
+                    _ => as_string.or_else(|| Some(v.value.clone())),
+                }
             }
             None => {
                 tx.prepare_cached(
@@ -180,23 +186,54 @@ fn apply_writes(
                 None
             }
         };
-        for site in &w.dependents {
-            tx.prepare_cached(
-                "UPDATE Properties SET PropertyAsString = ?1 \
-                 WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?2 AND PropertyName = ?3 \
-                   AND EXISTS (SELECT 1 FROM Objects o WHERE o.ObjectId = Properties.OwnerObjectId \
-                               AND o.ObjectType = ?4)",
-            )?
-            .execute(params![
-                display,
-                id as f64,
-                site.property_name,
-                site.owner_type
-            ])?;
-        }
+        refresh_dependents(tx, &[id], &w.dependents, display.as_deref())?;
     }
     tx.prepare_cached("UPDATE Objects SET UpdatedAt = ?1 WHERE ObjectId = ?2")?
         .execute(params![now, id])?;
+    Ok(())
+}
+
+/// Sets `text` as the display text of the Lookups of `sites` pointing at any of `targets`,
+/// then of the Lookups displaying those (a chain shows the same text all the way down).
+fn refresh_dependents(
+    tx: &Transaction<'_>,
+    targets: &[ObjectId],
+    sites: &[LookupSite],
+    text: Option<&str>,
+) -> Result<(), StoreError> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let targets_json =
+        serde_json::to_string(targets).map_err(|e| StoreError::Database(e.to_string()))?;
+    const POINTING: &str = "PropertyType = 'Lookup' AND PropertyName = ?2 \
+        AND PropertyAsDouble IN (SELECT value FROM json_each(?1)) \
+        AND EXISTS (SELECT 1 FROM Objects o WHERE o.ObjectId = Properties.OwnerObjectId \
+                    AND o.ObjectType = ?3)";
+    for site in sites {
+        let next: Vec<ObjectId> = if site.dependents.is_empty() {
+            Vec::new()
+        } else {
+            tx.prepare_cached(&format!(
+                "SELECT OwnerObjectId FROM Properties WHERE {POINTING}"
+            ))?
+            .query_map(
+                params![targets_json, site.property_name, site.owner_type],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?
+        };
+        tx.prepare_cached(&format!(
+            "UPDATE Properties SET PropertyAsString = ?4 WHERE {POINTING}"
+        ))?
+        .execute(params![
+            targets_json,
+            site.property_name,
+            site.owner_type,
+            text
+        ])?;
+        refresh_dependents(tx, &next, &site.dependents, text)?;
+    }
     Ok(())
 }
 
@@ -205,6 +242,7 @@ pub(super) fn new_object(
     req: &NewObject,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
+    super::config::check_version(&tx, req.config_version)?;
     let id = insert_object(&tx, req, &now_text())?;
     let record = require(&tx, id)?;
     tx.commit()?;
@@ -216,6 +254,13 @@ pub(super) fn new_objects(
     reqs: &[NewObject],
 ) -> Result<Vec<ObjectId>, StoreError> {
     let tx = begin(conn)?;
+    for version in reqs
+        .iter()
+        .map(|r| r.config_version)
+        .collect::<BTreeSet<_>>()
+    {
+        super::config::check_version(&tx, version)?;
+    }
     let now = now_text();
     let ids = reqs
         .iter()
@@ -257,6 +302,7 @@ pub(super) fn save_properties(
     req: &SaveProperties,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
+    super::config::check_version(&tx, req.config_version)?;
     match object_type_of(&tx, req.object_id)? {
         None => return Err(StoreError::ObjectNotFound(req.object_id)),
         Some(t) if t != req.expected_type => return Err(StoreError::TypeChanged(req.object_id)),
@@ -432,60 +478,4 @@ pub(super) fn related(
         }
     }
     Ok(out)
-}
-
-pub(super) fn apply_config(conn: &mut Connection, config: &Config) -> Result<(), StoreError> {
-    let tx = begin(conn)?;
-    tx.execute("DELETE FROM PropertyConfig", [])?;
-    tx.execute("UPDATE ObjectNumbers SET Active = 0", [])?;
-    for (object_type, ty) in &config.types {
-        for (name, p) in &ty.properties {
-            tx.prepare_cached(
-                "INSERT INTO PropertyConfig (ObjectType, PropertyName, PropertyType, ListName, \
-                 LookupObjectType, LookupDisplay) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                object_type,
-                name,
-                p.property_type.as_str(),
-                p.list,
-                p.object_type,
-                p.display
-            ])?;
-        }
-        if let Some(n) = &ty.numbering {
-            tx.prepare_cached(
-                "INSERT INTO ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) \
-                 VALUES (?1, ?2, ?3, ?4, 1) \
-                 ON CONFLICT (ObjectType) DO UPDATE SET Prefix = excluded.Prefix, Width = excluded.Width, \
-                     NextNumber = MAX(NextNumber, excluded.NextNumber), Active = 1",
-            )?
-            .execute(params![object_type, n.prefix, n.width, n.start])?;
-        }
-    }
-    let document =
-        serde_json::to_string(config).map_err(|e| StoreError::Database(e.to_string()))?;
-    tx.execute(
-        "INSERT INTO ConfigDocument (Id, Document, AppliedAt) VALUES (1, ?1, ?2) \
-         ON CONFLICT (Id) DO UPDATE SET Document = excluded.Document, AppliedAt = excluded.AppliedAt",
-        params![document, now_text()],
-    )?;
-    tx.commit()?;
-    Ok(())
-}
-
-pub(super) fn stored_config(conn: &Connection) -> Result<Option<Config>, StoreError> {
-    let document: Option<String> = conn
-        .query_row(
-            "SELECT Document FROM ConfigDocument WHERE Id = 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    document
-        .map(|d| {
-            serde_json::from_str(&d)
-                .map_err(|e| StoreError::Database(format!("stored DSConfig: {e}")))
-        })
-        .transpose()
 }

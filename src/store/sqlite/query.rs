@@ -9,7 +9,7 @@
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
-use super::counts::CountCache;
+use super::counts::Snapshot;
 use super::objects::object_from_row;
 use super::table::with_properties;
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
@@ -513,13 +513,13 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
 
 /// Runs a query: a page of objects (with `columns`, or all properties) and the total.
 pub(super) fn run(
-    conn: &Connection,
+    s: &mut Snapshot<'_>,
     plan: &QueryPlan,
     columns: Option<&[String]>,
-    counts: &CountCache,
 ) -> Result<Page, StoreError> {
     let rendered = render(plan);
-    let mut total = counts.count(conn, &rendered.count.sql, &rendered.count.params)?;
+    let mut total = s.count(&rendered.count.sql, &rendered.count.params)?;
+    let conn = s.conn;
     if plan
         .location
         .as_ref()

@@ -6,20 +6,15 @@ use std::collections::HashMap;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
-use super::counts::CountCache;
+use super::counts::Snapshot;
 use super::objects::{object_from_row, property_from_row};
 use super::query::{sort_terms, system_column, Fragment};
 use crate::model::ObjectId;
 use crate::store::{FilterValue, Key, ObjectRecord, Page, StoreError, TableQuery};
 
-pub(super) fn list_table(
-    conn: &Connection,
-    q: &TableQuery,
-    counts: &CountCache,
-) -> Result<Page, StoreError> {
+pub(super) fn list_table(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Page, StoreError> {
     let built = Built::new(q);
-    let total = counts.count(
-        conn,
+    let total = s.count(
         &format!("SELECT COUNT(*) {}", built.count_from),
         &built.count_params,
     )?;
@@ -30,6 +25,7 @@ pub(super) fn list_table(
         "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt {} ORDER BY {} LIMIT ? OFFSET ?",
         built.page_from, built.order
     );
+    let conn = s.conn;
     let objects = conn
         .prepare_cached(&sql)?
         .query_map(params_from_iter(page_params.iter()), object_from_row)?

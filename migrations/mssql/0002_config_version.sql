@@ -1,0 +1,8 @@
+-- 0002: the DSConfig's version, so that every process sharing the database uses the same one.
+-- Version goes up by one each time a different DSConfig is applied; processes poll it and
+-- every write checks it in its own transaction. DisplaysVersion is the version whose
+-- display-text refresh has completed (API.md §4: display texts follow a DSConfig change).
+ALTER TABLE dbo.ConfigDocument ADD
+    Version bigint NOT NULL CONSTRAINT DF_ConfigDocument_Version DEFAULT 1,
+    DisplaysVersion bigint NOT NULL CONSTRAINT DF_ConfigDocument_DisplaysVersion DEFAULT 1;
+GO

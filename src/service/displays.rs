@@ -1,0 +1,131 @@
+//! Display texts after a DSConfig change (API.md §4): when a list item's value or a Lookup's
+//! `display` changes, every stored `PropertyAsString` that depends on it follows.
+//!
+//! The refresh works out which configured Lookup and List properties the change touches
+//! (directly, or through a chain of Lookups displaying them), orders them so that a Lookup
+//! is recomputed after the property it displays, and lets the store rewrite them in batches
+//! of [`BATCH`] objects, one transaction each, so writers never wait long. The stored
+//! DSConfig records when its refresh has completed (`DisplaysVersion`); a refresh cut short
+//! (the process stopped) is done again, in full, by the next process that starts.
+
+use std::collections::BTreeMap;
+
+use crate::dsconfig::{Config, PropertyConfig};
+use crate::model::PropertyType;
+use crate::store::{DisplayRefresh, DisplaySource, Store, StoreError, StoredConfig};
+
+use super::ARCHIVE_PREFIX;
+
+/// Objects per refresh transaction.
+pub const BATCH: u32 = 1000;
+
+/// Longest display chain followed (a DSConfig may contain a cycle).
+const MAX_DEPTH: usize = 16;
+
+type Site = (String, String);
+
+/// The refreshes that bring display texts from DSConfig `old` (`None`: unknown, so
+/// everything) to `new`, inner properties of a chain first.
+pub fn refreshes_between(old: Option<&Config>, new: &Config) -> Vec<DisplayRefresh> {
+    let mut changed: Vec<Site> = Vec::new();
+    for (object_type, ty) in &new.types {
+        for (name, p) in &ty.properties {
+            let before = old.and_then(|o| o.property(object_type, name));
+            let differs = match p.property_type {
+                PropertyType::Lookup => before != Some(p),
+                PropertyType::List => {
+                    before != Some(p)
+                        || old.and_then(|o| o.list(p.list.as_deref().unwrap_or_default()))
+                            != new.list(p.list.as_deref().unwrap_or_default())
+                }
+                _ => false,
+            };
+            if differs {
+                changed.push((object_type.clone(), name.clone()));
+            }
+        }
+    }
+    // Whatever displays a changed property changes with it, down the chain.
+    let mut sites: Vec<Site> = Vec::new();
+    let mut queue = changed;
+    while let Some(site) = queue.pop() {
+        if sites.contains(&site) {
+            continue;
+        }
+        queue.extend(new.lookups_displaying(&site.0, &site.1));
+        sites.push(site);
+    }
+    let mut depths: BTreeMap<Site, usize> = BTreeMap::new();
+    for site in &sites {
+        let depth = depth(new, site, 0);
+        depths.insert(site.clone(), depth);
+    }
+    sites.sort_by_key(|s| (depths.get(s).copied().unwrap_or(0), s.clone()));
+    sites
+        .into_iter()
+        .filter_map(|(object_type, name)| {
+            let p = new.property(&object_type, &name)?;
+            Some(DisplayRefresh {
+                owner_types: vec![
+                    object_type.clone(),
+                    format!("{ARCHIVE_PREFIX}{object_type}"),
+                ],
+                property_name: name,
+                source: source(new, p)?,
+            })
+        })
+        .collect()
+}
+
+/// How many Lookups stand between a property and the plain value it finally shows.
+fn depth(config: &Config, (object_type, name): &Site, level: usize) -> usize {
+    if level >= MAX_DEPTH {
+        return level;
+    }
+    match config.property(object_type, name) {
+        Some(PropertyConfig {
+            property_type: PropertyType::Lookup,
+            object_type: Some(target),
+            display: Some(display),
+            ..
+        }) => 1 + depth(config, &(target.clone(), display.clone()), level + 1),
+        _ => 0,
+    }
+}
+
+fn source(config: &Config, p: &PropertyConfig) -> Option<DisplaySource> {
+    match p.property_type {
+        PropertyType::Lookup => Some(DisplaySource::Lookup {
+            display: p.display.clone().unwrap_or_else(|| "objectId".into()),
+        }),
+        PropertyType::List => Some(DisplaySource::List {
+            items: config
+                .list(p.list.as_deref()?)?
+                .iter()
+                .map(|i| (i.code.clone(), i.value.clone()))
+                .collect(),
+        }),
+        _ => None,
+    }
+}
+
+/// Brings every display text up to DSConfig `version` (`new`), coming from `previous`,
+/// and records that it did. Returns how many rows were rewritten.
+pub async fn refresh(
+    store: &dyn Store,
+    new: &Config,
+    version: i64,
+    previous: Option<&StoredConfig>,
+) -> Result<u64, StoreError> {
+    // The previous DSConfig only tells what changed if its own refresh had completed.
+    let old = previous
+        .filter(|p| p.displays_version >= p.version)
+        .map(|p| &p.config);
+    let mut rewritten = 0;
+    for r in refreshes_between(old, new) {
+        rewritten += store.refresh_display(&r, BATCH).await?;
+    }
+    store.mark_displays_refreshed(version).await?;
+    tracing::info!(version, rewritten, "display texts follow the DSConfig");
+    Ok(rewritten)
+}

@@ -1,0 +1,201 @@
+//! One DSConfig version with the rules that depend on it: schema checks, conversion, what a
+//! write must check and refresh. A request takes one [`Schema`] and uses it throughout, so
+//! everything it prepares agrees with the version it tells the store.
+
+use chrono_tz::Tz;
+use serde_json::{json, Map, Value};
+
+use super::ARCHIVE_PREFIX;
+use crate::convert::{self, Context};
+use crate::dsconfig::{Config, PropertyConfig};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{is_valid_name, is_valid_property_name, ObjectId, PropertyType};
+use crate::store::{LookupSite, LookupTarget, NewObject, NewValue, PropertyWrite};
+
+/// Longest chain of Lookups displaying Lookups that display texts follow.
+const MAX_DISPLAY_CHAIN: usize = 16;
+
+/// A DSConfig as one request uses it.
+pub struct Schema {
+    pub config: Config,
+    /// Its version in the database (0: none is stored).
+    pub version: i64,
+    /// The server time zone, for date-times given without an offset.
+    pub time_zone: Tz,
+    /// Default and maximum `limit` of list endpoints.
+    pub max_limit: u64,
+}
+
+impl Schema {
+    /// Refuses a type name that is malformed or, in strict mode, not configured.
+    pub fn check_object_type(&self, object_type: &str) -> Result<(), ApiError> {
+        if !is_valid_name(object_type) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("`{object_type}` is not a valid object type name"),
+            )
+            .with_details(json!({ "objectType": object_type })));
+        }
+        let known = |t: &str| self.config.types.contains_key(t);
+        let archived = object_type.strip_prefix(ARCHIVE_PREFIX).is_some_and(known);
+        if self.config.is_strict() && !known(object_type) && !archived {
+            return Err(ApiError::new(
+                ErrorCode::UnknownObjectType,
+                format!("object type `{object_type}` is not configured"),
+            )
+            .with_details(json!({ "objectType": object_type })));
+        }
+        Ok(())
+    }
+
+    /// The configuration of a property of a type (an archived type uses its original's).
+    pub fn property_config(&self, object_type: &str, name: &str) -> Option<&PropertyConfig> {
+        self.config.property(object_type, name).or_else(|| {
+            let original = object_type.strip_prefix(ARCHIVE_PREFIX)?;
+            self.config.property(original, name)
+        })
+    }
+
+    /// What converting a value of a property with this configuration needs.
+    pub(crate) fn conversion(&self, config: Option<&PropertyConfig>) -> Context<'_> {
+        Context {
+            time_zone: self.time_zone,
+            list: config
+                .and_then(|c| c.list.as_deref())
+                .and_then(|l| self.config.list(l)),
+        }
+    }
+
+    /// The type of a property, refusing malformed names and, in strict mode, unknown ones.
+    pub fn property_type(&self, object_type: &str, name: &str) -> Result<PropertyType, ApiError> {
+        if !is_valid_property_name(name) {
+            let why = if crate::model::is_system_field(name) {
+                "is a system field"
+            } else {
+                "is not a valid property name"
+            };
+            return Err(
+                ApiError::new(ErrorCode::InvalidParameter, format!("`{name}` {why}"))
+                    .with_details(json!({ "propertyName": name })),
+            );
+        }
+        match self.property_config(object_type, name) {
+            Some(p) => Ok(p.property_type),
+            None if self.config.is_strict() => Err(ApiError::new(
+                ErrorCode::UnknownProperty,
+                format!("property `{name}` is not configured for `{object_type}`"),
+            )
+            .with_details(json!({ "objectType": object_type, "propertyName": name }))),
+            None => Ok(PropertyType::String),
+        }
+    }
+
+    /// Converts one client value into the write the store performs.
+    fn prepare_write(
+        &self,
+        object_type: &str,
+        name: &str,
+        input: &Value,
+    ) -> Result<PropertyWrite, ApiError> {
+        let ty = self.property_type(object_type, name)?;
+        let config = self.property_config(object_type, name);
+        let stored = convert::convert(ty, input, &self.conversion(config)).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidValue, format!("`{name}` ({ty}): {e}"))
+                .with_details(json!({ "propertyName": name, "propertyType": ty.as_str() }))
+        })?;
+        let value = stored.map(|s| NewValue {
+            lookup: match (ty, config) {
+                (PropertyType::Lookup, Some(c)) => Some(LookupTarget {
+                    object_id: s.as_double.unwrap_or_default() as ObjectId,
+                    object_type: c.object_type.clone().unwrap_or_default(),
+                    display: c.display.clone().unwrap_or_else(|| "objectId".into()),
+                }),
+                _ => None,
+            },
+            property_type: ty,
+            value: s.value,
+            as_double: s.as_double,
+            as_string: s.as_string,
+        });
+        // An archived target (`ARCH_Company`) is still displayed by its original's lookups.
+        let target_type = object_type
+            .strip_prefix(ARCHIVE_PREFIX)
+            .unwrap_or(object_type);
+        let dependents = self.lookup_sites_displaying(target_type, name, &mut Vec::new());
+        Ok(PropertyWrite {
+            name: name.to_owned(),
+            value,
+            dependents,
+        })
+    }
+
+    pub(crate) fn prepare_writes(
+        &self,
+        object_type: &str,
+        properties: &Map<String, Value>,
+    ) -> Result<Vec<PropertyWrite>, ApiError> {
+        properties
+            .iter()
+            .map(|(name, value)| self.prepare_write(object_type, name, value))
+            .collect()
+    }
+
+    /// Checks and converts a new object for the store, without storing it.
+    pub fn prepare_new_object(
+        &self,
+        object_type: &str,
+        properties: &Map<String, Value>,
+    ) -> Result<NewObject, ApiError> {
+        self.check_object_type(object_type)?;
+        Ok(NewObject {
+            object_type: object_type.to_owned(),
+            properties: self.prepare_writes(object_type, properties)?,
+            config_version: self.version,
+        })
+    }
+
+    /// The items of a configured list, in declared order.
+    /// The Lookups displaying property `name` of `target_type`, each with the Lookups that
+    /// display it in turn (a chain), archived owners (`ARCH_Person`) included: they keep
+    /// showing the current text too. `path` cuts display cycles a DSConfig may contain.
+    fn lookup_sites_displaying(
+        &self,
+        target_type: &str,
+        name: &str,
+        path: &mut Vec<(String, String)>,
+    ) -> Vec<LookupSite> {
+        let key = (target_type.to_owned(), name.to_owned());
+        if path.contains(&key) || path.len() >= MAX_DISPLAY_CHAIN {
+            return Vec::new();
+        }
+        path.push(key);
+        let mut sites = Vec::new();
+        for (owner_type, property_name) in self.config.lookups_displaying(target_type, name) {
+            let dependents = self.lookup_sites_displaying(&owner_type, &property_name, path);
+            let archived = format!("{ARCHIVE_PREFIX}{owner_type}");
+            sites.push(LookupSite {
+                owner_type,
+                property_name: property_name.clone(),
+                dependents: dependents.clone(),
+            });
+            sites.push(LookupSite {
+                owner_type: archived,
+                property_name,
+                dependents,
+            });
+        }
+        path.pop();
+        sites
+    }
+
+    pub fn list_items(&self, name: &str) -> Result<Value, ApiError> {
+        match self.config.list(name) {
+            Some(items) => Ok(json!(items)),
+            None => Err(ApiError::new(
+                ErrorCode::UnknownList,
+                format!("list `{name}` is not configured"),
+            )
+            .with_details(json!({ "listName": name }))),
+        }
+    }
+}
