@@ -153,6 +153,46 @@ impl FromStr for PropertyType {
     }
 }
 
+/// What a value is compared and sorted by: the vocabulary the query plan and the stores
+/// share.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// `PropertyAsDouble` of a property.
+    Double(String),
+    /// `PropertyValue` of a property.
+    Text(String),
+    /// A system field (`objectId`, `objectNumber`, `createdAt`, `updatedAt`, `objectType`).
+    System(SystemField),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemField {
+    ObjectId,
+    ObjectType,
+    ObjectNumber,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SystemField {
+    pub fn parse(name: &str) -> Option<SystemField> {
+        Some(match name {
+            "objectId" => SystemField::ObjectId,
+            "objectType" => SystemField::ObjectType,
+            "objectNumber" => SystemField::ObjectNumber,
+            "createdAt" => SystemField::CreatedAt,
+            "updatedAt" => SystemField::UpdatedAt,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub key: Key,
+    pub descending: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{Order, SystemField};
+use crate::model::{Order, SystemField};
 
 /// A whole query over objects of one type.
 #[derive(Debug, Clone, PartialEq)]

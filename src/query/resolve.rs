@@ -16,7 +16,7 @@ use super::plan::{Cmp, Cond, Hop, LocationSearch, QueryPlan, Scalar, SystemValue
 use crate::convert::{self, Context};
 use crate::dsconfig::{ListItem, PropertyConfig};
 use crate::model::{is_valid_name, PropertyType};
-use crate::store::{Key, Order, SystemField};
+use crate::model::{Key, Order, SystemField};
 
 /// Most results of a `near` query.
 pub const MAX_NEAR: u64 = 100;

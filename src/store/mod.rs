@@ -19,6 +19,8 @@ use crate::model::ObjectId;
 use crate::query::plan::QueryPlan;
 
 pub use types::*;
+// The comparison vocabulary lives below both the query plan and the stores.
+pub use crate::model::{Key, Order, SystemField};
 
 /// Opens the backend named by a `--database` URL and applies pending migrations.
 pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::dsconfig::Config;
-use crate::model::{ObjectId, PropertyType};
+use crate::model::{Key, ObjectId, Order, PropertyType};
 
 /// One row of `Properties`.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,39 +120,6 @@ pub struct TableQuery {
     pub limit: u64,
 }
 
-/// What a value is compared by.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Key {
-    /// `PropertyAsDouble` of a property.
-    Double(String),
-    /// `PropertyValue` of a property.
-    Text(String),
-    /// A system field (`objectId`, `objectNumber`, `createdAt`, `updatedAt`, `objectType`).
-    System(SystemField),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SystemField {
-    ObjectId,
-    ObjectType,
-    ObjectNumber,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl SystemField {
-    pub fn parse(name: &str) -> Option<SystemField> {
-        Some(match name {
-            "objectId" => SystemField::ObjectId,
-            "objectType" => SystemField::ObjectType,
-            "objectNumber" => SystemField::ObjectNumber,
-            "createdAt" => SystemField::CreatedAt,
-            "updatedAt" => SystemField::UpdatedAt,
-            _ => return None,
-        })
-    }
-}
-
 /// Equality with a literal of the key's kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
@@ -164,12 +131,6 @@ pub struct Filter {
 pub enum FilterValue {
     Double(f64),
     Text(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Order {
-    pub key: Key,
-    pub descending: bool,
 }
 
 /// A page of objects and the number of matches before paging.
