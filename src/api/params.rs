@@ -132,11 +132,13 @@ impl Params {
     }
 
     fn add_json(&mut self, body: &[u8]) -> Result<(), ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidParameter,
-                format!("the body is not valid JSON: {e}"),
-            )
+        let value: Value = crate::json::from_slice(body).map_err(|e| {
+            let why = match e.classify() {
+                // Well-formed, but a key repeated in one object.
+                serde_json::error::Category::Data => "the JSON body is refused",
+                _ => "the body is not valid JSON",
+            };
+            ApiError::new(ErrorCode::InvalidParameter, format!("{why}: {e}"))
             .with_details(json!({ "line": e.line(), "column": e.column() }))
         })?;
         let Value::Object(object) = value else {
@@ -280,9 +282,10 @@ impl Params {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => match serde_json::from_str(&s) {
+            Some(Value::String(s)) => match crate::json::from_str(&s) {
                 Ok(Value::Object(m)) => Ok(Some(m)),
-                _ => Err(invalid(name, expected)),
+                Ok(_) => Err(invalid(name, expected)),
+                Err(e) => Err(invalid(name, &format!("{expected}; {e}"))),
             },
             Some(_) => Err(invalid(name, expected)),
         }

@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod config;
 mod drop;
+mod input;
 mod lists;
 mod objects;
 mod properties;
