@@ -74,7 +74,10 @@ impl Params {
             return Ok(params);
         }
         let has_content_type = req.headers().contains_key(CONTENT_TYPE);
-        match req.content_type() {
+        // Media types compare case-insensitively (RFC 9110 §8.3.1); actix gives the header's
+        // type as sent, without its parameters.
+        let media_type = req.content_type().to_ascii_lowercase();
+        match media_type.as_str() {
             "application/json" => params.add_json(&body)?,
             "application/x-www-form-urlencoded" => {
                 let text = std::str::from_utf8(&body).map_err(|_| {
@@ -83,10 +86,10 @@ impl Params {
                 params.add_pairs(text, "form body")?;
             }
             // Postman and curl users often send JSON without saying so.
-            _ if !has_content_type || req.content_type() == "text/plain" => {
-                params.add_json(&body)?
-            }
-            other => {
+            "text/plain" => params.add_json(&body)?,
+            _ if !has_content_type => params.add_json(&body)?,
+            _ => {
+                let other = req.content_type();
                 return Err(ApiError::new(
                     ErrorCode::UnsupportedMediaType,
                     format!(

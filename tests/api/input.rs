@@ -71,3 +71,29 @@ async fn a_key_given_twice_in_json_text_of_a_form_is_refused_too() {
     let stored = app.get_object(&person["objectId"]).await.ok();
     assert!(stored.get("age").is_none() && stored.get("preferences").is_none());
 }
+
+#[tokio::test]
+async fn media_types_compare_case_insensitively() {
+    let app = spawn_app().await;
+    let answer = post_raw(
+        &app,
+        "newObject",
+        "Application/JSON; charset=utf-8",
+        r#"{"objectType":"Person","properties":{"age":"7"}}"#,
+    )
+    .await;
+    assert_eq!(answer.ok()["age"], 7);
+    let answer = post_raw(
+        &app,
+        "newObject",
+        "APPLICATION/X-WWW-FORM-URLENCODED",
+        "objectType=Company",
+    )
+    .await;
+    assert_eq!(answer.ok()["objectType"], "Company");
+    let answer = post_raw(&app, "newObject", "Text/Plain", r#"{"objectType":"City"}"#).await;
+    assert_eq!(answer.ok()["objectType"], "City");
+    post_raw(&app, "newObject", "Application/XML", "<a/>")
+        .await
+        .fails(415, "UNSUPPORTED_MEDIA_TYPE");
+}
