@@ -54,8 +54,10 @@ impl Datastore {
         let (key, ty) = self.key_of(object_type, name)?;
         let value = match &key {
             Key::System(SystemField::ObjectId) => {
+                // Compared as the integer's text, never as a double: an id above 2^53 has
+                // no double of its own.
                 match convert::convert(ty, input, &Context::default()) {
-                    Ok(Some(s)) => FilterValue::Double(s.as_double.unwrap_or_default()),
+                    Ok(Some(s)) => FilterValue::Text(s.value),
                     _ => {
                         return Err(bad(
                             format!("filter `{name}` must be an object id"),

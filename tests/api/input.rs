@@ -97,3 +97,21 @@ async fn media_types_compare_case_insensitively() {
         .await
         .fails(415, "UNSUPPORTED_MEDIA_TYPE");
 }
+
+#[tokio::test]
+async fn a_lookup_id_above_two_to_the_53_is_never_rounded() {
+    let app = spawn_app().await;
+    let person = app.new_object("Person", json!({})).await;
+    // 2^53 + 1 has no double of its own; as a float it would become 2^53.
+    let big: i64 = 9_007_199_254_740_993;
+    for value in [json!(big), json!(big.to_string())] {
+        let answer = app
+            .post(
+                "saveProperty",
+                json!({ "objectId": person["objectId"], "propertyName": "company", "propertyValue": value }),
+            )
+            .await;
+        let details = answer.fails(400, "INVALID_VALUE");
+        assert_eq!(details["objectId"], json!(big), "{}", answer.body);
+    }
+}
