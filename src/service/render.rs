@@ -28,22 +28,16 @@ pub fn render_object(record: &ObjectRecord) -> Value {
     let mut object = Map::new();
     object.insert("objectId".into(), record.id.into());
     object.insert("objectType".into(), record.object_type.clone().into());
-    object.insert(
-        "objectNumber".into(),
-        record
-            .object_number
-            .clone()
-            .map_or(Value::Null, Value::String),
-    );
+    // An absent value is an absent attribute, never `null` (API.md §2).
+    if let Some(number) = &record.object_number {
+        object.insert("objectNumber".into(), number.clone().into());
+    }
     object.insert("createdAt".into(), timestamp(&record.created_at).into());
     object.insert("updatedAt".into(), timestamp(&record.updated_at).into());
     for p in &record.properties {
         object.insert(p.name.clone(), convert::to_json(p.property_type, &p.value));
-        if has_display(p.property_type) {
-            object.insert(
-                display_name(&p.name),
-                p.as_string.clone().map_or(Value::Null, Value::String),
-            );
+        if let (true, Some(display)) = (has_display(p.property_type), &p.as_string) {
+            object.insert(display_name(&p.name), display.clone().into());
         }
     }
     Value::Object(object)

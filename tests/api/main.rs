@@ -11,6 +11,7 @@ mod drop;
 mod input;
 mod lists;
 mod objects;
+mod output;
 mod properties;
 mod query;
 mod relationships;
