@@ -22,7 +22,7 @@ use crate::store::{
     SaveProperties, Store, StoreError,
 };
 
-pub use render::{render_object, CsvTable};
+pub use render::{render_object, CsvColumn, CsvTable};
 pub use table::{FilterRequest, TableRequest};
 
 /// Prefix of archived object types (`ARCH_Person` archives a Person).

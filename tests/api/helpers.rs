@@ -21,6 +21,8 @@ pub const SAMPLE_DSCONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dsconfig
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The `--database` the server runs on (another server may share it).
+    pub database: String,
     handle: actix_web::dev::ServerHandle,
     /// The SQL Server database of this test, dropped with it.
     pub mssql_database: Option<String>,
@@ -62,6 +64,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
     settings.dsconfig = SAMPLE_DSCONFIG.into();
     adjust(&mut settings, dir.path());
     let base_path = settings.normalized_base_path();
+    let database = settings.database.clone();
     let app = Application::build(settings)
         .await
         .expect("the application builds");
@@ -71,6 +74,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
+        database,
         handle,
         mssql_database,
         _dir: dir,
