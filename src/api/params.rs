@@ -96,7 +96,7 @@ impl Params {
                         "a body of type `{other}` is not understood; send application/json or \
                          application/x-www-form-urlencoded"
                     ),
-                ))
+                ));
             }
         }
         Ok(params)
@@ -142,7 +142,7 @@ impl Params {
                 _ => "the body is not valid JSON",
             };
             ApiError::new(ErrorCode::InvalidParameter, format!("{why}: {e}"))
-            .with_details(json!({ "line": e.line(), "column": e.column() }))
+                .with_details(json!({ "line": e.line(), "column": e.column() }))
         })?;
         let Value::Object(object) = value else {
             return Err(ApiError::new(

@@ -189,7 +189,10 @@ impl Datastore {
         object_type: &str,
         properties: Option<&[String]>,
     ) -> Result<Vec<CsvColumn>, ApiError> {
-        let configured = |name: &str| self.property_config(object_type, name).map(|c| c.property_type);
+        let configured = |name: &str| {
+            self.property_config(object_type, name)
+                .map(|c| c.property_type)
+        };
         let (names, stored): (Vec<String>, BTreeMap<String, PropertyType>) = match properties {
             Some(given) => {
                 let unconfigured: Vec<String> = given

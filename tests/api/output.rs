@@ -44,7 +44,11 @@ const SYSTEM: [&str; 5] = [
 
 /// System fields, then `columns`.
 fn header(columns: &[&str]) -> Vec<String> {
-    SYSTEM.iter().chain(columns).map(|s| s.to_string()).collect()
+    SYSTEM
+        .iter()
+        .chain(columns)
+        .map(|s| s.to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -171,7 +175,8 @@ async fn csv_cells_a_spreadsheet_would_run_as_a_formula_start_with_an_apostrophe
 #[tokio::test]
 async fn the_csv_header_depends_only_on_the_request_never_on_the_page() {
     let app = spawn_app().await;
-    app.new_object("Person", json!({ "firstName": "Ann" })).await;
+    app.new_object("Person", json!({ "firstName": "Ann" }))
+        .await;
     app.new_object(
         "Person",
         json!({ "firstName": "Bob", "age": 3, "nickname": "B" }),
@@ -190,7 +195,8 @@ async fn the_csv_header_depends_only_on_the_request_never_on_the_page() {
     let mut columns = Vec::new();
     for name in names {
         columns.push(name.to_owned());
-        if matches!(declared.get(name).map(|p| &p["type"]), Some(t) if *t == "Lookup" || *t == "List") {
+        if matches!(declared.get(name).map(|p| &p["type"]), Some(t) if *t == "Lookup" || *t == "List")
+        {
             columns.push(format!("{name}@display"));
         }
     }
@@ -230,7 +236,12 @@ async fn the_csv_header_depends_only_on_the_request_never_on_the_page() {
         ])]
     );
     // A type with no objects and no DSConfig: the system fields alone.
-    let rows = csv(&app, "getObjectListTable", json!({ "objectType": "Nothing" })).await;
+    let rows = csv(
+        &app,
+        "getObjectListTable",
+        json!({ "objectType": "Nothing" }),
+    )
+    .await;
     assert_eq!(rows, [header(&[])]);
 }
 

@@ -340,9 +340,9 @@ impl Store for MssqlStore {
         self.call("property_names", |db| async move {
             db.read(|c| {
                 let (object_type, names) = (object_type.clone(), names.clone());
-                Box::pin(async move {
-                    columns::property_names(c, &object_type, names.as_deref()).await
-                })
+                Box::pin(
+                    async move { columns::property_names(c, &object_type, names.as_deref()).await },
+                )
             })
             .await
         })
