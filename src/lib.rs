@@ -9,6 +9,7 @@
 //! - [`api`]: the HTTP layer, one file per endpoint family; parameters from JSON, form or
 //!   query string ([`api::params`]).
 //! - [`error`]: the one error body and the table from code to HTTP status.
+//! - [`json`]: JSON text read strictly (a repeated key is an error, at any depth).
 //! - [`service`]: the datastore's rules between HTTP and storage: schema checks, conversion,
 //!   what a write must check and refresh, rendering of flat objects.
 //! - [`convert`]: client input to stored columns and back, type by type.
@@ -23,6 +24,7 @@ pub mod api;
 pub mod convert;
 pub mod dsconfig;
 pub mod error;
+pub mod json;
 pub mod model;
 pub mod query;
 pub mod service;

@@ -29,19 +29,24 @@ pub(super) fn format_of(value: Option<String>) -> Result<Format, ApiError> {
     }
 }
 
-/// A page as the client asked for it, with `X-Total-Count`.
-pub(super) fn page_response(
+/// A page as the client asked for it, with `X-Total-Count`. A CSV header follows the
+/// request (`properties`, or the type's properties), never the page.
+async fn page_response(
+    state: &State,
     page: &Page,
-    columns: Option<&[String]>,
+    object_type: &str,
+    properties: Option<&[String]>,
     format: Format,
 ) -> Result<HttpResponse, ApiError> {
     let mut response = HttpResponse::Ok();
     response.insert_header(("X-Total-Count", page.total.to_string()));
     Ok(match format {
         Format::Json => response.json(page.objects.iter().map(render_object).collect::<Vec<_>>()),
-        Format::Csv => response
-            .content_type("text/csv; charset=utf-8")
-            .body(CsvTable::render(&page.objects, columns).map_err(ApiError::internal)?),
+        Format::Csv => {
+            let columns = state.datastore.csv_columns(object_type, properties).await?;
+            let csv = CsvTable::render(&page.objects, &columns).map_err(ApiError::internal)?;
+            response.content_type("text/csv; charset=utf-8").body(csv)
+        }
     })
 }
 
@@ -79,8 +84,9 @@ pub async fn get_object_list_table(
     p.finish()?;
     let format = format_of(list.format?)?;
     let properties = list.properties?;
+    let object_type = object_type?;
     let request = TableRequest {
-        object_type: object_type?,
+        object_type: object_type.clone(),
         properties: properties.clone(),
         parent_object_id: parent?,
         filter: filter?,
@@ -89,7 +95,7 @@ pub async fn get_object_list_table(
         limit: list.limit?,
     };
     let page = state.datastore.list_table(request).await?;
-    page_response(&page, properties.as_deref(), format)
+    page_response(&state, &page, &object_type, properties.as_deref(), format).await
 }
 
 pub async fn get_object_list_by_filter(
@@ -104,13 +110,14 @@ pub async fn get_object_list_by_filter(
     p.finish()?;
     let format = format_of(list.format?)?;
     let properties = list.properties?;
+    let object_type = object_type?;
     let request = FilterRequest {
-        object_type: object_type?,
+        object_type: object_type.clone(),
         query: query?.unwrap_or_default(),
         properties: properties.clone(),
         offset: list.offset?,
         limit: list.limit?,
     };
     let page = state.datastore.list_by_filter(request).await?;
-    page_response(&page, properties.as_deref(), format)
+    page_response(&state, &page, &object_type, properties.as_deref(), format).await
 }

@@ -74,7 +74,10 @@ impl Params {
             return Ok(params);
         }
         let has_content_type = req.headers().contains_key(CONTENT_TYPE);
-        match req.content_type() {
+        // Media types compare case-insensitively (RFC 9110 §8.3.1); actix gives the header's
+        // type as sent, without its parameters.
+        let media_type = req.content_type().to_ascii_lowercase();
+        match media_type.as_str() {
             "application/json" => params.add_json(&body)?,
             "application/x-www-form-urlencoded" => {
                 let text = std::str::from_utf8(&body).map_err(|_| {
@@ -83,17 +86,17 @@ impl Params {
                 params.add_pairs(text, "form body")?;
             }
             // Postman and curl users often send JSON without saying so.
-            _ if !has_content_type || req.content_type() == "text/plain" => {
-                params.add_json(&body)?
-            }
-            other => {
+            "text/plain" => params.add_json(&body)?,
+            _ if !has_content_type => params.add_json(&body)?,
+            _ => {
+                let other = req.content_type();
                 return Err(ApiError::new(
                     ErrorCode::UnsupportedMediaType,
                     format!(
                         "a body of type `{other}` is not understood; send application/json or \
                          application/x-www-form-urlencoded"
                     ),
-                ))
+                ));
             }
         }
         Ok(params)
@@ -132,12 +135,14 @@ impl Params {
     }
 
     fn add_json(&mut self, body: &[u8]) -> Result<(), ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidParameter,
-                format!("the body is not valid JSON: {e}"),
-            )
-            .with_details(json!({ "line": e.line(), "column": e.column() }))
+        let value: Value = crate::json::from_slice(body).map_err(|e| {
+            let why = match e.classify() {
+                // Well-formed, but a key repeated in one object.
+                serde_json::error::Category::Data => "the JSON body is refused",
+                _ => "the body is not valid JSON",
+            };
+            ApiError::new(ErrorCode::InvalidParameter, format!("{why}: {e}"))
+                .with_details(json!({ "line": e.line(), "column": e.column() }))
         })?;
         let Value::Object(object) = value else {
             return Err(ApiError::new(
@@ -280,9 +285,10 @@ impl Params {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => match serde_json::from_str(&s) {
+            Some(Value::String(s)) => match crate::json::from_str(&s) {
                 Ok(Value::Object(m)) => Ok(Some(m)),
-                _ => Err(invalid(name, expected)),
+                Ok(_) => Err(invalid(name, expected)),
+                Err(e) => Err(invalid(name, &format!("{expected}; {e}"))),
             },
             Some(_) => Err(invalid(name, expected)),
         }

@@ -219,7 +219,7 @@ fn list(input: &Value, items: Option<&[ListItem]>) -> Result<Stored, ConvertErro
 /// Accepts JSON of the wanted shape, or text holding such JSON.
 fn json_input(input: &Value) -> Result<Value, ConvertError> {
     match input {
-        Value::String(s) => serde_json::from_str(s.trim())
+        Value::String(s) => crate::json::from_str(s.trim())
             .or_else(|e| invalid(format!("the text is not valid JSON: {e}"))),
         other => Ok(other.clone()),
     }

@@ -21,7 +21,7 @@ use crate::model::{is_valid_name, ObjectId};
 use crate::store::{Direction, DropObject, SaveProperties, Store, StoreError};
 
 pub use active::{ActiveConfig, POLL};
-pub use render::{render_object, CsvTable};
+pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
 pub use table::{FilterRequest, TableRequest};
 
@@ -122,25 +122,28 @@ impl Datastore {
         let mut properties = Map::new();
         properties.insert(name.to_owned(), value);
         let record = self.save(id, &properties).await?;
-        let object_type = &record.object_type;
-        Ok(match record.property(name) {
-            Some(p) => json!({
-                "objectId": id,
-                "propertyName": name,
-                "propertyType": p.property_type.as_str(),
-                "propertyValue": convert::to_json(p.property_type, &p.value),
-                "propertyAsDouble": p.as_double,
-                "propertyAsString": p.as_string,
-            }),
-            None => json!({
-                "objectId": id,
-                "propertyName": name,
-                "propertyType": self.schema().property_type(object_type, name)?.as_str(),
-                "propertyValue": null,
-                "propertyAsDouble": null,
-                "propertyAsString": null,
-            }),
-        })
+        let property_type = match record.property(name) {
+            Some(p) => p.property_type,
+            None => self.schema().property_type(&record.object_type, name)?,
+        };
+        let mut answer = Map::new();
+        answer.insert("objectId".into(), id.into());
+        answer.insert("propertyName".into(), name.into());
+        answer.insert("propertyType".into(), property_type.as_str().into());
+        // A removed property, or a column without a value, is left out, never `null`.
+        if let Some(p) = record.property(name) {
+            answer.insert(
+                "propertyValue".into(),
+                convert::to_json(p.property_type, &p.value),
+            );
+            if let Some(d) = p.as_double.and_then(serde_json::Number::from_f64) {
+                answer.insert("propertyAsDouble".into(), Value::Number(d));
+            }
+            if let Some(text) = &p.as_string {
+                answer.insert("propertyAsString".into(), text.clone().into());
+            }
+        }
+        Ok(Value::Object(answer))
     }
 
     pub async fn save_properties(

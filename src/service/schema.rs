@@ -15,6 +15,17 @@ use crate::store::{LookupSite, LookupTarget, NewObject, NewValue, PropertyWrite}
 /// Longest chain of Lookups displaying Lookups that display texts follow.
 const MAX_DISPLAY_CHAIN: usize = 16;
 
+/// The object id a converted Lookup value names.
+fn lookup_id(name: &str, canonical: &str) -> Result<ObjectId, ApiError> {
+    canonical.parse().map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidValue,
+            format!("`{name}` (Lookup): `{canonical}` is not an object id"),
+        )
+        .with_details(json!({ "propertyName": name, "propertyType": "Lookup" }))
+    })
+}
+
 /// A DSConfig as one request uses it.
 pub struct Schema {
     pub config: Config,
@@ -103,20 +114,25 @@ impl Schema {
             ApiError::new(ErrorCode::InvalidValue, format!("`{name}` ({ty}): {e}"))
                 .with_details(json!({ "propertyName": name, "propertyType": ty.as_str() }))
         })?;
-        let value = stored.map(|s| NewValue {
-            lookup: match (ty, config) {
-                (PropertyType::Lookup, Some(c)) => Some(LookupTarget {
-                    object_id: s.as_double.unwrap_or_default() as ObjectId,
-                    object_type: c.object_type.clone().unwrap_or_default(),
-                    display: c.display.clone().unwrap_or_else(|| "objectId".into()),
-                }),
-                _ => None,
-            },
-            property_type: ty,
-            value: s.value,
-            as_double: s.as_double,
-            as_string: s.as_string,
-        });
+        let value = stored
+            .map(|s| -> Result<NewValue, ApiError> {
+                Ok(NewValue {
+                    lookup: match (ty, config) {
+                        (PropertyType::Lookup, Some(c)) => Some(LookupTarget {
+                            // From the canonical text: an id above 2^53 has no double of its own.
+                            object_id: lookup_id(name, &s.value)?,
+                            object_type: c.object_type.clone().unwrap_or_default(),
+                            display: c.display.clone().unwrap_or_else(|| "objectId".into()),
+                        }),
+                        _ => None,
+                    },
+                    property_type: ty,
+                    value: s.value,
+                    as_double: s.as_double,
+                    as_string: s.as_string,
+                })
+            })
+            .transpose()?;
         // An archived target (`ARCH_Company`) is still displayed by its original's lookups.
         let target_type = object_type
             .strip_prefix(ARCHIVE_PREFIX)

@@ -2,7 +2,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Datastore, Schema};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::render::{has_display, CsvColumn};
+use super::{Datastore, Schema, ARCHIVE_PREFIX};
 use crate::convert::{self, Context};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ObjectId, PropertyType};
@@ -54,8 +57,10 @@ impl Schema {
         let (key, ty) = self.key_of(object_type, name)?;
         let value = match &key {
             Key::System(SystemField::ObjectId) => {
+                // Compared as the integer's text, never as a double: an id above 2^53 has
+                // no double of its own.
                 match convert::convert(ty, input, &Context::default()) {
-                    Ok(Some(s)) => FilterValue::Double(s.as_double.unwrap_or_default()),
+                    Ok(Some(s)) => FilterValue::Text(s.value),
                     _ => {
                         return Err(bad(
                             format!("filter `{name}` must be an object id"),
@@ -178,6 +183,75 @@ impl Datastore {
     pub async fn list_table(&self, req: TableRequest) -> Result<Page, ApiError> {
         let query = self.schema().table_query(req)?;
         Ok(self.store.list_table(&query).await?)
+    }
+}
+
+impl Datastore {
+    /// The property columns of a CSV answer for `object_type`: `properties` when given;
+    /// otherwise every property the type has in the DSConfig plus every one found on
+    /// objects of the type in the store, by name. A Lookup or List column is followed by
+    /// its display column, by the DSConfig type of the property or, for one the DSConfig
+    /// does not declare, by the type it was stored as. Nothing here depends on a page.
+    pub async fn csv_columns(
+        &self,
+        object_type: &str,
+        properties: Option<&[String]>,
+    ) -> Result<Vec<CsvColumn>, ApiError> {
+        let schema = self.schema();
+        let configured = |name: &str| {
+            schema
+                .property_config(object_type, name)
+                .map(|c| c.property_type)
+        };
+        let (names, stored): (Vec<String>, BTreeMap<String, PropertyType>) = match properties {
+            Some(given) => {
+                let unconfigured: Vec<String> = given
+                    .iter()
+                    .filter(|n| configured(n).is_none())
+                    .cloned()
+                    .collect();
+                let stored = if unconfigured.is_empty() {
+                    BTreeMap::new()
+                } else {
+                    let found = self.store.property_names(object_type, Some(&unconfigured));
+                    found.await?.into_iter().collect()
+                };
+                (given.to_vec(), stored)
+            }
+            None => {
+                let stored: BTreeMap<String, PropertyType> = self
+                    .store
+                    .property_names(object_type, None)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let mut names = schema.configured_names(object_type);
+                names.extend(stored.keys().cloned());
+                (names.into_iter().collect(), stored)
+            }
+        };
+        Ok(names
+            .into_iter()
+            .map(|name| {
+                let ty = configured(&name).or_else(|| stored.get(&name).copied());
+                CsvColumn {
+                    display: ty.is_some_and(has_display),
+                    name,
+                }
+            })
+            .collect())
+    }
+}
+
+impl Schema {
+    /// The properties the DSConfig declares for a type (an archived type: its original's too).
+    fn configured_names(&self, object_type: &str) -> BTreeSet<String> {
+        [Some(object_type), object_type.strip_prefix(ARCHIVE_PREFIX)]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| self.config.types.get(t))
+            .flat_map(|t| t.properties.keys().cloned())
+            .collect()
     }
 }
 

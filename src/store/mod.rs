@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::dsconfig::Config;
-use crate::model::ObjectId;
+use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::QueryPlan;
 
 pub use types::*;
@@ -138,6 +138,17 @@ pub trait Store: Send + Sync + 'static {
         direction: Direction,
         object_type: Option<&str>,
     ) -> Result<Vec<(ObjectRecord, bool)>, StoreError>;
+
+    /// The properties objects of `object_type` have, by name, each with the type one of its
+    /// rows was stored as (rows of one name share a type unless the DSConfig changed it).
+    /// With `names`, only those are looked at; without, every property name in the store
+    /// is: one index seek per distinct name plus a check that stops at the first object of
+    /// the type having it, never a scan of the type's properties (docs/DECISIONS.md).
+    async fn property_names(
+        &self,
+        object_type: &str,
+        names: Option<&[String]>,
+    ) -> Result<Vec<(String, PropertyType)>, StoreError>;
 
     /// A page of a table view and the number of matches before paging.
     async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError>;

@@ -20,9 +20,9 @@ pub const SAMPLE_DSCONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dsconfig
 
 pub struct TestApp {
     pub address: String,
-    /// The `--database` the server runs on.
-    pub database: String,
     pub client: reqwest::Client,
+    /// The `--database` the server runs on (another server may share it).
+    pub database: String,
     handle: actix_web::dev::ServerHandle,
     /// The SQL Server database of this test, dropped with it.
     pub mssql_database: Option<String>,
@@ -71,8 +71,8 @@ async fn start(
     dir: tempfile::TempDir,
     mssql_database: Option<String>,
 ) -> TestApp {
-    let database = settings.database.clone();
     let base_path = settings.normalized_base_path();
+    let database = settings.database.clone();
     let app = Application::build(settings)
         .await
         .expect("the application builds");
@@ -81,8 +81,8 @@ async fn start(
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        database,
         client: reqwest::Client::new(),
+        database,
         handle,
         mssql_database,
         _dir: dir,

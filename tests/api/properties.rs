@@ -20,7 +20,7 @@ async fn save_property_returns_the_stored_columns() {
         saved,
         json!({
             "objectId": id, "propertyName": "birthDate", "propertyType": "Date",
-            "propertyValue": "2024-02-29", "propertyAsDouble": 1709164800000.0, "propertyAsString": null
+            "propertyValue": "2024-02-29", "propertyAsDouble": 1709164800000.0
         })
     );
 }

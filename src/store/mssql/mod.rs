@@ -23,6 +23,7 @@ macro_rules! params {
 
 mod admin;
 mod builders;
+mod columns;
 mod config;
 mod connect;
 mod exec;
@@ -54,7 +55,7 @@ use super::{
     SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
-use crate::model::ObjectId;
+use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::QueryPlan;
 use pool::Db;
 
@@ -382,6 +383,26 @@ impl Store for MssqlStore {
                 Box::pin(async move {
                     relations::related(c, id, direction, object_type.as_deref()).await
                 })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.property_names", skip_all, fields(object_type = %object_type))]
+    async fn property_names(
+        &self,
+        object_type: &str,
+        names: Option<&[String]>,
+    ) -> Result<Vec<(String, PropertyType)>, StoreError> {
+        let object_type: Arc<str> = object_type.into();
+        let names: Arc<Option<Vec<String>>> = Arc::new(names.map(<[String]>::to_vec));
+        self.call("property_names", |db| async move {
+            db.read(|c| {
+                let (object_type, names) = (object_type.clone(), names.clone());
+                Box::pin(
+                    async move { columns::property_names(c, &object_type, names.as_deref()).await },
+                )
             })
             .await
         })

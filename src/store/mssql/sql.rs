@@ -106,6 +106,35 @@ VALUES (@P1, @P2, @P3, @P4, @P5, @P6);";
 pub const DELETE_PROPERTY: &str =
     "DELETE FROM dbo.Properties WHERE OwnerObjectId = @P1 AND PropertyName = @P2";
 
+// --- CSV columns -----------------------------------------------------------------------
+
+/// The properties objects of type `@P1` have, each with the type one of its rows was stored
+/// as, in one round trip: the distinct names of the whole store are walked one seek at a
+/// time through an index led by `PropertyName` (a skip scan), and for each, one probe stops
+/// at the first object of the type having it. The probe is compiled for the name at hand
+/// (`RECOMPILE`), so the histograms on `PropertyName` and `ObjectType` let it start from the
+/// smaller side: the rows of that name or the objects of the type. Never a scan of the
+/// type's properties.
+pub const PROPERTY_NAMES: &str = "DECLARE @name nvarchar(128) = N'', @type nvarchar(32); \
+DECLARE @found TABLE (PropertyName nvarchar(128) NOT NULL, PropertyType nvarchar(32) NOT NULL); \
+WHILE 1 = 1 \
+BEGIN \
+SET @name = (SELECT TOP (1) PropertyName FROM dbo.Properties WHERE PropertyName > @name ORDER BY PropertyName); \
+IF @name IS NULL BREAK; \
+SET @type = NULL; \
+SELECT TOP (1) @type = p.PropertyType FROM dbo.Properties AS p \
+JOIN dbo.Objects AS o ON o.ObjectId = p.OwnerObjectId \
+WHERE p.PropertyName = @name AND o.ObjectType = @P1 OPTION (RECOMPILE); \
+IF @type IS NOT NULL INSERT INTO @found (PropertyName, PropertyType) VALUES (@name, @type); \
+END; \
+SELECT PropertyName, PropertyType FROM @found;";
+
+/// The type one row of property `@P1` on an object of type `@P2` was stored as; no row when
+/// no object of the type has it. Compiled for the values at hand, as in [`PROPERTY_NAMES`].
+pub const STORED_TYPE: &str = "SELECT TOP (1) p.PropertyType FROM dbo.Properties AS p \
+JOIN dbo.Objects AS o ON o.ObjectId = p.OwnerObjectId \
+WHERE p.PropertyName = @P1 AND o.ObjectType = @P2 OPTION (RECOMPILE)";
+
 // --- dropObject ------------------------------------------------------------------------
 
 /// The object to drop, locked for the rest of the transaction.
@@ -197,6 +226,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("LOOKUP_TARGET", LOOKUP_TARGET),
     ("UPSERT_PROPERTY", UPSERT_PROPERTY),
     ("DELETE_PROPERTY", DELETE_PROPERTY),
+    ("PROPERTY_NAMES", PROPERTY_NAMES),
+    ("STORED_TYPE", STORED_TYPE),
     ("LOCK_OBJECT", LOCK_OBJECT),
     ("EXISTING_PAIR", EXISTING_PAIR),
     ("UPSERT_RELATIONSHIP", UPSERT_RELATIONSHIP),

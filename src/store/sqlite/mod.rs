@@ -6,6 +6,7 @@
 //! small pool of read-only connections in WAL mode via `spawn_blocking`, so they neither
 //! block the async workers nor wait for the writer.
 
+mod columns;
 mod config;
 mod counts;
 mod migrate;
@@ -28,7 +29,7 @@ use super::{
     SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
-use crate::model::ObjectId;
+use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::QueryPlan;
 
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -343,6 +344,17 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
         let object_type = object_type.map(str::to_owned);
         self.read(move |c| objects::related(c, id, direction, object_type.as_deref()))
+            .await
+    }
+
+    async fn property_names(
+        &self,
+        object_type: &str,
+        names: Option<&[String]>,
+    ) -> Result<Vec<(String, PropertyType)>, StoreError> {
+        let object_type = object_type.to_owned();
+        let names = names.map(<[String]>::to_vec);
+        self.read(move |c| columns::property_names(c, &object_type, names.as_deref()))
             .await
     }
 
