@@ -8,12 +8,16 @@
 //! - [`startup`]: opens the store, installs the DSConfig, binds and serves.
 //! - [`api`]: the HTTP layer, one file per endpoint family; parameters from JSON, form or
 //!   query string ([`api::params`]).
-//! - [`error`]: the one error body and the table from code to HTTP status.
+//! - [`error`]: the one error body and the table from code to HTTP status; the HTTP side of
+//!   the service's [`service::ServiceError`].
 //! - [`json`]: JSON text read strictly (a repeated key is an error, at any depth).
 //! - [`service`]: the datastore's rules between HTTP and storage: schema checks, conversion,
-//!   what a write must check and refresh, rendering of flat objects.
+//!   what a write must check and refresh, rendering of flat objects; the active DSConfig
+//!   (one stored version for every process) and the display refresh a new one needs. It
+//!   answers with its own error (codes, no HTTP).
 //! - [`convert`]: client input to stored columns and back, type by type.
-//! - [`model`]: names, property types, system fields.
+//! - [`model`]: names, property types, system fields, and the comparison vocabulary (keys,
+//!   orders) that the query plan and the stores share.
 //! - [`dsconfig`]: TOML schema files to a validated [`dsconfig::Config`], errors with file:line.
 //! - [`query`]: the query language: parser (grammar in its docs), resolution against the
 //!   DSConfig, and the plan each backend renders into its own SQL.

@@ -3,10 +3,17 @@
 //! [`Datastore`] checks names against the DSConfig (open or strict schema), converts values
 //! by their configured types, states what a write must check (Lookup targets) and refresh
 //! (display texts of Lookups pointing here), and renders records as the flat JSON objects
-//! of API.md §4. It knows nothing of HTTP and nothing of SQL.
+//! of API.md §4. It knows nothing of HTTP and nothing of SQL: it answers with its own
+//! [`ServiceError`] (a contract code, a message, details), which the HTTP layer maps.
+//!
+//! - `schema`: one DSConfig version and the rules that depend on it; a request uses one.
+//! - `active`: the DSConfig in force in this process, kept equal to the stored one.
+//! - `displays`: the display-text refresh a new DSConfig needs.
+//! - `table`, `render`: list requests; flat objects and CSV.
 
 mod active;
 pub mod displays;
+mod error;
 mod render;
 mod schema;
 mod table;
@@ -16,11 +23,11 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::convert;
-use crate::error::{ApiError, ErrorCode};
 use crate::model::{is_valid_name, ObjectId};
 use crate::store::{Direction, DropObject, SaveProperties, Store, StoreError};
 
 pub use active::{ActiveConfig, POLL};
+pub use error::{ErrorCode, ServiceError};
 pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
 pub use table::{FilterRequest, TableRequest};
@@ -44,23 +51,23 @@ impl Datastore {
     }
 
     /// After the store refused a write made with an older DSConfig: the stored one.
-    async fn reload_config(&self) -> Result<(), ApiError> {
+    async fn reload_config(&self) -> Result<(), ServiceError> {
         self.active.reload(self.store.as_ref()).await?;
         Ok(())
     }
 
-    async fn type_of(&self, id: ObjectId) -> Result<String, ApiError> {
+    async fn type_of(&self, id: ObjectId) -> Result<String, ServiceError> {
         self.store
             .object_type(id)
             .await?
-            .ok_or_else(|| ApiError::object_not_found(id))
+            .ok_or_else(|| ServiceError::object_not_found(id))
     }
 
     pub async fn new_object(
         &self,
         object_type: &str,
         properties: Option<Map<String, Value>>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, ServiceError> {
         let properties = properties.unwrap_or_default();
         let mut attempts = 1;
         loop {
@@ -75,10 +82,10 @@ impl Datastore {
         }
     }
 
-    pub async fn get_object(&self, id: ObjectId) -> Result<Value, ApiError> {
+    pub async fn get_object(&self, id: ObjectId) -> Result<Value, ServiceError> {
         match self.store.get_object(id).await? {
             Some(record) => Ok(render_object(&record)),
-            None => Err(ApiError::object_not_found(id)),
+            None => Err(ServiceError::object_not_found(id)),
         }
     }
 
@@ -87,7 +94,7 @@ impl Datastore {
         &self,
         id: ObjectId,
         properties: &Map<String, Value>,
-    ) -> Result<crate::store::ObjectRecord, ApiError> {
+    ) -> Result<crate::store::ObjectRecord, ServiceError> {
         // The object's type and the DSConfig decide the conversion; if either changes
         // between the read and the write, the store refuses and the conversion is done
         // again.
@@ -118,7 +125,7 @@ impl Datastore {
         id: ObjectId,
         name: &str,
         value: Value,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, ServiceError> {
         let mut properties = Map::new();
         properties.insert(name.to_owned(), value);
         let record = self.save(id, &properties).await?;
@@ -150,7 +157,7 @@ impl Datastore {
         &self,
         id: ObjectId,
         properties: Map<String, Value>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, ServiceError> {
         let record = self.save(id, &properties).await?;
         Ok(render_object(&record))
     }
@@ -159,7 +166,7 @@ impl Datastore {
         &self,
         id: ObjectId,
         object_type: &str,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, ServiceError> {
         self.schema().check_object_type(object_type)?;
         let record = self.store.change_object_type(id, object_type).await?;
         Ok(render_object(&record))
@@ -169,10 +176,10 @@ impl Datastore {
         &self,
         id: ObjectId,
         child_types: Vec<String>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, ServiceError> {
         for t in &child_types {
             if !is_valid_name(t) {
-                return Err(ApiError::new(
+                return Err(ServiceError::new(
                     ErrorCode::InvalidParameter,
                     format!("`{t}` in childObjectTypes is not a valid object type name"),
                 ));
@@ -193,9 +200,9 @@ impl Datastore {
         parent: ObjectId,
         child: ObjectId,
         strict: bool,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, ServiceError> {
         if parent == child {
-            return Err(ApiError::new(
+            return Err(ServiceError::new(
                 ErrorCode::InvalidRelationship,
                 "an object cannot be its own parent or child",
             )
@@ -209,7 +216,7 @@ impl Datastore {
         &self,
         parent: ObjectId,
         child: ObjectId,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, ServiceError> {
         let dropped = self.store.drop_relationship(parent, child).await?;
         Ok(json!({ "dropped": dropped }))
     }
@@ -219,7 +226,7 @@ impl Datastore {
         id: ObjectId,
         direction: Direction,
         object_type: Option<String>,
-    ) -> Result<Vec<Value>, ApiError> {
+    ) -> Result<Vec<Value>, ServiceError> {
         if let Some(t) = &object_type {
             self.schema().check_object_type(t)?;
         }

@@ -5,10 +5,10 @@
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
+use super::error::{ErrorCode, ServiceError};
 use super::ARCHIVE_PREFIX;
 use crate::convert::{self, Context};
 use crate::dsconfig::{Config, PropertyConfig};
-use crate::error::{ApiError, ErrorCode};
 use crate::model::{is_valid_name, is_valid_property_name, ObjectId, PropertyType};
 use crate::store::{LookupSite, LookupTarget, NewObject, NewValue, PropertyWrite};
 
@@ -16,9 +16,9 @@ use crate::store::{LookupSite, LookupTarget, NewObject, NewValue, PropertyWrite}
 const MAX_DISPLAY_CHAIN: usize = 16;
 
 /// The object id a converted Lookup value names.
-fn lookup_id(name: &str, canonical: &str) -> Result<ObjectId, ApiError> {
+fn lookup_id(name: &str, canonical: &str) -> Result<ObjectId, ServiceError> {
     canonical.parse().map_err(|_| {
-        ApiError::new(
+        ServiceError::new(
             ErrorCode::InvalidValue,
             format!("`{name}` (Lookup): `{canonical}` is not an object id"),
         )
@@ -39,9 +39,9 @@ pub struct Schema {
 
 impl Schema {
     /// Refuses a type name that is malformed or, in strict mode, not configured.
-    pub fn check_object_type(&self, object_type: &str) -> Result<(), ApiError> {
+    pub fn check_object_type(&self, object_type: &str) -> Result<(), ServiceError> {
         if !is_valid_name(object_type) {
-            return Err(ApiError::new(
+            return Err(ServiceError::new(
                 ErrorCode::InvalidParameter,
                 format!("`{object_type}` is not a valid object type name"),
             )
@@ -50,7 +50,7 @@ impl Schema {
         let known = |t: &str| self.config.types.contains_key(t);
         let archived = object_type.strip_prefix(ARCHIVE_PREFIX).is_some_and(known);
         if self.config.is_strict() && !known(object_type) && !archived {
-            return Err(ApiError::new(
+            return Err(ServiceError::new(
                 ErrorCode::UnknownObjectType,
                 format!("object type `{object_type}` is not configured"),
             )
@@ -78,7 +78,11 @@ impl Schema {
     }
 
     /// The type of a property, refusing malformed names and, in strict mode, unknown ones.
-    pub fn property_type(&self, object_type: &str, name: &str) -> Result<PropertyType, ApiError> {
+    pub fn property_type(
+        &self,
+        object_type: &str,
+        name: &str,
+    ) -> Result<PropertyType, ServiceError> {
         if !is_valid_property_name(name) {
             let why = if crate::model::is_system_field(name) {
                 "is a system field"
@@ -86,13 +90,13 @@ impl Schema {
                 "is not a valid property name"
             };
             return Err(
-                ApiError::new(ErrorCode::InvalidParameter, format!("`{name}` {why}"))
+                ServiceError::new(ErrorCode::InvalidParameter, format!("`{name}` {why}"))
                     .with_details(json!({ "propertyName": name })),
             );
         }
         match self.property_config(object_type, name) {
             Some(p) => Ok(p.property_type),
-            None if self.config.is_strict() => Err(ApiError::new(
+            None if self.config.is_strict() => Err(ServiceError::new(
                 ErrorCode::UnknownProperty,
                 format!("property `{name}` is not configured for `{object_type}`"),
             )
@@ -107,15 +111,15 @@ impl Schema {
         object_type: &str,
         name: &str,
         input: &Value,
-    ) -> Result<PropertyWrite, ApiError> {
+    ) -> Result<PropertyWrite, ServiceError> {
         let ty = self.property_type(object_type, name)?;
         let config = self.property_config(object_type, name);
         let stored = convert::convert(ty, input, &self.conversion(config)).map_err(|e| {
-            ApiError::new(ErrorCode::InvalidValue, format!("`{name}` ({ty}): {e}"))
+            ServiceError::new(ErrorCode::InvalidValue, format!("`{name}` ({ty}): {e}"))
                 .with_details(json!({ "propertyName": name, "propertyType": ty.as_str() }))
         })?;
         let value = stored
-            .map(|s| -> Result<NewValue, ApiError> {
+            .map(|s| -> Result<NewValue, ServiceError> {
                 Ok(NewValue {
                     lookup: match (ty, config) {
                         (PropertyType::Lookup, Some(c)) => Some(LookupTarget {
@@ -149,7 +153,7 @@ impl Schema {
         &self,
         object_type: &str,
         properties: &Map<String, Value>,
-    ) -> Result<Vec<PropertyWrite>, ApiError> {
+    ) -> Result<Vec<PropertyWrite>, ServiceError> {
         properties
             .iter()
             .map(|(name, value)| self.prepare_write(object_type, name, value))
@@ -161,7 +165,7 @@ impl Schema {
         &self,
         object_type: &str,
         properties: &Map<String, Value>,
-    ) -> Result<NewObject, ApiError> {
+    ) -> Result<NewObject, ServiceError> {
         self.check_object_type(object_type)?;
         Ok(NewObject {
             object_type: object_type.to_owned(),
@@ -204,10 +208,10 @@ impl Schema {
         sites
     }
 
-    pub fn list_items(&self, name: &str) -> Result<Value, ApiError> {
+    pub fn list_items(&self, name: &str) -> Result<Value, ServiceError> {
         match self.config.list(name) {
             Some(items) => Ok(json!(items)),
-            None => Err(ApiError::new(
+            None => Err(ServiceError::new(
                 ErrorCode::UnknownList,
                 format!("list `{name}` is not configured"),
             )

@@ -4,10 +4,10 @@ use serde_json::{json, Map, Value};
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::error::{ErrorCode, ServiceError};
 use super::render::{has_display, CsvColumn};
 use super::{Datastore, Schema, ARCHIVE_PREFIX};
 use crate::convert::{self, Context};
-use crate::error::{ApiError, ErrorCode};
 use crate::model::{ObjectId, PropertyType};
 use crate::store::{Filter, FilterValue, Key, Order, Page, SystemField, TableQuery};
 
@@ -29,13 +29,13 @@ const MAX_FILTERS: usize = 32;
 /// Most sort keys of one table view.
 const MAX_ORDER: usize = 8;
 
-fn bad(message: String, details: Value) -> ApiError {
-    ApiError::new(ErrorCode::InvalidParameter, message).with_details(details)
+fn bad(message: String, details: Value) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidParameter, message).with_details(details)
 }
 
 impl Schema {
     /// The key a property or system field compares and sorts by.
-    fn key_of(&self, object_type: &str, name: &str) -> Result<(Key, PropertyType), ApiError> {
+    fn key_of(&self, object_type: &str, name: &str) -> Result<(Key, PropertyType), ServiceError> {
         if let Some(field) = SystemField::parse(name) {
             let ty = match field {
                 SystemField::ObjectId => PropertyType::Integer,
@@ -53,7 +53,12 @@ impl Schema {
         Ok((key, ty))
     }
 
-    fn filter_of(&self, object_type: &str, name: &str, input: &Value) -> Result<Filter, ApiError> {
+    fn filter_of(
+        &self,
+        object_type: &str,
+        name: &str,
+        input: &Value,
+    ) -> Result<Filter, ServiceError> {
         let (key, ty) = self.key_of(object_type, name)?;
         let value = match &key {
             Key::System(SystemField::ObjectId) => {
@@ -90,7 +95,7 @@ impl Schema {
                 let config = self.property_config(object_type, name);
                 let stored = convert::convert(ty, input, &self.conversion(config))
                     .map_err(|e| {
-                        ApiError::new(
+                        ServiceError::new(
                             ErrorCode::InvalidValue,
                             format!("filter `{name}` ({ty}): {e}"),
                         )
@@ -111,7 +116,7 @@ impl Schema {
         Ok(Filter { key, value })
     }
 
-    fn order_of(&self, object_type: &str, spec: &str) -> Result<Order, ApiError> {
+    fn order_of(&self, object_type: &str, spec: &str) -> Result<Order, ServiceError> {
         let words: Vec<&str> = spec.split_whitespace().collect();
         let (name, descending) = match words.as_slice() {
             [name] => (*name, false),
@@ -129,7 +134,11 @@ impl Schema {
     }
 
     /// Checks the type and the requested columns of a list request.
-    fn check_list(&self, object_type: &str, columns: Option<&[String]>) -> Result<(), ApiError> {
+    fn check_list(
+        &self,
+        object_type: &str,
+        columns: Option<&[String]>,
+    ) -> Result<(), ServiceError> {
         self.check_object_type(object_type)?;
         for c in columns.unwrap_or_default() {
             self.property_type(object_type, c)?;
@@ -138,7 +147,7 @@ impl Schema {
     }
 
     /// Checks a table request and turns it into the store's query.
-    fn table_query(&self, req: TableRequest) -> Result<TableQuery, ApiError> {
+    fn table_query(&self, req: TableRequest) -> Result<TableQuery, ServiceError> {
         self.check_list(&req.object_type, req.properties.as_deref())?;
         let object_type = &req.object_type;
         let too_many = |name: &str, most: usize| {
@@ -180,7 +189,7 @@ impl Schema {
 
 impl Datastore {
     /// Checks a table request and reads its page.
-    pub async fn list_table(&self, req: TableRequest) -> Result<Page, ApiError> {
+    pub async fn list_table(&self, req: TableRequest) -> Result<Page, ServiceError> {
         let query = self.schema().table_query(req)?;
         Ok(self.store.list_table(&query).await?)
     }
@@ -196,7 +205,7 @@ impl Datastore {
         &self,
         object_type: &str,
         properties: Option<&[String]>,
-    ) -> Result<Vec<CsvColumn>, ApiError> {
+    ) -> Result<Vec<CsvColumn>, ServiceError> {
         let schema = self.schema();
         let configured = |name: &str| {
             schema
@@ -285,12 +294,12 @@ pub struct FilterRequest {
 
 impl Datastore {
     /// Parses, resolves and runs a query of the query language.
-    pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ApiError> {
+    pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ServiceError> {
         use crate::query::{self, resolve};
         let schema = self.schema();
         schema.check_list(&req.object_type, req.properties.as_deref())?;
         let parsed = query::parse(&req.query).map_err(|e| {
-            ApiError::new(ErrorCode::QuerySyntax, e.message.clone()).with_details(
+            ServiceError::new(ErrorCode::QuerySyntax, e.message.clone()).with_details(
                 json!({ "position": e.position, "expected": e.expected, "found": e.found }),
             )
         })?;
@@ -312,10 +321,10 @@ impl Datastore {
         };
         let plan = resolve::resolve(&parsed, &req.object_type, schema.as_ref(), paging).map_err(|e| match e {
             resolve::ResolveError::Syntax { position, expected, message } => {
-                ApiError::new(ErrorCode::QuerySyntax, message)
+                ServiceError::new(ErrorCode::QuerySyntax, message)
                     .with_details(json!({ "position": position, "expected": expected }))
             }
-            resolve::ResolveError::UnknownProperty { position, object_type, property } => ApiError::new(
+            resolve::ResolveError::UnknownProperty { position, object_type, property } => ServiceError::new(
                 ErrorCode::UnknownProperty,
                 format!("property `{property}` is not configured for `{object_type}`"),
             )
