@@ -13,7 +13,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::api::{self, ApiState};
 use crate::dsconfig::{self, Config, ConfigErrors};
-use crate::service::{displays, ActiveConfig, Datastore};
+use crate::service::{ActiveConfig, Datastore};
 use crate::settings::Settings;
 use crate::store::{self, Store, StoreError, StoreOptions, StoredConfig};
 
@@ -55,22 +55,6 @@ pub struct PendingRefresh {
     pub version: i64,
     /// The DSConfig replaced, if its own refresh had completed (else: refresh everything).
     pub previous: Option<StoredConfig>,
-}
-
-impl PendingRefresh {
-    /// Runs the refresh; a failure is logged (the next start does it again).
-    pub async fn run(self, store: Arc<dyn Store>, config: Config) {
-        if let Err(e) = displays::refresh(
-            store.as_ref(),
-            &config,
-            self.version,
-            self.previous.as_ref(),
-        )
-        .await
-        {
-            tracing::error!(error = %e, version = self.version, "the display-text refresh failed; the next start retries it");
-        }
-    }
 }
 
 /// Stores `config` (a new version when it differs from the stored one) and says what
@@ -170,7 +154,7 @@ impl Application {
         ));
         let watcher = active.clone().watch(store.clone());
         if let Some(refresh) = installed.refresh {
-            tokio::spawn(refresh.run(store.clone(), installed.config));
+            active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
         let state = web::Data::new(ApiState {
             datastore: Datastore { store, active },

@@ -6,3 +6,14 @@ ALTER TABLE dbo.ConfigDocument ADD
     Version bigint NOT NULL CONSTRAINT DF_ConfigDocument_Version DEFAULT 1,
     DisplaysVersion bigint NOT NULL CONSTRAINT DF_ConfigDocument_DisplaysVersion DEFAULT 1;
 GO
+
+-- The items of the stored DSConfig's lists, so that a List's display texts can be rewritten
+-- by one statement per batch whatever the list's length. Replaced with the DSConfig.
+CREATE TABLE dbo.ListItems (
+    ListName nvarchar(128) COLLATE Latin1_General_100_BIN2 NOT NULL,
+    Code     nvarchar(300) COLLATE Latin1_General_100_BIN2 NOT NULL,
+    Value    nvarchar(max) COLLATE Latin1_General_100_BIN2 NOT NULL,
+    Position int NOT NULL,
+    CONSTRAINT PK_ListItems PRIMARY KEY (ListName, Code)
+);
+GO

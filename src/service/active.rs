@@ -8,21 +8,31 @@
 //! here can make an answer disagree with the database for longer than one poll, and no
 //! write is ever made with a DSConfig that is no longer the stored one.
 
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
 
+use super::displays;
 use super::schema::Schema;
 use crate::dsconfig::Config;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredConfig};
 
 /// How often a process looks for a newer stored DSConfig.
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// The active DSConfig, swapped whole when a newer version is found.
+/// How long display texts may lag the stored DSConfig before a process that sees it does
+/// the refresh itself (the one that stored it may have stopped, or failed).
+const REFRESH_OVERDUE: Duration = Duration::from_secs(30);
+
+/// The active DSConfig, swapped whole when another version is stored.
 pub struct ActiveConfig {
     current: RwLock<Arc<Schema>>,
+    /// A display refresh runs in this process.
+    refreshing: Arc<AtomicBool>,
+    /// Since when this process has seen the display texts lag the stored version.
+    lagging: Mutex<Option<(i64, Instant)>>,
 }
 
 impl ActiveConfig {
@@ -34,6 +44,8 @@ impl ActiveConfig {
                 time_zone,
                 max_limit,
             })),
+            refreshing: Arc::new(AtomicBool::new(false)),
+            lagging: Mutex::new(None),
         }
     }
 
@@ -45,13 +57,14 @@ impl ActiveConfig {
         }
     }
 
-    /// Makes `config` (stored as `version`) the active one, unless a newer one already is.
+    /// Makes `config` (stored as `version`) the active one, unless it already is.
     pub fn install(&self, config: Config, version: i64) -> bool {
         let mut current = match self.current.write() {
             Ok(current) => current,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if version <= current.version && current.version != 0 {
+        // Any other version: a restored backup may carry a lower one, and it is the stored one.
+        if version == current.version {
             return false;
         }
         *current = Arc::new(Schema {
@@ -74,12 +87,62 @@ impl ActiveConfig {
         Ok(self.get())
     }
 
-    /// One poll: reloads when the stored version differs from the active one.
-    pub async fn poll(&self, store: &dyn Store) -> Result<(), StoreError> {
-        if store.config_version().await? != self.get().version {
-            self.reload(store).await?;
+    /// One poll: reloads when the stored version differs from the active one, and takes
+    /// over a display refresh that is overdue.
+    pub async fn poll(&self, store: &Arc<dyn Store>) -> Result<(), StoreError> {
+        let stored = store.config_versions().await?;
+        if stored.version != self.get().version {
+            self.reload(store.as_ref()).await?;
+        }
+        let overdue = {
+            let mut lagging = match self.lagging.lock() {
+                Ok(l) => l,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if stored.displays_version >= stored.version {
+                *lagging = None;
+                false
+            } else {
+                match *lagging {
+                    Some((v, since)) if v == stored.version => since.elapsed() >= REFRESH_OVERDUE,
+                    _ => {
+                        *lagging = Some((stored.version, Instant::now()));
+                        false
+                    }
+                }
+            }
+        };
+        if overdue {
+            tracing::warn!(
+                version = stored.version,
+                "the display texts lag the stored DSConfig; refreshing them here"
+            );
+            self.start_refresh(store.clone(), stored.version, None);
         }
         Ok(())
+    }
+
+    /// Rewrites the display texts for DSConfig `version` (the active one) in the background,
+    /// coming from `previous` (`None`: all of them); nothing if one already runs here.
+    pub fn start_refresh(
+        &self,
+        store: Arc<dyn Store>,
+        version: i64,
+        previous: Option<StoredConfig>,
+    ) {
+        let schema = self.get();
+        if schema.version != version || self.refreshing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let refreshing = self.refreshing.clone();
+        tokio::spawn(async move {
+            let done =
+                displays::refresh(store.as_ref(), &schema.config, version, previous.as_ref()).await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, version, "the display-text refresh failed; it is tried again later");
+            }
+            refreshing.store(false, Ordering::SeqCst);
+        });
     }
 
     /// Polls every [`POLL`] for as long as the returned task runs.
@@ -89,7 +152,7 @@ impl ActiveConfig {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = self.poll(store.as_ref()).await {
+                if let Err(e) = self.poll(&store).await {
                     tracing::warn!(error = %e, "cannot read the stored DSConfig version");
                 }
             }

@@ -71,7 +71,7 @@ pub fn refreshes_between(old: Option<&Config>, new: &Config) -> Vec<DisplayRefre
                     format!("{ARCHIVE_PREFIX}{object_type}"),
                 ],
                 property_name: name,
-                source: source(new, p)?,
+                source: source(p)?,
             })
         })
         .collect()
@@ -93,17 +93,13 @@ fn depth(config: &Config, (object_type, name): &Site, level: usize) -> usize {
     }
 }
 
-fn source(config: &Config, p: &PropertyConfig) -> Option<DisplaySource> {
+fn source(p: &PropertyConfig) -> Option<DisplaySource> {
     match p.property_type {
         PropertyType::Lookup => Some(DisplaySource::Lookup {
             display: p.display.clone().unwrap_or_else(|| "objectId".into()),
         }),
         PropertyType::List => Some(DisplaySource::List {
-            items: config
-                .list(p.list.as_deref()?)?
-                .iter()
-                .map(|i| (i.code.clone(), i.value.clone()))
-                .collect(),
+            list: p.list.clone()?,
         }),
         _ => None,
     }
@@ -123,7 +119,12 @@ pub async fn refresh(
         .map(|p| &p.config);
     let mut rewritten = 0;
     for r in refreshes_between(old, new) {
-        rewritten += store.refresh_display(&r, BATCH).await?;
+        match store.refresh_display(&r, BATCH, version).await {
+            Ok(n) => rewritten += n,
+            // A newer DSConfig is stored: its own refresh covers everything.
+            Err(StoreError::ConfigChanged) => return Ok(rewritten),
+            Err(e) => return Err(e),
+        }
     }
     store.mark_displays_refreshed(version).await?;
     tracing::info!(version, rewritten, "display texts follow the DSConfig");

@@ -74,16 +74,18 @@ pub trait Store: Send + Sync + 'static {
     /// The DSConfig last applied, if any, with its version.
     async fn stored_config(&self) -> Result<Option<StoredConfig>, StoreError>;
 
-    /// The stored DSConfig's version (0 when none is stored): cheap, for polling.
-    async fn config_version(&self) -> Result<i64, StoreError>;
+    /// The stored DSConfig's versions: cheap, for polling.
+    async fn config_versions(&self) -> Result<ConfigVersions, StoreError>;
 
     /// Recomputes the display texts of one Lookup or List property, in batches of at most
     /// `batch` objects, each batch its own transaction (writers wait for one batch at
-    /// most). Returns how many rows it rewrote.
+    /// most), each checking that DSConfig `version` is still the stored one
+    /// ([`StoreError::ConfigChanged`] otherwise). Returns how many rows it rewrote.
     async fn refresh_display(
         &self,
         refresh: &DisplayRefresh,
         batch: u32,
+        version: i64,
     ) -> Result<u64, StoreError>;
 
     /// Records that the display refresh of DSConfig `version` has completed (nothing when

@@ -150,6 +150,14 @@ pub struct StoredConfig {
     pub displays_version: i64,
 }
 
+/// The stored DSConfig's version and the version its display texts are at (0, 0 when none
+/// is stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConfigVersions {
+    pub version: i64,
+    pub displays_version: i64,
+}
+
 /// What applying a DSConfig did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppliedConfig {
@@ -176,8 +184,8 @@ pub struct DisplayRefresh {
 pub enum DisplaySource {
     /// The target's display property (or `objectId` / `objectNumber`).
     Lookup { display: String },
-    /// The list's items: (code, value).
-    List { items: Vec<(String, String)> },
+    /// The stored DSConfig's list of this name (its items are stored with it).
+    List { list: String },
 }
 
 /// The store's failures. The first group are the client's doing; the rest are ours.

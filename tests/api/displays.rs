@@ -1,6 +1,12 @@
 //! Display texts never go stale (API.md §4): through chains of Lookups, and when a new
 //! DSConfig changes a list item's value or a Lookup's `display`.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use datastore::dsconfig::{self, Config};
+use datastore::service::{displays, ActiveConfig, Datastore};
+use datastore::store::{self, StoreOptions};
 use serde_json::{json, Value};
 
 use crate::helpers::{eventually, spawn_app_with_config, TestApp};
@@ -152,4 +158,109 @@ async fn an_instance_started_with_a_changed_dsconfig_rewrites_the_display_texts(
         followed,
         "the display texts did not follow the new DSConfig"
     );
+}
+
+fn two_displays(dir: &Path, name: &str, display: &str) -> Config {
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("c.toml"),
+        format!(
+            "[types.Company.properties]\nname = \"String\"\ncode = \"String\"\n\n\
+             [types.Person.properties]\n\
+             employer = {{ type = \"Lookup\", objectType = \"Company\", display = \"{display}\" }}\n"
+        ),
+    )
+    .unwrap();
+    dsconfig::load_dir(&d).unwrap()
+}
+
+fn props(v: Value) -> Option<serde_json::Map<String, Value>> {
+    v.as_object().cloned()
+}
+
+/// Process A stores v2 and starts its (slow) refresh; process B stores v3 and finishes its
+/// refresh first; A's remaining batches then run. They must not write v2's texts over v3's.
+#[tokio::test]
+async fn a_refresh_for_an_older_dsconfig_never_overwrites_the_texts_of_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let store = store::open(&url, &StoreOptions::default()).await.unwrap();
+    let v1 = two_displays(dir.path(), "v1", "name");
+    let v2 = two_displays(dir.path(), "v2", "code");
+    let a1 = store.apply_config(&v1).await.unwrap();
+    let ds = Datastore {
+        store: store.clone(),
+        active: Arc::new(ActiveConfig::new(
+            v1.clone(),
+            a1.version,
+            chrono_tz::UTC,
+            100,
+        )),
+    };
+    let company = ds
+        .new_object("Company", props(json!({ "name": "Acme", "code": "AC" })))
+        .await
+        .unwrap();
+    let person = ds
+        .new_object("Person", props(json!({ "employer": company["objectId"] })))
+        .await
+        .unwrap();
+    assert_eq!(person["employer@display"], "Acme");
+
+    // A: v2 (display = code) is stored; its refresh is computed but has not run yet.
+    let a2 = store.apply_config(&v2).await.unwrap();
+    assert!(a2.changed);
+    // B: v1 again (a rolled-back deploy) becomes v3 and its refresh completes.
+    let a3 = store.apply_config(&v1).await.unwrap();
+    assert_eq!(a3.version, 3);
+    displays::refresh(store.as_ref(), &v1, a3.version, a3.previous.as_ref())
+        .await
+        .unwrap();
+    // A's refresh now runs its batches.
+    displays::refresh(store.as_ref(), &v2, a2.version, a2.previous.as_ref())
+        .await
+        .unwrap();
+
+    let stored = store.stored_config().await.unwrap().unwrap();
+    assert_eq!((stored.version, stored.displays_version), (3, 3));
+    let id = person["objectId"].as_i64().unwrap();
+    let now = ds.get_object(id).await.unwrap();
+    assert_eq!(
+        now["employer@display"], "Acme",
+        "v3 displays the name, and DisplaysVersion = 3 says the texts are current"
+    );
+}
+
+/// A DSConfig with one List property whose list has `n` items, `c0`..: `value{i}` (the
+/// values of `changed` read `new{i}` instead, and `removed` is left out).
+fn long_list(n: usize, changed: usize, removed: Option<usize>) -> String {
+    let mut toml =
+        String::from("[types.Thing.properties]\nkind = { type = \"List\", list = \"Kinds\" }\n");
+    for i in (0..n).filter(|i| Some(*i) != removed) {
+        let value = if i == changed {
+            format!("new{i}")
+        } else {
+            format!("value{i}")
+        };
+        toml.push_str(&format!(
+            "\n[[lists.Kinds]]\ncode = \"c{i}\"\nvalue = \"{value}\"\n"
+        ));
+    }
+    toml
+}
+
+#[tokio::test]
+async fn a_changed_or_removed_item_of_a_long_list_changes_or_clears_its_display_texts() {
+    let app = spawn_app_with_config(&long_list(1200, usize::MAX, None)).await;
+    let changed = app.new_object("Thing", json!({ "kind": "c1100" })).await;
+    let removed = app.new_object("Thing", json!({ "kind": "c1199" })).await;
+    let same = app.new_object("Thing", json!({ "kind": "c3" })).await;
+    assert_eq!(display(&app, &changed, "kind").await, "value1100");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.toml"), long_list(1200, 1100, Some(1199))).unwrap();
+    app.cli(&["dsconfig", "apply", dir.path().to_str().unwrap()]);
+    assert_eq!(display(&app, &changed, "kind").await, "new1100");
+    assert!(display(&app, &removed, "kind").await.is_null());
+    assert_eq!(display(&app, &same, "kind").await, "value3");
 }

@@ -77,9 +77,16 @@ impl FileParser {
 
     /// A list item's code: a non-empty string, or an integer kept as its decimal text.
     fn code(&mut self, value: &Value) -> Option<String> {
+        const MAX_CODE_CHARS: usize = 300;
         match value.get_ref() {
             DeValue::String(code) if code.is_empty() => {
                 self.error(value, "`code` must not be empty".to_owned());
+                None
+            }
+            // Codes are keys of the stored list (a SQL Server key ends at 900 bytes).
+            DeValue::String(code) if code.encode_utf16().count() > MAX_CODE_CHARS => {
+                let message = format!("`code` is longer than {MAX_CODE_CHARS} characters");
+                self.error(value, message);
                 None
             }
             DeValue::String(code) => Some(code.to_string()),

@@ -118,40 +118,32 @@ pub fn lookups_pointing_at(n: usize, select: bool) -> String {
 
 /// Recomputes the display texts of Lookup `@P1` on objects of type `@P2` with ids in
 /// `(@P3, @P4]`, from the targets' property `@P5` or, for `objectId` / `objectNumber`,
-/// that system field. Only rows whose text changes are written.
+/// that system field. Only rows whose text changes are written. The targets are read
+/// under shared locks kept to commit (row versions could be older than a write that
+/// commits meanwhile, and its text would be overwritten with the old one).
 pub fn refresh_lookup_displays(display: &str) -> String {
     let text = match display {
         "objectId" => "p.PropertyValue".to_owned(),
-        "objectNumber" => "(SELECT t.ObjectNumber FROM dbo.Objects AS t \
-             WHERE t.ObjectId = CAST(p.PropertyValue AS bigint))"
+        "objectNumber" => "(SELECT t.ObjectNumber FROM dbo.Objects AS t WITH (REPEATABLEREAD) \
+             WHERE t.ObjectId = TRY_CAST(p.PropertyValue AS bigint))"
             .to_owned(),
         _ => format!(
-            "(SELECT {} FROM dbo.Properties AS t \
-             WHERE t.OwnerObjectId = CAST(p.PropertyValue AS bigint) AND t.PropertyName = @P5)",
+            "(SELECT {} FROM dbo.Properties AS t WITH (REPEATABLEREAD) \
+             WHERE t.OwnerObjectId = TRY_CAST(p.PropertyValue AS bigint) AND t.PropertyName = @P5)",
             super::sql::DISPLAY_OF_ROW
         ),
     };
     refresh_displays("Lookup", &text)
 }
 
-/// As [`refresh_lookup_displays`] for List `@P1`, from `items` pairs of code and value
-/// (`@P5, @P6, ...`). A code not among them has no display text, unless `partial` (a long
-/// list sent in parts), when its text is left as it is.
-pub fn refresh_list_displays(items: usize, partial: bool) -> String {
-    let cases: String = (0..items)
-        .map(|i| format!(" WHEN @P{} THEN @P{}", 5 + 2 * i, 6 + 2 * i))
-        .collect();
-    let other = if partial {
-        "p.PropertyAsString"
-    } else {
-        "CAST(NULL AS nvarchar(max))"
-    };
-    let text = if items == 0 {
-        other.to_owned()
-    } else {
-        format!("CASE p.PropertyValue{cases} ELSE {other} END")
-    };
-    refresh_displays("List", &text)
+/// As [`refresh_lookup_displays`] for List `@P1`, from the stored items of list `@P5`; a
+/// code no longer in the list has no display text.
+pub fn refresh_list_displays() -> String {
+    refresh_displays(
+        "List",
+        "(SELECT li.Value FROM dbo.ListItems AS li \
+         WHERE li.ListName = @P5 AND li.Code = p.PropertyValue)",
+    )
 }
 
 fn refresh_displays(property_type: &str, text: &str) -> String {
@@ -168,8 +160,17 @@ fn refresh_displays(property_type: &str, text: &str) -> String {
     )
 }
 
-/// Most list items one refresh statement carries (two parameters each).
-pub const LIST_ITEMS: usize = 900;
+/// Most ListItems rows in one INSERT (4 parameters each).
+pub const LIST_ITEM_ROWS: usize = 400;
+
+/// Inserts `rows` ListItems rows.
+pub fn insert_list_items(rows: usize) -> String {
+    let values = (0..rows)
+        .map(|r| format!("({})", placeholders(r * 4 + 1, 4)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT INTO dbo.ListItems (ListName, Code, Value, Position) VALUES {values}")
+}
 
 /// Most PropertyConfig rows in one INSERT (6 parameters each).
 pub const CONFIG_ROWS: usize = 100;

@@ -2,13 +2,16 @@
 //! its version, and the display-text refresh a new DSConfig may need.
 
 use super::builders::{
-    insert_property_config, refresh_list_displays, refresh_lookup_displays, CONFIG_ROWS, LIST_ITEMS,
+    insert_list_items, insert_property_config, refresh_list_displays, refresh_lookup_displays,
+    CONFIG_ROWS, LIST_ITEM_ROWS,
 };
 use super::exec::{self, now, Param};
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::dsconfig::Config;
-use crate::store::{AppliedConfig, DisplayRefresh, DisplaySource, StoreError, StoredConfig};
+use crate::store::{
+    AppliedConfig, ConfigVersions, DisplayRefresh, DisplaySource, StoreError, StoredConfig,
+};
 
 fn parse_stored(row: &tiberius::Row) -> Result<StoredConfig, Fail> {
     let document: &str = exec::req(row, 0)?;
@@ -44,6 +47,25 @@ pub async fn apply_config(c: &mut Client, config: &Config) -> Result<AppliedConf
         });
     }
     exec::execute(c, sql::CLEAR_PROPERTY_CONFIG, Vec::new()).await?;
+    exec::execute(c, sql::CLEAR_LIST_ITEMS, Vec::new()).await?;
+    let items: Vec<[Param; 4]> = config
+        .lists
+        .iter()
+        .flat_map(|(list, items)| {
+            items.iter().enumerate().map(move |(position, item)| {
+                [
+                    Param::Text(list.clone()),
+                    Param::Text(item.code.clone()),
+                    Param::Text(item.value.clone()),
+                    Param::Int(position as i64),
+                ]
+            })
+        })
+        .collect();
+    for chunk in items.chunks(LIST_ITEM_ROWS) {
+        let params = chunk.iter().flat_map(|r| r.iter().cloned()).collect();
+        exec::execute(c, &insert_list_items(chunk.len()), params).await?;
+    }
     exec::execute(c, sql::DEACTIVATE_NUMBERING, Vec::new()).await?;
     let rows: Vec<[Param; 6]> = config
         .types
@@ -111,6 +133,16 @@ pub async fn version(c: &mut Client) -> Result<i64, Fail> {
     }
 }
 
+pub async fn versions(c: &mut Client) -> Result<ConfigVersions, Fail> {
+    match exec::row(c, sql::CONFIG_VERSIONS, Vec::new()).await? {
+        Some(row) => Ok(ConfigVersions {
+            version: exec::req(&row, 0)?,
+            displays_version: exec::req(&row, 1)?,
+        }),
+        None => Ok(ConfigVersions::default()),
+    }
+}
+
 /// Refuses a write converted with another DSConfig than the stored one; run first in the
 /// write's transaction.
 pub async fn check_version(c: &mut Client, expected: i64) -> Result<(), Fail> {
@@ -152,7 +184,9 @@ pub async fn refresh_batch(
     owner_type: &str,
     after: i64,
     upto: i64,
+    version: i64,
 ) -> Result<u64, Fail> {
+    check_version(c, version).await?;
     let base = params![refresh.property_name.as_str(), owner_type, after, upto];
     let mut rewritten = 0;
     match &refresh.source {
@@ -164,23 +198,11 @@ pub async fn refresh_batch(
             let n = exec::execute(c, &refresh_lookup_displays(display), params).await?;
             rewritten += n.iter().sum::<u64>();
         }
-        DisplaySource::List { items } => {
-            let partial = items.len() > LIST_ITEMS;
-            let chunks: Vec<&[(String, String)]> = if items.is_empty() {
-                vec![&[]]
-            } else {
-                items.chunks(LIST_ITEMS).collect()
-            };
-            for chunk in chunks {
-                let mut params = base.clone();
-                for (code, value) in chunk {
-                    params.push(code.as_str().into());
-                    params.push(value.as_str().into());
-                }
-                let sql = refresh_list_displays(chunk.len(), partial);
-                let n = exec::execute(c, &sql, params).await?;
-                rewritten += n.iter().sum::<u64>();
-            }
+        DisplaySource::List { list } => {
+            let mut params = base;
+            params.push(list.as_str().into());
+            let n = exec::execute(c, &refresh_list_displays(), params).await?;
+            rewritten += n.iter().sum::<u64>();
         }
     }
     Ok(rewritten)

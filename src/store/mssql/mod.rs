@@ -51,8 +51,8 @@ pub use admin::{database_url_with, databases_with_prefix, drop_database};
 pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{
-    AppliedConfig, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
-    SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
+    AppliedConfig, ConfigVersions, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord,
+    Page, SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -194,10 +194,10 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.config_version", skip_all)]
-    async fn config_version(&self) -> Result<i64, StoreError> {
-        self.call("config_version", |db| async move {
-            db.read(|c| Box::pin(config::version(c))).await
+    #[tracing::instrument(name = "store.config_versions", skip_all)]
+    async fn config_versions(&self) -> Result<ConfigVersions, StoreError> {
+        self.call("config_versions", |db| async move {
+            db.read(|c| Box::pin(config::versions(c))).await
         })
         .await
     }
@@ -207,6 +207,7 @@ impl Store for MssqlStore {
         &self,
         refresh: &DisplayRefresh,
         batch: u32,
+        version: i64,
     ) -> Result<u64, StoreError> {
         let refresh = Arc::new(refresh.clone());
         let mut rewritten = 0;
@@ -232,9 +233,9 @@ impl Store for MssqlStore {
                     .call("refresh_display", move |db| async move {
                         db.transaction(move |c| {
                             let (r, ty) = (r.clone(), ty.clone());
-                            Box::pin(
-                                async move { config::refresh_batch(c, &r, &ty, after, upto).await },
-                            )
+                            Box::pin(async move {
+                                config::refresh_batch(c, &r, &ty, after, upto, version).await
+                            })
                         })
                         .await
                     })

@@ -90,7 +90,7 @@ pub const CHANGE_TYPE: &str =
 /// lock is kept until commit, so the target cannot be dropped under the new reference.
 pub const LOOKUP_TARGET: &str = "SELECT o.ObjectType, o.ObjectNumber, \
 (SELECT CASE WHEN t.PropertyType IN (N'Lookup', N'List') THEN t.PropertyAsString \
-ELSE COALESCE(t.PropertyAsString, t.PropertyValue) END FROM dbo.Properties AS t \
+ELSE COALESCE(t.PropertyAsString, t.PropertyValue) END FROM dbo.Properties AS t WITH (REPEATABLEREAD) \
 WHERE t.OwnerObjectId = o.ObjectId AND t.PropertyName = @P2) \
 FROM dbo.Objects AS o WITH (REPEATABLEREAD) WHERE o.ObjectId = @P1";
 
@@ -157,6 +157,7 @@ pub const DELETE_RELATIONSHIP: &str =
 // --- DSConfig --------------------------------------------------------------------------
 
 pub const CLEAR_PROPERTY_CONFIG: &str = "DELETE FROM dbo.PropertyConfig";
+pub const CLEAR_LIST_ITEMS: &str = "DELETE FROM dbo.ListItems";
 pub const DEACTIVATE_NUMBERING: &str = "UPDATE dbo.ObjectNumbers SET Active = 0";
 
 /// Numbering of one type; a counter already under way never goes back.
@@ -183,11 +184,15 @@ VALUES (1, @P1, @P2, @P3, @P3);";
 pub const SELECT_CONFIG_DOCUMENT: &str =
     "SELECT Document, Version, DisplaysVersion FROM dbo.ConfigDocument WHERE Id = 1";
 
-/// The stored DSConfig's version, read by every write first. On SQL Server the shared lock
-/// is kept until commit, so applying a DSConfig waits for the writes under way and the
-/// writes after it see its version.
+/// The stored DSConfig's version, read by every write first. On SQL Server the shared
+/// (key-range) lock is kept until commit, so applying a DSConfig, the first one included,
+/// waits for the writes under way and the writes after it see its version.
 pub const CONFIG_VERSION: &str =
-    "SELECT Version FROM dbo.ConfigDocument WITH (REPEATABLEREAD) WHERE Id = 1";
+    "SELECT Version FROM dbo.ConfigDocument WITH (HOLDLOCK) WHERE Id = 1";
+
+/// The stored versions, for polling (no lock kept).
+pub const CONFIG_VERSIONS: &str =
+    "SELECT Version, DisplaysVersion FROM dbo.ConfigDocument WHERE Id = 1";
 
 pub const MARK_DISPLAYS_REFRESHED: &str =
     "UPDATE dbo.ConfigDocument SET DisplaysVersion = @P1 WHERE Id = 1 AND Version = @P1";
@@ -233,12 +238,14 @@ pub const ALL: &[(&str, &str)] = &[
     ("UPSERT_RELATIONSHIP", UPSERT_RELATIONSHIP),
     ("DELETE_RELATIONSHIP", DELETE_RELATIONSHIP),
     ("CLEAR_PROPERTY_CONFIG", CLEAR_PROPERTY_CONFIG),
+    ("CLEAR_LIST_ITEMS", CLEAR_LIST_ITEMS),
     ("DEACTIVATE_NUMBERING", DEACTIVATE_NUMBERING),
     ("UPSERT_NUMBERING", UPSERT_NUMBERING),
     ("LOCK_CONFIG_DOCUMENT", LOCK_CONFIG_DOCUMENT),
     ("UPSERT_CONFIG_DOCUMENT", UPSERT_CONFIG_DOCUMENT),
     ("SELECT_CONFIG_DOCUMENT", SELECT_CONFIG_DOCUMENT),
     ("CONFIG_VERSION", CONFIG_VERSION),
+    ("CONFIG_VERSIONS", CONFIG_VERSIONS),
     ("MARK_DISPLAYS_REFRESHED", MARK_DISPLAYS_REFRESHED),
     ("BATCH_END", BATCH_END),
 ];

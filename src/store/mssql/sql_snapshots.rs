@@ -66,12 +66,14 @@ fn builders() {
             builders::refresh_lookup_displays(display),
         ));
     }
-    for (items, partial) in [(0, false), (2, false), (2, true)] {
-        out.push((
-            format!("refresh_list_displays({items}, {partial})"),
-            builders::refresh_list_displays(items, partial),
-        ));
-    }
+    out.push((
+        "refresh_list_displays()".into(),
+        builders::refresh_list_displays(),
+    ));
+    out.push((
+        "insert_list_items(2)".into(),
+        builders::insert_list_items(2),
+    ));
     out.push((
         "page_properties(2, None)".into(),
         builders::page_properties(2, None),

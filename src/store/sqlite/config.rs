@@ -5,7 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::objects::{begin, now_text};
 use crate::dsconfig::Config;
-use crate::store::{AppliedConfig, DisplayRefresh, DisplaySource, StoreError, StoredConfig};
+use crate::store::{
+    AppliedConfig, ConfigVersions, DisplayRefresh, DisplaySource, StoreError, StoredConfig,
+};
 
 /// The stored DSConfig's version, 0 when there is none. Every write checks it first.
 pub(super) fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -14,6 +16,19 @@ pub(super) fn version(conn: &Connection) -> Result<i64, StoreError> {
         .query_row([], |r| r.get::<_, i64>(0))
         .optional()?
         .unwrap_or(0))
+}
+
+pub(super) fn versions(conn: &Connection) -> Result<ConfigVersions, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT Version, DisplaysVersion FROM ConfigDocument WHERE Id = 1")?
+        .query_row([], |r| {
+            Ok(ConfigVersions {
+                version: r.get(0)?,
+                displays_version: r.get(1)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
 }
 
 /// Refuses a write converted with another DSConfig than the stored one.
@@ -61,6 +76,15 @@ pub(super) fn apply_config(
         });
     }
     tx.execute("DELETE FROM PropertyConfig", [])?;
+    tx.execute("DELETE FROM ListItems", [])?;
+    for (list, items) in &config.lists {
+        for (position, item) in items.iter().enumerate() {
+            tx.prepare_cached(
+                "INSERT INTO ListItems (ListName, Code, Value, Position) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![list, item.code, item.value, position as i64])?;
+        }
+    }
     tx.execute("UPDATE ObjectNumbers SET Active = 0", [])?;
     for (object_type, ty) in &config.types {
         for (name, p) in &ty.properties {
@@ -143,8 +167,10 @@ pub(super) fn refresh_batch(
     owner_type: &str,
     after: i64,
     upto: i64,
+    version: i64,
 ) -> Result<u64, StoreError> {
     let tx = begin(conn)?;
+    check_version(&tx, version)?;
     let owners = "OwnerObjectId IN (SELECT ObjectId FROM Objects \
                   WHERE ObjectType = ?2 AND ObjectId > ?3 AND ObjectId <= ?4)";
     let n = match &refresh.source {
@@ -178,14 +204,9 @@ pub(super) fn refresh_batch(
                 ])?
             }
         }
-        DisplaySource::List { items } => {
-            let map: serde_json::Map<String, serde_json::Value> = items
-                .iter()
-                .map(|(code, value)| (code.clone(), value.clone().into()))
-                .collect();
-            let items = serde_json::Value::Object(map).to_string();
-            let text =
-                "(SELECT j.value FROM json_each(?5) j WHERE j.key = Properties.PropertyValue)";
+        DisplaySource::List { list } => {
+            let text = "(SELECT li.Value FROM ListItems li \
+                         WHERE li.ListName = ?5 AND li.Code = Properties.PropertyValue)";
             let sql = format!(
                 "UPDATE Properties SET PropertyAsString = {text} \
                  WHERE PropertyName = ?1 AND PropertyType = 'List' AND {owners} \
@@ -196,7 +217,7 @@ pub(super) fn refresh_batch(
                 owner_type,
                 after,
                 upto,
-                items
+                list
             ])?
         }
     };

@@ -18,7 +18,11 @@ use rusqlite::{params_from_iter, Connection};
 use crate::store::StoreError;
 
 /// Counts remembered at most per connection; the whole memory is dropped when it is full.
-const CAPACITY: usize = 256;
+const CAPACITY: usize = 128;
+
+/// Longest statement-and-parameters key remembered: a count with a longer one (a filter
+/// with a huge literal) is taken every time rather than kept in memory.
+const MAX_KEY_BYTES: usize = 4096;
 
 /// The counts one reader connection remembers.
 #[derive(Default)]
@@ -79,6 +83,9 @@ impl<'c> Snapshot<'c> {
             .prepare_cached(sql)?
             .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
         let n = n.max(0) as u64;
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(n);
+        }
         if self.counts.counts.len() >= CAPACITY {
             self.counts.counts.clear();
         }

@@ -44,6 +44,11 @@ pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have applied it since the first look: look again, under the
+        // write lock.
+        if applied(&tx)?.contains(&m.version) {
+            continue;
+        }
         tx.execute_batch(m.sql)?;
         tx.execute(
             "INSERT INTO SchemaVersions (Version, Name, AppliedAt) VALUES (?1, ?2, ?3)",

@@ -25,8 +25,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{
-    AppliedConfig, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
-    SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
+    AppliedConfig, ConfigVersions, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord,
+    Page, SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -42,6 +42,9 @@ const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Address space each connection may map of the database file.
 const MMAP_BYTES: i64 = 4 << 30;
+
+/// Times a display-refresh batch waits 50 ms for a full write queue before it gives up.
+const REFRESH_BUSY_WAITS: u32 = 1200;
 
 /// Writes between two `PRAGMA optimize` runs of the writer.
 const OPTIMIZE_EVERY: u64 = 20_000;
@@ -215,8 +218,11 @@ impl SqliteStore {
                 None => (open_connection(&pool.path, true)?, Default::default()),
             };
             let result = job(&conn, &mut counts);
-            if let Ok(mut idle) = pool.idle.lock() {
-                idle.push((conn, counts));
+            // A connection still inside a transaction would serve an old snapshot: drop it.
+            if conn.is_autocommit() {
+                if let Ok(mut idle) = pool.idle.lock() {
+                    idle.push((conn, counts));
+                }
             }
             drop(permit);
             result
@@ -247,14 +253,15 @@ impl Store for SqliteStore {
         self.read(config::stored_config).await
     }
 
-    async fn config_version(&self) -> Result<i64, StoreError> {
-        self.read(config::version).await
+    async fn config_versions(&self) -> Result<ConfigVersions, StoreError> {
+        self.read(config::versions).await
     }
 
     async fn refresh_display(
         &self,
         refresh: &DisplayRefresh,
         batch: u32,
+        version: i64,
     ) -> Result<u64, StoreError> {
         let refresh = Arc::new(refresh.clone());
         let mut rewritten = 0;
@@ -268,10 +275,21 @@ impl Store for SqliteStore {
                 else {
                     break;
                 };
-                let (r, ty) = (refresh.clone(), owner_type.clone());
-                rewritten += self
-                    .write(move |c| config::refresh_batch(c, &r, &ty, after, upto))
-                    .await?;
+                // A full write queue is no reason to give up: wait for it to drain.
+                let mut waited = 0;
+                rewritten += loop {
+                    let (r, ty) = (refresh.clone(), owner_type.clone());
+                    match self
+                        .write(move |c| config::refresh_batch(c, &r, &ty, after, upto, version))
+                        .await
+                    {
+                        Err(StoreError::Busy) if waited < REFRESH_BUSY_WAITS => {
+                            waited += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                        done => break done?,
+                    }
+                };
                 after = upto;
             }
         }
