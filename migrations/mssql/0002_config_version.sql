@@ -2,9 +2,10 @@
 -- Version goes up by one each time a different DSConfig is applied; processes poll it and
 -- every write checks it in its own transaction. DisplaysVersion is the version whose
 -- display-text refresh has completed (API.md §4: display texts follow a DSConfig change).
-ALTER TABLE dbo.ConfigDocument ADD
-    Version bigint NOT NULL CONSTRAINT DF_ConfigDocument_Version DEFAULT 1,
-    DisplaysVersion bigint NOT NULL CONSTRAINT DF_ConfigDocument_DisplaysVersion DEFAULT 1;
+ALTER TABLE dbo.ConfigDocument
+    ADD Version bigint NOT NULL CONSTRAINT DF_ConfigDocument_Version DEFAULT 1;
+ALTER TABLE dbo.ConfigDocument
+    ADD DisplaysVersion bigint NOT NULL CONSTRAINT DF_ConfigDocument_DisplaysVersion DEFAULT 1;
 GO
 
 -- The items of the stored DSConfig's lists, so that a List's display texts can be rewritten

@@ -81,12 +81,22 @@ async fn start(
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: client(),
         database,
         handle,
         mssql_database,
         _dir: dir,
     }
+}
+
+/// A client that never reuses a connection the server may be closing: idle connections are
+/// dropped well before the server's keep-alive (5 s) ends them, which matters when a test
+/// pauses between requests (a CLI run on a busy machine).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .expect("an HTTP client")
 }
 
 fn database_url(dir: &Path) -> String {
@@ -301,7 +311,7 @@ impl TestApp {
             child,
             app: TestAppClient {
                 address: format!("http://127.0.0.1:{port}"),
-                client: reqwest::Client::new(),
+                client: client(),
             },
         }
     }
