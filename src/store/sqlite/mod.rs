@@ -12,6 +12,7 @@ mod objects;
 mod query;
 #[cfg(test)]
 mod query_tests;
+mod relations;
 mod table;
 
 use std::panic::AssertUnwindSafe;
@@ -257,7 +258,7 @@ impl Store for SqliteStore {
     }
 
     async fn drop_object(&self, req: DropObject) -> Result<Vec<ObjectId>, StoreError> {
-        self.write(move |c| objects::drop_object(c, &req)).await
+        self.write(move |c| relations::drop_object(c, &req)).await
     }
 
     async fn save_relationship(
@@ -266,7 +267,7 @@ impl Store for SqliteStore {
         child: ObjectId,
         strict: bool,
     ) -> Result<(), StoreError> {
-        self.write(move |c| objects::save_relationship(c, parent, child, strict))
+        self.write(move |c| relations::save_relationship(c, parent, child, strict))
             .await
     }
 
@@ -275,7 +276,7 @@ impl Store for SqliteStore {
         parent: ObjectId,
         child: ObjectId,
     ) -> Result<bool, StoreError> {
-        self.write(move |c| objects::drop_relationship(c, parent, child))
+        self.write(move |c| relations::drop_relationship(c, parent, child))
             .await
     }
 
@@ -286,7 +287,7 @@ impl Store for SqliteStore {
         object_type: Option<&str>,
     ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
         let object_type = object_type.map(str::to_owned);
-        self.read(move |c| objects::related(c, id, direction, object_type.as_deref()))
+        self.read(move |c| relations::related(c, id, direction, object_type.as_deref()))
             .await
     }
 

@@ -1,9 +1,8 @@
-//! Object, property and relationship operations of the embedded store.
+//! Objects and their properties in the embedded store: create, read, write, retype; and
+//! the stored DSConfig. (Relationships and dropObject are in `relations.rs`.)
 //!
 //! Writes run on the writer thread, each in one `IMMEDIATE` transaction; reads take a
 //! reader connection. The SQL of each operation sits next to it.
-
-use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -11,12 +10,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
 use crate::store::{
-    Direction, DropObject, NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties,
-    StoreError,
+    NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties, StoreError,
 };
 
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
-const MAX_REFERENCES: usize = 100;
+pub(super) const MAX_REFERENCES: usize = 100;
 
 /// Now, as stored: RFC 3339 UTC with milliseconds, fixed width.
 pub(crate) fn now_text() -> String {
@@ -29,7 +27,7 @@ fn parse_time(text: &str) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
@@ -283,155 +281,6 @@ pub(super) fn change_object_type(
     let record = require(&tx, id)?;
     tx.commit()?;
     Ok(record)
-}
-
-pub(super) fn drop_object(
-    conn: &mut Connection,
-    req: &DropObject,
-) -> Result<Vec<ObjectId>, StoreError> {
-    let tx = begin(conn)?;
-    if object_type_of(&tx, req.object_id)?.is_none() {
-        return Err(StoreError::ObjectNotFound(req.object_id));
-    }
-    // Walk down from the object: listed child types join the drop, strict others block it.
-    let mut doomed = vec![req.object_id];
-    let mut seen: HashSet<ObjectId> = HashSet::from([req.object_id]);
-    let mut queue = VecDeque::from([req.object_id]);
-    let mut blocking = BTreeSet::new();
-    {
-        let mut children = tx.prepare_cached(
-            "SELECT r.ChildObjectId, o.ObjectType, r.Strict FROM Relationships r \
-             JOIN Objects o ON o.ObjectId = r.ChildObjectId WHERE r.ParentObjectId = ?1",
-        )?;
-        while let Some(parent) = queue.pop_front() {
-            let rows = children.query_map([parent], |r| {
-                Ok((
-                    r.get::<_, ObjectId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (child, ty, strict) = row?;
-                if req.child_types.contains(&ty) {
-                    if seen.insert(child) {
-                        doomed.push(child);
-                        queue.push_back(child);
-                    }
-                } else if strict && !seen.contains(&child) {
-                    // A strict link back to an object being dropped (a cycle) does not block.
-                    blocking.insert(ty);
-                }
-            }
-        }
-    }
-    if !blocking.is_empty() {
-        return Err(StoreError::StrictChildrenExist {
-            child_types: blocking.into_iter().collect(),
-        });
-    }
-    let mut referencing = BTreeSet::new();
-    {
-        let mut refs = tx.prepare_cached(
-            "SELECT OwnerObjectId FROM Properties WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?1",
-        )?;
-        for id in &doomed {
-            for owner in refs.query_map([*id as f64], |r| r.get::<_, ObjectId>(0))? {
-                let owner = owner?;
-                if !seen.contains(&owner) {
-                    referencing.insert(owner);
-                }
-            }
-        }
-    }
-    if !referencing.is_empty() {
-        return Err(StoreError::ReferencedByLookup {
-            object_ids: referencing.into_iter().take(MAX_REFERENCES).collect(),
-        });
-    }
-    {
-        // Properties and relationship rows go with the object (ON DELETE CASCADE).
-        let mut delete = tx.prepare_cached("DELETE FROM Objects WHERE ObjectId = ?1")?;
-        for id in &doomed {
-            delete.execute([id])?;
-        }
-    }
-    tx.commit()?;
-    Ok(doomed)
-}
-
-fn require_exists(conn: &Connection, ids: &[ObjectId]) -> Result<(), StoreError> {
-    for id in ids {
-        if object_type_of(conn, *id)?.is_none() {
-            return Err(StoreError::ObjectNotFound(*id));
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn save_relationship(
-    conn: &mut Connection,
-    parent: ObjectId,
-    child: ObjectId,
-    strict: bool,
-) -> Result<(), StoreError> {
-    let tx = begin(conn)?;
-    require_exists(&tx, &[parent, child])?;
-    tx.prepare_cached(
-        "INSERT INTO Relationships (ParentObjectId, ChildObjectId, Strict) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (ParentObjectId, ChildObjectId) DO UPDATE SET Strict = excluded.Strict",
-    )?
-    .execute(params![parent, child, strict])?;
-    tx.commit()?;
-    Ok(())
-}
-
-pub(super) fn drop_relationship(
-    conn: &mut Connection,
-    parent: ObjectId,
-    child: ObjectId,
-) -> Result<bool, StoreError> {
-    let tx = begin(conn)?;
-    require_exists(&tx, &[parent, child])?;
-    let n = tx
-        .prepare_cached(
-            "DELETE FROM Relationships WHERE ParentObjectId = ?1 AND ChildObjectId = ?2",
-        )?
-        .execute(params![parent, child])?;
-    tx.commit()?;
-    Ok(n > 0)
-}
-
-pub(super) fn related(
-    conn: &Connection,
-    id: ObjectId,
-    direction: Direction,
-    object_type: Option<&str>,
-) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
-    require_exists(conn, &[id])?;
-    let sql = match direction {
-        Direction::Children => {
-            "SELECT r.ChildObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ChildObjectId \
-             WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ChildObjectId"
-        }
-        Direction::Parents => {
-            "SELECT r.ParentObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ParentObjectId \
-             WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ParentObjectId"
-        }
-    };
-    let pairs = conn
-        .prepare_cached(sql)?
-        .query_map(params![id, object_type], |r| {
-            Ok((r.get::<_, ObjectId>(0)?, r.get::<_, bool>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut out = Vec::with_capacity(pairs.len());
-    for (other, strict) in pairs {
-        if let Some(record) = load(conn, other, None)? {
-            out.push((record, strict));
-        }
-    }
-    Ok(out)
 }
 
 pub(super) fn apply_config(conn: &mut Connection, config: &Config) -> Result<(), StoreError> {
