@@ -25,8 +25,17 @@ use crate::store::{
 pub use render::{render_object, CsvTable};
 pub use table::{FilterRequest, TableRequest};
 
-/// Prefix of archived object types (`ARCH_Person` archives a Person).
-pub const ARCHIVE_PREFIX: &str = "ARCH_";
+pub use crate::model::ARCHIVE_PREFIX;
+
+/// getChildren / getParents as the client asked for it.
+#[derive(Debug)]
+pub struct RelatedRequest {
+    pub object_id: ObjectId,
+    pub direction: Direction,
+    pub object_type: Option<String>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
 
 /// The service: the store, the active DSConfig and the conversion settings.
 pub struct Datastore {
@@ -138,7 +147,7 @@ impl Datastore {
             .lookups_displaying(target_type, name)
             .into_iter()
             .flat_map(|(owner_type, property_name)| {
-                let archived = format!("{ARCHIVE_PREFIX}{owner_type}");
+                let archived = crate::model::archived_type(&owner_type);
                 [
                     LookupSite {
                         owner_type,

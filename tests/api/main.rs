@@ -13,4 +13,5 @@ mod objects;
 mod properties;
 mod query;
 mod relationships;
+mod retype;
 mod transport;

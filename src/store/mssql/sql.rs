@@ -93,6 +93,14 @@ pub const LOOKUP_TARGET: &str = "SELECT o.ObjectType, o.ObjectNumber, \
 WHERE p.OwnerObjectId = o.ObjectId AND p.PropertyName = @P2) \
 FROM dbo.Objects AS o WITH (REPEATABLEREAD) WHERE o.ObjectId = @P1";
 
+/// Whether object `@P1` already holds Lookup `@P2` pointing at `@P3` (as a float).
+pub const HELD_LOOKUP: &str = "SELECT 1 FROM dbo.Properties \
+WHERE OwnerObjectId = @P1 AND PropertyName = @P2 AND PropertyType = N'Lookup' AND PropertyAsDouble = @P3";
+
+/// Owners of Lookups pointing at `@P1` (as a float), the first 100 by id.
+pub const LOOKUP_OWNERS: &str = "SELECT DISTINCT TOP (100) OwnerObjectId FROM dbo.Properties \
+WHERE PropertyType = N'Lookup' AND PropertyAsDouble = @P1 ORDER BY OwnerObjectId";
+
 /// Sets a property: UPDATE under a key-range lock, INSERT when there was nothing to update.
 /// (Engines that ignore the hint raise a duplicate key instead; the transaction is retried.)
 pub const UPSERT_PROPERTY: &str = "UPDATE dbo.Properties WITH (UPDLOCK, SERIALIZABLE) \
@@ -174,6 +182,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("TOUCH_OBJECT", TOUCH_OBJECT),
     ("CHANGE_TYPE", CHANGE_TYPE),
     ("LOOKUP_TARGET", LOOKUP_TARGET),
+    ("HELD_LOOKUP", HELD_LOOKUP),
+    ("LOOKUP_OWNERS", LOOKUP_OWNERS),
     ("UPSERT_PROPERTY", UPSERT_PROPERTY),
     ("DELETE_PROPERTY", DELETE_PROPERTY),
     ("REFRESH_LOOKUP_DISPLAY", REFRESH_LOOKUP_DISPLAY),

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::dsconfig::Config;
-use crate::model::{ObjectId, PropertyType};
+use crate::model::{archived_type, is_archive_change, ObjectId, PropertyType};
 use crate::store::{
-    NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties, StoreError,
+    LookupTarget, NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties, StoreError,
 };
 
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
@@ -121,6 +121,60 @@ fn display_text(
     Ok(text.flatten())
 }
 
+/// Refuses a Lookup of `owner` whose target is missing or of another type than the
+/// configured one. An archived target (`ARCH_` + that type) is accepted only where the
+/// Lookup already points at it: re-saving a value still works after its target was
+/// archived, a new Lookup to an archived object is refused.
+fn check_lookup(
+    conn: &Connection,
+    owner: ObjectId,
+    property: &str,
+    target: &LookupTarget,
+) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidLookup {
+        property: property.to_owned(),
+        target: target.object_id,
+        reason,
+    };
+    let Some(found) = object_type_of(conn, target.object_id)? else {
+        return Err(invalid("does not exist".into()));
+    };
+    if found == target.object_type {
+        return Ok(());
+    }
+    if found != archived_type(&target.object_type) {
+        return Err(invalid(format!(
+            "is a {found}, not a {}",
+            target.object_type
+        )));
+    }
+    let held = conn
+        .prepare_cached(
+            "SELECT 1 FROM Properties WHERE OwnerObjectId = ?1 AND PropertyName = ?2 \
+             AND PropertyType = 'Lookup' AND PropertyAsDouble = ?3",
+        )?
+        .exists(params![owner, property, target.object_id as f64])?;
+    if held {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "is archived ({found}); only a Lookup that already points at it may keep it"
+        )))
+    }
+}
+
+/// Owners of Lookups pointing at `id`, the first [`MAX_REFERENCES`] by id.
+pub(super) fn lookup_owners(conn: &Connection, id: ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+    let owners = conn
+        .prepare_cached(
+            "SELECT DISTINCT OwnerObjectId FROM Properties \
+             WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?1 ORDER BY OwnerObjectId LIMIT ?2",
+        )?
+        .query_map(params![id as f64, MAX_REFERENCES as i64], |r| r.get(0))?
+        .collect::<Result<Vec<ObjectId>, _>>()?;
+    Ok(owners)
+}
+
 /// Applies property writes to one object inside `tx`, then touches its `UpdatedAt`.
 fn apply_writes(
     tx: &Transaction<'_>,
@@ -133,24 +187,7 @@ fn apply_writes(
             Some(v) => {
                 let mut as_string = v.as_string.clone();
                 if let Some(target) = &v.lookup {
-                    let found = object_type_of(tx, target.object_id)?;
-                    match found {
-                        None => {
-                            return Err(StoreError::InvalidLookup {
-                                property: w.name.clone(),
-                                target: target.object_id,
-                                reason: "does not exist".into(),
-                            })
-                        }
-                        Some(t) if t != target.object_type => {
-                            return Err(StoreError::InvalidLookup {
-                                property: w.name.clone(),
-                                target: target.object_id,
-                                reason: format!("is a {t}, not a {}", target.object_type),
-                            })
-                        }
-                        Some(_) => {}
-                    }
+                    check_lookup(tx, id, &w.name, target)?;
                     as_string = display_text(tx, target.object_id, &target.display)?;
                 }
                 tx.prepare_cached(
@@ -272,12 +309,16 @@ pub(super) fn change_object_type(
     object_type: &str,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
-    let changed = tx
-        .prepare_cached("UPDATE Objects SET ObjectType = ?1, UpdatedAt = ?2 WHERE ObjectId = ?3")?
-        .execute(params![object_type, now_text(), id])?;
-    if changed == 0 {
-        return Err(StoreError::ObjectNotFound(id));
+    let current = object_type_of(&tx, id)?.ok_or(StoreError::ObjectNotFound(id))?;
+    // Lookups pointing here keep their configured type only through an archive or a restore.
+    if current != object_type && !is_archive_change(&current, object_type) {
+        let owners = lookup_owners(&tx, id)?;
+        if !owners.is_empty() {
+            return Err(StoreError::ReferencedByLookup { object_ids: owners });
+        }
     }
+    tx.prepare_cached("UPDATE Objects SET ObjectType = ?1, UpdatedAt = ?2 WHERE ObjectId = ?3")?
+        .execute(params![object_type, now_text(), id])?;
     let record = require(&tx, id)?;
     tx.commit()?;
     Ok(record)
