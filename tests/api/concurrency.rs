@@ -1,4 +1,5 @@
-//! Parallel clients: object numbers stay distinct, one property stays one row.
+//! Parallel clients: object numbers stay distinct, one property stays one row, and
+//! dropObject racing saveRelationship ends as if one of them had gone first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -70,4 +71,125 @@ async fn eight_clients_saving_one_property_leave_one_value_and_see_no_error() {
         )
         .await;
     assert_eq!(matching.total(), 1);
+}
+
+/// How one race of dropObject against saveRelationship(strict) was set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Race {
+    /// Drop the parent; the child's type is not listed, so a strict child blocks it.
+    DropParent,
+    /// Drop the parent, listing the child's type: a child related in time goes with it.
+    DropParentAndChildren,
+    /// Drop the child.
+    DropChild,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and_never_fails() {
+    let app = Arc::new(spawn_app().await);
+    let races = [
+        Race::DropParent,
+        Race::DropParentAndChildren,
+        Race::DropChild,
+    ];
+    let mut pairs = Vec::new();
+    for i in 0..36 {
+        let parent = app.new_object("Folder", json!({})).await["objectId"].clone();
+        let child = app.new_object("Note", json!({})).await["objectId"].clone();
+        pairs.push((races[i % races.len()], parent, child));
+    }
+    // Every pair races at once: its two requests are sent together, and all pairs overlap.
+    let mut tasks = Vec::new();
+    for (i, (race, parent, child)) in pairs.iter().cloned().enumerate() {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let save = app.post(
+                "saveRelationship",
+                json!({ "parentObjectId": parent, "childObjectId": child, "strict": true }),
+            );
+            let drop = match race {
+                Race::DropParent => json!({ "objectId": parent }),
+                Race::DropParentAndChildren => {
+                    json!({ "objectId": parent, "childObjectTypes": ["Note"] })
+                }
+                Race::DropChild => json!({ "objectId": child }),
+            };
+            let drop = app.post("dropObject", drop);
+            if i % 2 == 0 {
+                tokio::join!(save, drop)
+            } else {
+                let (drop, save) = tokio::join!(drop, save);
+                (save, drop)
+            }
+        }));
+    }
+    let mut outcomes = std::collections::BTreeMap::new();
+    for ((race, parent, child), task) in pairs.iter().zip(tasks) {
+        let (save, drop) = task.await.unwrap();
+        let answers = format!(
+            "{race:?} {parent}->{child}: saveRelationship {} {}, dropObject {} {}",
+            save.status, save.body, drop.status, drop.body
+        );
+        assert!(
+            !save.status.is_server_error() && !drop.status.is_server_error(),
+            "{answers}"
+        );
+        let exists = |id: &serde_json::Value| {
+            let app = app.clone();
+            let id = id.clone();
+            async move { app.get_object(&id).await.status.is_success() }
+        };
+        let children = app.post("getChildren", json!({ "objectId": parent })).await;
+        let parents = app.post("getParents", json!({ "objectId": child })).await;
+        let (parent_exists, child_exists) = (exists(parent).await, exists(child).await);
+        let saved_first = save.status == 200;
+        match (race, saved_first) {
+            // The relationship came first: the strict child blocks the drop.
+            (Race::DropParent, true) => {
+                drop.fails(409, "STRICT_CHILDREN_EXIST");
+                assert!(parent_exists && child_exists, "{answers}");
+                let children = children.ok();
+                assert_eq!(children.as_array().map(Vec::len), Some(1), "{answers}");
+                assert_eq!(children[0]["objectId"], *child, "{answers}");
+                assert_eq!(children[0]["strict"], true, "{answers}");
+            }
+            // The relationship came first: the listed child goes with its parent.
+            (Race::DropParentAndChildren, true) => {
+                assert_eq!(drop.status, 200, "{answers}");
+                assert_eq!(
+                    drop.body["deletedObjectIds"],
+                    json!([parent, child]),
+                    "{answers}"
+                );
+                assert!(!parent_exists && !child_exists, "{answers}");
+            }
+            // The relationship came first and went with the dropped child.
+            (Race::DropChild, true) => {
+                assert_eq!(drop.status, 200, "{answers}");
+                assert_eq!(drop.body["deletedObjectIds"], json!([child]), "{answers}");
+                assert!(parent_exists && !child_exists, "{answers}");
+                assert_eq!(children.total(), 0, "{answers}");
+            }
+            // The drop came first: the relationship finds its object gone.
+            (_, false) => {
+                let details = save.fails(404, "OBJECT_NOT_FOUND");
+                let dropped = if *race == Race::DropChild {
+                    child
+                } else {
+                    parent
+                };
+                assert_eq!(details["objectId"], *dropped, "{answers}");
+                assert_eq!(drop.status, 200, "{answers}");
+                assert_eq!(drop.body["deletedObjectIds"], json!([dropped]), "{answers}");
+                assert_eq!(parent_exists, *race == Race::DropChild, "{answers}");
+                assert_eq!(child_exists, *race != Race::DropChild, "{answers}");
+                let survivor = if parent_exists { &children } else { &parents };
+                assert_eq!(survivor.total(), 0, "no relationship remains: {answers}");
+            }
+        }
+        *outcomes
+            .entry((format!("{race:?}"), saved_first))
+            .or_insert(0) += 1;
+    }
+    eprintln!("outcomes (race, saved first) -> count: {outcomes:?}");
 }

@@ -34,6 +34,15 @@ pub fn id_chunks(ids: &[ObjectId]) -> Vec<Vec<ObjectId>> {
         .collect()
 }
 
+/// Locks `n` objects as `sql::LOCK_OBJECT` does and answers which of them exist.
+pub fn lock_objects(n: usize) -> String {
+    let ids = placeholders(1, n);
+    format!(
+        "UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId IN ({ids});\n\
+         SELECT ObjectId FROM dbo.Objects WHERE ObjectId IN ({ids});"
+    )
+}
+
 /// The children of `n` parents, grouped by parent, each group in child id order.
 pub fn children_of(n: usize) -> String {
     format!(

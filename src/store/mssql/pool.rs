@@ -55,8 +55,11 @@ fn classify(e: &tiberius::error::Error) -> Kind {
         E::Server(token) => match token.code() {
             // 1205 deadlock victim; 3960/3961 snapshot update conflicts; 2627/2601 a
             // concurrent upsert inserted the same key first; 40001 serialization failure
-            // (as engines with optimistic SERIALIZABLE report it).
-            1205 | 3960 | 3961 | 2627 | 2601 | 40001 => Kind::Contention,
+            // (as engines with optimistic SERIALIZABLE report it); 547 a reference to a row
+            // deleted concurrently (the statements lock what they reference first, so this
+            // is a race lost, and the re-run answers 404 cleanly; the one CHECK constraint of
+            // the schema, which shares the number, is never broken by a request).
+            1205 | 3960 | 3961 | 2627 | 2601 | 40001 | 547 => Kind::Contention,
             // Azure SQL's documented transient errors.
             4060 | 40197 | 40501 | 40613 | 49918 | 49919 | 49920 | 10928 | 10929 => {
                 Kind::Connection

@@ -3,9 +3,11 @@
 //! `dropObject` answers exactly as the embedded store does: the dropped ids root first,
 //! then breadth-first (children in id order); `STRICT_CHILDREN_EXIST` with the blocking
 //! types sorted; `REFERENCED_BY_LOOKUP` with at most 100 referencing ids, sorted. The walk
-//! reads one level of the tree per statement. The deletes come before the Lookup check so
-//! that a Lookup saved concurrently either commits first (and is found) or waits for the
-//! deletes (and finds its target gone); a refusal rolls the whole transaction back.
+//! reads one level of the tree per statement, after locking that level's objects (as
+//! saveRelationship and dropRelationship lock both of theirs). The deletes come before the
+//! Lookup check so that a Lookup saved concurrently either commits first (and is found) or
+//! waits for the deletes (and finds its target gone); a refusal rolls the whole transaction
+//! back.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -19,9 +21,12 @@ use crate::store::{Direction, DropObject, ObjectRecord, StoreError};
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
 const MAX_REFERENCES: usize = 100;
 
-/// Refuses the first of `ids` that does not exist.
-async fn require_exist(c: &mut Client, ids: [ObjectId; 2]) -> Result<(), Fail> {
-    let found: HashSet<ObjectId> = exec::rows(c, sql::EXISTING_PAIR, params![ids[0], ids[1]])
+/// Locks both objects of a relationship, the lower id first, and refuses the first of
+/// `ids` that does not exist. Holding both locks to commit is what keeps a concurrent
+/// dropObject from missing the relationship (see [`drop_object`]).
+async fn lock_pair(c: &mut Client, ids: [ObjectId; 2]) -> Result<(), Fail> {
+    let (low, high) = (ids[0].min(ids[1]), ids[0].max(ids[1]));
+    let found: HashSet<ObjectId> = exec::rows(c, sql::LOCK_PAIR, params![low, high])
         .await?
         .iter()
         .map(|r| exec::req::<ObjectId>(r, 0))
@@ -32,13 +37,25 @@ async fn require_exist(c: &mut Client, ids: [ObjectId; 2]) -> Result<(), Fail> {
     }
 }
 
+/// Locks `ids` (a level of dropObject's walk) and answers those that still exist.
+async fn lock_objects(c: &mut Client, ids: &[ObjectId]) -> Result<HashSet<ObjectId>, Fail> {
+    let mut found = HashSet::new();
+    for chunk in id_chunks(ids) {
+        let sql = builders::lock_objects(chunk.len());
+        for row in exec::rows(c, &sql, int_params(&chunk)).await? {
+            found.insert(exec::req::<ObjectId>(&row, 0)?);
+        }
+    }
+    Ok(found)
+}
+
 pub async fn save_relationship(
     c: &mut Client,
     parent: ObjectId,
     child: ObjectId,
     strict: bool,
 ) -> Result<(), Fail> {
-    require_exist(c, [parent, child]).await?;
+    lock_pair(c, [parent, child]).await?;
     exec::execute(c, sql::UPSERT_RELATIONSHIP, params![parent, child, strict]).await?;
     Ok(())
 }
@@ -48,7 +65,7 @@ pub async fn drop_relationship(
     parent: ObjectId,
     child: ObjectId,
 ) -> Result<bool, Fail> {
-    require_exist(c, [parent, child]).await?;
+    lock_pair(c, [parent, child]).await?;
     let n = exec::execute(c, sql::DELETE_RELATIONSHIP, params![parent, child]).await?;
     Ok(n.iter().sum::<u64>() > 0)
 }
@@ -97,11 +114,22 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
         return Err(Fail::Store(StoreError::ObjectNotFound(req.object_id)));
     }
     // Walk down a level at a time: listed child types join the drop, strict others block it.
+    // Each level is locked before its children are read (the root above): a relationship
+    // saved concurrently locks both its objects, so it either committed before the lock
+    // and is read here, or waits for this transaction and then finds its object gone.
     let mut doomed = vec![req.object_id];
     let mut seen: HashSet<ObjectId> = HashSet::from([req.object_id]);
     let mut level = vec![req.object_id];
     let mut blocking = BTreeSet::new();
+    let mut gone = HashSet::new();
+    let mut root_level = true;
     while !level.is_empty() {
+        if !std::mem::take(&mut root_level) {
+            let found = lock_objects(c, &level).await?;
+            // Dropped by a concurrent dropObject since the walk read them.
+            gone.extend(level.iter().filter(|id| !found.contains(id)).copied());
+            level.retain(|id| found.contains(id));
+        }
         let mut children: HashMap<ObjectId, Vec<(ObjectId, String, bool)>> = HashMap::new();
         for chunk in id_chunks(&level) {
             let sql = builders::children_of(chunk.len());
@@ -138,6 +166,7 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
             child_types: blocking.into_iter().collect(),
         }));
     }
+    doomed.retain(|id| !gone.contains(id));
     for chunk in id_chunks(&doomed) {
         let sql = builders::delete_objects(chunk.len());
         exec::execute(c, &sql, int_params(&chunk)).await?;

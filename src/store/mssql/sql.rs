@@ -122,14 +122,21 @@ AND EXISTS (SELECT 1 FROM dbo.Objects AS o WHERE o.ObjectId = p.OwnerObjectId AN
 
 // --- dropObject ------------------------------------------------------------------------
 
-/// The object to drop, locked for the rest of the transaction.
-pub const LOCK_OBJECT: &str =
-    "SELECT ObjectType FROM dbo.Objects WITH (UPDLOCK, ROWLOCK) WHERE ObjectId = @P1";
+/// The object to drop, locked for the rest of the transaction, and its type. The lock is
+/// taken by a write that changes nothing: engines that ignore lock hints (Babelfish) still
+/// lock the rows they write, and `UpdatedAt` keeps its value.
+pub const LOCK_OBJECT: &str = "UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId = @P1; \
+IF @@ROWCOUNT > 0 SELECT ObjectType FROM dbo.Objects WHERE ObjectId = @P1;";
 
 // --- relationships ---------------------------------------------------------------------
 
-/// Which of `@P1`, `@P2` exist.
-pub const EXISTING_PAIR: &str = "SELECT ObjectId FROM dbo.Objects WHERE ObjectId IN (@P1, @P2)";
+/// Locks `@P1` then `@P2` (the caller passes them in ascending order, so that two requests
+/// on one pair lock in one order) as [`LOCK_OBJECT`] does, and answers which of them exist.
+/// A dropObject that holds either lock has either not walked its children yet or is about
+/// to delete the object: the relationship is found by the walk, or its object is gone.
+pub const LOCK_PAIR: &str = "UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId = @P1; \
+UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId = @P2; \
+SELECT ObjectId FROM dbo.Objects WHERE ObjectId IN (@P1, @P2);";
 
 pub const UPSERT_RELATIONSHIP: &str = "UPDATE dbo.Relationships WITH (UPDLOCK, SERIALIZABLE) \
 SET Strict = @P3 WHERE ParentObjectId = @P1 AND ChildObjectId = @P2; \
@@ -188,7 +195,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("DELETE_PROPERTY", DELETE_PROPERTY),
     ("REFRESH_LOOKUP_DISPLAY", REFRESH_LOOKUP_DISPLAY),
     ("LOCK_OBJECT", LOCK_OBJECT),
-    ("EXISTING_PAIR", EXISTING_PAIR),
+    ("LOCK_PAIR", LOCK_PAIR),
     ("UPSERT_RELATIONSHIP", UPSERT_RELATIONSHIP),
     ("DELETE_RELATIONSHIP", DELETE_RELATIONSHIP),
     ("CLEAR_PROPERTY_CONFIG", CLEAR_PROPERTY_CONFIG),

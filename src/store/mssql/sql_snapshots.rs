@@ -47,6 +47,7 @@ fn migration_batches() {
 fn builders() {
     let mut out = Vec::new();
     for n in [1, 4] {
+        out.push((format!("lock_objects({n})"), builders::lock_objects(n)));
         out.push((format!("children_of({n})"), builders::children_of(n)));
         out.push((format!("delete_objects({n})"), builders::delete_objects(n)));
         out.push((
