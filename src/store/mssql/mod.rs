@@ -332,7 +332,7 @@ impl Store for MssqlStore {
     async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError> {
         let query = Arc::new(query.clone());
         self.call("list_table", |db| async move {
-            db.read(|c| {
+            db.snapshot(|c| {
                 let query = query.clone();
                 Box::pin(async move { table::list_table(c, &query).await })
             })
@@ -350,7 +350,7 @@ impl Store for MssqlStore {
         let plan = Arc::new(plan.clone());
         let columns: Arc<Option<Vec<String>>> = Arc::new(columns.map(<[String]>::to_vec));
         self.call("query", |db| async move {
-            db.read(|c| {
+            db.snapshot(|c| {
                 let (plan, columns) = (plan.clone(), columns.clone());
                 Box::pin(async move { query::run(c, &plan, columns.as_deref()).await })
             })

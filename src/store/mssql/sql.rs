@@ -19,6 +19,14 @@ pub const BEGIN: &str = "BEGIN TRANSACTION";
 pub const COMMIT: &str = "COMMIT TRANSACTION";
 pub const ROLLBACK: &str = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION";
 
+/// A read of one consistent state: a SNAPSHOT transaction (migration 0003 allows them).
+/// The isolation level belongs to the session, so it is set back for the pool's next user.
+pub const BEGIN_SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL SNAPSHOT; BEGIN TRANSACTION";
+pub const COMMIT_SNAPSHOT: &str =
+    "COMMIT TRANSACTION; SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
+pub const ROLLBACK_SNAPSHOT: &str =
+    "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION; SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 // --- databases (start-up and the test harness) -----------------------------------------
 
 /// Creates database `@P1` unless it exists. The name is quoted by the server (`QUOTENAME`).
@@ -174,6 +182,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("BEGIN", BEGIN),
     ("COMMIT", COMMIT),
     ("ROLLBACK", ROLLBACK),
+    ("BEGIN_SNAPSHOT", BEGIN_SNAPSHOT),
+    ("COMMIT_SNAPSHOT", COMMIT_SNAPSHOT),
+    ("ROLLBACK_SNAPSHOT", ROLLBACK_SNAPSHOT),
     ("CREATE_DATABASE", CREATE_DATABASE),
     ("DROP_DATABASE", DROP_DATABASE),
     ("DATABASES_LIKE", DATABASES_LIKE),

@@ -12,11 +12,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order. Versions match `migrations/mssql/` one for one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../../migrations/sqlite/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "snapshot_reads",
+        sql: include_str!("../../../migrations/sqlite/0003_snapshot_reads.sql"),
+    },
+];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (
     Version   INTEGER PRIMARY KEY,

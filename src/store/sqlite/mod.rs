@@ -58,6 +58,12 @@ struct ReaderPool {
     permits: Arc<Semaphore>,
 }
 
+/// The versions of the embedded store's migrations (the SQL Server store has the same).
+#[cfg(test)]
+pub(crate) fn migration_versions() -> Vec<i64> {
+    migrate::MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
