@@ -19,7 +19,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::model::{is_valid_name, is_valid_property_name, ObjectId, PropertyType};
 use crate::store::{
     Direction, DropObject, LookupSite, LookupTarget, NewObject, NewValue, PropertyWrite,
-    SaveProperties, Store, StoreError,
+    RelatedQuery, SaveProperties, Store, StoreError,
 };
 
 pub use render::{render_object, CsvTable};
@@ -337,27 +337,31 @@ impl Datastore {
         Ok(json!({ "dropped": dropped }))
     }
 
-    pub async fn related(
-        &self,
-        id: ObjectId,
-        direction: Direction,
-        object_type: Option<String>,
-    ) -> Result<Vec<Value>, ApiError> {
-        if let Some(t) = &object_type {
+    /// A page of the children or parents of an object, each rendered with `"strict"`, and
+    /// the number of matches before paging. `limit` defaults to and is capped at
+    /// `--max-results`, as in table views.
+    pub async fn related(&self, req: RelatedRequest) -> Result<(Vec<Value>, u64), ApiError> {
+        if let Some(t) = &req.object_type {
             self.check_object_type(t)?;
         }
-        let related = self
-            .store
-            .related(id, direction, object_type.as_deref())
-            .await?;
-        Ok(related
+        let query = RelatedQuery {
+            object_id: req.object_id,
+            direction: req.direction,
+            object_type: req.object_type,
+            offset: req.offset.unwrap_or(0),
+            limit: req.limit.unwrap_or(self.max_limit).min(self.max_limit),
+        };
+        let page = self.store.related(&query).await?;
+        let objects = page
+            .objects
             .iter()
             .map(|(record, strict)| {
                 let mut object = render_object(record);
                 object["strict"] = Value::Bool(*strict);
                 object
             })
-            .collect())
+            .collect();
+        Ok((objects, page.total))
     }
 
     /// The items of a configured list, in declared order.

@@ -50,8 +50,8 @@ pub use admin::{database_url_with, databases_with_prefix, drop_database};
 pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{
-    Direction, DropObject, NewObject, ObjectRecord, Page, SaveProperties, Store, StoreError,
-    StoreOptions, TableQuery,
+    DropObject, NewObject, ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties, Store,
+    StoreError, StoreOptions, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::ObjectId;
@@ -308,20 +308,13 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.related", skip_all, fields(object_id = id))]
-    async fn related(
-        &self,
-        id: ObjectId,
-        direction: Direction,
-        object_type: Option<&str>,
-    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
-        let object_type: Option<Arc<str>> = object_type.map(Into::into);
-        self.call("related", move |db| async move {
-            db.read(|c| {
-                let object_type = object_type.clone();
-                Box::pin(async move {
-                    relations::related(c, id, direction, object_type.as_deref()).await
-                })
+    #[tracing::instrument(name = "store.related", skip_all, fields(object_id = query.object_id))]
+    async fn related(&self, query: &RelatedQuery) -> Result<RelatedPage, StoreError> {
+        let query = Arc::new(query.clone());
+        self.call("related", |db| async move {
+            db.snapshot(|c| {
+                let query = query.clone();
+                Box::pin(async move { relations::related(c, &query).await })
             })
             .await
         })

@@ -16,7 +16,7 @@ use super::exec;
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::model::ObjectId;
-use crate::store::{Direction, DropObject, ObjectRecord, StoreError};
+use crate::store::{DropObject, RelatedPage, RelatedQuery, StoreError};
 
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
 const MAX_REFERENCES: usize = 100;
@@ -70,40 +70,49 @@ pub async fn drop_relationship(
     Ok(n.iter().sum::<u64>() > 0)
 }
 
-pub async fn related(
-    c: &mut Client,
-    id: ObjectId,
-    direction: Direction,
-    object_type: Option<&str>,
-) -> Result<Vec<(ObjectRecord, bool)>, Fail> {
-    let sql = builders::related(direction, object_type.is_some());
-    let mut params = params![id];
-    if let Some(t) = object_type {
-        params.push(t.into());
+/// A page of related objects and their number; run in a snapshot transaction, so the
+/// count, the page and its properties agree.
+pub async fn related(c: &mut Client, q: &RelatedQuery) -> Result<RelatedPage, Fail> {
+    let paged = q.limit > 0;
+    let sql = builders::related(q.direction, q.object_type.is_some(), paged);
+    let mut params = params![q.object_id];
+    if let Some(t) = &q.object_type {
+        params.push(t.as_str().into());
+    }
+    if paged {
+        let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
+        params.push(clamp(q.offset).into());
+        params.push(clamp(q.limit).into());
     }
     let mut sets = exec::sets(c, &sql, params).await?.into_iter();
-    let exists = match sets.next().and_then(|s| s.into_iter().next()) {
-        Some(row) => exec::req::<i64>(&row, 0)? > 0,
-        None => false,
+    let mut count = || -> Result<i64, Fail> {
+        match sets.next().and_then(|s| s.into_iter().next()) {
+            Some(row) => Ok(exec::req::<i64>(&row, 0)?),
+            None => Ok(0),
+        }
     };
-    if !exists {
-        return Err(Fail::Store(StoreError::ObjectNotFound(id)));
+    if count()? == 0 {
+        return Err(Fail::Store(StoreError::ObjectNotFound(q.object_id)));
     }
-    let mut out = Vec::new();
+    let total = count()?.max(0) as u64;
+    let mut objects = Vec::new();
     let mut position = HashMap::new();
     for row in sets.next().unwrap_or_default() {
         let record = exec::object_from_row(&row, 0)?;
         let strict: bool = exec::req(&row, 5)?;
-        position.insert(record.id, out.len());
-        out.push((record, strict));
+        position.insert(record.id, objects.len());
+        objects.push((record, strict));
     }
     for row in sets.next().unwrap_or_default() {
         let owner: ObjectId = exec::req(&row, 0)?;
         if let Some(&i) = position.get(&owner) {
-            out[i].0.properties.push(exec::property_from_row(&row, 1)?);
+            objects[i]
+                .0
+                .properties
+                .push(exec::property_from_row(&row, 1)?);
         }
     }
-    Ok(out)
+    Ok(RelatedPage { objects, total })
 }
 
 pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectId>, Fail> {

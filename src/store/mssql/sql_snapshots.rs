@@ -64,10 +64,10 @@ fn builders() {
         builders::page_properties(2, Some(2)),
     ));
     for direction in [Direction::Children, Direction::Parents] {
-        for typed in [false, true] {
+        for (typed, paged) in [(false, true), (true, true), (false, false)] {
             out.push((
-                format!("related({direction:?}, typed: {typed})"),
-                builders::related(direction, typed),
+                format!("related({direction:?}, typed: {typed}, paged: {paged})"),
+                builders::related(direction, typed, paged),
             ));
         }
     }

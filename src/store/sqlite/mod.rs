@@ -24,8 +24,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{
-    Direction, DropObject, NewObject, ObjectRecord, Page, SaveProperties, Store, StoreError,
-    StoreOptions, TableQuery,
+    DropObject, NewObject, ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties, Store,
+    StoreError, StoreOptions, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::ObjectId;
@@ -286,15 +286,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn related(
-        &self,
-        id: ObjectId,
-        direction: Direction,
-        object_type: Option<&str>,
-    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
-        let object_type = object_type.map(str::to_owned);
-        self.read(move |c| relations::related(c, id, direction, object_type.as_deref()))
-            .await
+    async fn related(&self, query: &RelatedQuery) -> Result<RelatedPage, StoreError> {
+        let query = query.clone();
+        self.read(move |c| relations::related(c, &query)).await
     }
 
     async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError> {

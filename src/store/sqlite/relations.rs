@@ -5,9 +5,9 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use rusqlite::{params, Connection};
 
-use super::objects::{begin, load, object_type_of, MAX_REFERENCES};
+use super::objects::{begin, object_from_row, object_type_of, property_from_row, MAX_REFERENCES};
 use crate::model::ObjectId;
-use crate::store::{Direction, DropObject, ObjectRecord, StoreError};
+use crate::store::{Direction, DropObject, ObjectRecord, RelatedPage, RelatedQuery, StoreError};
 
 pub(super) fn drop_object(
     conn: &mut Connection,
@@ -126,34 +126,75 @@ pub(super) fn drop_relationship(
     Ok(n > 0)
 }
 
-pub(super) fn related(
-    conn: &Connection,
-    id: ObjectId,
-    direction: Direction,
-    object_type: Option<&str>,
-) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
-    require_exists(conn, &[id])?;
-    let sql = match direction {
-        Direction::Children => {
-            "SELECT r.ChildObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ChildObjectId \
-             WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ChildObjectId"
-        }
-        Direction::Parents => {
-            "SELECT r.ParentObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ParentObjectId \
-             WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ParentObjectId"
-        }
-    };
-    let pairs = conn
-        .prepare_cached(sql)?
-        .query_map(params![id, object_type], |r| {
-            Ok((r.get::<_, ObjectId>(0)?, r.get::<_, bool>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut out = Vec::with_capacity(pairs.len());
-    for (other, strict) in pairs {
-        if let Some(record) = load(conn, other, None)? {
-            out.push((record, strict));
+/// The SQL of a related read: (count, page with properties) for one direction. `?1` is
+/// the object, `?2` the related objects' type or NULL, `?3`/`?4` limit and offset. The page
+/// is picked in the subquery and joined with its properties: one statement per page.
+fn related_sql(direction: Direction) -> (&'static str, &'static str) {
+    match direction {
+        Direction::Children => (
+            "SELECT COUNT(*) FROM Relationships r JOIN Objects o ON o.ObjectId = r.ChildObjectId \
+             WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)",
+            "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, pg.Strict, \
+                    p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
+             FROM (SELECT r.ChildObjectId AS Id, r.Strict AS Strict FROM Relationships r \
+                   JOIN Objects o ON o.ObjectId = r.ChildObjectId \
+                   WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) \
+                   ORDER BY r.ChildObjectId LIMIT ?3 OFFSET ?4) AS pg \
+             JOIN Objects o ON o.ObjectId = pg.Id \
+             LEFT JOIN Properties p ON p.OwnerObjectId = pg.Id \
+             ORDER BY pg.Id, p.PropertyName",
+        ),
+        Direction::Parents => (
+            "SELECT COUNT(*) FROM Relationships r JOIN Objects o ON o.ObjectId = r.ParentObjectId \
+             WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)",
+            "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, pg.Strict, \
+                    p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
+             FROM (SELECT r.ParentObjectId AS Id, r.Strict AS Strict FROM Relationships r \
+                   JOIN Objects o ON o.ObjectId = r.ParentObjectId \
+                   WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) \
+                   ORDER BY r.ParentObjectId LIMIT ?3 OFFSET ?4) AS pg \
+             JOIN Objects o ON o.ObjectId = pg.Id \
+             LEFT JOIN Properties p ON p.OwnerObjectId = pg.Id \
+             ORDER BY pg.Id, p.PropertyName",
+        ),
+    }
+}
+
+/// A page of related objects and their number, in one read transaction: its first
+/// statement fixes the WAL snapshot every later one reads, so the count and the page agree
+/// whatever the writer commits meanwhile.
+pub(super) fn related(conn: &Connection, q: &RelatedQuery) -> Result<RelatedPage, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    require_exists(&tx, &[q.object_id])?;
+    let (count_sql, page_sql) = related_sql(q.direction);
+    let total: i64 = tx
+        .prepare_cached(count_sql)?
+        .query_row(params![q.object_id, q.object_type], |r| r.get(0))?;
+    let mut objects: Vec<(ObjectRecord, bool)> = Vec::new();
+    if q.limit > 0 && q.offset < total as u64 {
+        let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
+        let mut page = tx.prepare_cached(page_sql)?;
+        let mut rows = page.query(params![
+            q.object_id,
+            q.object_type,
+            clamp(q.limit),
+            clamp(q.offset)
+        ])?;
+        while let Some(row) = rows.next()? {
+            let id: ObjectId = row.get(0)?;
+            if objects.last().is_none_or(|(o, _)| o.id != id) {
+                objects.push((object_from_row(row)?, row.get(5)?));
+            }
+            if row.get::<_, Option<String>>(6)?.is_some() {
+                if let Some((object, _)) = objects.last_mut() {
+                    object.properties.push(property_from_row(row, 6)?);
+                }
+            }
         }
     }
-    Ok(out)
+    tx.commit()?;
+    Ok(RelatedPage {
+        objects,
+        total: total.max(0) as u64,
+    })
 }
