@@ -193,3 +193,66 @@ async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and
     }
     eprintln!("outcomes (race, saved first) -> count: {outcomes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_list_answer_counts_exactly_the_objects_it_pages_while_others_write() {
+    let app = Arc::new(spawn_app().await);
+    let folder = app.new_object("Folder", json!({})).await["objectId"].clone();
+    // Writers: notes come (with a property, in the folder) and go, all the time.
+    let mut writers = Vec::new();
+    for w in 0..2 {
+        let (app, folder) = (app.clone(), folder.clone());
+        writers.push(tokio::spawn(async move {
+            let mut notes = std::collections::VecDeque::new();
+            for i in 0..60 {
+                let note = app.new_object("Note", json!({ "n": w * 1000 + i })).await;
+                app.post(
+                    "saveRelationship",
+                    json!({ "parentObjectId": folder, "childObjectId": note["objectId"] }),
+                )
+                .await
+                .ok();
+                notes.push_back(note["objectId"].clone());
+                if notes.len() > 5 {
+                    let id = notes.pop_front();
+                    app.post("dropObject", json!({ "objectId": id })).await.ok();
+                }
+            }
+        }));
+    }
+    // Readers: every answer must count what it pages, and page objects whole.
+    let mut lists = vec![(
+        "getChildren",
+        json!({ "objectId": folder, "objectType": "Note" }),
+    )];
+    // Table views and queries on SQLite are not yet read in one transaction (the count
+    // cache is being reworked); on SQL Server they are.
+    if crate::helpers::mssql_url().is_some() {
+        lists.push(("getObjectListTable", json!({ "objectType": "Note" })));
+        lists.push((
+            "getObjectListByFilter",
+            json!({ "objectType": "Note", "query": "n != null" }),
+        ));
+    }
+    let mut reads = 0;
+    while !writers.iter().all(|w| w.is_finished()) {
+        for (endpoint, body) in &lists {
+            let answer = app.post(endpoint, body.clone()).await;
+            let total = answer.total();
+            let page = answer.ok();
+            let page = page.as_array().expect("an array");
+            assert_eq!(page.len() as u64, total, "{endpoint}: {page:?}");
+            for object in page {
+                assert!(
+                    object.get("n").is_some(),
+                    "{endpoint}: {object} without its properties"
+                );
+            }
+            reads += 1;
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert!(reads > 0);
+}
