@@ -73,25 +73,21 @@ async fn eight_clients_saving_one_property_leave_one_value_and_see_no_error() {
     assert_eq!(matching.total(), 1);
 }
 
-/// How one race of dropObject against saveRelationship(strict) was set up.
+/// What dropObject drops in one race against saveRelationship(strict).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Race {
-    /// Drop the parent; the child's type is not listed, so a strict child blocks it.
-    DropParent,
-    /// Drop the parent, listing the child's type: a child related in time goes with it.
-    DropParentAndChildren,
-    /// Drop the child.
-    DropChild,
+    /// The parent; the child's type is not listed, so a strict child blocks it.
+    Parent,
+    /// The parent, listing the child's type: a child related in time goes with it.
+    ParentAndChildren,
+    /// The child.
+    Child,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and_never_fails() {
     let app = Arc::new(spawn_app().await);
-    let races = [
-        Race::DropParent,
-        Race::DropParentAndChildren,
-        Race::DropChild,
-    ];
+    let races = [Race::Parent, Race::ParentAndChildren, Race::Child];
     let mut pairs = Vec::new();
     for i in 0..36 {
         let parent = app.new_object("Folder", json!({})).await["objectId"].clone();
@@ -108,11 +104,11 @@ async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and
                 json!({ "parentObjectId": parent, "childObjectId": child, "strict": true }),
             );
             let drop = match race {
-                Race::DropParent => json!({ "objectId": parent }),
-                Race::DropParentAndChildren => {
+                Race::Parent => json!({ "objectId": parent }),
+                Race::ParentAndChildren => {
                     json!({ "objectId": parent, "childObjectTypes": ["Note"] })
                 }
-                Race::DropChild => json!({ "objectId": child }),
+                Race::Child => json!({ "objectId": child }),
             };
             let drop = app.post("dropObject", drop);
             if i % 2 == 0 {
@@ -145,7 +141,7 @@ async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and
         let saved_first = save.status == 200;
         match (race, saved_first) {
             // The relationship came first: the strict child blocks the drop.
-            (Race::DropParent, true) => {
+            (Race::Parent, true) => {
                 drop.fails(409, "STRICT_CHILDREN_EXIST");
                 assert!(parent_exists && child_exists, "{answers}");
                 let children = children.ok();
@@ -154,7 +150,7 @@ async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and
                 assert_eq!(children[0]["strict"], true, "{answers}");
             }
             // The relationship came first: the listed child goes with its parent.
-            (Race::DropParentAndChildren, true) => {
+            (Race::ParentAndChildren, true) => {
                 assert_eq!(drop.status, 200, "{answers}");
                 assert_eq!(
                     drop.body["deletedObjectIds"],
@@ -164,7 +160,7 @@ async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and
                 assert!(!parent_exists && !child_exists, "{answers}");
             }
             // The relationship came first and went with the dropped child.
-            (Race::DropChild, true) => {
+            (Race::Child, true) => {
                 assert_eq!(drop.status, 200, "{answers}");
                 assert_eq!(drop.body["deletedObjectIds"], json!([child]), "{answers}");
                 assert!(parent_exists && !child_exists, "{answers}");
@@ -173,16 +169,12 @@ async fn drop_object_racing_save_relationship_ends_as_one_of_them_went_first_and
             // The drop came first: the relationship finds its object gone.
             (_, false) => {
                 let details = save.fails(404, "OBJECT_NOT_FOUND");
-                let dropped = if *race == Race::DropChild {
-                    child
-                } else {
-                    parent
-                };
+                let dropped = if *race == Race::Child { child } else { parent };
                 assert_eq!(details["objectId"], *dropped, "{answers}");
                 assert_eq!(drop.status, 200, "{answers}");
                 assert_eq!(drop.body["deletedObjectIds"], json!([dropped]), "{answers}");
-                assert_eq!(parent_exists, *race == Race::DropChild, "{answers}");
-                assert_eq!(child_exists, *race != Race::DropChild, "{answers}");
+                assert_eq!(parent_exists, *race == Race::Child, "{answers}");
+                assert_eq!(child_exists, *race != Race::Child, "{answers}");
                 let survivor = if parent_exists { &children } else { &parents };
                 assert_eq!(survivor.total(), 0, "no relationship remains: {answers}");
             }

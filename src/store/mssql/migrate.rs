@@ -104,9 +104,8 @@ pub async fn run(c: &mut Client) -> Result<(), StoreError> {
             sql::ROLLBACK
         };
         exec::batch(c, end).await.map_err(db)?;
-        match result.map_err(fail)? {
-            true => tracing::info!(version = m.version, name = m.name, "applied migration"),
-            false => {}
+        if result.map_err(fail)? {
+            tracing::info!(version = m.version, name = m.name, "applied migration");
         }
     }
     Ok(())
