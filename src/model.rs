@@ -48,6 +48,25 @@ pub fn is_valid_property_name(name: &str) -> bool {
     is_valid_name(name) && !is_system_field(name)
 }
 
+/// Prefix of archived object types: `ARCH_Person` archives a Person (API.md §5).
+pub const ARCHIVE_PREFIX: &str = "ARCH_";
+
+/// The archived form of a type (`Person` -> `ARCH_Person`).
+pub fn archived_type(object_type: &str) -> String {
+    format!("{ARCHIVE_PREFIX}{object_type}")
+}
+
+/// True when giving an object of type `from` the type `to` archives it (`Person` ->
+/// `ARCH_Person`) or restores it (`ARCH_Person` -> `Person`): the only type changes after
+/// which Lookups pointing at the object stay valid (API.md §6). Archiving an archived type
+/// again (`ARCH_ARCH_Person`) is not one: its Lookups would no longer find their type.
+pub fn is_archive_change(from: &str, to: &str) -> bool {
+    let archives = |plain: &str, archived: &str| {
+        !plain.starts_with(ARCHIVE_PREFIX) && archived.strip_prefix(ARCHIVE_PREFIX) == Some(plain)
+    };
+    archives(from, to) || archives(to, from)
+}
+
 /// The property types of API.md §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PropertyType {
@@ -223,5 +242,16 @@ mod tests {
             assert_eq!(t.as_str().parse::<PropertyType>(), Ok(t));
         }
         assert!("string".parse::<PropertyType>().is_err());
+    }
+
+    #[test]
+    fn archiving_and_restoring_are_archive_changes_and_nothing_else_is() {
+        assert!(is_archive_change("Person", "ARCH_Person"));
+        assert!(is_archive_change("ARCH_Person", "Person"));
+        assert!(!is_archive_change("Person", "Company"));
+        assert!(!is_archive_change("Person", "ARCH_Company"));
+        assert!(!is_archive_change("ARCH_Person", "ARCH_ARCH_Person"));
+        assert!(!is_archive_change("Person", "Person"));
+        assert_eq!(archived_type("Person"), "ARCH_Person");
     }
 }

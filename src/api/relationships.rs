@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{json, State};
 use crate::error::ApiError;
+use crate::service::RelatedRequest;
 use crate::store::Direction;
 
 pub async fn save_relationship(
@@ -47,13 +48,19 @@ async fn related(
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     let object_type = p.string("objectType");
+    let offset = p.count("offset");
+    let limit = p.count("limit");
     p.finish()?;
-    let objects = state
-        .datastore
-        .related(id?, direction, object_type?.filter(|t| !t.is_empty()))
-        .await?;
+    let request = RelatedRequest {
+        object_id: id?,
+        direction,
+        object_type: object_type?.filter(|t| !t.is_empty()),
+        offset: offset?,
+        limit: limit?,
+    };
+    let (objects, total) = state.datastore.related(request).await?;
     Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", objects.len().to_string()))
+        .insert_header(("X-Total-Count", total.to_string()))
         .json(objects))
 }
 

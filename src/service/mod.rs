@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 
 use crate::convert;
 use crate::model::{is_valid_name, ObjectId};
-use crate::store::{Direction, DropObject, SaveProperties, Store, StoreError};
+use crate::store::{Direction, DropObject, RelatedQuery, SaveProperties, Store, StoreError};
 
 pub use active::{ActiveConfig, POLL};
 pub use error::{ErrorCode, ServiceError};
@@ -35,8 +35,17 @@ pub use table::{FilterRequest, TableRequest};
 /// Attempts of a write whose object type or DSConfig changed under it.
 const WRITE_ATTEMPTS: usize = 4;
 
-/// Prefix of archived object types (`ARCH_Person` archives a Person).
-pub const ARCHIVE_PREFIX: &str = "ARCH_";
+pub use crate::model::ARCHIVE_PREFIX;
+
+/// getChildren / getParents as the client asked for it.
+#[derive(Debug)]
+pub struct RelatedRequest {
+    pub object_id: ObjectId,
+    pub direction: Direction,
+    pub object_type: Option<String>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
 
 /// The service: the store and the active DSConfig.
 pub struct Datastore {
@@ -221,26 +230,31 @@ impl Datastore {
         Ok(json!({ "dropped": dropped }))
     }
 
-    pub async fn related(
-        &self,
-        id: ObjectId,
-        direction: Direction,
-        object_type: Option<String>,
-    ) -> Result<Vec<Value>, ServiceError> {
-        if let Some(t) = &object_type {
-            self.schema().check_object_type(t)?;
+    /// A page of the children or parents of an object, each rendered with `"strict"`, and
+    /// the number of matches before paging. `limit` defaults to and is capped at
+    /// `--max-results`, as in table views.
+    pub async fn related(&self, req: RelatedRequest) -> Result<(Vec<Value>, u64), ServiceError> {
+        let schema = self.schema();
+        if let Some(t) = &req.object_type {
+            schema.check_object_type(t)?;
         }
-        let related = self
-            .store
-            .related(id, direction, object_type.as_deref())
-            .await?;
-        Ok(related
+        let query = RelatedQuery {
+            object_id: req.object_id,
+            direction: req.direction,
+            object_type: req.object_type,
+            offset: req.offset.unwrap_or(0),
+            limit: req.limit.unwrap_or(schema.max_limit).min(schema.max_limit),
+        };
+        let page = self.store.related(&query).await?;
+        let objects = page
+            .objects
             .iter()
             .map(|(record, strict)| {
                 let mut object = render_object(record);
                 object["strict"] = Value::Bool(*strict);
                 object
             })
-            .collect())
+            .collect();
+        Ok((objects, page.total))
     }
 }

@@ -192,7 +192,7 @@ impl Schema {
         let mut sites = Vec::new();
         for (owner_type, property_name) in self.config.lookups_displaying(target_type, name) {
             let dependents = self.lookup_sites_displaying(&owner_type, &property_name, path);
-            let archived = format!("{ARCHIVE_PREFIX}{owner_type}");
+            let archived = crate::model::archived_type(&owner_type);
             sites.push(LookupSite {
                 owner_type,
                 property_name: property_name.clone(),

@@ -133,13 +133,9 @@ pub trait Store: Send + Sync + 'static {
         child: ObjectId,
     ) -> Result<bool, StoreError>;
 
-    /// The children or parents of an object, each with the relationship's `strict`.
-    async fn related(
-        &self,
-        id: ObjectId,
-        direction: Direction,
-        object_type: Option<&str>,
-    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError>;
+    /// A page of the children or parents of an object, each with the relationship's
+    /// `strict`, and their number before paging; the count and the page agree.
+    async fn related(&self, query: &RelatedQuery) -> Result<RelatedPage, StoreError>;
 
     /// The properties objects of `object_type` have, by name, each with the type one of its
     /// rows was stored as (rows of one name share a type unless the DSConfig changed it).

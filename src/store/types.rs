@@ -107,6 +107,25 @@ pub enum Direction {
     Parents,
 }
 
+/// A page of the children or parents of one object, in related object id order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelatedQuery {
+    pub object_id: ObjectId,
+    pub direction: Direction,
+    /// Only related objects of this type.
+    pub object_type: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// A page of related objects, each with its relationship's `strict`, and the number of
+/// matches before paging (both read from one state of the database).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelatedPage {
+    pub objects: Vec<(ObjectRecord, bool)>,
+    pub total: u64,
+}
+
 /// A table view: objects of one type, filtered by equality, sorted, paged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableQuery {

@@ -17,4 +17,5 @@ mod processes;
 mod properties;
 mod query;
 mod relationships;
+mod retype;
 mod transport;

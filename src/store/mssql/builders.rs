@@ -34,6 +34,15 @@ pub fn id_chunks(ids: &[ObjectId]) -> Vec<Vec<ObjectId>> {
         .collect()
 }
 
+/// Locks `n` objects as `sql::LOCK_OBJECT` does and answers which of them exist.
+pub fn lock_objects(n: usize) -> String {
+    let ids = placeholders(1, n);
+    format!(
+        "UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId IN ({ids});\n\
+         SELECT ObjectId FROM dbo.Objects WHERE ObjectId IN ({ids});"
+    )
+}
+
 /// The children of `n` parents, grouped by parent, each group in child id order.
 pub fn children_of(n: usize) -> String {
     format!(
@@ -79,25 +88,39 @@ pub fn page_properties(ids: usize, columns: Option<usize>) -> String {
     )
 }
 
-/// The children or parents of `@P1` (of type `@P2` when `typed`), in three result sets:
-/// whether `@P1` exists, the related objects with `Strict`, and their properties.
-pub fn related(direction: Direction, typed: bool) -> String {
+/// A page of the children or parents of `@P1` (of type `@P2` when `typed`; offset and
+/// limit bound after), in four result sets: whether `@P1` exists, the number of matches,
+/// the page's objects with `Strict`, and their properties. Without a page (`paged` false,
+/// a limit of 0) only the first two.
+pub fn related(direction: Direction, typed: bool, paged: bool) -> String {
     let (near, far) = match direction {
         Direction::Children => ("ParentObjectId", "ChildObjectId"),
         Direction::Parents => ("ChildObjectId", "ParentObjectId"),
     };
     let of_type = if typed { " AND o.ObjectType = @P2" } else { "" };
-    let join = format!("FROM dbo.Relationships AS r JOIN dbo.Objects AS o ON o.ObjectId = r.{far}");
-    let filter = format!("WHERE r.{near} = @P1{of_type}");
-    format!(
+    let from = format!(
+        "FROM dbo.Relationships AS r JOIN dbo.Objects AS o ON o.ObjectId = r.{far} \
+         WHERE r.{near} = @P1{of_type}"
+    );
+    let mut sql = format!(
         "SELECT COUNT_BIG(*) FROM dbo.Objects WHERE ObjectId = @P1;\n\
-         SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, r.Strict \
-         {join} {filter} ORDER BY o.ObjectId;\n\
-         SELECT p.OwnerObjectId, p.PropertyName, p.PropertyType, p.PropertyValue, \
-         p.PropertyAsDouble, p.PropertyAsString {join} \
-         JOIN dbo.Properties AS p ON p.OwnerObjectId = o.ObjectId {filter} \
-         ORDER BY p.OwnerObjectId, p.PropertyName"
-    )
+         SELECT COUNT_BIG(*) {from}"
+    );
+    if paged {
+        let (offset, limit) = if typed { (3, 4) } else { (2, 3) };
+        let page =
+            format!("ORDER BY o.ObjectId OFFSET @P{offset} ROWS FETCH NEXT @P{limit} ROWS ONLY");
+        sql.push_str(&format!(
+            ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, \
+             r.Strict {from} {page};\n\
+             SELECT p.OwnerObjectId, p.PropertyName, p.PropertyType, p.PropertyValue, \
+             p.PropertyAsDouble, p.PropertyAsString \
+             FROM (SELECT o.ObjectId {from} {page}) AS pg \
+             JOIN dbo.Properties AS p ON p.OwnerObjectId = pg.ObjectId \
+             ORDER BY p.OwnerObjectId, p.PropertyName"
+        ));
+    }
+    sql
 }
 
 /// Lookups `@P1` of objects of type `@P2` pointing at any of `n` objects (`@P4..`, as

@@ -3,7 +3,9 @@
 //!
 //! A migration file is T-SQL as SSMS and sqlcmd run it: batches separated by `GO` lines.
 //! Each migration runs in one transaction under an application lock, so two services
-//! starting at once apply it once.
+//! starting at once apply it once. A migration of statements that cannot run in a
+//! transaction (`ALTER DATABASE`) is written to be run again safely and runs without one;
+//! only its record is written under the lock.
 
 use super::exec::{self, now};
 use super::pool::{Client, Fail};
@@ -15,6 +17,8 @@ pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub sql: &'static str,
+    /// False for a migration that cannot run in a transaction (and may run twice).
+    pub transactional: bool,
 }
 
 /// Every migration, in order. Versions match `migrations/sqlite/` one for one.
@@ -23,11 +27,19 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "initial",
         sql: include_str!("../../../migrations/mssql/0001_initial.sql"),
+        transactional: true,
     },
     Migration {
         version: 2,
         name: "config_version",
         sql: include_str!("../../../migrations/mssql/0002_config_version.sql"),
+        transactional: true,
+    },
+    Migration {
+        version: 3,
+        name: "snapshot_reads",
+        sql: include_str!("../../../migrations/mssql/0003_snapshot_reads.sql"),
+        transactional: false,
     },
 ];
 
@@ -85,6 +97,11 @@ pub async fn run(c: &mut Client) -> Result<(), StoreError> {
     exec::batch(c, sql::CREATE_VERSIONS).await.map_err(db)?;
     let newest = MIGRATIONS.last().map_or(0, |m| m.version);
     for m in MIGRATIONS {
+        if !m.transactional && !applied(c).await.map_err(fail)?.contains(&m.version) {
+            for batch in split_batches(m.sql) {
+                exec::batch(c, &batch).await.map_err(db)?;
+            }
+        }
         exec::batch(c, sql::BEGIN).await.map_err(db)?;
         let result = apply(c, m, newest).await;
         let end = if result.is_ok() {
@@ -93,14 +110,18 @@ pub async fn run(c: &mut Client) -> Result<(), StoreError> {
             sql::ROLLBACK
         };
         exec::batch(c, end).await.map_err(db)?;
-        match result {
-            Ok(true) => tracing::info!(version = m.version, name = m.name, "applied migration"),
-            Ok(false) => {}
-            Err(Fail::Sql(e)) => return Err(db(e)),
-            Err(Fail::Store(e)) => return Err(e),
+        if result.map_err(fail)? {
+            tracing::info!(version = m.version, name = m.name, "applied migration");
         }
     }
     Ok(())
+}
+
+fn fail(e: Fail) -> StoreError {
+    match e {
+        Fail::Sql(e) => StoreError::Database(format!("migration: {e}")),
+        Fail::Store(e) => e,
+    }
 }
 
 /// Applies `m` unless it is recorded; true when it was applied.
@@ -117,8 +138,10 @@ async fn apply(c: &mut Client, m: &Migration, newest: i64) -> Result<bool, Fail>
     if done.contains(&m.version) {
         return Ok(false);
     }
-    for batch in split_batches(m.sql) {
-        exec::batch(c, &batch).await?;
+    if m.transactional {
+        for batch in split_batches(m.sql) {
+            exec::batch(c, &batch).await?;
+        }
     }
     exec::execute(c, sql::INSERT_VERSION, params![m.version, m.name, now()]).await?;
     Ok(true)
@@ -144,7 +167,10 @@ mod tests {
     #[test]
     fn the_shipped_migrations_are_versioned_in_order_and_split() {
         let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-        assert_eq!(versions, (1..=MIGRATIONS.len() as i64).collect::<Vec<_>>());
+        assert_eq!(versions.first(), Some(&1));
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+        let embedded: Vec<i64> = crate::store::sqlite::migration_versions();
+        assert_eq!(versions, embedded, "both backends have the same versions");
         for m in MIGRATIONS {
             let batches = split_batches(m.sql);
             assert!(!batches.is_empty());

@@ -51,8 +51,9 @@ pub use admin::{database_url_with, databases_with_prefix, drop_database};
 pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{
-    AppliedConfig, ConfigVersions, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord,
-    Page, SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
+    AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
+    RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions, StoredConfig,
+    TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -370,20 +371,13 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.related", skip_all, fields(object_id = id))]
-    async fn related(
-        &self,
-        id: ObjectId,
-        direction: Direction,
-        object_type: Option<&str>,
-    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
-        let object_type: Option<Arc<str>> = object_type.map(Into::into);
-        self.call("related", move |db| async move {
-            db.read(|c| {
-                let object_type = object_type.clone();
-                Box::pin(async move {
-                    relations::related(c, id, direction, object_type.as_deref()).await
-                })
+    #[tracing::instrument(name = "store.related", skip_all, fields(object_id = query.object_id))]
+    async fn related(&self, query: &RelatedQuery) -> Result<RelatedPage, StoreError> {
+        let query = Arc::new(query.clone());
+        self.call("related", |db| async move {
+            db.snapshot(|c| {
+                let query = query.clone();
+                Box::pin(async move { relations::related(c, &query).await })
             })
             .await
         })
@@ -414,7 +408,7 @@ impl Store for MssqlStore {
     async fn list_table(&self, query: &TableQuery) -> Result<Page, StoreError> {
         let query = Arc::new(query.clone());
         self.call("list_table", |db| async move {
-            db.read(|c| {
+            db.snapshot(|c| {
                 let query = query.clone();
                 Box::pin(async move { table::list_table(c, &query).await })
             })
@@ -432,7 +426,7 @@ impl Store for MssqlStore {
         let plan = Arc::new(plan.clone());
         let columns: Arc<Option<Vec<String>>> = Arc::new(columns.map(<[String]>::to_vec));
         self.call("query", |db| async move {
-            db.read(|c| {
+            db.snapshot(|c| {
                 let (plan, columns) = (plan.clone(), columns.clone());
                 Box::pin(async move { query::run(c, &plan, columns.as_deref()).await })
             })

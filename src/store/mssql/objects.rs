@@ -13,9 +13,9 @@ use super::exec::{self, now};
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::dsconfig::Numbering;
-use crate::model::{ObjectId, PropertyType};
+use crate::model::{archived_type, is_archive_change, ObjectId, PropertyType};
 use crate::store::{
-    LookupSite, NewObject, ObjectRecord, PropertyWrite, SaveProperties, StoreError,
+    LookupSite, LookupTarget, NewObject, ObjectRecord, PropertyWrite, SaveProperties, StoreError,
 };
 
 /// The type of one object.
@@ -47,12 +47,15 @@ async fn require(c: &mut Client, id: ObjectId) -> Result<ObjectRecord, Fail> {
         .ok_or(Fail::Store(StoreError::ObjectNotFound(id)))
 }
 
-/// The display text a Lookup to `target` shows, checking that the target is what the
-/// DSConfig asks for.
+/// The display text a Lookup of `owner` to `target` shows, checking that the target is
+/// what the DSConfig asks for. An archived target (`ARCH_` + that type) is accepted only
+/// where the Lookup already points at it: re-saving a value still works after its target
+/// was archived, a new Lookup to an archived object is refused.
 async fn lookup_display(
     c: &mut Client,
+    owner: ObjectId,
     property: &str,
-    target: &crate::store::LookupTarget,
+    target: &LookupTarget,
 ) -> Result<Option<String>, Fail> {
     let row = exec::row(
         c,
@@ -72,10 +75,23 @@ async fn lookup_display(
     };
     let found: &str = exec::req(&row, 0)?;
     if found != target.object_type {
-        return Err(invalid(format!(
-            "is a {found}, not a {}",
-            target.object_type
-        )));
+        if found != archived_type(&target.object_type) {
+            return Err(invalid(format!(
+                "is a {found}, not a {}",
+                target.object_type
+            )));
+        }
+        let held = exec::row(
+            c,
+            sql::HELD_LOOKUP,
+            params![owner, property, target.object_id as f64],
+        )
+        .await?;
+        if held.is_none() {
+            return Err(invalid(format!(
+                "is archived ({found}); only a Lookup that already points at it may keep it"
+            )));
+        }
     }
     Ok(match target.display.as_str() {
         "objectId" => Some(target.object_id.to_string()),
@@ -90,7 +106,7 @@ async fn apply_writes(c: &mut Client, id: ObjectId, writes: &[PropertyWrite]) ->
         let display = match &w.value {
             Some(v) => {
                 let as_string = match &v.lookup {
-                    Some(target) => lookup_display(c, &w.name, target).await?,
+                    Some(target) => lookup_display(c, id, &w.name, target).await?,
                     None => v.as_string.clone(),
                 };
                 exec::execute(
@@ -233,9 +249,25 @@ pub async fn change_object_type(
     id: ObjectId,
     object_type: &str,
 ) -> Result<ObjectRecord, Fail> {
-    let changed = exec::execute(c, sql::CHANGE_TYPE, params![object_type, now(), id]).await?;
-    if changed.iter().sum::<u64>() == 0 {
+    // The row lock of the touch keeps concurrent writers of the object out until commit.
+    let now = now();
+    let Some(row) = exec::row(c, sql::TOUCH_OBJECT, params![id, now]).await? else {
         return Err(Fail::Store(StoreError::ObjectNotFound(id)));
+    };
+    let current: &str = exec::req(&row, 0)?;
+    // Lookups pointing here keep their configured type only through an archive or a restore.
+    if current != object_type && !is_archive_change(current, object_type) {
+        let owners = exec::rows(c, sql::LOOKUP_OWNERS, params![id as f64])
+            .await?
+            .iter()
+            .map(|r| exec::req::<ObjectId>(r, 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !owners.is_empty() {
+            return Err(Fail::Store(StoreError::ReferencedByLookup {
+                object_ids: owners,
+            }));
+        }
     }
+    exec::execute(c, sql::CHANGE_TYPE, params![object_type, now, id]).await?;
     require(c, id).await
 }

@@ -2,7 +2,8 @@
 //! the one place where a unit of work meets them — [`Db::transaction`] and [`Db::read`],
 //! which run it, roll back on failure and re-run it when SQL Server says that trying again
 //! can succeed (deadlock victim, serialization failure, a duplicate key raced in by a
-//! concurrent upsert, a connection that broke).
+//! concurrent upsert, a reference to a row deleted meanwhile, a connection that broke).
+//! Reads that must see one state of the database run in a `SNAPSHOT` transaction.
 //!
 //! A connection whose work was interrupted half-way (the caller gave up, the command
 //! timeout fired, the network failed) may still have a response on the wire or a
@@ -55,8 +56,11 @@ fn classify(e: &tiberius::error::Error) -> Kind {
         E::Server(token) => match token.code() {
             // 1205 deadlock victim; 3960/3961 snapshot update conflicts; 2627/2601 a
             // concurrent upsert inserted the same key first; 40001 serialization failure
-            // (as engines with optimistic SERIALIZABLE report it).
-            1205 | 3960 | 3961 | 2627 | 2601 | 40001 => Kind::Contention,
+            // (as engines with optimistic SERIALIZABLE report it); 547 a reference to a row
+            // deleted concurrently (the statements lock what they reference first, so this
+            // is a race lost, and the re-run answers 404 cleanly; the one CHECK constraint of
+            // the schema, which shares the number, is never broken by a request).
+            1205 | 3960 | 3961 | 2627 | 2601 | 40001 | 547 => Kind::Contention,
             // Azure SQL's documented transient errors.
             4060 | 40197 | 40501 | 40613 | 49918 | 49919 | 49920 | 10928 | 10929 => {
                 Kind::Connection
@@ -205,7 +209,7 @@ impl Db {
     where
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
-        self.attempts(true, work).await
+        self.attempts(Mode::Transaction, work).await
     }
 
     /// Runs read-only `work` outside a transaction, re-running it on a lost connection.
@@ -213,16 +217,26 @@ impl Db {
     where
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
-        self.attempts(false, work).await
+        self.attempts(Mode::Autocommit, work).await
     }
 
-    async fn attempts<T, F>(&self, transactional: bool, work: F) -> Result<T, StoreError>
+    /// Runs read-only `work` in one `SNAPSHOT` transaction: every statement of it sees the
+    /// database as it was when the first one began (a count and its page agree), and it
+    /// neither waits for writers nor blocks them.
+    pub async fn snapshot<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
+    {
+        self.attempts(Mode::Snapshot, work).await
+    }
+
+    async fn attempts<T, F>(&self, mode: Mode, work: F) -> Result<T, StoreError>
     where
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
         let mut attempt = 1;
         loop {
-            let e = match self.once(transactional, &work).await {
+            let e = match self.once(mode, &work).await {
                 Ok(value) => return Ok(value),
                 Err(Fail::Store(e)) => return Err(e),
                 Err(Fail::Sql(e)) => e,
@@ -240,7 +254,7 @@ impl Db {
         }
     }
 
-    async fn once<T, F>(&self, transactional: bool, work: &F) -> Result<T, Fail>
+    async fn once<T, F>(&self, mode: Mode, work: &F) -> Result<T, Fail>
     where
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
@@ -248,27 +262,55 @@ impl Db {
         // Stays set unless the work ends cleanly: a dropped future leaves it broken.
         conn.broken = true;
         let client = &mut conn.client;
-        let result = if transactional {
-            match exec::batch(client, sql::BEGIN).await {
+        let ends = mode.ends();
+        let result = match ends {
+            Some((begin, commit, _)) => match exec::batch(client, begin).await {
                 Ok(()) => match work(client).await {
-                    Ok(value) => exec::batch(client, sql::COMMIT)
+                    Ok(value) => exec::batch(client, commit)
                         .await
                         .map(|()| value)
                         .map_err(Fail::Sql),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(Fail::Sql(e)),
-            }
-        } else {
-            work(client).await
+            },
+            None => work(client).await,
         };
-        let clean = match &result {
-            Err(Fail::Sql(e)) if classify(e) == Kind::Connection => false,
-            Err(_) if transactional => exec::batch(client, sql::ROLLBACK).await.is_ok(),
+        // A connection goes back to the pool only without a transaction and at the default
+        // isolation level (the pool does not reset sessions).
+        let clean = match (&result, ends) {
+            (Err(Fail::Sql(e)), _) if classify(e) == Kind::Connection => false,
+            (Err(_), Some((_, _, rollback))) => exec::batch(client, rollback).await.is_ok(),
             _ => true,
         };
         conn.broken = !clean;
         result
+    }
+}
+
+/// How a unit of work meets transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Each statement on its own (READ COMMITTED).
+    Autocommit,
+    /// One READ COMMITTED transaction.
+    Transaction,
+    /// One SNAPSHOT transaction, the session back at READ COMMITTED after it.
+    Snapshot,
+}
+
+impl Mode {
+    /// The batches that begin, commit and roll back the mode's transaction.
+    fn ends(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            Mode::Autocommit => None,
+            Mode::Transaction => Some((sql::BEGIN, sql::COMMIT, sql::ROLLBACK)),
+            Mode::Snapshot => Some((
+                sql::BEGIN_SNAPSHOT,
+                sql::COMMIT_SNAPSHOT,
+                sql::ROLLBACK_SNAPSHOT,
+            )),
+        }
     }
 }
 

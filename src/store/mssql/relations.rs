@@ -3,9 +3,11 @@
 //! `dropObject` answers exactly as the embedded store does: the dropped ids root first,
 //! then breadth-first (children in id order); `STRICT_CHILDREN_EXIST` with the blocking
 //! types sorted; `REFERENCED_BY_LOOKUP` with at most 100 referencing ids, sorted. The walk
-//! reads one level of the tree per statement. The deletes come before the Lookup check so
-//! that a Lookup saved concurrently either commits first (and is found) or waits for the
-//! deletes (and finds its target gone); a refusal rolls the whole transaction back.
+//! reads one level of the tree per statement, after locking that level's objects (as
+//! saveRelationship and dropRelationship lock both of theirs). The deletes come before the
+//! Lookup check so that a Lookup saved concurrently either commits first (and is found) or
+//! waits for the deletes (and finds its target gone); a refusal rolls the whole transaction
+//! back.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -14,14 +16,17 @@ use super::exec;
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::model::ObjectId;
-use crate::store::{Direction, DropObject, ObjectRecord, StoreError};
+use crate::store::{DropObject, RelatedPage, RelatedQuery, StoreError};
 
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
 const MAX_REFERENCES: usize = 100;
 
-/// Refuses the first of `ids` that does not exist.
-async fn require_exist(c: &mut Client, ids: [ObjectId; 2]) -> Result<(), Fail> {
-    let found: HashSet<ObjectId> = exec::rows(c, sql::EXISTING_PAIR, params![ids[0], ids[1]])
+/// Locks both objects of a relationship, the lower id first, and refuses the first of
+/// `ids` that does not exist. Holding both locks to commit is what keeps a concurrent
+/// dropObject from missing the relationship (see [`drop_object`]).
+async fn lock_pair(c: &mut Client, ids: [ObjectId; 2]) -> Result<(), Fail> {
+    let (low, high) = (ids[0].min(ids[1]), ids[0].max(ids[1]));
+    let found: HashSet<ObjectId> = exec::rows(c, sql::LOCK_PAIR, params![low, high])
         .await?
         .iter()
         .map(|r| exec::req::<ObjectId>(r, 0))
@@ -32,13 +37,25 @@ async fn require_exist(c: &mut Client, ids: [ObjectId; 2]) -> Result<(), Fail> {
     }
 }
 
+/// Locks `ids` (a level of dropObject's walk) and answers those that still exist.
+async fn lock_objects(c: &mut Client, ids: &[ObjectId]) -> Result<HashSet<ObjectId>, Fail> {
+    let mut found = HashSet::new();
+    for chunk in id_chunks(ids) {
+        let sql = builders::lock_objects(chunk.len());
+        for row in exec::rows(c, &sql, int_params(&chunk)).await? {
+            found.insert(exec::req::<ObjectId>(&row, 0)?);
+        }
+    }
+    Ok(found)
+}
+
 pub async fn save_relationship(
     c: &mut Client,
     parent: ObjectId,
     child: ObjectId,
     strict: bool,
 ) -> Result<(), Fail> {
-    require_exist(c, [parent, child]).await?;
+    lock_pair(c, [parent, child]).await?;
     exec::execute(c, sql::UPSERT_RELATIONSHIP, params![parent, child, strict]).await?;
     Ok(())
 }
@@ -48,45 +65,54 @@ pub async fn drop_relationship(
     parent: ObjectId,
     child: ObjectId,
 ) -> Result<bool, Fail> {
-    require_exist(c, [parent, child]).await?;
+    lock_pair(c, [parent, child]).await?;
     let n = exec::execute(c, sql::DELETE_RELATIONSHIP, params![parent, child]).await?;
     Ok(n.iter().sum::<u64>() > 0)
 }
 
-pub async fn related(
-    c: &mut Client,
-    id: ObjectId,
-    direction: Direction,
-    object_type: Option<&str>,
-) -> Result<Vec<(ObjectRecord, bool)>, Fail> {
-    let sql = builders::related(direction, object_type.is_some());
-    let mut params = params![id];
-    if let Some(t) = object_type {
-        params.push(t.into());
+/// A page of related objects and their number; run in a snapshot transaction, so the
+/// count, the page and its properties agree.
+pub async fn related(c: &mut Client, q: &RelatedQuery) -> Result<RelatedPage, Fail> {
+    let paged = q.limit > 0;
+    let sql = builders::related(q.direction, q.object_type.is_some(), paged);
+    let mut params = params![q.object_id];
+    if let Some(t) = &q.object_type {
+        params.push(t.as_str().into());
+    }
+    if paged {
+        let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
+        params.push(clamp(q.offset).into());
+        params.push(clamp(q.limit).into());
     }
     let mut sets = exec::sets(c, &sql, params).await?.into_iter();
-    let exists = match sets.next().and_then(|s| s.into_iter().next()) {
-        Some(row) => exec::req::<i64>(&row, 0)? > 0,
-        None => false,
+    let mut count = || -> Result<i64, Fail> {
+        match sets.next().and_then(|s| s.into_iter().next()) {
+            Some(row) => Ok(exec::req::<i64>(&row, 0)?),
+            None => Ok(0),
+        }
     };
-    if !exists {
-        return Err(Fail::Store(StoreError::ObjectNotFound(id)));
+    if count()? == 0 {
+        return Err(Fail::Store(StoreError::ObjectNotFound(q.object_id)));
     }
-    let mut out = Vec::new();
+    let total = count()?.max(0) as u64;
+    let mut objects = Vec::new();
     let mut position = HashMap::new();
     for row in sets.next().unwrap_or_default() {
         let record = exec::object_from_row(&row, 0)?;
         let strict: bool = exec::req(&row, 5)?;
-        position.insert(record.id, out.len());
-        out.push((record, strict));
+        position.insert(record.id, objects.len());
+        objects.push((record, strict));
     }
     for row in sets.next().unwrap_or_default() {
         let owner: ObjectId = exec::req(&row, 0)?;
         if let Some(&i) = position.get(&owner) {
-            out[i].0.properties.push(exec::property_from_row(&row, 1)?);
+            objects[i]
+                .0
+                .properties
+                .push(exec::property_from_row(&row, 1)?);
         }
     }
-    Ok(out)
+    Ok(RelatedPage { objects, total })
 }
 
 pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectId>, Fail> {
@@ -97,11 +123,22 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
         return Err(Fail::Store(StoreError::ObjectNotFound(req.object_id)));
     }
     // Walk down a level at a time: listed child types join the drop, strict others block it.
+    // Each level is locked before its children are read (the root above): a relationship
+    // saved concurrently locks both its objects, so it either committed before the lock
+    // and is read here, or waits for this transaction and then finds its object gone.
     let mut doomed = vec![req.object_id];
     let mut seen: HashSet<ObjectId> = HashSet::from([req.object_id]);
     let mut level = vec![req.object_id];
     let mut blocking = BTreeSet::new();
+    let mut gone = HashSet::new();
+    let mut root_level = true;
     while !level.is_empty() {
+        if !std::mem::take(&mut root_level) {
+            let found = lock_objects(c, &level).await?;
+            // Dropped by a concurrent dropObject since the walk read them.
+            gone.extend(level.iter().filter(|id| !found.contains(id)).copied());
+            level.retain(|id| found.contains(id));
+        }
         let mut children: HashMap<ObjectId, Vec<(ObjectId, String, bool)>> = HashMap::new();
         for chunk in id_chunks(&level) {
             let sql = builders::children_of(chunk.len());
@@ -138,6 +175,7 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
             child_types: blocking.into_iter().collect(),
         }));
     }
+    doomed.retain(|id| !gone.contains(id));
     for chunk in id_chunks(&doomed) {
         let sql = builders::delete_objects(chunk.len());
         exec::execute(c, &sql, int_params(&chunk)).await?;

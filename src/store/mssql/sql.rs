@@ -19,6 +19,14 @@ pub const BEGIN: &str = "BEGIN TRANSACTION";
 pub const COMMIT: &str = "COMMIT TRANSACTION";
 pub const ROLLBACK: &str = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION";
 
+/// A read of one consistent state: a SNAPSHOT transaction (migration 0003 allows them).
+/// The isolation level belongs to the session, so it is set back for the pool's next user.
+pub const BEGIN_SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL SNAPSHOT; BEGIN TRANSACTION";
+pub const COMMIT_SNAPSHOT: &str =
+    "COMMIT TRANSACTION; SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
+pub const ROLLBACK_SNAPSHOT: &str =
+    "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION; SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 // --- databases (start-up and the test harness) -----------------------------------------
 
 /// Creates database `@P1` unless it exists. The name is quoted by the server (`QUOTENAME`).
@@ -94,6 +102,14 @@ ELSE COALESCE(t.PropertyAsString, t.PropertyValue) END FROM dbo.Properties AS t 
 WHERE t.OwnerObjectId = o.ObjectId AND t.PropertyName = @P2) \
 FROM dbo.Objects AS o WITH (REPEATABLEREAD) WHERE o.ObjectId = @P1";
 
+/// Whether object `@P1` already holds Lookup `@P2` pointing at `@P3` (as a float).
+pub const HELD_LOOKUP: &str = "SELECT 1 FROM dbo.Properties \
+WHERE OwnerObjectId = @P1 AND PropertyName = @P2 AND PropertyType = N'Lookup' AND PropertyAsDouble = @P3";
+
+/// Owners of Lookups pointing at `@P1` (as a float), the first 100 by id.
+pub const LOOKUP_OWNERS: &str = "SELECT DISTINCT TOP (100) OwnerObjectId FROM dbo.Properties \
+WHERE PropertyType = N'Lookup' AND PropertyAsDouble = @P1 ORDER BY OwnerObjectId";
+
 /// Sets a property: UPDATE under a key-range lock, INSERT when there was nothing to update.
 /// (Engines that ignore the hint raise a duplicate key instead; the transaction is retried.)
 pub const UPSERT_PROPERTY: &str = "UPDATE dbo.Properties WITH (UPDLOCK, SERIALIZABLE) \
@@ -137,14 +153,21 @@ WHERE p.PropertyName = @P1 AND o.ObjectType = @P2 OPTION (RECOMPILE)";
 
 // --- dropObject ------------------------------------------------------------------------
 
-/// The object to drop, locked for the rest of the transaction.
-pub const LOCK_OBJECT: &str =
-    "SELECT ObjectType FROM dbo.Objects WITH (UPDLOCK, ROWLOCK) WHERE ObjectId = @P1";
+/// The object to drop, locked for the rest of the transaction, and its type. The lock is
+/// taken by a write that changes nothing: engines that ignore lock hints (Babelfish) still
+/// lock the rows they write, and `UpdatedAt` keeps its value.
+pub const LOCK_OBJECT: &str = "UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId = @P1; \
+IF @@ROWCOUNT > 0 SELECT ObjectType FROM dbo.Objects WHERE ObjectId = @P1;";
 
 // --- relationships ---------------------------------------------------------------------
 
-/// Which of `@P1`, `@P2` exist.
-pub const EXISTING_PAIR: &str = "SELECT ObjectId FROM dbo.Objects WHERE ObjectId IN (@P1, @P2)";
+/// Locks `@P1` then `@P2` (the caller passes them in ascending order, so that two requests
+/// on one pair lock in one order) as [`LOCK_OBJECT`] does, and answers which of them exist.
+/// A dropObject that holds either lock has either not walked its children yet or is about
+/// to delete the object: the relationship is found by the walk, or its object is gone.
+pub const LOCK_PAIR: &str = "UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId = @P1; \
+UPDATE dbo.Objects SET UpdatedAt = UpdatedAt WHERE ObjectId = @P2; \
+SELECT ObjectId FROM dbo.Objects WHERE ObjectId IN (@P1, @P2);";
 
 pub const UPSERT_RELATIONSHIP: &str = "UPDATE dbo.Relationships WITH (UPDLOCK, SERIALIZABLE) \
 SET Strict = @P3 WHERE ParentObjectId = @P1 AND ChildObjectId = @P2; \
@@ -214,6 +237,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("BEGIN", BEGIN),
     ("COMMIT", COMMIT),
     ("ROLLBACK", ROLLBACK),
+    ("BEGIN_SNAPSHOT", BEGIN_SNAPSHOT),
+    ("COMMIT_SNAPSHOT", COMMIT_SNAPSHOT),
+    ("ROLLBACK_SNAPSHOT", ROLLBACK_SNAPSHOT),
     ("CREATE_DATABASE", CREATE_DATABASE),
     ("DROP_DATABASE", DROP_DATABASE),
     ("DATABASES_LIKE", DATABASES_LIKE),
@@ -229,12 +255,14 @@ pub const ALL: &[(&str, &str)] = &[
     ("TOUCH_OBJECT", TOUCH_OBJECT),
     ("CHANGE_TYPE", CHANGE_TYPE),
     ("LOOKUP_TARGET", LOOKUP_TARGET),
+    ("HELD_LOOKUP", HELD_LOOKUP),
+    ("LOOKUP_OWNERS", LOOKUP_OWNERS),
     ("UPSERT_PROPERTY", UPSERT_PROPERTY),
     ("DELETE_PROPERTY", DELETE_PROPERTY),
     ("PROPERTY_NAMES", PROPERTY_NAMES),
     ("STORED_TYPE", STORED_TYPE),
     ("LOCK_OBJECT", LOCK_OBJECT),
-    ("EXISTING_PAIR", EXISTING_PAIR),
+    ("LOCK_PAIR", LOCK_PAIR),
     ("UPSERT_RELATIONSHIP", UPSERT_RELATIONSHIP),
     ("DELETE_RELATIONSHIP", DELETE_RELATIONSHIP),
     ("CLEAR_PROPERTY_CONFIG", CLEAR_PROPERTY_CONFIG),

@@ -47,6 +47,7 @@ fn migration_batches() {
 fn builders() {
     let mut out = Vec::new();
     for n in [1, 4] {
+        out.push((format!("lock_objects({n})"), builders::lock_objects(n)));
         out.push((format!("children_of({n})"), builders::children_of(n)));
         out.push((format!("delete_objects({n})"), builders::delete_objects(n)));
         out.push((
@@ -83,10 +84,10 @@ fn builders() {
         builders::page_properties(2, Some(2)),
     ));
     for direction in [Direction::Children, Direction::Parents] {
-        for typed in [false, true] {
+        for (typed, paged) in [(false, true), (true, true), (false, false)] {
             out.push((
-                format!("related({direction:?}, typed: {typed})"),
-                builders::related(direction, typed),
+                format!("related({direction:?}, typed: {typed}, paged: {paged})"),
+                builders::related(direction, typed, paged),
             ));
         }
     }

@@ -23,6 +23,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "config_version",
         sql: include_str!("../../../migrations/sqlite/0002_config_version.sql"),
     },
+    Migration {
+        version: 3,
+        name: "snapshot_reads",
+        sql: include_str!("../../../migrations/sqlite/0003_snapshot_reads.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

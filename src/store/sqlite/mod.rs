@@ -14,6 +14,7 @@ mod objects;
 mod query;
 #[cfg(test)]
 mod query_tests;
+mod relations;
 mod table;
 
 use std::panic::AssertUnwindSafe;
@@ -25,8 +26,9 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{
-    AppliedConfig, ConfigVersions, Direction, DisplayRefresh, DropObject, NewObject, ObjectRecord,
-    Page, SaveProperties, Store, StoreError, StoreOptions, StoredConfig, TableQuery,
+    AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
+    RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions, StoredConfig,
+    TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -62,6 +64,12 @@ struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Reader>>,
     permits: Arc<Semaphore>,
+}
+
+/// The versions of the embedded store's migrations (the SQL Server store has the same).
+#[cfg(test)]
+pub(crate) fn migration_versions() -> Vec<i64> {
+    migrate::MIGRATIONS.iter().map(|m| m.version).collect()
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -332,7 +340,7 @@ impl Store for SqliteStore {
     }
 
     async fn drop_object(&self, req: DropObject) -> Result<Vec<ObjectId>, StoreError> {
-        self.write(move |c| objects::drop_object(c, &req)).await
+        self.write(move |c| relations::drop_object(c, &req)).await
     }
 
     async fn save_relationship(
@@ -341,7 +349,7 @@ impl Store for SqliteStore {
         child: ObjectId,
         strict: bool,
     ) -> Result<(), StoreError> {
-        self.write(move |c| objects::save_relationship(c, parent, child, strict))
+        self.write(move |c| relations::save_relationship(c, parent, child, strict))
             .await
     }
 
@@ -350,19 +358,13 @@ impl Store for SqliteStore {
         parent: ObjectId,
         child: ObjectId,
     ) -> Result<bool, StoreError> {
-        self.write(move |c| objects::drop_relationship(c, parent, child))
+        self.write(move |c| relations::drop_relationship(c, parent, child))
             .await
     }
 
-    async fn related(
-        &self,
-        id: ObjectId,
-        direction: Direction,
-        object_type: Option<&str>,
-    ) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
-        let object_type = object_type.map(str::to_owned);
-        self.read(move |c| objects::related(c, id, direction, object_type.as_deref()))
-            .await
+    async fn related(&self, query: &RelatedQuery) -> Result<RelatedPage, StoreError> {
+        let query = query.clone();
+        self.read(move |c| relations::related(c, &query)).await
     }
 
     async fn property_names(

@@ -1,21 +1,22 @@
-//! Object, property and relationship operations of the embedded store.
+//! Objects and their properties in the embedded store: create, read, write, retype; and
+//! the stored DSConfig. (Relationships and dropObject are in `relations.rs`.)
 //!
 //! Writes run on the writer thread, each in one `IMMEDIATE` transaction; reads take a
 //! reader connection. The SQL of each operation sits next to it.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::model::{ObjectId, PropertyType};
+use crate::model::{archived_type, is_archive_change, ObjectId, PropertyType};
 use crate::store::{
-    Direction, DropObject, LookupSite, NewObject, ObjectRecord, PropertyRow, PropertyWrite,
-    SaveProperties, StoreError,
+    LookupSite, LookupTarget, NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties,
+    StoreError,
 };
 
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
-const MAX_REFERENCES: usize = 100;
+pub(super) const MAX_REFERENCES: usize = 100;
 
 /// Now, as stored: RFC 3339 UTC with milliseconds, fixed width.
 pub(crate) fn now_text() -> String {
@@ -125,6 +126,60 @@ fn display_text(
     Ok(text.flatten())
 }
 
+/// Refuses a Lookup of `owner` whose target is missing or of another type than the
+/// configured one. An archived target (`ARCH_` + that type) is accepted only where the
+/// Lookup already points at it: re-saving a value still works after its target was
+/// archived, a new Lookup to an archived object is refused.
+fn check_lookup(
+    conn: &Connection,
+    owner: ObjectId,
+    property: &str,
+    target: &LookupTarget,
+) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidLookup {
+        property: property.to_owned(),
+        target: target.object_id,
+        reason,
+    };
+    let Some(found) = object_type_of(conn, target.object_id)? else {
+        return Err(invalid("does not exist".into()));
+    };
+    if found == target.object_type {
+        return Ok(());
+    }
+    if found != archived_type(&target.object_type) {
+        return Err(invalid(format!(
+            "is a {found}, not a {}",
+            target.object_type
+        )));
+    }
+    let held = conn
+        .prepare_cached(
+            "SELECT 1 FROM Properties WHERE OwnerObjectId = ?1 AND PropertyName = ?2 \
+             AND PropertyType = 'Lookup' AND PropertyAsDouble = ?3",
+        )?
+        .exists(params![owner, property, target.object_id as f64])?;
+    if held {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "is archived ({found}); only a Lookup that already points at it may keep it"
+        )))
+    }
+}
+
+/// Owners of Lookups pointing at `id`, the first [`MAX_REFERENCES`] by id.
+pub(super) fn lookup_owners(conn: &Connection, id: ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+    let owners = conn
+        .prepare_cached(
+            "SELECT DISTINCT OwnerObjectId FROM Properties \
+             WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?1 ORDER BY OwnerObjectId LIMIT ?2",
+        )?
+        .query_map(params![id as f64, MAX_REFERENCES as i64], |r| r.get(0))?
+        .collect::<Result<Vec<ObjectId>, _>>()?;
+    Ok(owners)
+}
+
 /// Applies property writes to one object inside `tx`, then touches its `UpdatedAt`.
 fn apply_writes(
     tx: &Transaction<'_>,
@@ -137,24 +192,7 @@ fn apply_writes(
             Some(v) => {
                 let mut as_string = v.as_string.clone();
                 if let Some(target) = &v.lookup {
-                    let found = object_type_of(tx, target.object_id)?;
-                    match found {
-                        None => {
-                            return Err(StoreError::InvalidLookup {
-                                property: w.name.clone(),
-                                target: target.object_id,
-                                reason: "does not exist".into(),
-                            })
-                        }
-                        Some(t) if t != target.object_type => {
-                            return Err(StoreError::InvalidLookup {
-                                property: w.name.clone(),
-                                target: target.object_id,
-                                reason: format!("is a {t}, not a {}", target.object_type),
-                            })
-                        }
-                        Some(_) => {}
-                    }
+                    check_lookup(tx, id, &w.name, target)?;
                     as_string = display_text(tx, target.object_id, &target.display)?;
                 }
                 tx.prepare_cached(
@@ -320,162 +358,17 @@ pub(super) fn change_object_type(
     object_type: &str,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
-    let changed = tx
-        .prepare_cached("UPDATE Objects SET ObjectType = ?1, UpdatedAt = ?2 WHERE ObjectId = ?3")?
-        .execute(params![object_type, now_text(), id])?;
-    if changed == 0 {
-        return Err(StoreError::ObjectNotFound(id));
+    let current = object_type_of(&tx, id)?.ok_or(StoreError::ObjectNotFound(id))?;
+    // Lookups pointing here keep their configured type only through an archive or a restore.
+    if current != object_type && !is_archive_change(&current, object_type) {
+        let owners = lookup_owners(&tx, id)?;
+        if !owners.is_empty() {
+            return Err(StoreError::ReferencedByLookup { object_ids: owners });
+        }
     }
+    tx.prepare_cached("UPDATE Objects SET ObjectType = ?1, UpdatedAt = ?2 WHERE ObjectId = ?3")?
+        .execute(params![object_type, now_text(), id])?;
     let record = require(&tx, id)?;
     tx.commit()?;
     Ok(record)
-}
-
-pub(super) fn drop_object(
-    conn: &mut Connection,
-    req: &DropObject,
-) -> Result<Vec<ObjectId>, StoreError> {
-    let tx = begin(conn)?;
-    if object_type_of(&tx, req.object_id)?.is_none() {
-        return Err(StoreError::ObjectNotFound(req.object_id));
-    }
-    // Walk down from the object: listed child types join the drop, strict others block it.
-    let mut doomed = vec![req.object_id];
-    let mut seen: HashSet<ObjectId> = HashSet::from([req.object_id]);
-    let mut queue = VecDeque::from([req.object_id]);
-    let mut blocking = BTreeSet::new();
-    {
-        let mut children = tx.prepare_cached(
-            "SELECT r.ChildObjectId, o.ObjectType, r.Strict FROM Relationships r \
-             JOIN Objects o ON o.ObjectId = r.ChildObjectId WHERE r.ParentObjectId = ?1",
-        )?;
-        while let Some(parent) = queue.pop_front() {
-            let rows = children.query_map([parent], |r| {
-                Ok((
-                    r.get::<_, ObjectId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (child, ty, strict) = row?;
-                if req.child_types.contains(&ty) {
-                    if seen.insert(child) {
-                        doomed.push(child);
-                        queue.push_back(child);
-                    }
-                } else if strict && !seen.contains(&child) {
-                    // A strict link back to an object being dropped (a cycle) does not block.
-                    blocking.insert(ty);
-                }
-            }
-        }
-    }
-    if !blocking.is_empty() {
-        return Err(StoreError::StrictChildrenExist {
-            child_types: blocking.into_iter().collect(),
-        });
-    }
-    let mut referencing = BTreeSet::new();
-    {
-        let mut refs = tx.prepare_cached(
-            "SELECT OwnerObjectId FROM Properties WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?1",
-        )?;
-        for id in &doomed {
-            for owner in refs.query_map([*id as f64], |r| r.get::<_, ObjectId>(0))? {
-                let owner = owner?;
-                if !seen.contains(&owner) {
-                    referencing.insert(owner);
-                }
-            }
-        }
-    }
-    if !referencing.is_empty() {
-        return Err(StoreError::ReferencedByLookup {
-            object_ids: referencing.into_iter().take(MAX_REFERENCES).collect(),
-        });
-    }
-    {
-        // Properties and relationship rows go with the object (ON DELETE CASCADE).
-        let mut delete = tx.prepare_cached("DELETE FROM Objects WHERE ObjectId = ?1")?;
-        for id in &doomed {
-            delete.execute([id])?;
-        }
-    }
-    tx.commit()?;
-    Ok(doomed)
-}
-
-fn require_exists(conn: &Connection, ids: &[ObjectId]) -> Result<(), StoreError> {
-    for id in ids {
-        if object_type_of(conn, *id)?.is_none() {
-            return Err(StoreError::ObjectNotFound(*id));
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn save_relationship(
-    conn: &mut Connection,
-    parent: ObjectId,
-    child: ObjectId,
-    strict: bool,
-) -> Result<(), StoreError> {
-    let tx = begin(conn)?;
-    require_exists(&tx, &[parent, child])?;
-    tx.prepare_cached(
-        "INSERT INTO Relationships (ParentObjectId, ChildObjectId, Strict) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (ParentObjectId, ChildObjectId) DO UPDATE SET Strict = excluded.Strict",
-    )?
-    .execute(params![parent, child, strict])?;
-    tx.commit()?;
-    Ok(())
-}
-
-pub(super) fn drop_relationship(
-    conn: &mut Connection,
-    parent: ObjectId,
-    child: ObjectId,
-) -> Result<bool, StoreError> {
-    let tx = begin(conn)?;
-    require_exists(&tx, &[parent, child])?;
-    let n = tx
-        .prepare_cached(
-            "DELETE FROM Relationships WHERE ParentObjectId = ?1 AND ChildObjectId = ?2",
-        )?
-        .execute(params![parent, child])?;
-    tx.commit()?;
-    Ok(n > 0)
-}
-
-pub(super) fn related(
-    conn: &Connection,
-    id: ObjectId,
-    direction: Direction,
-    object_type: Option<&str>,
-) -> Result<Vec<(ObjectRecord, bool)>, StoreError> {
-    require_exists(conn, &[id])?;
-    let sql = match direction {
-        Direction::Children => {
-            "SELECT r.ChildObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ChildObjectId \
-             WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ChildObjectId"
-        }
-        Direction::Parents => {
-            "SELECT r.ParentObjectId, r.Strict FROM Relationships r JOIN Objects o ON o.ObjectId = r.ParentObjectId \
-             WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) ORDER BY r.ParentObjectId"
-        }
-    };
-    let pairs = conn
-        .prepare_cached(sql)?
-        .query_map(params![id, object_type], |r| {
-            Ok((r.get::<_, ObjectId>(0)?, r.get::<_, bool>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut out = Vec::with_capacity(pairs.len());
-    for (other, strict) in pairs {
-        if let Some(record) = load(conn, other, None)? {
-            out.push((record, strict));
-        }
-    }
-    Ok(out)
 }

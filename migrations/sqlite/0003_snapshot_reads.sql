@@ -1,0 +1,3 @@
+-- 0003: nothing to change on SQLite. On SQL Server this version allows SNAPSHOT
+-- transactions; here every read transaction already reads one snapshot (WAL). The version
+-- exists so that both backends keep the same versions.

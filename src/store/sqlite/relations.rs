@@ -1,0 +1,200 @@
+//! Relationships of the embedded store: save, drop, list, and `dropObject`'s walk and
+//! cascade. Writes run on the writer thread in one `IMMEDIATE` transaction each.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use rusqlite::{params, Connection};
+
+use super::objects::{begin, object_from_row, object_type_of, property_from_row, MAX_REFERENCES};
+use crate::model::ObjectId;
+use crate::store::{Direction, DropObject, ObjectRecord, RelatedPage, RelatedQuery, StoreError};
+
+pub(super) fn drop_object(
+    conn: &mut Connection,
+    req: &DropObject,
+) -> Result<Vec<ObjectId>, StoreError> {
+    let tx = begin(conn)?;
+    if object_type_of(&tx, req.object_id)?.is_none() {
+        return Err(StoreError::ObjectNotFound(req.object_id));
+    }
+    // Walk down from the object: listed child types join the drop, strict others block it.
+    let mut doomed = vec![req.object_id];
+    let mut seen: HashSet<ObjectId> = HashSet::from([req.object_id]);
+    let mut queue = VecDeque::from([req.object_id]);
+    let mut blocking = BTreeSet::new();
+    {
+        let mut children = tx.prepare_cached(
+            "SELECT r.ChildObjectId, o.ObjectType, r.Strict FROM Relationships r \
+             JOIN Objects o ON o.ObjectId = r.ChildObjectId WHERE r.ParentObjectId = ?1",
+        )?;
+        while let Some(parent) = queue.pop_front() {
+            let rows = children.query_map([parent], |r| {
+                Ok((
+                    r.get::<_, ObjectId>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (child, ty, strict) = row?;
+                if req.child_types.contains(&ty) {
+                    if seen.insert(child) {
+                        doomed.push(child);
+                        queue.push_back(child);
+                    }
+                } else if strict && !seen.contains(&child) {
+                    // A strict link back to an object being dropped (a cycle) does not block.
+                    blocking.insert(ty);
+                }
+            }
+        }
+    }
+    if !blocking.is_empty() {
+        return Err(StoreError::StrictChildrenExist {
+            child_types: blocking.into_iter().collect(),
+        });
+    }
+    let mut referencing = BTreeSet::new();
+    {
+        let mut refs = tx.prepare_cached(
+            "SELECT OwnerObjectId FROM Properties WHERE PropertyType = 'Lookup' AND PropertyAsDouble = ?1",
+        )?;
+        for id in &doomed {
+            for owner in refs.query_map([*id as f64], |r| r.get::<_, ObjectId>(0))? {
+                let owner = owner?;
+                if !seen.contains(&owner) {
+                    referencing.insert(owner);
+                }
+            }
+        }
+    }
+    if !referencing.is_empty() {
+        return Err(StoreError::ReferencedByLookup {
+            object_ids: referencing.into_iter().take(MAX_REFERENCES).collect(),
+        });
+    }
+    {
+        // Properties and relationship rows go with the object (ON DELETE CASCADE).
+        let mut delete = tx.prepare_cached("DELETE FROM Objects WHERE ObjectId = ?1")?;
+        for id in &doomed {
+            delete.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(doomed)
+}
+
+fn require_exists(conn: &Connection, ids: &[ObjectId]) -> Result<(), StoreError> {
+    for id in ids {
+        if object_type_of(conn, *id)?.is_none() {
+            return Err(StoreError::ObjectNotFound(*id));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn save_relationship(
+    conn: &mut Connection,
+    parent: ObjectId,
+    child: ObjectId,
+    strict: bool,
+) -> Result<(), StoreError> {
+    let tx = begin(conn)?;
+    require_exists(&tx, &[parent, child])?;
+    tx.prepare_cached(
+        "INSERT INTO Relationships (ParentObjectId, ChildObjectId, Strict) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (ParentObjectId, ChildObjectId) DO UPDATE SET Strict = excluded.Strict",
+    )?
+    .execute(params![parent, child, strict])?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn drop_relationship(
+    conn: &mut Connection,
+    parent: ObjectId,
+    child: ObjectId,
+) -> Result<bool, StoreError> {
+    let tx = begin(conn)?;
+    require_exists(&tx, &[parent, child])?;
+    let n = tx
+        .prepare_cached(
+            "DELETE FROM Relationships WHERE ParentObjectId = ?1 AND ChildObjectId = ?2",
+        )?
+        .execute(params![parent, child])?;
+    tx.commit()?;
+    Ok(n > 0)
+}
+
+/// The SQL of a related read: (count, page with properties) for one direction. `?1` is
+/// the object, `?2` the related objects' type or NULL, `?3`/`?4` limit and offset. The page
+/// is picked in the subquery and joined with its properties: one statement per page.
+fn related_sql(direction: Direction) -> (&'static str, &'static str) {
+    match direction {
+        Direction::Children => (
+            "SELECT COUNT(*) FROM Relationships r JOIN Objects o ON o.ObjectId = r.ChildObjectId \
+             WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)",
+            "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, pg.Strict, \
+                    p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
+             FROM (SELECT r.ChildObjectId AS Id, r.Strict AS Strict FROM Relationships r \
+                   JOIN Objects o ON o.ObjectId = r.ChildObjectId \
+                   WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) \
+                   ORDER BY r.ChildObjectId LIMIT ?3 OFFSET ?4) AS pg \
+             JOIN Objects o ON o.ObjectId = pg.Id \
+             LEFT JOIN Properties p ON p.OwnerObjectId = pg.Id \
+             ORDER BY pg.Id, p.PropertyName",
+        ),
+        Direction::Parents => (
+            "SELECT COUNT(*) FROM Relationships r JOIN Objects o ON o.ObjectId = r.ParentObjectId \
+             WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)",
+            "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, pg.Strict, \
+                    p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
+             FROM (SELECT r.ParentObjectId AS Id, r.Strict AS Strict FROM Relationships r \
+                   JOIN Objects o ON o.ObjectId = r.ParentObjectId \
+                   WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) \
+                   ORDER BY r.ParentObjectId LIMIT ?3 OFFSET ?4) AS pg \
+             JOIN Objects o ON o.ObjectId = pg.Id \
+             LEFT JOIN Properties p ON p.OwnerObjectId = pg.Id \
+             ORDER BY pg.Id, p.PropertyName",
+        ),
+    }
+}
+
+/// A page of related objects and their number, in one read transaction: its first
+/// statement fixes the WAL snapshot every later one reads, so the count and the page agree
+/// whatever the writer commits meanwhile.
+pub(super) fn related(conn: &Connection, q: &RelatedQuery) -> Result<RelatedPage, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    require_exists(&tx, &[q.object_id])?;
+    let (count_sql, page_sql) = related_sql(q.direction);
+    let total: i64 = tx
+        .prepare_cached(count_sql)?
+        .query_row(params![q.object_id, q.object_type], |r| r.get(0))?;
+    let mut objects: Vec<(ObjectRecord, bool)> = Vec::new();
+    if q.limit > 0 && q.offset < total as u64 {
+        let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
+        let mut page = tx.prepare_cached(page_sql)?;
+        let mut rows = page.query(params![
+            q.object_id,
+            q.object_type,
+            clamp(q.limit),
+            clamp(q.offset)
+        ])?;
+        while let Some(row) = rows.next()? {
+            let id: ObjectId = row.get(0)?;
+            if objects.last().is_none_or(|(o, _)| o.id != id) {
+                objects.push((object_from_row(row)?, row.get(5)?));
+            }
+            if row.get::<_, Option<String>>(6)?.is_some() {
+                if let Some((object, _)) = objects.last_mut() {
+                    object.properties.push(property_from_row(row, 6)?);
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(RelatedPage {
+        objects,
+        total: total.max(0) as u64,
+    })
+}
