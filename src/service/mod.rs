@@ -176,9 +176,22 @@ impl Datastore {
         id: ObjectId,
         object_type: &str,
     ) -> Result<Value, ServiceError> {
-        self.schema().check_object_type(object_type)?;
-        let record = self.store.change_object_type(id, object_type).await?;
-        Ok(render_object(&record))
+        let mut attempts = 1;
+        loop {
+            let schema = self.schema();
+            schema.check_object_type(object_type)?;
+            let changed = self
+                .store
+                .change_object_type(id, object_type, schema.version)
+                .await;
+            match changed {
+                Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
+                    attempts += 1;
+                    self.reload_config().await?;
+                }
+                other => return Ok(render_object(&other?)),
+            }
+        }
     }
 
     pub async fn drop_object(

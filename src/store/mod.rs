@@ -108,11 +108,13 @@ pub trait Store: Send + Sync + 'static {
     /// Writes and removes properties of one object, all or nothing.
     async fn save_properties(&self, req: SaveProperties) -> Result<ObjectRecord, StoreError>;
 
-    /// Gives an object another type; it keeps its number and properties.
+    /// Gives an object another type; it keeps its number and properties. `config_version`
+    /// is the DSConfig the new type was checked with (as [`NewObject::config_version`]).
     async fn change_object_type(
         &self,
         id: ObjectId,
         object_type: &str,
+        config_version: i64,
     ) -> Result<ObjectRecord, StoreError>;
 
     /// Drops an object and the children the request names, all or nothing.

@@ -129,3 +129,31 @@ async fn a_dsconfig_applied_again_unchanged_keeps_its_version() {
     );
     assert_eq!(app.get("getConfig", &[]).await.ok()["version"], 1);
 }
+
+#[tokio::test]
+async fn a_type_removed_by_a_dsconfig_from_the_cli_is_refused_by_the_next_type_change() {
+    let strict = |types: &str| format!("schemaMode = \"strict\"\n{types}");
+    let app = crate::helpers::spawn_app_with_config(&strict(
+        "[types.Person.properties]\nname = \"String\"\n\n[types.Robot.properties]\nname = \"String\"\n",
+    ))
+    .await;
+    let person = app.new_object("Person", json!({ "name": "Ann" })).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        strict("[types.Person.properties]\nname = \"String\"\n"),
+    )
+    .unwrap();
+    app.cli(&["dsconfig", "apply", dir.path().to_str().unwrap()]);
+    // Before any poll: checked against the stored DSConfig, where Robot no longer exists.
+    app.post(
+        "changeObjectType",
+        json!({ "objectId": person["objectId"], "objectType": "Robot" }),
+    )
+    .await
+    .fails(400, "UNKNOWN_OBJECT_TYPE");
+    assert_eq!(
+        app.get_object(&person["objectId"]).await.ok()["objectType"],
+        "Person"
+    );
+}

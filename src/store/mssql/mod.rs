@@ -317,12 +317,15 @@ impl Store for MssqlStore {
         &self,
         id: ObjectId,
         object_type: &str,
+        config_version: i64,
     ) -> Result<ObjectRecord, StoreError> {
         let object_type: Arc<str> = object_type.into();
         self.call("change_object_type", move |db| async move {
             db.transaction(|c| {
                 let object_type = object_type.clone();
-                Box::pin(async move { objects::change_object_type(c, id, &object_type).await })
+                Box::pin(async move {
+                    objects::change_object_type(c, id, &object_type, config_version).await
+                })
             })
             .await
         })

@@ -248,7 +248,9 @@ pub async fn change_object_type(
     c: &mut Client,
     id: ObjectId,
     object_type: &str,
+    config_version: i64,
 ) -> Result<ObjectRecord, Fail> {
+    config::check_version(c, config_version).await?;
     // The row lock of the touch keeps concurrent writers of the object out until commit.
     let now = now();
     let Some(row) = exec::row(c, sql::TOUCH_OBJECT, params![id, now]).await? else {

@@ -333,9 +333,10 @@ impl Store for SqliteStore {
         &self,
         id: ObjectId,
         object_type: &str,
+        config_version: i64,
     ) -> Result<ObjectRecord, StoreError> {
         let object_type = object_type.to_owned();
-        self.write(move |c| objects::change_object_type(c, id, &object_type))
+        self.write(move |c| objects::change_object_type(c, id, &object_type, config_version))
             .await
     }
 

@@ -356,8 +356,10 @@ pub(super) fn change_object_type(
     conn: &mut Connection,
     id: ObjectId,
     object_type: &str,
+    config_version: i64,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
+    super::config::check_version(&tx, config_version)?;
     let current = object_type_of(&tx, id)?.ok_or(StoreError::ObjectNotFound(id))?;
     // Lookups pointing here keep their configured type only through an archive or a restore.
     if current != object_type && !is_archive_change(&current, object_type) {
