@@ -41,40 +41,33 @@ pub fn status(code: ErrorCode) -> StatusCode {
     }
 }
 
-/// An error as the client sees it.
+/// An error as the client sees it: the service's error (or the HTTP layer's own, in the
+/// same terms), answered with the status of its code.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-    pub details: Option<Value>,
-}
+pub struct ApiError(pub ServiceError);
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            details: None,
-        }
+        ApiError(ServiceError::new(code, message))
     }
 
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
-        self
+    pub fn with_details(self, details: Value) -> Self {
+        ApiError(self.0.with_details(details))
     }
 
     /// A failure of ours: logged with its cause, answered without it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(cause = %cause, "internal error");
-        ApiError::new(
-            ErrorCode::Internal,
-            "the service failed to handle the request",
-        )
+        ApiError(ServiceError::internal(cause))
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.0.code
     }
 
     pub fn body(&self) -> Value {
-        let mut error = json!({ "code": self.code.as_str(), "message": self.message });
-        if let Some(details) = &self.details {
+        let e = &self.0;
+        let mut error = json!({ "code": e.code.as_str(), "message": e.message });
+        if let Some(details) = &e.details {
             error["details"] = details.clone();
         }
         json!({ "error": error })
@@ -83,7 +76,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
+        self.0.fmt(f)
     }
 }
 
@@ -91,12 +84,15 @@ impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        status(self.code)
+        status(self.0.code)
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if self.code == ErrorCode::Unavailable || self.code == ErrorCode::TooManyRequests {
+        if matches!(
+            self.0.code,
+            ErrorCode::Unavailable | ErrorCode::TooManyRequests
+        ) {
             response.insert_header(("Retry-After", "1"));
         }
         response.json(self.body())
@@ -105,11 +101,7 @@ impl ResponseError for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        ApiError {
-            code: e.code,
-            message: e.message,
-            details: e.details,
-        }
+        ApiError(e)
     }
 }
 

@@ -19,6 +19,10 @@ use super::ARCHIVE_PREFIX;
 /// Objects per refresh transaction.
 pub const BATCH: u32 = 1000;
 
+/// How long, and how many times, a batch waits for an overloaded store before giving up.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+const BUSY_WAITS: u32 = 1200;
+
 /// Longest display chain followed (a DSConfig may contain a cycle).
 const MAX_DEPTH: usize = 16;
 
@@ -105,6 +109,37 @@ fn source(p: &PropertyConfig) -> Option<DisplaySource> {
     }
 }
 
+/// One property's display texts, batch by batch, each batch a transaction of its own.
+async fn refresh_one(
+    store: &dyn Store,
+    refresh: &DisplayRefresh,
+    version: i64,
+) -> Result<u64, StoreError> {
+    let mut rewritten = 0;
+    for owner_type in &refresh.owner_types {
+        let mut after = 0;
+        while let Some(upto) = store.display_batch_end(owner_type, after, BATCH).await? {
+            // An overloaded store (a full write queue, a command timeout) is no reason to
+            // give up: wait and try the batch again.
+            let mut waits = 0;
+            rewritten += loop {
+                match store
+                    .refresh_display_batch(refresh, owner_type, (after, upto), version)
+                    .await
+                {
+                    Err(StoreError::Busy) if waits < BUSY_WAITS => {
+                        waits += 1;
+                        tokio::time::sleep(BUSY_WAIT).await;
+                    }
+                    done => break done?,
+                }
+            };
+            after = upto;
+        }
+    }
+    Ok(rewritten)
+}
+
 /// Brings every display text up to DSConfig `version` (`new`), coming from `previous`,
 /// and records that it did. Returns how many rows were rewritten.
 pub async fn refresh(
@@ -119,7 +154,7 @@ pub async fn refresh(
         .map(|p| &p.config);
     let mut rewritten = 0;
     for r in refreshes_between(old, new) {
-        match store.refresh_display(&r, BATCH, version).await {
+        match refresh_one(store, &r, version).await {
             Ok(n) => rewritten += n,
             // A newer DSConfig is stored: its own refresh covers everything.
             Err(StoreError::ConfigChanged) => return Ok(rewritten),

@@ -77,14 +77,24 @@ pub trait Store: Send + Sync + 'static {
     /// The stored DSConfig's versions: cheap, for polling.
     async fn config_versions(&self) -> Result<ConfigVersions, StoreError>;
 
-    /// Recomputes the display texts of one Lookup or List property, in batches of at most
-    /// `batch` objects, each batch its own transaction (writers wait for one batch at
-    /// most), each checking that DSConfig `version` is still the stored one
-    /// ([`StoreError::ConfigChanged`] otherwise). Returns how many rows it rewrote.
-    async fn refresh_display(
+    /// The last id of the next `batch` objects of `owner_type` after id `after`, if any:
+    /// the bounds of one display-refresh batch.
+    async fn display_batch_end(
+        &self,
+        owner_type: &str,
+        after: ObjectId,
+        batch: u32,
+    ) -> Result<Option<ObjectId>, StoreError>;
+
+    /// Recomputes, in one transaction, the display texts of one Lookup or List property on
+    /// the objects of `owner_type` with ids in `(ids.0, ids.1]`, after checking that
+    /// DSConfig `version` is still the stored one ([`StoreError::ConfigChanged`]
+    /// otherwise). Returns how many rows it rewrote.
+    async fn refresh_display_batch(
         &self,
         refresh: &DisplayRefresh,
-        batch: u32,
+        owner_type: &str,
+        ids: (ObjectId, ObjectId),
         version: i64,
     ) -> Result<u64, StoreError>;
 

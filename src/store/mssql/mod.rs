@@ -203,48 +203,44 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.refresh_display", skip_all, fields(property = %refresh.property_name))]
-    async fn refresh_display(
+    #[tracing::instrument(name = "store.display_batch_end", skip_all)]
+    async fn display_batch_end(
+        &self,
+        owner_type: &str,
+        after: ObjectId,
+        batch: u32,
+    ) -> Result<Option<ObjectId>, StoreError> {
+        let ty: Arc<str> = owner_type.into();
+        self.call("display_batch_end", move |db| async move {
+            db.read(move |c| {
+                let ty = ty.clone();
+                Box::pin(async move { config::batch_end(c, &ty, after, batch.max(1)).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.refresh_display_batch", skip_all, fields(property = %refresh.property_name))]
+    async fn refresh_display_batch(
         &self,
         refresh: &DisplayRefresh,
-        batch: u32,
+        owner_type: &str,
+        ids: (ObjectId, ObjectId),
         version: i64,
     ) -> Result<u64, StoreError> {
         let refresh = Arc::new(refresh.clone());
-        let mut rewritten = 0;
-        for owner_type in refresh.owner_types.clone() {
-            let owner_type: Arc<str> = owner_type.into();
-            let mut after = 0;
-            loop {
-                let ty = owner_type.clone();
-                let end = self
-                    .call("refresh_display", move |db| async move {
-                        db.read(move |c| {
-                            let ty = ty.clone();
-                            Box::pin(
-                                async move { config::batch_end(c, &ty, after, batch.max(1)).await },
-                            )
-                        })
-                        .await
-                    })
-                    .await?;
-                let Some(upto) = end else { break };
-                let (r, ty) = (refresh.clone(), owner_type.clone());
-                rewritten += self
-                    .call("refresh_display", move |db| async move {
-                        db.transaction(move |c| {
-                            let (r, ty) = (r.clone(), ty.clone());
-                            Box::pin(async move {
-                                config::refresh_batch(c, &r, &ty, after, upto, version).await
-                            })
-                        })
-                        .await
-                    })
-                    .await?;
-                after = upto;
-            }
-        }
-        Ok(rewritten)
+        let ty: Arc<str> = owner_type.into();
+        self.call("refresh_display_batch", move |db| async move {
+            db.transaction(move |c| {
+                let (r, ty) = (refresh.clone(), ty.clone());
+                Box::pin(
+                    async move { config::refresh_batch(c, &r, &ty, ids.0, ids.1, version).await },
+                )
+            })
+            .await
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.mark_displays_refreshed", skip_all)]

@@ -45,9 +45,6 @@ const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Address space each connection may map of the database file.
 const MMAP_BYTES: i64 = 4 << 30;
 
-/// Times a display-refresh batch waits 50 ms for a full write queue before it gives up.
-const REFRESH_BUSY_WAITS: u32 = 1200;
-
 /// Writes between two `PRAGMA optimize` runs of the writer.
 const OPTIMIZE_EVERY: u64 = 20_000;
 
@@ -265,43 +262,27 @@ impl Store for SqliteStore {
         self.read(config::versions).await
     }
 
-    async fn refresh_display(
+    async fn display_batch_end(
+        &self,
+        owner_type: &str,
+        after: ObjectId,
+        batch: u32,
+    ) -> Result<Option<ObjectId>, StoreError> {
+        let ty = owner_type.to_owned();
+        self.read(move |c| config::batch_end(c, &ty, after, batch.max(1)))
+            .await
+    }
+
+    async fn refresh_display_batch(
         &self,
         refresh: &DisplayRefresh,
-        batch: u32,
+        owner_type: &str,
+        ids: (ObjectId, ObjectId),
         version: i64,
     ) -> Result<u64, StoreError> {
-        let refresh = Arc::new(refresh.clone());
-        let mut rewritten = 0;
-        for owner_type in &refresh.owner_types {
-            let mut after = 0;
-            loop {
-                let ty = owner_type.clone();
-                let Some(upto) = self
-                    .read(move |c| config::batch_end(c, &ty, after, batch.max(1)))
-                    .await?
-                else {
-                    break;
-                };
-                // A full write queue is no reason to give up: wait for it to drain.
-                let mut waited = 0;
-                rewritten += loop {
-                    let (r, ty) = (refresh.clone(), owner_type.clone());
-                    match self
-                        .write(move |c| config::refresh_batch(c, &r, &ty, after, upto, version))
-                        .await
-                    {
-                        Err(StoreError::Busy) if waited < REFRESH_BUSY_WAITS => {
-                            waited += 1;
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        }
-                        done => break done?,
-                    }
-                };
-                after = upto;
-            }
-        }
-        Ok(rewritten)
+        let (r, ty) = (refresh.clone(), owner_type.to_owned());
+        self.write(move |c| config::refresh_batch(c, &r, &ty, ids.0, ids.1, version))
+            .await
     }
 
     async fn mark_displays_refreshed(&self, version: i64) -> Result<(), StoreError> {

@@ -129,35 +129,27 @@ pub(super) fn drop_relationship(
 /// The SQL of a related read: (count, page with properties) for one direction. `?1` is
 /// the object, `?2` the related objects' type or NULL, `?3`/`?4` limit and offset. The page
 /// is picked in the subquery and joined with its properties: one statement per page.
-fn related_sql(direction: Direction) -> (&'static str, &'static str) {
-    match direction {
-        Direction::Children => (
-            "SELECT COUNT(*) FROM Relationships r JOIN Objects o ON o.ObjectId = r.ChildObjectId \
-             WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)",
+fn related_sql(direction: Direction) -> (String, String) {
+    let (near, far) = match direction {
+        Direction::Children => ("ParentObjectId", "ChildObjectId"),
+        Direction::Parents => ("ChildObjectId", "ParentObjectId"),
+    };
+    let matches = format!(
+        "FROM Relationships r JOIN Objects o ON o.ObjectId = r.{far} \
+         WHERE r.{near} = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)"
+    );
+    (
+        format!("SELECT COUNT(*) {matches}"),
+        format!(
             "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, pg.Strict, \
                     p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
-             FROM (SELECT r.ChildObjectId AS Id, r.Strict AS Strict FROM Relationships r \
-                   JOIN Objects o ON o.ObjectId = r.ChildObjectId \
-                   WHERE r.ParentObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) \
-                   ORDER BY r.ChildObjectId LIMIT ?3 OFFSET ?4) AS pg \
+             FROM (SELECT r.{far} AS Id, r.Strict AS Strict {matches} \
+                   ORDER BY r.{far} LIMIT ?3 OFFSET ?4) AS pg \
              JOIN Objects o ON o.ObjectId = pg.Id \
              LEFT JOIN Properties p ON p.OwnerObjectId = pg.Id \
-             ORDER BY pg.Id, p.PropertyName",
+             ORDER BY pg.Id, p.PropertyName"
         ),
-        Direction::Parents => (
-            "SELECT COUNT(*) FROM Relationships r JOIN Objects o ON o.ObjectId = r.ParentObjectId \
-             WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)",
-            "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, pg.Strict, \
-                    p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
-             FROM (SELECT r.ParentObjectId AS Id, r.Strict AS Strict FROM Relationships r \
-                   JOIN Objects o ON o.ObjectId = r.ParentObjectId \
-                   WHERE r.ChildObjectId = ?1 AND (?2 IS NULL OR o.ObjectType = ?2) \
-                   ORDER BY r.ParentObjectId LIMIT ?3 OFFSET ?4) AS pg \
-             JOIN Objects o ON o.ObjectId = pg.Id \
-             LEFT JOIN Properties p ON p.OwnerObjectId = pg.Id \
-             ORDER BY pg.Id, p.PropertyName",
-        ),
-    }
+    )
 }
 
 /// A page of related objects and their number, in one read transaction: its first
@@ -168,12 +160,12 @@ pub(super) fn related(conn: &Connection, q: &RelatedQuery) -> Result<RelatedPage
     require_exists(&tx, &[q.object_id])?;
     let (count_sql, page_sql) = related_sql(q.direction);
     let total: i64 = tx
-        .prepare_cached(count_sql)?
+        .prepare_cached(&count_sql)?
         .query_row(params![q.object_id, q.object_type], |r| r.get(0))?;
     let mut objects: Vec<(ObjectRecord, bool)> = Vec::new();
     if q.limit > 0 && q.offset < total as u64 {
         let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
-        let mut page = tx.prepare_cached(page_sql)?;
+        let mut page = tx.prepare_cached(&page_sql)?;
         let mut rows = page.query(params![
             q.object_id,
             q.object_type,
