@@ -30,6 +30,7 @@ pub mod dsconfig;
 pub mod error;
 pub mod json;
 pub mod model;
+pub mod ops;
 pub mod query;
 pub mod service;
 pub mod settings;
