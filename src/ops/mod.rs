@@ -127,13 +127,10 @@ pub async fn observe(
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
     let started = Instant::now();
-    let client = {
-        let info = req.connection_info();
-        let https = info.scheme() == "https";
-        drop(info);
-        let peer = req.peer_addr().map(|a| a.ip());
-        ops.proxies.client(peer, https, req.headers())
-    };
+    // Not `connection_info()`: it believes `X-Forwarded-*` from anyone.
+    let https = req.app_config().secure();
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = ops.proxies.client(peer, https, req.headers());
     req.extensions_mut().insert(client);
     let request_id = given_request_id(&req).unwrap_or_else(|| ops.ids.next());
     let endpoint = endpoint_of(&req);
@@ -146,6 +143,7 @@ pub async fn observe(
         %method,
         endpoint = %endpoint,
         client = %client_addr,
+        scheme = if client.https { "https" } else { "http" },
     );
     let in_flight = ops.metrics.in_flight().clone();
     in_flight.inc();
@@ -262,8 +260,8 @@ fn code_of(status: StatusCode) -> ErrorCode {
 }
 
 /// Endpoints never refused by the limits: cheap, and what load balancers and scrapers
-/// must reach under load.
-const UNLIMITED: [&str; 2] = ["health", "metrics"];
+/// must reach under load (`/health` is the root's, besides the base path's).
+const UNLIMITED: [&str; 3] = ["health", "metrics", "/health"];
 
 /// The bound on requests in flight (503) and the rate limit per client (429).
 pub async fn limit(
@@ -273,7 +271,7 @@ pub async fn limit(
     let Some(ops) = req.app_data::<web::Data<Ops>>().cloned() else {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
-    if req.match_name().is_some_and(|n| UNLIMITED.contains(&n)) {
+    if UNLIMITED.contains(&endpoint_of(&req).as_str()) {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
     if let Some(rate) = &ops.rate {

@@ -408,3 +408,19 @@ async fn json_logs_are_one_object_a_line_with_the_request_id() {
     assert_eq!(request_line["span"]["endpoint"], "getObject");
     assert_eq!(request_line["fields"]["status"], 404);
 }
+
+#[tokio::test]
+async fn health_is_never_limited_at_either_address() {
+    let app = spawn_with(|s, _| {
+        s.base_path = "/datastore".into();
+        s.ops.rate_limit = Some(1);
+    })
+    .await;
+    let root = app.address.trim_end_matches("/datastore").to_owned();
+    for _ in 0..5 {
+        let inside = app.send(app.client.get(app.url("health"))).await;
+        assert_eq!(inside.status, 200);
+        let outside = app.send(app.client.get(format!("{root}/health"))).await;
+        assert_eq!(outside.status, 200);
+    }
+}
