@@ -345,57 +345,98 @@ async fn every_endpoint_and_the_metrics_live_under_the_base_path() {
     assert!(text.contains(r#"datastore_http_requests_total{endpoint="getObject",status="400"} 1"#));
 }
 
+/// `datastore serve` in a process of its own, with its stderr lines on a channel.
+struct Process {
+    child: std::process::Child,
+    port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Lines read while waiting for it to listen.
+    seen: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    fn start(extra: &[&str]) -> Process {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
+            cmd.env_remove(key);
+        }
+        let mut child = cmd
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--database")
+            .arg(format!("sqlite://{}", dir.path().join("d.db").display()))
+            .args(["--dsconfig", SAMPLE_DSCONFIG])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        while let Ok(line) = lines.recv_timeout(Duration::from_secs(60)) {
+            let listening = line.contains("listening");
+            seen.push(line);
+            if listening {
+                break;
+            }
+        }
+        Process {
+            child,
+            port,
+            lines,
+            seen,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, endpoint: &str) -> String {
+        format!("http://127.0.0.1:{}/{endpoint}", self.port)
+    }
+
+    fn terminate(&self) {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+
+    /// Waits for the exit; its code and every line it logged.
+    fn wait(mut self) -> (Option<i32>, Vec<String>) {
+        let code = self.child.wait().unwrap().code();
+        let mut lines = std::mem::take(&mut self.seen);
+        lines.extend(self.lines.iter());
+        (code, lines)
+    }
+}
+
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_with_the_request_id() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
-        cmd.env_remove(key);
-    }
-    let mut child = cmd
-        .arg("serve")
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--database")
-        .arg(format!("sqlite://{}", dir.path().join("d.db").display()))
-        .args(["--dsconfig", SAMPLE_DSCONFIG, "--log-format", "json"])
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
-        let listening = line.contains("listening");
-        lines.push(line);
-        if listening {
-            break;
-        }
-    }
+    let server = Process::start(&["--log-format", "json"]);
     let answer = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/getObject?objectId=77"))
+        .get(server.url("getObject?objectId=77"))
         .header("X-Request-Id", "log-check-42")
         .send()
         .await
         .unwrap();
     assert_eq!(answer.status(), 404);
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
-    lines.extend(rx.iter());
+    server.terminate();
+    let (code, lines) = server.wait();
+    assert_eq!(code, Some(0));
     let objects: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -407,6 +448,49 @@ async fn json_logs_are_one_object_a_line_with_the_request_id() {
     assert_eq!(request_line["span"]["request_id"], "log-check-42");
     assert_eq!(request_line["span"]["endpoint"], "getObject");
     assert_eq!(request_line["fields"]["status"], 404);
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
+    let server = Process::start(&[]);
+    let client = reqwest::Client::new();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tx.send(Ok(b"{\"objectType\":".to_vec())).await.unwrap();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let held = tokio::spawn(
+        client
+            .post(server.url("newObject"))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(stream))
+            .send(),
+    );
+    let metrics = server.url("metrics");
+    let entered = eventually(10, || {
+        let request = client.get(&metrics);
+        async move {
+            let text = request.send().await.unwrap().text().await.unwrap();
+            sample(&text, "datastore_http_requests_in_flight").unwrap_or(0.0) >= 2.0
+        }
+    })
+    .await;
+    assert!(entered, "the held request never reached the service");
+    server.terminate();
+    // The stop has begun (it is logged) while the request is still in flight.
+    let stopping = server
+        .lines
+        .recv_timeout(Duration::from_secs(10))
+        .into_iter()
+        .chain(server.lines.iter())
+        .any(|l| l.contains("stop signal received"));
+    assert!(stopping);
+    tx.send(Ok(b"\"Person\"}".to_vec())).await.unwrap();
+    drop(tx);
+    let finished = held.await.unwrap().unwrap();
+    assert_eq!(finished.status(), 200);
+    let (code, _) = server.wait();
+    assert_eq!(code, Some(0), "a graceful stop exits 0");
 }
 
 #[tokio::test]
