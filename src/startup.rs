@@ -164,7 +164,10 @@ impl Application {
             body_limit: settings.body_limit,
         });
         let ops = web::Data::new(Ops::new(&settings.ops).map_err(StartupError::Metrics)?);
-        let cors_origins = settings.ops.cors_origins.clone();
+        let cors_origins: Vec<String> = (settings.ops.cors_origins.iter())
+            .filter(|o| !o.is_empty())
+            .cloned()
+            .collect();
         let base_path = settings.normalized_base_path();
         let mut server = HttpServer::new(move || {
             App::new()

@@ -19,6 +19,14 @@ impl FromStr for IpRange {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
+        if s.is_empty() {
+            // An empty variable (`DATASTORE_TRUSTED_PROXIES=`) trusts nobody: 0.0.0.0 is
+            // never the address of a peer.
+            return Ok(IpRange {
+                network: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                prefix: 32,
+            });
+        }
         let (addr, prefix) = match s.split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (s, None),
@@ -176,6 +184,8 @@ mod tests {
         assert!(one.contains("::1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<IpRange>().is_err());
         assert!("proxy.local".parse::<IpRange>().is_err());
+        let nobody: IpRange = "".parse().unwrap();
+        assert!(!nobody.contains("127.0.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub struct OpsSettings {
         long,
         env = "DATASTORE_CORS_ORIGINS",
         value_delimiter = ',',
+        value_parser = parse_origin,
         global = true
     )]
     pub cors_origins: Vec<String>,
@@ -37,4 +38,53 @@ pub struct OpsSettings {
         global = true
     )]
     pub trusted_proxies: Vec<IpRange>,
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after (no wildcard: an
+/// API taking keys names the pages it trusts).
+fn parse_origin(text: &str) -> Result<String, String> {
+    // An empty variable (`DATASTORE_CORS_ORIGINS=`) means none.
+    if text.trim().is_empty() {
+        return Ok(String::new());
+    }
+    let bad = || format!("`{text}` is not an origin like https://forms.example.com");
+    let url = url::Url::parse(text.trim()).map_err(|_| bad())?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !plain {
+        return Err(bad());
+    }
+    // `Url` drops a default port and adds a `/`: the origin is what is left without it.
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origins_are_checked_and_normalised() {
+        assert_eq!(
+            parse_origin("https://forms.example.com/").unwrap(),
+            "https://forms.example.com"
+        );
+        assert_eq!(
+            parse_origin("HTTP://Forms.Example.com:8081").unwrap(),
+            "http://forms.example.com:8081"
+        );
+        assert_eq!(parse_origin(" ").unwrap(), "");
+        for bad in [
+            "*",
+            "forms.example.com",
+            "https://x.com/path",
+            "ftp://x.com",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
 }
