@@ -6,6 +6,8 @@
 //!
 //! - [`settings`]: the command line and its environment variables.
 //! - [`startup`]: opens the store, installs the DSConfig, binds and serves.
+//! - [`ops`]: what production needs around the API: metrics, request ids, limits, CORS,
+//!   security headers, the client behind trusted proxies.
 //! - [`api`]: the HTTP layer, one file per endpoint family; parameters from JSON, form or
 //!   query string ([`api::params`]).
 //! - [`error`]: the one error body and the table from code to HTTP status; the HTTP side of
@@ -30,6 +32,7 @@ pub mod dsconfig;
 pub mod error;
 pub mod json;
 pub mod model;
+pub mod ops;
 pub mod query;
 pub mod service;
 pub mod settings;

@@ -109,6 +109,8 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "DATASTORE_WORKERS", global = true)]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub ops: crate::ops::OpsSettings,
 }
 
 impl Settings {
@@ -147,6 +149,7 @@ impl std::fmt::Debug for Settings {
             .field("max_results", &self.max_results)
             .field("body_limit", &self.body_limit)
             .field("pool_size", &self.pool_size)
+            .field("ops", &self.ops)
             .finish()
     }
 }

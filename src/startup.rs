@@ -13,6 +13,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::api::{self, ApiState};
 use crate::dsconfig::{self, Config, ConfigErrors};
+use crate::ops::{self, Ops};
 use crate::service::{ActiveConfig, Datastore};
 use crate::settings::Settings;
 use crate::store::{self, Store, StoreError, StoreOptions, StoredConfig};
@@ -24,6 +25,8 @@ pub enum StartupError {
     InvalidDsconfig { dir: String, errors: ConfigErrors },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot set up the metrics: {0}")]
+    Metrics(prometheus::Error),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -160,11 +163,23 @@ impl Application {
             datastore: Datastore { store, active },
             body_limit: settings.body_limit,
         });
+        let ops = web::Data::new(Ops::new(&settings.ops).map_err(StartupError::Metrics)?);
+        let cors_origins: Vec<String> = (settings.ops.cors_origins.iter())
+            .filter(|o| !o.is_empty())
+            .cloned()
+            .collect();
         let base_path = settings.normalized_base_path();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .wrap(middleware::from_fn(api::log_requests))
+                .app_data(ops.clone())
+                // The last wrapped runs first: observe, then CORS, then the limits.
+                .wrap(middleware::from_fn(ops::limit))
+                .wrap(middleware::Condition::new(
+                    !cors_origins.is_empty(),
+                    ops::cors(&cors_origins),
+                ))
+                .wrap(middleware::from_fn(ops::observe))
                 .configure(api::configure(&base_path))
         })
         .shutdown_timeout(30)

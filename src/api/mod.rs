@@ -10,9 +10,6 @@ pub mod params;
 mod relationships;
 mod system;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, ErrorCode};
@@ -96,7 +93,14 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
         endpoint!("getList", Access::Read, system::get_list);
         scope = scope.service(
             web::resource("/health")
+                .name("health")
                 .route(web::get().to(system::health))
+                .default_service(web::to(method_not_allowed)),
+        );
+        scope = scope.service(
+            web::resource("/metrics")
+                .name("metrics")
+                .route(web::get().to(crate::ops::metrics_endpoint))
                 .default_service(web::to(method_not_allowed)),
         );
         cfg.service(scope);
@@ -119,25 +123,6 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         ErrorCode::NotFound,
         format!("there is no endpoint {}", req.path()),
     ))
-}
-
-/// Logs every request with its status and duration.
-pub async fn log_requests(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = std::time::Instant::now();
-    let method = req.method().to_string();
-    let path = req.path().to_owned();
-    let response = next.call(req).await?;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    Ok(response)
 }
 
 fn json(value: impl serde::Serialize) -> HttpResponse {

@@ -111,6 +111,7 @@ impl std::error::Error for ServiceError {}
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
+        crate::ops::metrics::count_store_error(e.kind());
         match e {
             StoreError::ObjectNotFound(id) => ServiceError::object_not_found(id),
             StoreError::InvalidLookup {

@@ -57,11 +57,27 @@ impl Default for StoreOptions {
     }
 }
 
+/// How busy a backend's connections are, for metrics; cheap to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Writes waiting for the writer (SQLite; 0 elsewhere).
+    pub writer_queue: usize,
+    /// Reader connections (SQLite) or pooled connections (SQL Server) in use.
+    pub connections_in_use: usize,
+    /// Their maximum.
+    pub connections_max: usize,
+}
+
 /// Every operation the service needs from storage.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Answers once the database does.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// Queue and pool use, for metrics (zeros when a backend cannot tell).
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats::default()
+    }
 
     /// Versions of the applied migrations, oldest first.
     async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError>;

@@ -233,3 +233,33 @@ pub enum StoreError {
     #[error("the database is busy; try again")]
     Busy,
 }
+
+impl StoreError {
+    /// Every [`StoreError::kind`].
+    pub const KINDS: [&'static str; 9] = [
+        "object_not_found",
+        "type_changed",
+        "config_changed",
+        "invalid_lookup",
+        "strict_children_exist",
+        "referenced_by_lookup",
+        "config",
+        "database",
+        "busy",
+    ];
+
+    /// A short stable name of the variant: the `kind` label of the store error metric.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::ObjectNotFound(_) => "object_not_found",
+            StoreError::TypeChanged(_) => "type_changed",
+            StoreError::ConfigChanged => "config_changed",
+            StoreError::InvalidLookup { .. } => "invalid_lookup",
+            StoreError::StrictChildrenExist { .. } => "strict_children_exist",
+            StoreError::ReferencedByLookup { .. } => "referenced_by_lookup",
+            StoreError::Config(_) => "config",
+            StoreError::Database(_) => "database",
+            StoreError::Busy => "busy",
+        }
+    }
+}

@@ -157,6 +157,10 @@ impl MssqlStore {
 
 #[async_trait]
 impl Store for MssqlStore {
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        self.db.stats()
+    }
+
     #[tracing::instrument(name = "store.health", skip_all)]
     async fn health(&self) -> Result<(), StoreError> {
         self.call("health", |db| async move {

@@ -170,6 +170,7 @@ impl bb8::ErrorSink<bb8_tiberius::Error> for LogErrors {
 /// The pool and the retry policy.
 pub struct Db {
     pool: bb8::Pool<Manager>,
+    size: u32,
 }
 
 impl Db {
@@ -191,7 +192,20 @@ impl Db {
             })
             .await
             .map_err(|e| StoreError::Database(format!("cannot open the pool: {e}")))?;
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            size: size.max(1),
+        })
+    }
+
+    /// Connections in use and the pool's size (bb8's `state()`).
+    pub fn stats(&self) -> crate::store::PoolStats {
+        let state = self.pool.state();
+        crate::store::PoolStats {
+            writer_queue: 0,
+            connections_in_use: state.connections.saturating_sub(state.idle_connections) as usize,
+            connections_max: self.size as usize,
+        }
     }
 
     async fn checkout(&self) -> Result<bb8::PooledConnection<'_, Manager>, Fail> {

@@ -51,6 +51,8 @@ const OPTIMIZE_EVERY: u64 = 20_000;
 /// The SQLite backend. Cheap to share: clone the `Arc` it lives in.
 pub struct SqliteStore {
     writer: mpsc::SyncSender<WriteJob>,
+    /// Jobs sent to the writer and not yet taken (for metrics).
+    queued: Arc<std::sync::atomic::AtomicUsize>,
     readers: Arc<ReaderPool>,
 }
 
@@ -61,6 +63,7 @@ struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Reader>>,
     permits: Arc<Semaphore>,
+    size: usize,
 }
 
 /// The versions of the embedded store's migrations (the SQL Server store has the same).
@@ -132,11 +135,14 @@ impl SqliteStore {
         .map_err(|e| StoreError::Database(e.to_string()))??;
 
         let (tx, rx) = mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
+        let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let taken = queued.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 let mut jobs: u64 = 0;
                 while let Ok(job) = rx.recv() {
+                    taken.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     // A panic in one job must not take the writer down with it.
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
                     jobs += 1;
@@ -153,10 +159,12 @@ impl SqliteStore {
         let readers = options.pool_size.clamp(1, 64) as usize;
         Ok(SqliteStore {
             writer: tx,
+            queued,
             readers: Arc::new(ReaderPool {
                 path,
                 idle: Mutex::new(Vec::with_capacity(readers)),
                 permits: Arc::new(Semaphore::new(readers)),
+                size: readers,
             }),
         })
     }
@@ -171,11 +179,18 @@ impl SqliteStore {
         let job: WriteJob = Box::new(move |conn| {
             let _ = tx.send(job(conn));
         });
-        self.writer.try_send(job).map_err(|e| match e {
-            // Overload: answer 503 rather than queue without bound.
-            mpsc::TrySendError::Full(_) => StoreError::Busy,
-            mpsc::TrySendError::Disconnected(_) => {
-                StoreError::Database("the writer has stopped".into())
+        // Counted before it is sent: the writer may take it (and count down) at once.
+        self.queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.writer.try_send(job).map_err(|e| {
+            self.queued
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            match e {
+                // Overload: answer 503 rather than queue without bound.
+                mpsc::TrySendError::Full(_) => StoreError::Busy,
+                mpsc::TrySendError::Disconnected(_) => {
+                    StoreError::Database("the writer has stopped".into())
+                }
             }
         })?;
         rx.await
@@ -239,6 +254,15 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        let size = self.readers.size;
+        crate::store::PoolStats {
+            writer_queue: self.queued.load(std::sync::atomic::Ordering::Relaxed),
+            connections_in_use: size.saturating_sub(self.readers.permits.available_permits()),
+            connections_max: size,
+        }
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await

@@ -1,0 +1,49 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!--
+  datastore behind IIS as a reverse proxy: URL Rewrite + Application Request Routing (ARR)
+  forward /datastore/* to a datastore service running on its own (a Windows service, see
+  docs/DEPLOYMENT.md, "ARR"). Rename to web.config in the site's root folder.
+
+  Once per server (elevated prompt):
+    %windir%\system32\inetsrv\appcmd.exe set config -section:system.webServer/proxy /enabled:"True" /preserveHostHeader:"True" /commit:apphost
+    %windir%\system32\inetsrv\appcmd.exe set config -section:system.webServer/rewrite/allowedServerVariables /+"[name='HTTP_X_FORWARDED_PROTO']" /commit:apphost
+    %windir%\system32\inetsrv\appcmd.exe set config -section:system.webServer/rewrite/allowedServerVariables /+"[name='HTTP_X_FORWARDED_HOST']" /commit:apphost
+  ARR adds X-Forwarded-For itself (proxy setting "Preserve client IP in the following header",
+  on by default; it may append the client's port, which the service understands).
+
+  The service: datastore serve listen=127.0.0.1:8080 base-path=/datastore
+  trusted-proxies=127.0.0.1,::1 (the rule below keeps the /datastore prefix).
+-->
+<configuration>
+  <system.webServer>
+    <rewrite>
+      <rules>
+        <rule name="datastore (https)" stopProcessing="true">
+          <match url="^datastore(/.*)?$" />
+          <conditions>
+            <add input="{HTTPS}" pattern="^on$" />
+          </conditions>
+          <serverVariables>
+            <set name="HTTP_X_FORWARDED_PROTO" value="https" />
+            <set name="HTTP_X_FORWARDED_HOST" value="{HTTP_HOST}" />
+          </serverVariables>
+          <action type="Rewrite" url="http://127.0.0.1:8080/datastore{R:1}" />
+        </rule>
+        <rule name="datastore (http)" stopProcessing="true">
+          <match url="^datastore(/.*)?$" />
+          <serverVariables>
+            <set name="HTTP_X_FORWARDED_PROTO" value="http" />
+            <set name="HTTP_X_FORWARDED_HOST" value="{HTTP_HOST}" />
+          </serverVariables>
+          <action type="Rewrite" url="http://127.0.0.1:8080/datastore{R:1}" />
+        </rule>
+      </rules>
+    </rewrite>
+    <security>
+      <requestFiltering>
+        <requestLimits maxAllowedContentLength="104857600" />
+      </requestFiltering>
+    </security>
+    <httpErrors existingResponse="PassThrough" />
+  </system.webServer>
+</configuration>

@@ -1,0 +1,324 @@
+//! Running the service in production: metrics, request ids, limits, CORS, security headers,
+//! and who the client is behind a proxy.
+//!
+//! Layout:
+//! - `settings.rs`: the flags (`--max-concurrent-requests`, `--rate-limit`, `--cors-origins`,
+//!   `--trusted-proxies`).
+//! - `proxy.rs`: the client's address and scheme, from `X-Forwarded-*` of trusted proxies.
+//! - `limits.rs`: the bound on requests in flight and the token bucket per client.
+//! - `metrics.rs`: the Prometheus registry behind `GET {basePath}/metrics`.
+//!
+//! Two middlewares wrap the app (outermost first): [`observe`] (request id and span, log
+//! line, metrics, security headers, the contract's error shape on every error), then CORS,
+//! then [`limit`] (503 / 429), so refusals are counted, logged and carry CORS headers.
+
+pub mod limits;
+pub mod metrics;
+pub mod proxy;
+pub mod settings;
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
+use tracing::Instrument;
+
+use crate::api::ApiState;
+use crate::error::{ApiError, ErrorCode};
+use limits::{ConcurrencyLimit, RateLimiter};
+use metrics::Metrics;
+use proxy::{Client, TrustedProxies};
+pub use settings::OpsSettings;
+
+/// The request id header, read and answered.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest request id taken from a client.
+const REQUEST_ID_MAX: usize = 128;
+
+/// The strict policy of JSON (and other non-HTML) answers. HTML pages set their own.
+const CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// What the middlewares share, across every worker.
+pub struct Ops {
+    pub metrics: Metrics,
+    concurrency: Option<ConcurrencyLimit>,
+    rate: Option<RateLimiter>,
+    proxies: TrustedProxies,
+    ids: IdGenerator,
+}
+
+impl Ops {
+    pub fn new(settings: &OpsSettings) -> Result<Ops, prometheus::Error> {
+        Ok(Ops {
+            metrics: Metrics::new()?,
+            concurrency: (settings.max_concurrent_requests > 0)
+                .then(|| ConcurrencyLimit::new(settings.max_concurrent_requests)),
+            rate: settings.rate_limit.filter(|r| *r > 0).map(RateLimiter::new),
+            proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
+            ids: IdGenerator::default(),
+        })
+    }
+}
+
+/// The CORS middleware of `--cors-origins` (only wrapped when some are given).
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-api-key"),
+            REQUEST_ID,
+        ])
+        .expose_headers([HeaderName::from_static("x-total-count"), REQUEST_ID])
+        .max_age(3600);
+    for origin in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+        cors = cors.allowed_origin(origin.trim_end_matches('/'));
+    }
+    cors
+}
+
+/// Unique, unguessable-enough request ids: a per-process random key over a counter.
+#[derive(Default)]
+struct IdGenerator {
+    key: std::collections::hash_map::RandomState,
+    next: AtomicU64,
+}
+
+impl IdGenerator {
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}", self.key.hash_one(n))
+    }
+}
+
+/// A client's request id, if sane: 1 to 128 visible ASCII characters.
+fn given_request_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(&REQUEST_ID)?.as_bytes();
+    let sane = !value.is_empty()
+        && value.len() <= REQUEST_ID_MAX
+        && value.iter().all(|b| (0x21..=0x7e).contains(b));
+    sane.then(|| String::from_utf8_lossy(value).into_owned())
+}
+
+/// The metric label of a request: its endpoint's registered name, never the raw path.
+fn endpoint_of(req: &ServiceRequest) -> String {
+    req.match_name()
+        .map(str::to_owned)
+        .or_else(|| req.match_pattern())
+        .unwrap_or_else(|| metrics::UNMATCHED.to_owned())
+}
+
+/// The request id and span, the log line, metrics, security headers and error shape of
+/// every request.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(ops) = req.app_data::<web::Data<Ops>>().cloned() else {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    };
+    let started = Instant::now();
+    // Not `connection_info()`: it believes `X-Forwarded-*` from anyone.
+    let https = req.app_config().secure();
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = ops.proxies.client(peer, https, req.headers());
+    req.extensions_mut().insert(client);
+    let request_id = given_request_id(&req).unwrap_or_else(|| ops.ids.next());
+    let endpoint = endpoint_of(&req);
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let client_addr = client.addr.map(|a| a.to_string()).unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        %method,
+        endpoint = %endpoint,
+        client = %client_addr,
+        scheme = if client.https { "https" } else { "http" },
+    );
+    let in_flight = ops.metrics.in_flight().clone();
+    in_flight.inc();
+    let result = next.call(req).instrument(span.clone()).await;
+    in_flight.dec();
+    let response = match result {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(e) => {
+            // An error no service turned into an answer (the request is gone with it):
+            // counted and logged, then answered by the server.
+            let status = e.as_response_error().status_code().as_u16();
+            ops.metrics.observe(&endpoint, status, started.elapsed());
+            span.in_scope(|| tracing::warn!(%path, status, error = %e, "request"));
+            return Err(e);
+        }
+    };
+    let mut response = contract_error_shape(response)
+        .instrument(span.clone())
+        .await;
+    let status = response.status().as_u16();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    security_headers(headers);
+    let elapsed = started.elapsed();
+    ops.metrics.observe(&endpoint, status, elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            %path,
+            status,
+            ms = elapsed.as_millis() as u64,
+            "request"
+        )
+    });
+    Ok(response)
+}
+
+/// Security headers every answer carries unless its handler chose its own; the strict CSP
+/// only on non-HTML answers (an HTML page sets the policy it needs).
+fn security_headers(headers: &mut header::HeaderMap) {
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"));
+    let mut set = |name: HeaderName, value: &'static str| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    if !html {
+        set(header::CONTENT_SECURITY_POLICY, CSP);
+    }
+}
+
+/// Error answers not in the contract's JSON shape (the framework's own, CORS refusals)
+/// rewritten into `{"error":{"code","message"}}`, keeping status and headers.
+async fn contract_error_shape(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let shaped = content_type
+        .as_deref()
+        .is_some_and(|t| t.contains("json") || t.starts_with("text/html"));
+    if status.as_u16() < 400 || shaped {
+        return response;
+    }
+    let (req, res) = response.into_parts();
+    let (head, body) = res.into_parts();
+    let text = actix_web::body::to_bytes_limited(body, 1024)
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .filter(|t| !t.trim().is_empty());
+    let code = code_of(status);
+    let message = match (code, text) {
+        (ErrorCode::Internal, _) | (_, None) => status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_owned(),
+        (_, Some(text)) => text.trim().to_owned(),
+    };
+    let mut rewritten = ApiError::new(code, message).error_response();
+    rewritten.head_mut().status = status;
+    for (name, value) in head.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, rewritten)
+}
+
+/// The contract code nearest to a status the framework chose.
+fn code_of(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthenticated,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        429 => ErrorCode::TooManyRequests,
+        503 => ErrorCode::Unavailable,
+        400..=499 => ErrorCode::InvalidParameter,
+        _ => ErrorCode::Internal,
+    }
+}
+
+/// Endpoints never refused by the limits: cheap, and what load balancers and scrapers
+/// must reach under load (`/health` is the root's, besides the base path's).
+const UNLIMITED: [&str; 3] = ["health", "metrics", "/health"];
+
+/// The bound on requests in flight (503) and the rate limit per client (429).
+pub async fn limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(ops) = req.app_data::<web::Data<Ops>>().cloned() else {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    };
+    if UNLIMITED.contains(&endpoint_of(&req).as_str()) {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    }
+    if let Some(rate) = &ops.rate {
+        let addr = req.extensions().get::<Client>().and_then(|c| c.addr);
+        let key = rate.key(req.headers(), addr);
+        if let Err(wait) = rate.check(key) {
+            let secs = limits::retry_after_secs(wait);
+            tracing::warn!(retry_after = secs, "rate limit reached");
+            let mut response = ApiError::new(
+                ErrorCode::TooManyRequests,
+                format!("too many requests from this client; try again in {secs} s"),
+            )
+            .error_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return Ok(req.into_response(response));
+        }
+    }
+    let _permit = match &ops.concurrency {
+        Some(limit) => match limit.try_enter() {
+            Some(permit) => Some(permit),
+            None => {
+                tracing::warn!("too many requests in flight");
+                let response = ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the service is handling too many requests; try again",
+                )
+                .error_response();
+                return Ok(req.into_response(response));
+            }
+        },
+        None => None,
+    };
+    next.call(req).await.map(|r| r.map_into_boxed_body())
+}
+
+/// `GET {basePath}/metrics`: Prometheus text.
+pub async fn metrics_endpoint(
+    ops: web::Data<Ops>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let text = ops
+        .metrics
+        .render(state.datastore.store.pool_stats())
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
+}
