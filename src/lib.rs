@@ -6,6 +6,8 @@
 //!
 //! - [`settings`]: the command line and its environment variables.
 //! - [`startup`]: opens the store, installs the DSConfig, binds and serves.
+//! - [`auth`]: API keys and roles: who is calling and what they may do, decided by
+//!   middleware before any handler runs; keys generated, hashed and checked.
 //! - [`api`]: the HTTP layer, one file per endpoint family; parameters from JSON, form or
 //!   query string ([`api::params`]).
 //! - [`error`]: the one error body and the table from code to HTTP status; the HTTP side of
@@ -25,6 +27,7 @@
 //!   and `mssql` (SQL Server); each owns its SQL and its migrations.
 
 pub mod api;
+pub mod auth;
 pub mod convert;
 pub mod dsconfig;
 pub mod error;

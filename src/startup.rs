@@ -24,6 +24,8 @@ pub enum StartupError {
     InvalidDsconfig { dir: String, errors: ConfigErrors },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::SetupError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -146,6 +148,21 @@ impl Application {
                 source,
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                address: settings.listen.clone(),
+                source,
+            })?;
+        let auth = web::Data::new(
+            crate::auth::Auth::start(
+                store.clone(),
+                settings.admin_key.as_deref(),
+                local,
+                &settings.normalized_base_path(),
+            )
+            .await?,
+        );
         let active = Arc::new(ActiveConfig::new(
             installed.config.clone(),
             installed.version,
@@ -164,6 +181,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(auth.clone())
+                .wrap(middleware::from_fn(crate::auth::authenticate))
                 .wrap(middleware::from_fn(api::log_requests))
                 .configure(api::configure(&base_path))
         })
