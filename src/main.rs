@@ -169,7 +169,12 @@ async fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t...{}",
                     k.id,
-                    if k.name.is_empty() { "-" } else { &k.name },
+                    if k.name.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        // One key, one line: a name cannot break the columns.
+                        k.name.replace(char::is_control, " ")
+                    },
                     k.role,
                     k.app.as_deref().unwrap_or("*"),
                     time(Some(k.created)),
