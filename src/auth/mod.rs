@@ -355,3 +355,43 @@ pub async fn authorize<B: MessageBody>(
         Err(error) => Ok(refuse(req, error)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(role: Role, app: Option<&str>) -> Caller {
+        Caller::Key {
+            id: "k".into(),
+            role,
+            app: app.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn each_role_includes_the_ones_below_it_and_no_more() {
+        for (role, allowed) in [
+            (Role::Read, vec![Role::Read]),
+            (Role::Write, vec![Role::Read, Role::Write]),
+            (Role::Admin, vec![Role::Read, Role::Write, Role::Admin]),
+        ] {
+            for required in [Role::Read, Role::Write, Role::Admin] {
+                let checked = key(role, None).check(required, DEFAULT_APP);
+                assert_eq!(
+                    checked.is_ok(),
+                    allowed.contains(&required),
+                    "{role} {required}"
+                );
+            }
+        }
+        assert!(Caller::Open.check(Role::Admin, DEFAULT_APP).is_ok());
+    }
+
+    #[test]
+    fn an_app_key_is_only_for_its_app() {
+        let caller = key(Role::Admin, Some("sales"));
+        assert!(caller.check(Role::Read, "sales").is_ok());
+        let refused = caller.check(Role::Read, DEFAULT_APP).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::Forbidden);
+    }
+}
