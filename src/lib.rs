@@ -8,6 +8,8 @@
 //! - [`startup`]: opens the store, installs the DSConfig, binds and serves.
 //! - [`ops`]: what production needs around the API: metrics, request ids, limits, CORS,
 //!   security headers, the client behind trusted proxies.
+//! - [`auth`]: API keys and roles: who is calling and what they may do, decided by
+//!   middleware before any handler runs; keys generated, hashed and checked.
 //! - [`api`]: the HTTP layer, one file per endpoint family; parameters from JSON, form or
 //!   query string ([`api::params`]).
 //! - [`error`]: the one error body and the table from code to HTTP status; the HTTP side of
@@ -27,6 +29,7 @@
 //!   and `mssql` (SQL Server); each owns its SQL and its migrations.
 
 pub mod api;
+pub mod auth;
 pub mod convert;
 pub mod dsconfig;
 pub mod error;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use datastore::settings::{Cli, Command, DsconfigAction, LogFormat, Settings};
+use datastore::settings::{Cli, Command, DsconfigAction, KeysAction, LogFormat, Settings};
 use datastore::startup::{self, Application};
 use datastore::{dsconfig, store};
 
@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             Command::Dsconfig {
                 action: DsconfigAction::Validate { .. },
             } => Ok(()),
+            Command::Keys { action } => keys(&cli.settings, action).await,
         }
     });
     match result {
@@ -123,6 +124,73 @@ async fn apply(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()>
         )
         .await?;
         println!("display texts rewritten: {rewritten}");
+    }
+    Ok(())
+}
+
+/// `datastore keys ...`: the key is printed once, on stdout alone; listings never show it.
+async fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
+    use datastore::auth::{self, KeyRequest};
+    let store = startup::open_store(settings).await?;
+    match action {
+        KeysAction::Create {
+            role,
+            app,
+            name,
+            expires,
+        } => {
+            anyhow::ensure!(
+                name.chars().count() <= 200,
+                "--name is limited to 200 characters"
+            );
+            let request = KeyRequest {
+                role,
+                app,
+                name,
+                expires_days: expires,
+            };
+            let (text, record) = auth::create_key(store.as_ref(), &request).await?;
+            println!("{text}");
+            eprintln!(
+                "created key {} (role {}{}); it is shown only now: store it safely",
+                record.id,
+                record.role,
+                record.app.map(|a| format!(", app {a}")).unwrap_or_default()
+            );
+        }
+        KeysAction::List => {
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".to_owned(), |t| {
+                    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                })
+            };
+            println!("ID\tNAME\tROLE\tAPP\tCREATED\tEXPIRES\tREVOKED\tENDS");
+            for k in store.api_keys().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t...{}",
+                    k.id,
+                    if k.name.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        // One key, one line: a name cannot break the columns.
+                        k.name.replace(char::is_control, " ")
+                    },
+                    k.role,
+                    k.app.as_deref().unwrap_or("*"),
+                    time(Some(k.created)),
+                    time(k.expires),
+                    time(k.revoked),
+                    k.last4
+                );
+            }
+        }
+        KeysAction::Revoke { id } => {
+            anyhow::ensure!(
+                store.revoke_api_key(&id, chrono::Utc::now()).await?,
+                "there is no key {id}"
+            );
+            println!("revoked key {id}");
+        }
     }
     Ok(())
 }

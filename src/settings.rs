@@ -26,6 +26,33 @@ pub enum Command {
         #[command(subcommand)]
         action: DsconfigAction,
     },
+    /// Create, list or revoke API keys (API.md §3).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key and print it, once; only its hash is stored.
+    Create {
+        #[arg(long, value_enum)]
+        role: crate::auth::Role,
+        /// The one app the key may use (default: every app).
+        #[arg(long)]
+        app: Option<String>,
+        /// A name to recognise the key by in `keys list`.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Days until the key expires (default: never).
+        #[arg(long)]
+        expires: Option<u32>,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key by its id (as `keys list` shows it).
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +138,10 @@ pub struct Settings {
     pub workers: Option<usize>,
     #[command(flatten)]
     pub ops: crate::ops::OpsSettings,
+    /// `DATASTORE_ADMIN_KEY`: an admin key installed on start. Environment only, never a
+    /// flag (a flag shows in the process list); never printed.
+    #[arg(skip = std::env::var("DATASTORE_ADMIN_KEY").ok().filter(|k| !k.is_empty()))]
+    pub admin_key: Option<String>,
 }
 
 impl Settings {
@@ -150,6 +181,7 @@ impl std::fmt::Debug for Settings {
             .field("body_limit", &self.body_limit)
             .field("pool_size", &self.pool_size)
             .field("ops", &self.ops)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "***"))
             .finish()
     }
 }

@@ -27,6 +27,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot set up the metrics: {0}")]
     Metrics(prometheus::Error),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::SetupError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -149,6 +151,21 @@ impl Application {
                 source,
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                address: settings.listen.clone(),
+                source,
+            })?;
+        let auth = web::Data::new(
+            crate::auth::Auth::start(
+                store.clone(),
+                settings.admin_key.as_deref(),
+                local,
+                &settings.normalized_base_path(),
+            )
+            .await?,
+        );
         let active = Arc::new(ActiveConfig::new(
             installed.config.clone(),
             installed.version,
@@ -173,7 +190,10 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(ops.clone())
-                // The last wrapped runs first: observe, then CORS, then the limits.
+                .app_data(auth.clone())
+                // The last wrapped runs first: observe, then CORS, then the limits, then who
+                // is calling (keys), then the handler.
+                .wrap(middleware::from_fn(crate::auth::authenticate))
                 .wrap(middleware::from_fn(ops::limit))
                 .wrap(middleware::Condition::new(
                     !cors_origins.is_empty(),

@@ -31,13 +31,22 @@ impl ApiState {
 
 type State = web::Data<ApiState>;
 
-/// Which methods an endpoint takes.
+/// Which methods an endpoint takes, and the role it needs (API.md §3).
 #[derive(Clone, Copy)]
 enum Access {
-    /// POST only.
+    /// POST only; role `write`.
     Write,
-    /// GET and POST.
+    /// GET and POST; role `read`.
     Read,
+}
+
+impl Access {
+    fn role(self) -> crate::auth::Role {
+        match self {
+            Access::Write => crate::auth::Role::Write,
+            Access::Read => crate::auth::Role::Read,
+        }
+    }
 }
 
 /// Registers every endpoint under `base_path` (empty, or e.g. `/datastore`).
@@ -54,6 +63,10 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
                     Access::Read => resource.route(web::get().to($handler)),
                     Access::Write => resource,
                 };
+                // The role travels with the endpoint; `auth::authorize` checks it.
+                let resource = resource
+                    .app_data(crate::auth::Required($access.role()))
+                    .wrap(actix_web::middleware::from_fn(crate::auth::authorize));
                 scope = scope.service(resource);
             }};
         }

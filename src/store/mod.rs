@@ -13,6 +13,7 @@ mod types;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -183,4 +184,20 @@ pub trait Store: Send + Sync + 'static {
     /// properties) and the number of matches before paging.
     async fn query(&self, plan: &QueryPlan, columns: Option<&[String]>)
         -> Result<Page, StoreError>;
+
+    /// Stores an API key unless one with its id exists (then `false`): instances that
+    /// install the same `DATASTORE_ADMIN_KEY` at once store it once.
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError>;
+
+    /// One API key by id.
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// Every API key, revoked and expired ones too, oldest first.
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// Marks a key revoked at `at` (a revoked key stays revoked); `false` when there is none.
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// True when some key is neither revoked nor expired at `now`.
+    async fn any_active_api_key(&self, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }

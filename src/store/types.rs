@@ -263,3 +263,22 @@ impl StoreError {
         }
     }
 }
+
+/// One row of `ApiKeys` (API.md §3): who may call, as what, until when. `salt` and `hash`
+/// never leave the service; the key itself is never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    /// `read`, `write` or `admin`.
+    pub role: String,
+    /// The one app the key is for; `None` for every app.
+    pub app: Option<String>,
+    pub salt: String,
+    pub hash: String,
+    /// The secret's last four characters, for listings.
+    pub last4: String,
+    pub created: DateTime<Utc>,
+    pub expires: Option<DateTime<Utc>>,
+    pub revoked: Option<DateTime<Utc>>,
+}

@@ -396,6 +396,88 @@ impl TestApp {
     }
 }
 
+/// A client that sends an API key with every request (API.md §3).
+pub struct Keyed<'a> {
+    app: &'a TestApp,
+    header: (&'static str, String),
+}
+
+impl Keyed<'_> {
+    pub async fn post(&self, endpoint: &str, body: Value) -> Answer {
+        let (name, value) = &self.header;
+        self.app
+            .send(
+                self.app
+                    .client
+                    .post(self.app.url(endpoint))
+                    .header(*name, value)
+                    .json(&body),
+            )
+            .await
+    }
+
+    pub async fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Answer {
+        let (name, value) = &self.header;
+        self.app
+            .send(
+                self.app
+                    .client
+                    .get(self.app.url(endpoint))
+                    .header(*name, value)
+                    .query(query),
+            )
+            .await
+    }
+}
+
+impl TestApp {
+    /// A client sending `key` as `Authorization: Bearer KEY`.
+    pub fn with_key(&self, key: &str) -> Keyed<'_> {
+        Keyed {
+            app: self,
+            header: ("Authorization", format!("Bearer {key}")),
+        }
+    }
+
+    /// A client sending `key` as `X-Api-Key: KEY`.
+    pub fn with_api_key_header(&self, key: &str) -> Keyed<'_> {
+        Keyed {
+            app: self,
+            header: ("X-Api-Key", key.to_owned()),
+        }
+    }
+
+    /// A store of its own on this server's database (as another process would open it).
+    pub async fn store(&self) -> std::sync::Arc<dyn datastore::store::Store> {
+        let options = datastore::store::StoreOptions {
+            pool_size: 2,
+            migrate: false,
+        };
+        datastore::store::open(&self.database, &options)
+            .await
+            .expect("the store opens")
+    }
+
+    /// Creates a key in the database; returns its text and id.
+    pub async fn create_key(
+        &self,
+        role: datastore::auth::Role,
+        app: Option<&str>,
+        expires_days: Option<u32>,
+    ) -> (String, String) {
+        let request = datastore::auth::KeyRequest {
+            role,
+            app: app.map(str::to_owned),
+            name: "test".into(),
+            expires_days,
+        };
+        let (text, record) = datastore::auth::create_key(self.store().await.as_ref(), &request)
+            .await
+            .expect("the key is created");
+        (text, record.id)
+    }
+}
+
 /// A client of a server that is not this test's own (a second process).
 pub struct TestAppClient {
     pub address: String,

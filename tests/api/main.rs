@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod auth;
 mod backend;
 mod cli;
 mod concurrency;

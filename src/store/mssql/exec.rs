@@ -19,6 +19,7 @@ pub enum Param {
     OptText(Option<String>),
     Bool(bool),
     Time(NaiveDateTime),
+    OptTime(Option<NaiveDateTime>),
 }
 
 impl From<i64> for Param {
@@ -69,9 +70,18 @@ impl From<NaiveDateTime> for Param {
     }
 }
 
+impl From<Option<NaiveDateTime>> for Param {
+    fn from(v: Option<NaiveDateTime>) -> Self {
+        Param::OptTime(v)
+    }
+}
+
 impl Param {
     fn is_null(&self) -> bool {
-        matches!(self, Param::OptFloat(None) | Param::OptText(None))
+        matches!(
+            self,
+            Param::OptFloat(None) | Param::OptText(None) | Param::OptTime(None)
+        )
     }
 }
 
@@ -119,7 +129,8 @@ fn query(sql: &str, params: Vec<Param>) -> Query<'_> {
             Param::Text(v) => q.bind(v),
             Param::OptFloat(Some(v)) => q.bind(v),
             Param::OptText(Some(v)) => q.bind(v),
-            Param::OptFloat(None) | Param::OptText(None) => q.bind(0i32),
+            Param::OptTime(Some(v)) => q.bind(v),
+            Param::OptFloat(None) | Param::OptText(None) | Param::OptTime(None) => q.bind(0i32),
             Param::Bool(v) => q.bind(v),
             Param::Time(v) => q.bind(v),
         }
@@ -195,7 +206,7 @@ pub fn text(row: &Row, i: usize) -> Result<Option<String>, Fail> {
     Ok(get::<&str>(row, i)?.map(str::to_owned))
 }
 
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(t, Utc)
 }
 

@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0003_snapshot_reads.sql"),
         transactional: false,
     },
+    Migration {
+        version: 4,
+        name: "api_keys",
+        sql: include_str!("../../../migrations/mssql/0004_api_keys.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

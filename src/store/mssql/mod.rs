@@ -27,6 +27,7 @@ mod columns;
 mod config;
 mod connect;
 mod exec;
+mod keys;
 mod migrate;
 mod objects;
 mod pool;
@@ -51,9 +52,9 @@ pub use admin::{database_url_with, databases_with_prefix, drop_database};
 pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{
-    AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
-    RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions, StoredConfig,
-    TableQuery,
+    ApiKeyRecord, AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject,
+    ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions,
+    StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -434,6 +435,67 @@ impl Store for MssqlStore {
                 Box::pin(async move { query::run(c, &plan, columns.as_deref()).await })
             })
             .await
+        })
+        .await
+    }
+    #[tracing::instrument(name = "store.insert_api_key", skip_all, fields(key_id = %key.id))]
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {
+        let key = Arc::new(key.clone());
+        self.call("insert_api_key", |db| async move {
+            db.transaction(|c| {
+                let key = key.clone();
+                Box::pin(async move { keys::insert(c, &key).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.api_key", skip_all, fields(key_id = %id))]
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let id: Arc<str> = id.into();
+        self.call("api_key", |db| async move {
+            db.read(|c| {
+                let id = id.clone();
+                Box::pin(async move { keys::get(c, &id).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.api_keys", skip_all)]
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.call("api_keys", |db| async move {
+            db.read(|c| Box::pin(keys::list(c))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.revoke_api_key", skip_all, fields(key_id = %id))]
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let id: Arc<str> = id.into();
+        self.call("revoke_api_key", |db| async move {
+            db.transaction(|c| {
+                let id = id.clone();
+                Box::pin(async move { keys::revoke(c, &id, at).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.any_active_api_key", skip_all)]
+    async fn any_active_api_key(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.call("any_active_api_key", move |db| async move {
+            db.read(move |c| Box::pin(keys::any_active(c, now))).await
         })
         .await
     }

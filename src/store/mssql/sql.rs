@@ -229,6 +229,36 @@ FROM dbo.Objects WHERE ObjectType = @P1 AND ObjectId > @P2 ORDER BY ObjectId) AS
 pub const DISPLAY_OF_ROW: &str = "CASE WHEN t.PropertyType IN (N'Lookup', N'List') \
 THEN t.PropertyAsString ELSE COALESCE(t.PropertyAsString, t.PropertyValue) END";
 
+// --- API keys --------------------------------------------------------------------------
+
+/// Stores a key unless its id exists; answers 1 when it stored it. Under an application
+/// lock, so that instances installing the same `DATASTORE_ADMIN_KEY` at once (same id)
+/// take turns instead of failing on the primary key (no MERGE on Babelfish).
+pub const INSERT_API_KEY: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-api-keys', @LockMode = N'Exclusive', \
+@LockOwner = N'Transaction', @LockTimeout = 10000; \
+IF @result < 0 THROW 50002, N'another process holds the API key lock', 1; \
+IF EXISTS (SELECT 1 FROM dbo.ApiKeys WHERE Id = @P1) SELECT CAST(0 AS int) \
+ELSE BEGIN \
+INSERT INTO dbo.ApiKeys (Id, Name, Role, App, Salt, Hash, Last4, Created, Expires, Revoked) \
+VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9, NULL); \
+SELECT CAST(1 AS int); END";
+
+pub const SELECT_API_KEY: &str = "SELECT Id, Name, Role, App, Salt, Hash, Last4, Created, \
+Expires, Revoked FROM dbo.ApiKeys WHERE Id = @P1";
+
+pub const SELECT_API_KEYS: &str = "SELECT Id, Name, Role, App, Salt, Hash, Last4, Created, \
+Expires, Revoked FROM dbo.ApiKeys ORDER BY Created, Id";
+
+/// Revokes a key once (a later revoke keeps the first time); answers whether it exists.
+pub const REVOKE_API_KEY: &str =
+    "UPDATE dbo.ApiKeys SET Revoked = @P2 WHERE Id = @P1 AND Revoked IS NULL; \
+SELECT CAST(COUNT(*) AS int) FROM dbo.ApiKeys WHERE Id = @P1;";
+
+/// 1 when some key is neither revoked nor expired at `@P1`.
+pub const ANY_ACTIVE_API_KEY: &str = "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM dbo.ApiKeys \
+WHERE Revoked IS NULL AND (Expires IS NULL OR Expires > @P1)) THEN 1 ELSE 0 END AS int)";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
@@ -272,6 +302,11 @@ pub const ALL: &[(&str, &str)] = &[
     ("LOCK_CONFIG_DOCUMENT", LOCK_CONFIG_DOCUMENT),
     ("UPSERT_CONFIG_DOCUMENT", UPSERT_CONFIG_DOCUMENT),
     ("SELECT_CONFIG_DOCUMENT", SELECT_CONFIG_DOCUMENT),
+    ("INSERT_API_KEY", INSERT_API_KEY),
+    ("SELECT_API_KEY", SELECT_API_KEY),
+    ("SELECT_API_KEYS", SELECT_API_KEYS),
+    ("REVOKE_API_KEY", REVOKE_API_KEY),
+    ("ANY_ACTIVE_API_KEY", ANY_ACTIVE_API_KEY),
     ("CONFIG_VERSION", CONFIG_VERSION),
     ("CONFIG_VERSIONS", CONFIG_VERSIONS),
     ("MARK_DISPLAYS_REFRESHED", MARK_DISPLAYS_REFRESHED),

@@ -9,6 +9,7 @@
 mod columns;
 mod config;
 mod counts;
+mod keys;
 mod migrate;
 mod objects;
 mod query;
@@ -26,9 +27,9 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{
-    AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject, ObjectRecord, Page,
-    RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions, StoredConfig,
-    TableQuery,
+    ApiKeyRecord, AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject,
+    ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions,
+    StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -399,6 +400,36 @@ impl Store for SqliteStore {
         let columns = columns.map(<[String]>::to_vec);
         self.read_snapshot(move |s| query::run(s, &plan, columns.as_deref()))
             .await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {
+        let key = key.clone();
+        self.write(move |c| keys::insert(c, &key)).await
+    }
+
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| keys::get(c, &id)).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.read(keys::list).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| keys::revoke(c, &id, at)).await
+    }
+
+    async fn any_active_api_key(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.read(move |c| keys::any_active(c, now)).await
     }
 }
 
