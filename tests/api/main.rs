@@ -12,6 +12,7 @@ mod drop;
 mod input;
 mod lists;
 mod objects;
+mod openapi;
 mod output;
 mod processes;
 mod properties;
