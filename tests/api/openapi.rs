@@ -305,6 +305,32 @@ async fn every_postman_example_succeeds_in_order_on_a_fresh_database() {
     run_collection(&app).await;
 }
 
+#[tokio::test]
+async fn every_form_example_succeeds_in_order_on_a_fresh_database() {
+    let app = spawn_app().await;
+    let doc = document("");
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let Some(post) = item.get("post") else {
+            continue;
+        };
+        let form = &post["requestBody"]["content"]["application/x-www-form-urlencoded"];
+        for (name, example) in form["examples"].as_object().expect("form examples") {
+            let fields = example["value"].as_object().expect("a form");
+            assert!(fields.values().all(Value::is_string), "{name}: text only");
+            let response = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .form(fields)
+                .send()
+                .await
+                .expect("the form is sent");
+            let status = response.status();
+            let text = response.text().await.expect("a body");
+            assert_eq!(status, 200, "{name}: {text}");
+        }
+    }
+}
+
 async fn check_docs(app: &TestApp, base_path: &str) {
     let doc = served_document(app).await;
     let server = if base_path.is_empty() { "/" } else { base_path };

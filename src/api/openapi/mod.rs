@@ -170,6 +170,27 @@ fn form_example(example: &Value) -> Value {
     }
 }
 
+/// `request` as a form or a query string carries it: every parameter as text.
+fn text_schema(request: &Value) -> Value {
+    let properties: Map<String, Value> = request["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, schema)| {
+            let mut text = json!({ "type": "string" });
+            if let Some(description) = schema.get("description") {
+                text["description"] = description.clone();
+            }
+            (name.clone(), text)
+        })
+        .collect();
+    json!({
+        "type": "object",
+        "required": request.get("required").cloned().unwrap_or_else(|| json!([])),
+        "properties": properties,
+    })
+}
+
 /// The document, for a service under `base_path` (empty, or e.g. `/datastore`).
 pub fn document(base_path: &str) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
@@ -208,8 +229,9 @@ pub fn document(base_path: &str) -> Value {
         };
         let content = &mut post["requestBody"]["content"];
         content["application/json"]["examples"] = Value::Object(named(&|e| e.clone()));
-        content["application/x-www-form-urlencoded"]["examples"] =
-            Value::Object(named(&form_example));
+        let form = &mut content["application/x-www-form-urlencoded"];
+        form["schema"] = text_schema(request);
+        form["examples"] = Value::Object(named(&form_example));
         post["requestBody"]["required"] = json!(false);
         let responses = post["responses"].as_object_mut();
         if let Some(responses) = responses {
