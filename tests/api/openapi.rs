@@ -83,6 +83,11 @@ fn the_document_is_openapi_3_1_with_responses_for_every_operation() {
         .starts_with("3.1."));
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
     check_refs(&doc, &doc);
+    let text = doc.to_string();
+    assert!(
+        !text.contains(r#""null""#),
+        "no schema takes or answers null"
+    );
     let paths = doc["paths"].as_object().expect("paths");
     let methods = [
         "get", "put", "post", "delete", "options", "head", "patch", "trace",

@@ -170,6 +170,35 @@ fn form_example(example: &Value) -> Value {
     }
 }
 
+/// Takes `null` out of every schema: no parameter takes it (a parameter is left out
+/// instead) and no answer carries it (absent values are absent attributes).
+fn without_null(value: &mut Value) {
+    match value {
+        Value::Object(m) => {
+            if let Some(Value::Array(types)) = m.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types[0].clone();
+                    m.insert("type".into(), only);
+                }
+            }
+            if let Some(Value::Array(choices)) = m.get_mut("oneOf") {
+                choices.retain(|c| c.get("type").is_none_or(|t| t != "null"));
+                if choices.len() == 1 {
+                    let only = choices.remove(0);
+                    m.remove("oneOf");
+                    if let Value::Object(only) = only {
+                        m.extend(only);
+                    }
+                }
+            }
+            m.values_mut().for_each(without_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_null),
+        _ => {}
+    }
+}
+
 /// `request` as a form or a query string carries it: every parameter as text.
 fn text_schema(request: &Value) -> Value {
     let properties: Map<String, Value> = request["properties"]
@@ -196,6 +225,7 @@ pub fn document(base_path: &str) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     let server = if base_path.is_empty() { "/" } else { base_path };
     doc["servers"] = json!([{ "url": server, "description": "this service" }]);
+    without_null(&mut doc["components"]);
     let schemas = doc["components"]["schemas"].clone();
     if let Some(object) = doc["components"]["schemas"].get_mut("Object") {
         // Besides its system fields, an object carries one attribute per property.
