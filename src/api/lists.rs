@@ -4,6 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::openapi::schemas;
 use super::params::Params;
 use super::State;
 use crate::error::{ApiError, ErrorCode};
@@ -70,6 +71,14 @@ impl ListParams {
     }
 }
 
+/// A table view of one type (`GET` or `POST`).
+#[utoipa::path(
+    post,
+    path = "/getObjectListTable",
+    tag = "lists",
+    request_body(content((schemas::ObjectListTableRequest = "application/json"), (schemas::ObjectListTableRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The page, as JSON or (`format=csv`) CSV with a header row.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"), (String = "text/csv"))))
+)]
 pub async fn get_object_list_table(
     req: HttpRequest,
     body: web::Payload,
@@ -98,6 +107,14 @@ pub async fn get_object_list_table(
     page_response(&state, &page, &object_type, properties.as_deref(), format).await
 }
 
+/// Objects of one type matching a query (`GET` or `POST`).
+#[utoipa::path(
+    post,
+    path = "/getObjectListByFilter",
+    tag = "lists",
+    request_body(content((schemas::ObjectListByFilterRequest = "application/json"), (schemas::ObjectListByFilterRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The page, as JSON or (`format=csv`) CSV with a header row.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"), (String = "text/csv"))))
+)]
 pub async fn get_object_list_by_filter(
     req: HttpRequest,
     body: web::Payload,

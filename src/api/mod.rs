@@ -6,6 +6,7 @@
 
 mod lists;
 mod objects;
+pub mod openapi;
 pub mod params;
 mod relationships;
 mod system;
@@ -32,8 +33,8 @@ impl ApiState {
 type State = web::Data<ApiState>;
 
 /// Which methods an endpoint takes, and the role it needs (API.md §3).
-#[derive(Clone, Copy)]
-enum Access {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
     /// POST only; role `write`.
     Write,
     /// GET and POST; role `read`.
@@ -47,6 +48,61 @@ impl Access {
             Access::Read => crate::auth::Role::Read,
         }
     }
+}
+
+/// Every `{basePath}/{endpointName}` endpoint that takes parameters: name, methods, handler.
+/// `configure` registers them and [`endpoints`] lists them (for the OpenAPI document and its
+/// tests), from this one list.
+macro_rules! each_endpoint {
+    ($m:ident) => {
+        $m!("newObject", Access::Write, objects::new_object);
+        $m!("getObject", Access::Read, objects::get_object);
+        $m!("saveProperty", Access::Write, objects::save_property);
+        $m!("saveProperties", Access::Write, objects::save_properties);
+        $m!(
+            "changeObjectType",
+            Access::Write,
+            objects::change_object_type
+        );
+        $m!("dropObject", Access::Write, objects::drop_object);
+        $m!(
+            "saveRelationship",
+            Access::Write,
+            relationships::save_relationship
+        );
+        $m!(
+            "dropRelationship",
+            Access::Write,
+            relationships::drop_relationship
+        );
+        $m!("getChildren", Access::Read, relationships::get_children);
+        $m!("getParents", Access::Read, relationships::get_parents);
+        $m!(
+            "getObjectListTable",
+            Access::Read,
+            lists::get_object_list_table
+        );
+        $m!(
+            "getObjectListByFilter",
+            Access::Read,
+            lists::get_object_list_by_filter
+        );
+        $m!("getConfig", Access::Read, system::get_config);
+        $m!("getList", Access::Read, system::get_list);
+    };
+}
+
+/// The endpoints `configure` registers with parameters, in registration order (`health`,
+/// which takes none and GET only, is not among them).
+pub fn endpoints() -> Vec<(&'static str, Access)> {
+    let mut all = Vec::new();
+    macro_rules! list {
+        ($name:literal, $access:expr, $handler:path) => {
+            all.push(($name, $access))
+        };
+    }
+    each_endpoint!(list);
+    all
 }
 
 /// Registers every endpoint under `base_path` (empty, or e.g. `/datastore`).
@@ -70,40 +126,8 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
                 scope = scope.service(resource);
             }};
         }
-        endpoint!("newObject", Access::Write, objects::new_object);
-        endpoint!("getObject", Access::Read, objects::get_object);
-        endpoint!("saveProperty", Access::Write, objects::save_property);
-        endpoint!("saveProperties", Access::Write, objects::save_properties);
-        endpoint!(
-            "changeObjectType",
-            Access::Write,
-            objects::change_object_type
-        );
-        endpoint!("dropObject", Access::Write, objects::drop_object);
-        endpoint!(
-            "saveRelationship",
-            Access::Write,
-            relationships::save_relationship
-        );
-        endpoint!(
-            "dropRelationship",
-            Access::Write,
-            relationships::drop_relationship
-        );
-        endpoint!("getChildren", Access::Read, relationships::get_children);
-        endpoint!("getParents", Access::Read, relationships::get_parents);
-        endpoint!(
-            "getObjectListTable",
-            Access::Read,
-            lists::get_object_list_table
-        );
-        endpoint!(
-            "getObjectListByFilter",
-            Access::Read,
-            lists::get_object_list_by_filter
-        );
-        endpoint!("getConfig", Access::Read, system::get_config);
-        endpoint!("getList", Access::Read, system::get_list);
+        each_endpoint!(endpoint);
+        scope = openapi::register(scope, base_path);
         scope = scope.service(
             web::resource("/health")
                 .name("health")

@@ -3,9 +3,18 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::openapi::schemas;
 use super::{json, State};
 use crate::error::ApiError;
 
+/// Creates an object (`POST` only).
+#[utoipa::path(
+    post,
+    path = "/newObject",
+    tag = "objects",
+    request_body(content((schemas::NewObjectRequest = "application/json"), (schemas::NewObjectRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The new object.", body = schemas::Object))
+)]
 pub async fn new_object(
     req: HttpRequest,
     body: web::Payload,
@@ -22,6 +31,14 @@ pub async fn new_object(
     Ok(json(object))
 }
 
+/// One object by id (`GET` or `POST`).
+#[utoipa::path(
+    post,
+    path = "/getObject",
+    tag = "objects",
+    request_body(content((schemas::GetObjectRequest = "application/json"), (schemas::GetObjectRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The object.", body = schemas::Object))
+)]
 pub async fn get_object(
     req: HttpRequest,
     body: web::Payload,
@@ -33,6 +50,14 @@ pub async fn get_object(
     Ok(json(state.datastore.get_object(id?).await?))
 }
 
+/// Saves one property (`POST` only).
+#[utoipa::path(
+    post,
+    path = "/saveProperty",
+    tag = "objects",
+    request_body(content((schemas::SavePropertyRequest = "application/json"), (schemas::SavePropertyRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The columns as stored.", body = schemas::SavedProperty))
+)]
 pub async fn save_property(
     req: HttpRequest,
     body: web::Payload,
@@ -48,6 +73,14 @@ pub async fn save_property(
     ))
 }
 
+/// Saves several properties, all or nothing (`POST` only).
+#[utoipa::path(
+    post,
+    path = "/saveProperties",
+    tag = "objects",
+    request_body(content((schemas::SavePropertiesRequest = "application/json"), (schemas::SavePropertiesRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The object.", body = schemas::Object))
+)]
 pub async fn save_properties(
     req: HttpRequest,
     body: web::Payload,
@@ -70,6 +103,14 @@ pub async fn save_properties(
     ))
 }
 
+/// Changes an object's type, e.g. to archive it (`POST` only).
+#[utoipa::path(
+    post,
+    path = "/changeObjectType",
+    tag = "objects",
+    request_body(content((schemas::ChangeObjectTypeRequest = "application/json"), (schemas::ChangeObjectTypeRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The object under its new type.", body = schemas::Object))
+)]
 pub async fn change_object_type(
     req: HttpRequest,
     body: web::Payload,
@@ -87,6 +128,14 @@ pub async fn change_object_type(
     ))
 }
 
+/// Deletes an object and its children of the listed types (`POST` only).
+#[utoipa::path(
+    post,
+    path = "/dropObject",
+    tag = "objects",
+    request_body(content((schemas::DropObjectRequest = "application/json"), (schemas::DropObjectRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The ids deleted.", body = schemas::Dropped))
+)]
 pub async fn drop_object(
     req: HttpRequest,
     body: web::Payload,

@@ -19,6 +19,9 @@ use crate::error::{ApiError, ErrorCode};
 #[derive(Debug, Default)]
 pub struct Params {
     values: BTreeMap<String, Value>,
+    /// The names the handler asked for: what it accepts, told back with `UNKNOWN_PARAMETER`
+    /// (and what the OpenAPI document's parameters are checked against).
+    asked: Vec<String>,
 }
 
 fn invalid(name: &str, expected: &str) -> ApiError {
@@ -174,7 +177,7 @@ impl Params {
                     .join(", ")
             ),
         )
-        .with_details(json!({ "parameters": names })))
+        .with_details(json!({ "parameters": names, "accepted": self.asked })))
     }
 
     fn required<T>(name: &str, value: Option<T>) -> Result<T, ApiError> {
@@ -189,6 +192,9 @@ impl Params {
 
     /// Any JSON value, as given (text stays text).
     pub fn value(&mut self, name: &str) -> Option<Value> {
+        if !self.asked.iter().any(|n| n == name) {
+            self.asked.push(name.to_owned());
+        }
         self.values.remove(name)
     }
 

@@ -3,11 +3,20 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::openapi::schemas;
 use super::{json, State};
 use crate::error::ApiError;
 use crate::service::RelatedRequest;
 use crate::store::Direction;
 
+/// Links a parent and a child (`POST` only).
+#[utoipa::path(
+    post,
+    path = "/saveRelationship",
+    tag = "relationships",
+    request_body(content((schemas::SaveRelationshipRequest = "application/json"), (schemas::SaveRelationshipRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The relationship.", body = schemas::Relationship))
+)]
 pub async fn save_relationship(
     req: HttpRequest,
     body: web::Payload,
@@ -25,6 +34,14 @@ pub async fn save_relationship(
     Ok(json(saved))
 }
 
+/// Unlinks a parent and a child (`POST` only).
+#[utoipa::path(
+    post,
+    path = "/dropRelationship",
+    tag = "relationships",
+    request_body(content((schemas::DropRelationshipRequest = "application/json"), (schemas::DropRelationshipRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Whether there was one.", body = schemas::RelationshipDropped))
+)]
 pub async fn drop_relationship(
     req: HttpRequest,
     body: web::Payload,
@@ -64,6 +81,14 @@ async fn related(
         .json(objects))
 }
 
+/// The children of an object, a page at a time (`GET` or `POST`).
+#[utoipa::path(
+    post,
+    path = "/getChildren",
+    tag = "relationships",
+    request_body(content((schemas::RelatedRequest = "application/json"), (schemas::RelatedRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The children by objectId, each with `strict`.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"))))
+)]
 pub async fn get_children(
     req: HttpRequest,
     body: web::Payload,
@@ -72,6 +97,14 @@ pub async fn get_children(
     related(req, body, state, Direction::Children).await
 }
 
+/// The parents of an object, a page at a time (`GET` or `POST`).
+#[utoipa::path(
+    post,
+    path = "/getParents",
+    tag = "relationships",
+    request_body(content((schemas::RelatedRequest = "application/json"), (schemas::RelatedRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The parents by objectId, each with `strict`.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"))))
+)]
 pub async fn get_parents(
     req: HttpRequest,
     body: web::Payload,

@@ -3,10 +3,18 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::openapi::schemas;
 use super::{json, State};
 use crate::error::{ApiError, ErrorCode};
 
-/// `{"status":"ok"}` once the database answers; 503 otherwise.
+/// `{"status":"ok"}` once the database answers; 503 otherwise (`GET` only; also at `/health`
+/// under a base path).
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses((status = 200, description = "The database answers.", body = schemas::Health))
+)]
 pub async fn health(state: State) -> Result<HttpResponse, ApiError> {
     match state.datastore.store.health().await {
         Ok(()) => Ok(json(json!({ "status": "ok" }))),
@@ -20,6 +28,14 @@ pub async fn health(state: State) -> Result<HttpResponse, ApiError> {
     }
 }
 
+/// The active DSConfig (`GET` or `POST`).
+#[utoipa::path(
+    post,
+    path = "/getConfig",
+    tag = "configuration",
+    request_body(content((schemas::GetConfigRequest = "application/json"), (schemas::GetConfigRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The active DSConfig as JSON, with its `version`.", body = Object))
+)]
 pub async fn get_config(
     req: HttpRequest,
     body: web::Payload,
@@ -38,6 +54,14 @@ pub async fn get_config(
     Ok(json(answer))
 }
 
+/// The items of a configured list (`GET` or `POST`).
+#[utoipa::path(
+    post,
+    path = "/getList",
+    tag = "configuration",
+    request_body(content((schemas::GetListRequest = "application/json"), (schemas::GetListRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The items in declared order.", body = Vec<schemas::ListItem>))
+)]
 pub async fn get_list(
     req: HttpRequest,
     body: web::Payload,

@@ -112,6 +112,8 @@ pub struct Auth {
     store: Arc<dyn Store>,
     /// `/health` paths, which need no key.
     public: Vec<String>,
+    /// The docs page's assets, public like the page (`{basePath}/docs/`).
+    docs_prefix: String,
     /// Whether running open is allowed (the service listens on loopback).
     open_allowed: bool,
     keys: Mutex<HashMap<String, (Instant, Option<ApiKeyRecord>)>>,
@@ -144,13 +146,16 @@ impl Auth {
                  create one with `datastore keys create --role admin`"
             );
         }
+        // What is public: the health check, and the API's own description (the OpenAPI
+        // document and its docs page hold no data).
         let mut public = vec!["/health".to_owned()];
-        if !base_path.is_empty() {
-            public.push(format!("{base_path}/health"));
+        for path in ["/health", "/openapi.json", "/docs", "/docs/"] {
+            public.push(format!("{base_path}{path}"));
         }
         Ok(Auth {
             store,
             public,
+            docs_prefix: format!("{base_path}/docs/"),
             open_allowed,
             keys: Mutex::new(HashMap::new()),
             any_key: Mutex::new(None),
@@ -318,7 +323,11 @@ pub async fn authenticate<B: MessageBody>(
     let Some(auth) = req.app_data::<web::Data<Auth>>().cloned() else {
         return Ok(refuse(req, ApiError::internal("the Auth state is missing")));
     };
-    if auth.public.iter().any(|p| p == req.path()) {
+    let docs_asset = req
+        .path()
+        .strip_prefix(auth.docs_prefix.as_str())
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(".."));
+    if docs_asset || auth.public.iter().any(|p| p == req.path()) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     match auth.identify(&req).await {

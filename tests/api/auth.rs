@@ -323,3 +323,16 @@ async fn with_a_key_the_service_may_listen_publicly_and_never_runs_open_there() 
     .await;
     assert!(closed, "the service opened on a public address");
 }
+
+#[tokio::test]
+async fn the_api_description_is_public_and_metrics_need_a_key() {
+    let (app, admin) = app_with_admin_key().await;
+    assert_eq!(app.get("openapi.json", &[]).await.status.as_u16(), 200);
+    let docs = app.send(app.client.get(app.url("docs/"))).await;
+    assert_eq!(docs.status.as_u16(), 200);
+    assert_eq!(app.get("metrics", &[]).await.status.as_u16(), 401);
+    let scraped = app
+        .send(app.client.get(app.url("metrics")).bearer_auth(&admin))
+        .await;
+    assert_eq!(scraped.status.as_u16(), 200);
+}

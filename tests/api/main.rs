@@ -13,6 +13,7 @@ mod drop;
 mod input;
 mod lists;
 mod objects;
+mod openapi;
 mod ops;
 mod output;
 mod processes;

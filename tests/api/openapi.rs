@@ -1,0 +1,390 @@
+//! The OpenAPI document, its Swagger UI and the Postman collection: the document is valid
+//! OpenAPI 3.1, names every endpoint with exactly the parameters its handler takes, and the
+//! collection's examples all succeed in order on a fresh database.
+
+use std::collections::BTreeSet;
+
+use datastore::api::openapi::{document, postman};
+use datastore::api::{endpoints, Access};
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, spawn_with, TestApp};
+
+const COLLECTION: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/postman/datastore.postman_collection.json"
+);
+
+async fn served_document(app: &TestApp) -> Value {
+    let response = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .expect("GET /openapi.json");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("the document is JSON")
+}
+
+/// Resolves a local `$ref` of the document.
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value["$ref"].as_str() {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} resolves")),
+        None => value,
+    }
+}
+
+/// Every `$ref` in the document points at something.
+fn check_refs(doc: &Value, value: &Value) {
+    match value {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                resolve(doc, value);
+                assert!(r.starts_with("#/components/"), "{r}");
+            }
+            m.values().for_each(|v| check_refs(doc, v));
+        }
+        Value::Array(items) => items.iter().for_each(|v| check_refs(doc, v)),
+        _ => {}
+    }
+}
+
+/// The parameter names of an operation: its body's properties, or its query parameters.
+fn parameter_names(doc: &Value, operation: &Value) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for media in operation["requestBody"]["content"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        let schema = resolve(doc, &media.1["schema"]);
+        names.extend(
+            schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone()),
+        );
+    }
+    for p in operation["parameters"].as_array().into_iter().flatten() {
+        names.insert(p["name"].as_str().expect("a name").to_owned());
+    }
+    names
+}
+
+#[test]
+fn the_document_is_openapi_3_1_with_responses_for_every_operation() {
+    let doc = document("");
+    assert!(doc["openapi"]
+        .as_str()
+        .expect("openapi")
+        .starts_with("3.1."));
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    check_refs(&doc, &doc);
+    let text = doc.to_string();
+    assert!(
+        !text.contains(r#""null""#),
+        "no schema takes or answers null"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    let methods = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let mut operation_ids = BTreeSet::new();
+    for (path, item) in paths {
+        assert!(path.starts_with('/'), "{path}");
+        let item = item.as_object().expect("a path item");
+        assert!(!item.is_empty(), "{path} has operations");
+        for (method, operation) in item {
+            assert!(methods.contains(&method.as_str()), "{path}: {method}");
+            let id = operation["operationId"].as_str().expect("an operationId");
+            assert!(operation_ids.insert(id.to_owned()), "{id} is unique");
+            let responses = operation["responses"].as_object().expect("responses");
+            assert!(responses.contains_key("200"), "{path} {method} answers 200");
+            for (status, response) in responses {
+                assert!(status.parse::<u16>().is_ok(), "{path}: {status}");
+                assert!(response["description"].is_string(), "{path} {status}");
+            }
+            if method == "get" {
+                assert!(
+                    operation.get("requestBody").is_none(),
+                    "{path}: GET has no body"
+                );
+            }
+            if status_of_errors(operation).contains(&400) {
+                let example = &operation["responses"]["400"]["content"]["application/json"];
+                assert!(
+                    example["examples"]["UNKNOWN_PARAMETER"].is_object(),
+                    "{path}"
+                );
+            }
+        }
+    }
+}
+
+fn status_of_errors(operation: &Value) -> Vec<u16> {
+    operation["responses"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(s, _)| s.parse().ok())
+        .filter(|s| *s >= 400)
+        .collect()
+}
+
+#[test]
+fn every_endpoint_is_in_the_document_with_its_methods() {
+    let doc = document("");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut registered: BTreeSet<String> = BTreeSet::from(["/health".to_owned()]);
+    for (name, access) in endpoints() {
+        let path = format!("/{name}");
+        let item = &paths
+            .get(&path)
+            .unwrap_or_else(|| panic!("{path} is documented"));
+        let post = &item["post"];
+        assert!(post.is_object(), "{path} takes POST");
+        assert_eq!(
+            item.get("get").is_some(),
+            access == Access::Read,
+            "{path}: GET"
+        );
+        for media in ["application/json", "application/x-www-form-urlencoded"] {
+            let content = &post["requestBody"]["content"][media];
+            assert!(content["schema"].is_object(), "{path}: {media}");
+            let examples = content["examples"].as_object().expect("examples");
+            assert!(!examples.is_empty(), "{path} has an example");
+        }
+        let write_only = status_of_errors(post).contains(&405);
+        assert_eq!(write_only, access == Access::Write, "{path}: 405");
+        registered.insert(path);
+    }
+    let documented: BTreeSet<String> = paths.keys().cloned().collect();
+    assert_eq!(documented, registered);
+    for name in [
+        "getChildren",
+        "getParents",
+        "getObjectListTable",
+        "getObjectListByFilter",
+    ] {
+        let ok = &doc["paths"][format!("/{name}")]["post"]["responses"]["200"];
+        assert!(
+            ok["headers"]["X-Total-Count"].is_object(),
+            "{name}: X-Total-Count"
+        );
+    }
+    for name in ["getObjectListTable", "getObjectListByFilter"] {
+        let ok = &doc["paths"][format!("/{name}")]["post"]["responses"]["200"];
+        assert!(ok["content"]["text/csv"].is_object(), "{name}: CSV");
+    }
+}
+
+#[tokio::test]
+async fn documented_parameters_are_exactly_those_each_endpoint_accepts() {
+    let app = spawn_app().await;
+    let doc = served_document(&app).await;
+    for (name, access) in endpoints() {
+        let item = &doc["paths"][format!("/{name}")];
+        let documented = parameter_names(&doc, &item["post"]);
+        if access == Access::Read {
+            assert_eq!(
+                parameter_names(&doc, &item["get"]),
+                documented,
+                "{name}: GET"
+            );
+        }
+        let answer = app
+            .post(name, serde_json::json!({ "notAParameterOfAnyEndpoint": 1 }))
+            .await;
+        let details = answer.fails(400, "UNKNOWN_PARAMETER");
+        let accepted: BTreeSet<String> = details["accepted"]
+            .as_array()
+            .expect("accepted")
+            .iter()
+            .map(|n| n.as_str().expect("a name").to_owned())
+            .collect();
+        assert_eq!(documented, accepted, "{name}");
+    }
+}
+
+#[test]
+fn the_postman_collection_is_generated_from_the_document() {
+    let generated = postman::collection(&document(""));
+    let text = serde_json::to_string_pretty(&generated).expect("JSON") + "\n";
+    if std::env::var_os("DATASTORE_WRITE_POSTMAN").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(COLLECTION).parent().expect("a dir"))
+            .expect("create postman/");
+        std::fs::write(COLLECTION, &text).expect("write the collection");
+    }
+    let committed = std::fs::read_to_string(COLLECTION).expect("the committed collection");
+    assert!(
+        committed == text,
+        "postman/datastore.postman_collection.json differs from the document; \
+         rerun with DATASTORE_WRITE_POSTMAN=1 to regenerate it"
+    );
+}
+
+fn collection() -> Value {
+    let text = std::fs::read_to_string(COLLECTION).expect("the committed collection");
+    serde_json::from_str(&text).expect("the collection is JSON")
+}
+
+#[test]
+fn the_postman_collection_has_every_path_variables_and_status_tests() {
+    let collection = collection();
+    assert_eq!(
+        collection["info"]["schema"],
+        "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
+    );
+    assert_eq!(collection["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let variables: BTreeSet<&str> = collection["variable"]
+        .as_array()
+        .expect("variables")
+        .iter()
+        .filter_map(|v| v["key"].as_str())
+        .collect();
+    assert_eq!(variables, BTreeSet::from(["apiKey", "baseUrl"]));
+    let items = collection["item"].as_array().expect("items");
+    let mut covered = BTreeSet::new();
+    for item in items {
+        let request = &item["request"];
+        let raw = request["url"]["raw"].as_str().expect("a URL");
+        let path = raw
+            .strip_prefix("{{baseUrl}}")
+            .expect("the URL uses baseUrl");
+        covered.insert(path.to_owned());
+        let headers = request["header"].as_array().expect("headers");
+        assert!(headers
+            .iter()
+            .any(|h| h["key"] == "Authorization" && h["value"] == "Bearer {{apiKey}}"));
+        if request["method"] == "POST" {
+            assert!(request["body"]["raw"].is_string(), "{path} has a body");
+        }
+        let script = item["event"][0]["script"]["exec"].to_string();
+        assert!(script.contains("pm.test(") && script.contains("to.have.status(200)"));
+    }
+    let doc = document("");
+    let documented: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(covered, documented);
+}
+
+/// Sends every request of the collection in order, as Postman's runner would.
+async fn run_collection(app: &TestApp) {
+    for item in collection()["item"].as_array().expect("items") {
+        let request = &item["request"];
+        let url = request["url"]["raw"]
+            .as_str()
+            .expect("a URL")
+            .replace("{{baseUrl}}", &app.address);
+        let mut builder = match request["method"].as_str() {
+            Some("POST") => app.client.post(&url),
+            _ => app.client.get(&url),
+        };
+        for h in request["header"].as_array().expect("headers") {
+            let value = h["value"]
+                .as_str()
+                .expect("a value")
+                .replace("{{apiKey}}", "");
+            builder = builder.header(h["key"].as_str().expect("a key"), value.trim());
+        }
+        if let Some(body) = request["body"]["raw"].as_str() {
+            builder = builder.body(body.to_owned());
+        }
+        let response = builder.send().await.expect("the request is sent");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        assert_eq!(status, 200, "{}: {text}", item["name"]);
+    }
+}
+
+#[tokio::test]
+async fn every_postman_example_succeeds_in_order_on_a_fresh_database() {
+    let app = spawn_app().await;
+    run_collection(&app).await;
+}
+
+#[tokio::test]
+async fn every_form_example_succeeds_in_order_on_a_fresh_database() {
+    let app = spawn_app().await;
+    let doc = document("");
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let Some(post) = item.get("post") else {
+            continue;
+        };
+        let form = &post["requestBody"]["content"]["application/x-www-form-urlencoded"];
+        for (name, example) in form["examples"].as_object().expect("form examples") {
+            let fields = example["value"].as_object().expect("a form");
+            assert!(fields.values().all(Value::is_string), "{name}: text only");
+            let response = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .form(fields)
+                .send()
+                .await
+                .expect("the form is sent");
+            let status = response.status();
+            let text = response.text().await.expect("a body");
+            assert_eq!(status, 200, "{name}: {text}");
+        }
+    }
+}
+
+async fn check_docs(app: &TestApp, base_path: &str) {
+    let doc = served_document(app).await;
+    let server = if base_path.is_empty() { "/" } else { base_path };
+    assert_eq!(doc["servers"][0]["url"], server);
+    let page = app
+        .client
+        .get(format!("{}/docs", app.address))
+        .send()
+        .await
+        .expect("GET /docs");
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.url().path(), format!("{base_path}/docs/"));
+    let content_type = page.headers()["content-type"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let html = page.text().await.expect("the page");
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://"), "nothing from a CDN");
+    let initializer = app
+        .client
+        .get(format!("{}/docs/swagger-initializer.js", app.address))
+        .send()
+        .await
+        .expect("the initializer");
+    assert_eq!(initializer.status(), 200);
+    let script = initializer.text().await.expect("the script");
+    assert!(script.contains("../openapi.json"), "{script}");
+    for file in ["swagger-ui.css", "swagger-ui-bundle.js"] {
+        let response = app
+            .client
+            .get(format!("{}/docs/{file}", app.address))
+            .send()
+            .await
+            .expect("a file of the page");
+        assert_eq!(response.status(), 200, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn docs_and_document_are_served_without_a_base_path() {
+    let app = spawn_app().await;
+    check_docs(&app, "").await;
+}
+
+#[tokio::test]
+async fn docs_document_and_examples_work_under_a_base_path() {
+    let app = spawn_with(|settings, _| settings.base_path = "/datastore".into()).await;
+    check_docs(&app, "/datastore").await;
+    run_collection(&app).await;
+}
