@@ -198,7 +198,13 @@ impl Auth {
 
     /// Who is calling, or why they may not.
     async fn identify(&self, req: &ServiceRequest) -> Result<Caller, ApiError> {
-        let address = req.peer_addr().map(|a| a.ip());
+        // The client as found through trusted proxies (`ops::observe` runs first), else the
+        // TCP peer: behind IIS the peer is the proxy, and one throttle for everyone.
+        let address = req
+            .extensions()
+            .get::<crate::ops::proxy::Client>()
+            .and_then(|c| c.addr)
+            .or_else(|| req.peer_addr().map(|a| a.ip()));
         if let Some(wait) = address.and_then(|a| self.throttle.blocked(a)) {
             return Err(too_many(wait));
         }

@@ -336,3 +336,29 @@ async fn the_api_description_is_public_and_metrics_need_a_key() {
         .await;
     assert_eq!(scraped.status.as_u16(), 200);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_throttle_counts_each_client_on_its_own() {
+    let app = spawn_with(|s, _| s.ops.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    app.create_key(Role::Admin, None, None).await;
+    enforced(&app).await;
+    let unknown = format!("dsk_0123456789abcdef_{}", "1".repeat(64));
+    let attempt = |client: &'static str| {
+        app.client
+            .get(app.url("getConfig"))
+            .bearer_auth(&unknown)
+            .header("X-Forwarded-For", client)
+    };
+    for _ in 0..10 {
+        app.send(attempt("203.0.113.7"))
+            .await
+            .fails(401, "UNAUTHENTICATED");
+    }
+    app.send(attempt("203.0.113.7"))
+        .await
+        .fails(429, "TOO_MANY_REQUESTS");
+    // Another client behind the same proxy is not punished for the first one's failures.
+    app.send(attempt("198.51.100.9"))
+        .await
+        .fails(401, "UNAUTHENTICATED");
+}
