@@ -388,3 +388,17 @@ async fn docs_document_and_examples_work_under_a_base_path() {
     check_docs(&app, "/datastore").await;
     run_collection(&app).await;
 }
+
+#[test]
+fn the_document_names_the_api_key_schemes_and_their_refusals() {
+    let doc = document("");
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerKey"]["scheme"], "bearer");
+    assert_eq!(schemes["apiKeyHeader"]["name"], "X-Api-Key");
+    for (name, _) in endpoints() {
+        let responses = &doc["paths"][format!("/{name}")]["post"]["responses"];
+        for status in ["401", "403", "429"] {
+            assert!(responses.get(status).is_some(), "{name} lacks {status}");
+        }
+    }
+}

@@ -102,6 +102,9 @@ fn error_codes(name: &str, access: Access, has_required: bool) -> Vec<ErrorCode>
     if access == Access::Write {
         codes.push(MethodNotAllowed);
     }
+    // Keys (API.md §3): once one exists, a missing or bad key, a role too low, or too many
+    // failed keys from one address; and the per-client rate limit.
+    codes.extend([Unauthenticated, Forbidden, TooManyRequests]);
     codes.extend([PayloadTooLarge, UnsupportedMediaType, Unavailable, Internal]);
     codes
 }
@@ -225,6 +228,13 @@ pub fn document(base_path: &str) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     let server = if base_path.is_empty() { "/" } else { base_path };
     doc["servers"] = json!([{ "url": server, "description": "this service" }]);
+    // API keys (API.md §3): as a bearer token or in `X-Api-Key`. The empty requirement
+    // says the service may also run open (no key exists yet, on loopback only).
+    doc["components"]["securitySchemes"] = json!({
+        "bearerKey": { "type": "http", "scheme": "bearer", "description": "an API key: `Authorization: Bearer dsk_...`" },
+        "apiKeyHeader": { "type": "apiKey", "in": "header", "name": "X-Api-Key" }
+    });
+    doc["security"] = json!([{ "bearerKey": [] }, { "apiKeyHeader": [] }, {}]);
     without_null(&mut doc["components"]);
     let schemas = doc["components"]["schemas"].clone();
     if let Some(object) = doc["components"]["schemas"].get_mut("Object") {
