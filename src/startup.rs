@@ -163,6 +163,7 @@ impl Application {
                 settings.admin_key.as_deref(),
                 local,
                 &settings.normalized_base_path(),
+                !settings.ops.trusted_proxies.is_empty(),
             )
             .await?,
         );

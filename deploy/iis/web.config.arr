@@ -11,7 +11,9 @@
   ARR adds X-Forwarded-For itself (proxy setting "Preserve client IP in the following header",
   on by default; it may append the client's port, which the service understands).
 
-  The service: datastore serve listen=127.0.0.1:8080 base-path=/datastore
+  The service: datastore serve listen=127.0.0.1:8080 base-path=/datastore, with
+  DATASTORE_TRUSTED_PROXIES=127.0.0.1,::1 and DATASTORE_ADMIN_KEY set in its environment
+  (behind a proxy the service never runs open: it needs a key to start)
   trusted-proxies=127.0.0.1,::1 (the rule below keeps the /datastore prefix).
 -->
 <configuration>

@@ -138,7 +138,9 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
             web::resource("/metrics")
                 .name("metrics")
                 .route(web::get().to(crate::ops::metrics_endpoint))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(method_not_allowed))
+                // No role registered: an admin key (metrics cover every app).
+                .wrap(actix_web::middleware::from_fn(crate::auth::authorize)),
         );
         cfg.service(scope);
         if !base_path.is_empty() {

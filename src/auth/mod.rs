@@ -129,12 +129,15 @@ impl Auth {
         admin_key: Option<&str>,
         listening: SocketAddr,
         base_path: &str,
+        behind_proxies: bool,
     ) -> Result<Auth, SetupError> {
         if let Some(key) = admin_key.filter(|k| !k.is_empty()) {
             install_admin_key(store.as_ref(), key).await?;
         }
-        let open_allowed = listening.ip().is_loopback();
-        if !store.any_active_api_key(Utc::now()).await? {
+        // Open only for a person on this machine: never behind a proxy (IIS forwards the
+        // world to a loopback port), and never again once keys are in use.
+        let open_allowed = listening.ip().is_loopback() && !behind_proxies;
+        if !store.any_api_key().await? {
             if !open_allowed {
                 return Err(SetupError::OpenOnPublicAddress {
                     address: listening.to_string(),
@@ -169,7 +172,7 @@ impl Auth {
         if let Some((_, any)) = cached.filter(|(at, _)| at.elapsed() < CACHE_TTL) {
             return Ok(any);
         }
-        let any = self.store.any_active_api_key(Utc::now()).await?;
+        let any = self.store.any_api_key().await?;
         *self.any_key.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), any));
         Ok(any)
     }
@@ -205,11 +208,12 @@ impl Auth {
             .get::<crate::ops::proxy::Client>()
             .and_then(|c| c.addr)
             .or_else(|| req.peer_addr().map(|a| a.ip()));
-        if let Some(wait) = address.and_then(|a| self.throttle.blocked(a)) {
-            return Err(too_many(wait));
-        }
         if !self.any_key().await? {
-            if self.open_allowed {
+            // A forwarded request comes from elsewhere, whatever the listen address says.
+            let forwarded = ["x-forwarded-for", "forwarded"]
+                .iter()
+                .any(|h| req.headers().contains_key(*h));
+            if self.open_allowed && !forwarded {
                 return Ok(Caller::Open);
             }
             return Err(ApiError::new(
@@ -257,7 +261,12 @@ impl Auth {
             reason,
             "API key refused"
         );
+        // Only failures are throttled: a valid key always gets in, so ten bad keys from a
+        // shared address (a proxy, a NAT) never lock its other clients out.
         if let Some(a) = address {
+            if let Some(wait) = self.throttle.blocked(a) {
+                return too_many(wait);
+            }
             self.throttle.failed(a);
         }
         let message = match reason {
@@ -332,7 +341,7 @@ pub async fn authenticate<B: MessageBody>(
     let docs_asset = req
         .path()
         .strip_prefix(auth.docs_prefix.as_str())
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains(".."));
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains("..") && !rest.contains('%'));
     if docs_asset || auth.public.iter().any(|p| p == req.path()) {
         return Ok(next.call(req).await?.map_into_left_body());
     }

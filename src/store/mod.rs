@@ -198,6 +198,6 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a key revoked at `at` (a revoked key stays revoked); `false` when there is none.
     async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
-    /// True when some key is neither revoked nor expired at `now`.
-    async fn any_active_api_key(&self, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// True when any key was ever created, revoked and expired ones included.
+    async fn any_api_key(&self) -> Result<bool, StoreError>;
 }

@@ -286,7 +286,9 @@ async fn repeated_failures_from_one_address_are_refused_for_a_while() {
             .await
             .fails(401, "UNAUTHENTICATED");
     }
-    let refused = app.with_key(&admin).get("getConfig", &[]).await;
+    // A valid key still gets in: only failures are throttled.
+    app.with_key(&admin).get("getConfig", &[]).await.ok();
+    let refused = app.with_key(&unknown).get("getConfig", &[]).await;
     refused.fails(429, "TOO_MANY_REQUESTS");
     let retry: u64 = refused.headers["retry-after"]
         .to_str()
@@ -314,11 +316,7 @@ async fn with_a_key_the_service_may_listen_publicly_and_never_runs_open_there() 
         .unwrap());
     // No active key left: on this address the service refuses instead of opening.
     let closed = eventually(5, || async {
-        let answer = app.get("getConfig", &[]).await;
-        answer.status.as_u16() == 401
-            && answer.body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("no API key exists"))
+        app.get("getConfig", &[]).await.status.as_u16() == 401
     })
     .await;
     assert!(closed, "the service opened on a public address");
@@ -331,6 +329,9 @@ async fn the_api_description_is_public_and_metrics_need_a_key() {
     let docs = app.send(app.client.get(app.url("docs/"))).await;
     assert_eq!(docs.status.as_u16(), 200);
     assert_eq!(app.get("metrics", &[]).await.status.as_u16(), 401);
+    let (read, _) = app.create_key(Role::Read, None, None).await;
+    let low = app.with_key(&read).get("metrics", &[]).await;
+    low.fails(403, "FORBIDDEN");
     let scraped = app
         .send(app.client.get(app.url("metrics")).bearer_auth(&admin))
         .await;
@@ -339,9 +340,12 @@ async fn the_api_description_is_public_and_metrics_need_a_key() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_throttle_counts_each_client_on_its_own() {
-    let app = spawn_with(|s, _| s.ops.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
-    app.create_key(Role::Admin, None, None).await;
-    enforced(&app).await;
+    let app = spawn_with(|s, _| {
+        // Behind proxies the service never runs open: it needs a key from the start.
+        s.admin_key = Some("an-admin-key-for-a-service-behind-a-proxy-0123".into());
+        s.ops.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
     let unknown = format!("dsk_0123456789abcdef_{}", "1".repeat(64));
     let attempt = |client: &'static str| {
         app.client
@@ -361,4 +365,46 @@ async fn behind_a_trusted_proxy_the_throttle_counts_each_client_on_its_own() {
     app.send(attempt("198.51.100.9"))
         .await
         .fails(401, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn once_keys_were_used_revoking_the_last_one_never_opens_the_service() {
+    let app = spawn_app().await;
+    let (admin, id) = app.create_key(Role::Admin, None, None).await;
+    enforced(&app).await;
+    app.with_key(&admin).get("getConfig", &[]).await.ok();
+    app.cli(&["keys", "revoke", &id]);
+    // After the cache's second, still refused: a revoked key still counts as "keys exist".
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    app.get("getConfig", &[])
+        .await
+        .fails(401, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn open_mode_serves_no_forwarded_request_and_no_service_behind_proxies() {
+    let app = spawn_app().await;
+    // Open on loopback for a person on this machine...
+    app.get("getConfig", &[]).await.ok();
+    // ... but not for what a proxy forwards from elsewhere.
+    let forwarded = app
+        .send(
+            app.client
+                .get(app.url("getConfig"))
+                .header("X-Forwarded-For", "198.51.100.9"),
+        )
+        .await;
+    forwarded.fails(401, "UNAUTHENTICATED");
+    // A service configured behind proxies never runs open at all.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let mut settings = datastore::settings::Settings::with_database(url);
+    settings.listen = "127.0.0.1:0".into();
+    settings.dsconfig = crate::helpers::SAMPLE_DSCONFIG.into();
+    settings.ops.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let started = datastore::startup::Application::build(settings).await;
+    assert!(
+        started.is_err(),
+        "a service behind proxies must not start open"
+    );
 }

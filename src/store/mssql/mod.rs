@@ -489,13 +489,10 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.any_active_api_key", skip_all)]
-    async fn any_active_api_key(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError> {
-        self.call("any_active_api_key", move |db| async move {
-            db.read(move |c| Box::pin(keys::any_active(c, now))).await
+    #[tracing::instrument(name = "store.any_api_key", skip_all)]
+    async fn any_api_key(&self) -> Result<bool, StoreError> {
+        self.call("any_api_key", |db| async move {
+            db.read(|c| Box::pin(keys::any(c))).await
         })
         .await
     }

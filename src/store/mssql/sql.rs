@@ -256,8 +256,9 @@ pub const REVOKE_API_KEY: &str =
 SELECT CAST(COUNT(*) AS int) FROM dbo.ApiKeys WHERE Id = @P1;";
 
 /// 1 when some key is neither revoked nor expired at `@P1`.
-pub const ANY_ACTIVE_API_KEY: &str = "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM dbo.ApiKeys \
-WHERE Revoked IS NULL AND (Expires IS NULL OR Expires > @P1)) THEN 1 ELSE 0 END AS int)";
+/// Whether any key was ever created (revoked and expired ones count).
+pub const ANY_API_KEY: &str =
+    "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM dbo.ApiKeys) THEN 1 ELSE 0 END AS int)";
 
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
@@ -306,7 +307,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("SELECT_API_KEY", SELECT_API_KEY),
     ("SELECT_API_KEYS", SELECT_API_KEYS),
     ("REVOKE_API_KEY", REVOKE_API_KEY),
-    ("ANY_ACTIVE_API_KEY", ANY_ACTIVE_API_KEY),
+    ("ANY_API_KEY", ANY_API_KEY),
     ("CONFIG_VERSION", CONFIG_VERSION),
     ("CONFIG_VERSIONS", CONFIG_VERSIONS),
     ("MARK_DISPLAYS_REFRESHED", MARK_DISPLAYS_REFRESHED),

@@ -91,11 +91,10 @@ pub(super) fn revoke(
     Ok(found)
 }
 
-pub(super) fn any_active(conn: &Connection, now: DateTime<Utc>) -> Result<bool, StoreError> {
+/// Whether any key was ever created (revoked and expired ones count: once keys are in use,
+/// the service never runs open again).
+pub(super) fn any(conn: &Connection) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM ApiKeys WHERE Revoked IS NULL \
-             AND (Expires IS NULL OR Expires > ?1))",
-        )?
-        .query_row([text(now)], |r| r.get(0))?)
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM ApiKeys)")?
+        .query_row([], |r| r.get(0))?)
 }

@@ -425,11 +425,8 @@ impl Store for SqliteStore {
         self.write(move |c| keys::revoke(c, &id, at)).await
     }
 
-    async fn any_active_api_key(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError> {
-        self.read(move |c| keys::any_active(c, now)).await
+    async fn any_api_key(&self) -> Result<bool, StoreError> {
+        self.read(keys::any).await
     }
 }
 
