@@ -289,7 +289,18 @@ fn too_many(wait: Duration) -> ApiError {
 
 /// The key a request carries: `Authorization: Bearer KEY`, else `X-Api-Key: KEY`.
 fn presented(req: &ServiceRequest) -> Option<String> {
-    let headers = req.headers();
+    presented_in(req.headers())
+}
+
+/// The id of the key these headers carry, read as authentication reads it (whatever other
+/// header or spelling comes along): what the rate limit counts per key.
+pub fn presented_key_id(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    presented_in(headers)
+        .and_then(|text| keys::parse(&text))
+        .map(|k| k.id)
+}
+
+fn presented_in(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
     if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let (scheme, rest) = value.trim().split_once(' ')?;
         return scheme

@@ -59,17 +59,12 @@ impl RateLimiter {
         }
     }
 
-    /// The key of a client: a hash of its API key if it sends one, else of its address.
+    /// The key of a client: a hash of the id of the API key it sends (read exactly as
+    /// authentication reads it, so no second header or other spelling makes a new bucket),
+    /// else of its address.
     pub fn key(&self, headers: &HeaderMap, addr: Option<IpAddr>) -> u64 {
-        let api_key = headers.get("x-api-key").map(|v| v.as_bytes()).or_else(|| {
-            headers
-                .get("authorization")
-                .map(|v| v.as_bytes())
-                .filter(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
-                .map(|v| &v[7..])
-        });
-        match api_key {
-            Some(key) => self.hasher.hash_one((0u8, key)),
+        match crate::auth::presented_key_id(headers) {
+            Some(id) => self.hasher.hash_one((0u8, id)),
             None => self.hasher.hash_one((1u8, addr)),
         }
     }
@@ -151,19 +146,32 @@ mod tests {
         let limiter = RateLimiter::new(1);
         let ip: Option<IpAddr> = Some("192.0.2.1".parse().unwrap());
         let other: Option<IpAddr> = Some("192.0.2.2".parse().unwrap());
-        let mut bearer = HeaderMap::new();
-        bearer.insert(
-            HeaderName::from_static("authorization"),
-            HeaderValue::from_static("Bearer k1"),
-        );
-        let mut x_api_key = HeaderMap::new();
-        x_api_key.insert(
-            HeaderName::from_static("x-api-key"),
-            HeaderValue::from_static("k1"),
-        );
+        const KEY: &str =
+            "dsk_0123456789abcdef_1111111111111111111111111111111111111111111111111111111111111111";
+        let headers = |pairs: &[(&'static str, String)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            map
+        };
+        let bearer = headers(&[("authorization", format!("Bearer {KEY}"))]);
+        let x_api_key = headers(&[("x-api-key", KEY.to_owned())]);
         let none = HeaderMap::new();
         assert_eq!(limiter.key(&bearer, ip), limiter.key(&x_api_key, other));
         assert_ne!(limiter.key(&none, ip), limiter.key(&none, other));
         assert_ne!(limiter.key(&bearer, ip), limiter.key(&none, ip));
+        // Neither a second header nor another spelling of the same key makes a new client.
+        let with_extra = headers(&[
+            (
+                "authorization",
+                format!("Bearer  {}", KEY.to_uppercase().replace("DSK_", "dsk_")),
+            ),
+            ("x-api-key", "something-else".to_owned()),
+        ]);
+        assert_eq!(limiter.key(&with_extra, other), limiter.key(&bearer, ip));
     }
 }
