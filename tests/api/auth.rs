@@ -217,11 +217,7 @@ async fn open_mode_refuses_a_public_listen_address() {
     let app = spawn_app().await;
     // With no key the test server itself runs open on loopback.
     app.get("getConfig", &[]).await.ok();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
-        cmd.env_remove(key);
-    }
-    let out = cmd
+    let out = crate::helpers::datastore_command()
         .args([
             "serve",
             "--listen",

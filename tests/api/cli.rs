@@ -4,15 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::helpers::SAMPLE_DSCONFIG;
-
-fn datastore() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_datastore"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
-        cmd.env_remove(key);
-    }
-    cmd
-}
+use crate::helpers::{datastore_command as datastore, free_port, SAMPLE_DSCONFIG};
 
 #[test]
 fn dsconfig_validate_reports_every_problem_with_file_and_line() {
@@ -84,11 +76,7 @@ fn serve_refuses_a_database_url_it_does_not_know() {
 #[test]
 fn serve_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = datastore()
         .arg("serve")
         .args(["--listen", &format!("127.0.0.1:{port}")])

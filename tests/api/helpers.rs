@@ -89,6 +89,24 @@ async fn start(
     }
 }
 
+/// The `datastore` binary, without the `DATASTORE_*` variables of the test run (a test's
+/// SQL Server URL, say): every setting it gets is on its command line.
+pub fn datastore_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
+        cmd.env_remove(key);
+    }
+    cmd
+}
+
+/// A port free on loopback right now (for a server process of its own).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A client that never reuses a connection the server may be closing: idle connections are
 /// dropped well before the server's keep-alive (5 s) ends them, which matters when a test
 /// pauses between requests (a CLI run on a busy machine).
@@ -262,11 +280,7 @@ impl TestApp {
 
     /// Runs the `datastore` binary on this server's database: a second process.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
-            cmd.env_remove(key);
-        }
-        let out = cmd
+        let out = datastore_command()
             .args(args)
             .args(["--database", &self.database])
             .output()
@@ -282,15 +296,8 @@ impl TestApp {
     /// Starts `datastore serve` on this server's database in a process of its own.
     pub fn serve_process(&self) -> ServeProcess {
         use std::io::{BufRead, BufReader};
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
-            cmd.env_remove(key);
-        }
-        let mut child = cmd
+        let port = free_port();
+        let mut child = datastore_command()
             .arg("serve")
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--database", &self.database])

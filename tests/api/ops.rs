@@ -363,16 +363,8 @@ impl Process {
     fn start(extra: &[&str]) -> Process {
         use std::io::{BufRead, BufReader};
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datastore"));
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DATASTORE_")) {
-            cmd.env_remove(key);
-        }
-        let mut child = cmd
+        let port = crate::helpers::free_port();
+        let mut child = crate::helpers::datastore_command()
             .arg("serve")
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--database")
