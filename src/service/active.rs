@@ -38,12 +38,7 @@ pub struct ActiveConfig {
 impl ActiveConfig {
     pub fn new(config: Config, version: i64, time_zone: Tz, max_limit: u64) -> Self {
         ActiveConfig {
-            current: RwLock::new(Arc::new(Schema {
-                config,
-                version,
-                time_zone,
-                max_limit,
-            })),
+            current: RwLock::new(Arc::new(Schema::new(config, version, time_zone, max_limit))),
             refreshing: Arc::new(AtomicBool::new(false)),
             lagging: Mutex::new(None),
         }
@@ -67,12 +62,12 @@ impl ActiveConfig {
         if version == current.version {
             return false;
         }
-        *current = Arc::new(Schema {
+        *current = Arc::new(Schema::new(
             config,
             version,
-            time_zone: current.time_zone,
-            max_limit: current.max_limit,
-        });
+            current.time_zone,
+            current.max_limit,
+        ));
         true
     }
 

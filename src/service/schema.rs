@@ -2,6 +2,8 @@
 //! write must check and refresh. A request takes one [`Schema`] and uses it throughout, so
 //! everything it prepares agrees with the version it tells the store.
 
+use std::collections::{BTreeSet, HashMap};
+
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
@@ -35,9 +37,38 @@ pub struct Schema {
     pub time_zone: Tz,
     /// Default and maximum `limit` of list endpoints.
     pub max_limit: u64,
+    /// For each (type, property) some Lookup displays: the Lookups to refresh when it
+    /// changes. Worked out once per DSConfig, not on every write.
+    displayed_by: HashMap<(String, String), Vec<LookupSite>>,
 }
 
 impl Schema {
+    pub fn new(config: Config, version: i64, time_zone: Tz, max_limit: u64) -> Schema {
+        let mut schema = Schema {
+            config,
+            version,
+            time_zone,
+            max_limit,
+            displayed_by: HashMap::new(),
+        };
+        let displayed: BTreeSet<(String, String)> = schema
+            .config
+            .types
+            .values()
+            .flat_map(|t| t.properties.values())
+            .filter(|p| p.property_type == PropertyType::Lookup)
+            .filter_map(|p| Some((p.object_type.clone()?, p.display.clone()?)))
+            .collect();
+        schema.displayed_by = displayed
+            .into_iter()
+            .map(|(target, name)| {
+                let sites = schema.lookup_sites_displaying(&target, &name, &mut Vec::new());
+                ((target, name), sites)
+            })
+            .collect();
+        schema
+    }
+
     /// Refuses a type name that is malformed or, in strict mode, not configured.
     pub fn check_object_type(&self, object_type: &str) -> Result<(), ServiceError> {
         if !is_valid_name(object_type) {
@@ -141,7 +172,11 @@ impl Schema {
         let target_type = object_type
             .strip_prefix(ARCHIVE_PREFIX)
             .unwrap_or(object_type);
-        let dependents = self.lookup_sites_displaying(target_type, name, &mut Vec::new());
+        let dependents = self
+            .displayed_by
+            .get(&(target_type.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_default();
         Ok(PropertyWrite {
             name: name.to_owned(),
             value,
@@ -174,7 +209,6 @@ impl Schema {
         })
     }
 
-    /// The items of a configured list, in declared order.
     /// The Lookups displaying property `name` of `target_type`, each with the Lookups that
     /// display it in turn (a chain), archived owners (`ARCH_Person`) included: they keep
     /// showing the current text too. `path` cuts display cycles a DSConfig may contain.
@@ -208,6 +242,7 @@ impl Schema {
         sites
     }
 
+    /// The items of a configured list, in declared order.
     pub fn list_items(&self, name: &str) -> Result<Value, ServiceError> {
         match self.config.list(name) {
             Some(items) => Ok(json!(items)),
