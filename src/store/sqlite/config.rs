@@ -9,15 +9,7 @@ use crate::store::{
     AppliedConfig, ConfigVersions, DisplayRefresh, DisplaySource, StoreError, StoredConfig,
 };
 
-/// The stored DSConfig's version, 0 when there is none. Every write checks it first.
-pub(super) fn version(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT Version FROM ConfigDocument WHERE Id = 1")?
-        .query_row([], |r| r.get::<_, i64>(0))
-        .optional()?
-        .unwrap_or(0))
-}
-
+/// The stored DSConfig's versions, 0 when there is none. Every write checks `version`.
 pub(super) fn versions(conn: &Connection) -> Result<ConfigVersions, StoreError> {
     Ok(conn
         .prepare_cached("SELECT Version, DisplaysVersion FROM ConfigDocument WHERE Id = 1")?
@@ -33,7 +25,7 @@ pub(super) fn versions(conn: &Connection) -> Result<ConfigVersions, StoreError> 
 
 /// Refuses a write converted with another DSConfig than the stored one.
 pub(super) fn check_version(conn: &Connection, expected: i64) -> Result<(), StoreError> {
-    if version(conn)? == expected {
+    if versions(conn)?.version == expected {
         Ok(())
     } else {
         Err(StoreError::ConfigChanged)

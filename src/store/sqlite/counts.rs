@@ -161,4 +161,26 @@ mod tests {
         assert_eq!(rows, 1, "a commit after the snapshot is not seen by it");
         s.end().unwrap();
     }
+
+    #[test]
+    fn a_count_with_a_huge_key_is_taken_but_not_kept() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES ('a');")
+            .unwrap();
+        let mut cache = CountCache::default();
+        let huge = Sql::Text("a".repeat(MAX_KEY_BYTES));
+        let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
+        assert_eq!(
+            s.count("SELECT COUNT(*) FROM t WHERE x <> ?", &[huge])
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.count("SELECT COUNT(*) FROM t WHERE x <> ?", &[Sql::Integer(1)])
+                .unwrap(),
+            1
+        );
+        s.end().unwrap();
+        assert_eq!(cache.counts.len(), 1, "only the small key is remembered");
+    }
 }
