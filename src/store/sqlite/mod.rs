@@ -371,7 +371,8 @@ impl Store for SqliteStore {
 
     async fn related(&self, query: &RelatedQuery) -> Result<RelatedPage, StoreError> {
         let query = query.clone();
-        self.read(move |c| relations::related(c, &query)).await
+        self.read_snapshot(move |s| relations::related(s, &query))
+            .await
     }
 
     async fn property_names(

@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
+use rusqlite::types::Value as Sql;
 use rusqlite::{params, Connection};
+
+use super::counts::Snapshot;
 
 use super::objects::{begin, object_from_row, object_type_of, property_from_row, MAX_REFERENCES};
 use crate::model::ObjectId;
@@ -155,15 +158,16 @@ fn related_sql(direction: Direction) -> (String, String) {
 /// A page of related objects and their number, in one read transaction: its first
 /// statement fixes the WAL snapshot every later one reads, so the count and the page agree
 /// whatever the writer commits meanwhile.
-pub(super) fn related(conn: &Connection, q: &RelatedQuery) -> Result<RelatedPage, StoreError> {
-    let tx = conn.unchecked_transaction()?;
-    require_exists(&tx, &[q.object_id])?;
+/// A page of related objects and their total, in the caller's read snapshot (the count
+/// remembered like a table view's).
+pub(super) fn related(s: &mut Snapshot<'_>, q: &RelatedQuery) -> Result<RelatedPage, StoreError> {
+    let tx = s.conn;
+    require_exists(tx, &[q.object_id])?;
     let (count_sql, page_sql) = related_sql(q.direction);
-    let total: i64 = tx
-        .prepare_cached(&count_sql)?
-        .query_row(params![q.object_id, q.object_type], |r| r.get(0))?;
+    let object_type = q.object_type.clone().map_or(Sql::Null, Sql::Text);
+    let total = s.count(&count_sql, &[Sql::Integer(q.object_id), object_type])?;
     let mut objects: Vec<(ObjectRecord, bool)> = Vec::new();
-    if q.limit > 0 && q.offset < total as u64 {
+    if q.limit > 0 && q.offset < total {
         let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
         let mut page = tx.prepare_cached(&page_sql)?;
         let mut rows = page.query(params![
@@ -184,9 +188,5 @@ pub(super) fn related(conn: &Connection, q: &RelatedQuery) -> Result<RelatedPage
             }
         }
     }
-    tx.commit()?;
-    Ok(RelatedPage {
-        objects,
-        total: total.max(0) as u64,
-    })
+    Ok(RelatedPage { objects, total })
 }
