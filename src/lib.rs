@@ -41,3 +41,4 @@ pub mod service;
 pub mod settings;
 pub mod startup;
 pub mod store;
+pub mod tenancy;
