@@ -400,3 +400,44 @@ async fn sqlite_to_sql_server_and_back_is_unchanged() {
     let last = export(&back, &path("c.jsonl"), "LIVE");
     assert_eq!(comparable(last, &[]), comparable(first, &[]));
 }
+
+#[tokio::test]
+async fn exports_of_several_pages_round_trip() {
+    use datastore::model::PropertyType;
+    use datastore::store::{NewObject, NewValue, PropertyWrite};
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    let store = source.store().await;
+    let version = store.config_versions().await.unwrap().version;
+    // Past one page of objects (1,000) and one of relationships (5,000).
+    let objects: Vec<NewObject> = (0..2100)
+        .map(|i| NewObject {
+            object_type: "City".into(),
+            properties: vec![PropertyWrite {
+                name: "name".into(),
+                value: Some(NewValue {
+                    property_type: PropertyType::String,
+                    value: format!("City {i}"),
+                    as_double: None,
+                    as_string: None,
+                    lookup: None,
+                }),
+                dependents: Vec::new(),
+            }],
+            config_version: version,
+        })
+        .collect();
+    let ids = store.new_objects(objects).await.unwrap();
+    for (n, parent) in ids.iter().take(3).enumerate() {
+        for child in ids.iter().skip(1 + n).take(1700) {
+            store.save_relationship(*parent, *child, false).await.unwrap();
+        }
+    }
+    let first = export(&source, &files.path().join("a.jsonl"), "LIVE");
+    assert_eq!(first.last().unwrap()["objects"], 2100);
+    assert_eq!(first.last().unwrap()["relationships"], 5100);
+    let out = import(&target, &files.path().join("a.jsonl"), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let second = export(&target, &files.path().join("b.jsonl"), "LIVE");
+    assert_eq!(second.len(), 1 + 2100 + 5100 + 2 + 1);
+    assert_eq!(comparable(second, &[]), comparable(first, &[]));
+}

@@ -272,9 +272,10 @@ SELECT OwnerObjectId, PropertyName, PropertyType, PropertyValue, PropertyAsDoubl
 PropertyAsString FROM dbo.Properties WHERE OwnerObjectId > @P1 AND OwnerObjectId <= @last \
 ORDER BY OwnerObjectId, PropertyName";
 
-/// The next page of relationships after (`@P1`, `@P2`), at most `@P3`.
+/// The next page of relationships after (`@P1`, `@P2`), at most `@P3`: the `>=` seeks the
+/// clustered key, the rest is a residual check on its first rows.
 pub const EXPORT_RELATIONSHIPS: &str = "SELECT TOP (@P3) ParentObjectId, ChildObjectId, Strict \
-FROM dbo.Relationships WHERE ParentObjectId > @P1 OR (ParentObjectId = @P1 AND ChildObjectId > @P2) \
+FROM dbo.Relationships WHERE ParentObjectId >= @P1 AND (ParentObjectId > @P1 OR ChildObjectId > @P2) \
 ORDER BY ParentObjectId, ChildObjectId";
 
 /// Every numbering row, by type.

@@ -21,7 +21,7 @@ const EXPORT_PROPERTIES: &str = "SELECT OwnerObjectId, PropertyName, PropertyTyp
      PropertyValue, PropertyAsDouble, PropertyAsString FROM Properties \
      WHERE OwnerObjectId > ?1 AND OwnerObjectId <= ?2 ORDER BY OwnerObjectId, PropertyName";
 const EXPORT_RELATIONSHIPS: &str = "SELECT ParentObjectId, ChildObjectId, Strict \
-     FROM Relationships WHERE ParentObjectId > ?1 OR (ParentObjectId = ?1 AND ChildObjectId > ?2) \
+     FROM Relationships WHERE ParentObjectId >= ?1 AND (ParentObjectId > ?1 OR ChildObjectId > ?2) \
      ORDER BY ParentObjectId, ChildObjectId LIMIT ?3";
 const EXPORT_NUMBERING: &str =
     "SELECT ObjectType, Prefix, Width, NextNumber, Active FROM ObjectNumbers ORDER BY ObjectType";
