@@ -268,7 +268,10 @@ async fn copy_system(
     let counts = transfer::copy(source.as_ref(), destination.as_ref())
         .await
         .context("nothing was copied")?;
-    eprintln!("copied {} of app {app} from {from} to {to}", summary(&counts));
+    eprintln!(
+        "copied {} of app {app} from {from} to {to}",
+        summary(&counts)
+    );
     Ok(())
 }
 

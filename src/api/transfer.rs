@@ -55,7 +55,11 @@ pub async fn export_data(
         .content_type("application/x-ndjson")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"datastore-{}-{}.jsonl\"", app_key(), system),
+            format!(
+                "attachment; filename=\"datastore-{}-{}.jsonl\"",
+                app_key(),
+                system
+            ),
         ))
         .streaming(tokio_util::io::ReaderStream::new(reader)))
 }

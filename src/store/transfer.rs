@@ -50,7 +50,10 @@ pub enum DataBatch {
 pub enum ImportItem {
     /// `first_line` is the file line of the batch's first row (rows of a batch are on
     /// consecutive lines), 0 when the rows come from no file (copy-system).
-    Batch { first_line: u64, data: DataBatch },
+    Batch {
+        first_line: u64,
+        data: DataBatch,
+    },
     End,
 }
 
@@ -76,7 +79,10 @@ impl TransferCounts {
         match batch {
             DataBatch::Objects(objects) => {
                 self.objects += objects.len() as u64;
-                self.properties += objects.iter().map(|o| o.properties.len() as u64).sum::<u64>();
+                self.properties += objects
+                    .iter()
+                    .map(|o| o.properties.len() as u64)
+                    .sum::<u64>();
             }
             DataBatch::Relationships(rows) => self.relationships += rows.len() as u64,
             DataBatch::Numbering(rows) => self.numbering += rows.len() as u64,

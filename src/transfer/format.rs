@@ -311,7 +311,8 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_bad_lines_are_named() {
-        let line = r#"{"record":"relationship","parentObjectId":1,"childObjectId":2,"strict":true}"#;
+        let line =
+            r#"{"record":"relationship","parentObjectId":1,"childObjectId":2,"strict":true}"#;
         let record = parse(line).unwrap();
         assert_eq!(serde_json::to_string(&record).unwrap(), line);
         assert!(parse("{\"record\":\"bogus\"}")

@@ -28,10 +28,7 @@ pub async fn import_from<R: AsyncBufRead + Unpin>(
     progress: &Progress,
 ) -> Result<TransferCounts, TransferError> {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    let (read, written) = tokio::join!(
-        read(input, tx, progress),
-        store.import_data(rx, replace)
-    );
+    let (read, written) = tokio::join!(read(input, tx, progress), store.import_data(rx, replace));
     match (read, written) {
         (Err(Stop::Invalid(message)), _) => Err(TransferError::Invalid(message)),
         (Err(Stop::Io(e)), _) => Err(TransferError::Io(e)),
@@ -161,12 +158,19 @@ async fn take(
     let line = state.line;
     if line == 1 {
         let Record::Header(header) = &record else {
-            return Err(invalid(line, "the file does not start with a header record"));
+            return Err(invalid(
+                line,
+                "the file does not start with a header record",
+            ));
         };
         if header.format != format::FORMAT {
             return Err(invalid(
                 line,
-                format!("the format is `{}`, not `{}`", header.format, format::FORMAT),
+                format!(
+                    "the format is `{}`, not `{}`",
+                    header.format,
+                    format::FORMAT
+                ),
             ));
         }
         if header.format_version != format::FORMAT_VERSION {
@@ -189,7 +193,10 @@ async fn take(
     if rank < state.rank {
         return Err(invalid(
             line,
-            format!("a `{}` record after the records that follow it", record.kind()),
+            format!(
+                "a `{}` record after the records that follow it",
+                record.kind()
+            ),
         ));
     }
     state.rank = rank;
@@ -203,7 +210,10 @@ async fn take(
             if id < state.last_object {
                 return Err(invalid(
                     line,
-                    format!("object {id} follows object {}: objects come in id order", state.last_object),
+                    format!(
+                        "object {id} follows object {}: objects come in id order",
+                        state.last_object
+                    ),
                 ));
             }
             state.last_object = id;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use datastore::api::openapi::{document, postman};
 use datastore::api::endpoints;
+use datastore::api::openapi::{document, postman};
 use serde_json::Value;
 
 use crate::helpers::{spawn_app, spawn_with, TestApp};
@@ -146,11 +146,7 @@ fn every_endpoint_is_in_the_document_with_its_methods() {
             .unwrap_or_else(|| panic!("{path} is documented"));
         let post = &item["post"];
         assert!(post.is_object(), "{path} takes POST");
-        assert_eq!(
-            item.get("get").is_some(),
-            access.takes_get(),
-            "{path}: GET"
-        );
+        assert_eq!(item.get("get").is_some(), access.takes_get(), "{path}: GET");
         for media in ["application/json", "application/x-www-form-urlencoded"] {
             let content = &post["requestBody"]["content"][media];
             assert!(content["schema"].is_object(), "{path}: {media}");

@@ -14,7 +14,10 @@ use crate::helpers::{datastore_command, eventually, mssql_url, spawn_app, spawn_
 /// many property types, strict and loose relationships.
 async fn fill(app: &TestApp) -> Vec<Value> {
     let city = app
-        .new_object("City", json!({ "name": "Berlin", "location": [52.52, 13.405] }))
+        .new_object(
+            "City",
+            json!({ "name": "Berlin", "location": [52.52, 13.405] }),
+        )
         .await;
     let company = app
         .new_object(
@@ -159,10 +162,18 @@ async fn export_import_export_gives_the_same_records() {
         (end["record"].as_str(), end["objects"].as_u64()),
         (Some("end"), Some(6))
     );
-    assert!(first.iter().any(|r| r["record"] == "relationship" && r["strict"] == true));
-    assert!(first.iter().any(|r| r["record"] == "numbering" && r["objectType"] == "Person"));
+    assert!(first
+        .iter()
+        .any(|r| r["record"] == "relationship" && r["strict"] == true));
+    assert!(first
+        .iter()
+        .any(|r| r["record"] == "numbering" && r["objectType"] == "Person"));
     let out = import(&target, &files.path().join("a.jsonl"), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("imported 6 objects"));
     let second = export(&target, &files.path().join("b.jsonl"), "LIVE");
     assert_eq!(comparable(second, &[]), comparable(first, &[]));
@@ -183,10 +194,16 @@ async fn importing_into_a_system_with_data_is_refused_unless_replace() {
     refused(&import(&app, &file, &[]), "--replace");
     assert_eq!(app.count("City").await, 2, "nothing changed");
     let out = import(&app, &file, &["--replace"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The running server sees the replaced data at once.
     assert_eq!(app.count("City").await, 1);
-    app.get_object(&other["objectId"]).await.fails(404, "OBJECT_NOT_FOUND");
+    app.get_object(&other["objectId"])
+        .await
+        .fails(404, "OBJECT_NOT_FOUND");
     let after = export(&app, &files.path().join("b.jsonl"), "LIVE");
     assert_eq!(comparable(after, &[]), comparable(before, &[]));
 }
@@ -206,7 +223,11 @@ async fn a_bad_file_is_refused_naming_the_line_and_changes_nothing() {
         .unwrap();
     type Change = Box<dyn Fn(&mut Vec<Value>)>;
     let cases: Vec<(&str, Change, String)> = vec![
-        ("not JSON", Box::new(|_| {}), "line 3: not a JSON object".into()),
+        (
+            "not JSON",
+            Box::new(|_| {}),
+            "line 3: not a JSON object".into(),
+        ),
         (
             "unknown kind",
             Box::new(move |r| r[object_line(1)]["record"] = json!("gadget")),
@@ -226,7 +247,9 @@ async fn a_bad_file_is_refused_naming_the_line_and_changes_nothing() {
         ),
         (
             "duplicate id",
-            Box::new(move |r| r[object_line(1)]["objectId"] = r[object_line(0)]["objectId"].clone()),
+            Box::new(move |r| {
+                r[object_line(1)]["objectId"] = r[object_line(0)]["objectId"].clone()
+            }),
             format!("line {}: object 1 appears twice", object_line(1) + 1),
         ),
         (
@@ -247,7 +270,10 @@ async fn a_bad_file_is_refused_naming_the_line_and_changes_nothing() {
             Box::new(|r| {
                 r.pop();
             }),
-            format!("line {}: the file ends here without its end record", last - 1),
+            format!(
+                "line {}: the file ends here without its end record",
+                last - 1
+            ),
         ),
     ];
     for (what, change, message) in cases {
@@ -281,16 +307,24 @@ async fn new_objects_after_an_import_continue_ids_and_numbers() {
     let file = files.path().join("a.jsonl");
     let records = export(&source, &file, "LIVE");
     let out = import(&target, &file, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let max_id = records
         .iter()
         .filter_map(|r| r["objectId"].as_i64())
         .max()
         .unwrap();
-    let person = target.new_object("Person", json!({ "firstName": "Dan" })).await;
+    let person = target
+        .new_object("Person", json!({ "firstName": "Dan" }))
+        .await;
     assert!(person["objectId"].as_i64().unwrap() > max_id, "{person}");
     assert_eq!(person["objectNumber"], "P-0001004", "numbers continue");
-    let company = target.new_object("Company", json!({ "name": "Beta" })).await;
+    let company = target
+        .new_object("Company", json!({ "name": "Beta" }))
+        .await;
     assert_eq!(company["objectNumber"], "C-00002");
     assert_eq!(objects[2]["objectNumber"], "P-0001001");
 }
@@ -301,7 +335,11 @@ async fn copy_system_replaces_the_target_via_the_cli_and_over_http() {
     let _systems = other_systems(&app);
     let objects = fill(&app).await;
     let out = run(&app.database, &["copy-system", "LIVE", "TEST"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let live = export(&app, &files.path().join("live.jsonl"), "LIVE");
     let test = export(&app, &files.path().join("test.jsonl"), "TEST");
     assert_eq!(test[0]["system"], "TEST");
@@ -314,7 +352,10 @@ async fn copy_system_replaces_the_target_via_the_cli_and_over_http() {
         .ok();
     app.new_object("City", json!({ "name": "Rome" })).await;
     let answer = app
-        .post("copySystem", json!({ "fromSystem": "LIVE", "toSystem": "TEST" }))
+        .post(
+            "copySystem",
+            json!({ "fromSystem": "LIVE", "toSystem": "TEST" }),
+        )
         .await
         .ok();
     assert_eq!(answer["objects"], 6);
@@ -324,13 +365,22 @@ async fn copy_system_replaces_the_target_via_the_cli_and_over_http() {
     assert!(!test.iter().any(|r| r["objectId"] == objects[3]["objectId"]));
     assert_eq!(comparable(test, &ignored), comparable(live, &ignored));
     // The same system twice, or no system, is refused.
-    app.post("copySystem", json!({ "fromSystem": "TEST", "toSystem": "test" }))
-        .await
-        .fails(400, "INVALID_PARAMETER");
-    app.post("copySystem", json!({ "fromSystem": "PROD", "toSystem": "TEST" }))
-        .await
-        .fails(400, "INVALID_PARAMETER");
-    refused(&run(&app.database, &["copy-system", "TEST", "TEST"]), "same system");
+    app.post(
+        "copySystem",
+        json!({ "fromSystem": "TEST", "toSystem": "test" }),
+    )
+    .await
+    .fails(400, "INVALID_PARAMETER");
+    app.post(
+        "copySystem",
+        json!({ "fromSystem": "PROD", "toSystem": "TEST" }),
+    )
+    .await
+    .fails(400, "INVALID_PARAMETER");
+    refused(
+        &run(&app.database, &["copy-system", "TEST", "TEST"]),
+        "same system",
+    );
 }
 
 #[tokio::test]
@@ -351,7 +401,10 @@ async fn export_data_streams_the_cli_export_to_admins_only() {
         .await
         .fails(403, "FORBIDDEN");
     app.with_key(&writer)
-        .post("copySystem", json!({ "fromSystem": "LIVE", "toSystem": "TEST" }))
+        .post(
+            "copySystem",
+            json!({ "fromSystem": "LIVE", "toSystem": "TEST" }),
+        )
         .await
         .fails(403, "FORBIDDEN");
     let answer = app.with_key(&admin).get("exportData", &[]).await;
@@ -388,7 +441,11 @@ async fn sqlite_to_sql_server_and_back_is_unchanged() {
     let first = export(&embedded, &path("a.jsonl"), "LIVE");
     assert_eq!(first[0]["source"], "sqlite");
     let out = import(&mssql, &path("a.jsonl"), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let middle = export(&mssql, &path("b.jsonl"), "LIVE");
     assert_eq!(middle[0]["source"], "mssql");
     assert_eq!(
@@ -396,7 +453,11 @@ async fn sqlite_to_sql_server_and_back_is_unchanged() {
         comparable(first.clone(), &["source"])
     );
     let out = import(&back, &path("b.jsonl"), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let last = export(&back, &path("c.jsonl"), "LIVE");
     assert_eq!(comparable(last, &[]), comparable(first, &[]));
 }
@@ -439,9 +500,16 @@ async fn exports_of_several_pages_round_trip() {
     let file = files.path().join("a.jsonl");
     write_lines(&file, &records);
     let out = import(&target, &file, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(target.count("City").await, 2100);
     let exported = export(&target, &files.path().join("b.jsonl"), "LIVE");
     let ignored = ["source"];
-    assert_eq!(comparable(exported, &ignored), comparable(records, &ignored));
+    assert_eq!(
+        comparable(exported, &ignored),
+        comparable(records, &ignored)
+    );
 }

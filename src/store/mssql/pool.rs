@@ -257,7 +257,9 @@ impl Db {
     where
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
-        self.once(Mode::Transaction, &work).await.map_err(fail_to_store)
+        self.once(Mode::Transaction, &work)
+            .await
+            .map_err(fail_to_store)
     }
 
     /// Runs read-only `work` in one `SNAPSHOT` transaction, once (as [`Db::transaction_once`]).
@@ -265,7 +267,9 @@ impl Db {
     where
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
-        self.once(Mode::Snapshot, &work).await.map_err(fail_to_store)
+        self.once(Mode::Snapshot, &work)
+            .await
+            .map_err(fail_to_store)
     }
 
     async fn attempts<T, F>(&self, mode: Mode, work: F) -> Result<T, StoreError>

@@ -11,8 +11,7 @@ use super::pool::{Client, Fail};
 use super::sql;
 use crate::model::ObjectId;
 use crate::store::transfer::{
-    abandoned, line_of, not_empty, NumberingRow, RelationshipRow, OBJECT_BATCH,
-    RELATIONSHIP_BATCH,
+    abandoned, line_of, not_empty, NumberingRow, RelationshipRow, OBJECT_BATCH, RELATIONSHIP_BATCH,
 };
 use crate::store::{
     DataBatch, ExportSink, ImportItem, ImportSource, ObjectRecord, PropertyRow, StoreError,
@@ -29,7 +28,9 @@ const RELATIONSHIPS_PER_INSERT: usize = 600;
 fn rows_of(n: usize, width: usize) -> String {
     (0..n)
         .map(|r| {
-            let cells: Vec<String> = (1..=width).map(|c| format!("@P{}", r * width + c)).collect();
+            let cells: Vec<String> = (1..=width)
+                .map(|c| format!("@P{}", r * width + c))
+                .collect();
             format!("({})", cells.join(", "))
         })
         .collect::<Vec<_>>()
@@ -86,13 +87,9 @@ async fn send(sink: &ExportSink, batch: DataBatch) -> Result<(), Fail> {
 pub async fn export(c: &mut Client, sink: &ExportSink) -> Result<(), Fail> {
     let mut after: ObjectId = 0;
     loop {
-        let mut sets = exec::sets(
-            c,
-            sql::EXPORT_OBJECTS,
-            params![after, OBJECT_BATCH as i64],
-        )
-        .await?
-        .into_iter();
+        let mut sets = exec::sets(c, sql::EXPORT_OBJECTS, params![after, OBJECT_BATCH as i64])
+            .await?
+            .into_iter();
         let object_rows = sets.next().unwrap_or_default();
         let property_rows = sets.next().unwrap_or_default();
         let mut objects = object_rows
@@ -108,7 +105,9 @@ pub async fn export(c: &mut Client, sink: &ExportSink) -> Result<(), Fail> {
             while objects[at].id != owner {
                 at += 1;
             }
-            objects[at].properties.push(exec::property_from_row(row, 1)?);
+            objects[at]
+                .properties
+                .push(exec::property_from_row(row, 1)?);
         }
         after = last;
         let full = objects.len() == OBJECT_BATCH;

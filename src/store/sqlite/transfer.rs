@@ -10,8 +10,7 @@ use rusqlite::{params, Connection};
 use super::objects::{begin, object_from_row, property_from_row};
 use crate::model::ObjectId;
 use crate::store::transfer::{
-    abandoned, line_of, not_empty, NumberingRow, RelationshipRow, OBJECT_BATCH,
-    RELATIONSHIP_BATCH,
+    abandoned, line_of, not_empty, NumberingRow, RelationshipRow, OBJECT_BATCH, RELATIONSHIP_BATCH,
 };
 use crate::store::{DataBatch, ExportSink, ImportItem, ImportSource, StoreError, TransferCounts};
 
