@@ -513,3 +513,28 @@ async fn exports_of_several_pages_round_trip() {
         comparable(records, &ignored)
     );
 }
+
+#[tokio::test]
+async fn export_to_stdout_and_import_from_stdin() {
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    fill(&source).await;
+    let file = files.path().join("a.jsonl");
+    let records = export(&source, &file, "LIVE");
+    let out = source.cli(&["export", "--output", "-"]);
+    let piped: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(comparable(piped, &[]), comparable(records, &[]));
+    let out = datastore_command()
+        .args(["import", "--input", "-", "--database", &target.database])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(target.count("Person").await, 3);
+}
