@@ -538,3 +538,31 @@ async fn export_to_stdout_and_import_from_stdin() {
     );
     assert_eq!(target.count("Person").await, 3);
 }
+
+#[tokio::test]
+async fn a_serve_process_answers_an_import_at_once() {
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    fill(&source).await;
+    let file = files.path().join("a.jsonl");
+    export(&source, &file, "LIVE");
+    let serve = target.serve_process();
+    let count = |answer: crate::helpers::Answer| answer.total();
+    let people = json!({ "objectType": "Person", "limit": 0 });
+    assert_eq!(
+        count(serve.app.post("getObjectListTable", people.clone()).await),
+        0
+    );
+    let out = import(&target, &file, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(serve.app.post("getObjectListTable", people).await), 3);
+    let person = serve
+        .app
+        .post("getObject", json!({ "objectId": 3 }))
+        .await
+        .ok();
+    assert_eq!(person["company@display"], "Acme");
+}
