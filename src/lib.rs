@@ -27,6 +27,8 @@
 //!   DSConfig, and the plan each backend renders into its own SQL.
 //! - [`store`]: the [`store::Store`] trait and its backends, `sqlite` (embedded, default)
 //!   and `mssql` (SQL Server); each owns its SQL and its migrations.
+//! - [`transfer`]: export, import and copy-system: the JSON Lines format and the pipes
+//!   between a file (or another store) and a store's one transaction.
 
 pub mod api;
 pub mod auth;
@@ -42,3 +44,4 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod tenancy;
+pub mod transfer;

@@ -4,9 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use datastore::settings::{Cli, Command, DsconfigAction, KeysAction, LogFormat, Settings};
+use datastore::settings::{
+    Cli, Command, DsconfigAction, KeysAction, LogFormat, Settings, TransferTarget,
+};
 use datastore::startup::{self, Application};
-use datastore::{dsconfig, store};
+use datastore::tenancy::{AppName, System};
+use datastore::{dsconfig, store, transfer};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -50,6 +53,15 @@ fn main() -> ExitCode {
                 action: DsconfigAction::Validate { .. },
             } => Ok(()),
             Command::Keys { action } => keys(&cli.settings, action).await,
+            Command::Export { output, target } => export(&cli.settings, &output, target).await,
+            Command::Import {
+                input,
+                target,
+                replace,
+            } => import(&cli.settings, &input, target, replace).await,
+            Command::CopySystem { from, to, app } => {
+                copy_system(&cli.settings, from, to, &app).await
+            }
         }
     });
     match result {
@@ -125,6 +137,141 @@ async fn apply(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()>
         .await?;
         println!("display texts rewritten: {rewritten}");
     }
+    Ok(())
+}
+
+/// The store of an app's system, for the transfer commands.
+async fn system_store(
+    settings: &Settings,
+    target: &TransferTarget,
+) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    Ok(transfer::open_system_store(
+        &settings.database,
+        &target.app,
+        target.system,
+        settings.pool_size.min(4),
+    )
+    .await?)
+}
+
+fn summary(counts: &store::TransferCounts) -> String {
+    format!(
+        "{} objects, {} properties, {} relationships, {} numbering rows",
+        counts.objects, counts.properties, counts.relationships, counts.numbering
+    )
+}
+
+/// `datastore export`: to a file (removed again if the export fails) or to stdout.
+async fn export(
+    settings: &Settings,
+    output: &std::path::Path,
+    target: TransferTarget,
+) -> anyhow::Result<()> {
+    let store = system_store(settings, &target).await?;
+    let progress = transfer::Progress::objects();
+    let to_stdout = output.as_os_str() == "-";
+    let result = if to_stdout {
+        transfer::export_to(
+            store.as_ref(),
+            &target.app,
+            target.system,
+            tokio::io::stdout(),
+            &progress,
+        )
+        .await
+    } else {
+        let file = tokio::fs::File::create(output)
+            .await
+            .with_context(|| format!("cannot create {}", output.display()))?;
+        let result =
+            transfer::export_to(store.as_ref(), &target.app, target.system, file, &progress).await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(output).await;
+        }
+        result
+    };
+    progress.finish();
+    let counts = result?;
+    eprintln!(
+        "exported {} of app {}, system {} to {}",
+        summary(&counts),
+        target.app,
+        target.system,
+        if to_stdout {
+            "standard output".into()
+        } else {
+            output.display().to_string()
+        }
+    );
+    Ok(())
+}
+
+/// `datastore import`: one transaction; a bad line changes nothing.
+async fn import(
+    settings: &Settings,
+    input: &std::path::Path,
+    target: TransferTarget,
+    replace: bool,
+) -> anyhow::Result<()> {
+    let store = system_store(settings, &target).await?;
+    let result = if input.as_os_str() == "-" {
+        let progress = transfer::Progress::bytes(None);
+        let result = transfer::import_from(
+            store.as_ref(),
+            tokio::io::BufReader::new(tokio::io::stdin()),
+            replace,
+            &progress,
+        )
+        .await;
+        progress.finish();
+        result
+    } else {
+        let file = tokio::fs::File::open(input)
+            .await
+            .with_context(|| format!("cannot open {}", input.display()))?;
+        let size = file.metadata().await.ok().map(|m| m.len());
+        let progress = transfer::Progress::bytes(size);
+        let result = transfer::import_from(
+            store.as_ref(),
+            tokio::io::BufReader::with_capacity(256 * 1024, file),
+            replace,
+            &progress,
+        )
+        .await;
+        progress.finish();
+        result
+    };
+    let counts = result.with_context(|| format!("{} was not imported", input.display()))?;
+    eprintln!(
+        "imported {} into app {}, system {}",
+        summary(&counts),
+        target.app,
+        target.system
+    );
+    Ok(())
+}
+
+/// `datastore copy-system FROM TO`: the target's data replaced by the source's.
+async fn copy_system(
+    settings: &Settings,
+    from: System,
+    to: System,
+    app: &AppName,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(from != to, "FROM and TO are the same system ({from})");
+    let target = |system| TransferTarget {
+        app: app.clone(),
+        system,
+    };
+    let source = system_store(settings, &target(from)).await?;
+    let destination = system_store(settings, &target(to)).await?;
+    let counts = transfer::copy(source.as_ref(), destination.as_ref())
+        .await
+        .context("nothing was copied")?;
+    eprintln!(
+        "copied {} of app {app} from {from} to {to}",
+        summary(&counts)
+    );
     Ok(())
 }
 

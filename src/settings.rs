@@ -31,6 +31,45 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Write every object, property, relationship and the numbering of an app's system as
+    /// JSON Lines (docs/EXPORT.md).
+    Export {
+        /// The file to write; `-` is standard output.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        target: TransferTarget,
+    },
+    /// Read an export into an app's system, all or nothing (docs/EXPORT.md).
+    Import {
+        /// The file to read; `-` is standard input.
+        #[arg(long)]
+        input: PathBuf,
+        #[command(flatten)]
+        target: TransferTarget,
+        /// Replace what the system holds (otherwise a system holding objects is refused).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Replace the data of one system of an app with another's, all or nothing.
+    CopySystem {
+        /// LIVE, STAGING or TEST.
+        from: crate::tenancy::System,
+        /// LIVE, STAGING or TEST.
+        to: crate::tenancy::System,
+        #[arg(long, default_value = "default")]
+        app: crate::tenancy::AppName,
+    },
+}
+
+/// The app and system an export or import works on.
+#[derive(Debug, Clone, Args)]
+pub struct TransferTarget {
+    #[arg(long, default_value = "default")]
+    pub app: crate::tenancy::AppName,
+    /// LIVE, STAGING or TEST.
+    #[arg(long, default_value = "LIVE")]
+    pub system: crate::tenancy::System,
 }
 
 #[derive(Debug, Subcommand)]

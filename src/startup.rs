@@ -180,6 +180,7 @@ impl Application {
         let state = web::Data::new(ApiState {
             datastore: Datastore { store, active },
             body_limit: settings.body_limit,
+            database: settings.database.clone(),
         });
         let ops = web::Data::new(Ops::new(&settings.ops).map_err(StartupError::Metrics)?);
         let cors_origins: Vec<String> = (settings.ops.cors_origins.iter())

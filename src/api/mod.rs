@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod params;
 mod relationships;
 mod system;
+mod transfer;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -22,6 +23,8 @@ pub struct ApiState {
     pub datastore: Datastore,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The `--database` of the default app's LIVE system: the others derive from it.
+    pub database: String,
 }
 
 impl ApiState {
@@ -39,6 +42,10 @@ pub enum Access {
     Write,
     /// GET and POST; role `read`.
     Read,
+    /// GET and POST; role `admin`.
+    AdminRead,
+    /// POST only; role `admin`.
+    AdminWrite,
 }
 
 impl Access {
@@ -46,7 +53,13 @@ impl Access {
         match self {
             Access::Write => crate::auth::Role::Write,
             Access::Read => crate::auth::Role::Read,
+            Access::AdminRead | Access::AdminWrite => crate::auth::Role::Admin,
         }
+    }
+
+    /// True when the endpoint takes GET besides POST.
+    pub fn takes_get(self) -> bool {
+        matches!(self, Access::Read | Access::AdminRead)
     }
 }
 
@@ -89,6 +102,8 @@ macro_rules! each_endpoint {
         );
         $m!("getConfig", Access::Read, system::get_config);
         $m!("getList", Access::Read, system::get_list);
+        $m!("exportData", Access::AdminRead, transfer::export_data);
+        $m!("copySystem", Access::AdminWrite, transfer::copy_system);
     };
 }
 
@@ -115,9 +130,10 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
                     .name($name)
                     .route(web::post().to($handler))
                     .default_service(web::to(method_not_allowed));
-                let resource = match $access {
-                    Access::Read => resource.route(web::get().to($handler)),
-                    Access::Write => resource,
+                let resource = if $access.takes_get() {
+                    resource.route(web::get().to($handler))
+                } else {
+                    resource
                 };
                 // The role travels with the endpoint; `auth::authorize` checks it.
                 let resource = resource

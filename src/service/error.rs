@@ -142,6 +142,7 @@ impl From<StoreError> for ServiceError {
                 "the DSConfig changed while the request was being saved; try again",
             ),
             StoreError::Busy => ServiceError::new(ErrorCode::Unavailable, "the database is busy; try again"),
+            StoreError::ImportRefused(message) => ServiceError::new(ErrorCode::Conflict, message),
             e @ (StoreError::Config(_) | StoreError::Database(_)) => ServiceError::internal(e),
         }
     }

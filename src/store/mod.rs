@@ -8,6 +8,7 @@
 
 pub mod mssql;
 pub mod sqlite;
+pub mod transfer;
 mod types;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::QueryPlan;
 
+pub use transfer::{DataBatch, ExportSink, ImportItem, ImportSource, TransferCounts};
 pub use types::*;
 // The comparison vocabulary lives below both the query plan and the stores.
 pub use crate::model::{Key, Order, SystemField};
@@ -200,4 +202,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// True when any key was ever created, revoked and expired ones included.
     async fn any_api_key(&self) -> Result<bool, StoreError>;
+
+    /// `sqlite` or `mssql`: the `source` of an export's header.
+    fn backend(&self) -> &'static str;
+
+    /// Sends every object with its properties (by id), relationship (by parent, child) and
+    /// numbering row (by type) to `sink`, in batches, all read from one snapshot
+    /// (docs/EXPORT.md says where a backend cannot). Fails once the receiver is gone.
+    async fn export_data(&self, sink: ExportSink) -> Result<(), StoreError>;
+
+    /// Writes what `source` sends, ids kept, in one transaction that commits at
+    /// [`ImportItem::End`] and rolls back on any failure or when `source` closes before
+    /// it. Without `replace` a target holding any object is refused before anything is
+    /// written; with it, the target's objects, properties and relationships are deleted
+    /// first, in the same transaction. Numbering rows are upserted as sent. New objects
+    /// get ids above the imported ones afterwards.
+    async fn import_data(
+        &self,
+        source: ImportSource,
+        replace: bool,
+    ) -> Result<TransferCounts, StoreError>;
 }

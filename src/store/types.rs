@@ -232,11 +232,14 @@ pub enum StoreError {
     Database(String),
     #[error("the database is busy; try again")]
     Busy,
+    /// An import refused: the message names the line of the file when it can.
+    #[error("{0}")]
+    ImportRefused(String),
 }
 
 impl StoreError {
     /// Every [`StoreError::kind`].
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 10] = [
         "object_not_found",
         "type_changed",
         "config_changed",
@@ -246,6 +249,7 @@ impl StoreError {
         "config",
         "database",
         "busy",
+        "import_refused",
     ];
 
     /// A short stable name of the variant: the `kind` label of the store error metric.
@@ -260,6 +264,7 @@ impl StoreError {
             StoreError::Config(_) => "config",
             StoreError::Database(_) => "database",
             StoreError::Busy => "busy",
+            StoreError::ImportRefused(_) => "import_refused",
         }
     }
 }

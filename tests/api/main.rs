@@ -21,4 +21,5 @@ mod properties;
 mod query;
 mod relationships;
 mod retype;
+mod transfer;
 mod transport;

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::Config;
 
-use super::{endpoints, lists, objects, relationships, system, Access};
+use super::{endpoints, lists, objects, relationships, system, transfer, Access};
 use crate::error::{status, ApiError, ErrorCode};
 
 #[derive(OpenApi)]
@@ -51,6 +51,8 @@ use crate::error::{status, ApiError, ErrorCode};
         objects::change_object_type,
         objects::drop_object,
         system::health,
+        transfer::export_data,
+        transfer::copy_system,
     ),
     components(schemas(schemas::ErrorBody, schemas::ErrorDetail))
 )]
@@ -87,6 +89,7 @@ fn endpoint_codes(name: &str) -> &'static [ErrorCode] {
             InvalidValue,
         ],
         "getList" => &[UnknownList],
+        "copySystem" => &[Conflict],
         _ => &[],
     }
 }
@@ -99,7 +102,7 @@ fn error_codes(name: &str, access: Access, has_required: bool) -> Vec<ErrorCode>
         codes.push(MissingParameter);
     }
     codes.extend_from_slice(endpoint_codes(name));
-    if access == Access::Write {
+    if !access.takes_get() {
         codes.push(MethodNotAllowed);
     }
     // Keys (API.md §3): once one exists, a missing or bad key, a role too low, or too many
@@ -281,7 +284,7 @@ pub fn document(base_path: &str) -> Value {
                 !required.is_empty(),
             )));
         }
-        if access == Access::Read {
+        if access.takes_get() {
             let mut get = post.clone();
             if let Some(get) = get.as_object_mut() {
                 get.remove("requestBody");

@@ -175,6 +175,22 @@ pub struct GetListRequest {
     pub list_name: String,
 }
 
+/// `exportData` takes no parameters: it exports the system the request is served from.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({})))]
+pub struct ExportDataRequest {}
+
+/// `copySystem`: replace one system's data with another's.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(examples(json!({"fromSystem": "LIVE", "toSystem": "TEST"})))]
+pub struct CopySystemRequest {
+    /// `LIVE`, `STAGING` or `TEST`.
+    pub from_system: String,
+    /// `LIVE`, `STAGING` or `TEST`; its data is replaced.
+    pub to_system: String,
+}
+
 // ---- answers ----
 
 /// An object, flat: its system fields, then one attribute per property it has (a Lookup or
@@ -238,6 +254,19 @@ pub struct RelationshipDropped {
 pub struct ListItem {
     pub code: String,
     pub value: String,
+}
+
+/// `copySystem`'s answer: what was copied.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"fromSystem": "LIVE", "toSystem": "TEST", "objects": 120, "properties": 860, "relationships": 40, "numbering": 2}))]
+pub struct CopySystemAnswer {
+    pub from_system: String,
+    pub to_system: String,
+    pub objects: u64,
+    pub properties: u64,
+    pub relationships: u64,
+    pub numbering: u64,
 }
 
 /// `health`'s answer.

@@ -35,6 +35,7 @@ mod query;
 mod relations;
 mod sql;
 mod table;
+mod transfer;
 
 #[cfg(test)]
 mod query_snapshots;
@@ -131,6 +132,18 @@ impl MssqlStore {
             command_timeout,
             runtime,
         })
+    }
+
+    /// Runs a store call on the store's runtime without the command timeout: exports and
+    /// imports last as long as their data (each statement still has the server's own).
+    async fn call_long<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Db>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let work = work(self.db.clone());
+        self.runtime.run(work).await
     }
 
     /// Runs one store call on the store's runtime, within the command timeout.
@@ -493,6 +506,44 @@ impl Store for MssqlStore {
     async fn any_api_key(&self) -> Result<bool, StoreError> {
         self.call("any_api_key", |db| async move {
             db.read(|c| Box::pin(keys::any(c))).await
+        })
+        .await
+    }
+
+    fn backend(&self) -> &'static str {
+        "mssql"
+    }
+
+    #[tracing::instrument(name = "store.export_data", skip_all)]
+    async fn export_data(&self, sink: crate::store::ExportSink) -> Result<(), StoreError> {
+        self.call_long(|db| async move {
+            db.snapshot_once(|c| {
+                let sink = sink.clone();
+                Box::pin(async move { transfer::export(c, &sink).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.import_data", skip_all, fields(replace))]
+    async fn import_data(
+        &self,
+        source: crate::store::ImportSource,
+        replace: bool,
+    ) -> Result<crate::store::TransferCounts, StoreError> {
+        let source = Arc::new(std::sync::Mutex::new(Some(source)));
+        self.call_long(|db| async move {
+            db.transaction_once(|c| {
+                let taken = source.lock().ok().and_then(|mut s| s.take());
+                Box::pin(async move {
+                    let Some(mut source) = taken else {
+                        return Err(pool::Fail::Store(crate::store::transfer::abandoned()));
+                    };
+                    transfer::import(c, &mut source, replace).await
+                })
+            })
+            .await
         })
         .await
     }

@@ -81,6 +81,13 @@ pub fn to_store_error(e: tiberius::error::Error) -> StoreError {
     }
 }
 
+fn fail_to_store(e: Fail) -> StoreError {
+    match e {
+        Fail::Store(e) => e,
+        Fail::Sql(e) => to_store_error(e),
+    }
+}
+
 fn io_error(e: impl std::fmt::Display) -> bb8_tiberius::Error {
     bb8_tiberius::Error::Io(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
@@ -242,6 +249,27 @@ impl Db {
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
         self.attempts(Mode::Snapshot, work).await
+    }
+
+    /// Runs `work` in one transaction, once: for work that cannot be run twice (it takes
+    /// from or sends to a channel).
+    pub async fn transaction_once<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
+    {
+        self.once(Mode::Transaction, &work)
+            .await
+            .map_err(fail_to_store)
+    }
+
+    /// Runs read-only `work` in one `SNAPSHOT` transaction, once (as [`Db::transaction_once`]).
+    pub async fn snapshot_once<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
+    {
+        self.once(Mode::Snapshot, &work)
+            .await
+            .map_err(fail_to_store)
     }
 
     async fn attempts<T, F>(&self, mode: Mode, work: F) -> Result<T, StoreError>

@@ -260,6 +260,42 @@ SELECT CAST(COUNT(*) AS int) FROM dbo.ApiKeys WHERE Id = @P1;";
 pub const ANY_API_KEY: &str =
     "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM dbo.ApiKeys) THEN 1 ELSE 0 END AS int)";
 
+// --- export and import (docs/EXPORT.md; builders in `transfer.rs`) ---------------------
+
+/// The next page of objects after id `@P1` (at most `@P2`) and their properties, in two
+/// result sets, by id and then property name.
+pub const EXPORT_OBJECTS: &str = "DECLARE @last bigint = (SELECT MAX(b.ObjectId) FROM \
+(SELECT TOP (@P2) ObjectId FROM dbo.Objects WHERE ObjectId > @P1 ORDER BY ObjectId) AS b); \
+SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt FROM dbo.Objects \
+WHERE ObjectId > @P1 AND ObjectId <= @last ORDER BY ObjectId; \
+SELECT OwnerObjectId, PropertyName, PropertyType, PropertyValue, PropertyAsDouble, \
+PropertyAsString FROM dbo.Properties WHERE OwnerObjectId > @P1 AND OwnerObjectId <= @last \
+ORDER BY OwnerObjectId, PropertyName";
+
+/// The next page of relationships after (`@P1`, `@P2`), at most `@P3`: the `>=` seeks the
+/// clustered key, the rest is a residual check on its first rows.
+pub const EXPORT_RELATIONSHIPS: &str = "SELECT TOP (@P3) ParentObjectId, ChildObjectId, Strict \
+FROM dbo.Relationships WHERE ParentObjectId >= @P1 AND (ParentObjectId > @P1 OR ChildObjectId > @P2) \
+ORDER BY ParentObjectId, ChildObjectId";
+
+/// Every numbering row, by type.
+pub const EXPORT_NUMBERING: &str = "SELECT ObjectType, Prefix, Width, NextNumber, Active \
+FROM dbo.ObjectNumbers ORDER BY ObjectType";
+
+/// 1 when the database holds any object.
+pub const ANY_OBJECT: &str =
+    "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM dbo.Objects) THEN 1 ELSE 0 END AS int)";
+
+/// An import with replace: the target's data goes first (numbering rows are upserted).
+pub const CLEAR_DATA: &str =
+    "DELETE FROM dbo.Relationships; DELETE FROM dbo.Properties; DELETE FROM dbo.Objects;";
+
+/// One numbering row as exported (`ObjectType`, `Prefix`, `Width`, `NextNumber`, `Active`).
+pub const IMPORT_NUMBERING: &str = "UPDATE dbo.ObjectNumbers SET Prefix = @P2, Width = @P3, \
+NextNumber = @P4, Active = @P5 WHERE ObjectType = @P1; \
+IF @@ROWCOUNT = 0 INSERT INTO dbo.ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) \
+VALUES (@P1, @P2, @P3, @P4, @P5);";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
@@ -312,4 +348,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("CONFIG_VERSIONS", CONFIG_VERSIONS),
     ("MARK_DISPLAYS_REFRESHED", MARK_DISPLAYS_REFRESHED),
     ("BATCH_END", BATCH_END),
+    ("EXPORT_OBJECTS", EXPORT_OBJECTS),
+    ("EXPORT_RELATIONSHIPS", EXPORT_RELATIONSHIPS),
+    ("EXPORT_NUMBERING", EXPORT_NUMBERING),
+    ("ANY_OBJECT", ANY_OBJECT),
+    ("CLEAR_DATA", CLEAR_DATA),
+    ("IMPORT_NUMBERING", IMPORT_NUMBERING),
 ];

@@ -104,6 +104,27 @@ fn builders() {
 }
 
 #[test]
+fn transfer_statements() {
+    use super::transfer;
+    let out = vec![
+        ("insert_objects(2)".to_owned(), transfer::insert_objects(2)),
+        (
+            "insert_properties(2)".to_owned(),
+            transfer::insert_properties(2),
+        ),
+        (
+            "missing_endpoints(2)".to_owned(),
+            transfer::missing_endpoints(2),
+        ),
+        (
+            "insert_relationships(2)".to_owned(),
+            transfer::insert_relationships(2),
+        ),
+    ];
+    assert_snapshot!(listing(&out));
+}
+
+#[test]
 fn id_lists_are_padded_to_powers_of_two_and_chunked() {
     assert_eq!(builders::id_chunks(&[7]), [vec![7]]);
     assert_eq!(builders::id_chunks(&[1, 2, 3]), [vec![1, 2, 3, 3]]);

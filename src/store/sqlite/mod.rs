@@ -17,6 +17,7 @@ mod query;
 mod query_tests;
 mod relations;
 mod table;
+mod transfer;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -428,6 +429,23 @@ impl Store for SqliteStore {
 
     async fn any_api_key(&self) -> Result<bool, StoreError> {
         self.read(keys::any).await
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn export_data(&self, sink: crate::store::ExportSink) -> Result<(), StoreError> {
+        self.read(move |c| transfer::export(c, &sink)).await
+    }
+
+    async fn import_data(
+        &self,
+        source: crate::store::ImportSource,
+        replace: bool,
+    ) -> Result<crate::store::TransferCounts, StoreError> {
+        self.write(move |c| transfer::import(c, source, replace))
+            .await
     }
 }
 

@@ -1,0 +1,232 @@
+//! Export and import in the embedded store (docs/EXPORT.md).
+//!
+//! An export is one read transaction on one reader connection: every page comes from the
+//! same snapshot, and writers go on meanwhile (WAL). An import is one job on the writer
+//! thread: one `IMMEDIATE` transaction that takes batches from its channel until the end,
+//! then commits; any failure, or a channel closed early, rolls it back.
+
+use rusqlite::{params, Connection};
+
+use super::objects::{begin, object_from_row, property_from_row};
+use crate::model::ObjectId;
+use crate::store::transfer::{
+    abandoned, line_of, not_empty, NumberingRow, RelationshipRow, OBJECT_BATCH, RELATIONSHIP_BATCH,
+};
+use crate::store::{DataBatch, ExportSink, ImportItem, ImportSource, StoreError, TransferCounts};
+
+const EXPORT_OBJECTS: &str = "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt \
+     FROM Objects WHERE ObjectId > ?1 ORDER BY ObjectId LIMIT ?2";
+const EXPORT_PROPERTIES: &str = "SELECT OwnerObjectId, PropertyName, PropertyType, \
+     PropertyValue, PropertyAsDouble, PropertyAsString FROM Properties \
+     WHERE OwnerObjectId > ?1 AND OwnerObjectId <= ?2 ORDER BY OwnerObjectId, PropertyName";
+const EXPORT_RELATIONSHIPS: &str = "SELECT ParentObjectId, ChildObjectId, Strict \
+     FROM Relationships WHERE ParentObjectId >= ?1 AND (ParentObjectId > ?1 OR ChildObjectId > ?2) \
+     ORDER BY ParentObjectId, ChildObjectId LIMIT ?3";
+const EXPORT_NUMBERING: &str =
+    "SELECT ObjectType, Prefix, Width, NextNumber, Active FROM ObjectNumbers ORDER BY ObjectType";
+
+fn send(sink: &ExportSink, batch: DataBatch) -> Result<(), StoreError> {
+    sink.blocking_send(batch)
+        .map_err(|_| StoreError::Database("the export's reader went away".into()))
+}
+
+/// Sends everything to `sink` from one read transaction.
+pub(super) fn export(conn: &Connection, sink: &ExportSink) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN DEFERRED")?;
+    let result = export_in_snapshot(conn, sink);
+    let _ = conn.execute_batch("COMMIT");
+    result
+}
+
+fn export_in_snapshot(conn: &Connection, sink: &ExportSink) -> Result<(), StoreError> {
+    let mut after: ObjectId = 0;
+    loop {
+        let mut objects = conn
+            .prepare_cached(EXPORT_OBJECTS)?
+            .query_map(params![after, OBJECT_BATCH as i64], object_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(last) = objects.last().map(|o| o.id) else {
+            break;
+        };
+        let mut stmt = conn.prepare_cached(EXPORT_PROPERTIES)?;
+        let mut rows = stmt.query(params![after, last])?;
+        let mut at = 0;
+        while let Some(row) = rows.next()? {
+            let owner: ObjectId = row.get(0)?;
+            while objects[at].id != owner {
+                at += 1;
+            }
+            objects[at].properties.push(property_from_row(row, 1)?);
+        }
+        after = last;
+        let full = objects.len() == OBJECT_BATCH;
+        send(sink, DataBatch::Objects(objects))?;
+        if !full {
+            break;
+        }
+    }
+    let (mut parent, mut child): (ObjectId, ObjectId) = (0, 0);
+    loop {
+        let rows = conn
+            .prepare_cached(EXPORT_RELATIONSHIPS)?
+            .query_map(params![parent, child, RELATIONSHIP_BATCH as i64], |r| {
+                Ok(RelationshipRow {
+                    parent: r.get(0)?,
+                    child: r.get(1)?,
+                    strict: r.get::<_, i64>(2)? != 0,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        (parent, child) = (last.parent, last.child);
+        let full = rows.len() == RELATIONSHIP_BATCH;
+        send(sink, DataBatch::Relationships(rows))?;
+        if !full {
+            break;
+        }
+    }
+    let numbering = conn
+        .prepare_cached(EXPORT_NUMBERING)?
+        .query_map([], |r| {
+            Ok(NumberingRow {
+                object_type: r.get(0)?,
+                prefix: r.get(1)?,
+                width: r.get(2)?,
+                next_number: r.get(3)?,
+                active: r.get::<_, i64>(4)? != 0,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    if !numbering.is_empty() {
+        send(sink, DataBatch::Numbering(numbering))?;
+    }
+    Ok(())
+}
+
+/// Stored times: RFC 3339 UTC with milliseconds, as `objects::now_text` writes them.
+fn time_text(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Writes what `source` sends in one transaction (see the module's comment).
+pub(super) fn import(
+    conn: &mut Connection,
+    mut source: ImportSource,
+    replace: bool,
+) -> Result<TransferCounts, StoreError> {
+    let tx = begin(conn)?;
+    let any: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM Objects)")?
+        .query_row([], |r| r.get(0))?;
+    if any && !replace {
+        return Err(not_empty());
+    }
+    if any {
+        tx.execute_batch(
+            "DELETE FROM Relationships; DELETE FROM Properties; DELETE FROM Objects;",
+        )?;
+    }
+    let mut counts = TransferCounts::default();
+    loop {
+        let Some(item) = source.blocking_recv() else {
+            return Err(abandoned());
+        };
+        let (first_line, data) = match item {
+            ImportItem::End => break,
+            ImportItem::Batch { first_line, data } => (first_line, data),
+        };
+        write_batch(&tx, first_line, &data)?;
+        counts.add(&data);
+    }
+    tx.commit()?;
+    Ok(counts)
+}
+
+fn refused(first_line: u64, index: usize, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            StoreError::ImportRefused(format!("{}{e}", line_of(first_line, index)))
+        }
+        _ => e.into(),
+    }
+}
+
+fn write_batch(tx: &Connection, first_line: u64, data: &DataBatch) -> Result<(), StoreError> {
+    match data {
+        DataBatch::Objects(objects) => {
+            let mut insert_object = tx.prepare_cached(
+                "INSERT INTO Objects (ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut insert_property = tx.prepare_cached(
+                "INSERT INTO Properties (OwnerObjectId, PropertyName, PropertyType, \
+                 PropertyValue, PropertyAsDouble, PropertyAsString) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (i, o) in objects.iter().enumerate() {
+                insert_object
+                    .execute(params![
+                        o.id,
+                        o.object_type,
+                        o.object_number,
+                        time_text(&o.created_at),
+                        time_text(&o.updated_at)
+                    ])
+                    .map_err(|e| refused(first_line, i, e))?;
+                for p in &o.properties {
+                    insert_property
+                        .execute(params![
+                            o.id,
+                            p.name,
+                            p.property_type.as_str(),
+                            p.value,
+                            p.as_double,
+                            p.as_string
+                        ])
+                        .map_err(|e| refused(first_line, i, e))?;
+                }
+            }
+        }
+        DataBatch::Relationships(rows) => {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM Objects WHERE ObjectId = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO Relationships (ParentObjectId, ChildObjectId, Strict) \
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            for (i, r) in rows.iter().enumerate() {
+                for (role, id) in [("parent", r.parent), ("child", r.child)] {
+                    if !exists.exists([id])? {
+                        return Err(StoreError::ImportRefused(format!(
+                            "{}the relationship's {role} object {id} is not in the data",
+                            line_of(first_line, i)
+                        )));
+                    }
+                }
+                insert
+                    .execute(params![r.parent, r.child, r.strict])
+                    .map_err(|e| refused(first_line, i, e))?;
+            }
+        }
+        DataBatch::Numbering(rows) => {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (ObjectType) DO UPDATE SET \
+                 Prefix = excluded.Prefix, Width = excluded.Width, \
+                 NextNumber = excluded.NextNumber, Active = excluded.Active",
+            )?;
+            for (i, n) in rows.iter().enumerate() {
+                upsert
+                    .execute(params![
+                        n.object_type,
+                        n.prefix,
+                        n.width,
+                        n.next_number,
+                        n.active
+                    ])
+                    .map_err(|e| refused(first_line, i, e))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! copy-system: the source's export piped into an import with replace on the target,
+//! without text in between; the target's one transaction commits only when the whole
+//! export arrived.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::TransferError;
+use crate::store::transfer::CHANNEL_DEPTH;
+use crate::store::{ImportItem, Store, TransferCounts};
+
+/// Replaces `target`'s data with `source`'s, all or nothing.
+pub async fn copy(source: &dyn Store, target: &dyn Store) -> Result<TransferCounts, TransferError> {
+    let (tx, mut rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (forward, into_target) = mpsc::channel(CHANNEL_DEPTH);
+    let (done, finished) = oneshot::channel::<bool>();
+    let exporting = async move {
+        let result = source.export_data(tx).await;
+        let _ = done.send(result.is_ok());
+        result
+    };
+    let forwarding = async move {
+        while let Some(data) = rx.recv().await {
+            let item = ImportItem::Batch {
+                first_line: 0,
+                data,
+            };
+            if forward.send(item).await.is_err() {
+                return;
+            }
+        }
+        // Only a complete export commits the target; otherwise the channel just closes.
+        if finished.await == Ok(true) {
+            let _ = forward.send(ImportItem::End).await;
+        }
+    };
+    let (exported, (), imported) =
+        tokio::join!(exporting, forwarding, target.import_data(into_target, true));
+    exported?;
+    Ok(imported?)
+}

@@ -1,0 +1,289 @@
+//! Import: a JSON Lines file checked line by line and handed to the store in batches, in
+//! the store's one transaction. The first bad line stops everything: the reader closes
+//! its channel, the store rolls back, and the error names the line.
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::sync::mpsc;
+
+use super::format::{self, Record};
+use super::{Progress, TransferError};
+use crate::model::ObjectId;
+use crate::store::transfer::{CHANNEL_DEPTH, OBJECT_BATCH, RELATIONSHIP_BATCH};
+use crate::store::{DataBatch, ImportItem, Store, TransferCounts};
+
+/// Why the reader stopped.
+enum Stop {
+    /// The file is not a valid export: the message names the line.
+    Invalid(String),
+    Io(std::io::Error),
+    /// The store stopped taking batches (it has its own error).
+    StoreGone,
+}
+
+/// Reads an export from `input` into `store` in one transaction (see the module).
+pub async fn import_from<R: AsyncBufRead + Unpin>(
+    store: &dyn Store,
+    input: R,
+    replace: bool,
+    progress: &Progress,
+) -> Result<TransferCounts, TransferError> {
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (read, written) = tokio::join!(read(input, tx, progress), store.import_data(rx, replace));
+    match (read, written) {
+        (Err(Stop::Invalid(message)), _) => Err(TransferError::Invalid(message)),
+        (Err(Stop::Io(e)), _) => Err(TransferError::Io(e)),
+        (_, Err(e)) => Err(e.into()),
+        (Err(Stop::StoreGone), Ok(_)) => Err(TransferError::Invalid(
+            "the store stopped before the end of the file".into(),
+        )),
+        (Ok(()), Ok(counts)) => Ok(counts),
+    }
+}
+
+/// What the reader has seen so far.
+#[derive(Default)]
+struct State {
+    line: u64,
+    rank: usize,
+    last_object: ObjectId,
+    last_relationship: (ObjectId, ObjectId),
+    last_numbering: Option<String>,
+    counts: TransferCounts,
+    batch: Option<(u64, DataBatch)>,
+    ended: bool,
+}
+
+fn invalid(line: u64, message: impl std::fmt::Display) -> Stop {
+    Stop::Invalid(format!("line {line}: {message}"))
+}
+
+async fn flush(state: &mut State, tx: &mpsc::Sender<ImportItem>) -> Result<(), Stop> {
+    if let Some((first_line, data)) = state.batch.take() {
+        state.counts.add(&data);
+        tx.send(ImportItem::Batch { first_line, data })
+            .await
+            .map_err(|_| Stop::StoreGone)?;
+    }
+    Ok(())
+}
+
+/// Adds a row to the batch being built, sending it first when it is of another kind or
+/// full.
+async fn push(
+    state: &mut State,
+    tx: &mpsc::Sender<ImportItem>,
+    row: DataBatch,
+) -> Result<(), Stop> {
+    let line = state.line;
+    let fits = match (&state.batch, &row) {
+        (Some((_, DataBatch::Objects(v))), DataBatch::Objects(_)) => v.len() < OBJECT_BATCH,
+        (Some((_, DataBatch::Relationships(v))), DataBatch::Relationships(_)) => {
+            v.len() < RELATIONSHIP_BATCH
+        }
+        (Some((_, DataBatch::Numbering(_))), DataBatch::Numbering(_)) => true,
+        _ => false,
+    };
+    if !fits {
+        flush(state, tx).await?;
+        state.batch = Some((line, row));
+        return Ok(());
+    }
+    match (&mut state.batch, row) {
+        (Some((_, DataBatch::Objects(v))), DataBatch::Objects(mut r)) => v.append(&mut r),
+        (Some((_, DataBatch::Relationships(v))), DataBatch::Relationships(mut r)) => {
+            v.append(&mut r)
+        }
+        (Some((_, DataBatch::Numbering(v))), DataBatch::Numbering(mut r)) => v.append(&mut r),
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn read<R: AsyncBufRead + Unpin>(
+    mut input: R,
+    tx: mpsc::Sender<ImportItem>,
+    progress: &Progress,
+) -> Result<(), Stop> {
+    let mut state = State::default();
+    let mut text = String::new();
+    let mut bytes: u64 = 0;
+    loop {
+        text.clear();
+        let n = match input.read_line(&mut text).await {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(invalid(state.line + 1, "not UTF-8 text"));
+            }
+            Err(e) => return Err(Stop::Io(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        progress.set(bytes);
+        state.line += 1;
+        let line = state.line;
+        if state.ended {
+            return Err(invalid(line, "data after the end record"));
+        }
+        let trimmed = text.trim_end_matches(['\n', '\r']);
+        if trimmed.trim().is_empty() {
+            return Err(invalid(line, "an empty line"));
+        }
+        let record = format::parse(trimmed).map_err(|e| invalid(line, e))?;
+        take(&mut state, &tx, record).await?;
+    }
+    if !state.ended {
+        return Err(if state.line == 0 {
+            Stop::Invalid("the file is empty: not an export".into())
+        } else {
+            invalid(
+                state.line,
+                "the file ends here without its end record: it was cut short",
+            )
+        });
+    }
+    tx.send(ImportItem::End)
+        .await
+        .map_err(|_| Stop::StoreGone)?;
+    Ok(())
+}
+
+/// Checks one record against what came before and passes its rows on.
+async fn take(
+    state: &mut State,
+    tx: &mpsc::Sender<ImportItem>,
+    record: Record,
+) -> Result<(), Stop> {
+    let line = state.line;
+    if line == 1 {
+        let Record::Header(header) = &record else {
+            return Err(invalid(
+                line,
+                "the file does not start with a header record",
+            ));
+        };
+        if header.format != format::FORMAT {
+            return Err(invalid(
+                line,
+                format!(
+                    "the format is `{}`, not `{}`",
+                    header.format,
+                    format::FORMAT
+                ),
+            ));
+        }
+        if header.format_version != format::FORMAT_VERSION {
+            return Err(invalid(
+                line,
+                format!(
+                    "format version {} is not supported (this version reads {})",
+                    header.format_version,
+                    format::FORMAT_VERSION
+                ),
+            ));
+        }
+        state.rank = 0;
+        return Ok(());
+    }
+    let rank = record.rank();
+    if rank == 0 {
+        return Err(invalid(line, "a second header record"));
+    }
+    if rank < state.rank {
+        return Err(invalid(
+            line,
+            format!(
+                "a `{}` record after the records that follow it",
+                record.kind()
+            ),
+        ));
+    }
+    state.rank = rank;
+    match record {
+        Record::Header(_) => {}
+        Record::Object(object) => {
+            let id = object.object_id;
+            if id == state.last_object {
+                return Err(invalid(line, format!("object {id} appears twice")));
+            }
+            if id < state.last_object {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "object {id} follows object {}: objects come in id order",
+                        state.last_object
+                    ),
+                ));
+            }
+            state.last_object = id;
+            let record = object.into_record().map_err(|e| invalid(line, e))?;
+            push(state, tx, DataBatch::Objects(vec![record])).await?;
+        }
+        Record::Relationship(r) => {
+            let key = (r.parent_object_id, r.child_object_id);
+            if key == state.last_relationship {
+                return Err(invalid(
+                    line,
+                    format!("the relationship {} -> {} appears twice", key.0, key.1),
+                ));
+            }
+            if key < state.last_relationship {
+                return Err(invalid(
+                    line,
+                    "relationships come in (parentObjectId, childObjectId) order",
+                ));
+            }
+            state.last_relationship = key;
+            push(state, tx, DataBatch::Relationships(vec![r.into()])).await?;
+        }
+        Record::Numbering(n) => {
+            if state
+                .last_numbering
+                .as_ref()
+                .is_some_and(|last| n.object_type.as_str() <= last.as_str())
+            {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "numbering of `{}` is out of order or appears twice",
+                        n.object_type
+                    ),
+                ));
+            }
+            state.last_numbering = Some(n.object_type.clone());
+            push(state, tx, DataBatch::Numbering(vec![n.into()])).await?;
+        }
+        Record::File(_) | Record::FileChunk(_) => {
+            return Err(invalid(
+                line,
+                "this version of datastore cannot import files (`file` and `fileChunk` records)",
+            ));
+        }
+        Record::End(end) => {
+            flush(state, tx).await?;
+            let c = state.counts;
+            let held = format::EndLine::from(c);
+            if end != held {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "the end record counts {} objects, {} properties, {} relationships, \
+                         {} numbering rows and {} files; the file holds {}, {}, {}, {} and 0",
+                        end.objects,
+                        end.properties,
+                        end.relationships,
+                        end.numbering,
+                        end.files,
+                        c.objects,
+                        c.properties,
+                        c.relationships,
+                        c.numbering
+                    ),
+                ));
+            }
+            state.ended = true;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Data movement (API.md §9, docs/EXPORT.md): `datastore export`, `import`, `copy-system`
+//! and `exportData` / `copySystem` over HTTP.
+//!
+//! # Layout
+//!
+//! - `format`: the JSON Lines records and their checks.
+//! - `export`: a store's batches to lines, in constant memory.
+//! - `import`: lines to batches, checked, into the target's one transaction.
+//! - `copy`: one store's batches straight into another's import.
+//! - `progress`: the CLI's progress bar (only on a terminal).
+//!
+//! The stores do the reading and writing ([`crate::store::Store::export_data`] and
+//! [`crate::store::Store::import_data`]); this module owns the format.
+
+mod copy;
+mod export;
+pub mod format;
+mod import;
+mod progress;
+
+use std::sync::Arc;
+
+pub use copy::copy;
+pub use export::export_to;
+pub use import::import_from;
+pub use progress::Progress;
+
+use crate::store::{self, Store, StoreError, StoreOptions};
+use crate::tenancy::{AppName, Owner, System};
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// The file is not a valid export; the message names the line.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the database of `app` in `system` (derived from the default app's LIVE
+/// `database`), migrated. The one place transfers open a system's database.
+pub async fn open_system_store(
+    database: &str,
+    app: &AppName,
+    system: System,
+    pool_size: u32,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let url = crate::tenancy::database_url(database, &Owner::App(app.clone()), system)?;
+    let options = StoreOptions {
+        pool_size,
+        migrate: true,
+    };
+    store::open(&url, &options).await
+}
