@@ -139,6 +139,8 @@ pub struct Application {
     address: String,
     /// Polls the stored DSConfig version; ends with the service.
     watcher: tokio::task::JoinHandle<()>,
+    /// Removes pending files that failed uploads left; ends with the service.
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -174,12 +176,14 @@ impl Application {
             settings.max_results.max(1),
         ));
         let watcher = active.clone().watch(store.clone());
+        let sweeper = crate::service::sweep_pending_files(store.clone());
         if let Some(refresh) = installed.refresh {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
         let state = web::Data::new(ApiState {
             datastore: Datastore { store, active },
             body_limit: settings.body_limit,
+            max_upload: settings.max_upload,
         });
         let ops = web::Data::new(Ops::new(&settings.ops).map_err(StartupError::Metrics)?);
         let cors_origins: Vec<String> = (settings.ops.cors_origins.iter())
@@ -221,6 +225,7 @@ impl Application {
             server,
             address: settings.listen,
             watcher,
+            sweeper,
         })
     }
 
@@ -246,6 +251,7 @@ impl Application {
         tracing::info!(address = %self.address, port = self.port, "listening");
         let result = self.server.await;
         self.watcher.abort();
+        self.sweeper.abort();
         result
     }
 }

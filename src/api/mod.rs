@@ -4,6 +4,7 @@
 //! [`Datastore`] and answers JSON (or CSV). Every endpoint is `{basePath}/{endpointName}`;
 //! write endpoints take POST, read endpoints GET and POST (API.md §2).
 
+mod files;
 mod lists;
 mod objects;
 pub mod openapi;
@@ -22,6 +23,8 @@ pub struct ApiState {
     pub datastore: Datastore,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Largest file `uploadFile` stores, in bytes.
+    pub max_upload: u64,
 }
 
 impl ApiState {
@@ -87,6 +90,8 @@ macro_rules! each_endpoint {
             Access::Read,
             lists::get_object_list_by_filter
         );
+        $m!("uploadFile", Access::Write, files::upload_file);
+        $m!("getFile", Access::Read, files::get_file);
         $m!("getConfig", Access::Read, system::get_config);
         $m!("getList", Access::Read, system::get_list);
     };

@@ -14,6 +14,7 @@
 mod active;
 pub mod displays;
 mod error;
+mod files;
 mod render;
 mod schema;
 mod table;
@@ -28,6 +29,7 @@ use crate::store::{Direction, DropObject, RelatedQuery, SaveProperties, Store, S
 
 pub use active::{ActiveConfig, POLL};
 pub use error::{ErrorCode, ServiceError};
+pub use files::{sweep_pending_files, Uploaded, PENDING_FILE_AGE};
 pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
 pub use table::{FilterRequest, TableRequest};

@@ -1,0 +1,562 @@
+//! Files: uploadFile (multipart, streamed into the database) and getFile (streamed back,
+//! with `Range`, `ETag` and `If-None-Match`) (API.md §9).
+//!
+//! An upload never holds the file in memory: the `file` field is cut into chunks of
+//! [`CHUNK`] bytes as it arrives, each stored by a write of its own into a pending file,
+//! which is linked to the property at the end (or deleted on any failure). The fields may
+//! come in any order; when `objectId` and `propertyName` come before `file`, the target is
+//! checked before any byte is stored. The size limit (`--max-upload`) is checked while
+//! streaming; past it nothing more is stored, the rest of the body is read and dropped (up
+//! to [`DRAIN`] more bytes) so that the client reads the 413 instead of a reset connection.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use actix_multipart::{Field, Multipart};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::openapi::schemas;
+use super::params::Params;
+use super::{json, State};
+use crate::error::{ApiError, ErrorCode};
+use crate::service::Uploaded;
+use crate::store::{FileId, FileInfo, NewFile, Store};
+
+/// Bytes per stored chunk: every chunk of a file but the last holds exactly this many.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Room for the multipart framing and the text fields in a body whose file is at the limit.
+const FRAMING: u64 = 64 * 1024;
+
+/// Most bytes read and dropped after a refusal, so that the client reads the answer; a body
+/// longer than that is cut off (the connection closes).
+const DRAIN: u64 = 64 * 1024 * 1024;
+
+/// Longest text field (`objectId`, `propertyName`).
+const TEXT_LIMIT: usize = 4 * 1024;
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!("the file is larger than {limit} bytes (--max-upload)"),
+    )
+    .with_details(json!({ "maxBytes": limit }))
+}
+
+fn invalid_body(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidParameter,
+        format!("the multipart body could not be read: {e}"),
+    )
+}
+
+/// Counts the body's bytes as the multipart parser takes them.
+struct Counted {
+    read: Rc<Cell<u64>>,
+    /// Past this many, reading stops.
+    cap: u64,
+}
+
+impl Counted {
+    fn over(&self) -> bool {
+        self.read.get() > self.cap
+    }
+}
+
+/// Stores a file in an Image or FileLink property (`POST`, `multipart/form-data`).
+#[utoipa::path(
+    post,
+    path = "/uploadFile",
+    tag = "files",
+    request_body(content((schemas::UploadFileRequest = "multipart/form-data"))),
+    responses((status = 200, description = "The object, its property set to the file.", body = schemas::Object))
+)]
+pub async fn upload_file(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let limit = state.max_upload;
+    let cap = limit.saturating_add(FRAMING).saturating_add(DRAIN);
+    let read = Rc::new(Cell::new(0u64));
+    let counter = read.clone();
+    let body = payload.inspect(move |chunk| {
+        if let Ok(bytes) = chunk {
+            counter.set(counter.get() + bytes.len() as u64);
+        }
+    });
+    let counted = Counted { read, cap };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // Refusals known before the body is read: the body is dropped unread when it is too
+    // long to drain (the connection closes), read and dropped otherwise.
+    let early = if declared.is_some_and(|n| n > limit.saturating_add(FRAMING)) {
+        Some(too_large(limit))
+    } else if !is_multipart(&req) {
+        Some(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "uploadFile takes a multipart/form-data body with the fields objectId, \
+             propertyName and file",
+        ))
+    } else {
+        Params::from_query(&req).err()
+    };
+    if let Some(error) = early {
+        if declared.is_none_or(|n| n <= cap) {
+            drain(Box::pin(body), &counted).await;
+        }
+        return Err(error);
+    }
+    let mut multipart = Multipart::new(req.headers(), body);
+    let mut params = Params::from_query(&req)?;
+    let mut failure: Option<ApiError> = None;
+    let mut uploaded: Option<Uploaded> = None;
+    let mut pending: Option<FileId> = None;
+    let mut file_fields = 0;
+    while let Some(field) = multipart.next().await {
+        if counted.over() {
+            break;
+        }
+        let mut field = match field {
+            Ok(field) => field,
+            Err(e) => {
+                failure.get_or_insert(invalid_body(e));
+                break;
+            }
+        };
+        if failure.is_some() {
+            drain_field(&mut field, &counted).await;
+            continue;
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let result = if name == "file" {
+            file_fields += 1;
+            if file_fields > 1 {
+                Err(ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    "parameter `file` is given more than once",
+                )
+                .with_details(json!({ "parameter": "file" })))
+            } else {
+                store_file(&state, &params, &mut field, &mut pending)
+                    .await
+                    .map(|u| uploaded = Some(u))
+            }
+        } else {
+            match read_text(&mut field, &name).await {
+                Ok(text) => params.add_text(&name, text),
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = result {
+            failure = Some(e);
+            drain_field(&mut field, &counted).await;
+        }
+    }
+    if counted.over() {
+        failure.get_or_insert(too_large(limit));
+    }
+    let outcome = match failure {
+        Some(e) => Err(e),
+        None => link(&state, params, uploaded).await,
+    };
+    if outcome.is_err() {
+        if let Some(file_id) = pending {
+            if let Err(e) = state.datastore.store.delete_file(file_id).await {
+                tracing::warn!(file_id, error = %e, "cannot delete a failed upload's file");
+            }
+        }
+    }
+    outcome
+}
+
+fn is_multipart(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// Links the stored file once every field is in.
+async fn link(
+    state: &State,
+    mut params: Params,
+    uploaded: Option<Uploaded>,
+) -> Result<HttpResponse, ApiError> {
+    let id = params.required_integer("objectId");
+    let property = params.required_string("propertyName");
+    params.accept("file");
+    params.finish()?;
+    let (id, property) = (id?, property?);
+    let Some(uploaded) = uploaded else {
+        return Err(ApiError::new(
+            ErrorCode::MissingParameter,
+            "parameter `file` (a file field) is required",
+        )
+        .with_details(json!({ "parameter": "file" })));
+    };
+    let object = state
+        .datastore
+        .link_file(id, &property, &uploaded)
+        .await?;
+    Ok(json(object))
+}
+
+/// A text field, at most [`TEXT_LIMIT`] bytes of UTF-8.
+async fn read_text(field: &mut Field, name: &str) -> Result<String, ApiError> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(invalid_body)?;
+        if text.len() + chunk.len() > TEXT_LIMIT {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("parameter `{name}` is longer than {TEXT_LIMIT} bytes"),
+            )
+            .with_details(json!({ "parameter": name })));
+        }
+        text.extend_from_slice(&chunk);
+    }
+    String::from_utf8(text).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("parameter `{name}` is not UTF-8 text"),
+        )
+        .with_details(json!({ "parameter": name }))
+    })
+}
+
+/// The file's name as stored: no directories, no control characters, at most 255
+/// characters; `file` when none is given.
+fn file_name(field: &Field) -> String {
+    let given = field
+        .content_disposition()
+        .and_then(|cd| cd.get_filename())
+        .unwrap_or_default();
+    let base = given.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect();
+    let clean = clean.trim();
+    if clean.is_empty() || clean == "." || clean == ".." {
+        "file".into()
+    } else {
+        clean.to_owned()
+    }
+}
+
+/// Streams the `file` field into a pending file, chunk by chunk, hashing as it goes.
+async fn store_file(
+    state: &State,
+    params: &Params,
+    field: &mut Field,
+    pending: &mut Option<FileId>,
+) -> Result<Uploaded, ApiError> {
+    let limit = state.max_upload;
+    let content_type = field
+        .content_type()
+        .map(|m| m.essence_str().to_ascii_lowercase())
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let name = file_name(field);
+    // The target, when its fields came first: refused before any byte is stored.
+    if let (Some(id), Some(property)) = (params.peek_integer("objectId"), params.peek_text("propertyName")) {
+        state
+            .datastore
+            .check_file_target(id, &property, Some(&content_type))
+            .await?;
+    }
+    let store: &dyn Store = state.datastore.store.as_ref();
+    let file_id = store
+        .create_file(&NewFile {
+            name: name.clone(),
+            content_type: content_type.clone(),
+            chunk_size: CHUNK as u32,
+        })
+        .await?;
+    *pending = Some(file_id);
+    let mut hash = Sha256::new();
+    let mut size: u64 = 0;
+    let mut seq: u32 = 0;
+    let mut buffer = web::BytesMut::with_capacity(CHUNK);
+    while let Some(bytes) = field.next().await {
+        let bytes = bytes.map_err(invalid_body)?;
+        size += bytes.len() as u64;
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        hash.update(&bytes);
+        buffer.extend_from_slice(&bytes);
+        while buffer.len() >= CHUNK {
+            let chunk = buffer.split_to(CHUNK);
+            store.write_file_chunk(file_id, seq, chunk.to_vec()).await?;
+            seq += 1;
+        }
+    }
+    if !buffer.is_empty() {
+        store.write_file_chunk(file_id, seq, buffer.to_vec()).await?;
+    }
+    Ok(Uploaded {
+        file_id,
+        name,
+        content_type,
+        size,
+        sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+    })
+}
+
+/// Reads and drops the rest of a field, within the body's cap.
+async fn drain_field(field: &mut Field, counted: &Counted) {
+    while let Some(chunk) = field.next().await {
+        if chunk.is_err() || counted.over() {
+            break;
+        }
+    }
+}
+
+/// Reads and drops a body, within its cap.
+async fn drain<S, T, E>(mut body: std::pin::Pin<Box<S>>, counted: &Counted)
+where
+    S: Stream<Item = Result<T, E>>,
+{
+    while let Some(chunk) = body.next().await {
+        if chunk.is_err() || counted.over() {
+            break;
+        }
+    }
+}
+
+/// The bytes of a file property (`GET` or `POST`): `Range`, `ETag`, `If-None-Match`.
+#[utoipa::path(
+    post,
+    path = "/getFile",
+    tag = "files",
+    request_body(content((schemas::GetFileRequest = "application/json"), (schemas::GetFileRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The file's bytes, with its content type.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The bytes of the one range asked for (`Range: bytes=a-b`), with `Content-Range`.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 304, description = "`If-None-Match` names the file's ETag."),
+    )
+)]
+pub async fn get_file(
+    req: HttpRequest,
+    body: web::Payload,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let mut p = state.params(&req, body).await?;
+    let id = p.required_integer("objectId");
+    let property = p.required_string("propertyName");
+    p.finish()?;
+    let file = state.datastore.file(id?, &property?).await?;
+    let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or_default());
+    let headers = req.headers();
+    if let Some(tags) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        let matches = tags
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == "*" || t == etag);
+        if matches {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, etag))
+                .finish());
+        }
+    }
+    // Range applies to GET (RFC 9110 §14.2); `If-Range` with another validator asks for
+    // the whole file.
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(text) if req.method() == actix_web::http::Method::GET && if_range_ok => {
+            parse_range(text, file.size)
+        }
+        _ => RangeAsk::Whole,
+    };
+    let (status, start, end) = match range {
+        RangeAsk::Whole => (actix_web::http::StatusCode::OK, 0, file.size),
+        RangeAsk::Part(a, b) => (actix_web::http::StatusCode::PARTIAL_CONTENT, a, b + 1),
+        RangeAsk::Unsatisfiable => {
+            let mut response = ApiError::new(
+                ErrorCode::RangeNotSatisfiable,
+                format!("the file has {} bytes; the range asks for none of them", file.size),
+            )
+            .with_details(json!({ "size": file.size }))
+            .error_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", file.size)) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(response);
+        }
+    };
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CONTENT_TYPE, file.content_type.as_str()))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::CONTENT_DISPOSITION, disposition(&file)))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header(("X-Content-Type-Options", "nosniff"));
+    if status == actix_web::http::StatusCode::PARTIAL_CONTENT {
+        response.insert_header((
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{}", end - 1, file.size),
+        ));
+    }
+    let stream = chunks(state.datastore.store.clone(), file, start, end);
+    Ok(response.body(actix_web::body::SizedStream::new(end - start, stream)))
+}
+
+/// What a `Range` header asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// No range, several ranges, or one that does not parse: the whole file (200).
+    Whole,
+    /// Bytes `a..=b`, within the file (206).
+    Part(u64, u64),
+    /// A range outside the file (416).
+    Unsatisfiable,
+}
+
+/// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range; several are answered with the whole).
+fn parse_range(text: &str, size: u64) -> RangeAsk {
+    let Some(spec) = text.trim().strip_prefix("bytes=") else {
+        return RangeAsk::Whole;
+    };
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let number = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match (a.trim().is_empty(), number(a), number(b)) {
+        // The last n bytes.
+        (true, _, Some(n)) => {
+            if n == 0 || size == 0 {
+                RangeAsk::Unsatisfiable
+            } else {
+                RangeAsk::Part(size.saturating_sub(n), size - 1)
+            }
+        }
+        (false, Some(start), end) if b.trim().is_empty() || end.is_some() => {
+            if start >= size {
+                return RangeAsk::Unsatisfiable;
+            }
+            match end {
+                Some(end) if end < start => RangeAsk::Whole,
+                Some(end) => RangeAsk::Part(start, end.min(size - 1)),
+                None => RangeAsk::Part(start, size - 1),
+            }
+        }
+        _ => RangeAsk::Whole,
+    }
+}
+
+/// `inline` only for images a browser shows as pictures (never SVG, which runs script);
+/// anything else is an `attachment`, so a stored page never runs on the API's origin.
+fn disposition(file: &FileInfo) -> String {
+    let ct = file.content_type.to_ascii_lowercase();
+    let kind = if ct.starts_with("image/") && !ct.starts_with("image/svg") {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let ascii: String = file
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded =
+        percent_encoding::utf8_percent_encode(&file.name, percent_encoding::NON_ALPHANUMERIC);
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Bytes `start..end` of a file, read one chunk at a time.
+fn chunks(
+    store: std::sync::Arc<dyn Store>,
+    file: FileInfo,
+    start: u64,
+    end: u64,
+) -> impl Stream<Item = Result<web::Bytes, actix_web::Error>> {
+    let chunk_size = u64::from(file.chunk_size.max(1));
+    futures_util::stream::unfold(start, move |at| {
+        let store = store.clone();
+        async move {
+            if at >= end {
+                return None;
+            }
+            let seq = at / chunk_size;
+            let read = match u32::try_from(seq) {
+                Ok(seq) => store.file_chunk(file.file_id, seq).await,
+                Err(_) => Ok(None),
+            };
+            let data = match read {
+                Ok(Some(data)) => data,
+                // Replaced or dropped meanwhile: the answer cannot be finished.
+                Ok(None) => {
+                    tracing::warn!(file_id = file.file_id, seq, "a file chunk is gone");
+                    return Some((Err(actix_web::error::ErrorGone("file changed")), end));
+                }
+                Err(e) => {
+                    tracing::error!(file_id = file.file_id, error = %e, "cannot read a file chunk");
+                    return Some((Err(actix_web::error::ErrorInternalServerError("read")), end));
+                }
+            };
+            let chunk_start = seq * chunk_size;
+            let from = (at - chunk_start) as usize;
+            let to = ((end - chunk_start) as usize).min(data.len());
+            if from >= to {
+                return Some((Err(actix_web::error::ErrorGone("file changed")), end));
+            }
+            let bytes = web::Bytes::copy_from_slice(&data[from..to]);
+            Some((Ok(bytes), chunk_start + to as u64))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_range, RangeAsk};
+
+    #[test]
+    fn ranges_parse_in_their_three_forms_and_refuse_what_lies_outside() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeAsk::Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=-1000", 100), RangeAsk::Part(0, 99));
+        assert_eq!(parse_range("bytes=50-1000", 100), RangeAsk::Part(50, 99));
+        assert_eq!(parse_range("bytes=100-", 100), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("items=0-1", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=5-1", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=x-1", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=0-0", 0), RangeAsk::Unsatisfiable);
+    }
+}
