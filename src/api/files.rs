@@ -54,6 +54,8 @@ fn invalid_body(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+type Fused = futures_util::stream::Fuse<Field>;
+
 /// Counts the body's bytes as the multipart parser takes them.
 struct Counted {
     read: Rc<Cell<u64>>,
@@ -124,8 +126,9 @@ pub async fn upload_file(
         if counted.over() {
             break;
         }
+        // Fused: a field drained after it ended must not be polled again.
         let mut field = match field {
-            Ok(field) => field,
+            Ok(field) => field.fuse(),
             Err(e) => {
                 failure.get_or_insert(invalid_body(e));
                 break;
@@ -135,7 +138,7 @@ pub async fn upload_file(
             drain_field(&mut field, &counted).await;
             continue;
         }
-        let name = field.name().unwrap_or_default().to_owned();
+        let name = field.get_ref().name().unwrap_or_default().to_owned();
         let result = if name == "file" {
             file_fields += 1;
             if file_fields > 1 {
@@ -214,7 +217,7 @@ async fn link(
 }
 
 /// A text field, at most [`TEXT_LIMIT`] bytes of UTF-8.
-async fn read_text(field: &mut Field, name: &str) -> Result<String, ApiError> {
+async fn read_text(field: &mut Fused, name: &str) -> Result<String, ApiError> {
     let mut text = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(invalid_body)?;
@@ -261,15 +264,16 @@ fn file_name(field: &Field) -> String {
 async fn store_file(
     state: &State,
     params: &Params,
-    field: &mut Field,
+    field: &mut Fused,
     pending: &mut Option<FileId>,
 ) -> Result<Uploaded, ApiError> {
     let limit = state.max_upload;
     let content_type = field
+        .get_ref()
         .content_type()
         .map(|m| m.essence_str().to_ascii_lowercase())
         .unwrap_or_else(|| "application/octet-stream".into());
-    let name = file_name(field);
+    let name = file_name(field.get_ref());
     // The target, when its fields came first: refused before any byte is stored.
     if let (Some(id), Some(property)) = (params.peek_integer("objectId"), params.peek_text("propertyName")) {
         state
@@ -317,7 +321,7 @@ async fn store_file(
 }
 
 /// Reads and drops the rest of a field, within the body's cap.
-async fn drain_field(field: &mut Field, counted: &Counted) {
+async fn drain_field(field: &mut Fused, counted: &Counted) {
     while let Some(chunk) = field.next().await {
         if chunk.is_err() || counted.over() {
             break;
