@@ -12,7 +12,7 @@ CREATE TABLE dbo.Files (
     OwnerObjectId bigint NULL
         CONSTRAINT FK_Files_Objects REFERENCES dbo.Objects (ObjectId) ON DELETE CASCADE,
     PropertyName  nvarchar(128) COLLATE Latin1_General_100_BIN2 NULL,
-    Name          nvarchar(400) COLLATE Latin1_General_100_BIN2 NOT NULL,
+    Name          nvarchar(1000) COLLATE Latin1_General_100_BIN2 NOT NULL,
     ContentType   nvarchar(200) COLLATE Latin1_General_100_BIN2 NOT NULL,
     Size          bigint NOT NULL CONSTRAINT DF_Files_Size DEFAULT 0,
     ChunkSize     int NOT NULL,

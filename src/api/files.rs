@@ -273,6 +273,13 @@ async fn store_file(
         .content_type()
         .map(|m| m.essence_str().to_ascii_lowercase())
         .unwrap_or_else(|| "application/octet-stream".into());
+    if content_type.len() > 127 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameter,
+            "the file's Content-Type is longer than 127 characters",
+        )
+        .with_details(json!({ "parameter": "file" })));
+    }
     let name = file_name(field.get_ref());
     // The target, when its fields came first: refused before any byte is stored.
     if let (Some(id), Some(property)) = (params.peek_integer("objectId"), params.peek_text("propertyName")) {
