@@ -48,10 +48,10 @@ use crate::error::{status, ApiError, ErrorCode};
         lists::get_object_list_by_filter,
         system::get_config,
         system::get_list,
-        objects::change_object_type,
-        objects::drop_object,
         files::upload_file,
         files::get_file,
+        objects::change_object_type,
+        objects::drop_object,
         system::health,
     ),
     components(schemas(schemas::ErrorBody, schemas::ErrorDetail))
