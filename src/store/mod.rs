@@ -219,6 +219,16 @@ pub trait Store: Send + Sync + 'static {
     /// Chunk `seq` of a file; `None` when the file or the chunk is gone.
     async fn file_chunk(&self, file_id: FileId, seq: u32) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Import: creates a pending file with `file`'s id, name, content type, chunk size and
+    /// creation time (its owner, size and hash wait for [`Store::attach_file`]), for
+    /// [`Store::write_file_chunk`] to fill. Ids handed out later are above it.
+    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError>;
+
+    /// Import: links a filled pending file to `file.owner` with `file`'s size and hash,
+    /// deleting the file linked there before. The property row is the caller's (import
+    /// writes it as exported). `false` when the file is not pending (or has no owner).
+    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError>;
+
     /// Up to `limit` files with ids above `after`, in id order, pending ones included
     /// (`owner` is `None`): for export and for checks.
     async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError>;

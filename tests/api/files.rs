@@ -352,3 +352,79 @@ async fn concurrent_uploads_to_one_property_leave_exactly_one_file() {
     assert_eq!(object["cv"]["fileId"].as_i64(), Some(files[0].file_id));
     assert_eq!(files[0].owner, Some((id.as_i64().unwrap(), "cv".to_owned())));
 }
+
+#[tokio::test]
+async fn a_file_restored_with_its_id_is_served_and_later_ids_are_higher() {
+    use datastore::model::PropertyType;
+    use datastore::store::{NewFile, NewValue, PropertyWrite, SaveProperties};
+    let app = spawn_app().await;
+    let id = person(&app).await;
+    let object_id = id.as_i64().unwrap();
+    let options = StoreOptions {
+        pool_size: 1,
+        migrate: false,
+    };
+    let store = datastore::store::open(&app.database, &options).await.unwrap();
+    // What an import does: the property row as exported, then the file with its id.
+    let data = bytes(300 * 1024, 20);
+    let value = json!({ "fileId": 500, "name": "old.pdf", "size": data.len(), "contentType": "application/pdf" });
+    let version = store.config_versions().await.unwrap().version;
+    store
+        .save_properties(SaveProperties {
+            config_version: version,
+            object_id,
+            expected_type: "Person".into(),
+            writes: vec![PropertyWrite {
+                name: "cv".into(),
+                value: Some(NewValue {
+                    property_type: PropertyType::FileLink,
+                    value: value.to_string(),
+                    as_double: Some(data.len() as f64),
+                    as_string: Some("old.pdf".into()),
+                    lookup: None,
+                }),
+                dependents: Vec::new(),
+            }],
+        })
+        .await
+        .unwrap();
+    let file = FileInfo {
+        file_id: 500,
+        owner: Some((object_id, "cv".into())),
+        name: "old.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: data.len() as u64,
+        chunk_size: 128 * 1024,
+        sha256: Some("ab".repeat(32)),
+        created_at: chrono::Utc::now(),
+    };
+    store.restore_file(&file).await.unwrap();
+    for (seq, chunk) in data.chunks(128 * 1024).enumerate() {
+        store
+            .write_file_chunk(500, seq as u32, chunk.to_vec())
+            .await
+            .unwrap();
+    }
+    assert!(store.attach_file(&file).await.unwrap());
+    let listed = store.files(0, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].owner, file.owner);
+    assert_eq!(listed[0].chunks(), 3);
+    let response = get_file(&app, &id, "cv", &[("Range", "bytes=131000-131100")]).await;
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(response.bytes().await.unwrap().as_ref() == &data[131_000..=131_100]);
+    let whole = get_file(&app, &id, "cv", &[]).await;
+    assert_eq!(whole.headers()["etag"], format!("\"{}\"", "ab".repeat(32)).as_str());
+    assert!(whole.bytes().await.unwrap().as_ref() == data.as_slice());
+    // A new file gets a higher id.
+    let next = store
+        .create_file(&NewFile {
+            name: "n".into(),
+            content_type: "text/plain".into(),
+            chunk_size: 1024,
+        })
+        .await
+        .unwrap();
+    assert!(next > 500, "{next}");
+    store.delete_file(next).await.unwrap();
+}

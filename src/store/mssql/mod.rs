@@ -532,6 +532,32 @@ impl Store for MssqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.restore_file", skip_all, fields(file_id = file.file_id))]
+    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError> {
+        let file = Arc::new(file.clone());
+        self.call("restore_file", |db| async move {
+            db.transaction(|c| {
+                let file = file.clone();
+                Box::pin(async move { files::restore(c, &file).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.attach_file", skip_all, fields(file_id = file.file_id))]
+    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError> {
+        let file = Arc::new(file.clone());
+        self.call("attach_file", |db| async move {
+            db.transaction(|c| {
+                let file = file.clone();
+                Box::pin(async move { files::attach(c, &file).await })
+            })
+            .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.files", skip_all)]
     async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError> {
         self.call("files", move |db| async move {

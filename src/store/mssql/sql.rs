@@ -274,6 +274,19 @@ SELECT FileId, @P2, @P3 FROM dbo.Files WHERE FileId = @P1 AND Linked = 0";
 pub const LINK_FILE: &str = "UPDATE dbo.Files SET OwnerObjectId = @P2, PropertyName = @P3, \
 Size = @P4, Sha256 = @P5, Linked = 1 WHERE FileId = @P1 AND Linked = 0";
 
+/// Import: a pending file with a given id (`IDENTITY_INSERT`).
+pub const RESTORE_FILE: &str = "SET IDENTITY_INSERT dbo.Files ON; \
+INSERT INTO dbo.Files (FileId, Name, ContentType, ChunkSize, CreatedAt, Linked) \
+VALUES (@P1, @P2, @P3, @P4, @P5, 0); \
+SET IDENTITY_INSERT dbo.Files OFF;";
+
+/// Import: deletes the file linked to property `@P3` of object `@P2` unless it is `@P1`,
+/// then links pending file `@P1` there with its size `@P4` and hash `@P5`.
+pub const ATTACH_FILE: &str = "DELETE FROM dbo.Files \
+WHERE OwnerObjectId = @P2 AND PropertyName = @P3 AND FileId <> @P1; \
+UPDATE dbo.Files SET OwnerObjectId = @P2, PropertyName = @P3, Size = @P4, Sha256 = @P5, \
+Linked = 1 WHERE FileId = @P1 AND Linked = 0;";
+
 /// A file and (by cascade) its chunks.
 pub const DELETE_FILE: &str = "DELETE FROM dbo.Files WHERE FileId = @P1";
 
@@ -347,6 +360,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("INSERT_FILE", INSERT_FILE),
     ("INSERT_FILE_CHUNK", INSERT_FILE_CHUNK),
     ("LINK_FILE", LINK_FILE),
+    ("RESTORE_FILE", RESTORE_FILE),
+    ("ATTACH_FILE", ATTACH_FILE),
     ("DELETE_FILE", DELETE_FILE),
     ("SWEEP_FILES", SWEEP_FILES),
     ("SELECT_LINKED_FILE", SELECT_LINKED_FILE),

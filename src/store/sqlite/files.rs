@@ -105,6 +105,46 @@ pub(super) fn link(conn: &mut Connection, req: &LinkFile) -> Result<ObjectRecord
     Ok(record)
 }
 
+pub(super) fn restore(conn: &mut Connection, file: &FileInfo) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO Files (FileId, Name, ContentType, ChunkSize, CreatedAt, Linked) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+    )?
+    .execute(params![
+        file.file_id,
+        file.name,
+        file.content_type,
+        file.chunk_size,
+        file.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    ])?;
+    Ok(())
+}
+
+pub(super) fn attach(conn: &mut Connection, file: &FileInfo) -> Result<bool, StoreError> {
+    let Some((owner, property)) = &file.owner else {
+        return Ok(false);
+    };
+    let tx = objects::begin(conn)?;
+    tx.prepare_cached(
+        "DELETE FROM Files WHERE OwnerObjectId = ?1 AND PropertyName = ?2 AND FileId <> ?3",
+    )?
+    .execute(params![owner, property, file.file_id])?;
+    let linked = tx
+        .prepare_cached(
+            "UPDATE Files SET OwnerObjectId = ?2, PropertyName = ?3, Size = ?4, Sha256 = ?5, \
+             Linked = 1 WHERE FileId = ?1 AND Linked = 0",
+        )?
+        .execute(params![
+            file.file_id,
+            owner,
+            property,
+            file.size as i64,
+            file.sha256
+        ])?;
+    tx.commit()?;
+    Ok(linked > 0)
+}
+
 pub(super) fn delete(conn: &mut Connection, file_id: FileId) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached("DELETE FROM Files WHERE FileId = ?1")?

@@ -448,6 +448,16 @@ impl Store for SqliteStore {
         self.read(move |c| files::chunk(c, file_id, seq)).await
     }
 
+    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError> {
+        let file = file.clone();
+        self.write(move |c| files::restore(c, &file)).await
+    }
+
+    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError> {
+        let file = file.clone();
+        self.write(move |c| files::attach(c, &file)).await
+    }
+
     async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError> {
         self.read(move |c| files::list(c, after, limit)).await
     }
