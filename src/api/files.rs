@@ -209,10 +209,7 @@ async fn link(
         )
         .with_details(json!({ "parameter": "file" })));
     };
-    let object = state
-        .datastore
-        .link_file(id, &property, &uploaded)
-        .await?;
+    let object = state.datastore.link_file(id, &property, &uploaded).await?;
     Ok(json(object))
 }
 
@@ -247,11 +244,7 @@ fn file_name(field: &Field) -> String {
         .and_then(|cd| cd.get_filename())
         .unwrap_or_default();
     let base = given.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(255)
-        .collect();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
     let clean = clean.trim();
     if clean.is_empty() || clean == "." || clean == ".." {
         "file".into()
@@ -282,7 +275,10 @@ async fn store_file(
     }
     let name = file_name(field.get_ref());
     // The target, when its fields came first: refused before any byte is stored.
-    if let (Some(id), Some(property)) = (params.peek_integer("objectId"), params.peek_text("propertyName")) {
+    if let (Some(id), Some(property)) = (
+        params.peek_integer("objectId"),
+        params.peek_text("propertyName"),
+    ) {
         state
             .datastore
             .check_file_target(id, &property, Some(&content_type))
@@ -316,7 +312,9 @@ async fn store_file(
         }
     }
     if !buffer.is_empty() {
-        store.write_file_chunk(file_id, seq, buffer.to_vec()).await?;
+        store
+            .write_file_chunk(file_id, seq, buffer.to_vec())
+            .await?;
     }
     Ok(Uploaded {
         file_id,
@@ -404,7 +402,10 @@ pub async fn get_file(
         RangeAsk::Unsatisfiable => {
             let mut response = ApiError::new(
                 ErrorCode::RangeNotSatisfiable,
-                format!("the file has {} bytes; the range asks for none of them", file.size),
+                format!(
+                    "the file has {} bytes; the range asks for none of them",
+                    file.size
+                ),
             )
             .with_details(json!({ "size": file.size }))
             .error_response();

@@ -85,16 +85,13 @@ impl Datastore {
         let object_type = self.type_of(id).await?;
         // Refuses a malformed name (and, in strict mode, an unknown one).
         self.schema().property_type(&object_type, property)?;
-        self.store
-            .linked_file(id, property)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::new(
-                    ErrorCode::FileNotFound,
-                    format!("property `{property}` of object {id} holds no file"),
-                )
-                .with_details(json!({ "objectId": id, "propertyName": property }))
-            })
+        self.store.linked_file(id, property).await?.ok_or_else(|| {
+            ServiceError::new(
+                ErrorCode::FileNotFound,
+                format!("property `{property}` of object {id} holds no file"),
+            )
+            .with_details(json!({ "objectId": id, "propertyName": property }))
+        })
     }
 }
 

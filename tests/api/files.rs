@@ -68,7 +68,9 @@ async fn stored_files(app: &TestApp) -> Vec<FileInfo> {
 }
 
 async fn person(app: &TestApp) -> Value {
-    app.new_object("Person", json!({ "firstName": "John" })).await["objectId"].clone()
+    app.new_object("Person", json!({ "firstName": "John" }))
+        .await["objectId"]
+        .clone()
 }
 
 #[tokio::test]
@@ -76,9 +78,14 @@ async fn a_3_mib_file_comes_back_byte_for_byte_with_its_headers() {
     let app = spawn_app().await;
     let id = person(&app).await;
     let data = bytes(3 * 1024 * 1024 + 123, 1);
-    let object = upload(&app, &id, "cv", file_part(data.clone(), "lebenslauf ä.pdf", "application/pdf"))
-        .await
-        .ok();
+    let object = upload(
+        &app,
+        &id,
+        "cv",
+        file_part(data.clone(), "lebenslauf ä.pdf", "application/pdf"),
+    )
+    .await
+    .ok();
     let cv = &object["cv"];
     assert_eq!(cv["name"], "lebenslauf ä.pdf");
     assert_eq!(cv["size"], data.len());
@@ -127,9 +134,14 @@ async fn ranges_are_answered_206_and_ranges_outside_416() {
     let app = spawn_app().await;
     let id = person(&app).await;
     let data = bytes(600 * 1024, 2);
-    upload(&app, &id, "photo", file_part(data.clone(), "me.png", "image/png"))
-        .await
-        .ok();
+    upload(
+        &app,
+        &id,
+        "photo",
+        file_part(data.clone(), "me.png", "image/png"),
+    )
+    .await
+    .ok();
     let n = data.len();
     for (range, from, to) in [
         ("bytes=0-9".to_owned(), 0, 9),
@@ -150,7 +162,10 @@ async fn ranges_are_answered_206_and_ranges_outside_416() {
             (to - from + 1).to_string().as_str()
         );
         let body = response.bytes().await.unwrap();
-        assert!(body.as_ref() == &data[from..=to], "{range}: the bytes differ");
+        assert!(
+            body.as_ref() == &data[from..=to],
+            "{range}: the bytes differ"
+        );
     }
     let outside = get_file(&app, &id, "photo", &[("Range", &format!("bytes={n}-"))]).await;
     assert_eq!(outside.status(), StatusCode::RANGE_NOT_SATISFIABLE);
@@ -174,9 +189,14 @@ async fn an_oversized_upload_is_answered_413_and_stores_nothing() {
     let id = person(&app).await;
     let big = bytes(3 * 1024 * 1024, 3);
     // Content-Length known (reqwest computes it for byte parts).
-    upload(&app, &id, "cv", file_part(big.clone(), "big.bin", "application/octet-stream"))
-        .await
-        .fails(413, "TOO_LARGE");
+    upload(
+        &app,
+        &id,
+        "cv",
+        file_part(big.clone(), "big.bin", "application/octet-stream"),
+    )
+    .await
+    .fails(413, "TOO_LARGE");
     // Length unknown (a stream): the limit is found while streaming.
     let stream = futures_util::stream::iter(
         big.chunks(64 * 1024)
@@ -191,21 +211,36 @@ async fn an_oversized_upload_is_answered_413_and_stores_nothing() {
     assert!(stored_files(&app).await.is_empty(), "no file is kept");
     assert!(app.get_object(&id).await.ok().get("cv").is_none());
     // Within the limit it works.
-    upload(&app, &id, "cv", file_part(bytes(1000, 4), "small.bin", "application/octet-stream"))
-        .await
-        .ok();
+    upload(
+        &app,
+        &id,
+        "cv",
+        file_part(bytes(1000, 4), "small.bin", "application/octet-stream"),
+    )
+    .await
+    .ok();
 }
 
 #[tokio::test]
 async fn replacing_a_file_removes_the_old_one_and_saving_empty_removes_it() {
     let app = spawn_app().await;
     let id = person(&app).await;
-    let first = upload(&app, &id, "cv", file_part(bytes(1000, 5), "a.txt", "text/plain"))
-        .await
-        .ok();
-    let second = upload(&app, &id, "cv", file_part(bytes(2000, 6), "b.txt", "text/plain"))
-        .await
-        .ok();
+    let first = upload(
+        &app,
+        &id,
+        "cv",
+        file_part(bytes(1000, 5), "a.txt", "text/plain"),
+    )
+    .await
+    .ok();
+    let second = upload(
+        &app,
+        &id,
+        "cv",
+        file_part(bytes(2000, 6), "b.txt", "text/plain"),
+    )
+    .await
+    .ok();
     assert_ne!(first["cv"]["fileId"], second["cv"]["fileId"]);
     let files = stored_files(&app).await;
     assert_eq!(files.len(), 1, "{files:?}");
@@ -242,12 +277,22 @@ async fn replacing_a_file_removes_the_old_one_and_saving_empty_removes_it() {
 async fn dropping_the_object_removes_its_files_and_changing_its_type_keeps_them() {
     let app = spawn_app().await;
     let id = person(&app).await;
-    upload(&app, &id, "cv", file_part(bytes(10, 7), "a.txt", "text/plain"))
-        .await
-        .ok();
-    upload(&app, &id, "photo", file_part(bytes(10, 8), "a.gif", "image/gif"))
-        .await
-        .ok();
+    upload(
+        &app,
+        &id,
+        "cv",
+        file_part(bytes(10, 7), "a.txt", "text/plain"),
+    )
+    .await
+    .ok();
+    upload(
+        &app,
+        &id,
+        "photo",
+        file_part(bytes(10, 8), "a.gif", "image/gif"),
+    )
+    .await
+    .ok();
     app.post(
         "changeObjectType",
         json!({ "objectId": id, "objectType": "ARCH_Person" }),
@@ -255,7 +300,10 @@ async fn dropping_the_object_removes_its_files_and_changing_its_type_keeps_them(
     .await
     .ok();
     assert_eq!(stored_files(&app).await.len(), 2);
-    assert_eq!(get_file(&app, &id, "cv", &[]).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_file(&app, &id, "cv", &[]).await.status(),
+        StatusCode::OK
+    );
     app.post("dropObject", json!({ "objectId": id })).await.ok();
     assert!(stored_files(&app).await.is_empty());
     let gone = get_file(&app, &id, "cv", &[]).await;
@@ -306,17 +354,26 @@ async fn uploads_to_the_wrong_property_or_object_are_refused_and_leave_nothing()
         .await
         .fails(400, "UNKNOWN_PARAMETER")
         .clone();
-    assert_eq!(details["accepted"], json!(["objectId", "propertyName", "file"]));
+    assert_eq!(
+        details["accepted"],
+        json!(["objectId", "propertyName", "file"])
+    );
     let form = Form::new()
         .text("objectId", id.to_string())
         .text("propertyName", "cv");
     app.send(app.client.post(app.url("uploadFile")).multipart(form))
         .await
         .fails(400, "MISSING_PARAMETER");
-    app.post("uploadFile", json!({ "objectId": id, "propertyName": "cv" }))
-        .await
-        .fails(415, "UNSUPPORTED_MEDIA_TYPE");
-    assert!(stored_files(&app).await.is_empty(), "no pending file is left");
+    app.post(
+        "uploadFile",
+        json!({ "objectId": id, "propertyName": "cv" }),
+    )
+    .await
+    .fails(415, "UNSUPPORTED_MEDIA_TYPE");
+    assert!(
+        stored_files(&app).await.is_empty(),
+        "no pending file is left"
+    );
     assert!(app.get_object(&id).await.ok().get("cv").is_none());
     // getFile of a property without a file, and on a missing object.
     let none = get_file(&app, &id, "cv", &[]).await;
@@ -337,7 +394,11 @@ async fn concurrent_uploads_to_one_property_leave_exactly_one_file() {
                 app,
                 &id,
                 "cv",
-                file_part(bytes(300 * 1024, 10 + i), &format!("{i}.bin"), "application/octet-stream"),
+                file_part(
+                    bytes(300 * 1024, 10 + i),
+                    &format!("{i}.bin"),
+                    "application/octet-stream",
+                ),
             )
             .await
         }
@@ -350,7 +411,10 @@ async fn concurrent_uploads_to_one_property_leave_exactly_one_file() {
     assert_eq!(files.len(), 1, "{files:?}");
     let object = app.get_object(&id).await.ok();
     assert_eq!(object["cv"]["fileId"].as_i64(), Some(files[0].file_id));
-    assert_eq!(files[0].owner, Some((id.as_i64().unwrap(), "cv".to_owned())));
+    assert_eq!(
+        files[0].owner,
+        Some((id.as_i64().unwrap(), "cv".to_owned()))
+    );
 }
 
 #[tokio::test]
@@ -364,7 +428,9 @@ async fn a_file_restored_with_its_id_is_served_and_later_ids_are_higher() {
         pool_size: 1,
         migrate: false,
     };
-    let store = datastore::store::open(&app.database, &options).await.unwrap();
+    let store = datastore::store::open(&app.database, &options)
+        .await
+        .unwrap();
     // What an import does: the property row as exported, then the file with its id.
     let data = bytes(300 * 1024, 20);
     let value = json!({ "fileId": 500, "name": "old.pdf", "size": data.len(), "contentType": "application/pdf" });
@@ -414,7 +480,10 @@ async fn a_file_restored_with_its_id_is_served_and_later_ids_are_higher() {
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert!(response.bytes().await.unwrap().as_ref() == &data[131_000..=131_100]);
     let whole = get_file(&app, &id, "cv", &[]).await;
-    assert_eq!(whole.headers()["etag"], format!("\"{}\"", "ab".repeat(32)).as_str());
+    assert_eq!(
+        whole.headers()["etag"],
+        format!("\"{}\"", "ab".repeat(32)).as_str()
+    );
     assert!(whole.bytes().await.unwrap().as_ref() == data.as_slice());
     // A new file gets a higher id.
     let next = store

@@ -12,8 +12,8 @@ use crate::helpers::{spawn_app, spawn_with, TestApp};
 
 /// A small PNG (1x1), the file the multipart examples (uploadFile) send.
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0,
-    0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89,
 ];
 
 /// A multipart body of text `fields` and, unless `file` is false, a PNG `file` field.
@@ -337,7 +337,12 @@ async fn run_collection(app: &TestApp) {
             let texts: serde_json::Map<String, Value> = fields
                 .iter()
                 .filter(|f| f["type"] == "text")
-                .map(|f| (f["key"].as_str().expect("a key").to_owned(), f["value"].clone()))
+                .map(|f| {
+                    (
+                        f["key"].as_str().expect("a key").to_owned(),
+                        f["value"].clone(),
+                    )
+                })
                 .collect();
             let file = fields.iter().any(|f| f["type"] == "file");
             builder = builder.multipart(multipart(&texts, file));

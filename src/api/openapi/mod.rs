@@ -96,7 +96,12 @@ fn endpoint_codes(name: &str) -> &'static [ErrorCode] {
             Conflict,
             TooLarge,
         ],
-        "getFile" => &[ObjectNotFound, FileNotFound, UnknownProperty, RangeNotSatisfiable],
+        "getFile" => &[
+            ObjectNotFound,
+            FileNotFound,
+            UnknownProperty,
+            RangeNotSatisfiable,
+        ],
         _ => &[],
     }
 }

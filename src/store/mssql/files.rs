@@ -47,7 +47,12 @@ pub async fn create(c: &mut Client, file: &NewFile) -> Result<FileId, Fail> {
     exec::req(&row, 0)
 }
 
-pub async fn write_chunk(c: &mut Client, file_id: FileId, seq: u32, data: &[u8]) -> Result<(), Fail> {
+pub async fn write_chunk(
+    c: &mut Client,
+    file_id: FileId,
+    seq: u32,
+    data: &[u8],
+) -> Result<(), Fail> {
     let written = exec::execute(
         c,
         sql::INSERT_FILE_CHUNK,
@@ -147,7 +152,11 @@ pub async fn sweep(c: &mut Client, before: NaiveDateTime) -> Result<u64, Fail> {
         .sum())
 }
 
-pub async fn linked(c: &mut Client, id: ObjectId, property: &str) -> Result<Option<FileInfo>, Fail> {
+pub async fn linked(
+    c: &mut Client,
+    id: ObjectId,
+    property: &str,
+) -> Result<Option<FileInfo>, Fail> {
     match exec::row(c, sql::SELECT_LINKED_FILE, params![id, property]).await? {
         Some(row) => Ok(Some(file_from_row(&row)?)),
         None => Ok(None),

@@ -54,8 +54,8 @@ pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{
     ApiKeyRecord, AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, FileId, FileInfo,
-    LinkFile, NewFile, NewObject, ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions,
-    StoredConfig, TableQuery,
+    LinkFile, NewFile, NewObject, ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties,
+    Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};

@@ -263,7 +263,8 @@ pub const ANY_API_KEY: &str =
 // --- files (migration 0005) ---------------------------------------------------------------
 
 /// A pending file: no owner, no bytes yet.
-pub const INSERT_FILE: &str = "INSERT INTO dbo.Files (Name, ContentType, ChunkSize, CreatedAt, Linked) \
+pub const INSERT_FILE: &str =
+    "INSERT INTO dbo.Files (Name, ContentType, ChunkSize, CreatedAt, Linked) \
 OUTPUT INSERTED.FileId VALUES (@P1, @P2, @P3, @P4, 0)";
 
 /// Chunk `@P2` of file `@P1`, only while the file is pending (a linked file never changes).

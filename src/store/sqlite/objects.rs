@@ -347,7 +347,10 @@ pub(super) fn save_properties(
 
 /// The body of [`save_properties`] inside `tx` (also linking a file): checks, writes, and
 /// lets go of the files of the properties written.
-pub(super) fn save_in(tx: &Transaction<'_>, req: &SaveProperties) -> Result<ObjectRecord, StoreError> {
+pub(super) fn save_in(
+    tx: &Transaction<'_>,
+    req: &SaveProperties,
+) -> Result<ObjectRecord, StoreError> {
     super::config::check_version(tx, req.config_version)?;
     match object_type_of(tx, req.object_id)? {
         None => return Err(StoreError::ObjectNotFound(req.object_id)),
