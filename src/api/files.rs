@@ -54,7 +54,22 @@ fn invalid_body(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-type Fused = futures_util::stream::Fuse<Field>;
+/// A field, never polled again once it ended or failed (the parser does not allow it).
+struct Part {
+    field: Field,
+    done: bool,
+}
+
+impl Part {
+    async fn next(&mut self) -> Option<Result<web::Bytes, actix_multipart::MultipartError>> {
+        if self.done {
+            return None;
+        }
+        let item = self.field.next().await;
+        self.done = !matches!(item, Some(Ok(_)));
+        item
+    }
+}
 
 /// Counts the body's bytes as the multipart parser takes them.
 struct Counted {
@@ -126,9 +141,8 @@ pub async fn upload_file(
         if counted.over() {
             break;
         }
-        // Fused: a field drained after it ended must not be polled again.
         let mut field = match field {
-            Ok(field) => field.fuse(),
+            Ok(field) => Part { field, done: false },
             Err(e) => {
                 failure.get_or_insert(invalid_body(e));
                 break;
@@ -138,7 +152,7 @@ pub async fn upload_file(
             drain_field(&mut field, &counted).await;
             continue;
         }
-        let name = field.get_ref().name().unwrap_or_default().to_owned();
+        let name = field.field.name().unwrap_or_default().to_owned();
         let result = if name == "file" {
             file_fields += 1;
             if file_fields > 1 {
@@ -214,7 +228,7 @@ async fn link(
 }
 
 /// A text field, at most [`TEXT_LIMIT`] bytes of UTF-8.
-async fn read_text(field: &mut Fused, name: &str) -> Result<String, ApiError> {
+async fn read_text(field: &mut Part, name: &str) -> Result<String, ApiError> {
     let mut text = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(invalid_body)?;
@@ -257,12 +271,12 @@ fn file_name(field: &Field) -> String {
 async fn store_file(
     state: &State,
     params: &Params,
-    field: &mut Fused,
+    field: &mut Part,
     pending: &mut Option<FileId>,
 ) -> Result<Uploaded, ApiError> {
     let limit = state.max_upload;
     let content_type = field
-        .get_ref()
+        .field
         .content_type()
         .map(|m| m.essence_str().to_ascii_lowercase())
         .unwrap_or_else(|| "application/octet-stream".into());
@@ -273,7 +287,7 @@ async fn store_file(
         )
         .with_details(json!({ "parameter": "file" })));
     }
-    let name = file_name(field.get_ref());
+    let name = file_name(&field.field);
     // The target, when its fields came first: refused before any byte is stored.
     if let (Some(id), Some(property)) = (
         params.peek_integer("objectId"),
@@ -326,7 +340,7 @@ async fn store_file(
 }
 
 /// Reads and drops the rest of a field, within the body's cap.
-async fn drain_field(field: &mut Fused, counted: &Counted) {
+async fn drain_field(field: &mut Part, counted: &Counted) {
     while let Some(chunk) = field.next().await {
         if chunk.is_err() || counted.over() {
             break;
