@@ -10,6 +10,7 @@
 //! - `active`: the DSConfig in force in this process, kept equal to the stored one.
 //! - `displays`: the display-text refresh a new DSConfig needs.
 //! - `table`, `render`: list requests; flat objects and CSV.
+//! - `files`: Image/FileLink uploads (what they may go to, linking) and the pending-file sweep.
 
 mod active;
 pub mod displays;

@@ -497,3 +497,86 @@ async fn a_file_restored_with_its_id_is_served_and_later_ids_are_higher() {
     assert!(next > 500, "{next}");
     store.delete_file(next).await.unwrap();
 }
+
+#[tokio::test]
+async fn pending_files_are_swept_once_old_and_linked_ones_never() {
+    use datastore::store::NewFile;
+    let app = spawn_app().await;
+    let id = person(&app).await;
+    upload(
+        &app,
+        &id,
+        "cv",
+        file_part(bytes(10, 30), "a.txt", "text/plain"),
+    )
+    .await
+    .ok();
+    let options = StoreOptions {
+        pool_size: 1,
+        migrate: false,
+    };
+    let store = datastore::store::open(&app.database, &options)
+        .await
+        .unwrap();
+    let pending = store
+        .create_file(&NewFile {
+            name: "left.bin".into(),
+            content_type: "application/octet-stream".into(),
+            chunk_size: 1024,
+        })
+        .await
+        .unwrap();
+    store
+        .write_file_chunk(pending, 0, vec![1, 2, 3])
+        .await
+        .unwrap();
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(store.sweep_pending_files(an_hour_ago).await.unwrap(), 0);
+    assert_eq!(stored_files(&app).await.len(), 2);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(store.sweep_pending_files(later).await.unwrap(), 1);
+    let left = stored_files(&app).await;
+    assert_eq!(left.len(), 1);
+    assert!(left[0].owner.is_some());
+    assert_eq!(
+        get_file(&app, &id, "cv", &[]).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_lookup_displaying_a_file_property_shows_the_file_name() {
+    let app = crate::helpers::spawn_app_with_config(
+        r#"
+[types.Doc.properties]
+scan = "FileLink"
+
+[types.Task.properties]
+doc = { type = "Lookup", objectType = "Doc", display = "scan" }
+"#,
+    )
+    .await;
+    let doc = app.new_object("Doc", json!({})).await["objectId"].clone();
+    let task = app.new_object("Task", json!({ "doc": doc })).await["objectId"].clone();
+    upload(
+        &app,
+        &doc,
+        "scan",
+        file_part(bytes(10, 31), "scan.pdf", "application/pdf"),
+    )
+    .await
+    .ok();
+    assert_eq!(app.get_object(&task).await.ok()["doc@display"], "scan.pdf");
+    app.post(
+        "saveProperty",
+        json!({ "objectId": doc, "propertyName": "scan", "propertyValue": "" }),
+    )
+    .await
+    .ok();
+    assert!(app
+        .get_object(&task)
+        .await
+        .ok()
+        .get("doc@display")
+        .is_none());
+}
