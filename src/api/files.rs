@@ -126,6 +126,7 @@ pub async fn upload_file(
         Params::from_query(&req).err()
     };
     if let Some(error) = early {
+        // (actix answers `Expect: 100-continue` itself, at once: the body comes anyway.)
         if declared.is_none_or(|n| n <= cap) {
             drain(Box::pin(body), &counted).await;
         }
@@ -436,7 +437,10 @@ pub async fn get_file(
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::CONTENT_DISPOSITION, disposition(&file)))
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .insert_header(("X-Content-Type-Options", "nosniff"));
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        // Whatever a stored file is, opened directly it runs no script on this origin (the
+        // service's own CSP is only added to answers that are not HTML).
+        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"));
     if status == actix_web::http::StatusCode::PARTIAL_CONTENT {
         response.insert_header((
             header::CONTENT_RANGE,

@@ -245,8 +245,9 @@ async fn replacing_a_file_removes_the_old_one_and_saving_empty_removes_it() {
     let files = stored_files(&app).await;
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(Some(files[0].file_id), second["cv"]["fileId"].as_i64());
-    // A text file is never shown inline.
+    // A text file is never shown inline, and runs nothing opened directly.
     let response = get_file(&app, &id, "cv", &[]).await;
+    assert_eq!(response.headers()["content-security-policy"], "sandbox");
     assert!(response.headers()["content-disposition"]
         .to_str()
         .unwrap()
