@@ -90,8 +90,8 @@ macro_rules! each_endpoint {
             Access::Read,
             lists::get_object_list_by_filter
         );
-        $m!("uploadFile", Access::Write, files::upload_file);
-        $m!("getFile", Access::Read, files::get_file);
+        $m!("uploadFile", Access::Write, files::upload::upload_file);
+        $m!("getFile", Access::Read, files::download::get_file);
         $m!("getConfig", Access::Read, system::get_config);
         $m!("getList", Access::Read, system::get_list);
     };
