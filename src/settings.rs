@@ -169,6 +169,10 @@ pub struct Settings {
     /// Largest request body, in bytes.
     #[arg(long, env = "DATASTORE_BODY_LIMIT", default_value_t = 16 * 1024 * 1024, global = true)]
     pub body_limit: usize,
+    /// Largest file `uploadFile` takes, in bytes (beyond: 413 TOO_LARGE). Apart from
+    /// `--body-limit`, which uploads are not held to.
+    #[arg(long, env = "DATASTORE_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024, global = true)]
+    pub max_upload: u64,
     /// Database connections: readers (SQLite) or the pool size (SQL Server).
     #[arg(long, env = "DATASTORE_POOL_SIZE", default_value_t = 16, global = true)]
     pub pool_size: u32,
@@ -218,6 +222,7 @@ impl std::fmt::Debug for Settings {
             .field("time_zone", &self.time_zone)
             .field("max_results", &self.max_results)
             .field("body_limit", &self.body_limit)
+            .field("max_upload", &self.max_upload)
             .field("pool_size", &self.pool_size)
             .field("ops", &self.ops)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "***"))

@@ -139,6 +139,8 @@ pub struct Application {
     address: String,
     /// Polls the stored DSConfig version; ends with the service.
     watcher: tokio::task::JoinHandle<()>,
+    /// Removes pending files that failed uploads left; ends with the service.
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -174,6 +176,7 @@ impl Application {
             settings.max_results.max(1),
         ));
         let watcher = active.clone().watch(store.clone());
+        let sweeper = crate::service::sweep_pending_files(store.clone());
         if let Some(refresh) = installed.refresh {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
@@ -181,6 +184,7 @@ impl Application {
             datastore: Datastore { store, active },
             body_limit: settings.body_limit,
             database: settings.database.clone(),
+            max_upload: settings.max_upload,
         });
         let ops = web::Data::new(Ops::new(&settings.ops).map_err(StartupError::Metrics)?);
         let cors_origins: Vec<String> = (settings.ops.cors_origins.iter())
@@ -222,6 +226,7 @@ impl Application {
             server,
             address: settings.listen,
             watcher,
+            sweeper,
         })
     }
 
@@ -247,6 +252,7 @@ impl Application {
         tracing::info!(address = %self.address, port = self.port, "listening");
         let result = self.server.await;
         self.watcher.abort();
+        self.sweeper.abort();
         result
     }
 }

@@ -43,7 +43,9 @@
     </rewrite>
     <security>
       <requestFiltering>
-        <requestLimits maxAllowedContentLength="104857600" />
+        <!-- Above --max-upload (default 100 MiB) plus the multipart framing: uploadFile's own
+             413 TOO_LARGE then decides. Raise both together. -->
+        <requestLimits maxAllowedContentLength="106954752" />
       </requestFiltering>
     </security>
     <httpErrors existingResponse="PassThrough" />

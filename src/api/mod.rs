@@ -4,6 +4,7 @@
 //! [`Datastore`] and answers JSON (or CSV). Every endpoint is `{basePath}/{endpointName}`;
 //! write endpoints take POST, read endpoints GET and POST (API.md §2).
 
+mod files;
 mod lists;
 mod objects;
 pub mod openapi;
@@ -25,6 +26,8 @@ pub struct ApiState {
     pub body_limit: usize,
     /// The `--database` of the default app's LIVE system: the others derive from it.
     pub database: String,
+    /// Largest file `uploadFile` stores, in bytes.
+    pub max_upload: u64,
 }
 
 impl ApiState {
@@ -100,6 +103,8 @@ macro_rules! each_endpoint {
             Access::Read,
             lists::get_object_list_by_filter
         );
+        $m!("uploadFile", Access::Write, files::upload::upload_file);
+        $m!("getFile", Access::Read, files::download::get_file);
         $m!("getConfig", Access::Read, system::get_config);
         $m!("getList", Access::Read, system::get_list);
         $m!("exportData", Access::AdminRead, transfer::export_data);

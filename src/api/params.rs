@@ -105,6 +105,42 @@ impl Params {
         Ok(params)
     }
 
+    /// The parameters of the query string alone (an endpoint whose body is not parameters).
+    pub fn from_query(req: &HttpRequest) -> Result<Params, ApiError> {
+        let mut params = Params::default();
+        params.add_pairs(req.query_string(), "query string")?;
+        Ok(params)
+    }
+
+    /// Adds a text parameter from elsewhere (a multipart field); twice is refused.
+    pub fn add_text(&mut self, name: &str, value: String) -> Result<(), ApiError> {
+        self.insert(name.to_owned(), Value::String(value))
+    }
+
+    /// A whole number given as `name`, without taking it (`None` when absent or not one).
+    pub fn peek_integer(&self, name: &str) -> Option<i64> {
+        match self.values.get(name)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Non-empty text given as `name`, without taking it.
+    pub fn peek_text(&self, name: &str) -> Option<String> {
+        match self.values.get(name)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// Marks `name` as taken by the endpoint without reading it (a multipart file field).
+    pub fn accept(&mut self, name: &str) {
+        if !self.asked.iter().any(|n| n == name) {
+            self.asked.push(name.to_owned());
+        }
+    }
+
     fn insert(&mut self, name: String, value: Value) -> Result<(), ApiError> {
         if self.values.contains_key(&name) {
             return Err(ApiError::new(

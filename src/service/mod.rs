@@ -10,10 +10,12 @@
 //! - `active`: the DSConfig in force in this process, kept equal to the stored one.
 //! - `displays`: the display-text refresh a new DSConfig needs.
 //! - `table`, `render`: list requests; flat objects and CSV.
+//! - `files`: Image/FileLink uploads (what they may go to, linking) and the pending-file sweep.
 
 mod active;
 pub mod displays;
 mod error;
+mod files;
 mod render;
 mod schema;
 mod table;
@@ -28,6 +30,7 @@ use crate::store::{Direction, DropObject, RelatedQuery, SaveProperties, Store, S
 
 pub use active::{ActiveConfig, POLL};
 pub use error::{ErrorCode, ServiceError};
+pub use files::{sweep_pending_files, Uploaded, PENDING_FILE_AGE};
 pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
 pub use table::{FilterRequest, TableRequest};

@@ -168,19 +168,62 @@ impl Schema {
                 })
             })
             .transpose()?;
+        Ok(PropertyWrite {
+            name: name.to_owned(),
+            value,
+            dependents: self.dependents(object_type, name),
+        })
+    }
+
+    /// The Lookups displaying property `name` of objects of `object_type`.
+    fn dependents(&self, object_type: &str, name: &str) -> Vec<LookupSite> {
         // An archived target (`ARCH_Company`) is still displayed by its original's lookups.
         let target_type = object_type
             .strip_prefix(ARCHIVE_PREFIX)
             .unwrap_or(object_type);
-        let dependents = self
-            .displayed_by
+        self.displayed_by
             .get(&(target_type.to_owned(), name.to_owned()))
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The type of a property a file is uploaded to: Image or FileLink, else refused.
+    pub fn file_property_type(
+        &self,
+        object_type: &str,
+        name: &str,
+    ) -> Result<PropertyType, ServiceError> {
+        let ty = self.property_type(object_type, name)?;
+        match ty {
+            PropertyType::Image | PropertyType::FileLink => Ok(ty),
+            _ => Err(ServiceError::new(
+                ErrorCode::InvalidValue,
+                format!("`{name}` ({ty}): only an Image or FileLink property takes a file"),
+            )
+            .with_details(json!({ "propertyName": name, "propertyType": ty.as_str() }))),
+        }
+    }
+
+    /// The write that sets an Image/FileLink property to an uploaded file.
+    pub(crate) fn file_write(
+        &self,
+        object_type: &str,
+        name: &str,
+        file: &convert::FileRef,
+    ) -> Result<PropertyWrite, ServiceError> {
+        let ty = self.file_property_type(object_type, name)?;
+        check_file_content_type(ty, name, &file.content_type)?;
+        let stored = convert::file_link(file);
         Ok(PropertyWrite {
             name: name.to_owned(),
-            value,
-            dependents,
+            value: Some(NewValue {
+                property_type: ty,
+                value: stored.value,
+                as_double: stored.as_double,
+                as_string: stored.as_string,
+                lookup: None,
+            }),
+            dependents: self.dependents(object_type, name),
         })
     }
 
@@ -253,4 +296,20 @@ impl Schema {
             .with_details(json!({ "listName": name }))),
         }
     }
+}
+
+/// An Image property takes only `image/*` files.
+pub fn check_file_content_type(
+    ty: PropertyType,
+    name: &str,
+    content_type: &str,
+) -> Result<(), ServiceError> {
+    if ty == PropertyType::Image && !content_type.to_ascii_lowercase().starts_with("image/") {
+        return Err(ServiceError::new(
+            ErrorCode::InvalidValue,
+            format!("`{name}` (Image) takes only image/* files, not `{content_type}`"),
+        )
+        .with_details(json!({ "propertyName": name, "propertyType": "Image" })));
+    }
+    Ok(())
 }

@@ -187,6 +187,54 @@ pub trait Store: Send + Sync + 'static {
     async fn query(&self, plan: &QueryPlan, columns: Option<&[String]>)
         -> Result<Page, StoreError>;
 
+    /// Creates a pending file (no bytes yet, linked to nothing); see [`LinkFile`].
+    async fn create_file(&self, file: &NewFile) -> Result<FileId, StoreError>;
+
+    /// Stores chunk `seq` (from 0) of a pending file, in a write of its own: an upload
+    /// never holds the writer or a connection between chunks.
+    async fn write_file_chunk(
+        &self,
+        file_id: FileId,
+        seq: u32,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError>;
+
+    /// Links a pending file to an Image/FileLink property (see [`LinkFile`]); the object as
+    /// it is afterwards.
+    async fn link_file(&self, req: LinkFile) -> Result<ObjectRecord, StoreError>;
+
+    /// Deletes a file and its bytes, linked or not (a failed upload's pending file);
+    /// `false` when there was none. A linked file's property is left to the caller.
+    async fn delete_file(&self, file_id: FileId) -> Result<bool, StoreError>;
+
+    /// Deletes pending files created before `before` (left by failed uploads or processes
+    /// that stopped); how many.
+    async fn sweep_pending_files(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The file linked to property `property` of object `object_id`, if any.
+    async fn linked_file(
+        &self,
+        object_id: ObjectId,
+        property: &str,
+    ) -> Result<Option<FileInfo>, StoreError>;
+
+    /// Chunk `seq` of a file; `None` when the file or the chunk is gone.
+    async fn file_chunk(&self, file_id: FileId, seq: u32) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Import: creates a pending file with `file`'s id, name, content type, chunk size and
+    /// creation time (its owner, size and hash wait for [`Store::attach_file`]), for
+    /// [`Store::write_file_chunk`] to fill. Ids handed out later are above it.
+    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError>;
+
+    /// Import: links a filled pending file to `file.owner` with `file`'s size and hash,
+    /// deleting the file linked there before. The property row is the caller's (import
+    /// writes it as exported). `false` when the file is not pending (or has no owner).
+    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError>;
+
+    /// Up to `limit` files with ids above `after`, in id order, pending ones included
+    /// (`owner` is `None`): for export and for checks.
+    async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError>;
+
     /// Stores an API key unless one with its id exists (then `false`): instances that
     /// install the same `DATASTORE_ADMIN_KEY` at once store it once.
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError>;

@@ -287,3 +287,51 @@ pub struct ApiKeyRecord {
     pub expires: Option<DateTime<Utc>>,
     pub revoked: Option<DateTime<Utc>>,
 }
+
+/// A stored file's id (`Files.FileId`): never handed out twice.
+pub type FileId = i64;
+
+/// A file to create, pending until [`LinkFile`] links it to a property.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFile {
+    pub name: String,
+    pub content_type: String,
+    /// Every chunk but the last holds exactly this many bytes.
+    pub chunk_size: u32,
+}
+
+/// One row of `Files`: what a file is, without its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    pub file_id: FileId,
+    /// The object and property it is linked to; `None` while pending.
+    pub owner: Option<(ObjectId, String)>,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Every chunk but the last holds exactly this many bytes; chunks count from 0.
+    pub chunk_size: u32,
+    /// SHA-256 of the bytes, lowercase hex (set when the file is linked).
+    pub sha256: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl FileInfo {
+    /// How many chunks the file's bytes are in.
+    pub fn chunks(&self) -> u64 {
+        self.size.div_ceil(u64::from(self.chunk_size.max(1)))
+    }
+}
+
+/// Links a pending file to a property, in one transaction: `save` (one write, setting the
+/// Image/FileLink property to the file's description) is made with every rule of
+/// [`Store::save_properties`](super::Store::save_properties) (object exists, its type,
+/// the DSConfig version), the file previously linked to that (object, property) is
+/// deleted, and the file becomes linked with its size and hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkFile {
+    pub file_id: FileId,
+    pub size: u64,
+    pub sha256: String,
+    pub save: SaveProperties,
+}

@@ -10,6 +10,7 @@ mod concurrency;
 mod config;
 mod displays;
 mod drop;
+mod files;
 mod input;
 mod lists;
 mod objects;

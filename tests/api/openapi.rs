@@ -10,6 +10,28 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_app, spawn_with, TestApp};
 
+/// A small PNG (1x1), the file the multipart examples (uploadFile) send.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89,
+];
+
+/// A multipart body of text `fields` and, unless `file` is false, a PNG `file` field.
+fn multipart(fields: &serde_json::Map<String, Value>, file: bool) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (key, value) in fields.iter().filter(|(k, _)| *k != "file") {
+        form = form.text(key.clone(), datastore::api::openapi::form_value(value));
+    }
+    if file {
+        let part = reqwest::multipart::Part::bytes(PNG.to_vec())
+            .file_name("photo.png")
+            .mime_str("image/png")
+            .expect("a media type");
+        form = form.part("file", part);
+    }
+    form
+}
+
 const COLLECTION: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/postman/datastore.postman_collection.json"
@@ -146,8 +168,17 @@ fn every_endpoint_is_in_the_document_with_its_methods() {
             .unwrap_or_else(|| panic!("{path} is documented"));
         let post = &item["post"];
         assert!(post.is_object(), "{path} takes POST");
-        assert_eq!(item.get("get").is_some(), access.takes_get(), "{path}: GET");
-        for media in ["application/json", "application/x-www-form-urlencoded"] {
+        assert_eq!(
+            item.get("get").is_some(),
+            access.takes_get(),
+            "{path}: GET"
+        );
+        let media: &[&str] = if post["requestBody"]["content"]["multipart/form-data"].is_object() {
+            &["multipart/form-data"]
+        } else {
+            &["application/json", "application/x-www-form-urlencoded"]
+        };
+        for media in media {
             let content = &post["requestBody"]["content"][media];
             assert!(content["schema"].is_object(), "{path}: {media}");
             let examples = content["examples"].as_object().expect("examples");
@@ -191,9 +222,14 @@ async fn documented_parameters_are_exactly_those_each_endpoint_accepts() {
                 "{name}: GET"
             );
         }
-        let answer = app
-            .post(name, serde_json::json!({ "notAParameterOfAnyEndpoint": 1 }))
-            .await;
+        let unknown = serde_json::json!({ "notAParameterOfAnyEndpoint": 1 });
+        let answer = if item["post"]["requestBody"]["content"]["multipart/form-data"].is_object() {
+            let form = multipart(unknown.as_object().expect("a map"), false);
+            app.send(app.client.post(app.url(name)).multipart(form))
+                .await
+        } else {
+            app.post(name, unknown).await
+        };
         let details = answer.fails(400, "UNKNOWN_PARAMETER");
         let accepted: BTreeSet<String> = details["accepted"]
             .as_array()
@@ -256,7 +292,10 @@ fn the_postman_collection_has_every_path_variables_and_status_tests() {
             .iter()
             .any(|h| h["key"] == "Authorization" && h["value"] == "Bearer {{apiKey}}"));
         if request["method"] == "POST" {
-            assert!(request["body"]["raw"].is_string(), "{path} has a body");
+            assert!(
+                request["body"]["raw"].is_string() || request["body"]["formdata"].is_array(),
+                "{path} has a body"
+            );
         }
         let script = item["event"][0]["script"]["exec"].to_string();
         assert!(script.contains("pm.test(") && script.contains("to.have.status(200)"));
@@ -293,6 +332,21 @@ async fn run_collection(app: &TestApp) {
         if let Some(body) = request["body"]["raw"].as_str() {
             builder = builder.body(body.to_owned());
         }
+        if let Some(fields) = request["body"]["formdata"].as_array() {
+            // The file field's file is the user's pick: here, a small PNG.
+            let texts: serde_json::Map<String, Value> = fields
+                .iter()
+                .filter(|f| f["type"] == "text")
+                .map(|f| {
+                    (
+                        f["key"].as_str().expect("a key").to_owned(),
+                        f["value"].clone(),
+                    )
+                })
+                .collect();
+            let file = fields.iter().any(|f| f["type"] == "file");
+            builder = builder.multipart(multipart(&texts, file));
+        }
         let response = builder.send().await.expect("the request is sent");
         let status = response.status();
         let text = response.text().await.expect("a body");
@@ -314,6 +368,22 @@ async fn every_form_example_succeeds_in_order_on_a_fresh_database() {
         let Some(post) = item.get("post") else {
             continue;
         };
+        if let Some(multipart_body) = post["requestBody"]["content"].get("multipart/form-data") {
+            for (name, example) in multipart_body["examples"].as_object().expect("examples") {
+                let fields = example["value"].as_object().expect("fields");
+                let response = app
+                    .client
+                    .post(format!("{}{path}", app.address))
+                    .multipart(multipart(fields, true))
+                    .send()
+                    .await
+                    .expect("the multipart body is sent");
+                let status = response.status();
+                let text = response.text().await.expect("a body");
+                assert_eq!(status, 200, "{name}: {text}");
+            }
+            continue;
+        }
         let form = &post["requestBody"]["content"]["application/x-www-form-urlencoded"];
         for (name, example) in form["examples"].as_object().expect("form examples") {
             let fields = example["value"].as_object().expect("a form");

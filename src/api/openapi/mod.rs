@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::Config;
 
-use super::{endpoints, lists, objects, relationships, system, transfer, Access};
+use super::{endpoints, files, lists, objects, relationships, system, transfer, Access};
 use crate::error::{status, ApiError, ErrorCode};
 
 #[derive(OpenApi)]
@@ -48,6 +48,8 @@ use crate::error::{status, ApiError, ErrorCode};
         lists::get_object_list_by_filter,
         system::get_config,
         system::get_list,
+        files::upload::upload_file,
+        files::download::get_file,
         objects::change_object_type,
         objects::drop_object,
         system::health,
@@ -90,6 +92,19 @@ fn endpoint_codes(name: &str) -> &'static [ErrorCode] {
         ],
         "getList" => &[UnknownList],
         "copySystem" => &[Conflict],
+        "uploadFile" => &[
+            ObjectNotFound,
+            InvalidValue,
+            UnknownProperty,
+            Conflict,
+            TooLarge,
+        ],
+        "getFile" => &[
+            ObjectNotFound,
+            FileNotFound,
+            UnknownProperty,
+            RangeNotSatisfiable,
+        ],
         _ => &[],
     }
 }
@@ -252,6 +267,27 @@ pub fn document(base_path: &str) -> Value {
             continue;
         };
         post["operationId"] = json!(name);
+        if let Some(multipart) = post["requestBody"]["content"].get_mut("multipart/form-data") {
+            // uploadFile: its body is the one way its parameters come (and the file).
+            let body_ref = multipart["schema"]["$ref"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            let request = &schemas[&body_ref];
+            let examples: Map<String, Value> = (request["examples"].as_array().into_iter())
+                .flatten()
+                .enumerate()
+                .map(|(i, e)| (format!("{name}{}", i + 1), json!({ "value": e })))
+                .collect();
+            multipart["examples"] = Value::Object(examples);
+            multipart["encoding"] = json!({ "file": { "contentType": "*/*" } });
+            post["requestBody"]["required"] = json!(true);
+            if let Some(responses) = post["responses"].as_object_mut() {
+                responses.extend(error_responses(&error_codes(name, access, true)));
+            }
+            continue;
+        }
         let body_ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             .as_str()
             .and_then(|r| r.rsplit('/').next())

@@ -23,6 +23,10 @@ pub fn collection(document: &Value) -> Value {
             (None, Some(get)) => ("GET", get),
             (None, None) => continue,
         };
+        if let Some(multipart) = operation["requestBody"]["content"].get("multipart/form-data") {
+            items.push(multipart_item(name, operation, multipart, &url));
+            continue;
+        }
         let examples = operation["requestBody"]["content"]["application/json"]["examples"]
             .as_object()
             .map(|e| e.values().map(|e| Some(e["value"].clone())).collect())
@@ -49,21 +53,7 @@ pub fn collection(document: &Value) -> Value {
                 });
             }
             request["header"] = Value::Array(header);
-            items.push(json!({
-                "name": title,
-                "request": request,
-                "event": [{
-                    "listen": "test",
-                    "script": {
-                        "type": "text/javascript",
-                        "exec": [
-                            format!("pm.test(\"{title} answers 200\", function () {{"),
-                            "    pm.response.to.have.status(200);",
-                            "});",
-                        ],
-                    },
-                }],
-            }));
+            items.push(test_item(&title, request));
         }
     }
     json!({
@@ -83,4 +73,52 @@ pub fn collection(document: &Value) -> Value {
         ],
         "item": items,
     })
+}
+
+/// One request of the collection, with its test that it answers 200.
+fn test_item(title: &str, request: Value) -> Value {
+    json!({
+        "name": title,
+        "request": request,
+        "event": [{
+            "listen": "test",
+            "script": {
+                "type": "text/javascript",
+                "exec": [
+                    format!("pm.test(\"{title} answers 200\", function () {{"),
+                    "    pm.response.to.have.status(200);",
+                    "});",
+                ],
+            },
+        }],
+    })
+}
+
+/// A multipart request (uploadFile): its first example's text fields, and a file field
+/// whose file the user picks (`src`).
+fn multipart_item(name: &str, operation: &Value, multipart: &Value, url: &Value) -> Value {
+    let example = multipart["examples"]
+        .as_object()
+        .and_then(|e| e.values().next())
+        .map(|e| e["value"].clone())
+        .unwrap_or_default();
+    let fields: Vec<Value> = (example.as_object().into_iter())
+        .flatten()
+        .map(|(key, value)| {
+            if key == "file" {
+                json!({ "key": key, "type": "file", "src": "photo.png",
+                        "description": "pick a file (an image for an Image property)" })
+            } else {
+                json!({ "key": key, "value": super::form_value(value), "type": "text" })
+            }
+        })
+        .collect();
+    let request = json!({
+        "method": "POST",
+        "description": operation["summary"].as_str().unwrap_or(name),
+        "url": url,
+        "header": [{ "key": "Authorization", "value": "Bearer {{apiKey}}", "type": "text" }],
+        "body": { "mode": "formdata", "formdata": fields },
+    });
+    test_item(name, request)
 }

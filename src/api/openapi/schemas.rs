@@ -56,6 +56,28 @@ pub struct SavePropertiesRequest {
     pub properties: Map<String, Value>,
 }
 
+/// `uploadFile`: a `multipart/form-data` body; the fields may come in any order.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(examples(json!({"objectId": 2, "propertyName": "photo", "file": "(the file's bytes)"})))]
+pub struct UploadFileRequest {
+    pub object_id: i64,
+    /// An Image (`image/*` files only) or FileLink property of the object's type.
+    pub property_name: String,
+    /// The file, with its name (`filename`) and `Content-Type`; at most `--max-upload` bytes.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// `getFile`: the file an Image or FileLink property holds.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(examples(json!({"objectId": 2, "propertyName": "photo"})))]
+pub struct GetFileRequest {
+    pub object_id: i64,
+    pub property_name: String,
+}
+
 /// `changeObjectType`: the same object (id, number, properties) under another type;
 /// `ARCH_` + its type archives it.
 #[derive(Serialize, ToSchema)]

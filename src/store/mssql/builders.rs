@@ -64,6 +64,15 @@ pub fn delete_objects(n: usize) -> String {
     )
 }
 
+/// Deletes the files linked to `n` properties (`@P2..`) of object `@P1` (their chunks go by
+/// `ON DELETE CASCADE`).
+pub fn unlink_files(n: usize) -> String {
+    format!(
+        "DELETE FROM dbo.Files WHERE OwnerObjectId = @P1 AND PropertyName IN ({})",
+        placeholders(2, n)
+    )
+}
+
 /// Owners of Lookups pointing at any of `n` objects (bound as floats, as
 /// `PropertyAsDouble` holds them), the first 100 by id.
 pub fn lookup_references(n: usize) -> String {

@@ -20,6 +20,14 @@ pub enum Param {
     Bool(bool),
     Time(NaiveDateTime),
     OptTime(Option<NaiveDateTime>),
+    /// `varbinary(max)` (a file's chunk).
+    Bytes(Vec<u8>),
+}
+
+impl From<Vec<u8>> for Param {
+    fn from(v: Vec<u8>) -> Self {
+        Param::Bytes(v)
+    }
 }
 
 impl From<i64> for Param {
@@ -133,6 +141,7 @@ fn query(sql: &str, params: Vec<Param>) -> Query<'_> {
             Param::OptFloat(None) | Param::OptText(None) | Param::OptTime(None) => q.bind(0i32),
             Param::Bool(v) => q.bind(v),
             Param::Time(v) => q.bind(v),
+            Param::Bytes(v) => q.bind(v),
         }
     }
     q

@@ -47,6 +47,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0004_api_keys.sql"),
         transactional: true,
     },
+    Migration {
+        version: 5,
+        name: "files",
+        sql: include_str!("../../../migrations/mssql/0005_files.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

@@ -27,6 +27,7 @@ mod columns;
 mod config;
 mod connect;
 mod exec;
+mod files;
 mod keys;
 mod migrate;
 mod objects;
@@ -53,9 +54,9 @@ pub use admin::{database_url_with, databases_with_prefix, drop_database};
 pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{
-    ApiKeyRecord, AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject,
-    ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions,
-    StoredConfig, TableQuery,
+    ApiKeyRecord, AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, FileId, FileInfo,
+    LinkFile, NewFile, NewObject, ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties,
+    Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -451,6 +452,134 @@ impl Store for MssqlStore {
         })
         .await
     }
+    #[tracing::instrument(name = "store.create_file", skip_all)]
+    async fn create_file(&self, file: &NewFile) -> Result<FileId, StoreError> {
+        let file = Arc::new(file.clone());
+        self.call("create_file", |db| async move {
+            db.transaction(|c| {
+                let file = file.clone();
+                Box::pin(async move { files::create(c, &file).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.write_file_chunk", skip_all, fields(file_id = file_id, seq = seq))]
+    async fn write_file_chunk(
+        &self,
+        file_id: FileId,
+        seq: u32,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let data = Arc::new(data);
+        self.call("write_file_chunk", |db| async move {
+            // One statement: autocommit, no transaction round trips around it.
+            db.read(|c| {
+                let data = data.clone();
+                Box::pin(async move { files::write_chunk(c, file_id, seq, &data).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.link_file", skip_all, fields(file_id = req.file_id, object_id = req.save.object_id))]
+    async fn link_file(&self, req: LinkFile) -> Result<ObjectRecord, StoreError> {
+        let req = Arc::new(req);
+        self.call("link_file", |db| async move {
+            db.transaction(|c| {
+                let req = req.clone();
+                Box::pin(async move { files::link(c, &req).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.delete_file", skip_all, fields(file_id = file_id))]
+    async fn delete_file(&self, file_id: FileId) -> Result<bool, StoreError> {
+        self.call("delete_file", move |db| async move {
+            db.transaction(move |c| Box::pin(files::delete(c, file_id)))
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.sweep_pending_files", skip_all)]
+    async fn sweep_pending_files(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let before = before.naive_utc();
+        self.call("sweep_pending_files", move |db| async move {
+            db.transaction(move |c| Box::pin(files::sweep(c, before)))
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.linked_file", skip_all, fields(object_id = object_id))]
+    async fn linked_file(
+        &self,
+        object_id: ObjectId,
+        property: &str,
+    ) -> Result<Option<FileInfo>, StoreError> {
+        let property: Arc<str> = property.into();
+        self.call("linked_file", move |db| async move {
+            db.read(move |c| {
+                let property = property.clone();
+                Box::pin(async move { files::linked(c, object_id, &property).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.file_chunk", skip_all, fields(file_id = file_id, seq = seq))]
+    async fn file_chunk(&self, file_id: FileId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.call("file_chunk", move |db| async move {
+            db.read(move |c| Box::pin(files::chunk(c, file_id, seq)))
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.restore_file", skip_all, fields(file_id = file.file_id))]
+    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError> {
+        let file = Arc::new(file.clone());
+        self.call("restore_file", |db| async move {
+            db.transaction(|c| {
+                let file = file.clone();
+                Box::pin(async move { files::restore(c, &file).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.attach_file", skip_all, fields(file_id = file.file_id))]
+    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError> {
+        let file = Arc::new(file.clone());
+        self.call("attach_file", |db| async move {
+            db.transaction(|c| {
+                let file = file.clone();
+                Box::pin(async move { files::attach(c, &file).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.files", skip_all)]
+    async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError> {
+        self.call("files", move |db| async move {
+            db.read(move |c| Box::pin(files::list(c, after, limit)))
+                .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.insert_api_key", skip_all, fields(key_id = %key.id))]
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {
         let key = Arc::new(key.clone());

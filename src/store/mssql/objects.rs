@@ -231,6 +231,12 @@ async fn insert_object(
 }
 
 pub async fn save_properties(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecord, Fail> {
+    save_in(c, req).await
+}
+
+/// The body of [`save_properties`] in the caller's transaction (also linking a file):
+/// checks, lets go of the files of the properties written, writes.
+pub async fn save_in(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecord, Fail> {
     config::check_version(c, req.config_version).await?;
     let touched = exec::row(c, sql::TOUCH_OBJECT, params![req.object_id, now()]).await?;
     let Some(row) = touched else {
@@ -240,6 +246,7 @@ pub async fn save_properties(c: &mut Client, req: &SaveProperties) -> Result<Obj
     if current != req.expected_type {
         return Err(Fail::Store(StoreError::TypeChanged(req.object_id)));
     }
+    super::files::unlink_properties(c, req.object_id, &req.writes).await?;
     apply_writes(c, req.object_id, &req.writes).await?;
     require(c, req.object_id).await
 }

@@ -296,6 +296,52 @@ NextNumber = @P4, Active = @P5 WHERE ObjectType = @P1; \
 IF @@ROWCOUNT = 0 INSERT INTO dbo.ObjectNumbers (ObjectType, Prefix, Width, NextNumber, Active) \
 VALUES (@P1, @P2, @P3, @P4, @P5);";
 
+// --- files (migration 0005) ---------------------------------------------------------------
+
+/// A pending file: no owner, no bytes yet.
+pub const INSERT_FILE: &str =
+    "INSERT INTO dbo.Files (Name, ContentType, ChunkSize, CreatedAt, Linked) \
+OUTPUT INSERTED.FileId VALUES (@P1, @P2, @P3, @P4, 0)";
+
+/// Chunk `@P2` of file `@P1`, only while the file is pending (a linked file never changes).
+pub const INSERT_FILE_CHUNK: &str = "INSERT INTO dbo.FileChunks (FileId, Seq, Data) \
+SELECT FileId, @P2, @P3 FROM dbo.Files WHERE FileId = @P1 AND Linked = 0";
+
+/// Links pending file `@P1` to property `@P3` of object `@P2`, with its size and hash.
+pub const LINK_FILE: &str = "UPDATE dbo.Files SET OwnerObjectId = @P2, PropertyName = @P3, \
+Size = @P4, Sha256 = @P5, Linked = 1 WHERE FileId = @P1 AND Linked = 0";
+
+/// Import: a pending file with a given id (`IDENTITY_INSERT`).
+pub const RESTORE_FILE: &str = "SET IDENTITY_INSERT dbo.Files ON; \
+INSERT INTO dbo.Files (FileId, Name, ContentType, ChunkSize, CreatedAt, Linked) \
+VALUES (@P1, @P2, @P3, @P4, @P5, 0); \
+SET IDENTITY_INSERT dbo.Files OFF;";
+
+/// Import: deletes the file linked to property `@P3` of object `@P2` unless it is `@P1`,
+/// then links pending file `@P1` there with its size `@P4` and hash `@P5`.
+pub const ATTACH_FILE: &str = "DELETE FROM dbo.Files \
+WHERE OwnerObjectId = @P2 AND PropertyName = @P3 AND FileId <> @P1; \
+UPDATE dbo.Files SET OwnerObjectId = @P2, PropertyName = @P3, Size = @P4, Sha256 = @P5, \
+Linked = 1 WHERE FileId = @P1 AND Linked = 0;";
+
+/// A file and (by cascade) its chunks.
+pub const DELETE_FILE: &str = "DELETE FROM dbo.Files WHERE FileId = @P1";
+
+/// Pending files created before `@P1`.
+pub const SWEEP_FILES: &str = "DELETE FROM dbo.Files WHERE Linked = 0 AND CreatedAt < @P1";
+
+/// The file linked to property `@P2` of object `@P1`.
+pub const SELECT_LINKED_FILE: &str = "SELECT FileId, OwnerObjectId, PropertyName, Name, \
+ContentType, Size, ChunkSize, Sha256, CreatedAt FROM dbo.Files \
+WHERE OwnerObjectId = @P1 AND PropertyName = @P2 AND Linked = 1";
+
+pub const SELECT_FILE_CHUNK: &str =
+    "SELECT Data FROM dbo.FileChunks WHERE FileId = @P1 AND Seq = @P2";
+
+/// Up to `@P2` files with ids above `@P1`, in id order.
+pub const SELECT_FILES: &str = "SELECT TOP (@P2) FileId, OwnerObjectId, PropertyName, Name, \
+ContentType, Size, ChunkSize, Sha256, CreatedAt FROM dbo.Files WHERE FileId > @P1 ORDER BY FileId";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
@@ -354,4 +400,15 @@ pub const ALL: &[(&str, &str)] = &[
     ("ANY_OBJECT", ANY_OBJECT),
     ("CLEAR_DATA", CLEAR_DATA),
     ("IMPORT_NUMBERING", IMPORT_NUMBERING),
+
+    ("INSERT_FILE", INSERT_FILE),
+    ("INSERT_FILE_CHUNK", INSERT_FILE_CHUNK),
+    ("LINK_FILE", LINK_FILE),
+    ("RESTORE_FILE", RESTORE_FILE),
+    ("ATTACH_FILE", ATTACH_FILE),
+    ("DELETE_FILE", DELETE_FILE),
+    ("SWEEP_FILES", SWEEP_FILES),
+    ("SELECT_LINKED_FILE", SELECT_LINKED_FILE),
+    ("SELECT_FILE_CHUNK", SELECT_FILE_CHUNK),
+    ("SELECT_FILES", SELECT_FILES),
 ];

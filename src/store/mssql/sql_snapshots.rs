@@ -91,6 +91,7 @@ fn builders() {
             ));
         }
     }
+    out.push(("unlink_files(2)".into(), builders::unlink_files(2)));
     out.push((
         "insert_property_config(2)".into(),
         builders::insert_property_config(2),

@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "api_keys",
         sql: include_str!("../../../migrations/sqlite/0004_api_keys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "files",
+        sql: include_str!("../../../migrations/sqlite/0005_files.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

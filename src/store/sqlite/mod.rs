@@ -9,6 +9,7 @@
 mod columns;
 mod config;
 mod counts;
+mod files;
 mod keys;
 mod migrate;
 mod objects;
@@ -28,9 +29,9 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{
-    ApiKeyRecord, AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, NewObject,
-    ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties, Store, StoreError, StoreOptions,
-    StoredConfig, TableQuery,
+    ApiKeyRecord, AppliedConfig, ConfigVersions, DisplayRefresh, DropObject, FileId, FileInfo,
+    LinkFile, NewFile, NewObject, ObjectRecord, Page, RelatedPage, RelatedQuery, SaveProperties,
+    Store, StoreError, StoreOptions, StoredConfig, TableQuery,
 };
 use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
@@ -402,6 +403,64 @@ impl Store for SqliteStore {
         let columns = columns.map(<[String]>::to_vec);
         self.read_snapshot(move |s| query::run(s, &plan, columns.as_deref()))
             .await
+    }
+
+    async fn create_file(&self, file: &NewFile) -> Result<FileId, StoreError> {
+        let file = file.clone();
+        self.write(move |c| files::create(c, &file)).await
+    }
+
+    async fn write_file_chunk(
+        &self,
+        file_id: FileId,
+        seq: u32,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| files::write_chunk(c, file_id, seq, &data))
+            .await
+    }
+
+    async fn link_file(&self, req: LinkFile) -> Result<ObjectRecord, StoreError> {
+        self.write(move |c| files::link(c, &req)).await
+    }
+
+    async fn delete_file(&self, file_id: FileId) -> Result<bool, StoreError> {
+        self.write(move |c| files::delete(c, file_id)).await
+    }
+
+    async fn sweep_pending_files(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        self.write(move |c| files::sweep(c, before)).await
+    }
+
+    async fn linked_file(
+        &self,
+        object_id: ObjectId,
+        property: &str,
+    ) -> Result<Option<FileInfo>, StoreError> {
+        let property = property.to_owned();
+        self.read(move |c| files::linked(c, object_id, &property))
+            .await
+    }
+
+    async fn file_chunk(&self, file_id: FileId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |c| files::chunk(c, file_id, seq)).await
+    }
+
+    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError> {
+        let file = file.clone();
+        self.write(move |c| files::restore(c, &file)).await
+    }
+
+    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError> {
+        let file = file.clone();
+        self.write(move |c| files::attach(c, &file)).await
+    }
+
+    async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError> {
+        self.read(move |c| files::list(c, after, limit)).await
     }
 
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {

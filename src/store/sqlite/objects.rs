@@ -340,16 +340,26 @@ pub(super) fn save_properties(
     req: &SaveProperties,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
-    super::config::check_version(&tx, req.config_version)?;
-    match object_type_of(&tx, req.object_id)? {
+    let record = save_in(&tx, req)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+/// The body of [`save_properties`] inside `tx` (also linking a file): checks, writes, and
+/// lets go of the files of the properties written.
+pub(super) fn save_in(
+    tx: &Transaction<'_>,
+    req: &SaveProperties,
+) -> Result<ObjectRecord, StoreError> {
+    super::config::check_version(tx, req.config_version)?;
+    match object_type_of(tx, req.object_id)? {
         None => return Err(StoreError::ObjectNotFound(req.object_id)),
         Some(t) if t != req.expected_type => return Err(StoreError::TypeChanged(req.object_id)),
         Some(_) => {}
     }
-    apply_writes(&tx, req.object_id, &req.writes, &now_text())?;
-    let record = require(&tx, req.object_id)?;
-    tx.commit()?;
-    Ok(record)
+    super::files::unlink_properties(tx, req.object_id, &req.writes)?;
+    apply_writes(tx, req.object_id, &req.writes, &now_text())?;
+    require(tx, req.object_id)
 }
 
 pub(super) fn change_object_type(
