@@ -316,7 +316,7 @@ pub async fn metrics_endpoint(
 ) -> Result<HttpResponse, ApiError> {
     let text = ops
         .metrics
-        .render(state.datastore.store.pool_stats())
+        .render(state.central().store.pool_stats())
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -10,6 +10,7 @@
 //! - `active`: the DSConfig in force in this process, kept equal to the stored one.
 //! - `displays`: the display-text refresh a new DSConfig needs.
 //! - `table`, `render`: list requests; flat objects and CSV.
+//! - `tenants`: the (app, system) databases, opened on first use into a bounded registry.
 
 mod active;
 pub mod displays;
@@ -17,6 +18,7 @@ mod error;
 mod render;
 mod schema;
 mod table;
+pub mod tenants;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ pub use error::{ErrorCode, ServiceError};
 pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
 pub use table::{FilterRequest, TableRequest};
+pub use tenants::{open_tenant_store, TenantError, TenantSettings, Tenants};
 
 /// Attempts of a write whose object type or DSConfig changed under it.
 const WRITE_ATTEMPTS: usize = 4;

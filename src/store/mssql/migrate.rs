@@ -47,6 +47,13 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0004_api_keys.sql"),
         transactional: true,
     },
+    // 0005 belongs to another branch; the gap is allowed.
+    Migration {
+        version: 6,
+        name: "apps",
+        sql: include_str!("../../../migrations/mssql/0006_apps.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

@@ -33,6 +33,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "api_keys",
         sql: include_str!("../../../migrations/sqlite/0004_api_keys.sql"),
     },
+    // 0005 belongs to another branch; the gap is allowed.
+    Migration {
+        version: 6,
+        name: "apps",
+        sql: include_str!("../../../migrations/sqlite/0006_apps.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

@@ -6,6 +6,7 @@
 //! small pool of read-only connections in WAL mode via `spawn_blocking`, so they neither
 //! block the async workers nor wait for the writer.
 
+mod apps;
 mod columns;
 mod config;
 mod counts;
@@ -428,6 +429,15 @@ impl Store for SqliteStore {
 
     async fn any_api_key(&self) -> Result<bool, StoreError> {
         self.read(keys::any).await
+    }
+
+    async fn record_app(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| apps::record(c, &name)).await
+    }
+
+    async fn apps(&self) -> Result<Vec<super::AppRecord>, StoreError> {
+        self.read(apps::list).await
     }
 }
 
