@@ -240,7 +240,7 @@ impl Tenants {
                 (busy, s.last_used.load(Ordering::Relaxed), k.clone())
             })
             .collect();
-        candidates.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        candidates.sort_by_key(|c| (c.0, c.1));
         for (_, _, key) in candidates.into_iter().take(opened - self.settings.max_open) {
             tracing::info!(app = %key.0, system = %key.1, "closing the app's database: too many open");
             open.remove(&key);
@@ -274,10 +274,8 @@ impl Tenants {
             loop {
                 tick.tick().await;
                 let version = self.central.active.get().version;
-                if version != seen {
-                    if self.propagate().await {
-                        seen = version;
-                    }
+                if version != seen && self.propagate().await {
+                    seen = version;
                 }
                 if last_sweep.elapsed() >= sweep_every {
                     self.sweep();
@@ -360,4 +358,86 @@ pub async fn open_tenant_store(
     };
     let (store, _) = open_and_prepare(&url, options, app, central).await?;
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn registry(dir: &std::path::Path, max_open: usize, idle: Duration) -> Tenants {
+        let base = format!("sqlite://{}", dir.join("d.db").display());
+        let store = store::open(&base, &StoreOptions::default()).await.unwrap();
+        let active = Arc::new(ActiveConfig::new(Config::default(), 0, chrono_tz::UTC, 100));
+        let settings = TenantSettings {
+            base_url: base,
+            app_pool_size: 1,
+            max_open,
+            idle,
+            time_zone: chrono_tz::UTC,
+            max_limit: 100,
+        };
+        Tenants::new(settings, Arc::new(Datastore { store, active }))
+    }
+
+    fn app(name: &str) -> AppName {
+        AppName::parse(name).unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_uses_open_a_pair_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 4, Duration::from_secs(300)).await;
+        let (upper, lower) = (app("Shop"), app("shop"));
+        let (a, b) = tokio::join!(
+            tenants.get(&upper, System::Test),
+            tenants.get(&lower, System::Test)
+        );
+        assert!(Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
+        assert_eq!(tenants.open_count(), 1);
+        let central = tenants.get(&app("DEFAULT"), System::Live).await.unwrap();
+        assert!(Arc::ptr_eq(&central, tenants.central()));
+        assert_eq!(tenants.open_count(), 1, "the central store is not counted");
+        assert!(dir.path().join("d.shop-test.db").exists());
+    }
+
+    #[tokio::test]
+    async fn at_most_max_open_stay_open_and_idle_ones_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 2, Duration::from_secs(300)).await;
+        for name in ["a", "b", "c", "d"] {
+            tenants.get(&app(name), System::Live).await.unwrap();
+            assert!(tenants.open_count() <= 2);
+        }
+        assert_eq!(tenants.open_count(), 2);
+        // A closed one opens again.
+        tenants.get(&app("a"), System::Live).await.unwrap();
+        assert_eq!(tenants.open_count(), 2);
+        tenants.sweep();
+        assert_eq!(tenants.open_count(), 2, "none is idle yet");
+
+        let swept = registry(dir.path(), 8, Duration::ZERO).await;
+        swept.get(&app("a"), System::Staging).await.unwrap();
+        assert_eq!(swept.open_count(), 1);
+        swept.sweep();
+        assert_eq!(swept.open_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_apps_opened_are_recorded_centrally_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 8, Duration::from_secs(300)).await;
+        for (name, system) in [
+            ("Shop", System::Live),
+            ("shop", System::Staging),
+            ("hr", System::Test),
+        ] {
+            tenants.get(&app(name), system).await.unwrap();
+        }
+        let apps = tenants.central().store.apps().await.unwrap();
+        let names: Vec<(&str, &str)> = apps
+            .iter()
+            .map(|a| (a.name.as_str(), a.key.as_str()))
+            .collect();
+        assert_eq!(names, [("hr", "hr"), ("Shop", "shop")]);
+    }
 }

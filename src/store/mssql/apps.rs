@@ -60,3 +60,58 @@ fn fail(e: Fail) -> StoreError {
         Fail::Store(e) => e,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::mssql::{admin, connect::ConnectOptions, MssqlStore};
+    use crate::store::StoreOptions;
+
+    /// A table of someone else's application.
+    const FOREIGN_TABLE: &str = "CREATE TABLE dbo.Invoices (Id int NOT NULL PRIMARY KEY)";
+
+    #[tokio::test]
+    async fn a_database_holding_tables_but_not_ours_is_refused_for_an_app() {
+        let Some(url) = std::env::var("DATASTORE_TEST_MSSQL_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            eprintln!("skipped: DATASTORE_TEST_MSSQL_URL is not set");
+            return;
+        };
+        // Named as the API tests name theirs, so that a run that fails here leaves nothing
+        // their clean-up does not drop.
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let name = format!("dstest_{seconds}_{}_foreign", std::process::id());
+        let db_url = admin::database_url_with(&url, &name).unwrap();
+        let options = ConnectOptions::parse(&db_url).unwrap();
+        let mut client = admin::connect_creating(&options).await.unwrap();
+        exec::batch(&mut client, FOREIGN_TABLE).await.unwrap();
+        drop(client.close().await);
+
+        let refused = MssqlStore::open_app(&db_url, &StoreOptions::default()).await;
+        match refused {
+            Err(StoreError::Config(message)) => {
+                assert!(message.contains(&name), "{message}")
+            }
+            Err(other) => panic!("refused for another reason: {other}"),
+            Ok(_) => panic!("a foreign database was adopted"),
+        }
+        // Nothing of ours was created in it.
+        let mut client = admin::connect_creating(&options).await.unwrap();
+        let row = exec::row(&mut client, sql::TABLES_AND_OURS, Vec::new())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(exec::req::<i32>(&row, 0).unwrap(), 1);
+        assert_eq!(exec::req::<i32>(&row, 1).unwrap(), 0);
+        drop(client.close().await);
+        admin::drop_database(&url, &name, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+}
