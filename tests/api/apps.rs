@@ -249,6 +249,16 @@ async fn many_apps_with_few_open_all_answer_correctly() {
             assert_eq!(tenant.count("City").await, 1);
         }
     }
+    let metrics = app.get("metrics", &[]).await.ok();
+    let open: u64 = metrics
+        .as_str()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("datastore_apps_open "))
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .expect("datastore_apps_open in the metrics");
+    assert!((1..=2).contains(&open), "{open} apps open");
 }
 
 #[tokio::test]
@@ -272,4 +282,40 @@ async fn concurrent_first_requests_to_a_new_app_both_succeed() {
         answer.ok();
     }
     assert_eq!(tenant.count("Person").await, 6);
+}
+
+#[tokio::test]
+async fn a_browser_form_may_send_the_system_header_to_an_app() {
+    let forms = "https://forms.example.com";
+    let app = spawn_with(|s, _| s.ops.cors_origins = vec![forms.into()]).await;
+    let name = app.app_name("forms");
+    let preflight = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url(&format!("apps/{name}/newObject")),
+        )
+        .header("Origin", forms)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type, x-datastore-system",
+        );
+    let allowed = app.send(preflight).await;
+    assert!(allowed.status.is_success(), "{}", allowed.status);
+    assert_eq!(allowed.headers["access-control-allow-origin"], forms);
+}
+
+#[tokio::test]
+async fn a_key_for_an_app_that_cannot_exist_is_not_created() {
+    let app = spawn_app().await;
+    let out = crate::helpers::datastore_command()
+        .args(["keys", "create", "--role", "read", "--app", "my-app"])
+        .args(["--database", &app.database])
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("my-app"), "{stderr}");
+    assert!(app.store().await.api_keys().await.unwrap().is_empty());
 }
