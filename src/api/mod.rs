@@ -13,9 +13,9 @@ pub mod params;
 mod relationships;
 mod system;
 
-use actix_web::{web, HttpRequest, HttpResponse};
-
 use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::service::{Datastore, ServiceError, Tenants};

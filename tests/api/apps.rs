@@ -259,6 +259,10 @@ async fn many_apps_with_few_open_all_answer_correctly() {
         .and_then(|n| n.trim().parse().ok())
         .expect("datastore_apps_open in the metrics");
     assert!((1..=2).contains(&open), "{open} apps open");
+    // Requests to apps count under the endpoint's name, never under a path with the app.
+    let text = metrics.as_str().unwrap_or_default();
+    assert!(text.contains(r#"endpoint="getObject""#), "{text}");
+    assert!(!text.contains("many0"), "an app name in the metrics");
 }
 
 #[tokio::test]
