@@ -423,6 +423,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_command_opens_an_apps_database_with_the_central_dsconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 8, Duration::from_secs(300)).await;
+        let central = tenants.central().store.clone();
+        let config = crate::dsconfig::load_dir(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dsconfig"
+        )))
+        .unwrap();
+        central.apply_config(&config).await.unwrap();
+        let base = format!("sqlite://{}", dir.path().join("d.db").display());
+        let store = open_tenant_store(
+            &base,
+            &StoreOptions::default(),
+            &Owner::App(app("Export")),
+            System::Test,
+            central.as_ref(),
+        )
+        .await
+        .unwrap();
+        let stored = store.stored_config().await.unwrap().unwrap();
+        assert_eq!(stored.config, config);
+        assert!(dir.path().join("d.export-test.db").exists());
+        let apps = central.apps().await.unwrap();
+        assert_eq!(apps.len(), 1);
+        assert_eq!(apps[0].name, "Export");
+    }
+
+    #[tokio::test]
     async fn the_apps_opened_are_recorded_centrally_once() {
         let dir = tempfile::tempdir().unwrap();
         let tenants = registry(dir.path(), 8, Duration::from_secs(300)).await;

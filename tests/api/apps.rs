@@ -323,3 +323,37 @@ async fn a_key_for_an_app_that_cannot_exist_is_not_created() {
     assert!(stderr.contains("my-app"), "{stderr}");
     assert!(app.store().await.api_keys().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn two_instances_share_an_apps_data_and_its_dsconfig() {
+    let app = spawn_app().await;
+    let peer = app.spawn_peer(|_, _| {}).await;
+    let name = app.app_name("shared");
+    let first = app.tenant(Some(&name), Some("STAGING"));
+    let second = peer.tenant(Some(&name), Some("STAGING"));
+    let city = first.new_object("City", json!({ "name": "Turin" })).await;
+    assert_eq!(second.get_object(&city["objectId"]).await.ok(), city);
+    second.new_object("City", json!({ "name": "Graz" })).await;
+    assert_eq!(first.count("City").await, 2);
+    // A DSConfig applied once reaches the app on both instances.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(SAMPLE_DSCONFIG).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("schemaMode = \"open\"", "schemaMode = \"strict\"");
+        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    app.cli(&["dsconfig", "apply", dir.path().to_str().unwrap()]);
+    for tenant in [&first, &second] {
+        let strict = eventually(10, || async {
+            tenant.post("getConfig", json!({})).await.ok()["schemaMode"] == "strict"
+        })
+        .await;
+        assert!(strict, "an instance never saw the strict DSConfig");
+        tenant
+            .post("newObject", json!({ "objectType": "Gizmo" }))
+            .await
+            .fails(400, "UNKNOWN_OBJECT_TYPE");
+    }
+}
