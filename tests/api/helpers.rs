@@ -205,12 +205,15 @@ impl Drop for TestApp {
                 if let Err(e) = dropped {
                     eprintln!("cannot drop the test database {name}: {e}");
                 }
-                // The databases of the test's apps (see `TestApp::app_name`).
+                // The default app's other systems, and the databases of the test's apps
+                // (see `TestApp::app_name`).
                 let prefix = app_prefix(&name);
+                let mut others = vec![format!("{name}STAGING"), format!("{name}TEST")];
                 let apps = runtime.block_on(datastore::store::mssql::databases_with_prefix(
                     &url, &prefix,
                 ));
-                for app in apps.unwrap_or_default() {
+                others.extend(apps.unwrap_or_default());
+                for app in others {
                     let dropped = runtime.block_on(datastore::store::mssql::drop_database(
                         &url,
                         &app,
