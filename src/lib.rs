@@ -18,7 +18,10 @@
 //! - [`service`]: the datastore's rules between HTTP and storage: schema checks, conversion,
 //!   what a write must check and refresh, rendering of flat objects; the active DSConfig
 //!   (one stored version for every process) and the display refresh a new one needs. It
-//!   answers with its own error (codes, no HTTP).
+//!   answers with its own error (codes, no HTTP). [`service::tenants`] opens the database of
+//!   each (app, system) on first use into a bounded registry and hands it the central
+//!   DSConfig.
+//! - [`tenancy`]: app names, systems, and which database each (app, system) lives in.
 //! - [`convert`]: client input to stored columns and back, type by type.
 //! - [`model`]: names, property types, system fields, and the comparison vocabulary (keys,
 //!   orders) that the query plan and the stores share.

@@ -290,6 +290,11 @@ async fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
                 name.chars().count() <= 200,
                 "--name is limited to 200 characters"
             );
+            // The name as an app would take it: a key for `my-app` could never be used.
+            let app = app
+                .map(|a| datastore::tenancy::AppName::parse(&a).map(|a| a.to_string()))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--app: {e}"))?;
             let request = KeyRequest {
                 role,
                 app,

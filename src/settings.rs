@@ -176,6 +176,33 @@ pub struct Settings {
     /// Database connections: readers (SQLite) or the pool size (SQL Server).
     #[arg(long, env = "DATASTORE_POOL_SIZE", default_value_t = 16, global = true)]
     pub pool_size: u32,
+    /// Apps' databases kept open at most (each (app, system) pair counts once; the default
+    /// app's LIVE database is always open and not counted). Beyond, the least recently used
+    /// idle ones are closed.
+    #[arg(
+        long,
+        env = "DATASTORE_MAX_OPEN_APPS",
+        default_value_t = 64,
+        global = true
+    )]
+    pub max_open_apps: usize,
+    /// Seconds without a request after which an app's database is closed.
+    #[arg(
+        long,
+        env = "DATASTORE_APP_IDLE_SECONDS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub app_idle_seconds: u64,
+    /// Connections of each app's database: readers (SQLite) or the pool size (SQL Server).
+    /// The default app's LIVE database has `--pool-size`.
+    #[arg(
+        long,
+        env = "DATASTORE_APP_POOL_SIZE",
+        default_value_t = 4,
+        global = true
+    )]
+    pub app_pool_size: u32,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "DATASTORE_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -224,6 +251,9 @@ impl std::fmt::Debug for Settings {
             .field("body_limit", &self.body_limit)
             .field("max_upload", &self.max_upload)
             .field("pool_size", &self.pool_size)
+            .field("max_open_apps", &self.max_open_apps)
+            .field("app_idle_seconds", &self.app_idle_seconds)
+            .field("app_pool_size", &self.app_pool_size)
             .field("ops", &self.ops)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "***"))
             .finish()

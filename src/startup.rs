@@ -14,7 +14,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use crate::api::{self, ApiState};
 use crate::dsconfig::{self, Config, ConfigErrors};
 use crate::ops::{self, Ops};
-use crate::service::{ActiveConfig, Datastore};
+use crate::service::{ActiveConfig, Datastore, TenantSettings, Tenants};
 use crate::settings::Settings;
 use crate::store::{self, Store, StoreError, StoreOptions, StoredConfig};
 
@@ -141,6 +141,9 @@ pub struct Application {
     watcher: tokio::task::JoinHandle<()>,
     /// Removes pending files that failed uploads left; ends with the service.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Closes idle apps' databases and hands them the central DSConfig; ends with the
+    /// service.
+    maintainer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -180,8 +183,20 @@ impl Application {
         if let Some(refresh) = installed.refresh {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
+        let tenants = Arc::new(Tenants::new(
+            TenantSettings {
+                base_url: settings.database.clone(),
+                app_pool_size: settings.app_pool_size.max(1),
+                max_open: settings.max_open_apps.max(1),
+                idle: std::time::Duration::from_secs(settings.app_idle_seconds.max(1)),
+                time_zone: settings.time_zone,
+                max_limit: settings.max_results.max(1),
+            },
+            Arc::new(Datastore { store, active }),
+        ));
+        let maintainer = tenants.clone().maintain();
         let state = web::Data::new(ApiState {
-            datastore: Datastore { store, active },
+            tenants,
             body_limit: settings.body_limit,
             database: settings.database.clone(),
             max_upload: settings.max_upload,
@@ -227,6 +242,7 @@ impl Application {
             address: settings.listen,
             watcher,
             sweeper,
+            maintainer,
         })
     }
 
@@ -253,6 +269,7 @@ impl Application {
         let result = self.server.await;
         self.watcher.abort();
         self.sweeper.abort();
+        self.maintainer.abort();
         result
     }
 }

@@ -8,7 +8,7 @@ use super::openapi::schemas;
 use super::params::Params;
 use super::State;
 use crate::error::{ApiError, ErrorCode};
-use crate::service::{render_object, CsvTable, FilterRequest, TableRequest};
+use crate::service::{render_object, CsvTable, Datastore, FilterRequest, TableRequest};
 use crate::store::Page;
 
 /// The answer format of list endpoints.
@@ -33,7 +33,7 @@ pub(super) fn format_of(value: Option<String>) -> Result<Format, ApiError> {
 /// A page as the client asked for it, with `X-Total-Count`. A CSV header follows the
 /// request (`properties`, or the type's properties), never the page.
 async fn page_response(
-    state: &State,
+    datastore: &Datastore,
     page: &Page,
     object_type: &str,
     properties: Option<&[String]>,
@@ -44,7 +44,7 @@ async fn page_response(
     Ok(match format {
         Format::Json => response.json(page.objects.iter().map(render_object).collect::<Vec<_>>()),
         Format::Csv => {
-            let columns = state.datastore.csv_columns(object_type, properties).await?;
+            let columns = datastore.csv_columns(object_type, properties).await?;
             let csv = CsvTable::render(&page.objects, &columns).map_err(ApiError::internal)?;
             response.content_type("text/csv; charset=utf-8").body(csv)
         }
@@ -84,6 +84,7 @@ pub async fn get_object_list_table(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let object_type = p.required_string("objectType");
     let parent = p.integer("parentObjectId");
@@ -103,8 +104,15 @@ pub async fn get_object_list_table(
         offset: list.offset?,
         limit: list.limit?,
     };
-    let page = state.datastore.list_table(request).await?;
-    page_response(&state, &page, &object_type, properties.as_deref(), format).await
+    let page = datastore.list_table(request).await?;
+    page_response(
+        &datastore,
+        &page,
+        &object_type,
+        properties.as_deref(),
+        format,
+    )
+    .await
 }
 
 /// Objects of one type matching a query (`GET` or `POST`).
@@ -120,6 +128,7 @@ pub async fn get_object_list_by_filter(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let object_type = p.required_string("objectType");
     let query = p.string("query");
@@ -135,6 +144,13 @@ pub async fn get_object_list_by_filter(
         offset: list.offset?,
         limit: list.limit?,
     };
-    let page = state.datastore.list_by_filter(request).await?;
-    page_response(&state, &page, &object_type, properties.as_deref(), format).await
+    let page = datastore.list_by_filter(request).await?;
+    page_response(
+        &datastore,
+        &page,
+        &object_type,
+        properties.as_deref(),
+        format,
+    )
+    .await
 }

@@ -1,8 +1,10 @@
 //! The HTTP layer: one file per endpoint family, each handler thin.
 //!
 //! A handler collects its parameters ([`params::Params`]), refuses unknown ones, calls the
-//! [`Datastore`] and answers JSON (or CSV). Every endpoint is `{basePath}/{endpointName}`;
-//! write endpoints take POST, read endpoints GET and POST (API.md §2).
+//! [`Datastore`] of the request's app and system ([`ApiState::tenant`]) and answers JSON
+//! (or CSV). Every endpoint is `{basePath}/{endpointName}` (app `default`) and
+//! `{basePath}/apps/{app}/{endpointName}`; write endpoints take POST, read endpoints GET and
+//! POST (API.md §2, §9). `health`, `metrics` and the OpenAPI document are not per app.
 
 mod files;
 mod lists;
@@ -13,15 +15,19 @@ mod relationships;
 mod system;
 mod transfer;
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::service::Datastore;
+use crate::service::{Datastore, ServiceError, Tenants};
+use crate::tenancy::{AppName, System, SYSTEM_HEADER};
 use params::Params;
 
 /// What every handler shares.
 pub struct ApiState {
-    pub datastore: Datastore,
+    /// The (app, system) databases; the default app's LIVE one is `tenants.central()`.
+    pub tenants: Arc<Tenants>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// The `--database` of the default app's LIVE system: the others derive from it.
@@ -34,6 +40,53 @@ impl ApiState {
     async fn params(&self, req: &HttpRequest, body: web::Payload) -> Result<Params, ApiError> {
         Params::extract(req, body, self.body_limit).await
     }
+
+    /// The default app's LIVE datastore (health, metrics).
+    pub fn central(&self) -> &Datastore {
+        self.tenants.central()
+    }
+
+    /// The datastore of the request's app (`/apps/{app}/...`, else `default`) and system
+    /// (`X-Datastore-System`, else LIVE), opened on first use (API.md §9).
+    pub async fn tenant(&self, req: &HttpRequest) -> Result<Arc<Datastore>, ApiError> {
+        let app = request_app(req)?;
+        let system = request_system(req)?;
+        Ok(self
+            .tenants
+            .get(&app, system)
+            .await
+            .map_err(ServiceError::from)?)
+    }
+}
+
+/// The app a request addresses: a valid name or `400 INVALID_PARAMETER`.
+fn request_app(req: &HttpRequest) -> Result<AppName, ApiError> {
+    match req.match_info().get("app") {
+        None => Ok(AppName::default_app()),
+        Some(name) => AppName::parse(name).map_err(|message| {
+            ApiError::new(ErrorCode::InvalidParameter, message)
+                .with_details(serde_json::json!({ "app": name }))
+        }),
+    }
+}
+
+/// The system a request addresses: `X-Datastore-System` once, LIVE without it.
+fn request_system(req: &HttpRequest) -> Result<System, ApiError> {
+    let refused = |message: String| {
+        ApiError::new(ErrorCode::InvalidParameter, message)
+            .with_details(serde_json::json!({ "header": SYSTEM_HEADER }))
+    };
+    let mut values = req.headers().get_all(SYSTEM_HEADER);
+    let Some(value) = values.next() else {
+        return Ok(System::Live);
+    };
+    if values.next().is_some() {
+        return Err(refused(format!("{SYSTEM_HEADER} is given more than once")));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| refused(format!("{SYSTEM_HEADER} is not LIVE, STAGING or TEST")))?;
+    System::parse(text).map_err(refused)
 }
 
 type State = web::Data<ApiState>;
@@ -125,29 +178,12 @@ pub fn endpoints() -> Vec<(&'static str, Access)> {
     all
 }
 
-/// Registers every endpoint under `base_path` (empty, or e.g. `/datastore`).
+/// Registers every endpoint under `base_path` (empty, or e.g. `/datastore`), each also
+/// under `{base_path}/apps/{app}` (API.md §9).
 pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
     move |cfg| {
-        let mut scope = web::scope(base_path);
-        macro_rules! endpoint {
-            ($name:literal, $access:expr, $handler:path) => {{
-                let resource = web::resource(concat!("/", $name))
-                    .name($name)
-                    .route(web::post().to($handler))
-                    .default_service(web::to(method_not_allowed));
-                let resource = if $access.takes_get() {
-                    resource.route(web::get().to($handler))
-                } else {
-                    resource
-                };
-                // The role travels with the endpoint; `auth::authorize` checks it.
-                let resource = resource
-                    .app_data(crate::auth::Required($access.role()))
-                    .wrap(actix_web::middleware::from_fn(crate::auth::authorize));
-                scope = scope.service(resource);
-            }};
-        }
-        each_endpoint!(endpoint);
+        let mut scope = register_endpoints(web::scope(base_path));
+        scope = scope.service(register_endpoints(web::scope("/apps/{app}")));
         scope = openapi::register(scope, base_path);
         scope = scope.service(
             web::resource("/health")
@@ -169,6 +205,31 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
         }
         cfg.default_service(web::to(not_found));
     }
+}
+
+/// Every endpoint of [`each_endpoint!`] in `scope`, with its methods and role.
+fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
+    macro_rules! endpoint {
+        ($name:literal, $access:expr, $handler:path) => {{
+            // One name for both forms: the metrics count per endpoint, never per app.
+            let resource = web::resource(concat!("/", $name))
+                .name($name)
+                .route(web::post().to($handler))
+                .default_service(web::to(method_not_allowed));
+            let resource = if $access.takes_get() {
+                resource.route(web::get().to($handler))
+            } else {
+                resource
+            };
+            // The role travels with the endpoint; `auth::authorize` checks it.
+            let resource = resource
+                .app_data(crate::auth::Required($access.role()))
+                .wrap(actix_web::middleware::from_fn(crate::auth::authorize));
+            scope = scope.service(resource);
+        }};
+    }
+    each_endpoint!(endpoint);
+    scope
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -20,14 +20,12 @@ pub async fn new_object(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let object_type = p.required_string("objectType");
     let properties = p.map("properties");
     p.finish()?;
-    let object = state
-        .datastore
-        .new_object(&object_type?, properties?)
-        .await?;
+    let object = datastore.new_object(&object_type?, properties?).await?;
     Ok(json(object))
 }
 
@@ -44,10 +42,11 @@ pub async fn get_object(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     p.finish()?;
-    Ok(json(state.datastore.get_object(id?).await?))
+    Ok(json(datastore.get_object(id?).await?))
 }
 
 /// Saves one property (`POST` only).
@@ -63,14 +62,13 @@ pub async fn save_property(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     let name = p.required_string("propertyName");
     let value = p.required_value("propertyValue");
     p.finish()?;
-    Ok(json(
-        state.datastore.save_property(id?, &name?, value?).await?,
-    ))
+    Ok(json(datastore.save_property(id?, &name?, value?).await?))
 }
 
 /// Saves several properties, all or nothing (`POST` only).
@@ -86,6 +84,7 @@ pub async fn save_properties(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     let properties = p.map("properties").and_then(|m| {
@@ -98,9 +97,7 @@ pub async fn save_properties(
         })
     });
     p.finish()?;
-    Ok(json(
-        state.datastore.save_properties(id?, properties?).await?,
-    ))
+    Ok(json(datastore.save_properties(id?, properties?).await?))
 }
 
 /// Changes an object's type, e.g. to archive it (`POST` only).
@@ -116,15 +113,13 @@ pub async fn change_object_type(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     let object_type = p.required_string("objectType");
     p.finish()?;
     Ok(json(
-        state
-            .datastore
-            .change_object_type(id?, &object_type?)
-            .await?,
+        datastore.change_object_type(id?, &object_type?).await?,
     ))
 }
 
@@ -141,12 +136,12 @@ pub async fn drop_object(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     let child_types = p.list("childObjectTypes");
     p.finish()?;
-    let dropped = state
-        .datastore
+    let dropped = datastore
         .drop_object(id?, child_types?.unwrap_or_default())
         .await?;
     Ok(json(dropped))

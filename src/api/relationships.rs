@@ -22,13 +22,13 @@ pub async fn save_relationship(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let parent = p.required_integer("parentObjectId");
     let child = p.required_integer("childObjectId");
     let strict = p.boolean("strict");
     p.finish()?;
-    let saved = state
-        .datastore
+    let saved = datastore
         .save_relationship(parent?, child?, strict?.unwrap_or(false))
         .await?;
     Ok(json(saved))
@@ -47,13 +47,12 @@ pub async fn drop_relationship(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let parent = p.required_integer("parentObjectId");
     let child = p.required_integer("childObjectId");
     p.finish()?;
-    Ok(json(
-        state.datastore.drop_relationship(parent?, child?).await?,
-    ))
+    Ok(json(datastore.drop_relationship(parent?, child?).await?))
 }
 
 async fn related(
@@ -62,6 +61,7 @@ async fn related(
     state: State,
     direction: Direction,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     let object_type = p.string("objectType");
@@ -75,7 +75,7 @@ async fn related(
         offset: offset?,
         limit: limit?,
     };
-    let (objects, total) = state.datastore.related(request).await?;
+    let (objects, total) = datastore.related(request).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("X-Total-Count", total.to_string()))
         .json(objects))

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ErrorCode};
     responses((status = 200, description = "The database answers.", body = schemas::Health))
 )]
 pub async fn health(state: State) -> Result<HttpResponse, ApiError> {
-    match state.datastore.store.health().await {
+    match state.central().store.health().await {
         Ok(()) => Ok(json(json!({ "status": "ok" }))),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
@@ -41,8 +41,9 @@ pub async fn get_config(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     state.params(&req, body).await?.finish()?;
-    let schema = state.datastore.schema();
+    let schema = datastore.schema();
     // The version first, then the DSConfig as stored.
     let mut answer = serde_json::Map::new();
     answer.insert("version".into(), schema.version.into());
@@ -67,8 +68,9 @@ pub async fn get_list(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
     let name = p.required_string("listName");
     p.finish()?;
-    Ok(json(state.datastore.schema().list_items(&name?)?))
+    Ok(json(datastore.schema().list_items(&name?)?))
 }

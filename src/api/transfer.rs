@@ -8,6 +8,7 @@ use serde_json::json;
 use super::openapi::schemas;
 use super::{json, ApiState, State};
 use crate::error::{ApiError, ErrorCode};
+use crate::service::ServiceError;
 use crate::store::Store;
 use crate::tenancy::{AppName, System};
 use crate::transfer::{self, Progress, TransferError};
@@ -40,8 +41,9 @@ pub async fn export_data(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     state.params(&req, body).await?.finish()?;
-    let store = state.datastore.store.clone();
-    let (app, system) = (AppName::default_app(), System::Live);
+    let (app, system) = (super::request_app(&req)?, super::request_system(&req)?);
+    let store = state.tenant(&req).await?.store.clone();
+    let file_name = format!("datastore-{}-{}.jsonl", app.key(), system);
     let (writer, reader) = tokio::io::duplex(STREAM_BUFFER);
     actix_web::rt::spawn(async move {
         let exported =
@@ -55,17 +57,9 @@ pub async fn export_data(
         .content_type("application/x-ndjson")
         .insert_header((
             "Content-Disposition",
-            format!(
-                "attachment; filename=\"datastore-{}-{}.jsonl\"",
-                app_key(),
-                system
-            ),
+            format!("attachment; filename=\"{file_name}\""),
         ))
         .streaming(tokio_util::io::ReaderStream::new(reader)))
-}
-
-fn app_key() -> String {
-    AppName::default_app().key()
 }
 
 /// Replaces the data of `toSystem` with that of `fromSystem` (`POST`; admin), all or
@@ -99,8 +93,9 @@ pub async fn copy_system(
             format!("fromSystem and toSystem are the same system ({from})"),
         ));
     }
-    let source = system_store(&state, from).await?;
-    let target = system_store(&state, to).await?;
+    let app = super::request_app(&req)?;
+    let source = system_store(&state, &app, from).await?;
+    let target = system_store(&state, &app, to).await?;
     let counts = transfer::copy(source.as_ref(), target.as_ref()).await?;
     Ok(json(json!({
         "fromSystem": from.as_str(),
@@ -112,15 +107,12 @@ pub async fn copy_system(
     })))
 }
 
-/// The store of the default app's `system`: the served one for LIVE, else opened for the
-/// request. (The one place the HTTP side opens a system: a registry of open stores replaces
-/// it once apps and systems are routed.)
+/// The store of `app`'s `system`, from the registry (opened on first use).
 async fn system_store(
     state: &ApiState,
+    app: &AppName,
     system: System,
 ) -> Result<std::sync::Arc<dyn Store>, ApiError> {
-    if system == System::Live {
-        return Ok(state.datastore.store.clone());
-    }
-    Ok(transfer::open_system_store(&state.database, &AppName::default_app(), system, 2).await?)
+    let datastore = (state.tenants.get(app, system).await).map_err(ServiceError::from)?;
+    Ok(datastore.store.clone())
 }

@@ -34,6 +34,7 @@ use chrono::Utc;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::store::{ApiKeyRecord, Store, StoreError};
+use crate::tenancy::AppName;
 pub use keys::Role;
 pub use manage::{create_key, install_admin_key, KeyRequest};
 use throttle::Throttle;
@@ -44,8 +45,8 @@ pub const CACHE_TTL: Duration = Duration::from_secs(1);
 /// Keys remembered at most (a full cache is emptied: it is only a cache).
 const CACHED_KEYS: usize = 10_000;
 
-/// The app of every request until apps are routed (`/apps/{app}/...`).
-pub const DEFAULT_APP: &str = "default";
+/// The app of a request outside `/apps/{app}/...`.
+pub use crate::tenancy::DEFAULT_APP;
 
 /// Why the service may not start as configured.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +88,7 @@ impl Caller {
     pub fn check(&self, required: Role, app: &str) -> Result<(), ApiError> {
         match self {
             Caller::Open => Ok(()),
-            Caller::Key { app: Some(own), .. } if own != app => Err(ApiError::new(
+            Caller::Key { app: Some(own), .. } if !same_app(own, app) => Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!("this API key is for app `{own}`, not `{app}`"),
             )),
@@ -100,6 +101,15 @@ impl Caller {
             )),
             Caller::Key { .. } => Ok(()),
         }
+    }
+}
+
+/// Whether a key's app and a request's app are one: app names ignore case
+/// ([`AppName`]); a name that is not an app's matches nothing but itself.
+fn same_app(own: &str, requested: &str) -> bool {
+    match (AppName::parse(own), AppName::parse(requested)) {
+        (Ok(own), Ok(requested)) => own == requested,
+        _ => own == requested,
     }
 }
 
@@ -429,5 +439,9 @@ mod tests {
         assert!(caller.check(Role::Read, "sales").is_ok());
         let refused = caller.check(Role::Read, DEFAULT_APP).unwrap_err();
         assert_eq!(refused.code(), ErrorCode::Forbidden);
+        assert!(caller.check(Role::Read, "Sales").is_ok());
+        assert!(key(Role::Admin, Some("default"))
+            .check(Role::Read, "DEFAULT")
+            .is_ok());
     }
 }

@@ -25,6 +25,7 @@ pub struct Metrics {
     writer_queue: IntGauge,
     connections_in_use: IntGauge,
     connections_max: IntGauge,
+    apps_open: IntGauge,
 }
 
 /// Store errors by kind: counted where a store error becomes an answer, process-wide.
@@ -88,12 +89,17 @@ impl Metrics {
             "datastore_store_connections_max",
             "Reader connections (SQLite) or the pool size (SQL Server)",
         )?;
+        let apps_open = IntGauge::new(
+            "datastore_apps_open",
+            "Databases of apps and systems open (the default app's LIVE one not counted)",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(writer_queue.clone()))?;
         registry.register(Box::new(connections_in_use.clone()))?;
         registry.register(Box::new(connections_max.clone()))?;
+        registry.register(Box::new(apps_open.clone()))?;
         registry.register(Box::new(store_errors().clone()))?;
         Ok(Metrics {
             registry,
@@ -103,6 +109,7 @@ impl Metrics {
             writer_queue,
             connections_in_use,
             connections_max,
+            apps_open,
         })
     }
 
@@ -119,6 +126,11 @@ impl Metrics {
 
     pub fn in_flight(&self) -> &IntGauge {
         &self.in_flight
+    }
+
+    /// How many apps' databases are open now (`--max-open-apps` at most).
+    pub fn set_apps_open(&self, open: usize) {
+        self.apps_open.set(gauge(open));
     }
 
     /// The text exposition, with the pool gauges as `stats` has them now.

@@ -76,6 +76,8 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
             header::CONTENT_TYPE,
             header::ACCEPT,
             HeaderName::from_static("x-api-key"),
+            // The system of an app (API.md §9): a form in a browser picks STAGING too.
+            HeaderName::from_static("x-datastore-system"),
             REQUEST_ID,
         ])
         .expose_headers([HeaderName::from_static("x-total-count"), REQUEST_ID])
@@ -314,9 +316,10 @@ pub async fn metrics_endpoint(
     ops: web::Data<Ops>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
+    ops.metrics.set_apps_open(state.tenants.open_count());
     let text = ops
         .metrics
-        .render(state.datastore.store.pool_stats())
+        .render(state.central().store.pool_stats())
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

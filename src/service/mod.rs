@@ -11,6 +11,7 @@
 //! - `displays`: the display-text refresh a new DSConfig needs.
 //! - `table`, `render`: list requests; flat objects and CSV.
 //! - `files`: Image/FileLink uploads (what they may go to, linking) and the pending-file sweep.
+//! - `tenants`: the (app, system) databases, opened on first use into a bounded registry.
 
 mod active;
 pub mod displays;
@@ -19,6 +20,7 @@ mod files;
 mod render;
 mod schema;
 mod table;
+pub mod tenants;
 
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub use files::{sweep_pending_files, Uploaded, PENDING_FILE_AGE};
 pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
 pub use table::{FilterRequest, TableRequest};
+pub use tenants::{open_tenant_store, TenantError, TenantSettings, Tenants};
 
 /// Attempts of a write whose object type or DSConfig changed under it.
 const WRITE_ATTEMPTS: usize = 4;

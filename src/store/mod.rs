@@ -42,6 +42,18 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, S
     }
 }
 
+/// Opens an app's database (API.md §9) as [`open`] does, except that on SQL Server a
+/// database that exists and holds tables but not the datastore's is refused
+/// ([`StoreError::Config`]) instead of migrated into.
+pub async fn open_app(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if mssql::is_mssql_url(url) {
+        let store = mssql::MssqlStore::open_app(url, options).await?;
+        Ok(Arc::new(store))
+    } else {
+        open(url, options).await
+    }
+}
+
 /// Settings a backend takes besides its URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -270,4 +282,10 @@ pub trait Store: Send + Sync + 'static {
         source: ImportSource,
         replace: bool,
     ) -> Result<TransferCounts, StoreError>;
+    /// Records app `name` in the central database's `Apps` unless an app of that name, in
+    /// any case, is there already (concurrent callers, in any process, record it once).
+    async fn record_app(&self, name: &str) -> Result<(), StoreError>;
+
+    /// The recorded apps, by key.
+    async fn apps(&self) -> Result<Vec<AppRecord>, StoreError>;
 }

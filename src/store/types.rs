@@ -269,6 +269,16 @@ impl StoreError {
     }
 }
 
+/// One row of `Apps` (migration 0006): an app some process has opened a database of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppRecord {
+    /// The name as first used.
+    pub name: String,
+    /// The name in lower case: what makes two spellings one app.
+    pub key: String,
+    pub created: DateTime<Utc>,
+}
+
 /// One row of `ApiKeys` (API.md §3): who may call, as what, until when. `salt` and `hash`
 /// never leave the service; the key itself is never stored.
 #[derive(Debug, Clone, PartialEq)]

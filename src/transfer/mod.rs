@@ -48,10 +48,22 @@ pub async fn open_system_store(
     system: System,
     pool_size: u32,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    let url = crate::tenancy::database_url(database, &Owner::App(app.clone()), system)?;
     let options = StoreOptions {
         pool_size,
         migrate: true,
     };
-    store::open(&url, &options).await
+    let central = store::open(database, &options).await?;
+    if app.is_default() && system == System::Live {
+        return Ok(central);
+    }
+    // Another database gets the deployment's DSConfig and its app is recorded, as when
+    // `serve` opens it first.
+    crate::service::open_tenant_store(
+        database,
+        &options,
+        &Owner::App(app.clone()),
+        system,
+        central.as_ref(),
+    )
+    .await
 }

@@ -130,6 +130,9 @@ pub fn mssql_url() -> Option<String> {
 
 const TEST_DATABASE_PREFIX: &str = "dstest_";
 
+/// What the databases of tests' apps start with (an app name has no `_`).
+const TEST_APP_PREFIX: &str = "dstest";
+
 /// Test databases older than this are leftovers of runs that did not clean up.
 const LEFTOVER_AGE: Duration = Duration::from_secs(15 * 60);
 
@@ -156,7 +159,8 @@ async fn mssql_database_name(url: &str) -> String {
 /// True when the test run that created a database is over: long ago, or (where the
 /// process table can be read) its process is gone.
 fn is_leftover(name: &str) -> bool {
-    let mut parts = name[TEST_DATABASE_PREFIX.len()..].split('_');
+    // `dstest_<time>_<pid>_<n>`, or an app's `dstestx<time>x<pid>x<n>a<app>...`.
+    let mut parts = name[TEST_DATABASE_PREFIX.len()..].split(['_', 'x']);
     let created = parts.next().and_then(|s| s.parse::<u64>().ok());
     let pid = parts.next().and_then(|s| s.parse::<u32>().ok());
     let old = created.is_some_and(|t| t < unix_seconds().saturating_sub(LEFTOVER_AGE.as_secs()));
@@ -168,11 +172,11 @@ fn is_leftover(name: &str) -> bool {
 /// Drops the test databases of runs that are over.
 async fn drop_leftovers(url: &str) {
     use datastore::store::mssql::{databases_with_prefix, drop_database};
-    let names = databases_with_prefix(url, TEST_DATABASE_PREFIX)
+    let names = databases_with_prefix(url, TEST_APP_PREFIX)
         .await
         .expect("the SQL Server of DATASTORE_TEST_MSSQL_URL answers");
     for name in names {
-        if is_leftover(&name) {
+        if name.len() > TEST_DATABASE_PREFIX.len() && is_leftover(&name) {
             if let Err(e) = drop_database(url, &name, Duration::from_secs(2)).await {
                 eprintln!("cannot drop the leftover test database {name}: {e}");
             }
@@ -200,6 +204,24 @@ impl Drop for TestApp {
                 ));
                 if let Err(e) = dropped {
                     eprintln!("cannot drop the test database {name}: {e}");
+                }
+                // The default app's other systems, and the databases of the test's apps
+                // (see `TestApp::app_name`).
+                let prefix = app_prefix(&name);
+                let mut others = vec![format!("{name}STAGING"), format!("{name}TEST")];
+                let apps = runtime.block_on(datastore::store::mssql::databases_with_prefix(
+                    &url, &prefix,
+                ));
+                others.extend(apps.unwrap_or_default());
+                for app in others {
+                    let dropped = runtime.block_on(datastore::store::mssql::drop_database(
+                        &url,
+                        &app,
+                        Duration::from_secs(30),
+                    ));
+                    if let Err(e) = dropped {
+                        eprintln!("cannot drop the test app database {app}: {e}");
+                    }
                 }
             });
         }
@@ -388,6 +410,90 @@ impl TestApp {
         )
         .await
         .ok();
+    }
+
+    /// How many objects of a type exist.
+    pub async fn count(&self, object_type: &str) -> u64 {
+        let answer = self
+            .post(
+                "getObjectListTable",
+                json!({ "objectType": object_type, "limit": 0 }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.total()
+    }
+}
+
+/// The start of the names of a test's apps on SQL Server, from its database's name
+/// (`dstest_1_2_3` → `dstestx1x2x3a`): their databases are dropped with the test's.
+fn app_prefix(database: &str) -> String {
+    format!("{}a", database.replace('_', "x"))
+}
+
+impl TestApp {
+    /// An app name of this test: `base` on SQLite (its files are in the test's directory);
+    /// on SQL Server, prefixed so that the app's databases are the test's to drop.
+    pub fn app_name(&self, base: &str) -> String {
+        match &self.mssql_database {
+            Some(database) => format!("{}{base}", app_prefix(database)),
+            None => base.to_owned(),
+        }
+    }
+
+    /// A client of `app` (`/apps/{app}/...`; `None`: the plain paths) in `system` (`None`:
+    /// no header).
+    pub fn tenant<'a>(&'a self, app: Option<&str>, system: Option<&str>) -> Tenant<'a> {
+        Tenant {
+            test: self,
+            prefix: app.map_or_else(String::new, |a| format!("apps/{a}/")),
+            system: system.map(str::to_owned),
+            key: None,
+        }
+    }
+}
+
+/// A client of one app and system (API.md §9).
+pub struct Tenant<'a> {
+    test: &'a TestApp,
+    prefix: String,
+    system: Option<String>,
+    key: Option<String>,
+}
+
+impl Tenant<'_> {
+    /// The same, sending `key` as `Authorization: Bearer KEY`.
+    pub fn with_key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_owned());
+        self
+    }
+
+    pub async fn post(&self, endpoint: &str, body: Value) -> Answer {
+        let mut request = self
+            .test
+            .client
+            .post(self.test.url(&format!("{}{endpoint}", self.prefix)))
+            .json(&body);
+        if let Some(system) = &self.system {
+            request = request.header("X-Datastore-System", system);
+        }
+        if let Some(key) = &self.key {
+            request = request.header("Authorization", format!("Bearer {key}"));
+        }
+        self.test.send(request).await
+    }
+
+    pub async fn new_object(&self, object_type: &str, properties: Value) -> Value {
+        self.post(
+            "newObject",
+            json!({ "objectType": object_type, "properties": properties }),
+        )
+        .await
+        .ok()
+    }
+
+    pub async fn get_object(&self, id: &Value) -> Answer {
+        self.post("getObject", json!({ "objectId": id })).await
     }
 
     /// How many objects of a type exist.

@@ -32,7 +32,8 @@ pub async fn get_file(
     let id = p.required_integer("objectId");
     let property = p.required_string("propertyName");
     p.finish()?;
-    let file = state.datastore.file(id?, &property?).await?;
+    let datastore = state.tenant(&req).await?;
+    let file = datastore.file(id?, &property?).await?;
     let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or_default());
     let headers = req.headers();
     if let Some(tags) = headers
@@ -97,7 +98,7 @@ pub async fn get_file(
             format!("bytes {start}-{}/{}", end - 1, file.size),
         ));
     }
-    let stream = chunks(state.datastore.store.clone(), file, start, end);
+    let stream = chunks(datastore.store.clone(), file, start, end);
     Ok(response.body(actix_web::body::SizedStream::new(end - start, stream)))
 }
 

@@ -22,7 +22,7 @@ use super::super::openapi::schemas;
 use super::super::params::Params;
 use super::super::{json, State};
 use crate::error::{ApiError, ErrorCode};
-use crate::service::Uploaded;
+use crate::service::{Datastore, Uploaded};
 use crate::store::{FileId, NewFile, Store};
 
 pub const CHUNK: usize = 256 * 1024;
@@ -112,7 +112,7 @@ pub async fn upload_file(
         .and_then(|v| v.parse::<u64>().ok());
     // Refusals known before the body is read: the body is dropped unread when it is too
     // long to drain (the connection closes), read and dropped otherwise.
-    let early = if declared.is_some_and(|n| n > limit.saturating_add(FRAMING)) {
+    let mut early = if declared.is_some_and(|n| n > limit.saturating_add(FRAMING)) {
         Some(too_large(limit))
     } else if !is_multipart(&req) {
         Some(ApiError::new(
@@ -123,13 +123,22 @@ pub async fn upload_file(
     } else {
         Params::from_query(&req).err()
     };
-    if let Some(error) = early {
+    // The app and system: a bad name or header is refused before anything is stored.
+    let mut datastore = None;
+    if early.is_none() {
+        match state.tenant(&req).await {
+            Ok(d) => datastore = Some(d),
+            Err(e) => early = Some(e),
+        }
+    }
+    let Some(datastore) = datastore.filter(|_| early.is_none()) else {
+        let error = early.unwrap_or_else(|| ApiError::internal("no datastore"));
         // (actix answers `Expect: 100-continue` itself, at once: the body comes anyway.)
         if declared.is_none_or(|n| n <= cap) {
             drain(Box::pin(body), &counted).await;
         }
         return Err(error);
-    }
+    };
     let mut multipart = Multipart::new(req.headers(), body);
     let mut params = Params::from_query(&req)?;
     let mut failure: Option<ApiError> = None;
@@ -161,7 +170,7 @@ pub async fn upload_file(
                 )
                 .with_details(json!({ "parameter": "file" })))
             } else {
-                store_file(&state, &params, &mut field, &mut pending)
+                store_file(&datastore, limit, &params, &mut field, &mut pending)
                     .await
                     .map(|u| uploaded = Some(u))
             }
@@ -184,11 +193,11 @@ pub async fn upload_file(
     }
     let outcome = match failure {
         Some(e) => Err(e),
-        None => link(&state, params, uploaded).await,
+        None => link(&datastore, params, uploaded).await,
     };
     if outcome.is_err() {
         if let Some(file_id) = pending {
-            if let Err(e) = state.datastore.store.delete_file(file_id).await {
+            if let Err(e) = datastore.store.delete_file(file_id).await {
                 tracing::warn!(file_id, error = %e, "cannot delete a failed upload's file");
             }
         }
@@ -222,7 +231,7 @@ fn is_multipart(req: &HttpRequest) -> bool {
 
 /// Links the stored file once every field is in.
 async fn link(
-    state: &State,
+    datastore: &Datastore,
     mut params: Params,
     uploaded: Option<Uploaded>,
 ) -> Result<HttpResponse, ApiError> {
@@ -238,7 +247,7 @@ async fn link(
         )
         .with_details(json!({ "parameter": "file" })));
     };
-    let object = state.datastore.link_file(id, &property, &uploaded).await?;
+    let object = datastore.link_file(id, &property, &uploaded).await?;
     Ok(json(object))
 }
 
@@ -284,12 +293,12 @@ fn file_name(field: &Field) -> String {
 
 /// Streams the `file` field into a pending file, chunk by chunk, hashing as it goes.
 async fn store_file(
-    state: &State,
+    datastore: &Datastore,
+    limit: u64,
     params: &Params,
     field: &mut Part,
     pending: &mut Option<FileId>,
 ) -> Result<Uploaded, ApiError> {
-    let limit = state.max_upload;
     let content_type = field
         .field
         .content_type()
@@ -308,12 +317,11 @@ async fn store_file(
         params.peek_integer("objectId"),
         params.peek_text("propertyName"),
     ) {
-        state
-            .datastore
+        datastore
             .check_file_target(id, &property, Some(&content_type))
             .await?;
     }
-    let store: &dyn Store = state.datastore.store.as_ref();
+    let store: &dyn Store = datastore.store.as_ref();
     let file_id = store
         .create_file(&NewFile {
             name: name.clone(),

@@ -22,12 +22,16 @@ use utoipa_swagger_ui::Config;
 
 use super::{endpoints, files, lists, objects, relationships, system, transfer, Access};
 use crate::error::{status, ApiError, ErrorCode};
+use crate::tenancy::SYSTEM_HEADER;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "datastore",
-        description = "An EAV object store. Every endpoint is `{basePath}/{endpointName}`. \
+        description = "An EAV object store. Every endpoint is `{basePath}/{endpointName}` \
+            for the default app and `{basePath}/apps/{app}/{endpointName}` for app `{app}` \
+            (see the servers); the header `X-Datastore-System: LIVE|STAGING|TEST` picks the \
+            system (default LIVE), each (app, system) with its own database. \
             Write endpoints take POST only; read endpoints take GET (parameters in the query \
             string) and POST. A POST sends its parameters as a JSON object body, as a form \
             body, or in the query string, with the same names; in a form or query string a \
@@ -117,6 +121,10 @@ fn error_codes(name: &str, access: Access, has_required: bool) -> Vec<ErrorCode>
         codes.push(MissingParameter);
     }
     codes.extend_from_slice(endpoint_codes(name));
+    // An app's database that exists but is not the datastore's (docs/SQLSERVER.md).
+    if !codes.contains(&Conflict) {
+        codes.push(Conflict);
+    }
     if !access.takes_get() {
         codes.push(MethodNotAllowed);
     }
@@ -245,7 +253,31 @@ fn text_schema(request: &Value) -> Value {
 pub fn document(base_path: &str) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     let server = if base_path.is_empty() { "/" } else { base_path };
-    doc["servers"] = json!([{ "url": server, "description": "this service" }]);
+    // Apps and systems (API.md §9): every endpoint is also under `/apps/{app}`, and the
+    // system is a header; said once here rather than on a second copy of every path.
+    doc["servers"] = json!([
+        { "url": server, "description": "this service: the default app" },
+        {
+            "url": format!("{base_path}/apps/{{app}}"),
+            "description": "this service: app `{app}`, with its own databases",
+            "variables": { "app": {
+                "default": "default",
+                "description": "An app name: a letter, then letters and digits, at most 64 \
+                    in all, not ending in STAGING or TEST, not a reserved name (master, \
+                    model, msdb, tempdb, global, resource); case-insensitive. Another name \
+                    is `400 INVALID_PARAMETER`.",
+            }},
+        },
+    ]);
+    doc["components"]["parameters"] = json!({ "System": {
+        "name": SYSTEM_HEADER,
+        "in": "header",
+        "required": false,
+        "description": "The app's system: LIVE (the default), STAGING or TEST, each with its \
+            own database. Another value, or the header twice, is `400 INVALID_PARAMETER`.",
+        "schema": { "type": "string", "enum": ["LIVE", "STAGING", "TEST"], "default": "LIVE" },
+    }});
+    let system = json!({ "$ref": "#/components/parameters/System" });
     // API keys (API.md §3): as a bearer token or in `X-Api-Key`. The empty requirement
     // says the service may also run open (no key exists yet, on loopback only).
     doc["components"]["securitySchemes"] = json!({
@@ -345,8 +377,14 @@ pub fn document(base_path: &str) -> Value {
                     })
                     .collect();
                 get.insert("parameters".into(), Value::Array(parameters));
+                if let Some(Value::Array(p)) = get.get_mut("parameters") {
+                    p.push(system.clone());
+                }
             }
             item["get"] = get;
+        }
+        if let Some(post) = item.get_mut("post") {
+            post["parameters"] = json!([system.clone()]);
         }
     }
     if let Some(health) = doc["paths"]["/health"].get_mut("get") {

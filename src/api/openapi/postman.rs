@@ -56,6 +56,50 @@ pub fn collection(document: &Value) -> Value {
             items.push(test_item(&title, request));
         }
     }
+    // One request to an app and a system (API.md §9): the first newObject example in app
+    // `shop`, STAGING.
+    let example = document["paths"]["/newObject"]["post"]["requestBody"]["content"]
+        ["application/json"]["examples"]
+        .as_object()
+        .and_then(|e| e.values().next())
+        .map(|e| e["value"].clone());
+    if let Some(body) = example {
+        let title = "newObject in app shop, system STAGING";
+        items.push(json!({
+            "name": title,
+            "request": {
+                "method": "POST",
+                "description": "Any endpoint under /apps/{app}/ addresses that app; the \
+                    X-Datastore-System header picks its system (LIVE, STAGING or TEST).",
+                "url": {
+                    "raw": "{{baseUrl}}/apps/shop/newObject",
+                    "host": ["{{baseUrl}}"],
+                    "path": ["apps", "shop", "newObject"],
+                },
+                "header": [
+                    { "key": "Authorization", "value": "Bearer {{apiKey}}", "type": "text" },
+                    { "key": "X-Datastore-System", "value": "STAGING", "type": "text" },
+                    { "key": "Content-Type", "value": "application/json", "type": "text" },
+                ],
+                "body": {
+                    "mode": "raw",
+                    "raw": serde_json::to_string_pretty(&body).unwrap_or_default(),
+                    "options": { "raw": { "language": "json" } },
+                },
+            },
+            "event": [{
+                "listen": "test",
+                "script": {
+                    "type": "text/javascript",
+                    "exec": [
+                        format!("pm.test(\"{title} answers 200\", function () {{"),
+                        "    pm.response.to.have.status(200);",
+                        "});",
+                    ],
+                },
+            }],
+        }));
+    }
     json!({
         "info": {
             "name": document["info"]["title"],

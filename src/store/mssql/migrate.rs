@@ -53,6 +53,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0005_files.sql"),
         transactional: true,
     },
+    Migration {
+        version: 6,
+        name: "apps",
+        sql: include_str!("../../../migrations/mssql/0006_apps.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

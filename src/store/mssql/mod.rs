@@ -11,9 +11,10 @@
 //!   with the embedded store's rules.
 //! - `admin`: creating and dropping databases (start-up, the test harness).
 //!
-//! The store owns a small tokio runtime: every call runs there, under the command timeout,
-//! so connections never depend on the runtime of whoever called (an HTTP worker, a test)
-//! and a call abandoned by its caller still ends cleanly.
+//! The stores of a process share one small tokio runtime: every call runs there, under the
+//! command timeout, so connections never depend on the runtime of whoever called (an HTTP
+//! worker, a test), a call abandoned by its caller still ends cleanly, and many open apps
+//! do not mean many threads.
 
 macro_rules! params {
     ($($value:expr),* $(,)?) => {
@@ -22,6 +23,7 @@ macro_rules! params {
 }
 
 mod admin;
+mod apps;
 mod builders;
 mod columns;
 mod config;
@@ -70,39 +72,42 @@ pub struct MssqlStore {
     runtime: Runtime,
 }
 
-/// The store's own runtime; shut down without blocking whoever drops the store.
-struct Runtime(Option<tokio::runtime::Runtime>);
+/// The runtime every SQL Server store of this process runs on (one for the central store
+/// and every open app's: many apps never mean many threads).
+#[derive(Clone)]
+struct Runtime(tokio::runtime::Handle);
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
+/// Worker threads of the shared runtime.
+const RUNTIME_THREADS: usize = 2;
 
 impl Runtime {
-    fn new() -> Result<Runtime, StoreError> {
+    fn shared() -> Result<Runtime, StoreError> {
+        static SHARED: std::sync::Mutex<Option<tokio::runtime::Handle>> =
+            std::sync::Mutex::new(None);
+        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = shared.as_ref() {
+            return Ok(Runtime(handle.clone()));
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(RUNTIME_THREADS)
             .thread_name("mssql")
             .enable_all()
             .build()
             .map_err(|e| StoreError::Database(format!("cannot start the store's runtime: {e}")))?;
-        Ok(Runtime(Some(runtime)))
+        let handle = runtime.handle().clone();
+        // It lives as long as the process: stores come and go, their runtime stays.
+        std::mem::forget(runtime);
+        *shared = Some(handle.clone());
+        Ok(Runtime(handle))
     }
 
-    /// Runs `work` on the store's runtime and waits for it from any other.
+    /// Runs `work` on the stores' runtime and waits for it from any other.
     async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let runtime = self
-            .0
-            .as_ref()
-            .ok_or_else(|| StoreError::Database("the store is shut down".into()))?;
-        runtime
+        self.0
             .spawn(work.in_current_span())
             .await
             .map_err(|e| StoreError::Database(format!("a store task failed: {e}")))?
@@ -112,15 +117,33 @@ impl Runtime {
 impl MssqlStore {
     /// Connects (creating the database if it is missing), migrates, and opens the pool.
     pub async fn open(url: &str, options: &StoreOptions) -> Result<MssqlStore, StoreError> {
+        Self::open_checked(url, options, false).await
+    }
+
+    /// As [`MssqlStore::open`], for an app's database: one that exists and holds tables
+    /// but not ours is refused, never migrated into.
+    pub async fn open_app(url: &str, options: &StoreOptions) -> Result<MssqlStore, StoreError> {
+        Self::open_checked(url, options, true).await
+    }
+
+    async fn open_checked(
+        url: &str,
+        options: &StoreOptions,
+        refuse_foreign: bool,
+    ) -> Result<MssqlStore, StoreError> {
         let connect = ConnectOptions::parse(url)?;
         connect.to_config()?;
-        let runtime = Runtime::new()?;
+        let runtime = Runtime::shared()?;
         let migrate = options.migrate;
         let size = options.pool_size.clamp(1, 256);
         let command_timeout = connect.command_timeout;
         let db = runtime
             .run(async move {
                 let mut client = admin::connect_creating(&connect).await?;
+                if refuse_foreign {
+                    let name = connect.database.clone().unwrap_or_default();
+                    apps::refuse_foreign(&mut client, &name).await?;
+                }
                 if migrate {
                     migrate::run(&mut client).await?;
                 }
@@ -655,6 +678,19 @@ impl Store for MssqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.record_app", skip_all, fields(app = %name))]
+    async fn record_app(&self, name: &str) -> Result<(), StoreError> {
+        let name: Arc<str> = name.into();
+        self.call("record_app", |db| async move {
+            db.transaction(|c| {
+                let name = name.clone();
+                Box::pin(async move { apps::record(c, &name).await })
+            })
+            .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.import_data", skip_all, fields(replace))]
     async fn import_data(
         &self,
@@ -673,6 +709,14 @@ impl Store for MssqlStore {
                 })
             })
             .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.apps", skip_all)]
+    async fn apps(&self) -> Result<Vec<super::AppRecord>, StoreError> {
+        self.call("apps", |db| async move {
+            db.read(|c| Box::pin(apps::list(c))).await
         })
         .await
     }

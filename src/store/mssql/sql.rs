@@ -342,6 +342,25 @@ pub const SELECT_FILE_CHUNK: &str =
 pub const SELECT_FILES: &str = "SELECT TOP (@P2) FileId, OwnerObjectId, PropertyName, Name, \
 ContentType, Size, ChunkSize, Sha256, CreatedAt FROM dbo.Files WHERE FileId > @P1 ORDER BY FileId";
 
+// --- apps ------------------------------------------------------------------------------
+
+/// Records an app unless one of its key is there. Under an application lock, so that
+/// processes opening the same new app at once record it once (no MERGE on Babelfish).
+pub const INSERT_APP: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-apps', @LockMode = N'Exclusive', \
+@LockOwner = N'Transaction', @LockTimeout = 10000; \
+IF @result < 0 THROW 50003, N'another process holds the apps lock', 1; \
+IF NOT EXISTS (SELECT 1 FROM dbo.Apps WHERE NameKey = @P1) \
+INSERT INTO dbo.Apps (NameKey, Name, CreatedAt) VALUES (@P1, @P2, @P3);";
+
+pub const SELECT_APPS: &str = "SELECT Name, NameKey, CreatedAt FROM dbo.Apps ORDER BY NameKey";
+
+/// How many tables a database holds, and whether ours (`SchemaVersions`) is among them:
+/// an app's database is adopted only when empty or already ours.
+pub const TABLES_AND_OURS: &str = "SELECT CAST(COUNT(*) AS int), \
+CAST(CASE WHEN OBJECT_ID(N'dbo.SchemaVersions', N'U') IS NULL THEN 0 ELSE 1 END AS int) \
+FROM sys.tables";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
@@ -400,7 +419,6 @@ pub const ALL: &[(&str, &str)] = &[
     ("ANY_OBJECT", ANY_OBJECT),
     ("CLEAR_DATA", CLEAR_DATA),
     ("IMPORT_NUMBERING", IMPORT_NUMBERING),
-
     ("INSERT_FILE", INSERT_FILE),
     ("INSERT_FILE_CHUNK", INSERT_FILE_CHUNK),
     ("LINK_FILE", LINK_FILE),
@@ -411,4 +429,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("SELECT_LINKED_FILE", SELECT_LINKED_FILE),
     ("SELECT_FILE_CHUNK", SELECT_FILE_CHUNK),
     ("SELECT_FILES", SELECT_FILES),
+    ("INSERT_APP", INSERT_APP),
+    ("SELECT_APPS", SELECT_APPS),
+    ("TABLES_AND_OURS", TABLES_AND_OURS),
 ];

@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "files",
         sql: include_str!("../../../migrations/sqlite/0005_files.sql"),
     },
+    Migration {
+        version: 6,
+        name: "apps",
+        sql: include_str!("../../../migrations/sqlite/0006_apps.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

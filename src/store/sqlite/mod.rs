@@ -6,6 +6,7 @@
 //! small pool of read-only connections in WAL mode via `spawn_blocking`, so they neither
 //! block the async workers nor wait for the writer.
 
+mod apps;
 mod columns;
 mod config;
 mod counts;
@@ -505,6 +506,15 @@ impl Store for SqliteStore {
     ) -> Result<crate::store::TransferCounts, StoreError> {
         self.write(move |c| transfer::import(c, source, replace))
             .await
+    }
+
+    async fn record_app(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| apps::record(c, &name)).await
+    }
+
+    async fn apps(&self) -> Result<Vec<super::AppRecord>, StoreError> {
+        self.read(apps::list).await
     }
 }
 

@@ -1,0 +1,472 @@
+//! Apps and systems (API.md §9): the registry of open (app, system) databases.
+//!
+//! Every (app, system) pair has a database of its own ([`crate::tenancy`]); a request's
+//! pair is opened here on first use (created and migrated if new) and handed out as one
+//! [`Datastore`], so handlers never know how many databases exist. The default app's LIVE
+//! database is the *central* one: opened at start, never closed, the only one polled for
+//! its DSConfig, and the keeper of what the deployment shares (API keys, the DSConfig, the
+//! `Apps` table).
+//!
+//! - **One DSConfig.** The central DSConfig is applied to every other database when it is
+//!   opened, and again when the central version changes ([`Tenants::propagate`]): the
+//!   central [`ActiveConfig`] sees the change within one poll, and each open tenant gets
+//!   the same DSConfig stored (idempotent: the same DSConfig adds no version), then reloads
+//!   its own [`ActiveConfig`]. A tenant's writes are still checked against its own
+//!   database's version in the write transaction, so another process's apply is never
+//!   missed.
+//! - **Bounded.** At most `max_open` tenants stay open; past that the least recently used
+//!   are closed (idle ones first), and a sweep closes those idle for `idle`. Closing only
+//!   removes a tenant from the map: requests under way keep their `Arc` until they end.
+//!   Each tenant has a small pool (`app_pool_size`).
+//! - **One open per pair.** Concurrent first requests share one [`OnceCell`]: the database
+//!   is opened once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+use super::{ActiveConfig, Datastore, ErrorCode, ServiceError};
+use crate::dsconfig::Config;
+use crate::startup::{self, Installed};
+use crate::store::{self, Store, StoreError, StoreOptions};
+use crate::tenancy::{self, AppName, Owner, System};
+
+/// How often open tenants are checked against the central DSConfig version (an in-memory
+/// read; the central database itself is polled every [`super::POLL`]).
+const PROPAGATE_TICK: Duration = Duration::from_millis(250);
+
+/// What the registry needs to open tenants.
+#[derive(Debug, Clone)]
+pub struct TenantSettings {
+    /// The default app's LIVE `--database`: every other database's name derives from it.
+    pub base_url: String,
+    /// Connections of each tenant's store.
+    pub app_pool_size: u32,
+    /// Tenants kept open at most (the central one not counted).
+    pub max_open: usize,
+    /// A tenant without a request for this long is closed.
+    pub idle: Duration,
+    pub time_zone: Tz,
+    pub max_limit: u64,
+}
+
+/// Why a request's tenant cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// The app cannot exist here (its name is refused); `400 INVALID_PARAMETER`.
+    #[error("{message}")]
+    BadApp { app: String, message: String },
+    /// Its database exists but is not ours to use; `409 CONFLICT`.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<TenantError> for ServiceError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::BadApp { app, message } => {
+                ServiceError::new(ErrorCode::InvalidParameter, message)
+                    .with_details(json!({ "app": app }))
+            }
+            TenantError::Refused(message) => ServiceError::new(ErrorCode::Conflict, message),
+            TenantError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// One (app, system) pair: opened once, used until closed.
+struct Slot {
+    datastore: OnceCell<Arc<Datastore>>,
+    /// Milliseconds since the registry started, at the last request.
+    last_used: AtomicU64,
+}
+
+type Key = (AppName, System);
+
+/// The registry of open tenants.
+pub struct Tenants {
+    settings: TenantSettings,
+    central: Arc<Datastore>,
+    open: Mutex<HashMap<Key, Arc<Slot>>>,
+    epoch: Instant,
+}
+
+impl Tenants {
+    pub fn new(settings: TenantSettings, central: Arc<Datastore>) -> Tenants {
+        Tenants {
+            settings,
+            central,
+            open: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The default app's LIVE datastore.
+    pub fn central(&self) -> &Arc<Datastore> {
+        &self.central
+    }
+
+    /// How many tenants are open now (the central one not counted).
+    pub fn open_count(&self) -> usize {
+        self.slots()
+            .iter()
+            .filter(|(_, s)| s.datastore.initialized())
+            .count()
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn slots(&self) -> Vec<(Key, Arc<Slot>)> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.iter().map(|(k, s)| (k.clone(), s.clone())).collect()
+    }
+
+    /// The datastore of `app` in `system`, opened (created, migrated, given the central
+    /// DSConfig) on first use.
+    pub async fn get(&self, app: &AppName, system: System) -> Result<Arc<Datastore>, TenantError> {
+        if app.is_default() && system == System::Live {
+            return Ok(self.central.clone());
+        }
+        // A name whose database would be another's is refused before anything is opened.
+        let url = tenancy::database_url(&self.settings.base_url, &Owner::App(app.clone()), system)
+            .map_err(|e| TenantError::BadApp {
+                app: app.to_string(),
+                message: match e {
+                    StoreError::Config(m) => m,
+                    other => other.to_string(),
+                },
+            })?;
+        let key = (app.clone(), system);
+        let now = self.now();
+        let slot = {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            open.entry(key.clone())
+                .or_insert_with(|| {
+                    Arc::new(Slot {
+                        datastore: OnceCell::new(),
+                        last_used: AtomicU64::new(now),
+                    })
+                })
+                .clone()
+        };
+        slot.last_used.store(now, Ordering::Relaxed);
+        if let Some(datastore) = slot.datastore.get() {
+            return Ok(datastore.clone());
+        }
+        let opened = slot
+            .datastore
+            .get_or_try_init(|| self.open_tenant(app, system, &url))
+            .await
+            .cloned();
+        match opened {
+            Ok(datastore) => {
+                self.close_over_cap(&key);
+                Ok(datastore)
+            }
+            Err(e) => {
+                // Nothing to keep: the next request tries again.
+                let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+                if open
+                    .get(&key)
+                    .is_some_and(|s| Arc::ptr_eq(s, &slot) && !s.datastore.initialized())
+                {
+                    open.remove(&key);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    #[tracing::instrument(name = "tenants.open", skip_all, fields(app = %app, system = %system))]
+    async fn open_tenant(
+        &self,
+        app: &AppName,
+        system: System,
+        url: &str,
+    ) -> Result<Arc<Datastore>, TenantError> {
+        let options = StoreOptions {
+            pool_size: self.settings.app_pool_size,
+            migrate: true,
+        };
+        let (store, installed) =
+            open_and_prepare(url, &options, Some(app), self.central.store.as_ref())
+                .await
+                .map_err(|e| match e {
+                    StoreError::Config(m) => TenantError::Refused(m),
+                    other => TenantError::Store(other),
+                })?;
+        let (config, version) = match &installed {
+            Some(i) => (i.config.clone(), i.version),
+            None => match store.stored_config().await? {
+                Some(stored) => (stored.config, stored.version),
+                None => (Config::default(), 0),
+            },
+        };
+        let active = Arc::new(ActiveConfig::new(
+            config,
+            version,
+            self.settings.time_zone,
+            self.settings.max_limit.max(1),
+        ));
+        if let Some(refresh) = installed.and_then(|i| i.refresh) {
+            active.start_refresh(store.clone(), refresh.version, refresh.previous);
+        }
+        tracing::info!(app = %app, system = %system, version, "opened the app's database");
+        Ok(Arc::new(Datastore { store, active }))
+    }
+
+    /// Closes the least recently used tenants (idle ones first) while more than
+    /// `max_open` are open; `keep` (just opened) stays.
+    fn close_over_cap(&self, keep: &Key) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let opened = open.values().filter(|s| s.datastore.initialized()).count();
+        if opened <= self.settings.max_open {
+            return;
+        }
+        let mut candidates: Vec<(bool, u64, Key)> = open
+            .iter()
+            .filter(|(k, s)| *k != keep && s.datastore.initialized())
+            .map(|(k, s)| {
+                let busy = s.datastore.get().is_some_and(|d| Arc::strong_count(d) > 1);
+                (busy, s.last_used.load(Ordering::Relaxed), k.clone())
+            })
+            .collect();
+        candidates.sort_by_key(|c| (c.0, c.1));
+        for (_, _, key) in candidates.into_iter().take(opened - self.settings.max_open) {
+            tracing::info!(app = %key.0, system = %key.1, "closing the app's database: too many open");
+            open.remove(&key);
+        }
+    }
+
+    /// Closes the tenants idle for longer than `idle`.
+    pub fn sweep(&self) {
+        let now = self.now();
+        let idle = u64::try_from(self.settings.idle.as_millis()).unwrap_or(u64::MAX);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|key, slot| {
+            let keep = now.saturating_sub(slot.last_used.load(Ordering::Relaxed)) < idle;
+            if !keep && slot.datastore.initialized() {
+                tracing::info!(app = %key.0, system = %key.1, "closing the app's database: idle");
+            }
+            keep
+        });
+    }
+
+    /// Sweeps idle tenants and hands the central DSConfig on to open ones, for as long as
+    /// the returned task runs.
+    pub fn maintain(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let sweep_every =
+                (self.settings.idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+            let mut last_sweep = Instant::now();
+            let mut seen = self.central.active.get().version;
+            let mut tick = tokio::time::interval(PROPAGATE_TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let version = self.central.active.get().version;
+                if version != seen && self.propagate().await {
+                    seen = version;
+                }
+                if last_sweep.elapsed() >= sweep_every {
+                    self.sweep();
+                    last_sweep = Instant::now();
+                }
+            }
+        })
+    }
+
+    /// Stores the central DSConfig in every open tenant's database and makes it active
+    /// there; false when some tenant failed (tried again on the next tick).
+    pub async fn propagate(&self) -> bool {
+        let schema = self.central.active.get();
+        if schema.version == 0 {
+            return true;
+        }
+        let mut all = true;
+        for (key, slot) in self.slots() {
+            let Some(tenant) = slot.datastore.get().cloned() else {
+                continue;
+            };
+            match startup::apply_config(tenant.store.as_ref(), &schema.config).await {
+                Ok(installed) => {
+                    if let Err(e) = tenant.active.reload(tenant.store.as_ref()).await {
+                        tracing::warn!(app = %key.0, system = %key.1, error = %e, "cannot reload the app's DSConfig");
+                        all = false;
+                    }
+                    if let Some(refresh) = installed.refresh {
+                        tenant.active.start_refresh(
+                            tenant.store.clone(),
+                            refresh.version,
+                            refresh.previous,
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(app = %key.0, system = %key.1, error = %e, "cannot apply the central DSConfig to the app's database");
+                    all = false;
+                }
+            }
+        }
+        all
+    }
+}
+
+/// Opens `url` as `app`'s database, migrates it, stores the central DSConfig in it (when
+/// the central database has one) and records the app in the central `Apps`.
+async fn open_and_prepare(
+    url: &str,
+    options: &StoreOptions,
+    app: Option<&AppName>,
+    central: &dyn Store,
+) -> Result<(Arc<dyn Store>, Option<Installed>), StoreError> {
+    let store = store::open_app(url, options).await?;
+    let installed = match central.stored_config().await? {
+        Some(stored) => Some(startup::apply_config(store.as_ref(), &stored.config).await?),
+        None => None,
+    };
+    if let Some(app) = app {
+        central.record_app(app.as_str()).await?;
+    }
+    Ok((store, installed))
+}
+
+/// Opens the database of `owner` in `system` for a command (export, import, copy): opened
+/// or created, migrated, given the central DSConfig, the app (if any) recorded. `base_url` is the
+/// default app's LIVE `--database`, `central` that database's store. Display texts the
+/// DSConfig change leaves to rewrite are rewritten by the next `serve` opening it.
+pub async fn open_tenant_store(
+    base_url: &str,
+    options: &StoreOptions,
+    owner: &Owner,
+    system: System,
+    central: &dyn Store,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let url = tenancy::database_url(base_url, owner, system)?;
+    let app = match owner {
+        Owner::App(app) => Some(app),
+        Owner::Global => None,
+    };
+    let (store, _) = open_and_prepare(&url, options, app, central).await?;
+    Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn registry(dir: &std::path::Path, max_open: usize, idle: Duration) -> Tenants {
+        let base = format!("sqlite://{}", dir.join("d.db").display());
+        let store = store::open(&base, &StoreOptions::default()).await.unwrap();
+        let active = Arc::new(ActiveConfig::new(Config::default(), 0, chrono_tz::UTC, 100));
+        let settings = TenantSettings {
+            base_url: base,
+            app_pool_size: 1,
+            max_open,
+            idle,
+            time_zone: chrono_tz::UTC,
+            max_limit: 100,
+        };
+        Tenants::new(settings, Arc::new(Datastore { store, active }))
+    }
+
+    fn app(name: &str) -> AppName {
+        AppName::parse(name).unwrap()
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_uses_open_a_pair_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 4, Duration::from_secs(300)).await;
+        let (upper, lower) = (app("Shop"), app("shop"));
+        let (a, b) = tokio::join!(
+            tenants.get(&upper, System::Test),
+            tenants.get(&lower, System::Test)
+        );
+        assert!(Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
+        assert_eq!(tenants.open_count(), 1);
+        let central = tenants.get(&app("DEFAULT"), System::Live).await.unwrap();
+        assert!(Arc::ptr_eq(&central, tenants.central()));
+        assert_eq!(tenants.open_count(), 1, "the central store is not counted");
+        assert!(dir.path().join("d.shop-test.db").exists());
+    }
+
+    #[tokio::test]
+    async fn at_most_max_open_stay_open_and_idle_ones_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 2, Duration::from_secs(300)).await;
+        for name in ["a", "b", "c", "d"] {
+            tenants.get(&app(name), System::Live).await.unwrap();
+            assert!(tenants.open_count() <= 2);
+        }
+        assert_eq!(tenants.open_count(), 2);
+        // A closed one opens again.
+        tenants.get(&app("a"), System::Live).await.unwrap();
+        assert_eq!(tenants.open_count(), 2);
+        tenants.sweep();
+        assert_eq!(tenants.open_count(), 2, "none is idle yet");
+
+        let swept = registry(dir.path(), 8, Duration::ZERO).await;
+        swept.get(&app("a"), System::Staging).await.unwrap();
+        assert_eq!(swept.open_count(), 1);
+        swept.sweep();
+        assert_eq!(swept.open_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_command_opens_an_apps_database_with_the_central_dsconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 8, Duration::from_secs(300)).await;
+        let central = tenants.central().store.clone();
+        let config = crate::dsconfig::load_dir(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dsconfig"
+        )))
+        .unwrap();
+        central.apply_config(&config).await.unwrap();
+        let base = format!("sqlite://{}", dir.path().join("d.db").display());
+        let store = open_tenant_store(
+            &base,
+            &StoreOptions::default(),
+            &Owner::App(app("Export")),
+            System::Test,
+            central.as_ref(),
+        )
+        .await
+        .unwrap();
+        let stored = store.stored_config().await.unwrap().unwrap();
+        assert_eq!(stored.config, config);
+        assert!(dir.path().join("d.export-test.db").exists());
+        let apps = central.apps().await.unwrap();
+        assert_eq!(apps.len(), 1);
+        assert_eq!(apps[0].name, "Export");
+    }
+
+    #[tokio::test]
+    async fn the_apps_opened_are_recorded_centrally_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = registry(dir.path(), 8, Duration::from_secs(300)).await;
+        for (name, system) in [
+            ("Shop", System::Live),
+            ("shop", System::Staging),
+            ("hr", System::Test),
+        ] {
+            tenants.get(&app(name), system).await.unwrap();
+        }
+        let apps = tenants.central().store.apps().await.unwrap();
+        let names: Vec<(&str, &str)> = apps
+            .iter()
+            .map(|a| (a.name.as_str(), a.key.as_str()))
+            .collect();
+        assert_eq!(names, [("hr", "hr"), ("Shop", "shop")]);
+    }
+}

@@ -1,0 +1,40 @@
+//! The apps of the deployment on the embedded store: the `Apps` table (migration 0006).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection};
+
+use crate::store::{AppRecord, StoreError};
+
+pub(super) fn record(conn: &mut Connection, name: &str) -> Result<(), StoreError> {
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    conn.execute(
+        "INSERT INTO Apps (NameKey, Name, CreatedAt) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (NameKey) DO NOTHING",
+        params![name.to_ascii_lowercase(), name, now],
+    )?;
+    Ok(())
+}
+
+pub(super) fn list(conn: &Connection) -> Result<Vec<AppRecord>, StoreError> {
+    let mut stmt = conn.prepare("SELECT Name, NameKey, CreatedAt FROM Apps ORDER BY NameKey")?;
+    let apps = stmt
+        .query_map([], |r| {
+            let created: String = r.get(2)?;
+            let created = DateTime::parse_from_rfc3339(&created)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?;
+            Ok(AppRecord {
+                name: r.get(0)?,
+                key: r.get(1)?,
+                created,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(apps)
+}
