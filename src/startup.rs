@@ -179,7 +179,6 @@ impl Application {
             settings.max_results.max(1),
         ));
         let watcher = active.clone().watch(store.clone());
-        let sweeper = crate::service::sweep_pending_files(store.clone());
         if let Some(refresh) = installed.refresh {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
@@ -195,6 +194,7 @@ impl Application {
             Arc::new(Datastore { store, active }),
         ));
         let maintainer = tenants.clone().maintain();
+        let sweeper = crate::service::sweep_pending_files(tenants.clone());
         let state = web::Data::new(ApiState {
             tenants,
             body_limit: settings.body_limit,

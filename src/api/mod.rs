@@ -47,15 +47,28 @@ impl ApiState {
     }
 
     /// The datastore of the request's app (`/apps/{app}/...`, else `default`) and system
-    /// (`X-Datastore-System`, else LIVE), opened on first use (API.md §9).
+    /// (`X-Datastore-System`, else LIVE), opened on first use (API.md §9). Only endpoints
+    /// that need the write role or more create a database: a read of a pair that has none
+    /// answers as from an empty database ([`Tenants::empty`]), so a read key cannot fill a
+    /// server with empty databases.
     pub async fn tenant(&self, req: &HttpRequest) -> Result<Arc<Datastore>, ApiError> {
         let app = request_app(req)?;
         let system = request_system(req)?;
-        Ok(self
-            .tenants
-            .get(&app, system)
-            .await
-            .map_err(ServiceError::from)?)
+        let required = req
+            .app_data::<crate::auth::Required>()
+            .map_or(crate::auth::Role::Admin, |r| r.0);
+        if required >= crate::auth::Role::Write {
+            return Ok(self
+                .tenants
+                .get(&app, system)
+                .await
+                .map_err(ServiceError::from)?);
+        }
+        let found = (self.tenants.find(&app, system).await).map_err(ServiceError::from)?;
+        match found {
+            Some(datastore) => Ok(datastore),
+            None => Ok((self.tenants.empty().await).map_err(ServiceError::from)?),
+        }
     }
 }
 

@@ -104,20 +104,27 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60)
 
 /// Removes pending files older than [`PENDING_FILE_AGE`], at start and then periodically.
 /// Any process may do it (instances are stateless): deleting is idempotent.
-pub fn sweep_pending_files(
-    store: std::sync::Arc<dyn crate::store::Store>,
-) -> tokio::task::JoinHandle<()> {
+/// Every open database is swept: the central one and each open app's (an app's database
+/// is also swept when it is opened, [`super::Tenants`]).
+pub fn sweep_pending_files(tenants: std::sync::Arc<super::Tenants>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let age = chrono::Duration::from_std(PENDING_FILE_AGE).unwrap_or_default();
-            match store.sweep_pending_files(chrono::Utc::now() - age).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(files = n, "removed pending files of failed uploads"),
-                Err(e) => tracing::warn!(error = %e, "cannot remove pending files"),
+            for datastore in tenants.open_datastores() {
+                sweep_once(datastore.store.as_ref()).await;
             }
         }
     })
+}
+
+/// Removes the pending files of one database older than [`PENDING_FILE_AGE`].
+pub async fn sweep_once(store: &dyn crate::store::Store) {
+    let age = chrono::Duration::from_std(PENDING_FILE_AGE).unwrap_or_default();
+    match store.sweep_pending_files(chrono::Utc::now() - age).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "removed pending files of failed uploads"),
+        Err(e) => tracing::warn!(error = %e, "cannot remove pending files"),
+    }
 }

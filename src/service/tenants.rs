@@ -94,6 +94,9 @@ type Key = (AppName, System);
 pub struct Tenants {
     settings: TenantSettings,
     central: Arc<Datastore>,
+    /// An empty database of this process's own (a temporary SQLite file, with the central
+    /// DSConfig in force): what reads of a pair without a database answer from.
+    empty: OnceCell<(Arc<Datastore>, tempfile::TempDir)>,
     open: Mutex<HashMap<Key, Arc<Slot>>>,
     epoch: Instant,
 }
@@ -103,6 +106,7 @@ impl Tenants {
         Tenants {
             settings,
             central,
+            empty: OnceCell::new(),
             open: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
         }
@@ -119,6 +123,17 @@ impl Tenants {
             .iter()
             .filter(|(_, s)| s.datastore.initialized())
             .count()
+    }
+
+    /// The central datastore and every open tenant's.
+    pub fn open_datastores(&self) -> Vec<Arc<Datastore>> {
+        let mut all = vec![self.central.clone()];
+        all.extend(
+            self.slots()
+                .into_iter()
+                .filter_map(|(_, s)| s.datastore.get().cloned()),
+        );
+        all
     }
 
     fn now(&self) -> u64 {
@@ -186,6 +201,67 @@ impl Tenants {
         }
     }
 
+    /// A datastore that is empty and stays so, under the central DSConfig: reads of a pair
+    /// that has no database yet answer from it exactly as from an empty database (empty
+    /// lists, `OBJECT_NOT_FOUND`, the same validation), and nothing is created for them.
+    pub async fn empty(&self) -> Result<Arc<Datastore>, TenantError> {
+        let (datastore, _) = self
+            .empty
+            .get_or_try_init(|| async {
+                let dir = tempfile::Builder::new()
+                    .prefix("datastore-empty-")
+                    .tempdir()
+                    .map_err(|e| {
+                        StoreError::Database(format!("cannot make a temporary directory: {e}"))
+                    })?;
+                let url = format!("sqlite://{}", dir.path().join("empty.db").display());
+                let options = StoreOptions {
+                    pool_size: 2,
+                    migrate: true,
+                };
+                let store = store::open(&url, &options).await?;
+                let datastore = Arc::new(Datastore {
+                    store,
+                    active: self.central.active.clone(),
+                });
+                Ok::<_, TenantError>((datastore, dir))
+            })
+            .await?;
+        Ok(datastore.clone())
+    }
+
+    /// As [`Tenants::get`], but only when the pair's database exists already: `None`
+    /// otherwise, and nothing is created (read requests never create databases).
+    pub async fn find(
+        &self,
+        app: &AppName,
+        system: System,
+    ) -> Result<Option<Arc<Datastore>>, TenantError> {
+        if app.is_default() && system == System::Live {
+            return Ok(Some(self.central.clone()));
+        }
+        let key = (app.clone(), system);
+        let open = {
+            let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            open.get(&key).and_then(|s| s.datastore.get().cloned())
+        };
+        if open.is_some() {
+            return self.get(app, system).await.map(Some);
+        }
+        let url = tenancy::database_url(&self.settings.base_url, &Owner::App(app.clone()), system)
+            .map_err(|e| TenantError::BadApp {
+                app: app.to_string(),
+                message: match e {
+                    StoreError::Config(m) => m,
+                    other => other.to_string(),
+                },
+            })?;
+        if !store::database_exists(&url).await? {
+            return Ok(None);
+        }
+        self.get(app, system).await.map(Some)
+    }
+
     #[tracing::instrument(name = "tenants.open", skip_all, fields(app = %app, system = %system))]
     async fn open_tenant(
         &self,
@@ -220,6 +296,8 @@ impl Tenants {
         if let Some(refresh) = installed.and_then(|i| i.refresh) {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
+        // Pending files a crash left while it was closed.
+        super::files::sweep_once(store.as_ref()).await;
         tracing::info!(app = %app, system = %system, version, "opened the app's database");
         Ok(Arc::new(Datastore { store, active }))
     }
@@ -253,7 +331,13 @@ impl Tenants {
         let idle = u64::try_from(self.settings.idle.as_millis()).unwrap_or(u64::MAX);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|key, slot| {
-            let keep = now.saturating_sub(slot.last_used.load(Ordering::Relaxed)) < idle;
+            // A store still in use (an upload, an export, a copy) is not closed under it:
+            // the next request would open a second one beside it.
+            let busy = slot
+                .datastore
+                .get()
+                .is_some_and(|d| Arc::strong_count(d) > 1);
+            let keep = busy || now.saturating_sub(slot.last_used.load(Ordering::Relaxed)) < idle;
             if !keep && slot.datastore.initialized() {
                 tracing::info!(app = %key.0, system = %key.1, "closing the app's database: idle");
             }
@@ -295,6 +379,9 @@ impl Tenants {
         let mut all = true;
         for (key, slot) in self.slots() {
             let Some(tenant) = slot.datastore.get().cloned() else {
+                // Being opened now, perhaps with the DSConfig before this one: look again
+                // on the next tick (a slot whose open failed is removed, so this ends).
+                all = false;
                 continue;
             };
             match startup::apply_config(tenant.store.as_ref(), &schema.config).await {

@@ -50,7 +50,18 @@ pub async fn open_app(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store
         let store = mssql::MssqlStore::open_app(url, options).await?;
         Ok(Arc::new(store))
     } else {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            sqlite::check_app_file(path)?;
+        }
         open(url, options).await
+    }
+}
+
+/// Whether the database a `--database` URL names exists already (nothing is created).
+pub async fn database_exists(url: &str) -> Result<bool, StoreError> {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => Ok(std::path::Path::new(path).exists()),
+        None => mssql::database_exists(url).await,
     }
 }
 

@@ -10,13 +10,25 @@ use crate::store::transfer::CHANNEL_DEPTH;
 use crate::store::{DataBatch, Store, TransferCounts};
 use crate::tenancy::{AppName, System};
 
+/// How long one record may wait for its reader (a client that stopped reading, a stalled
+/// pipe) before the export gives up: it holds a read snapshot and a connection meanwhile.
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn write_record<W: AsyncWrite + Unpin>(
     out: &mut W,
     record: &Record,
 ) -> Result<(), TransferError> {
     let mut line = serde_json::to_vec(record).map_err(|e| TransferError::Io(e.into()))?;
     line.push(b'\n');
-    out.write_all(&line).await?;
+    match tokio::time::timeout(STALL, out.write_all(&line)).await {
+        Ok(written) => written?,
+        Err(_) => {
+            return Err(TransferError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the export's reader took nothing for {} s", STALL.as_secs()),
+            )))
+        }
+    }
     Ok(())
 }
 
@@ -40,9 +52,12 @@ pub async fn export_to<W: AsyncWrite + Unpin>(
         config_version: (version > 0).then_some(version),
     };
     write_record(&mut out, &Record::Header(header)).await?;
-    let (tx, mut rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let mut counts = TransferCounts::default();
     let writing = async {
+        // Owned here: when writing fails, the receiver goes with it and the store's side
+        // of the export stops at its next send (instead of waiting for a reader forever).
+        let mut rx = rx;
         while let Some(batch) = rx.recv().await {
             counts.add(&batch);
             match &batch {
@@ -76,4 +91,79 @@ pub async fn export_to<W: AsyncWrite + Unpin>(
     out.flush().await?;
     out.shutdown().await?;
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewObject, StoreOptions};
+
+    /// Accepts `room` bytes, then fails every write: a client that went away.
+    struct Broken {
+        room: usize,
+    }
+
+    impl AsyncWrite for Broken {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            if self.room == 0 {
+                return std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Found by review: the store's side of an export waited forever for a reader that had
+    /// gone, holding its read snapshot and a pooled reader.
+    #[tokio::test]
+    async fn an_export_whose_reader_goes_away_ends_and_gives_its_reader_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("d.db").display());
+        let options = StoreOptions {
+            pool_size: 1,
+            migrate: true,
+        };
+        let store = crate::store::open(&url, &options).await.unwrap();
+        let object = NewObject {
+            object_type: "Thing".into(),
+            properties: Vec::new(),
+            config_version: 0,
+        };
+        // Several batches more than the channel holds.
+        store
+            .new_objects(vec![object; 20 * crate::store::transfer::OBJECT_BATCH])
+            .await
+            .unwrap();
+        let app = AppName::default_app();
+        let out = Broken { room: 64 * 1024 };
+        let ended = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            export_to(store.as_ref(), &app, System::Live, out, &Progress::hidden()),
+        )
+        .await
+        .expect("the export ends when its reader goes away");
+        assert!(ended.is_err());
+        // The one reader is free again.
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), store.object_type(1))
+            .await
+            .expect("the reader is given back");
+        assert_eq!(read.unwrap().as_deref(), Some("Thing"));
+    }
 }

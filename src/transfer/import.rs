@@ -2,7 +2,7 @@
 //! the store's one transaction. The first bad line stops everything: the reader closes
 //! its channel, the store rolls back, and the error names the line.
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use super::format::{self, Record};
@@ -10,6 +10,14 @@ use super::{Progress, TransferError};
 use crate::model::ObjectId;
 use crate::store::transfer::{CHANNEL_DEPTH, OBJECT_BATCH, RELATIONSHIP_BATCH};
 use crate::store::{DataBatch, ImportItem, Store, TransferCounts};
+
+/// The longest line an import reads (a file chunk's line is about 1.4 MB; an object's is
+/// bounded by what a request may carry).
+const MAX_LINE: u64 = 64 * 1024 * 1024;
+
+/// The highest object id an import takes: what a JSON number carries exactly, and room
+/// for the ids that follow.
+const MAX_ID: ObjectId = (1 << 53) - 1;
 
 /// Why the reader stopped.
 enum Stop {
@@ -109,7 +117,8 @@ async fn read<R: AsyncBufRead + Unpin>(
     let mut bytes: u64 = 0;
     loop {
         text.clear();
-        let n = match input.read_line(&mut text).await {
+        // At most one byte past the limit: a longer line is refused, never held whole.
+        let n = match (&mut input).take(MAX_LINE + 1).read_line(&mut text).await {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 return Err(invalid(state.line + 1, "not UTF-8 text"));
@@ -118,6 +127,12 @@ async fn read<R: AsyncBufRead + Unpin>(
         };
         if n == 0 {
             break;
+        }
+        if n as u64 > MAX_LINE {
+            return Err(invalid(
+                state.line + 1,
+                format!("longer than {} MiB", MAX_LINE / (1024 * 1024)),
+            ));
         }
         bytes += n as u64;
         progress.set(bytes);
@@ -204,6 +219,12 @@ async fn take(
         Record::Header(_) => {}
         Record::Object(object) => {
             let id = object.object_id;
+            if !(1..=MAX_ID).contains(&id) {
+                return Err(invalid(
+                    line,
+                    format!("object id {id} is not between 1 and {MAX_ID}"),
+                ));
+            }
             if id == state.last_object {
                 return Err(invalid(line, format!("object {id} appears twice")));
             }

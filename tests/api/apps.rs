@@ -357,3 +357,81 @@ async fn two_instances_share_an_apps_data_and_its_dsconfig() {
             .fails(400, "UNKNOWN_OBJECT_TYPE");
     }
 }
+
+#[tokio::test]
+async fn a_file_that_is_not_a_datastore_database_is_never_used_for_an_app() {
+    let app = spawn_app().await;
+    let Some(path) = app.database.strip_prefix("sqlite://") else {
+        // SQL Server's refusal of a foreign database is tested in `store::mssql::apps`.
+        return;
+    };
+    let url = datastore::tenancy::database_url(
+        &app.database,
+        &datastore::tenancy::Owner::App("foreign".parse().unwrap()),
+        datastore::tenancy::System::Live,
+    )
+    .unwrap();
+    let foreign = url.strip_prefix("sqlite://").unwrap().to_owned();
+    assert_ne!(foreign, path);
+    {
+        let conn = rusqlite::Connection::open(&foreign).unwrap();
+        conn.execute_batch("CREATE TABLE Invoices (Id INTEGER PRIMARY KEY, Total REAL)")
+            .unwrap();
+    }
+    let answer = app
+        .tenant(Some("foreign"), None)
+        .post("getConfig", json!({}))
+        .await;
+    answer.fails(409, "CONFLICT");
+    // Untouched: still only its own table.
+    let conn = rusqlite::Connection::open(&foreign).unwrap();
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1);
+    // A file that is not SQLite at all is refused the same way, not a 500.
+    std::fs::write(&foreign, b"not a database, just text").unwrap();
+    app.tenant(Some("foreign"), None)
+        .post("getConfig", json!({}))
+        .await
+        .fails(409, "CONFLICT");
+}
+
+#[tokio::test]
+async fn reads_of_an_app_without_a_database_answer_empty_and_create_nothing() {
+    let app = spawn_app().await;
+    let name = app.app_name("ghost");
+    let ghost = app.tenant(Some(&name), Some("STAGING"));
+    assert_eq!(ghost.count("City").await, 0);
+    ghost
+        .get_object(&json!(1))
+        .await
+        .fails(404, "OBJECT_NOT_FOUND");
+    let config = ghost.post("getConfig", json!({})).await.ok();
+    assert!(config["types"]["Person"].is_object(), "{config}");
+    // The same validation as anywhere: a bad query is still a 400.
+    ghost
+        .post(
+            "getObjectListByFilter",
+            json!({ "objectType": "City", "query": "name ==" }),
+        )
+        .await
+        .fails(400, "QUERY_SYNTAX");
+    // Nothing was created, nothing recorded.
+    assert!(recorded_apps(&app).await.is_empty());
+    let url = datastore::tenancy::database_url(
+        &app.database,
+        &datastore::tenancy::Owner::App(name.parse().unwrap()),
+        datastore::tenancy::System::Staging,
+    )
+    .unwrap();
+    assert!(!datastore::store::database_exists(&url).await.unwrap());
+    // The first write creates it.
+    ghost.new_object("City", json!({ "name": "Oslo" })).await;
+    assert_eq!(ghost.count("City").await, 1);
+    assert!(datastore::store::database_exists(&url).await.unwrap());
+}

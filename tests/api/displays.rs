@@ -149,7 +149,7 @@ async fn an_instance_started_with_a_changed_dsconfig_rewrites_the_display_texts(
             s.dsconfig = v2;
         })
         .await;
-    let followed = eventually(10, || async {
+    let followed = eventually(30, || async {
         display(&app, &w.person, "employerLevel").await == "Golden"
             && display(&app, &w.badge, "holder").await == "Acme"
     })

@@ -115,8 +115,11 @@ enum RangeAsk {
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range; several are answered with the whole).
 fn parse_range(text: &str, size: u64) -> RangeAsk {
-    let Some(spec) = text.trim().strip_prefix("bytes=") else {
-        return RangeAsk::Whole;
+    // The unit compares without case (RFC 9110 §14.1).
+    let text = text.trim();
+    let spec = match text.get(..6) {
+        Some(unit) if unit.eq_ignore_ascii_case("bytes=") => &text[6..],
+        _ => return RangeAsk::Whole,
     };
     if spec.contains(',') {
         return RangeAsk::Whole;
@@ -126,9 +129,10 @@ fn parse_range(text: &str, size: u64) -> RangeAsk {
     };
     let number = |s: &str| -> Option<u64> {
         let s = s.trim();
+        // Digits beyond u64 are "past any end": a start there is unsatisfiable, an end
+        // or a suffix there means the whole rest.
         (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
+            .then(|| s.parse().unwrap_or(u64::MAX))
     };
     match (a.trim().is_empty(), number(a), number(b)) {
         // The last n bytes.
@@ -239,5 +243,20 @@ mod tests {
         assert_eq!(parse_range("bytes=5-1", 100), RangeAsk::Whole);
         assert_eq!(parse_range("bytes=x-1", 100), RangeAsk::Whole);
         assert_eq!(parse_range("bytes=0-0", 0), RangeAsk::Unsatisfiable);
+        // Numbers past u64 (found by review), and the unit in any case.
+        let huge = "99999999999999999999999";
+        assert_eq!(
+            parse_range(&format!("bytes=0-{huge}"), 100),
+            RangeAsk::Part(0, 99)
+        );
+        assert_eq!(
+            parse_range(&format!("bytes={huge}-"), 100),
+            RangeAsk::Unsatisfiable
+        );
+        assert_eq!(
+            parse_range(&format!("bytes=-{huge}"), 100),
+            RangeAsk::Part(0, 99)
+        );
+        assert_eq!(parse_range("BYTES=0-1", 100), RangeAsk::Part(0, 1));
     }
 }

@@ -127,6 +127,24 @@ pub async fn drop_database(url: &str, name: &str, patience: Duration) -> Result<
     Ok(())
 }
 
+/// Whether the database `url` names exists (checked from `master`; nothing is created).
+pub async fn database_exists(url: &str) -> Result<bool, StoreError> {
+    let Some(name) = ConnectOptions::parse(url)?.database else {
+        return Ok(true);
+    };
+    let mut client = master(url).await?;
+    let rows = exec::rows(&mut client, sql::DATABASE_EXISTS, params![name.as_str()])
+        .await
+        .map_err(|e| fail_text("cannot look for the database", &name, e))?;
+    let exists = match rows.first() {
+        Some(row) => exec::req::<i32>(row, 0)
+            .map_err(|e| fail_text("cannot look for the database", &name, e))?,
+        None => 0,
+    };
+    drop(client.close().await);
+    Ok(exists == 1)
+}
+
 /// Names of the databases on the server of `url` that start with `prefix`.
 pub async fn databases_with_prefix(url: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
     let mut client = master(url).await?;

@@ -52,7 +52,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::Instrument;
 
-pub use admin::{database_url_with, databases_with_prefix, drop_database};
+pub use admin::{database_exists, database_url_with, databases_with_prefix, drop_database};
 pub use connect::{is_mssql_url, Auth, ConnectOptions};
 
 use super::{

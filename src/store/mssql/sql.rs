@@ -40,6 +40,10 @@ BEGIN DECLARE @sql nvarchar(max) = N'DROP DATABASE ' + QUOTENAME(@P1); EXEC (@sq
 /// Names of the databases whose name starts with `@P1` (a LIKE pattern, escaped by the caller).
 pub const DATABASES_LIKE: &str = "SELECT name FROM sys.databases WHERE name LIKE @P1 ORDER BY name";
 
+/// 1 when database `@P1` exists on the server.
+pub const DATABASE_EXISTS: &str =
+    "SELECT CAST(CASE WHEN DB_ID(@P1) IS NULL THEN 0 ELSE 1 END AS int)";
+
 // --- migrations ------------------------------------------------------------------------
 
 pub const CREATE_VERSIONS: &str = "IF OBJECT_ID(N'dbo.SchemaVersions', N'U') IS NULL \
@@ -375,6 +379,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("CREATE_DATABASE", CREATE_DATABASE),
     ("DROP_DATABASE", DROP_DATABASE),
     ("DATABASES_LIKE", DATABASES_LIKE),
+    ("DATABASE_EXISTS", DATABASE_EXISTS),
     ("CREATE_VERSIONS", CREATE_VERSIONS),
     ("VERSIONS_TABLE_EXISTS", VERSIONS_TABLE_EXISTS),
     ("SELECT_VERSIONS", SELECT_VERSIONS),

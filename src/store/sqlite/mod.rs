@@ -87,6 +87,41 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Refuses (as [`StoreError::Config`]) an existing file that is not a datastore database:
+/// not SQLite at all, or holding tables but no `SchemaVersions`. An app's file is only
+/// ever created by the datastore; one found with other tables is someone else's.
+pub fn check_app_file(path: &str) -> Result<(), StoreError> {
+    let path = Path::new(path);
+    if !path.exists() {
+        return Ok(());
+    }
+    let refused = |why: &str| {
+        StoreError::Config(format!(
+            "{} exists and is not a datastore database ({why}): it is not used for an app",
+            path.display()
+        ))
+    };
+    if !path.is_file() {
+        return Err(refused("not a file"));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|_| refused("not SQLite"))?;
+    let counted: Result<(i64, i64), rusqlite::Error> = conn.query_row(
+        "SELECT count(*), count(*) FILTER (WHERE name = 'SchemaVersions') FROM sqlite_schema \
+         WHERE type = 'table'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    );
+    match counted {
+        Ok((tables, ours)) if tables == 0 || ours == 1 => Ok(()),
+        Ok(_) => Err(refused("it holds other tables")),
+        Err(_) => Err(refused("not SQLite")),
+    }
+}
+
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
