@@ -69,8 +69,11 @@ mod tests {
     use crate::store::mssql::{admin, connect::ConnectOptions, MssqlStore};
     use crate::store::StoreOptions;
 
-    /// A table of someone else's application.
-    const FOREIGN_TABLE: &str = "CREATE TABLE dbo.Invoices (Id int NOT NULL PRIMARY KEY)";
+    /// Someone else's application: a table of its own and DbUp's journal, which is called
+    /// `SchemaVersions` too (with other columns).
+    const FOREIGN_TABLE: &str = "CREATE TABLE dbo.Invoices (Id int NOT NULL PRIMARY KEY); \
+CREATE TABLE dbo.SchemaVersions (SchemaVersionsId int NOT NULL PRIMARY KEY, \
+ScriptName nvarchar(255) NOT NULL, Applied datetime NOT NULL)";
 
     #[tokio::test]
     async fn a_database_holding_tables_but_not_ours_is_refused_for_an_app() {
@@ -107,7 +110,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(exec::req::<i32>(&row, 0).unwrap(), 1);
+        assert_eq!(exec::req::<i32>(&row, 0).unwrap(), 2);
         assert_eq!(exec::req::<i32>(&row, 1).unwrap(), 0);
         drop(client.close().await);
         admin::drop_database(&url, &name, Duration::from_secs(30))

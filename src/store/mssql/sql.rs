@@ -359,10 +359,14 @@ INSERT INTO dbo.Apps (NameKey, Name, CreatedAt) VALUES (@P1, @P2, @P3);";
 
 pub const SELECT_APPS: &str = "SELECT Name, NameKey, CreatedAt FROM dbo.Apps ORDER BY NameKey";
 
-/// How many tables a database holds, and whether ours (`SchemaVersions`) is among them:
-/// an app's database is adopted only when empty or already ours.
+/// How many tables a database holds, and whether ours is among them: `SchemaVersions`
+/// with our columns (DbUp, a common .NET tool, keeps a `SchemaVersions` of its own with
+/// other columns) beside `Objects` (or alone: a first migration that failed). An app's
+/// database is adopted only when empty or ours.
 pub const TABLES_AND_OURS: &str = "SELECT CAST(COUNT(*) AS int), \
-CAST(CASE WHEN OBJECT_ID(N'dbo.SchemaVersions', N'U') IS NULL THEN 0 ELSE 1 END AS int) \
+CAST(CASE WHEN COL_LENGTH(N'dbo.SchemaVersions', N'Version') IS NOT NULL \
+AND COL_LENGTH(N'dbo.SchemaVersions', N'AppliedAt') IS NOT NULL \
+AND (OBJECT_ID(N'dbo.Objects', N'U') IS NOT NULL OR COUNT(*) = 1) THEN 1 ELSE 0 END AS int) \
 FROM sys.tables";
 
 /// Every fixed statement with its name, for the snapshot test.
