@@ -1,4 +1,4 @@
-//! Export, import and copy-system (API.md §9, docs/EXPORT.md): through the CLI and over
+//! Export, import and copy-system (API.md §9, docs/EXPORT.md), files included: through the CLI and over
 //! HTTP, on the test's backend; the SQLite → SQL Server → SQLite round trip when
 //! `DATASTORE_TEST_MSSQL_URL` is set.
 
@@ -785,4 +785,39 @@ async fn copy_system_copies_files_via_the_cli_and_over_http() {
     assert_eq!(answer["files"], 2);
     let staged = file_of(&app, &id, "photo", Some("STAGING")).await;
     assert!(staged.0 == photo, "the bytes differ");
+}
+
+#[tokio::test]
+async fn an_import_with_replace_replaces_the_targets_files() {
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    let (id, cv, _) = fill_files(&source, 1000).await;
+    let file = files.path().join("a.jsonl");
+    let records = export(&source, &file, "LIVE");
+    // The target has files of its own, on an object the import replaces.
+    fill_files(&target, 2000).await;
+    fill_files(&target, 3000).await;
+    refused(&import(&target, &file, &[]), "--replace");
+    assert_eq!(
+        crate::files::stored_files(&target).await.len(),
+        4,
+        "unchanged"
+    );
+    let out = import(&target, &file, &["--replace"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored: Vec<i64> = crate::files::stored_files(&target)
+        .await
+        .iter()
+        .map(|f| f.file_id)
+        .collect();
+    let exported: Vec<i64> = records
+        .iter()
+        .filter(|r| r["record"] == "file")
+        .filter_map(|r| r["fileId"].as_i64())
+        .collect();
+    assert_eq!(stored, exported);
+    assert!(file_of(&target, &id, "cv", None).await.0 == cv);
 }
