@@ -1,6 +1,6 @@
-//! Export, import and copy-system (API.md §9, docs/EXPORT.md), files included: through the CLI and over
-//! HTTP, on the test's backend; the SQLite → SQL Server → SQLite round trip when
-//! `DATASTORE_TEST_MSSQL_URL` is set.
+//! Export, import and copy-system (API.md §9, docs/EXPORT.md), files included: through the
+//! CLI and over HTTP, on the test's backend; the SQLite → SQL Server → SQLite round trip
+//! when `DATASTORE_TEST_MSSQL_URL` is set.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
