@@ -156,8 +156,8 @@ async fn system_store(
 
 fn summary(counts: &store::TransferCounts) -> String {
     format!(
-        "{} objects, {} properties, {} relationships, {} numbering rows",
-        counts.objects, counts.properties, counts.relationships, counts.numbering
+        "{} objects, {} properties, {} relationships, {} numbering rows, {} files",
+        counts.objects, counts.properties, counts.relationships, counts.numbering, counts.files
     )
 }
 

@@ -104,6 +104,7 @@ pub async fn copy_system(
         "properties": counts.properties,
         "relationships": counts.relationships,
         "numbering": counts.numbering,
+        "files": counts.files,
     })))
 }
 

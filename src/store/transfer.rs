@@ -6,13 +6,20 @@ use tokio::sync::mpsc;
 
 use crate::model::ObjectId;
 
-use super::ObjectRecord;
+use super::{FileId, FileInfo, ObjectRecord};
 
 /// Objects (each with its properties) per export batch.
 pub const OBJECT_BATCH: usize = 1000;
 
 /// Relationships per export batch.
 pub const RELATIONSHIP_BATCH: usize = 5000;
+
+/// File rows read per query when exporting (their bytes go one chunk at a time).
+pub const FILE_BATCH: u32 = 100;
+
+/// The largest chunk of file bytes an import takes (the export writes chunks as stored,
+/// 256 KiB each).
+pub const FILE_CHUNK_MAX: usize = 1024 * 1024;
 
 /// Batches in flight between the two sides of a transfer.
 pub const CHANNEL_DEPTH: usize = 2;
@@ -42,6 +49,15 @@ pub enum DataBatch {
     Objects(Vec<ObjectRecord>),
     Relationships(Vec<RelationshipRow>),
     Numbering(Vec<NumberingRow>),
+    /// A linked file (`owner`, `size` and `sha256` set), before its chunks.
+    File(FileInfo),
+    /// Chunk `seq` (from 0) of the file last sent: every chunk but the last holds the
+    /// file's `chunk_size` bytes.
+    FileChunk {
+        file_id: FileId,
+        seq: u32,
+        data: Vec<u8>,
+    },
 }
 
 /// What an import receives: batches, then `End`. A channel closed before `End` means the
@@ -71,6 +87,8 @@ pub struct TransferCounts {
     pub properties: u64,
     pub relationships: u64,
     pub numbering: u64,
+    pub files: u64,
+    pub file_chunks: u64,
 }
 
 impl TransferCounts {
@@ -86,6 +104,8 @@ impl TransferCounts {
             }
             DataBatch::Relationships(rows) => self.relationships += rows.len() as u64,
             DataBatch::Numbering(rows) => self.numbering += rows.len() as u64,
+            DataBatch::File(_) => self.files += 1,
+            DataBatch::FileChunk { .. } => self.file_chunks += 1,
         }
     }
 }
@@ -109,4 +129,47 @@ pub fn not_empty() -> super::StoreError {
 /// The refusal of an import whose sender stopped before the end.
 pub fn abandoned() -> super::StoreError {
     super::StoreError::ImportRefused("the import ended before its end record".into())
+}
+
+/// Checks, in the import's transaction, that `file` belongs where it says: its object is
+/// in the data (`object_exists`), and its property row (`property`: type and value) is an
+/// Image or FileLink whose value names this file.
+pub fn check_file_owner(
+    first_line: u64,
+    file: &FileInfo,
+    object_exists: bool,
+    property: Option<(&str, &str)>,
+) -> Result<(ObjectId, String), super::StoreError> {
+    let at = line_of(first_line, 0);
+    let refuse = |m: String| super::StoreError::ImportRefused(format!("{at}{m}"));
+    let Some((owner, name)) = file.owner.clone() else {
+        return Err(refuse(format!("file {} has no object", file.file_id)));
+    };
+    if !object_exists {
+        return Err(refuse(format!(
+            "the object {owner} of file {} is not in the data",
+            file.file_id
+        )));
+    }
+    let Some((ty, value)) = property else {
+        return Err(refuse(format!(
+            "object {owner} has no property `{name}` for file {}",
+            file.file_id
+        )));
+    };
+    if ty != "Image" && ty != "FileLink" {
+        return Err(refuse(format!(
+            "property `{name}` of object {owner} is of type {ty}, not Image or FileLink"
+        )));
+    }
+    let named = serde_json::from_str::<serde_json::Value>(value)
+        .ok()
+        .and_then(|v| v.get("fileId").and_then(serde_json::Value::as_i64));
+    if named != Some(file.file_id) {
+        return Err(refuse(format!(
+            "property `{name}` of object {owner} does not hold file {}",
+            file.file_id
+        )));
+    }
+    Ok((owner, name))
 }

@@ -4,7 +4,12 @@
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 
-use super::format::{self, EndLine, Header, NumberingLine, ObjectLine, Record, RelationshipLine};
+use base64::Engine as _;
+
+use super::format::{
+    self, EndLine, FileChunkLine, FileLine, Header, NumberingLine, ObjectLine, Record,
+    RelationshipLine,
+};
 use super::{Progress, TransferError};
 use crate::store::transfer::CHANNEL_DEPTH;
 use crate::store::{DataBatch, Store, TransferCounts};
@@ -78,6 +83,18 @@ pub async fn export_to<W: AsyncWrite + Unpin>(
                     for n in rows {
                         write_record(&mut out, &Record::Numbering(NumberingLine::from(n))).await?;
                     }
+                }
+                DataBatch::File(file) => {
+                    progress.message("files");
+                    write_record(&mut out, &Record::File(FileLine::from(file))).await?;
+                }
+                DataBatch::FileChunk { file_id, seq, data } => {
+                    let line = FileChunkLine {
+                        file_id: *file_id,
+                        seq: *seq,
+                        data: base64::engine::general_purpose::STANDARD.encode(data),
+                    };
+                    write_record(&mut out, &Record::FileChunk(line)).await?;
                 }
             }
         }

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ObjectId, PropertyType};
+use crate::store::transfer::FILE_CHUNK_MAX;
 use crate::store::transfer::{NumberingRow, RelationshipRow};
-use crate::store::{ObjectRecord, PropertyRow, TransferCounts};
+use crate::store::{FileId, FileInfo, ObjectRecord, PropertyRow, TransferCounts};
 
 /// The `format` of every header.
 pub const FORMAT: &str = "datastore-export";
@@ -120,27 +121,30 @@ pub struct NumberingLine {
     pub active: bool,
 }
 
-/// A stored file (reserved: files are not exported by this version).
+/// A linked file of an Image or FileLink property; its `fileChunk` records follow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileLine {
+    pub file_id: FileId,
     pub object_id: ObjectId,
     pub property_name: String,
-    pub file_name: String,
+    pub name: String,
     pub content_type: String,
     pub size: u64,
+    /// Bytes in every chunk but the last (at most 1 MiB).
+    pub chunk_size: u32,
     /// Hex SHA-256 of the bytes, checked once every chunk is in.
     pub sha256: String,
+    pub created_at: String,
 }
 
-/// Bytes of the file last announced, in order (reserved, as [`FileLine`]).
+/// Chunk `seq` (from 0) of the file announced last: `chunkSize` bytes but the last.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileChunkLine {
-    pub object_id: ObjectId,
-    pub property_name: String,
-    pub offset: u64,
-    /// Standard base64, at most 1 MiB of bytes per chunk.
+    pub file_id: FileId,
+    pub seq: u32,
+    /// Standard base64.
     pub data: String,
 }
 
@@ -154,6 +158,8 @@ pub struct EndLine {
     pub numbering: u64,
     #[serde(default)]
     pub files: u64,
+    #[serde(default)]
+    pub file_chunks: u64,
 }
 
 impl From<TransferCounts> for EndLine {
@@ -163,7 +169,8 @@ impl From<TransferCounts> for EndLine {
             properties: c.properties,
             relationships: c.relationships,
             numbering: c.numbering,
-            files: 0,
+            files: c.files,
+            file_chunks: c.file_chunks,
         }
     }
 }
@@ -287,6 +294,59 @@ impl From<NumberingLine> for NumberingRow {
             next_number: n.next_number,
             active: n.active,
         }
+    }
+}
+
+impl From<&FileInfo> for FileLine {
+    fn from(f: &FileInfo) -> Self {
+        let (object_id, property_name) = f.owner.clone().unwrap_or_default();
+        FileLine {
+            file_id: f.file_id,
+            object_id,
+            property_name,
+            name: f.name.clone(),
+            content_type: f.content_type.clone(),
+            size: f.size,
+            chunk_size: f.chunk_size,
+            sha256: f.sha256.clone().unwrap_or_default(),
+            created_at: time_text(&f.created_at),
+        }
+    }
+}
+
+impl FileLine {
+    /// The file as the store takes it; the error says what is wrong with the line.
+    pub fn into_info(self) -> Result<FileInfo, String> {
+        if self.file_id <= 0 {
+            return Err(format!("fileId {} is not positive", self.file_id));
+        }
+        if self.property_name.is_empty() {
+            return Err("propertyName is empty".into());
+        }
+        if self.chunk_size == 0 || self.chunk_size as usize > FILE_CHUNK_MAX {
+            return Err(format!(
+                "chunkSize {} is not between 1 and {FILE_CHUNK_MAX}",
+                self.chunk_size
+            ));
+        }
+        if self.sha256.len() != 64
+            || !self
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err("sha256 is not 64 lowercase hex digits".into());
+        }
+        Ok(FileInfo {
+            file_id: self.file_id,
+            owner: Some((self.object_id, self.property_name)),
+            name: self.name,
+            content_type: self.content_type,
+            size: self.size,
+            chunk_size: self.chunk_size,
+            sha256: Some(self.sha256),
+            created_at: parse_time("createdAt", &self.created_at)?,
+        })
     }
 }
 

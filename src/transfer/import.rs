@@ -2,6 +2,8 @@
 //! the store's one transaction. The first bad line stops everything: the reader closes
 //! its channel, the store rolls back, and the error names the line.
 
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
@@ -9,7 +11,7 @@ use super::format::{self, Record};
 use super::{Progress, TransferError};
 use crate::model::ObjectId;
 use crate::store::transfer::{CHANNEL_DEPTH, OBJECT_BATCH, RELATIONSHIP_BATCH};
-use crate::store::{DataBatch, ImportItem, Store, TransferCounts};
+use crate::store::{DataBatch, FileId, ImportItem, Store, TransferCounts};
 
 /// The longest line an import reads (a file chunk's line is about 1.4 MB; an object's is
 /// bounded by what a request may carry).
@@ -58,7 +60,54 @@ struct State {
     last_numbering: Option<String>,
     counts: TransferCounts,
     batch: Option<(u64, DataBatch)>,
+    last_file: FileId,
+    /// The file whose chunks are being read.
+    file: Option<OpenFile>,
     ended: bool,
+}
+
+/// A file announced by its `file` record, checked chunk by chunk.
+struct OpenFile {
+    id: FileId,
+    line: u64,
+    size: u64,
+    chunk_size: u64,
+    sha256: String,
+    next_seq: u32,
+    bytes: u64,
+    hash: Sha256,
+}
+
+/// Checks, at the record after a file's last chunk (`line`), that its bytes are complete.
+fn close_file(state: &mut State, line: u64) -> Result<(), Stop> {
+    let Some(file) = state.file.take() else {
+        return Ok(());
+    };
+    if file.bytes != file.size {
+        return Err(invalid(
+            line,
+            format!(
+                "file {} (line {}) holds {} bytes in its chunks, its record says {}",
+                file.id, file.line, file.bytes, file.size
+            ),
+        ));
+    }
+    let sha256: String = file
+        .hash
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if sha256 != file.sha256 {
+        return Err(invalid(
+            line,
+            format!(
+                "the bytes of file {} (line {}) do not have the sha256 its record says",
+                file.id, file.line
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn invalid(line: u64, message: impl std::fmt::Display) -> Stop {
@@ -215,6 +264,9 @@ async fn take(
         ));
     }
     state.rank = rank;
+    if !matches!(record, Record::FileChunk(_)) {
+        close_file(state, line)?;
+    }
     match record {
         Record::Header(_) => {}
         Record::Object(object) => {
@@ -275,11 +327,84 @@ async fn take(
             state.last_numbering = Some(n.object_type.clone());
             push(state, tx, DataBatch::Numbering(vec![n.into()])).await?;
         }
-        Record::File(_) | Record::FileChunk(_) => {
-            return Err(invalid(
+        Record::File(file) => {
+            let id = file.file_id;
+            if id <= state.last_file {
+                return Err(invalid(
+                    line,
+                    format!("file {id} appears twice or out of order: files come in id order"),
+                ));
+            }
+            state.last_file = id;
+            let info = file.into_info().map_err(|e| invalid(line, e))?;
+            state.file = Some(OpenFile {
+                id,
                 line,
-                "this version of datastore cannot import files (`file` and `fileChunk` records)",
-            ));
+                size: info.size,
+                chunk_size: u64::from(info.chunk_size),
+                sha256: info.sha256.clone().unwrap_or_default(),
+                next_seq: 0,
+                bytes: 0,
+                hash: Sha256::new(),
+            });
+            push(state, tx, DataBatch::File(info)).await?;
+        }
+        Record::FileChunk(chunk) => {
+            let Some(file) = state.file.as_mut().filter(|f| f.id == chunk.file_id) else {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "a chunk of file {} that does not follow its file record",
+                        chunk.file_id
+                    ),
+                ));
+            };
+            if chunk.seq != file.next_seq {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "chunk {} of file {} where chunk {} comes next",
+                        chunk.seq, file.id, file.next_seq
+                    ),
+                ));
+            }
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(chunk.data.as_bytes())
+                .map_err(|e| invalid(line, format!("the chunk's data is not base64 ({e})")))?;
+            // Every chunk but the last is full: a chunk starts where the last one ended.
+            if file.bytes != u64::from(chunk.seq) * file.chunk_size
+                || data.is_empty()
+                || data.len() as u64 > file.chunk_size
+            {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "chunk {} of file {} holds {} bytes: chunks before the last hold {}",
+                        chunk.seq,
+                        file.id,
+                        data.len(),
+                        file.chunk_size
+                    ),
+                ));
+            }
+            file.bytes += data.len() as u64;
+            if file.bytes > file.size {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "file {} (line {}) is longer than the {} bytes its record says",
+                        file.id, file.line, file.size
+                    ),
+                ));
+            }
+            file.hash.update(&data);
+            file.next_seq += 1;
+            let batch = DataBatch::FileChunk {
+                file_id: file.id,
+                seq: chunk.seq,
+                data,
+            };
+            push(state, tx, batch).await?;
         }
         Record::End(end) => {
             flush(state, tx).await?;
@@ -290,16 +415,20 @@ async fn take(
                     line,
                     format!(
                         "the end record counts {} objects, {} properties, {} relationships, \
-                         {} numbering rows and {} files; the file holds {}, {}, {}, {} and 0",
+                         {} numbering rows, {} files and {} file chunks; the file holds {}, {}, \
+                         {}, {}, {} and {}",
                         end.objects,
                         end.properties,
                         end.relationships,
                         end.numbering,
                         end.files,
+                        end.file_chunks,
                         c.objects,
                         c.properties,
                         c.relationships,
-                        c.numbering
+                        c.numbering,
+                        c.files,
+                        c.file_chunks
                     ),
                 ));
             }

@@ -11,7 +11,7 @@ use crate::helpers::{spawn_app, spawn_with, Answer, TestApp};
 use datastore::store::{FileInfo, StoreOptions};
 
 /// Bytes that do not repeat in any short period (a chunk boundary mix-up shows).
-fn bytes(n: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn bytes(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
         .map(|_| {
@@ -23,14 +23,14 @@ fn bytes(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn file_part(data: Vec<u8>, name: &str, content_type: &str) -> Part {
+pub(crate) fn file_part(data: Vec<u8>, name: &str, content_type: &str) -> Part {
     Part::bytes(data)
         .file_name(name.to_owned())
         .mime_str(content_type)
         .expect("a media type")
 }
 
-async fn upload(app: &TestApp, id: &Value, property: &str, part: Part) -> Answer {
+pub(crate) async fn upload(app: &TestApp, id: &Value, property: &str, part: Part) -> Answer {
     let form = Form::new()
         .text("objectId", id.to_string())
         .text("propertyName", property.to_owned())
@@ -39,7 +39,7 @@ async fn upload(app: &TestApp, id: &Value, property: &str, part: Part) -> Answer
         .await
 }
 
-async fn get_file(
+pub(crate) async fn get_file(
     app: &TestApp,
     id: &Value,
     property: &str,
@@ -56,7 +56,7 @@ async fn get_file(
 }
 
 /// Every file row of the test's database, pending ones too (read through the store).
-async fn stored_files(app: &TestApp) -> Vec<FileInfo> {
+pub(crate) async fn stored_files(app: &TestApp) -> Vec<FileInfo> {
     let options = StoreOptions {
         pool_size: 1,
         migrate: false,

@@ -1,6 +1,6 @@
-//! Export, import and copy-system (API.md §9, docs/EXPORT.md): through the CLI and over
-//! HTTP, on the test's backend; the SQLite → SQL Server → SQLite round trip when
-//! `DATASTORE_TEST_MSSQL_URL` is set.
+//! Export, import and copy-system (API.md §9, docs/EXPORT.md), files included: through the
+//! CLI and over HTTP, on the test's backend; the SQLite → SQL Server → SQLite round trip
+//! when `DATASTORE_TEST_MSSQL_URL` is set.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -437,6 +437,7 @@ async fn sqlite_to_sql_server_and_back_is_unchanged() {
         dir(),
     );
     fill(&embedded).await;
+    fill_files(&embedded, 300 * 1024).await;
     let path = |name: &str| -> PathBuf { files.path().join(name) };
     let first = export(&embedded, &path("a.jsonl"), "LIVE");
     assert_eq!(first[0]["source"], "sqlite");
@@ -495,7 +496,7 @@ async fn exports_of_several_pages_round_trip() {
     }
     records.push(json!({
         "record": "end", "objects": 2100, "properties": 2100, "relationships": 5100,
-        "numbering": 2, "files": 0,
+        "numbering": 2, "files": 0, "fileChunks": 0,
     }));
     let file = files.path().join("a.jsonl");
     write_lines(&file, &records);
@@ -565,4 +566,258 @@ async fn a_serve_process_answers_an_import_at_once() {
         .await
         .ok();
     assert_eq!(person["company@display"], "Acme");
+}
+
+/// A person with a FileLink (`cv`, `size` bytes) and an Image (`photo`, small); the
+/// person's id and the two files' bytes.
+async fn fill_files(app: &TestApp, size: usize) -> (Value, Vec<u8>, Vec<u8>) {
+    use crate::files::{bytes, file_part, upload};
+    let id = app
+        .new_object("Person", json!({ "firstName": "Fay" }))
+        .await["objectId"]
+        .clone();
+    let cv = bytes(size, 7);
+    let photo = bytes(1000, 8);
+    upload(
+        app,
+        &id,
+        "cv",
+        file_part(cv.clone(), "cv ä.pdf", "application/pdf"),
+    )
+    .await
+    .ok();
+    upload(
+        app,
+        &id,
+        "photo",
+        file_part(photo.clone(), "me.png", "image/png"),
+    )
+    .await
+    .ok();
+    (id, cv, photo)
+}
+
+/// The bytes and ETag getFile answers (in `system`, LIVE when `None`).
+async fn file_of(
+    app: &TestApp,
+    id: &Value,
+    property: &str,
+    system: Option<&str>,
+) -> (Vec<u8>, String) {
+    let headers: Vec<(&str, &str)> = system
+        .map(|s| vec![("X-Datastore-System", s)])
+        .unwrap_or_default();
+    let response = crate::files::get_file(app, id, property, &headers).await;
+    assert_eq!(response.status().as_u16(), 200, "getFile {property}");
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    (response.bytes().await.unwrap().to_vec(), etag)
+}
+
+#[tokio::test]
+async fn files_round_trip_with_their_bytes_and_etags() {
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    fill(&source).await;
+    let (id, cv, photo) = fill_files(&source, 3 * 1024 * 1024 + 17).await;
+    let first = export(&source, &files.path().join("a.jsonl"), "LIVE");
+    let file_records: Vec<Value> = first
+        .iter()
+        .filter(|r| r["record"] == "file")
+        .cloned()
+        .collect();
+    assert_eq!(file_records.len(), 2);
+    assert_eq!(file_records[0]["objectId"], id);
+    assert_eq!(file_records[0]["propertyName"], "cv");
+    assert_eq!(file_records[1]["contentType"], "image/png");
+    let chunks = first.iter().filter(|r| r["record"] == "fileChunk").count();
+    let end = first.last().unwrap();
+    assert_eq!(end["files"], 2);
+    assert_eq!(end["fileChunks"], chunks);
+    assert!(chunks > 2, "a 3 MiB file is in several chunks");
+    let out = import(&target, &files.path().join("a.jsonl"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = export(&target, &files.path().join("b.jsonl"), "LIVE");
+    assert_eq!(comparable(second, &[]), comparable(first, &[]));
+    for (property, data) in [("cv", &cv), ("photo", &photo)] {
+        let (before, etag_before) = file_of(&source, &id, property, None).await;
+        let (after, etag_after) = file_of(&target, &id, property, None).await;
+        assert!(
+            after == *data && before == after,
+            "{property}: the bytes differ"
+        );
+        assert_eq!(etag_after, etag_before);
+    }
+    // A later upload gets a higher file id.
+    let max_file = file_records
+        .iter()
+        .filter_map(|r| r["fileId"].as_i64())
+        .max()
+        .unwrap();
+    let object = crate::files::upload(
+        &target,
+        &id,
+        "cv",
+        crate::files::file_part(b"new".to_vec(), "new.txt", "text/plain"),
+    )
+    .await
+    .ok();
+    assert!(
+        object["cv"]["fileId"].as_i64().unwrap() > max_file,
+        "{object}"
+    );
+}
+
+#[tokio::test]
+async fn bad_file_records_are_refused_naming_the_line_and_change_nothing() {
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    let (id, _, _) = fill_files(&source, 600 * 1024).await;
+    let good = export(&source, &files.path().join("a.jsonl"), "LIVE");
+    target.new_object("City", json!({ "name": "Paris" })).await;
+    let file_line = good.iter().position(|r| r["record"] == "file").unwrap();
+    let chunk = file_line + 1;
+    let next_file = good.iter().rposition(|r| r["record"] == "file").unwrap();
+    assert_eq!(next_file, file_line + 4, "a 600 KiB file is in 3 chunks");
+    let file_id = good[file_line]["fileId"].clone();
+    type Change = Box<dyn Fn(&mut Vec<Value>)>;
+    let cases: Vec<(&str, Change, String)> = vec![
+        (
+            "bad base64",
+            Box::new(move |r| r[chunk + 1]["data"] = json!("not base64!")),
+            format!("line {}: the chunk's data is not base64", chunk + 2),
+        ),
+        (
+            "size",
+            Box::new(move |r| {
+                r[file_line]["size"] = json!(r[file_line]["size"].as_u64().unwrap() + 1)
+            }),
+            format!(
+                "line {}: file {file_id} (line {}) holds {} bytes in its chunks, its record says {}",
+                next_file + 1,
+                file_line + 1,
+                600 * 1024,
+                600 * 1024 + 1
+            ),
+        ),
+        (
+            "sha256",
+            Box::new(move |r| r[file_line]["sha256"] = json!("0".repeat(64))),
+            format!(
+                "line {}: the bytes of file {file_id} (line {}) do not have the sha256",
+                next_file + 1,
+                file_line + 1
+            ),
+        ),
+        (
+            "gap",
+            Box::new(move |r| {
+                r.remove(chunk + 1);
+            }),
+            format!("line {}: chunk 2 of file {file_id} where chunk 1 comes next", chunk + 2),
+        ),
+        (
+            "missing object",
+            Box::new(move |r| r[file_line]["objectId"] = json!(999)),
+            format!(
+                "line {}: the object 999 of file {file_id} is not in the data",
+                file_line + 1
+            ),
+        ),
+        (
+            "not its property",
+            Box::new(move |r| r[file_line]["propertyName"] = json!("firstName")),
+            format!("line {}: property `firstName` of object {id} is of type", file_line + 1),
+        ),
+    ];
+    for (what, change, message) in cases {
+        let mut records = good.clone();
+        change(&mut records);
+        // The end record counts what the file holds, so that only the change is wrong.
+        let last = records.len() - 1;
+        records[last]["fileChunks"] = json!(records
+            .iter()
+            .filter(|r| r["record"] == "fileChunk")
+            .count());
+        let file = files.path().join("bad.jsonl");
+        write_lines(&file, &records);
+        refused(&import(&target, &file, &["--replace"]), &message);
+        assert_eq!(target.count("City").await, 1, "{what}: nothing changed");
+        assert_eq!(target.count("Person").await, 0, "{what}: nothing changed");
+        assert!(
+            crate::files::stored_files(&target).await.is_empty(),
+            "{what}: no file stored"
+        );
+    }
+    // Cut short in the middle of a file's chunks.
+    let file = files.path().join("cut.jsonl");
+    write_lines(&file, &good[..chunk + 1]);
+    refused(&import(&target, &file, &["--replace"]), "cut short");
+    assert!(crate::files::stored_files(&target).await.is_empty());
+}
+
+#[tokio::test]
+async fn copy_system_copies_files_via_the_cli_and_over_http() {
+    let app = spawn_app().await;
+    let _systems = other_systems(&app);
+    let (id, cv, photo) = fill_files(&app, 700 * 1024).await;
+    let out = run(&app.database, &["copy-system", "LIVE", "TEST"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (live_etag, test) = (
+        file_of(&app, &id, "cv", None).await.1,
+        file_of(&app, &id, "cv", Some("TEST")).await,
+    );
+    assert!(test.0 == cv, "the bytes differ");
+    assert_eq!(test.1, live_etag);
+    // Over HTTP, into STAGING.
+    let answer = app
+        .post(
+            "copySystem",
+            json!({ "fromSystem": "LIVE", "toSystem": "STAGING" }),
+        )
+        .await
+        .ok();
+    assert_eq!(answer["files"], 2);
+    let staged = file_of(&app, &id, "photo", Some("STAGING")).await;
+    assert!(staged.0 == photo, "the bytes differ");
+}
+
+#[tokio::test]
+async fn an_import_with_replace_replaces_the_targets_files() {
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    let (id, cv, _) = fill_files(&source, 1000).await;
+    let file = files.path().join("a.jsonl");
+    let records = export(&source, &file, "LIVE");
+    // The target has files of its own, on an object the import replaces.
+    fill_files(&target, 2000).await;
+    fill_files(&target, 3000).await;
+    refused(&import(&target, &file, &[]), "--replace");
+    assert_eq!(
+        crate::files::stored_files(&target).await.len(),
+        4,
+        "unchanged"
+    );
+    let out = import(&target, &file, &["--replace"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored: Vec<i64> = crate::files::stored_files(&target)
+        .await
+        .iter()
+        .map(|f| f.file_id)
+        .collect();
+    let exported: Vec<i64> = records
+        .iter()
+        .filter(|r| r["record"] == "file")
+        .filter_map(|r| r["fileId"].as_i64())
+        .collect();
+    assert_eq!(stored, exported);
+    assert!(file_of(&target, &id, "cv", None).await.0 == cv);
 }

@@ -177,3 +177,12 @@ pub async fn list(c: &mut Client, after: FileId, limit: u32) -> Result<Vec<FileI
         .map(file_from_row)
         .collect()
 }
+
+/// Up to `limit` linked files with ids above `after`, in id order (export).
+pub async fn list_linked(c: &mut Client, after: FileId, limit: u32) -> Result<Vec<FileInfo>, Fail> {
+    exec::rows(c, sql::EXPORT_FILES, params![after, i64::from(limit)])
+        .await?
+        .iter()
+        .map(file_from_row)
+        .collect()
+}

@@ -290,9 +290,35 @@ FROM dbo.ObjectNumbers ORDER BY ObjectType";
 pub const ANY_OBJECT: &str =
     "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM dbo.Objects) THEN 1 ELSE 0 END AS int)";
 
-/// An import with replace: the target's data goes first (numbering rows are upserted).
-pub const CLEAR_DATA: &str =
-    "DELETE FROM dbo.Relationships; DELETE FROM dbo.Properties; DELETE FROM dbo.Objects;";
+/// What an import deletes first: with replace, the target's data (numbering rows are
+/// upserted); otherwise the target holds no object and only pending files go. Files first,
+/// pending ones included.
+pub const CLEAR_DATA: &str = "DELETE FROM dbo.FileChunks; DELETE FROM dbo.Files; \
+DELETE FROM dbo.Relationships; DELETE FROM dbo.Properties; DELETE FROM dbo.Objects;";
+
+/// Up to `@P2` linked files with ids above `@P1`, in id order (export).
+pub const EXPORT_FILES: &str = "SELECT TOP (@P2) FileId, OwnerObjectId, PropertyName, Name, \
+ContentType, Size, ChunkSize, Sha256, CreatedAt FROM dbo.Files \
+WHERE FileId > @P1 AND Linked = 1 ORDER BY FileId";
+
+/// Import: 1 when object `@P1` exists, and the type and value of its property `@P2` (NULLs
+/// when it has none).
+pub const IMPORT_FILE_OWNER: &str = "SELECT CAST(CASE WHEN EXISTS \
+(SELECT 1 FROM dbo.Objects WHERE ObjectId = @P1) THEN 1 ELSE 0 END AS int), \
+p.PropertyType, p.PropertyValue FROM (VALUES (1)) AS x (one) \
+LEFT JOIN dbo.Properties AS p ON p.OwnerObjectId = @P1 AND p.PropertyName = @P2";
+
+/// Import: a linked file with its id (`IDENTITY_INSERT` inside the batch): `FileId`,
+/// `OwnerObjectId`, `PropertyName`, `Name`, `ContentType`, `Size`, `ChunkSize`, `Sha256`,
+/// `CreatedAt`.
+pub const IMPORT_FILE: &str = "SET IDENTITY_INSERT dbo.Files ON; \
+INSERT INTO dbo.Files (FileId, OwnerObjectId, PropertyName, Name, ContentType, Size, ChunkSize, \
+Sha256, CreatedAt, Linked) VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9, 1); \
+SET IDENTITY_INSERT dbo.Files OFF;";
+
+/// Import: chunk `@P2` of file `@P1`.
+pub const IMPORT_FILE_CHUNK: &str =
+    "INSERT INTO dbo.FileChunks (FileId, Seq, Data) VALUES (@P1, @P2, @P3)";
 
 /// One numbering row as exported (`ObjectType`, `Prefix`, `Width`, `NextNumber`, `Active`).
 pub const IMPORT_NUMBERING: &str = "UPDATE dbo.ObjectNumbers SET Prefix = @P2, Width = @P3, \
@@ -428,6 +454,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("ANY_OBJECT", ANY_OBJECT),
     ("CLEAR_DATA", CLEAR_DATA),
     ("IMPORT_NUMBERING", IMPORT_NUMBERING),
+    ("EXPORT_FILES", EXPORT_FILES),
+    ("IMPORT_FILE_OWNER", IMPORT_FILE_OWNER),
+    ("IMPORT_FILE", IMPORT_FILE),
+    ("IMPORT_FILE_CHUNK", IMPORT_FILE_CHUNK),
     ("INSERT_FILE", INSERT_FILE),
     ("INSERT_FILE_CHUNK", INSERT_FILE_CHUNK),
     ("LINK_FILE", LINK_FILE),

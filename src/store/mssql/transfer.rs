@@ -11,10 +11,11 @@ use super::pool::{Client, Fail};
 use super::sql;
 use crate::model::ObjectId;
 use crate::store::transfer::{
-    abandoned, line_of, not_empty, NumberingRow, RelationshipRow, OBJECT_BATCH, RELATIONSHIP_BATCH,
+    abandoned, check_file_owner, line_of, not_empty, NumberingRow, RelationshipRow, FILE_BATCH,
+    OBJECT_BATCH, RELATIONSHIP_BATCH,
 };
 use crate::store::{
-    DataBatch, ExportSink, ImportItem, ImportSource, ObjectRecord, PropertyRow, StoreError,
+    DataBatch, ExportSink, FileId, ImportItem, ImportSource, ObjectRecord, PropertyRow, StoreError,
     TransferCounts,
 };
 
@@ -159,6 +160,36 @@ pub async fn export(c: &mut Client, sink: &ExportSink) -> Result<(), Fail> {
     if !numbering.is_empty() {
         send(sink, DataBatch::Numbering(numbering)).await?;
     }
+    export_files(c, sink).await
+}
+
+/// Linked files in id order, each followed by its chunks, one chunk in memory at a time.
+async fn export_files(c: &mut Client, sink: &ExportSink) -> Result<(), Fail> {
+    let mut after: FileId = 0;
+    loop {
+        let files = super::files::list_linked(c, after, FILE_BATCH).await?;
+        let Some(last) = files.last().map(|f| f.file_id) else {
+            break;
+        };
+        let full = files.len() == FILE_BATCH as usize;
+        for file in files {
+            let (file_id, chunks) = (file.file_id, file.chunks());
+            send(sink, DataBatch::File(file)).await?;
+            for seq in 0..chunks {
+                let seq = seq as u32;
+                let data = super::files::chunk(c, file_id, seq).await?.ok_or_else(|| {
+                    Fail::Store(StoreError::Database(format!(
+                        "file {file_id} has no chunk {seq}"
+                    )))
+                })?;
+                send(sink, DataBatch::FileChunk { file_id, seq, data }).await?;
+            }
+        }
+        after = last;
+        if !full {
+            break;
+        }
+    }
     Ok(())
 }
 
@@ -177,9 +208,8 @@ pub async fn import(
     if any && !replace {
         return Err(Fail::Store(not_empty()));
     }
-    if any {
-        exec::execute(c, sql::CLEAR_DATA, params![]).await?;
-    }
+    // Files go too, pending ones included (without objects, every file is pending).
+    exec::execute(c, sql::CLEAR_DATA, params![]).await?;
     let mut counts = TransferCounts::default();
     loop {
         let Some(item) = source.recv().await else {
@@ -269,6 +299,40 @@ async fn write_batch(c: &mut Client, first_line: u64, data: &DataBatch) -> Resul
                 )
                 .await?;
             }
+        }
+        DataBatch::File(file) => {
+            let (owner, name) = file.owner.clone().unwrap_or_default();
+            let row = exec::row(c, sql::IMPORT_FILE_OWNER, params![owner, name.as_str()])
+                .await?
+                .ok_or_else(|| Fail::Store(StoreError::Database("no owner row".into())))?;
+            let exists = exec::req::<i32>(&row, 0)? == 1;
+            let (ty, value) = (exec::text(&row, 1)?, exec::text(&row, 2)?);
+            let property = ty.as_deref().zip(value.as_deref());
+            check_file_owner(first_line, file, exists, property).map_err(Fail::Store)?;
+            exec::execute(
+                c,
+                sql::IMPORT_FILE,
+                params![
+                    file.file_id,
+                    owner,
+                    name.as_str(),
+                    file.name.as_str(),
+                    file.content_type.as_str(),
+                    file.size as i64,
+                    i64::from(file.chunk_size),
+                    file.sha256.clone(),
+                    file.created_at.naive_utc()
+                ],
+            )
+            .await?;
+        }
+        DataBatch::FileChunk { file_id, seq, data } => {
+            exec::execute(
+                c,
+                sql::IMPORT_FILE_CHUNK,
+                params![*file_id, i64::from(*seq), data.clone()],
+            )
+            .await?;
         }
     }
     Ok(())

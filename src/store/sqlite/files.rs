@@ -197,3 +197,19 @@ pub(super) fn list(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(files)
 }
+
+/// Up to `limit` linked files with ids above `after`, in id order (export).
+pub(super) fn list_linked(
+    conn: &Connection,
+    after: FileId,
+    limit: u32,
+) -> Result<Vec<FileInfo>, StoreError> {
+    let files = conn
+        .prepare_cached(&format!(
+            "SELECT {FILE_COLUMNS} FROM Files WHERE FileId > ?1 AND Linked = 1 \
+             ORDER BY FileId LIMIT ?2"
+        ))?
+        .query_map(params![after, limit], file_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(files)
+}

@@ -5,14 +5,17 @@
 //! thread: one `IMMEDIATE` transaction that takes batches from its channel until the end,
 //! then commits; any failure, or a channel closed early, rolls it back.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::objects::{begin, object_from_row, property_from_row};
 use crate::model::ObjectId;
 use crate::store::transfer::{
-    abandoned, line_of, not_empty, NumberingRow, RelationshipRow, OBJECT_BATCH, RELATIONSHIP_BATCH,
+    abandoned, check_file_owner, line_of, not_empty, NumberingRow, RelationshipRow, FILE_BATCH,
+    OBJECT_BATCH, RELATIONSHIP_BATCH,
 };
-use crate::store::{DataBatch, ExportSink, ImportItem, ImportSource, StoreError, TransferCounts};
+use crate::store::{
+    DataBatch, ExportSink, FileId, ImportItem, ImportSource, StoreError, TransferCounts,
+};
 
 const EXPORT_OBJECTS: &str = "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt \
      FROM Objects WHERE ObjectId > ?1 ORDER BY ObjectId LIMIT ?2";
@@ -24,6 +27,11 @@ const EXPORT_RELATIONSHIPS: &str = "SELECT ParentObjectId, ChildObjectId, Strict
      ORDER BY ParentObjectId, ChildObjectId LIMIT ?3";
 const EXPORT_NUMBERING: &str =
     "SELECT ObjectType, Prefix, Width, NextNumber, Active FROM ObjectNumbers ORDER BY ObjectType";
+
+/// What an import deletes first (with replace; otherwise the target holds no object and
+/// this deletes only pending files).
+const CLEAR_DATA: &str = "DELETE FROM FileChunks; DELETE FROM Files; DELETE FROM Relationships; \
+     DELETE FROM Properties; DELETE FROM Objects;";
 
 fn send(sink: &ExportSink, batch: DataBatch) -> Result<(), StoreError> {
     sink.blocking_send(batch)
@@ -102,6 +110,34 @@ fn export_in_snapshot(conn: &Connection, sink: &ExportSink) -> Result<(), StoreE
     if !numbering.is_empty() {
         send(sink, DataBatch::Numbering(numbering))?;
     }
+    export_files(conn, sink)
+}
+
+/// Linked files in id order, each followed by its chunks, one chunk in memory at a time.
+fn export_files(conn: &Connection, sink: &ExportSink) -> Result<(), StoreError> {
+    let mut after: FileId = 0;
+    loop {
+        let files = super::files::list_linked(conn, after, FILE_BATCH)?;
+        let Some(last) = files.last().map(|f| f.file_id) else {
+            break;
+        };
+        let full = files.len() == FILE_BATCH as usize;
+        for file in files {
+            let (file_id, chunks) = (file.file_id, file.chunks());
+            send(sink, DataBatch::File(file))?;
+            for seq in 0..chunks {
+                let seq = seq as u32;
+                let data = super::files::chunk(conn, file_id, seq)?.ok_or_else(|| {
+                    StoreError::Database(format!("file {file_id} has no chunk {seq}"))
+                })?;
+                send(sink, DataBatch::FileChunk { file_id, seq, data })?;
+            }
+        }
+        after = last;
+        if !full {
+            break;
+        }
+    }
     Ok(())
 }
 
@@ -123,11 +159,8 @@ pub(super) fn import(
     if any && !replace {
         return Err(not_empty());
     }
-    if any {
-        tx.execute_batch(
-            "DELETE FROM Relationships; DELETE FROM Properties; DELETE FROM Objects;",
-        )?;
-    }
+    // Files go too, pending ones included (without objects, every file is pending).
+    tx.execute_batch(CLEAR_DATA)?;
     let mut counts = TransferCounts::default();
     loop {
         let Some(item) = source.blocking_recv() else {
@@ -226,6 +259,49 @@ fn write_batch(tx: &Connection, first_line: u64, data: &DataBatch) -> Result<(),
                     ])
                     .map_err(|e| refused(first_line, i, e))?;
             }
+        }
+        DataBatch::File(file) => {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM Objects WHERE ObjectId = ?1")?
+                .exists([file.owner.as_ref().map_or(0, |o| o.0)])?;
+            let property: Option<(String, String)> = match &file.owner {
+                Some((owner, name)) => tx
+                    .prepare_cached(
+                        "SELECT PropertyType, PropertyValue FROM Properties \
+                         WHERE OwnerObjectId = ?1 AND PropertyName = ?2",
+                    )?
+                    .query_row(params![owner, name], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
+                None => None,
+            };
+            let (owner, name) = check_file_owner(
+                first_line,
+                file,
+                exists,
+                property.as_ref().map(|(t, v)| (t.as_str(), v.as_str())),
+            )?;
+            tx.prepare_cached(
+                "INSERT INTO Files (FileId, OwnerObjectId, PropertyName, Name, ContentType, \
+                 Size, ChunkSize, Sha256, CreatedAt, Linked) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
+            )?
+            .execute(params![
+                file.file_id,
+                owner,
+                name,
+                file.name,
+                file.content_type,
+                file.size as i64,
+                file.chunk_size,
+                file.sha256,
+                time_text(&file.created_at)
+            ])
+            .map_err(|e| refused(first_line, 0, e))?;
+        }
+        DataBatch::FileChunk { file_id, seq, data } => {
+            tx.prepare_cached("INSERT INTO FileChunks (FileId, Seq, Data) VALUES (?1, ?2, ?3)")?
+                .execute(params![file_id, seq, data])
+                .map_err(|e| refused(first_line, 0, e))?;
         }
     }
     Ok(())
