@@ -288,4 +288,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The recorded apps, by key.
     async fn apps(&self) -> Result<Vec<AppRecord>, StoreError>;
+
+    /// Makes every object id handed out from now on at least `first` (ids already handed
+    /// out stay). Idempotent and safe with other processes doing the same: the global
+    /// databases start at [`crate::tenancy::GLOBAL_ID_BASE`].
+    async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError>;
 }

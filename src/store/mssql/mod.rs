@@ -691,6 +691,15 @@ impl Store for MssqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.start_ids_at", skip_all, fields(first))]
+    async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
+        self.call("start_ids_at", |db| async move {
+            db.transaction(|c| Box::pin(async move { apps::start_ids_at(c, first).await }))
+                .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.import_data", skip_all, fields(replace))]
     async fn import_data(
         &self,

@@ -516,6 +516,10 @@ impl Store for SqliteStore {
     async fn apps(&self) -> Result<Vec<super::AppRecord>, StoreError> {
         self.read(apps::list).await
     }
+
+    async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
+        self.write(move |c| apps::start_ids_at(c, first)).await
+    }
 }
 
 #[cfg(test)]
