@@ -192,7 +192,7 @@ impl Application {
                 time_zone: settings.time_zone,
                 max_limit: settings.max_results.max(1),
             },
-            Arc::new(Datastore { store, active }),
+            Arc::new(Datastore::new(store, active)),
         ));
         let maintainer = tenants.clone().maintain();
         let state = web::Data::new(ApiState {

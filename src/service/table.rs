@@ -190,8 +190,10 @@ impl Schema {
 impl Datastore {
     /// Checks a table request and reads its page.
     pub async fn list_table(&self, req: TableRequest) -> Result<Page, ServiceError> {
-        let query = self.schema().table_query(req)?;
-        Ok(self.store.list_table(&query).await?)
+        let global = self.global_for_type(&req.object_type).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let query = ds.schema().table_query(req)?;
+        Ok(ds.store.list_table(&query).await?)
     }
 }
 
@@ -206,7 +208,9 @@ impl Datastore {
         object_type: &str,
         properties: Option<&[String]>,
     ) -> Result<Vec<CsvColumn>, ServiceError> {
-        let schema = self.schema();
+        let global = self.global_for_type(object_type).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let schema = ds.schema();
         let configured = |name: &str| {
             schema
                 .property_config(object_type, name)
@@ -222,13 +226,13 @@ impl Datastore {
                 let stored = if unconfigured.is_empty() {
                     BTreeMap::new()
                 } else {
-                    let found = self.store.property_names(object_type, Some(&unconfigured));
+                    let found = ds.store.property_names(object_type, Some(&unconfigured));
                     found.await?.into_iter().collect()
                 };
                 (given.to_vec(), stored)
             }
             None => {
-                let stored: BTreeMap<String, PropertyType> = self
+                let stored: BTreeMap<String, PropertyType> = ds
                     .store
                     .property_names(object_type, None)
                     .await?
@@ -296,7 +300,9 @@ impl Datastore {
     /// Parses, resolves and runs a query of the query language.
     pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ServiceError> {
         use crate::query::{self, resolve};
-        let schema = self.schema();
+        let global = self.global_for_type(&req.object_type).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let schema = ds.schema();
         schema.check_list(&req.object_type, req.properties.as_deref())?;
         let parsed = query::parse(&req.query).map_err(|e| {
             ServiceError::new(ErrorCode::QuerySyntax, e.message.clone()).with_details(
@@ -330,6 +336,6 @@ impl Datastore {
             )
             .with_details(json!({ "position": position, "objectType": object_type, "propertyName": property })),
         })?;
-        Ok(self.store.query(&plan, req.properties.as_deref()).await?)
+        Ok(ds.store.query(&plan, req.properties.as_deref()).await?)
     }
 }

@@ -90,19 +90,134 @@ struct Slot {
 
 type Key = (AppName, System);
 
+fn system_index(system: System) -> usize {
+    match system {
+        System::Live => 0,
+        System::Staging => 1,
+        System::Test => 2,
+    }
+}
+
+/// Opens `url` (created, migrated, given the central DSConfig, `app` recorded) as a
+/// [`Datastore`] with its own [`ActiveConfig`], its display refresh started if it needs one.
+async fn open_datastore(
+    url: &str,
+    pool_size: u32,
+    app: Option<&AppName>,
+    central: &dyn Store,
+    time_zone: Tz,
+    max_limit: u64,
+) -> Result<Arc<Datastore>, TenantError> {
+    let options = StoreOptions {
+        pool_size,
+        migrate: true,
+    };
+    let (store, installed) = open_and_prepare(url, &options, app, central)
+        .await
+        .map_err(|e| match e {
+            StoreError::Config(m) => TenantError::Refused(m),
+            other => TenantError::Store(other),
+        })?;
+    let (config, version) = match &installed {
+        Some(i) => (i.config.clone(), i.version),
+        None => match store.stored_config().await? {
+            Some(stored) => (stored.config, stored.version),
+            None => (Config::default(), 0),
+        },
+    };
+    let active = Arc::new(ActiveConfig::new(
+        config,
+        version,
+        time_zone,
+        max_limit.max(1),
+    ));
+    if let Some(refresh) = installed.and_then(|i| i.refresh) {
+        active.start_refresh(store.clone(), refresh.version, refresh.previous);
+    }
+    Ok(Arc::new(Datastore::new(store, active)))
+}
+
+/// The global database of one system (objects of `global = true` types, API.md §9):
+/// opened on first use like a tenant, then kept open like the central database (it is
+/// not counted in `max_open` and never swept: every app of the system may need it).
+pub struct GlobalLink {
+    system: System,
+    base_url: String,
+    pool_size: u32,
+    time_zone: Tz,
+    max_limit: u64,
+    central: Arc<dyn Store>,
+    datastore: OnceCell<Arc<Datastore>>,
+}
+
+impl GlobalLink {
+    /// The global datastore, opened (created, migrated, given the central DSConfig, its
+    /// ids started at [`tenancy::GLOBAL_ID_BASE`]) on first use.
+    pub async fn get(&self) -> Result<Arc<Datastore>, TenantError> {
+        self.datastore
+            .get_or_try_init(|| async {
+                let url = tenancy::database_url(&self.base_url, &Owner::Global, self.system)
+                    .map_err(|e| match e {
+                        StoreError::Config(m) => TenantError::Refused(m),
+                        other => TenantError::Store(other),
+                    })?;
+                let datastore = open_datastore(
+                    &url,
+                    self.pool_size,
+                    None,
+                    self.central.as_ref(),
+                    self.time_zone,
+                    self.max_limit,
+                )
+                .await?;
+                datastore
+                    .store
+                    .start_ids_at(tenancy::GLOBAL_ID_BASE)
+                    .await?;
+                tracing::info!(system = %self.system, "opened the global database");
+                Ok(datastore)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The global datastore if it is open.
+    fn opened(&self) -> Option<Arc<Datastore>> {
+        self.datastore.get().cloned()
+    }
+}
+
 /// The registry of open tenants.
 pub struct Tenants {
     settings: TenantSettings,
     central: Arc<Datastore>,
+    /// The global databases, by [`system_index`].
+    globals: Vec<Arc<GlobalLink>>,
     open: Mutex<HashMap<Key, Arc<Slot>>>,
     epoch: Instant,
 }
 
 impl Tenants {
     pub fn new(settings: TenantSettings, central: Arc<Datastore>) -> Tenants {
+        let globals: Vec<Arc<GlobalLink>> = System::ALL
+            .iter()
+            .map(|&system| {
+                Arc::new(GlobalLink {
+                    system,
+                    base_url: settings.base_url.clone(),
+                    pool_size: settings.app_pool_size,
+                    time_zone: settings.time_zone,
+                    max_limit: settings.max_limit,
+                    central: central.store.clone(),
+                    datastore: OnceCell::new(),
+                })
+            })
+            .collect();
+        central.link_global(globals[system_index(System::Live)].clone());
         Tenants {
             settings,
             central,
+            globals,
             open: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
         }
@@ -193,35 +308,23 @@ impl Tenants {
         system: System,
         url: &str,
     ) -> Result<Arc<Datastore>, TenantError> {
-        let options = StoreOptions {
-            pool_size: self.settings.app_pool_size,
-            migrate: true,
-        };
-        let (store, installed) =
-            open_and_prepare(url, &options, Some(app), self.central.store.as_ref())
-                .await
-                .map_err(|e| match e {
-                    StoreError::Config(m) => TenantError::Refused(m),
-                    other => TenantError::Store(other),
-                })?;
-        let (config, version) = match &installed {
-            Some(i) => (i.config.clone(), i.version),
-            None => match store.stored_config().await? {
-                Some(stored) => (stored.config, stored.version),
-                None => (Config::default(), 0),
-            },
-        };
-        let active = Arc::new(ActiveConfig::new(
-            config,
-            version,
+        let datastore = open_datastore(
+            url,
+            self.settings.app_pool_size,
+            Some(app),
+            self.central.store.as_ref(),
             self.settings.time_zone,
-            self.settings.max_limit.max(1),
-        ));
-        if let Some(refresh) = installed.and_then(|i| i.refresh) {
-            active.start_refresh(store.clone(), refresh.version, refresh.previous);
-        }
-        tracing::info!(app = %app, system = %system, version, "opened the app's database");
-        Ok(Arc::new(Datastore { store, active }))
+            self.settings.max_limit,
+        )
+        .await?;
+        datastore.link_global(self.global(system).clone());
+        tracing::info!(app = %app, system = %system, "opened the app's database");
+        Ok(datastore)
+    }
+
+    /// The global database of `system` (opened on first use through it).
+    pub fn global(&self, system: System) -> &Arc<GlobalLink> {
+        &self.globals[system_index(system)]
     }
 
     /// Closes the least recently used tenants (idle ones first) while more than
@@ -293,10 +396,16 @@ impl Tenants {
             return true;
         }
         let mut all = true;
-        for (key, slot) in self.slots() {
-            let Some(tenant) = slot.datastore.get().cloned() else {
-                continue;
-            };
+        let tenants = self.slots().into_iter().filter_map(|(key, slot)| {
+            Some((key.0.to_string(), key.1, slot.datastore.get()?.clone()))
+        });
+        let globals = self
+            .globals
+            .iter()
+            .filter_map(|g| Some(("(global)".to_owned(), g.system, g.opened()?)));
+        let all_open: Vec<(String, System, Arc<Datastore>)> = tenants.chain(globals).collect();
+        for (app, system, tenant) in all_open {
+            let key = (app, system);
             match startup::apply_config(tenant.store.as_ref(), &schema.config).await {
                 Ok(installed) => {
                     if let Err(e) = tenant.active.reload(tenant.store.as_ref()).await {
@@ -357,6 +466,9 @@ pub async fn open_tenant_store(
         Owner::Global => None,
     };
     let (store, _) = open_and_prepare(&url, options, app, central).await?;
+    if *owner == Owner::Global {
+        store.start_ids_at(tenancy::GLOBAL_ID_BASE).await?;
+    }
     Ok(store)
 }
 
@@ -376,7 +488,7 @@ mod tests {
             time_zone: chrono_tz::UTC,
             max_limit: 100,
         };
-        Tenants::new(settings, Arc::new(Datastore { store, active }))
+        Tenants::new(settings, Arc::new(Datastore::new(store, active)))
     }
 
     fn app(name: &str) -> AppName {
