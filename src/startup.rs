@@ -183,7 +183,7 @@ impl Application {
         if let Some(refresh) = installed.refresh {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
-        let tenants = Arc::new(Tenants::new(
+        let tenants = Tenants::new(
             TenantSettings {
                 base_url: settings.database.clone(),
                 app_pool_size: settings.app_pool_size.max(1),
@@ -193,7 +193,7 @@ impl Application {
                 max_limit: settings.max_results.max(1),
             },
             Arc::new(Datastore::new(store, active)),
-        ));
+        );
         let maintainer = tenants.clone().maintain();
         let state = web::Data::new(ApiState {
             tenants,

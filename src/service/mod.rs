@@ -30,8 +30,8 @@ use crate::convert;
 use crate::model::PropertyType;
 use crate::model::{is_valid_name, ObjectId};
 use crate::store::{
-    Direction, DropObject, ObjectRecord, PropertyWrite, RelatedQuery, SaveProperties, Store,
-    StoreError,
+    Direction, DropObject, LookupSite, ObjectRecord, PropertyWrite, RelatedQuery, SaveProperties,
+    Store, StoreError,
 };
 use crate::tenancy::is_global_id;
 
@@ -248,6 +248,15 @@ impl Datastore {
             let mut writes = schema.prepare_writes(&object_type, properties)?;
             ds.resolve_global_lookups(&schema, Some(id), &mut writes)
                 .await?;
+            // A global object's displayed property: app Lookups to it follow (below).
+            let fan_out: Vec<(String, Vec<LookupSite>)> = match global {
+                Some(_) => writes
+                    .iter()
+                    .filter(|w| !w.dependents.is_empty())
+                    .map(|w| (w.name.clone(), w.dependents.clone()))
+                    .collect(),
+                None => Vec::new(),
+            };
             let req = SaveProperties {
                 config_version: schema.version,
                 object_id: id,
@@ -260,7 +269,16 @@ impl Datastore {
                     attempts += 1;
                     ds.reload_config().await?;
                 }
-                other => return Ok(other?),
+                other => {
+                    let record = other?;
+                    if let Some(link) = self.global.get() {
+                        for (name, sites) in fan_out {
+                            let text = display_text(&record, &name);
+                            link.refresh_app_lookups(id, sites, text).await;
+                        }
+                    }
+                    return Ok(record);
+                }
             }
         }
     }

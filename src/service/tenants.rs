@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
@@ -32,8 +32,9 @@ use tokio::sync::OnceCell;
 
 use super::{ActiveConfig, Datastore, ErrorCode, ServiceError};
 use crate::dsconfig::Config;
+use crate::model::ObjectId;
 use crate::startup::{self, Installed};
-use crate::store::{self, Store, StoreError, StoreOptions};
+use crate::store::{self, LookupSite, Store, StoreError, StoreOptions};
 use crate::tenancy::{self, AppName, Owner, System};
 
 /// How often open tenants are checked against the central DSConfig version (an in-memory
@@ -148,6 +149,8 @@ pub struct GlobalLink {
     max_limit: u64,
     central: Arc<dyn Store>,
     datastore: OnceCell<Arc<Datastore>>,
+    /// The registry, for the app databases of this system (display-text fan-out).
+    tenants: Weak<Tenants>,
 }
 
 impl GlobalLink {
@@ -181,6 +184,48 @@ impl GlobalLink {
             .cloned()
     }
 
+    /// After a global object's property that Lookups display changed: sets `text` as the
+    /// display text of the Lookups of `sites` pointing at `target` in every app database
+    /// of this system (the default app's and every app of the central `Apps`), opening
+    /// them as a request would. Not atomic with the global write: a failure is logged and
+    /// left (the next DSConfig display refresh, or saving the Lookup again, repairs it).
+    pub(crate) async fn refresh_app_lookups(
+        &self,
+        target: ObjectId,
+        sites: Vec<LookupSite>,
+        text: Option<String>,
+    ) {
+        let Some(tenants) = self.tenants.upgrade() else {
+            return;
+        };
+        let mut apps = vec![AppName::default_app()];
+        match tenants.central.store.apps().await {
+            Ok(recorded) => apps.extend(
+                recorded
+                    .iter()
+                    .filter_map(|a| AppName::parse(&a.name).ok())
+                    .filter(|a| !a.is_default()),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the apps to refresh display texts in")
+            }
+        }
+        for app in apps {
+            let done = match tenants.get(&app, self.system).await {
+                Ok(tenant) => tenant
+                    .store
+                    .refresh_lookups_to(target, sites.clone(), text.clone())
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = done {
+                tracing::warn!(app = %app, system = %self.system, target, error = %e,
+                    "cannot refresh the display texts of Lookups to a global object");
+            }
+        }
+    }
+
     /// The global datastore if it is open.
     fn opened(&self) -> Option<Arc<Datastore>> {
         self.datastore.get().cloned()
@@ -198,7 +243,15 @@ pub struct Tenants {
 }
 
 impl Tenants {
-    pub fn new(settings: TenantSettings, central: Arc<Datastore>) -> Tenants {
+    pub fn new(settings: TenantSettings, central: Arc<Datastore>) -> Arc<Tenants> {
+        Arc::new_cyclic(|tenants| Tenants::with_registry(settings, central, tenants.clone()))
+    }
+
+    fn with_registry(
+        settings: TenantSettings,
+        central: Arc<Datastore>,
+        tenants: Weak<Tenants>,
+    ) -> Tenants {
         let globals: Vec<Arc<GlobalLink>> = System::ALL
             .iter()
             .map(|&system| {
@@ -210,6 +263,7 @@ impl Tenants {
                     max_limit: settings.max_limit,
                     central: central.store.clone(),
                     datastore: OnceCell::new(),
+                    tenants: tenants.clone(),
                 })
             })
             .collect();
@@ -476,7 +530,7 @@ pub async fn open_tenant_store(
 mod tests {
     use super::*;
 
-    async fn registry(dir: &std::path::Path, max_open: usize, idle: Duration) -> Tenants {
+    async fn registry(dir: &std::path::Path, max_open: usize, idle: Duration) -> Arc<Tenants> {
         let base = format!("sqlite://{}", dir.join("d.db").display());
         let store = store::open(&base, &StoreOptions::default()).await.unwrap();
         let active = Arc::new(ActiveConfig::new(Config::default(), 0, chrono_tz::UTC, 100));

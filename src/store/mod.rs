@@ -293,4 +293,14 @@ pub trait Store: Send + Sync + 'static {
     /// out stay). Idempotent and safe with other processes doing the same: the global
     /// databases start at [`crate::tenancy::GLOBAL_ID_BASE`].
     async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError>;
+
+    /// Sets `text` as the display text of the Lookups of `sites` pointing at `target` (an
+    /// object of another database: a global one), and of the Lookups displaying those, in
+    /// one transaction. Nothing is checked: rows that point elsewhere are left alone.
+    async fn refresh_lookups_to(
+        &self,
+        target: ObjectId,
+        sites: Vec<LookupSite>,
+        text: Option<String>,
+    ) -> Result<(), StoreError>;
 }

@@ -241,3 +241,54 @@ async fn objects_never_cross_between_an_app_and_the_global_database() {
         .ok();
     assert_eq!(children[0]["objectId"], other["objectId"], "{children}");
 }
+
+#[tokio::test]
+async fn app_lookups_follow_a_global_objects_displayed_property() {
+    let app = spawn().await;
+    let (alpha, beta) = (app.app_name("alpha"), app.app_name("beta"));
+    let a = app.tenant(Some(&alpha), None);
+    let b = app.tenant(Some(&beta), None);
+    let default = app.tenant(None, None);
+    let staging = app.tenant(Some(&alpha), Some("STAGING"));
+    let country = b.new_object("Country", json!({ "name": "NL" })).await;
+    let in_alpha = a
+        .new_object("Customer", json!({ "country": country["objectId"] }))
+        .await;
+    let in_default = default
+        .new_object("Customer", json!({ "country": country["objectId"] }))
+        .await;
+    let other = a.new_object("Country", json!({ "name": "FR" })).await;
+    let elsewhere = a
+        .new_object("Customer", json!({ "country": other["objectId"] }))
+        .await;
+    // Another system: its own global objects, untouched.
+    let staged = staging.new_object("Country", json!({ "name": "NL" })).await;
+    let in_staging = staging
+        .new_object("Customer", json!({ "country": staged["objectId"] }))
+        .await;
+
+    b.post(
+        "saveProperty",
+        json!({ "objectId": country["objectId"], "propertyName": "name", "propertyValue": "Netherlands" }),
+    )
+    .await
+    .ok();
+    for (who, t, customer) in [("alpha", &a, &in_alpha), ("default", &default, &in_default)] {
+        let read = t.get_object(&customer["objectId"]).await.ok();
+        assert_eq!(read["country@display"], "Netherlands", "{who}: {read}");
+    }
+    let read = a.get_object(&elsewhere["objectId"]).await.ok();
+    assert_eq!(read["country@display"], "FR");
+    let read = staging.get_object(&in_staging["objectId"]).await.ok();
+    assert_eq!(read["country@display"], "NL");
+
+    // Removed: the Lookups show no text.
+    a.post(
+        "saveProperties",
+        json!({ "objectId": country["objectId"], "properties": { "name": null } }),
+    )
+    .await
+    .ok();
+    let read = a.get_object(&in_alpha["objectId"]).await.ok();
+    assert!(read.get("country@display").is_none(), "{read}");
+}
