@@ -292,3 +292,58 @@ async fn app_lookups_follow_a_global_objects_displayed_property() {
     let read = a.get_object(&in_alpha["objectId"]).await.ok();
     assert!(read.get("country@display").is_none(), "{read}");
 }
+
+#[tokio::test]
+async fn a_query_path_goes_through_a_lookup_to_a_global_type() {
+    let app = spawn().await;
+    let alpha = app.app_name("alpha");
+    let a = app.tenant(Some(&alpha), None);
+    let nl = a.new_object("Country", json!({ "name": "NL" })).await;
+    let fr = a.new_object("Country", json!({ "name": "FR" })).await;
+    let ann = a
+        .new_object(
+            "Customer",
+            json!({ "name": "Ann", "country": nl["objectId"] }),
+        )
+        .await;
+    let bob = a
+        .new_object(
+            "Customer",
+            json!({ "name": "Bob", "country": fr["objectId"] }),
+        )
+        .await;
+    a.new_object("Customer", json!({ "name": "Cid" })).await;
+    let query = |q: &str| json!({ "objectType": "Customer", "query": q, "properties": "name" });
+    let names = |body: &Value| -> Vec<String> {
+        body.as_array()
+            .expect("a list")
+            .iter()
+            .map(|o| o["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let found = a
+        .post("getObjectListByFilter", query("country.name == \"NL\""))
+        .await
+        .ok();
+    assert_eq!(names(&found), ["Ann"], "{found}");
+    assert_eq!(found[0]["objectId"], ann["objectId"]);
+    let found = a
+        .post("getObjectListByFilter", query("country.name != \"NL\""))
+        .await
+        .ok();
+    assert_eq!(names(&found), ["Bob", "Cid"], "{found}");
+    let found = a
+        .post(
+            "getObjectListByFilter",
+            query("country.name == \"DE\" or name == \"Bob\""),
+        )
+        .await
+        .ok();
+    assert_eq!(names(&found), ["Bob"], "{found}");
+    assert_eq!(found[0]["objectId"], bob["objectId"]);
+    let found = a
+        .post("getObjectListByFilter", query("country.name == \"DE\""))
+        .await
+        .ok();
+    assert_eq!(names(&found), Vec::<String>::new(), "{found}");
+}
