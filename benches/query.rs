@@ -145,10 +145,7 @@ async fn main() {
         .await
         .expect("the DSConfig applies");
     let active = ActiveConfig::new(config, applied.version, chrono_tz::Tz::UTC, 1000);
-    let ds = Arc::new(Datastore {
-        store: store.clone(),
-        active: Arc::new(active),
-    });
+    let ds = Arc::new(Datastore::new(store.clone(), Arc::new(active)));
     if fresh {
         eprintln!("generating {people} people into {} ...", path.display());
         generate(&ds, people).await;

@@ -182,7 +182,7 @@ impl Application {
         if let Some(refresh) = installed.refresh {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }
-        let tenants = Arc::new(Tenants::new(
+        let tenants = Tenants::new(
             TenantSettings {
                 base_url: settings.database.clone(),
                 app_pool_size: settings.app_pool_size.max(1),
@@ -191,8 +191,8 @@ impl Application {
                 time_zone: settings.time_zone,
                 max_limit: settings.max_results.max(1),
             },
-            Arc::new(Datastore { store, active }),
-        ));
+            Arc::new(Datastore::new(store, active)),
+        );
         let maintainer = tenants.clone().maintain();
         let sweeper = crate::service::sweep_pending_files(tenants.clone());
         let state = web::Data::new(ApiState {

@@ -21,6 +21,16 @@ use std::str::FromStr;
 
 use crate::store::StoreError;
 
+/// The first object id of a global database (2^50, still exact as a JSON number/f64). App
+/// databases hand out ids below it, the global databases from it upward: an id at or above
+/// it belongs to the global database of its system (API.md §9).
+pub const GLOBAL_ID_BASE: i64 = 1 << 50;
+
+/// True when `id` is an object of a global database.
+pub fn is_global_id(id: i64) -> bool {
+    id >= GLOBAL_ID_BASE
+}
+
 /// The app of `/{endpoint}`.
 pub const DEFAULT_APP: &str = "default";
 

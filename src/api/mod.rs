@@ -67,7 +67,7 @@ impl ApiState {
         let found = (self.tenants.find(&app, system).await).map_err(ServiceError::from)?;
         match found {
             Some(datastore) => Ok(datastore),
-            None => Ok((self.tenants.empty().await).map_err(ServiceError::from)?),
+            None => Ok((self.tenants.empty(system).await).map_err(ServiceError::from)?),
         }
     }
 }

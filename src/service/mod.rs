@@ -22,13 +22,18 @@ mod schema;
 mod table;
 pub mod tenants;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
 
 use crate::convert;
+use crate::model::PropertyType;
 use crate::model::{is_valid_name, ObjectId};
-use crate::store::{Direction, DropObject, RelatedQuery, SaveProperties, Store, StoreError};
+use crate::store::{
+    Direction, DropObject, LookupSite, ObjectRecord, PropertyWrite, RelatedQuery, SaveProperties,
+    Store, StoreError,
+};
+use crate::tenancy::is_global_id;
 
 pub use active::{ActiveConfig, POLL};
 pub use error::{ErrorCode, ServiceError};
@@ -36,7 +41,7 @@ pub use files::{sweep_pending_files, Uploaded, PENDING_FILE_AGE};
 pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
 pub use table::{FilterRequest, TableRequest};
-pub use tenants::{open_tenant_store, TenantError, TenantSettings, Tenants};
+pub use tenants::{open_tenant_store, GlobalLink, TenantError, TenantSettings, Tenants};
 
 /// Attempts of a write whose object type or DSConfig changed under it.
 const WRITE_ATTEMPTS: usize = 4;
@@ -57,9 +62,25 @@ pub struct RelatedRequest {
 pub struct Datastore {
     pub store: Arc<dyn Store>,
     pub active: Arc<ActiveConfig>,
+    /// An app database's way to its system's global database (objects of `global = true`
+    /// types, ids from [`crate::tenancy::GLOBAL_ID_BASE`]); unset on the global database itself.
+    global: OnceLock<Arc<GlobalLink>>,
 }
 
 impl Datastore {
+    pub fn new(store: Arc<dyn Store>, active: Arc<ActiveConfig>) -> Datastore {
+        Datastore {
+            store,
+            active,
+            global: OnceLock::new(),
+        }
+    }
+
+    /// Gives an app database its system's global database (once).
+    pub(crate) fn link_global(&self, link: Arc<GlobalLink>) {
+        let _ = self.global.set(link);
+    }
+
     /// The active DSConfig with its rules, for one request.
     pub fn schema(&self) -> Arc<Schema> {
         self.active.get()
@@ -68,6 +89,104 @@ impl Datastore {
     /// After the store refused a write made with an older DSConfig: the stored one.
     async fn reload_config(&self) -> Result<(), ServiceError> {
         self.active.reload(self.store.as_ref()).await?;
+        Ok(())
+    }
+
+    /// The global datastore when `id` is a global object and this is an app database.
+    async fn global_for_id(&self, id: ObjectId) -> Result<Option<Arc<Datastore>>, ServiceError> {
+        match self.global.get() {
+            Some(link) if is_global_id(id) => Ok(Some(link.get().await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The global datastore when `object_type` is global and this is an app database.
+    async fn global_for_type(
+        &self,
+        object_type: &str,
+    ) -> Result<Option<Arc<Datastore>>, ServiceError> {
+        match self.global.get() {
+            Some(link) if self.schema().is_global(object_type) => Ok(Some(link.get().await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The datastore that holds object `id`: this one or its system's global one. For the
+    /// file endpoints, whose bytes go to the object's database.
+    pub async fn holder_of(self: &Arc<Self>, id: ObjectId) -> Result<Arc<Datastore>, ServiceError> {
+        Ok(self
+            .global_for_id(id)
+            .await?
+            .unwrap_or_else(|| self.clone()))
+    }
+
+    /// Lookups of an app database to global types: their targets are checked in the global
+    /// database and their display texts taken from there; the app store then stores the
+    /// text as given (`lookup` cleared: it must not look for the target in its own
+    /// database). `owner` is the object written, `None` for a new one.
+    async fn resolve_global_lookups(
+        &self,
+        schema: &Schema,
+        owner: Option<ObjectId>,
+        writes: &mut [PropertyWrite],
+    ) -> Result<(), ServiceError> {
+        let Some(link) = self.global.get() else {
+            return Ok(());
+        };
+        for w in writes.iter_mut() {
+            let Some(v) = w.value.as_mut() else {
+                continue;
+            };
+            let Some(target) = v.lookup.as_ref() else {
+                continue;
+            };
+            if !schema.is_global(&target.object_type) {
+                continue;
+            }
+            let invalid = |reason: String| -> ServiceError {
+                StoreError::InvalidLookup {
+                    property: w.name.clone(),
+                    target: target.object_id,
+                    reason,
+                }
+                .into()
+            };
+            let global = link.get().await?;
+            let record = if is_global_id(target.object_id) {
+                global.store.get_object(target.object_id).await?
+            } else {
+                None
+            };
+            let Some(record) = record else {
+                return Err(invalid("does not exist".into()));
+            };
+            if record.object_type != target.object_type {
+                if record.object_type != crate::model::archived_type(&target.object_type) {
+                    return Err(invalid(format!(
+                        "is a {}, not a {}",
+                        record.object_type, target.object_type
+                    )));
+                }
+                // An archived target only where the Lookup already points at it.
+                let held = match owner {
+                    Some(id) => self.store.get_object(id).await?.is_some_and(|r| {
+                        r.property(&w.name).is_some_and(|p| {
+                            p.property_type == PropertyType::Lookup
+                                && p.value == target.object_id.to_string()
+                        })
+                    }),
+                    None => false,
+                };
+                if !held {
+                    return Err(invalid(format!(
+                        "is archived ({}); only a Lookup that already points at it may keep it",
+                        record.object_type
+                    )));
+                }
+            }
+            v.as_string = display_text(&record, &target.display);
+            v.lookup = None;
+        }
         Ok(())
     }
 
@@ -84,13 +203,18 @@ impl Datastore {
         properties: Option<Map<String, Value>>,
     ) -> Result<Value, ServiceError> {
         let properties = properties.unwrap_or_default();
+        let global = self.global_for_type(object_type).await?;
+        let ds = global.as_deref().unwrap_or(self);
         let mut attempts = 1;
         loop {
-            let req = self.schema().prepare_new_object(object_type, &properties)?;
-            match self.store.new_object(req).await {
+            let schema = ds.schema();
+            let mut req = schema.prepare_new_object(object_type, &properties)?;
+            ds.resolve_global_lookups(&schema, None, &mut req.properties)
+                .await?;
+            match ds.store.new_object(req).await {
                 Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
                     attempts += 1;
-                    self.reload_config().await?;
+                    ds.reload_config().await?;
                 }
                 other => return Ok(render_object(&other?)),
             }
@@ -98,7 +222,9 @@ impl Datastore {
     }
 
     pub async fn get_object(&self, id: ObjectId) -> Result<Value, ServiceError> {
-        match self.store.get_object(id).await? {
+        let global = self.global_for_id(id).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        match ds.store.get_object(id).await? {
             Some(record) => Ok(render_object(&record)),
             None => Err(ServiceError::object_not_found(id)),
         }
@@ -113,24 +239,46 @@ impl Datastore {
         // The object's type and the DSConfig decide the conversion; if either changes
         // between the read and the write, the store refuses and the conversion is done
         // again.
+        let global = self.global_for_id(id).await?;
+        let ds = global.as_deref().unwrap_or(self);
         let mut attempts = 1;
         loop {
-            let schema = self.schema();
-            let object_type = self.type_of(id).await?;
-            let writes = schema.prepare_writes(&object_type, properties)?;
+            let schema = ds.schema();
+            let object_type = ds.type_of(id).await?;
+            let mut writes = schema.prepare_writes(&object_type, properties)?;
+            ds.resolve_global_lookups(&schema, Some(id), &mut writes)
+                .await?;
+            // A global object's displayed property: app Lookups to it follow (below).
+            let fan_out: Vec<(String, Vec<LookupSite>)> = match global {
+                Some(_) => writes
+                    .iter()
+                    .filter(|w| !w.dependents.is_empty())
+                    .map(|w| (w.name.clone(), w.dependents.clone()))
+                    .collect(),
+                None => Vec::new(),
+            };
             let req = SaveProperties {
                 config_version: schema.version,
                 object_id: id,
                 expected_type: object_type,
                 writes,
             };
-            match self.store.save_properties(req).await {
+            match ds.store.save_properties(req).await {
                 Err(StoreError::TypeChanged(_)) if attempts < WRITE_ATTEMPTS => attempts += 1,
                 Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
                     attempts += 1;
-                    self.reload_config().await?;
+                    ds.reload_config().await?;
                 }
-                other => return Ok(other?),
+                other => {
+                    let record = other?;
+                    if let Some(link) = self.global.get() {
+                        for (name, sites) in fan_out {
+                            let text = display_text(&record, &name);
+                            link.refresh_app_lookups(id, sites, text).await;
+                        }
+                    }
+                    return Ok(record);
+                }
             }
         }
     }
@@ -182,18 +330,42 @@ impl Datastore {
         id: ObjectId,
         object_type: &str,
     ) -> Result<Value, ServiceError> {
-        let mut attempts = 1;
-        loop {
+        let global = self.global_for_id(id).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        if self.global.get().is_some() {
             let schema = self.schema();
             schema.check_object_type(object_type)?;
-            let changed = self
+            // Objects never move between databases: an app object cannot become global, a
+            // global one cannot become an app's.
+            let current = ds.type_of(id).await?;
+            if global.is_some() != schema.is_global(object_type) {
+                let (from, to) = if global.is_some() {
+                    ("global", "not global")
+                } else {
+                    ("not global", "global")
+                };
+                return Err(ServiceError::new(
+                    ErrorCode::InvalidParameter,
+                    format!(
+                        "object {id} ({current}) is {from} and `{object_type}` is {to}: an \
+                         object cannot change between a global and a non-global type"
+                    ),
+                )
+                .with_details(json!({ "objectId": id, "objectType": object_type })));
+            }
+        }
+        let mut attempts = 1;
+        loop {
+            let schema = ds.schema();
+            schema.check_object_type(object_type)?;
+            let changed = ds
                 .store
                 .change_object_type(id, object_type, schema.version)
                 .await;
             match changed {
                 Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
                     attempts += 1;
-                    self.reload_config().await?;
+                    ds.reload_config().await?;
                 }
                 other => return Ok(render_object(&other?)),
             }
@@ -213,7 +385,9 @@ impl Datastore {
                 ));
             }
         }
-        let deleted = self
+        let global = self.global_for_id(id).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let deleted = ds
             .store
             .drop_object(DropObject {
                 object_id: id,
@@ -236,7 +410,17 @@ impl Datastore {
             )
             .with_details(json!({ "parentObjectId": parent, "childObjectId": child })));
         }
-        self.store.save_relationship(parent, child, strict).await?;
+        if self.global.get().is_some() && is_global_id(parent) != is_global_id(child) {
+            return Err(ServiceError::new(
+                ErrorCode::InvalidRelationship,
+                "a relationship joins two objects of one database: an object of a global type \
+                 cannot be the parent or child of an app's object",
+            )
+            .with_details(json!({ "parentObjectId": parent, "childObjectId": child })));
+        }
+        let global = self.global_for_id(parent).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        ds.store.save_relationship(parent, child, strict).await?;
         Ok(json!({ "parentObjectId": parent, "childObjectId": child, "strict": strict }))
     }
 
@@ -245,7 +429,10 @@ impl Datastore {
         parent: ObjectId,
         child: ObjectId,
     ) -> Result<Value, ServiceError> {
-        let dropped = self.store.drop_relationship(parent, child).await?;
+        // Routed by the parent: a pair across databases cannot exist, and is not found.
+        let global = self.global_for_id(parent).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let dropped = ds.store.drop_relationship(parent, child).await?;
         Ok(json!({ "dropped": dropped }))
     }
 
@@ -264,7 +451,9 @@ impl Datastore {
             offset: req.offset.unwrap_or(0),
             limit: req.limit.unwrap_or(schema.max_limit).min(schema.max_limit),
         };
-        let page = self.store.related(&query).await?;
+        let global = self.global_for_id(query.object_id).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let page = ds.store.related(&query).await?;
         let objects = page
             .objects
             .iter()
@@ -275,5 +464,19 @@ impl Datastore {
             })
             .collect();
         Ok((objects, page.total))
+    }
+}
+
+/// The display text a Lookup showing `display` of `target` keeps (as the stores'
+/// `DISPLAY_OF_ROW`): a system field, a Lookup's or List's own display text, else the
+/// decoded or plain value.
+fn display_text(target: &ObjectRecord, display: &str) -> Option<String> {
+    match display {
+        "objectId" => Some(target.id.to_string()),
+        "objectNumber" => target.object_number.clone(),
+        name => target.property(name).and_then(|p| match p.property_type {
+            PropertyType::Lookup | PropertyType::List => p.as_string.clone(),
+            _ => p.as_string.clone().or_else(|| Some(p.value.clone())),
+        }),
     }
 }

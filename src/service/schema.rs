@@ -90,6 +90,15 @@ impl Schema {
         Ok(())
     }
 
+    /// True when objects of `object_type` (or of the type it archives) live in the global
+    /// database (`global = true`).
+    pub fn is_global(&self, object_type: &str) -> bool {
+        let original = object_type
+            .strip_prefix(ARCHIVE_PREFIX)
+            .unwrap_or(object_type);
+        self.config.types.get(original).is_some_and(|t| t.global)
+    }
+
     /// The configuration of a property of a type (an archived type uses its original's).
     pub fn property_config(&self, object_type: &str, name: &str) -> Option<&PropertyConfig> {
         self.config.property(object_type, name).or_else(|| {

@@ -9,7 +9,10 @@ use super::render::{has_display, CsvColumn};
 use super::{Datastore, Schema, ARCHIVE_PREFIX};
 use crate::convert::{self, Context};
 use crate::model::{ObjectId, PropertyType};
+use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Test};
 use crate::store::{Filter, FilterValue, Key, Order, Page, SystemField, TableQuery};
+use std::future::Future;
+use std::pin::Pin;
 
 /// The table view as the client asked for it.
 #[derive(Debug, Default)]
@@ -190,8 +193,10 @@ impl Schema {
 impl Datastore {
     /// Checks a table request and reads its page.
     pub async fn list_table(&self, req: TableRequest) -> Result<Page, ServiceError> {
-        let query = self.schema().table_query(req)?;
-        Ok(self.store.list_table(&query).await?)
+        let global = self.global_for_type(&req.object_type).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let query = ds.schema().table_query(req)?;
+        Ok(ds.store.list_table(&query).await?)
     }
 }
 
@@ -206,7 +211,9 @@ impl Datastore {
         object_type: &str,
         properties: Option<&[String]>,
     ) -> Result<Vec<CsvColumn>, ServiceError> {
-        let schema = self.schema();
+        let global = self.global_for_type(object_type).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let schema = ds.schema();
         let configured = |name: &str| {
             schema
                 .property_config(object_type, name)
@@ -222,13 +229,13 @@ impl Datastore {
                 let stored = if unconfigured.is_empty() {
                     BTreeMap::new()
                 } else {
-                    let found = self.store.property_names(object_type, Some(&unconfigured));
+                    let found = ds.store.property_names(object_type, Some(&unconfigured));
                     found.await?.into_iter().collect()
                 };
                 (given.to_vec(), stored)
             }
             None => {
-                let stored: BTreeMap<String, PropertyType> = self
+                let stored: BTreeMap<String, PropertyType> = ds
                     .store
                     .property_names(object_type, None)
                     .await?
@@ -296,7 +303,9 @@ impl Datastore {
     /// Parses, resolves and runs a query of the query language.
     pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ServiceError> {
         use crate::query::{self, resolve};
-        let schema = self.schema();
+        let global = self.global_for_type(&req.object_type).await?;
+        let ds = global.as_deref().unwrap_or(self);
+        let schema = ds.schema();
         schema.check_list(&req.object_type, req.properties.as_deref())?;
         let parsed = query::parse(&req.query).map_err(|e| {
             ServiceError::new(ErrorCode::QuerySyntax, e.message.clone()).with_details(
@@ -330,6 +339,108 @@ impl Datastore {
             )
             .with_details(json!({ "position": position, "objectType": object_type, "propertyName": property })),
         })?;
-        Ok(self.store.query(&plan, req.properties.as_deref()).await?)
+        let mut plan = plan;
+        if global.is_none() {
+            if let Some(cond) = plan.condition.take() {
+                plan.condition = Some(
+                    self.through_globals(&schema, &plan.object_type, cond)
+                        .await?,
+                );
+            }
+        }
+        Ok(ds.store.query(&plan, req.properties.as_deref()).await?)
+    }
+
+    /// An app database's query whose path starts with a Lookup to a global type
+    /// (`country.name == "NL"`): the rest of the path is run on the global database first,
+    /// giving at most [`MAX_GLOBAL_MATCHES`] ids, and the test becomes "the Lookup points at
+    /// one of them". Other tests are left as they are.
+    fn through_globals<'a>(
+        &'a self,
+        schema: &'a Schema,
+        owner_type: &'a str,
+        cond: Cond,
+    ) -> Pin<Box<dyn Future<Output = Result<Cond, ServiceError>> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(link) = self.global.get() else {
+                return Ok(cond);
+            };
+            match cond {
+                Cond::And(parts) => {
+                    let mut out = Vec::with_capacity(parts.len());
+                    for part in parts {
+                        out.push(self.through_globals(schema, owner_type, part).await?);
+                    }
+                    Ok(Cond::And(out))
+                }
+                Cond::Or(parts) => {
+                    let mut out = Vec::with_capacity(parts.len());
+                    for part in parts {
+                        out.push(self.through_globals(schema, owner_type, part).await?);
+                    }
+                    Ok(Cond::Or(out))
+                }
+                Cond::Not(inner) => Ok(Cond::Not(Box::new(
+                    self.through_globals(schema, owner_type, *inner).await?,
+                ))),
+                Cond::Test { hops, test } => {
+                    let target = match hops.first() {
+                        Some(Hop::Lookup(name)) => schema
+                            .property_config(owner_type, name)
+                            .and_then(|c| c.object_type.clone())
+                            .filter(|t| schema.is_global(t))
+                            .map(|t| (name.clone(), t)),
+                        _ => None,
+                    };
+                    let Some((property, target_type)) = target else {
+                        return Ok(Cond::Test { hops, test });
+                    };
+                    let global = link.get().await?;
+                    let sub = QueryPlan {
+                        object_type: target_type,
+                        condition: Some(Cond::Test {
+                            hops: hops[1..].to_vec(),
+                            test,
+                        }),
+                        location: None,
+                        order: Vec::new(),
+                        offset: 0,
+                        limit: MAX_GLOBAL_MATCHES,
+                    };
+                    let page = global.store.query(&sub, Some(&[])).await?;
+                    if page.total > MAX_GLOBAL_MATCHES {
+                        return Err(bad(
+                            format!(
+                                "the path through `{property}` (a Lookup to a global type) matches \
+                                 {} global objects; at most {MAX_GLOBAL_MATCHES} are taken: narrow it",
+                                page.total
+                            ),
+                            json!({ "propertyName": property }),
+                        ));
+                    }
+                    let points_at = |value: f64| Cond::Test {
+                        hops: Vec::new(),
+                        test: Test::Double {
+                            property: property.clone(),
+                            cmp: Cmp::Eq,
+                            value,
+                        },
+                    };
+                    if page.objects.is_empty() {
+                        // No id is negative: matches nothing.
+                        return Ok(points_at(-1.0));
+                    }
+                    Ok(Cond::Or(
+                        page.objects
+                            .iter()
+                            .map(|o| points_at(o.id as f64))
+                            .collect(),
+                    ))
+                }
+            }
+        })
     }
 }
+
+/// Most global objects a query path through a Lookup to a global type may match.
+const MAX_GLOBAL_MATCHES: u64 = 500;

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
@@ -32,8 +32,9 @@ use tokio::sync::OnceCell;
 
 use super::{ActiveConfig, Datastore, ErrorCode, ServiceError};
 use crate::dsconfig::Config;
+use crate::model::ObjectId;
 use crate::startup::{self, Installed};
-use crate::store::{self, Store, StoreError, StoreOptions};
+use crate::store::{self, LookupSite, Store, StoreError, StoreOptions};
 use crate::tenancy::{self, AppName, Owner, System};
 
 /// How often open tenants are checked against the central DSConfig version (an in-memory
@@ -90,23 +91,191 @@ struct Slot {
 
 type Key = (AppName, System);
 
+fn system_index(system: System) -> usize {
+    match system {
+        System::Live => 0,
+        System::Staging => 1,
+        System::Test => 2,
+    }
+}
+
+/// Opens `url` (created, migrated, given the central DSConfig, `app` recorded) as a
+/// [`Datastore`] with its own [`ActiveConfig`], its display refresh started if it needs one.
+async fn open_datastore(
+    url: &str,
+    pool_size: u32,
+    app: Option<&AppName>,
+    central: &dyn Store,
+    time_zone: Tz,
+    max_limit: u64,
+) -> Result<Arc<Datastore>, TenantError> {
+    let options = StoreOptions {
+        pool_size,
+        migrate: true,
+    };
+    let (store, installed) = open_and_prepare(url, &options, app, central)
+        .await
+        .map_err(|e| match e {
+            StoreError::Config(m) => TenantError::Refused(m),
+            other => TenantError::Store(other),
+        })?;
+    let (config, version) = match &installed {
+        Some(i) => (i.config.clone(), i.version),
+        None => match store.stored_config().await? {
+            Some(stored) => (stored.config, stored.version),
+            None => (Config::default(), 0),
+        },
+    };
+    let active = Arc::new(ActiveConfig::new(
+        config,
+        version,
+        time_zone,
+        max_limit.max(1),
+    ));
+    if let Some(refresh) = installed.and_then(|i| i.refresh) {
+        active.start_refresh(store.clone(), refresh.version, refresh.previous);
+    }
+    Ok(Arc::new(Datastore::new(store, active)))
+}
+
+/// The global database of one system (objects of `global = true` types, API.md §9):
+/// opened on first use like a tenant, then kept open like the central database (it is
+/// not counted in `max_open` and never swept: every app of the system may need it).
+pub struct GlobalLink {
+    system: System,
+    base_url: String,
+    pool_size: u32,
+    time_zone: Tz,
+    max_limit: u64,
+    central: Arc<dyn Store>,
+    datastore: OnceCell<Arc<Datastore>>,
+    /// The registry, for the app databases of this system (display-text fan-out).
+    tenants: Weak<Tenants>,
+}
+
+impl GlobalLink {
+    /// The global datastore, opened (created, migrated, given the central DSConfig, its
+    /// ids started at [`tenancy::GLOBAL_ID_BASE`]) on first use.
+    pub async fn get(&self) -> Result<Arc<Datastore>, TenantError> {
+        self.datastore
+            .get_or_try_init(|| async {
+                let url = tenancy::database_url(&self.base_url, &Owner::Global, self.system)
+                    .map_err(|e| match e {
+                        StoreError::Config(m) => TenantError::Refused(m),
+                        other => TenantError::Store(other),
+                    })?;
+                let datastore = open_datastore(
+                    &url,
+                    self.pool_size,
+                    None,
+                    self.central.as_ref(),
+                    self.time_zone,
+                    self.max_limit,
+                )
+                .await?;
+                datastore
+                    .store
+                    .start_ids_at(tenancy::GLOBAL_ID_BASE)
+                    .await?;
+                tracing::info!(system = %self.system, "opened the global database");
+                Ok(datastore)
+            })
+            .await
+            .cloned()
+    }
+
+    /// After a global object's property that Lookups display changed: sets `text` as the
+    /// display text of the Lookups of `sites` pointing at `target` in every app database
+    /// of this system (the default app's and every app of the central `Apps`), opening
+    /// them as a request would. Not atomic with the global write: a failure is logged and
+    /// left (the next DSConfig display refresh, or saving the Lookup again, repairs it).
+    pub(crate) async fn refresh_app_lookups(
+        &self,
+        target: ObjectId,
+        sites: Vec<LookupSite>,
+        text: Option<String>,
+    ) {
+        let Some(tenants) = self.tenants.upgrade() else {
+            return;
+        };
+        let mut apps = vec![AppName::default_app()];
+        match tenants.central.store.apps().await {
+            Ok(recorded) => apps.extend(
+                recorded
+                    .iter()
+                    .filter_map(|a| AppName::parse(&a.name).ok())
+                    .filter(|a| !a.is_default()),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the apps to refresh display texts in")
+            }
+        }
+        for app in apps {
+            let done = match tenants.get(&app, self.system).await {
+                Ok(tenant) => tenant
+                    .store
+                    .refresh_lookups_to(target, sites.clone(), text.clone())
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = done {
+                tracing::warn!(app = %app, system = %self.system, target, error = %e,
+                    "cannot refresh the display texts of Lookups to a global object");
+            }
+        }
+    }
+
+    /// The global datastore if it is open.
+    fn opened(&self) -> Option<Arc<Datastore>> {
+        self.datastore.get().cloned()
+    }
+}
+
 /// The registry of open tenants.
 pub struct Tenants {
     settings: TenantSettings,
     central: Arc<Datastore>,
     /// An empty database of this process's own (a temporary SQLite file, with the central
     /// DSConfig in force): what reads of a pair without a database answer from.
-    empty: OnceCell<(Arc<Datastore>, tempfile::TempDir)>,
+    empty: OnceCell<(Arc<dyn Store>, tempfile::TempDir)>,
+    /// The global databases, by [`system_index`].
+    globals: Vec<Arc<GlobalLink>>,
     open: Mutex<HashMap<Key, Arc<Slot>>>,
     epoch: Instant,
 }
 
 impl Tenants {
-    pub fn new(settings: TenantSettings, central: Arc<Datastore>) -> Tenants {
+    pub fn new(settings: TenantSettings, central: Arc<Datastore>) -> Arc<Tenants> {
+        Arc::new_cyclic(|tenants| Tenants::with_registry(settings, central, tenants.clone()))
+    }
+
+    fn with_registry(
+        settings: TenantSettings,
+        central: Arc<Datastore>,
+        tenants: Weak<Tenants>,
+    ) -> Tenants {
+        let globals: Vec<Arc<GlobalLink>> = System::ALL
+            .iter()
+            .map(|&system| {
+                Arc::new(GlobalLink {
+                    system,
+                    base_url: settings.base_url.clone(),
+                    pool_size: settings.app_pool_size,
+                    time_zone: settings.time_zone,
+                    max_limit: settings.max_limit,
+                    central: central.store.clone(),
+                    datastore: OnceCell::new(),
+                    tenants: tenants.clone(),
+                })
+            })
+            .collect();
+        central.link_global(globals[system_index(System::Live)].clone());
         Tenants {
             settings,
             central,
             empty: OnceCell::new(),
+            globals,
             open: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
         }
@@ -133,6 +302,7 @@ impl Tenants {
                 .into_iter()
                 .filter_map(|(_, s)| s.datastore.get().cloned()),
         );
+        all.extend(self.globals.iter().filter_map(|g| g.opened()));
         all
     }
 
@@ -204,8 +374,8 @@ impl Tenants {
     /// A datastore that is empty and stays so, under the central DSConfig: reads of a pair
     /// that has no database yet answer from it exactly as from an empty database (empty
     /// lists, `OBJECT_NOT_FOUND`, the same validation), and nothing is created for them.
-    pub async fn empty(&self) -> Result<Arc<Datastore>, TenantError> {
-        let (datastore, _) = self
+    pub async fn empty(&self, system: System) -> Result<Arc<Datastore>, TenantError> {
+        let (store, _) = self
             .empty
             .get_or_try_init(|| async {
                 let dir = tempfile::Builder::new()
@@ -220,14 +390,13 @@ impl Tenants {
                     migrate: true,
                 };
                 let store = store::open(&url, &options).await?;
-                let datastore = Arc::new(Datastore {
-                    store,
-                    active: self.central.active.clone(),
-                });
-                Ok::<_, TenantError>((datastore, dir))
+                Ok::<_, TenantError>((store, dir))
             })
             .await?;
-        Ok(datastore.clone())
+        // Global types are read from the system's global database, as from any app.
+        let datastore = Datastore::new(store.clone(), self.central.active.clone());
+        datastore.link_global(self.global(system).clone());
+        Ok(Arc::new(datastore))
     }
 
     /// As [`Tenants::get`], but only when the pair's database exists already: `None`
@@ -269,37 +438,25 @@ impl Tenants {
         system: System,
         url: &str,
     ) -> Result<Arc<Datastore>, TenantError> {
-        let options = StoreOptions {
-            pool_size: self.settings.app_pool_size,
-            migrate: true,
-        };
-        let (store, installed) =
-            open_and_prepare(url, &options, Some(app), self.central.store.as_ref())
-                .await
-                .map_err(|e| match e {
-                    StoreError::Config(m) => TenantError::Refused(m),
-                    other => TenantError::Store(other),
-                })?;
-        let (config, version) = match &installed {
-            Some(i) => (i.config.clone(), i.version),
-            None => match store.stored_config().await? {
-                Some(stored) => (stored.config, stored.version),
-                None => (Config::default(), 0),
-            },
-        };
-        let active = Arc::new(ActiveConfig::new(
-            config,
-            version,
+        let datastore = open_datastore(
+            url,
+            self.settings.app_pool_size,
+            Some(app),
+            self.central.store.as_ref(),
             self.settings.time_zone,
-            self.settings.max_limit.max(1),
-        ));
-        if let Some(refresh) = installed.and_then(|i| i.refresh) {
-            active.start_refresh(store.clone(), refresh.version, refresh.previous);
-        }
+            self.settings.max_limit,
+        )
+        .await?;
+        datastore.link_global(self.global(system).clone());
         // Pending files a crash left while it was closed.
-        super::files::sweep_once(store.as_ref()).await;
-        tracing::info!(app = %app, system = %system, version, "opened the app's database");
-        Ok(Arc::new(Datastore { store, active }))
+        super::files::sweep_once(datastore.store.as_ref()).await;
+        tracing::info!(app = %app, system = %system, "opened the app's database");
+        Ok(datastore)
+    }
+
+    /// The global database of `system` (opened on first use through it).
+    pub fn global(&self, system: System) -> &Arc<GlobalLink> {
+        &self.globals[system_index(system)]
     }
 
     /// Closes the least recently used tenants (idle ones first) while more than
@@ -377,13 +534,22 @@ impl Tenants {
             return true;
         }
         let mut all = true;
-        for (key, slot) in self.slots() {
-            let Some(tenant) = slot.datastore.get().cloned() else {
-                // Being opened now, perhaps with the DSConfig before this one: look again
-                // on the next tick (a slot whose open failed is removed, so this ends).
-                all = false;
-                continue;
-            };
+        let slots = self.slots();
+        if slots.iter().any(|(_, s)| !s.datastore.initialized()) {
+            // Being opened now, perhaps with the DSConfig before this one: look again on
+            // the next tick (a slot whose open failed is removed, so this ends).
+            all = false;
+        }
+        let tenants = slots.into_iter().filter_map(|(key, slot)| {
+            Some((key.0.to_string(), key.1, slot.datastore.get()?.clone()))
+        });
+        let globals = self
+            .globals
+            .iter()
+            .filter_map(|g| Some(("(global)".to_owned(), g.system, g.opened()?)));
+        let all_open: Vec<(String, System, Arc<Datastore>)> = tenants.chain(globals).collect();
+        for (app, system, tenant) in all_open {
+            let key = (app, system);
             match startup::apply_config(tenant.store.as_ref(), &schema.config).await {
                 Ok(installed) => {
                     if let Err(e) = tenant.active.reload(tenant.store.as_ref()).await {
@@ -444,6 +610,9 @@ pub async fn open_tenant_store(
         Owner::Global => None,
     };
     let (store, _) = open_and_prepare(&url, options, app, central).await?;
+    if *owner == Owner::Global {
+        store.start_ids_at(tenancy::GLOBAL_ID_BASE).await?;
+    }
     Ok(store)
 }
 
@@ -451,7 +620,7 @@ pub async fn open_tenant_store(
 mod tests {
     use super::*;
 
-    async fn registry(dir: &std::path::Path, max_open: usize, idle: Duration) -> Tenants {
+    async fn registry(dir: &std::path::Path, max_open: usize, idle: Duration) -> Arc<Tenants> {
         let base = format!("sqlite://{}", dir.join("d.db").display());
         let store = store::open(&base, &StoreOptions::default()).await.unwrap();
         let active = Arc::new(ActiveConfig::new(Config::default(), 0, chrono_tz::UTC, 100));
@@ -463,7 +632,7 @@ mod tests {
             time_zone: chrono_tz::UTC,
             max_limit: 100,
         };
-        Tenants::new(settings, Arc::new(Datastore { store, active }))
+        Tenants::new(settings, Arc::new(Datastore::new(store, active)))
     }
 
     fn app(name: &str) -> AppName {

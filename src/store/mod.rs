@@ -299,4 +299,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// The recorded apps, by key.
     async fn apps(&self) -> Result<Vec<AppRecord>, StoreError>;
+
+    /// Makes every object id handed out from now on at least `first` (ids already handed
+    /// out stay). Idempotent and safe with other processes doing the same: the global
+    /// databases start at [`crate::tenancy::GLOBAL_ID_BASE`].
+    async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError>;
+
+    /// Sets `text` as the display text of the Lookups of `sites` pointing at `target` (an
+    /// object of another database: a global one), and of the Lookups displaying those, in
+    /// one transaction. Nothing is checked: rows that point elsewhere are left alone.
+    async fn refresh_lookups_to(
+        &self,
+        target: ObjectId,
+        sites: Vec<LookupSite>,
+        text: Option<String>,
+    ) -> Result<(), StoreError>;
 }

@@ -189,15 +189,15 @@ async fn a_refresh_for_an_older_dsconfig_never_overwrites_the_texts_of_a_newer_o
     let v1 = two_displays(dir.path(), "v1", "name");
     let v2 = two_displays(dir.path(), "v2", "code");
     let a1 = store.apply_config(&v1).await.unwrap();
-    let ds = Datastore {
-        store: store.clone(),
-        active: Arc::new(ActiveConfig::new(
+    let ds = Datastore::new(
+        store.clone(),
+        Arc::new(ActiveConfig::new(
             v1.clone(),
             a1.version,
             chrono_tz::UTC,
             100,
         )),
-    };
+    );
     let company = ds
         .new_object("Company", props(json!({ "name": "Acme", "code": "AC" })))
         .await

@@ -209,6 +209,9 @@ impl Drop for TestApp {
                 // (see `TestApp::app_name`).
                 let prefix = app_prefix(&name);
                 let mut others = vec![format!("{name}STAGING"), format!("{name}TEST")];
+                // The global databases of its systems.
+                others
+                    .extend(["", "STAGING", "TEST"].map(|system| format!("{name}Global{system}")));
                 let apps = runtime.block_on(datastore::store::mssql::databases_with_prefix(
                     &url, &prefix,
                 ));

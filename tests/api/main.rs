@@ -12,6 +12,7 @@ mod config;
 mod displays;
 mod drop;
 mod files;
+mod global;
 mod input;
 mod lists;
 mod objects;

@@ -32,8 +32,10 @@ pub async fn get_file(
     let id = p.required_integer("objectId");
     let property = p.required_string("propertyName");
     p.finish()?;
-    let datastore = state.tenant(&req).await?;
-    let file = datastore.file(id?, &property?).await?;
+    let (id, property) = (id?, property?);
+    // An object of a global type has its files in the global database.
+    let datastore = state.tenant(&req).await?.holder_of(id).await?;
+    let file = datastore.file(id, &property).await?;
     let etag = format!("\"{}\"", file.sha256.as_deref().unwrap_or_default());
     let headers = req.headers();
     if let Some(tags) = headers

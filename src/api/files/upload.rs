@@ -10,6 +10,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_multipart::{Field, Multipart};
 use actix_web::http::header;
@@ -145,6 +146,9 @@ pub async fn upload_file(
     let mut uploaded: Option<Uploaded> = None;
     let mut pending: Option<FileId> = None;
     let mut file_fields = 0;
+    // The database the bytes go to: the object's (an object of a global type has its files
+    // in the global database), known when `objectId` comes before `file`.
+    let mut holder = datastore.clone();
     while let Some(field) = multipart.next().await {
         if counted.over() {
             break;
@@ -170,9 +174,19 @@ pub async fn upload_file(
                 )
                 .with_details(json!({ "parameter": "file" })))
             } else {
-                store_file(&datastore, limit, &params, &mut field, &mut pending)
-                    .await
-                    .map(|u| uploaded = Some(u))
+                let routed = match params.peek_integer("objectId") {
+                    Some(id) => datastore.holder_of(id).await.map_err(ApiError::from),
+                    None => Ok(datastore.clone()),
+                };
+                match routed {
+                    Ok(h) => {
+                        holder = h;
+                        store_file(&holder, limit, &params, &mut field, &mut pending)
+                            .await
+                            .map(|u| uploaded = Some(u))
+                    }
+                    Err(e) => Err(e),
+                }
             }
         } else if FIELDS.contains(&name.as_str()) {
             match read_text(&mut field, &name).await {
@@ -193,11 +207,11 @@ pub async fn upload_file(
     }
     let outcome = match failure {
         Some(e) => Err(e),
-        None => link(&datastore, params, uploaded).await,
+        None => link(&datastore, &holder, params, uploaded).await,
     };
     if outcome.is_err() {
         if let Some(file_id) = pending {
-            if let Err(e) = datastore.store.delete_file(file_id).await {
+            if let Err(e) = holder.store.delete_file(file_id).await {
                 tracing::warn!(file_id, error = %e, "cannot delete a failed upload's file");
             }
         }
@@ -231,7 +245,8 @@ fn is_multipart(req: &HttpRequest) -> bool {
 
 /// Links the stored file once every field is in.
 async fn link(
-    datastore: &Datastore,
+    datastore: &Arc<Datastore>,
+    holder: &Arc<Datastore>,
     mut params: Params,
     uploaded: Option<Uploaded>,
 ) -> Result<HttpResponse, ApiError> {
@@ -247,7 +262,15 @@ async fn link(
         )
         .with_details(json!({ "parameter": "file" })));
     };
-    let object = datastore.link_file(id, &property, &uploaded).await?;
+    if !Arc::ptr_eq(&datastore.holder_of(id).await?, holder) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameter,
+            "for an object of a global type, give `objectId` before `file`: its file is \
+             stored in the global database",
+        )
+        .with_details(json!({ "parameter": "objectId" })));
+    }
+    let object = holder.link_file(id, &property, &uploaded).await?;
     Ok(json(object))
 }
 

@@ -18,6 +18,12 @@ pub async fn record(c: &mut Client, name: &str) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Ids of `Objects` continue at `first` at least (`sql::START_IDS_AT`).
+pub async fn start_ids_at(c: &mut Client, first: i64) -> Result<(), Fail> {
+    exec::execute(c, sql::START_IDS_AT, params![first - 1, now()]).await?;
+    Ok(())
+}
+
 pub async fn list(c: &mut Client) -> Result<Vec<AppRecord>, Fail> {
     exec::rows(c, sql::SELECT_APPS, Vec::new())
         .await?

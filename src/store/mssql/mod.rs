@@ -691,6 +691,35 @@ impl Store for MssqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.refresh_lookups_to", skip_all, fields(target))]
+    async fn refresh_lookups_to(
+        &self,
+        target: ObjectId,
+        sites: Vec<crate::store::LookupSite>,
+        text: Option<String>,
+    ) -> Result<(), StoreError> {
+        let sites = Arc::new(sites);
+        self.call("refresh_lookups_to", |db| async move {
+            db.transaction(|c| {
+                let (sites, text) = (sites.clone(), text.clone());
+                Box::pin(
+                    async move { objects::refresh_dependents(c, vec![target], &sites, text).await },
+                )
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.start_ids_at", skip_all, fields(first))]
+    async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
+        self.call("start_ids_at", |db| async move {
+            db.transaction(|c| Box::pin(async move { apps::start_ids_at(c, first).await }))
+                .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.import_data", skip_all, fields(replace))]
     async fn import_data(
         &self,

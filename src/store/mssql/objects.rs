@@ -140,7 +140,7 @@ async fn apply_writes(c: &mut Client, id: ObjectId, writes: &[PropertyWrite]) ->
 
 /// Sets `text` as the display text of the Lookups of `sites` pointing at any of `targets`,
 /// then of the Lookups displaying those (a chain shows the same text all the way down).
-fn refresh_dependents<'a>(
+pub(super) fn refresh_dependents<'a>(
     c: &'a mut Client,
     targets: Vec<ObjectId>,
     sites: &'a [LookupSite],

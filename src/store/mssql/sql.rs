@@ -395,6 +395,22 @@ AND COL_LENGTH(N'dbo.SchemaVersions', N'AppliedAt') IS NOT NULL \
 AND (OBJECT_ID(N'dbo.Objects', N'U') IS NOT NULL OR COUNT(*) = 1) THEN 1 ELSE 0 END AS int) \
 FROM sys.tables";
 
+/// Makes identity ids of `Objects` continue at `@P1 + 1` at least: an explicit id `@P1`
+/// is inserted and deleted again (identity continues from the highest explicit value and
+/// never goes down, so this is idempotent). Under an application lock, so that processes
+/// opening the same global database at once do not collide on the row.
+pub const START_IDS_AT: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-ids', @LockMode = N'Exclusive', \
+@LockOwner = N'Transaction', @LockTimeout = 10000; \
+IF @result < 0 THROW 50004, N'another process holds the ids lock', 1; \
+IF NOT EXISTS (SELECT 1 FROM dbo.Objects WHERE ObjectId >= @P1) \
+BEGIN \
+SET IDENTITY_INSERT dbo.Objects ON; \
+INSERT INTO dbo.Objects (ObjectId, ObjectType, CreatedAt, UpdatedAt) VALUES (@P1, N'-', @P2, @P2); \
+SET IDENTITY_INSERT dbo.Objects OFF; \
+DELETE FROM dbo.Objects WHERE ObjectId = @P1; \
+END";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
@@ -471,4 +487,5 @@ pub const ALL: &[(&str, &str)] = &[
     ("INSERT_APP", INSERT_APP),
     ("SELECT_APPS", SELECT_APPS),
     ("TABLES_AND_OURS", TABLES_AND_OURS),
+    ("START_IDS_AT", START_IDS_AT),
 ];

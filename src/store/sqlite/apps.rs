@@ -15,6 +15,24 @@ pub(super) fn record(conn: &mut Connection, name: &str) -> Result<(), StoreError
     Ok(())
 }
 
+/// `Objects` uses AUTOINCREMENT: the next id is above both the highest id and the table's
+/// `sqlite_sequence` entry, so raising that entry to `first - 1` (never lowering it) makes
+/// ids start at `first`. One write transaction: the writer lock serialises processes.
+pub(super) fn start_ids_at(conn: &mut Connection, first: i64) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'Objects', ?1 \
+         WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'Objects')",
+        params![first - 1],
+    )?;
+    tx.execute(
+        "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'Objects' AND seq < ?1",
+        params![first - 1],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
 pub(super) fn list(conn: &Connection) -> Result<Vec<AppRecord>, StoreError> {
     let mut stmt = conn.prepare("SELECT Name, NameKey, CreatedAt FROM Apps ORDER BY NameKey")?;
     let apps = stmt

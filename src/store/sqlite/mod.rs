@@ -551,6 +551,25 @@ impl Store for SqliteStore {
     async fn apps(&self) -> Result<Vec<super::AppRecord>, StoreError> {
         self.read(apps::list).await
     }
+
+    async fn refresh_lookups_to(
+        &self,
+        target: ObjectId,
+        sites: Vec<super::LookupSite>,
+        text: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            objects::refresh_dependents(&tx, &[target], &sites, text.as_deref())?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
+        self.write(move |c| apps::start_ids_at(c, first)).await
+    }
 }
 
 #[cfg(test)]

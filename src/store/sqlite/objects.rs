@@ -233,7 +233,7 @@ fn apply_writes(
 
 /// Sets `text` as the display text of the Lookups of `sites` pointing at any of `targets`,
 /// then of the Lookups displaying those (a chain shows the same text all the way down).
-fn refresh_dependents(
+pub(super) fn refresh_dependents(
     tx: &Transaction<'_>,
     targets: &[ObjectId],
     sites: &[LookupSite],
