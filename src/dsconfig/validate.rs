@@ -105,6 +105,15 @@ pub(super) fn merge(files: &[(&Path, FileDecls)], problems: &mut Vec<Problem>) -
                 report(placed.file, lines.object_type, message);
                 continue;
             };
+            // A global object is shared by every app; an app's object is in one app's
+            // database: a Lookup from the first to the second could never be checked.
+            if config.global && !target_decl.decl.config.global {
+                let message = format!(
+                    "{what}: a global type's Lookup cannot point at `{target}`, which is not \
+                     global (its objects live in each app's own database)"
+                );
+                report(placed.file, lines.object_type, message);
+            }
             if let Some(display) = &property.display {
                 let known = DISPLAYABLE_SYSTEM_FIELDS.contains(&display.as_str())
                     || target_decl.decl.property_names.contains(display);
@@ -174,6 +183,19 @@ mod tests {
         ]);
         assert_eq!(config.lookups_targeting("B"), [("A".into(), "b".into())]);
         assert_eq!(config.list("S").map(<[_]>::len), Some(1));
+    }
+
+    #[test]
+    fn a_global_types_lookup_to_an_app_type_is_reported() {
+        let errors = problems(&[(
+            "10-a.toml",
+            "[types.Country]\nglobal = true\n[types.Country.properties]\n\
+             capital = { type = \"Lookup\", objectType = \"City\", display = \"name\" }\n\
+             [types.City.properties]\nname = \"String\"\n",
+        )]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("10-a.toml:4"), "{errors:?}");
+        assert!(errors[0].contains("not global"), "{errors:?}");
     }
 
     #[test]

@@ -342,10 +342,21 @@ impl Datastore {
         let mut plan = plan;
         if global.is_none() {
             if let Some(cond) = plan.condition.take() {
-                plan.condition = Some(
-                    self.through_globals(&schema, &plan.object_type, cond)
-                        .await?,
-                );
+                let before = tests_in(&cond);
+                let cond = self
+                    .through_globals(&schema, &plan.object_type, cond)
+                    .await?;
+                // Each global match becomes a test of its own: bound them across the query.
+                if tests_in(&cond).saturating_sub(before) > MAX_GLOBAL_MATCHES as usize {
+                    return Err(ServiceError::new(
+                        ErrorCode::InvalidParameter,
+                        format!(
+                            "the query's paths through global types match more than \
+                         {MAX_GLOBAL_MATCHES} global objects in all: narrow them"
+                        ),
+                    ));
+                }
+                plan.condition = Some(cond);
             }
         }
         Ok(ds.store.query(&plan, req.properties.as_deref()).await?)
@@ -384,6 +395,37 @@ impl Datastore {
                     self.through_globals(schema, owner_type, *inner).await?,
                 ))),
                 Cond::Test { hops, test } => {
+                    // Only the first step may cross into the global database: a later one
+                    // would be looked for in the app's database and find nothing (and its
+                    // negation everything), so it is refused.
+                    let mut at = Some(owner_type.to_owned());
+                    for (i, hop) in hops.iter().enumerate() {
+                        let next = match hop {
+                            Hop::Lookup(name) => at
+                                .as_deref()
+                                .and_then(|t| schema.property_config(t, name))
+                                .and_then(|c| c.object_type.clone()),
+                            Hop::Children(t) | Hop::Parents(t) => Some(t.clone()),
+                            Hop::IdArray(_) => None,
+                        };
+                        if i > 0 {
+                            if let (Hop::Lookup(name), Some(t)) = (hop, next.as_deref()) {
+                                if schema.is_global(t)
+                                    && !at.as_deref().is_some_and(|a| schema.is_global(a))
+                                {
+                                    return Err(bad(
+                                        format!(
+                                            "`{name}` leads into the global type {t} after the path's \
+                                             first step; only a path's first step may cross into a \
+                                             global type"
+                                        ),
+                                        json!({ "propertyName": name }),
+                                    ));
+                                }
+                            }
+                        }
+                        at = next;
+                    }
                     let target = match hops.first() {
                         Some(Hop::Lookup(name)) => schema
                             .property_config(owner_type, name)
@@ -439,6 +481,15 @@ impl Datastore {
                 }
             }
         })
+    }
+}
+
+/// The tests of a condition (its leaves).
+fn tests_in(cond: &Cond) -> usize {
+    match cond {
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().map(tests_in).sum(),
+        Cond::Not(inner) => tests_in(inner),
+        Cond::Test { .. } => 1,
     }
 }
 

@@ -17,9 +17,9 @@ use crate::store::{DataBatch, FileId, ImportItem, Store, TransferCounts};
 /// bounded by what a request may carry).
 const MAX_LINE: u64 = 64 * 1024 * 1024;
 
-/// The highest object id an import takes: what a JSON number carries exactly, and room
-/// for the ids that follow.
-const MAX_ID: ObjectId = (1 << 53) - 1;
+/// The highest object id an import takes: an app's ids stay below the global types' (from
+/// 2^50), or a later call by id would reach the global database.
+const MAX_ID: ObjectId = crate::tenancy::GLOBAL_ID_BASE - 1;
 
 /// Why the reader stopped.
 enum Stop {
@@ -274,7 +274,10 @@ async fn take(
             if !(1..=MAX_ID).contains(&id) {
                 return Err(invalid(
                     line,
-                    format!("object id {id} is not between 1 and {MAX_ID}"),
+                    format!(
+                        "object id {id} is not between 1 and {MAX_ID} (ids from 2^50 are the \
+                         global types')"
+                    ),
                 ));
             }
             if id == state.last_object {

@@ -346,4 +346,44 @@ async fn a_query_path_goes_through_a_lookup_to_a_global_type() {
         .await
         .ok();
     assert_eq!(names(&found), Vec::<String>::new(), "{found}");
+    // Only a path's first step may cross into a global type (found by review: a later
+    // step found nothing, and its negation everything).
+    for q in [
+        "parents.Customer.country.name == \"NL\"",
+        "parents.Customer.country.name != \"NL\"",
+    ] {
+        let answer = a
+            .post(
+                "getObjectListByFilter",
+                json!({ "objectType": "City", "query": q }),
+            )
+            .await;
+        let details = answer.fails(400, "INVALID_PARAMETER");
+        assert_eq!(details["propertyName"], "country", "{q}");
+    }
+}
+
+/// Found by review: an import could give an app's objects ids from 2^50, where calls by id
+/// reach the global database.
+#[tokio::test]
+async fn an_import_cannot_give_an_apps_objects_global_ids() {
+    let app = spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.jsonl");
+    let lines = [
+        json!({"record":"header","format":"datastore-export","formatVersion":1,"app":"default","system":"LIVE","exportedAt":"2026-11-30T00:00:00.000Z","source":"sqlite"}),
+        json!({"record":"object","objectId": GLOBAL_ID_BASE + 1,"objectType":"City","createdAt":"2026-11-30T00:00:00.000Z","updatedAt":"2026-11-30T00:00:00.000Z","properties":[]}),
+        json!({"record":"end","objects":1,"properties":0,"relationships":0,"numbering":0,"files":0,"fileChunks":0}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let out = crate::helpers::datastore_command()
+        .args(["import", "--input", file.to_str().unwrap()])
+        .args(["--database", &app.database])
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert_eq!(app.count("City").await, 0);
 }
