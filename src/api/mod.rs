@@ -58,11 +58,16 @@ impl ApiState {
             .app_data::<crate::auth::Required>()
             .map_or(crate::auth::Role::Admin, |r| r.0);
         if required >= crate::auth::Role::Write {
-            return Ok(self
-                .tenants
-                .get(&app, system)
-                .await
-                .map_err(ServiceError::from)?);
+            let datastore = (self.tenants.get(&app, system).await).map_err(ServiceError::from)?;
+            let scoped = matches!(
+                actix_web::HttpMessage::extensions(req).get::<crate::auth::Caller>(),
+                Some(crate::auth::Caller::Key { app: Some(_), .. })
+            );
+            return Ok(if scoped {
+                Arc::new(datastore.without_global_writes())
+            } else {
+                datastore
+            });
         }
         let found = (self.tenants.find(&app, system).await).map_err(ServiceError::from)?;
         match found {

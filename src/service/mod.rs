@@ -65,6 +65,9 @@ pub struct Datastore {
     /// An app database's way to its system's global database (objects of `global = true`
     /// types, ids from [`crate::tenancy::GLOBAL_ID_BASE`]); unset on the global database itself.
     global: OnceLock<Arc<GlobalLink>>,
+    /// False for a write by a key scoped to one app: global objects are every app's, so
+    /// such a key may read them and point Lookups at them, never write them.
+    global_writes: bool,
 }
 
 impl Datastore {
@@ -73,7 +76,37 @@ impl Datastore {
             store,
             active,
             global: OnceLock::new(),
+            global_writes: true,
         }
+    }
+
+    /// The same datastore for one request by a caller who may not write global objects.
+    pub fn without_global_writes(&self) -> Datastore {
+        let datastore = Datastore {
+            store: self.store.clone(),
+            active: self.active.clone(),
+            global: OnceLock::new(),
+            global_writes: false,
+        };
+        if let Some(link) = self.global.get() {
+            datastore.link_global(link.clone());
+        }
+        datastore
+    }
+
+    /// Refuses routing a write to the global database for a caller who may not.
+    fn global_write(
+        &self,
+        global: Option<Arc<Datastore>>,
+    ) -> Result<Option<Arc<Datastore>>, ServiceError> {
+        if global.is_some() && !self.global_writes {
+            return Err(ServiceError::new(
+                ErrorCode::Forbidden,
+                "objects of global types are shared by every app: writing them needs a key \
+                 for every app, not one scoped to an app",
+            ));
+        }
+        Ok(global)
     }
 
     /// Gives an app database its system's global database (once).
@@ -93,11 +126,14 @@ impl Datastore {
     }
 
     /// The global datastore when `id` is a global object and this is an app database.
+    /// (In a datastore made by [`Datastore::without_global_writes`], which only write
+    /// requests get, a global object is refused here.)
     async fn global_for_id(&self, id: ObjectId) -> Result<Option<Arc<Datastore>>, ServiceError> {
-        match self.global.get() {
-            Some(link) if is_global_id(id) => Ok(Some(link.get().await?)),
-            _ => Ok(None),
-        }
+        let global = match self.global.get() {
+            Some(link) if is_global_id(id) => Some(link.get().await?),
+            _ => None,
+        };
+        self.global_write(global)
     }
 
     /// The global datastore when `object_type` is global and this is an app database.
@@ -105,10 +141,11 @@ impl Datastore {
         &self,
         object_type: &str,
     ) -> Result<Option<Arc<Datastore>>, ServiceError> {
-        match self.global.get() {
-            Some(link) if self.schema().is_global(object_type) => Ok(Some(link.get().await?)),
-            _ => Ok(None),
-        }
+        let global = match self.global.get() {
+            Some(link) if self.schema().is_global(object_type) => Some(link.get().await?),
+            _ => None,
+        };
+        self.global_write(global)
     }
 
     /// The datastore that holds object `id`: this one or its system's global one. For the

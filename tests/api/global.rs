@@ -387,3 +387,58 @@ async fn an_import_cannot_give_an_apps_objects_global_ids() {
     assert!(stderr.contains("line 2"), "{stderr}");
     assert_eq!(app.count("City").await, 0);
 }
+
+/// Found by review: a key scoped to one app could rename or drop the global objects every
+/// app points at. It may read them and point Lookups at them, never write them.
+#[tokio::test]
+async fn an_app_scoped_key_reads_global_objects_but_never_writes_them() {
+    use datastore::auth::Role;
+    let app = spawn().await;
+    let alpha = app.app_name("alpha");
+    // Created while the service is open (no key yet): the deployment's reference data.
+    let nl = app
+        .tenant(Some(&alpha), None)
+        .new_object("Country", json!({ "name": "NL" }))
+        .await;
+    let (scoped, _) = app.create_key(Role::Write, Some(&alpha), None).await;
+    let (everywhere, _) = app.create_key(Role::Write, None, None).await;
+    // The service notices the first key within a second (it was open until now).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let a = app.tenant(Some(&alpha), None).with_key(&scoped);
+    assert_eq!(a.get_object(&nl["objectId"]).await.ok()["name"], "NL");
+    let customer = a
+        .new_object(
+            "Customer",
+            json!({ "name": "Ann", "country": nl["objectId"] }),
+        )
+        .await;
+    assert_eq!(customer["country@display"], "NL", "{customer}");
+    a.post(
+        "newObject",
+        json!({ "objectType": "Country", "properties": { "name": "FR" } }),
+    )
+    .await
+    .fails(403, "FORBIDDEN");
+    a.post(
+        "saveProperty",
+        json!({ "objectId": nl["objectId"], "propertyName": "name", "propertyValue": "pwned" }),
+    )
+    .await
+    .fails(403, "FORBIDDEN");
+    a.post("dropObject", json!({ "objectId": nl["objectId"] }))
+        .await
+        .fails(403, "FORBIDDEN");
+    assert_eq!(a.get_object(&nl["objectId"]).await.ok()["name"], "NL");
+    // A key for every app may.
+    let all = app.tenant(Some(&alpha), None).with_key(&everywhere);
+    all.post(
+        "saveProperty",
+        json!({ "objectId": nl["objectId"], "propertyName": "name", "propertyValue": "Nederland" }),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        a.get_object(&nl["objectId"]).await.ok()["name"],
+        "Nederland"
+    );
+}
