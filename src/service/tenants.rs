@@ -317,19 +317,26 @@ impl Tenants {
 
     /// The datastore of `app` in `system`, opened (created, migrated, given the central
     /// DSConfig) on first use.
-    pub async fn get(&self, app: &AppName, system: System) -> Result<Arc<Datastore>, TenantError> {
-        if app.is_default() && system == System::Live {
-            return Ok(self.central.clone());
-        }
-        // A name whose database would be another's is refused before anything is opened.
-        let url = tenancy::database_url(&self.settings.base_url, &Owner::App(app.clone()), system)
-            .map_err(|e| TenantError::BadApp {
+    /// The URL of `app`'s database in `system`; a name whose database would be another's
+    /// (or cannot be named) is [`TenantError::BadApp`].
+    fn app_url(&self, app: &AppName, system: System) -> Result<String, TenantError> {
+        tenancy::database_url(&self.settings.base_url, &Owner::App(app.clone()), system).map_err(
+            |e| TenantError::BadApp {
                 app: app.to_string(),
                 message: match e {
                     StoreError::Config(m) => m,
                     other => other.to_string(),
                 },
-            })?;
+            },
+        )
+    }
+
+    pub async fn get(&self, app: &AppName, system: System) -> Result<Arc<Datastore>, TenantError> {
+        if app.is_default() && system == System::Live {
+            return Ok(self.central.clone());
+        }
+        // A name whose database would be another's is refused before anything is opened.
+        let url = self.app_url(app, system)?;
         let key = (app.clone(), system);
         let now = self.now();
         let slot = {
@@ -417,14 +424,7 @@ impl Tenants {
         if open.is_some() {
             return self.get(app, system).await.map(Some);
         }
-        let url = tenancy::database_url(&self.settings.base_url, &Owner::App(app.clone()), system)
-            .map_err(|e| TenantError::BadApp {
-                app: app.to_string(),
-                message: match e {
-                    StoreError::Config(m) => m,
-                    other => other.to_string(),
-                },
-            })?;
+        let url = self.app_url(app, system)?;
         if !store::database_exists(&url).await? {
             return Ok(None);
         }
