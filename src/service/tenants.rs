@@ -186,8 +186,8 @@ impl GlobalLink {
 
     /// After a global object's property that Lookups display changed: sets `text` as the
     /// display text of the Lookups of `sites` pointing at `target` in every app database
-    /// of this system (the default app's and every app of the central `Apps`), opening
-    /// them as a request would. Not atomic with the global write: a failure is logged and
+    /// of this system that exists (the default app's and every app of the central `Apps`),
+    /// opening them as a request would; none is created for it. Not atomic with the global write: a failure is logged and
     /// left (the next DSConfig display refresh, or saving the Lookup again, repairs it).
     pub(crate) async fn refresh_app_lookups(
         &self,
@@ -211,12 +211,15 @@ impl GlobalLink {
             }
         }
         for app in apps {
-            let done = match tenants.get(&app, self.system).await {
-                Ok(tenant) => tenant
+            // Only databases that exist: one that does not has no Lookups to refresh (and
+            // must not be created for it).
+            let done = match tenants.find(&app, self.system).await {
+                Ok(Some(tenant)) => tenant
                     .store
                     .refresh_lookups_to(target, sites.clone(), text.clone())
                     .await
                     .map_err(|e| e.to_string()),
+                Ok(None) => Ok(()),
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = done {

@@ -267,12 +267,27 @@ async fn app_lookups_follow_a_global_objects_displayed_property() {
         .new_object("Customer", json!({ "country": staged["objectId"] }))
         .await;
 
+    // An app with data in STAGING only: the fan-out in LIVE must not create its database.
+    let gamma = app.app_name("gamma");
+    app.tenant(Some(&gamma), Some("STAGING"))
+        .new_object("City", json!({ "name": "Oslo" }))
+        .await;
+    let gamma_live = datastore::tenancy::database_url(
+        &app.database,
+        &datastore::tenancy::Owner::App(gamma.parse().unwrap()),
+        datastore::tenancy::System::Live,
+    )
+    .unwrap();
+
     b.post(
         "saveProperty",
         json!({ "objectId": country["objectId"], "propertyName": "name", "propertyValue": "Netherlands" }),
     )
     .await
     .ok();
+    assert!(!datastore::store::database_exists(&gamma_live)
+        .await
+        .unwrap());
     for (who, t, customer) in [("alpha", &a, &in_alpha), ("default", &default, &in_default)] {
         let read = t.get_object(&customer["objectId"]).await.ok();
         assert_eq!(read["country@display"], "Netherlands", "{who}: {read}");
