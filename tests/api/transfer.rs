@@ -3,7 +3,6 @@
 //! when `DATASTORE_TEST_MSSQL_URL` is set.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use datastore::auth::Role;
 use serde_json::{json, Value};
@@ -112,42 +111,6 @@ fn refused(out: &std::process::Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "expected a refusal: {stderr}");
     assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
-}
-
-/// The other system databases a test made, dropped when it ends (SQL Server; SQLite's
-/// files go with the test's directory).
-struct Systems(Vec<String>);
-
-impl Drop for Systems {
-    fn drop(&mut self) {
-        let Some(url) = mssql_url() else { return };
-        for name in self.0.drain(..) {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime");
-                let dropped = runtime.block_on(datastore::store::mssql::drop_database(
-                    &url,
-                    &name,
-                    Duration::from_secs(30),
-                ));
-                if let Err(e) = dropped {
-                    eprintln!("cannot drop the test database {name}: {e}");
-                }
-            });
-        }
-    }
-}
-
-fn other_systems(app: &TestApp) -> Systems {
-    Systems(
-        app.mssql_database
-            .iter()
-            .flat_map(|db| [format!("{db}TEST"), format!("{db}STAGING")])
-            .collect(),
-    )
 }
 
 #[tokio::test]
@@ -332,7 +295,6 @@ async fn new_objects_after_an_import_continue_ids_and_numbers() {
 #[tokio::test]
 async fn copy_system_replaces_the_target_via_the_cli_and_over_http() {
     let (app, files) = (spawn_app().await, dir());
-    let _systems = other_systems(&app);
     let objects = fill(&app).await;
     let out = run(&app.database, &["copy-system", "LIVE", "TEST"]);
     assert!(
@@ -760,7 +722,6 @@ async fn bad_file_records_are_refused_naming_the_line_and_change_nothing() {
 #[tokio::test]
 async fn copy_system_copies_files_via_the_cli_and_over_http() {
     let app = spawn_app().await;
-    let _systems = other_systems(&app);
     let (id, cv, photo) = fill_files(&app, 700 * 1024).await;
     let out = run(&app.database, &["copy-system", "LIVE", "TEST"]);
     assert!(

@@ -65,9 +65,9 @@ pub fn collection(document: &Value) -> Value {
         .map(|e| e["value"].clone());
     if let Some(body) = example {
         let title = "newObject in app shop, system STAGING";
-        items.push(json!({
-            "name": title,
-            "request": {
+        items.push(test_item(
+            title,
+            json!({
                 "method": "POST",
                 "description": "Any endpoint under /apps/{app}/ addresses that app; the \
                     X-Datastore-System header picks its system (LIVE, STAGING or TEST).",
@@ -86,19 +86,8 @@ pub fn collection(document: &Value) -> Value {
                     "raw": serde_json::to_string_pretty(&body).unwrap_or_default(),
                     "options": { "raw": { "language": "json" } },
                 },
-            },
-            "event": [{
-                "listen": "test",
-                "script": {
-                    "type": "text/javascript",
-                    "exec": [
-                        format!("pm.test(\"{title} answers 200\", function () {{"),
-                        "    pm.response.to.have.status(200);",
-                        "});",
-                    ],
-                },
-            }],
-        }));
+            }),
+        ));
     }
     json!({
         "info": {
