@@ -198,7 +198,6 @@ impl Application {
         let state = web::Data::new(ApiState {
             tenants,
             body_limit: settings.body_limit,
-            database: settings.database.clone(),
             max_upload: settings.max_upload,
         });
         let ops = web::Data::new(Ops::new(&settings.ops).map_err(StartupError::Metrics)?);

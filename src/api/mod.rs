@@ -30,8 +30,6 @@ pub struct ApiState {
     pub tenants: Arc<Tenants>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// The `--database` of the default app's LIVE system: the others derive from it.
-    pub database: String,
     /// Largest file `uploadFile` stores, in bytes.
     pub max_upload: u64,
 }

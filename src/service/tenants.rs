@@ -318,8 +318,15 @@ impl Tenants {
         open.iter().map(|(k, s)| (k.clone(), s.clone())).collect()
     }
 
-    /// The datastore of `app` in `system`, opened (created, migrated, given the central
-    /// DSConfig) on first use.
+    /// The open datastore of a pair, marked as used now; `None` when it is not open.
+    fn open_slot(&self, key: &Key) -> Option<Arc<Datastore>> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = open.get(key)?;
+        let datastore = slot.datastore.get()?.clone();
+        slot.last_used.store(self.now(), Ordering::Relaxed);
+        Some(datastore)
+    }
+
     /// The URL of `app`'s database in `system`; a name whose database would be another's
     /// (or cannot be named) is [`TenantError::BadApp`].
     fn app_url(&self, app: &AppName, system: System) -> Result<String, TenantError> {
@@ -334,13 +341,19 @@ impl Tenants {
         )
     }
 
+    /// The datastore of `app` in `system`, opened (created, migrated, given the central
+    /// DSConfig) on first use.
     pub async fn get(&self, app: &AppName, system: System) -> Result<Arc<Datastore>, TenantError> {
         if app.is_default() && system == System::Live {
             return Ok(self.central.clone());
         }
+        let key = (app.clone(), system);
+        // Only pairs whose name was accepted ever get a slot.
+        if let Some(datastore) = self.open_slot(&key) {
+            return Ok(datastore);
+        }
         // A name whose database would be another's is refused before anything is opened.
         let url = self.app_url(app, system)?;
-        let key = (app.clone(), system);
         let now = self.now();
         let slot = {
             let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
@@ -419,13 +432,8 @@ impl Tenants {
         if app.is_default() && system == System::Live {
             return Ok(Some(self.central.clone()));
         }
-        let key = (app.clone(), system);
-        let open = {
-            let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-            open.get(&key).and_then(|s| s.datastore.get().cloned())
-        };
-        if open.is_some() {
-            return self.get(app, system).await.map(Some);
+        if let Some(datastore) = self.open_slot(&(app.clone(), system)) {
+            return Ok(Some(datastore));
         }
         let url = self.app_url(app, system)?;
         if !store::database_exists(&url).await? {

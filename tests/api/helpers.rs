@@ -394,16 +394,13 @@ impl TestApp {
     }
 
     pub async fn new_object(&self, object_type: &str, properties: Value) -> Value {
-        self.post(
-            "newObject",
-            json!({ "objectType": object_type, "properties": properties }),
-        )
-        .await
-        .ok()
+        self.tenant(None, None)
+            .new_object(object_type, properties)
+            .await
     }
 
     pub async fn get_object(&self, id: &Value) -> Answer {
-        self.post("getObject", json!({ "objectId": id })).await
+        self.tenant(None, None).get_object(id).await
     }
 
     pub async fn relate(&self, parent: &Value, child: &Value, strict: bool) {
@@ -417,14 +414,7 @@ impl TestApp {
 
     /// How many objects of a type exist.
     pub async fn count(&self, object_type: &str) -> u64 {
-        let answer = self
-            .post(
-                "getObjectListTable",
-                json!({ "objectType": object_type, "limit": 0 }),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        answer.total()
+        self.tenant(None, None).count(object_type).await
     }
 }
 

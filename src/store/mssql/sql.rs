@@ -259,7 +259,6 @@ pub const REVOKE_API_KEY: &str =
     "UPDATE dbo.ApiKeys SET Revoked = @P2 WHERE Id = @P1 AND Revoked IS NULL; \
 SELECT CAST(COUNT(*) AS int) FROM dbo.ApiKeys WHERE Id = @P1;";
 
-/// 1 when some key is neither revoked nor expired at `@P1`.
 /// Whether any key was ever created (revoked and expired ones count).
 pub const ANY_API_KEY: &str =
     "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM dbo.ApiKeys) THEN 1 ELSE 0 END AS int)";

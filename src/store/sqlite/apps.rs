@@ -1,12 +1,11 @@
 //! The apps of the deployment on the embedded store: the `Apps` table (migration 0006).
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection};
 
 use crate::store::{AppRecord, StoreError};
 
 pub(super) fn record(conn: &mut Connection, name: &str) -> Result<(), StoreError> {
-    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let now = super::objects::now_text();
     conn.execute(
         "INSERT INTO Apps (NameKey, Name, CreatedAt) VALUES (?1, ?2, ?3) \
          ON CONFLICT (NameKey) DO NOTHING",
@@ -38,15 +37,7 @@ pub(super) fn list(conn: &Connection) -> Result<Vec<AppRecord>, StoreError> {
     let apps = stmt
         .query_map([], |r| {
             let created: String = r.get(2)?;
-            let created = DateTime::parse_from_rfc3339(&created)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?;
+            let created = super::keys::time(&created)?;
             Ok(AppRecord {
                 name: r.get(0)?,
                 key: r.get(1)?,

@@ -25,9 +25,7 @@ fn file_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileInfo> {
         size: r.get::<_, i64>(5)?.max(0) as u64,
         chunk_size: r.get::<_, i64>(6)?.clamp(1, i64::from(u32::MAX)) as u32,
         sha256: r.get(7)?,
-        created_at: DateTime::parse_from_rfc3339(&created)
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default(),
+        created_at: super::objects::parse_time(&created),
     })
 }
 
@@ -115,7 +113,7 @@ pub(super) fn restore(conn: &mut Connection, file: &FileInfo) -> Result<(), Stor
         file.name,
         file.content_type,
         file.chunk_size,
-        file.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        super::objects::time_text(&file.created_at)
     ])?;
     Ok(())
 }
@@ -153,7 +151,7 @@ pub(super) fn delete(conn: &mut Connection, file_id: FileId) -> Result<bool, Sto
 }
 
 pub(super) fn sweep(conn: &mut Connection, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    let before = before.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let before = super::objects::time_text(&before);
     Ok(conn
         .prepare_cached("DELETE FROM Files WHERE Linked = 0 AND CreatedAt < ?1")?
         .execute([before])? as u64)

@@ -12,7 +12,7 @@ fn text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn time(text: &str) -> Result<DateTime<Utc>, rusqlite::Error> {
+pub(super) fn time(text: &str) -> Result<DateTime<Utc>, rusqlite::Error> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {

@@ -20,10 +20,16 @@ pub(super) const MAX_REFERENCES: usize = 100;
 
 /// Now, as stored: RFC 3339 UTC with milliseconds, fixed width.
 pub(crate) fn now_text() -> String {
-    Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    time_text(&Utc::now())
 }
 
-fn parse_time(text: &str) -> DateTime<Utc> {
+/// A time as this store keeps it: UTC with milliseconds, fixed width, so text order is time
+/// order.
+pub(crate) fn time_text(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+pub(super) fn parse_time(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or_default()

@@ -155,9 +155,6 @@ fn related_sql(direction: Direction) -> (String, String) {
     )
 }
 
-/// A page of related objects and their number, in one read transaction: its first
-/// statement fixes the WAL snapshot every later one reads, so the count and the page agree
-/// whatever the writer commits meanwhile.
 /// A page of related objects and their total, in the caller's read snapshot (the count
 /// remembered like a table view's).
 pub(super) fn related(s: &mut Snapshot<'_>, q: &RelatedQuery) -> Result<RelatedPage, StoreError> {

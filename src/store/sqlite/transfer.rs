@@ -5,6 +5,7 @@
 //! thread: one `IMMEDIATE` transaction that takes batches from its channel until the end,
 //! then commits; any failure, or a channel closed early, rolls it back.
 
+use super::objects::time_text;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::objects::{begin, object_from_row, property_from_row};
@@ -142,10 +143,6 @@ fn export_files(conn: &Connection, sink: &ExportSink) -> Result<(), StoreError> 
 }
 
 /// Stored times: RFC 3339 UTC with milliseconds, as `objects::now_text` writes them.
-fn time_text(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
 /// Writes what `source` sends in one transaction (see the module's comment).
 pub(super) fn import(
     conn: &mut Connection,
