@@ -273,7 +273,7 @@ impl Auth {
         );
         // Only failures are throttled: a valid key always gets in, so ten bad keys from a
         // shared address (a proxy, a NAT) never lock its other clients out.
-        if let Some(a) = address {
+        if let Some(a) = address.map(crate::ops::proxy::client_network) {
             if let Some(wait) = self.throttle.blocked(a) {
                 return too_many(wait);
             }

@@ -2,7 +2,8 @@
 //! queue) and a token bucket per client (429 beyond it).
 //!
 //! A client is its API key when it sends one (hashed here with a per-process random key:
-//! the key itself is never kept or logged), else its address (see [`super::proxy`]).
+//! the key itself is never kept or logged), else its address, an IPv6 one by its /64 (see
+//! [`super::proxy`]).
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -65,7 +66,9 @@ impl RateLimiter {
     pub fn key(&self, headers: &HeaderMap, addr: Option<IpAddr>) -> u64 {
         match crate::auth::presented_key_id(headers) {
             Some(id) => self.hasher.hash_one((0u8, id)),
-            None => self.hasher.hash_one((1u8, addr)),
+            None => self
+                .hasher
+                .hash_one((1u8, addr.map(super::proxy::client_network))),
         }
     }
 

@@ -75,6 +75,16 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The network a client is counted as by rate limits and throttles: its address, or for
+/// IPv6 its /64 (one subscriber's prefix: a host picks any of its 2^64 addresses at will,
+/// so counting them one by one would let it step around every limit).
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4,
+    }
+}
+
 /// The client as the service sees it, kept in the request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Client {
@@ -214,5 +224,19 @@ mod tests {
             &headers(&[("x-forwarded-for", "[2001:db8::1]:443")]),
         );
         assert_eq!(v6.addr, Some("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_64_and_ipv4_as_itself() {
+        let net = |s: &str| client_network(s.parse().unwrap());
+        assert_eq!(net("2001:db8:1:2:aaaa::1"), net("2001:db8:1:2:ffff::9"));
+        assert_eq!(
+            net("2001:db8:1:2::1"),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(net("2001:db8:1:2::1"), net("2001:db8:1:3::1"));
+        assert_eq!(net("10.0.0.1"), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_ne!(net("10.0.0.1"), net("10.0.0.2"));
+        assert_eq!(net("::ffff:10.0.0.1"), net("10.0.0.1"));
     }
 }
