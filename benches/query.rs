@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use datastore::dsconfig;
 use datastore::query::{self, resolve};
 use datastore::service::{ActiveConfig, Datastore};
-use datastore::store::{self, NewObject, StoreOptions};
+use datastore::store::{
+    self, Filter, FilterValue, Key, NewObject, Order, StoreOptions, TableQuery,
+};
 use serde_json::{json, Value};
 
 const LAST_NAMES: [&str; 10] = [
@@ -150,54 +152,212 @@ async fn main() {
         eprintln!("generating {people} people into {} ...", path.display());
         generate(&ds, people).await;
     }
+    // Projections laid out by this DSConfig (a database generated before them, or a layout
+    // change) are rebuilt before anything is measured.
+    let started = Instant::now();
+    let batches = datastore::service::projections::build_all(store.as_ref())
+        .await
+        .expect("the projections are rebuilt");
+    if batches > 0 {
+        eprintln!(
+            "rebuilt the projections in {batches} batches, {:.1?}",
+            started.elapsed()
+        );
+    }
     println!("people: {people}; database: {}", path.display());
+    println!("load before: {}", load());
+    let paging = resolve::Paging {
+        offset: None,
+        limit: None,
+        max_results: 1000,
+    };
     for text in [
         "age > 30 and lastName == \"Doe\" order by age limit 50",
         "company.city.name == \"Berlin\" limit 50",
         "firstName == \"Emma\" and status == \"I\" order by birthDate DESC limit 20",
         "lastName startswith \"M\" and age < 20 limit 50",
+        "status == \"A\" order by birthDate DESC limit 50",
+        "age >= 18 and age < 65 order by lastName limit 50",
     ] {
         let parsed = query::parse(text).expect("the query parses");
-        let paging = resolve::Paging {
-            offset: None,
-            limit: None,
-            max_results: 1000,
-        };
         let plan = resolve::resolve(&parsed, "Person", ds.schema().as_ref(), paging)
             .expect("the query resolves");
-        // Repeated (paging) use: the count of matches is remembered until the next write.
+        let store = store.clone();
+        measure(&ds, text, move || {
+            let (store, plan) = (store.clone(), plan.clone());
+            async move { store.query(&plan, None).await.expect("the query runs") }
+        })
+        .await;
+    }
+    let view = |filters: Vec<(&str, &str)>, order: &str, descending: bool, limit: u64| {
+        let schema = ds.schema();
+        TableQuery {
+            object_type: "Person".into(),
+            columns: None,
+            parent_id: None,
+            filters: filters
+                .into_iter()
+                .map(|(name, value)| {
+                    let by_value = schema
+                        .config
+                        .property("Person", name)
+                        .is_some_and(|p| p.property_type.compares_by_value());
+                    if by_value {
+                        Filter {
+                            key: Key::Double(name.into()),
+                            value: FilterValue::Double(value.parse().expect("a number")),
+                        }
+                    } else {
+                        Filter {
+                            key: Key::Text(name.into()),
+                            value: FilterValue::Text(value.into()),
+                        }
+                    }
+                })
+                .collect(),
+            order: vec![Order {
+                key: if order == "lastName" {
+                    Key::Text(order.into())
+                } else {
+                    Key::Double(order.into())
+                },
+                descending,
+            }],
+            offset: 0,
+            limit,
+        }
+    };
+    for (name, q) in [
+        (
+            "table: status = A, birthDate DESC, 50",
+            view(vec![("status", "A")], "birthDate", true, 50),
+        ),
+        (
+            "table: firstName = Emma, status = I, birthDate DESC, 20",
+            view(
+                vec![("firstName", "Emma"), ("status", "I")],
+                "birthDate",
+                true,
+                20,
+            ),
+        ),
+        (
+            "table: lastName = Doe, age, 50",
+            view(vec![("lastName", "Doe")], "age", false, 50),
+        ),
+        (
+            "table: all, lastName, 50",
+            view(vec![], "lastName", false, 50),
+        ),
+    ] {
+        let store = store.clone();
+        measure(&ds, name, move || {
+            let (store, q) = (store.clone(), q.clone());
+            async move { store.list_table(&q).await.expect("the view runs") }
+        })
+        .await;
+    }
+    save_costs(&ds, paging).await;
+    println!("load after: {}", load());
+}
+
+/// The load average, as `uptime` says it.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Times `run`: "repeated" (the count remembered until the next write) and "after a write"
+/// (counted afresh: the first page of a query), side by side.
+async fn measure<F, Fut>(ds: &Datastore, name: &str, run: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = datastore::store::Page>,
+{
+    let mut times = Vec::new();
+    let mut total = 0;
+    for round in 0..60 {
+        let started = Instant::now();
+        let page = run().await;
+        if round >= 10 {
+            times.push(started.elapsed());
+        }
+        total = page.total;
+    }
+    times.sort();
+    let mut fresh = Vec::new();
+    for _ in 0..10 {
+        let tick = NewObject {
+            object_type: "BenchTick".into(),
+            properties: Vec::new(),
+            config_version: ds.schema().version,
+        };
+        ds.store
+            .new_object(tick)
+            .await
+            .expect("a write between runs");
+        let started = Instant::now();
+        run().await;
+        fresh.push(started.elapsed());
+    }
+    fresh.sort();
+    println!(
+        "{name}\n    matches {total}; after a write: p50 {:.2?}, p95 {:.2?} (10 runs) | repeated: p50 {:.2?}, p95 {:.2?} (50 runs after 10 warm-up)",
+        percentile(&fresh, 0.5),
+        percentile(&fresh, 0.95),
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+    );
+}
+
+/// What one `saveProperty` costs (one transaction each, in process) on random people: a
+/// projected property in two indexes, a projected one in none, and an undeclared one (EAV
+/// only, no projection column).
+async fn save_costs(ds: &Datastore, paging: resolve::Paging) {
+    let edge = |text: &str| {
+        let plan = resolve::resolve(
+            &query::parse(text).expect("parses"),
+            "Person",
+            ds.schema().as_ref(),
+            paging,
+        )
+        .expect("resolves");
+        let store = ds.store.clone();
+        async move { store.query(&plan, None).await.expect("runs").objects[0].id }
+    };
+    let (first, last) = (
+        edge("order by objectId limit 1").await,
+        edge("order by objectId desc limit 1").await,
+    );
+    let mut rng = Rng(0x0dd_ba11);
+    for (property, what) in [
+        ("age", "projected, in 2 indexes"),
+        ("height", "projected, in no index"),
+        ("nickname", "undeclared (EAV only)"),
+    ] {
         let mut times = Vec::new();
-        let mut total = 0;
-        for round in 0..60 {
-            let started = Instant::now();
-            let page = store.query(&plan, None).await.expect("the query runs");
-            if round >= 10 {
-                times.push(started.elapsed());
-            }
-            total = page.total;
-        }
-        times.sort();
-        // After a write every answer counts afresh: the cost of the first page of a query.
-        let mut fresh = Vec::new();
-        for _ in 0..10 {
-            let tick = NewObject {
-                object_type: "BenchTick".into(),
-                properties: Vec::new(),
-                config_version: ds.schema().version,
+        for i in 0..2000u64 {
+            let id = first + (rng.below((last - first + 1) as u64) as i64);
+            let value = if property == "nickname" {
+                json!(format!("n{i}"))
+            } else if property == "height" {
+                json!(format!("1,{}", 50 + i % 50))
+            } else {
+                json!(18 + i % 63)
             };
-            store.new_object(tick).await.expect("a write between runs");
             let started = Instant::now();
-            store.query(&plan, None).await.expect("the query runs");
-            fresh.push(started.elapsed());
+            ds.save_property(id, property, value)
+                .await
+                .expect("the save succeeds");
+            times.push(started.elapsed());
         }
-        fresh.sort();
+        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        times.sort();
         println!(
-            "{text}\n    matches {total}; repeated: p50 {:.2?}, p95 {:.2?} (50 runs after 10 warm-up); \
-             after a write: p50 {:.2?}, p95 {:.2?} (10 runs)",
+            "saveProperty {property} ({what}): mean {mean:.0?}, p50 {:.0?}, p99 {:.0?} (2,000 sequential, one transaction each)",
             percentile(&times, 0.5),
-            percentile(&times, 0.95),
-            percentile(&fresh, 0.5),
-            percentile(&fresh, 0.95)
+            percentile(&times, 0.99)
         );
     }
 }

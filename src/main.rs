@@ -59,6 +59,10 @@ fn main() -> ExitCode {
                 target,
                 replace,
             } => import(&cli.settings, &input, target, replace).await,
+            Command::Reindex {
+                object_type,
+                target,
+            } => reindex(&cli.settings, object_type.as_deref(), target).await,
             Command::CopySystem { from, to, app } => {
                 copy_system(&cli.settings, from, to, &app).await
             }
@@ -137,6 +141,35 @@ async fn apply(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()>
         .await?;
         println!("display texts rewritten: {rewritten}");
     }
+    let objects = datastore::service::projections::build_all(store.as_ref()).await?;
+    if objects > 0 {
+        println!("projections rebuilt: {objects} objects");
+    }
+    Ok(())
+}
+
+/// `datastore reindex [--type T]`: marks the projections to be rebuilt, then rebuilds them
+/// here, batch by batch (a `serve` sharing the database answers from the EAV rows meanwhile).
+async fn reindex(
+    settings: &Settings,
+    object_type: Option<&str>,
+    target: TransferTarget,
+) -> anyhow::Result<()> {
+    let store = system_store(settings, &target).await?;
+    let marked = store.reset_projections(object_type).await?;
+    if marked.is_empty() {
+        println!(
+            "no projections to rebuild (none on this backend, or no declared type has properties)"
+        );
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let objects = datastore::service::projections::build_all(store.as_ref()).await?;
+    println!(
+        "rebuilt the projections of {} ({objects} objects) in {:.1?}",
+        marked.join(", "),
+        started.elapsed()
+    );
     Ok(())
 }
 

@@ -134,6 +134,31 @@ impl PropertyType {
         }
     }
 
+    /// Types a query compares as a whole (so a projection index on them serves queries).
+    pub fn is_indexable(self) -> bool {
+        !matches!(
+            self,
+            PropertyType::JsonArray
+                | PropertyType::Map
+                | PropertyType::Location
+                | PropertyType::Image
+                | PropertyType::FileLink
+        )
+    }
+
+    /// Types a projection indexes by default: the ones forms filter and sort by.
+    pub fn is_indexed_by_default(self) -> bool {
+        matches!(
+            self,
+            PropertyType::List
+                | PropertyType::Switch
+                | PropertyType::Date
+                | PropertyType::Datetime
+                | PropertyType::Lookup
+                | PropertyType::Integer
+        )
+    }
+
     /// Types that filter and sort by `PropertyAsDouble` rather than by text.
     pub fn compares_by_value(self) -> bool {
         matches!(

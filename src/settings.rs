@@ -51,6 +51,15 @@ pub enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Rebuild the query projections of an app's system from its objects (docs/QUERY.md,
+    /// "Projections"): all of them, or one type's. Queries use the EAV rows meanwhile.
+    Reindex {
+        /// Only this object type's projection.
+        #[arg(long = "type")]
+        object_type: Option<String>,
+        #[command(flatten)]
+        target: TransferTarget,
+    },
     /// Replace the data of one system of an app with another's, all or nothing.
     CopySystem {
         /// LIVE, STAGING or TEST.

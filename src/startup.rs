@@ -179,6 +179,7 @@ impl Application {
             settings.max_results.max(1),
         ));
         let watcher = active.clone().watch(store.clone());
+        active.start_projections(store.clone());
         if let Some(refresh) = installed.refresh {
             active.start_refresh(store.clone(), refresh.version, refresh.previous);
         }

@@ -74,6 +74,10 @@ pub struct TypeConfig {
     pub global: bool,
     #[serde(default)]
     pub properties: BTreeMap<String, PropertyConfig>,
+    /// Composite indexes of the type's projection (docs/QUERY.md, "Projections"): each a
+    /// list of declared property names, most selective first (`index = ["status, birthDate"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index: Vec<Vec<String>>,
 }
 
 /// How a type's `objectNumber` is made: `prefix` + the counter, zero-padded to `width` digits.

@@ -79,6 +79,7 @@ fn section_10_example_parses_to_the_expected_config() {
         .into_iter()
         .map(|(name, p)| (name.to_owned(), p))
         .collect(),
+        index: Vec::new(),
     };
     let company = TypeConfig {
         properties: [(

@@ -31,6 +31,8 @@ pub struct ActiveConfig {
     current: RwLock<Arc<Schema>>,
     /// A display refresh runs in this process.
     refreshing: Arc<AtomicBool>,
+    /// A projection rebuild runs in this process.
+    building: Arc<AtomicBool>,
     /// Since when this process has seen the display texts lag the stored version.
     lagging: Mutex<Option<(i64, Instant)>>,
 }
@@ -40,6 +42,7 @@ impl ActiveConfig {
         ActiveConfig {
             current: RwLock::new(Arc::new(Schema::new(config, version, time_zone, max_limit))),
             refreshing: Arc::new(AtomicBool::new(false)),
+            building: Arc::new(AtomicBool::new(false)),
             lagging: Mutex::new(None),
         }
     }
@@ -107,6 +110,16 @@ impl ActiveConfig {
                 }
             }
         };
+        // A projection left incomplete (laid out by a process that has not started its
+        // rebuild, or one that stopped) is rebuilt here.
+        let now = chrono::Utc::now();
+        let overdue_since = chrono::Duration::from_std(REFRESH_OVERDUE).unwrap_or_default();
+        let stalled = store.projections().await?.into_iter().any(|p| {
+            p.built_up_to.is_some() && p.claimed_at.is_none_or(|at| now - at >= overdue_since)
+        });
+        if stalled {
+            self.start_projections(store.clone());
+        }
         if overdue {
             tracing::warn!(
                 version = stored.version,
@@ -125,6 +138,7 @@ impl ActiveConfig {
         version: i64,
         previous: Option<StoredConfig>,
     ) {
+        self.start_projections(store.clone());
         let schema = self.get();
         if schema.version != version || self.refreshing.swap(true, Ordering::SeqCst) {
             return;
@@ -137,6 +151,25 @@ impl ActiveConfig {
                 tracing::error!(error = %e, version, "the display-text refresh failed; it is tried again later");
             }
             refreshing.store(false, Ordering::SeqCst);
+        });
+    }
+
+    /// Rebuilds incomplete projections in the background until all are complete; nothing if
+    /// a rebuild already runs here.
+    pub fn start_projections(&self, store: Arc<dyn Store>) {
+        if self.building.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let building = self.building.clone();
+        tokio::spawn(async move {
+            match super::projections::build_all(store.as_ref()).await {
+                Ok(0) => {}
+                Ok(batches) => tracing::info!(batches, "projections rebuilt"),
+                Err(e) => {
+                    tracing::error!(error = %e, "the projection rebuild failed; it is tried again later")
+                }
+            }
+            building.store(false, Ordering::SeqCst);
         });
     }
 

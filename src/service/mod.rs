@@ -17,6 +17,7 @@ mod active;
 pub mod displays;
 mod error;
 mod files;
+pub mod projections;
 mod render;
 mod schema;
 mod table;

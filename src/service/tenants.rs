@@ -135,6 +135,7 @@ async fn open_datastore(
     if let Some(refresh) = installed.and_then(|i| i.refresh) {
         active.start_refresh(store.clone(), refresh.version, refresh.previous);
     }
+    active.start_projections(store.clone());
     Ok(Arc::new(Datastore::new(store, active)))
 }
 

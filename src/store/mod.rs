@@ -314,4 +314,28 @@ pub trait Store: Send + Sync + 'static {
         sites: Vec<LookupSite>,
         text: Option<String>,
     ) -> Result<(), StoreError>;
+
+    /// One rebuild step of the first incomplete projection (docs/QUERY.md, "Projections"):
+    /// the next batch of its objects from their EAV rows, in one transaction. `None` when
+    /// every projection is complete (and always on a backend that keeps none).
+    async fn build_projection_batch(&self) -> Result<Option<ProjectionStatus>, StoreError> {
+        Ok(None)
+    }
+
+    /// Every projection's state, for status and for taking over an overdue rebuild.
+    async fn projections(&self) -> Result<Vec<ProjectionStatus>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// `datastore reindex`: makes the projections follow the stored DSConfig, then empties
+    /// those of `object_type` (all when `None`) and marks them to be rebuilt; queries use the
+    /// EAV rows until [`Store::build_projection_batch`] has completed them. Returns the types
+    /// marked; [`StoreError::Config`] for a type without a projection.
+    async fn reset_projections(
+        &self,
+        object_type: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let _ = object_type;
+        Ok(Vec::new())
+    }
 }

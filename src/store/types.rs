@@ -169,6 +169,16 @@ pub struct StoredConfig {
     pub displays_version: i64,
 }
 
+/// A projection's state (docs/QUERY.md, "Projections").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectionStatus {
+    pub object_type: String,
+    /// `None`: complete, queries use it; else the last objectId its rebuild has done.
+    pub built_up_to: Option<ObjectId>,
+    /// When a process last advanced its rebuild.
+    pub claimed_at: Option<DateTime<Utc>>,
+}
+
 /// The stored DSConfig's version and the version its display texts are at (0, 0 when none
 /// is stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

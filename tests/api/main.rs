@@ -20,6 +20,7 @@ mod openapi;
 mod ops;
 mod output;
 mod processes;
+mod projections;
 mod properties;
 mod query;
 mod relationships;

@@ -59,7 +59,7 @@ fn unknown_keys_are_reported_at_every_level() {
         ),
         [
             "1: unknown key `colour` at the top level; expected schemaMode, types or lists",
-            "3: unknown key `size` in [types.A]; expected numbering, global or properties",
+            "3: unknown key `size` in [types.A]; expected numbering, global, index or properties",
             "4: unknown key `step` in the numbering of `A`; expected prefix, width or start",
             "6: unknown key `label` in property `A.x`; expected type, list, objectType or display",
             "10: unknown key `hint` in an item of list `L`; expected code or value",
@@ -266,7 +266,7 @@ fn toml_syntax_errors_are_reported_with_their_lines_and_the_rest_still_checked()
         problems("[types.A]\nglobal = tru\nsize = 1\n[types.B\n"),
         [
             "2: TOML syntax error: invalid boolean, expected `true`",
-            "3: unknown key `size` in [types.A]; expected numbering, global or properties",
+            "3: unknown key `size` in [types.A]; expected numbering, global, index or properties",
             "4: TOML syntax error: unclosed table, expected `]`",
         ]
     );
@@ -284,5 +284,36 @@ fn keys_toml_itself_sees_twice_are_reported_where_they_repeat() {
             "5: duplicate key `properties`",
             "8: duplicate key `code`"
         ]
+    );
+}
+
+#[test]
+fn declared_indexes_name_declared_properties_compared_as_a_whole() {
+    let config = config(
+        "[types.P]\nindex = [\"status, birthDate\", \" lastName ,age \"]\n\
+         [types.P.properties]\nstatus = \"String\"\nbirthDate = \"Date\"\nlastName = \"String\"\nage = \"Integer\"\n",
+    );
+    assert_eq!(
+        config.types["P"].index,
+        vec![
+            vec!["status".to_owned(), "birthDate".to_owned()],
+            vec!["lastName".to_owned(), "age".to_owned()]
+        ]
+    );
+    assert_eq!(
+        problems(
+            "[types.P]\nindex = [\"age, nope\", \"tags\", \"age, age\", 3]\n\
+             [types.P.properties]\nage = \"Integer\"\ntags = \"JsonArray\"\n"
+        ),
+        vec![
+            "2: index \"age, nope\" names `nope`, which is not a declared property of `P`",
+            "2: index \"tags\" names `tags`, a JsonArray property, which is not compared as a whole",
+            "2: index \"age, age\" names `age` twice",
+            "2: an `index` entry must be a string of property names, found integer",
+        ]
+    );
+    assert_eq!(
+        problems("[types.P]\nindex = \"age\"\n[types.P.properties]\nage = \"Integer\"\n"),
+        vec!["2: `index` must be an array of strings such as \"status, birthDate\", found string"]
     );
 }

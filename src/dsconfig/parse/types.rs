@@ -12,6 +12,9 @@ use crate::model::{is_system_field, is_valid_name, PropertyType};
 /// Numbering width limit: an `i64` counter has at most 19 digits; 18 keep clear of overflow.
 const MAX_WIDTH: i64 = 18;
 
+/// Most properties in one declared index.
+const MAX_INDEX_COLUMNS: usize = 8;
+
 /// A `list`, `objectType` or `display` key seen in a property table.
 struct Field {
     /// None when the value was not a string (already reported).
@@ -36,8 +39,10 @@ impl FileParser {
         let Some(table) = self.table(value, &format!("type `{}`", decl.name)) else {
             return decl;
         };
+        let mut index = None;
         for (key, value) in table.iter() {
             match key.get_ref().as_ref() {
+                "index" => index = Some(value),
                 "numbering" => decl.config.numbering = self.numbering(value, &decl.name),
                 "global" => match value.get_ref() {
                     DeValue::Boolean(global) => decl.config.global = *global,
@@ -61,10 +66,74 @@ impl FileParser {
                         }
                     }
                 }
-                _ => self.unknown_key(key, &place, "numbering, global or properties"),
+                _ => self.unknown_key(key, &place, "numbering, global, index or properties"),
             }
         }
+        if let Some(value) = index {
+            decl.config.index = self.indexes(value, &decl);
+        }
         decl
+    }
+
+    /// `index = ["status, birthDate", ...]`: each entry names declared properties that can
+    /// be compared as a whole, each once.
+    fn indexes(&mut self, value: &Value, decl: &TypeDecl) -> Vec<Vec<String>> {
+        let DeValue::Array(entries) = value.get_ref() else {
+            let message = format!(
+                "`index` must be an array of strings such as \"status, birthDate\", found {}",
+                value.get_ref().type_str()
+            );
+            self.error(value, message);
+            return Vec::new();
+        };
+        let mut indexes = Vec::new();
+        for entry in entries.iter() {
+            let DeValue::String(text) = entry.get_ref() else {
+                let message = format!(
+                    "an `index` entry must be a string of property names, found {}",
+                    entry.get_ref().type_str()
+                );
+                self.error(entry, message);
+                continue;
+            };
+            let names: Vec<String> = text.split(',').map(|n| n.trim().to_owned()).collect();
+            let mut ok = !names.is_empty() && names.len() <= MAX_INDEX_COLUMNS;
+            if !ok {
+                let message = format!(
+                    "index \"{text}\" of `{}` must name 1 to {MAX_INDEX_COLUMNS} properties",
+                    decl.name
+                );
+                self.error(entry, message);
+                continue;
+            }
+            for (i, name) in names.iter().enumerate() {
+                let problem = match decl.config.properties.get(name) {
+                    _ if names[..i].contains(name) => Some(format!("names `{name}` twice")),
+                    // A property with problems of its own: already reported.
+                    None if decl.property_names.contains(name) => {
+                        ok = false;
+                        None
+                    }
+                    None => Some(format!(
+                        "names `{name}`, which is not a declared property of `{}`",
+                        decl.name
+                    )),
+                    Some(p) if !p.property_type.is_indexable() => Some(format!(
+                        "names `{name}`, a {} property, which is not compared as a whole",
+                        p.property_type
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(problem) = problem {
+                    ok = false;
+                    self.error(entry, format!("index \"{text}\" {problem}"));
+                }
+            }
+            if ok && !indexes.contains(&names) {
+                indexes.push(names);
+            }
+        }
+        indexes
     }
 
     fn numbering(&mut self, value: &Value, owner: &str) -> Option<Numbering> {

@@ -59,6 +59,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0006_apps.sql"),
         transactional: true,
     },
+    Migration {
+        version: 20,
+        name: "projections",
+        sql: include_str!("../../../migrations/mssql/0020_projections.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

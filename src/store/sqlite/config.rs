@@ -61,6 +61,9 @@ pub(super) fn apply_config(
     let document =
         serde_json::to_string(config).map_err(|e| StoreError::Database(e.to_string()))?;
     if let Some(p) = previous.as_ref().filter(|p| &p.config == config) {
+        // A database from before projections (or after a failed layout) gets them now.
+        super::projection::sync_layouts(&tx, config)?;
+        tx.commit()?;
         return Ok(AppliedConfig {
             version: p.version,
             changed: false,
@@ -103,6 +106,7 @@ pub(super) fn apply_config(
             .execute(params![object_type, n.prefix, n.width, n.start])?;
         }
     }
+    super::projection::sync_layouts(&tx, config)?;
     let version = previous.as_ref().map_or(1, |p| p.version + 1);
     // A first DSConfig has no stored display texts to bring up to date.
     let displays_version = if previous.is_none() { version } else { 0 };

@@ -14,6 +14,10 @@ mod files;
 mod keys;
 mod migrate;
 mod objects;
+mod projected;
+mod projection;
+#[cfg(test)]
+mod projection_tests;
 mod query;
 #[cfg(test)]
 mod query_tests;
@@ -569,6 +573,23 @@ impl Store for SqliteStore {
 
     async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
         self.write(move |c| apps::start_ids_at(c, first)).await
+    }
+
+    async fn build_projection_batch(&self) -> Result<Option<super::ProjectionStatus>, StoreError> {
+        self.write(projection::build_batch).await
+    }
+
+    async fn projections(&self) -> Result<Vec<super::ProjectionStatus>, StoreError> {
+        self.read(projection::status).await
+    }
+
+    async fn reset_projections(
+        &self,
+        object_type: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let object_type = object_type.map(str::to_owned);
+        self.write(move |c| projection::reset(c, object_type.as_deref()))
+            .await
     }
 }
 

@@ -338,6 +338,7 @@ fn insert_object(tx: &Transaction<'_>, req: &NewObject, now: &str) -> Result<Obj
         )?
         .query_row(params![req.object_type, number, now], |r| r.get(0))?;
     apply_writes(tx, id, &req.properties, now)?;
+    super::projection::after_insert(tx, id, &req.object_type, &req.properties)?;
     Ok(id)
 }
 
@@ -365,6 +366,7 @@ pub(super) fn save_in(
     }
     super::files::unlink_properties(tx, req.object_id, &req.writes)?;
     apply_writes(tx, req.object_id, &req.writes, &now_text())?;
+    super::projection::after_save(tx, req.object_id, &req.expected_type, &req.writes)?;
     require(tx, req.object_id)
 }
 
@@ -386,6 +388,7 @@ pub(super) fn change_object_type(
     }
     tx.prepare_cached("UPDATE Objects SET ObjectType = ?1, UpdatedAt = ?2 WHERE ObjectId = ?3")?
         .execute(params![object_type, now_text(), id])?;
+    super::projection::after_retype(&tx, id, &current, object_type)?;
     let record = require(&tx, id)?;
     tx.commit()?;
     Ok(record)

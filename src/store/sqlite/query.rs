@@ -16,7 +16,7 @@ use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
 use crate::store::{Key, Order, Page, StoreError, SystemField};
 
 /// Most top-level tests rendered as joins.
-const MAX_JOINS: usize = 16;
+pub(super) const MAX_JOINS: usize = 16;
 
 /// Kilometres per degree of latitude (mean Earth radius 6371.0088 km).
 const KM_PER_DEGREE: f64 = 111.195;
@@ -29,18 +29,18 @@ pub(crate) struct Fragment {
 }
 
 impl Fragment {
-    fn push(&mut self, text: &str) -> &mut Self {
+    pub(super) fn push(&mut self, text: &str) -> &mut Self {
         self.sql.push_str(text);
         self
     }
 
-    fn bind(&mut self, value: Sql) -> &mut Self {
+    pub(super) fn bind(&mut self, value: Sql) -> &mut Self {
         self.sql.push('?');
         self.params.push(value);
         self
     }
 
-    fn append(&mut self, other: Fragment) -> &mut Self {
+    pub(super) fn append(&mut self, other: Fragment) -> &mut Self {
         self.sql.push_str(&other.sql);
         self.params.extend(other.params);
         self
@@ -54,7 +54,7 @@ pub(crate) struct Rendered {
     pub count: Fragment,
 }
 
-fn text(s: &str) -> Sql {
+pub(super) fn text(s: &str) -> Sql {
     Sql::Text(s.to_owned())
 }
 
@@ -71,18 +71,24 @@ pub(crate) fn system_column(field: SystemField, alias: &str) -> String {
 
 /// Generates unique aliases.
 #[derive(Default)]
-struct Renderer {
+pub(super) struct Renderer {
     next: usize,
 }
 
 impl Renderer {
-    fn alias(&mut self, prefix: &str) -> String {
+    pub(super) fn alias(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}{}", self.next)
     }
 
     /// `expr <cmp> value` for a text expression (which may hold parameters of its own).
-    fn text_predicate(&mut self, f: &mut Fragment, expr: &Fragment, cmp: Cmp, value: &str) {
+    pub(super) fn text_predicate(
+        &mut self,
+        f: &mut Fragment,
+        expr: &Fragment,
+        cmp: Cmp,
+        value: &str,
+    ) {
         match cmp {
             Cmp::StartsWith => {
                 // A range the index can use: every text starting with the prefix sorts in it.
@@ -105,7 +111,13 @@ impl Renderer {
         }
     }
 
-    fn scalar_predicate(&mut self, f: &mut Fragment, expr: &Fragment, cmp: Cmp, value: &Scalar) {
+    pub(super) fn scalar_predicate(
+        &mut self,
+        f: &mut Fragment,
+        expr: &Fragment,
+        cmp: Cmp,
+        value: &Scalar,
+    ) {
         match value {
             Scalar::Text(s) => self.text_predicate(f, expr, cmp, s),
             Scalar::Double(d) => {
@@ -195,7 +207,7 @@ impl Renderer {
         }
     }
 
-    fn system_predicate(
+    pub(super) fn system_predicate(
         &mut self,
         f: &mut Fragment,
         alias: &str,
@@ -219,7 +231,7 @@ impl Renderer {
     }
 
     /// Wraps the ids of objects passing the test in the hops, innermost last.
-    fn chain(&mut self, hops: &[Hop], test: &Test) -> Fragment {
+    pub(super) fn chain(&mut self, hops: &[Hop], test: &Test) -> Fragment {
         let mut inner = self.owners(test);
         for hop in hops.iter().rev() {
             let mut f = Fragment::default();
@@ -326,7 +338,7 @@ pub(crate) fn sort_terms(i: usize, o: &Order, joins: &mut Fragment) -> String {
 }
 
 /// A fragment of just a column or alias expression.
-fn column(expr: &str) -> Fragment {
+pub(super) fn column(expr: &str) -> Fragment {
     Fragment {
         sql: expr.to_owned(),
         params: Vec::new(),
@@ -334,7 +346,7 @@ fn column(expr: &str) -> Fragment {
 }
 
 /// A positive test on the object's own property: rendered as a join.
-fn as_join(c: &Cond) -> Option<&Test> {
+pub(super) fn as_join(c: &Cond) -> Option<&Test> {
     match c {
         Cond::Test {
             hops,
@@ -344,7 +356,7 @@ fn as_join(c: &Cond) -> Option<&Test> {
     }
 }
 
-fn numeric_op(cmp: Cmp) -> &'static str {
+pub(super) fn numeric_op(cmp: Cmp) -> &'static str {
     match cmp {
         Cmp::StartsWith | Cmp::Like => "=",
         other => other.sql(),
@@ -513,6 +525,18 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
 
 /// Runs a query: a page of objects (with `columns`, or all properties) and the total.
 pub(super) fn run(
+    s: &mut Snapshot<'_>,
+    plan: &QueryPlan,
+    columns: Option<&[String]>,
+) -> Result<Page, StoreError> {
+    if let Some(page) = super::projected::query(s, plan, columns)? {
+        return Ok(page);
+    }
+    run_eav(s, plan, columns)
+}
+
+/// Runs a query over the EAV rows (the plan every query has; see `projected.rs`).
+pub(super) fn run_eav(
     s: &mut Snapshot<'_>,
     plan: &QueryPlan,
     columns: Option<&[String]>,

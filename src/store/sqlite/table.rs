@@ -13,6 +13,14 @@ use crate::model::ObjectId;
 use crate::store::{FilterValue, Key, ObjectRecord, Page, StoreError, TableQuery};
 
 pub(super) fn list_table(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Page, StoreError> {
+    if let Some(page) = super::projected::table(s, q)? {
+        return Ok(page);
+    }
+    list_table_eav(s, q)
+}
+
+/// A table view over the EAV rows (the plan every view has; see `projected.rs`).
+pub(super) fn list_table_eav(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Page, StoreError> {
     let built = Built::new(q);
     let total = s.count(
         &format!("SELECT COUNT(*) {}", built.count_from),

@@ -170,6 +170,8 @@ pub(super) fn import(
         write_batch(&tx, first_line, &data)?;
         counts.add(&data);
     }
+    // The rows came in as EAV rows: the projections follow them whole.
+    super::projection::rebuild_all(&tx)?;
     tx.commit()?;
     Ok(counts)
 }

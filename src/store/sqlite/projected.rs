@@ -1,0 +1,543 @@
+//! Queries and table views over a projection (see `projection.rs`): the same answers as
+//! the EAV plan of `query.rs` / `table.rs`, from one row per object.
+//!
+//! Used when the type's projection is complete and every property of the root type the
+//! query tests or sorts by is projected; anything else renders over EAV as before. Paths
+//! start from the root row: a Lookup hop is `d<k> IN (the EAV chain of the rest)`, other hops
+//! are EAV subqueries joined by id. What stays the same as the EAV plan, exactly:
+//! - values: `v<k>` is `PropertyValue`, `d<k>` is `PropertyAsDouble`, compared as there;
+//! - nulls: an EAV test is two-valued (the property row exists and matches, or not); a
+//!   column test is NULL for a missing property, which is the same as false except under a
+//!   NOT, so tests under a NOT are written `COALESCE(test, 0)`;
+//! - order: `(key IS NULL), key` with objects lacking the key last, the same "plain" keys the
+//!   EAV plan sorts without that term, ties by objectId; text by `COLLATE NOCASE`.
+//!
+//! A sort's first key is split in two statements (objects with the key, then those
+//! without), so that an index on it serves the page and the statement stops at the limit.
+//! An unordered page walks the table in id order when the filter keeps more than a few of
+//! the rows (the index of the filter would make SQLite sort every match by id first).
+
+use rusqlite::params_from_iter;
+use rusqlite::types::Value as Sql;
+
+use super::counts::Snapshot;
+use super::objects::object_from_row;
+use super::projection::{self, Layout, Projection};
+use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
+use super::table::with_properties;
+
+use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Test};
+use crate::store::{
+    FilterValue, Key, ObjectRecord, Order, Page, StoreError, SystemField, TableQuery,
+};
+
+/// A query as the projection renders it.
+struct Input<'a> {
+    cond: Option<&'a Cond>,
+    /// Predicates of their own (table views: the parent, system fields), ANDed.
+    extra: Vec<Fragment>,
+    /// `extra` reads the `Objects` row (`o`).
+    extra_reads_objects: bool,
+    /// (key, sorted without the IS NULL term, as the EAV plan does for a joined test)
+    order: Vec<(&'a Order, bool)>,
+    offset: u64,
+    limit: u64,
+}
+
+/// Whether a property of the root type is projected.
+fn projected(layout: &Layout, name: &str) -> bool {
+    layout.column(name).is_some()
+}
+
+/// Every root property `c` touches is projected.
+fn cond_fits(c: &Cond, layout: &Layout) -> bool {
+    match c {
+        Cond::And(items) | Cond::Or(items) => items.iter().all(|i| cond_fits(i, layout)),
+        Cond::Not(inner) => cond_fits(inner, layout),
+        Cond::Test { hops, test } => match hops.first() {
+            Some(Hop::Lookup(p) | Hop::IdArray(p)) => projected(layout, p),
+            Some(Hop::Children(_) | Hop::Parents(_)) => true,
+            None => test.property().is_none_or(|p| projected(layout, p)),
+        },
+    }
+}
+
+fn order_fits(order: &[Order], layout: &Layout) -> bool {
+    order.iter().all(|o| match &o.key {
+        Key::Double(name) | Key::Text(name) => projected(layout, name),
+        Key::System(_) => true,
+    })
+}
+
+/// The projection a query over `object_type` may use, if any.
+fn usable(s: &Snapshot<'_>, object_type: &str) -> Result<Option<Projection>, StoreError> {
+    Ok(projection::of_type(s.conn, object_type)?.filter(|p| p.ready))
+}
+
+/// Runs `plan` over its type's projection; `None` when the projection cannot answer it.
+pub(super) fn query(
+    s: &mut Snapshot<'_>,
+    plan: &QueryPlan,
+    columns: Option<&[String]>,
+) -> Result<Option<Page>, StoreError> {
+    if plan.location.is_some() {
+        return Ok(None);
+    }
+    let Some(p) = usable(s, &plan.object_type)? else {
+        return Ok(None);
+    };
+    if !plan
+        .condition
+        .as_ref()
+        .is_none_or(|c| cond_fits(c, &p.layout))
+        || !order_fits(&plan.order, &p.layout)
+    {
+        return Ok(None);
+    }
+    // The keys the EAV plan sorts on a joined test's row, without the IS NULL term.
+    let top: Vec<&Cond> = match &plan.condition {
+        Some(Cond::And(items)) => items.iter().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    };
+    let joined: Vec<(&str, Option<bool>)> = top
+        .iter()
+        .filter_map(|c| as_join(c))
+        .take(MAX_JOINS)
+        .map(|t| {
+            let kind = match t {
+                Test::Double { .. } => Some(true),
+                Test::Text { .. } => Some(false),
+                _ => None,
+            };
+            (t.property().unwrap_or_default(), kind)
+        })
+        .collect();
+    let order = plan
+        .order
+        .iter()
+        .map(|o| {
+            let plain = match &o.key {
+                Key::Double(name) | Key::Text(name) => {
+                    let by_value = matches!(o.key, Key::Double(_));
+                    joined
+                        .iter()
+                        .any(|(p, kind)| *p == name.as_str() && kind.is_none_or(|k| k == by_value))
+                }
+                Key::System(_) => false,
+            };
+            (o, plain)
+        })
+        .collect();
+    let input = Input {
+        cond: plan.condition.as_ref(),
+        extra: Vec::new(),
+        extra_reads_objects: false,
+        order,
+        offset: plan.offset,
+        limit: plan.limit,
+    };
+    run(s, &p, &input, columns).map(Some)
+}
+
+/// Runs a table view over its type's projection; `None` when the projection cannot.
+pub(super) fn table(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Option<Page>, StoreError> {
+    let Some(p) = usable(s, &q.object_type)? else {
+        return Ok(None);
+    };
+    let fits = q.filters.iter().all(|f| match &f.key {
+        Key::Double(name) | Key::Text(name) => projected(&p.layout, name),
+        Key::System(_) => true,
+    });
+    if !fits || !order_fits(&q.order, &p.layout) {
+        return Ok(None);
+    }
+    let mut tests = Vec::new();
+    let mut extra = Vec::new();
+    let mut extra_reads_objects = false;
+    if let Some(parent) = q.parent_id {
+        let mut f = Fragment::default();
+        f.push("p.ObjectId IN (SELECT rp.ChildObjectId FROM Relationships rp WHERE rp.ParentObjectId = ")
+            .bind(Sql::Integer(parent))
+            .push(")");
+        extra.push(f);
+    }
+    for f in &q.filters {
+        match (&f.key, &f.value) {
+            (Key::Double(name), FilterValue::Double(d)) => tests.push(Cond::Test {
+                hops: Vec::new(),
+                test: Test::Double {
+                    property: name.clone(),
+                    cmp: Cmp::Eq,
+                    value: *d,
+                },
+            }),
+            (Key::Text(name), FilterValue::Text(t)) => tests.push(Cond::Test {
+                hops: Vec::new(),
+                test: Test::Text {
+                    property: name.clone(),
+                    cmp: Cmp::Eq,
+                    value: t.clone(),
+                },
+            }),
+            (key, value) => {
+                // As `table.rs` binds it: the column compared with the literal as given.
+                let value = match value {
+                    FilterValue::Double(d) => Sql::Real(*d),
+                    FilterValue::Text(t) => Sql::Text(t.clone()),
+                };
+                let expr = match key {
+                    Key::System(field) => {
+                        extra_reads_objects |= *field != SystemField::ObjectId;
+                        system_expr(*field)
+                    }
+                    Key::Double(name) => match projected_column(&p.layout, name, 'd') {
+                        Some(c) => c,
+                        None => return Ok(None),
+                    },
+                    Key::Text(name) => match projected_column(&p.layout, name, 'v') {
+                        Some(c) => c,
+                        None => return Ok(None),
+                    },
+                };
+                let mut f = Fragment::default();
+                f.push(&format!("{expr} = ")).bind(value);
+                extra.push(f);
+            }
+        }
+    }
+    let cond = Cond::And(tests);
+    let input = Input {
+        cond: Some(&cond),
+        extra,
+        extra_reads_objects,
+        order: q.order.iter().map(|o| (o, false)).collect(),
+        offset: q.offset,
+        limit: q.limit,
+    };
+    run(s, &p, &input, q.columns.as_deref()).map(Some)
+}
+
+fn projected_column(layout: &Layout, name: &str, kind: char) -> Option<String> {
+    layout.column(name).map(|c| format!("p.{kind}{}", c.no))
+}
+
+/// A system field's column: `p.ObjectId`, else on the joined `Objects o`.
+fn system_expr(field: SystemField) -> String {
+    match field {
+        SystemField::ObjectId => "p.ObjectId".into(),
+        other => super::query::system_column(other, "o"),
+    }
+}
+
+/// Renders a condition over the projection row `p` (and `o`, its `Objects` row).
+struct Writer<'l> {
+    layout: &'l Layout,
+    r: Renderer,
+    /// Something written reads the `Objects` row (`o`).
+    reads_objects: bool,
+}
+
+impl Writer<'_> {
+    fn column(&self, name: &str, kind: char) -> String {
+        projected_column(self.layout, name, kind).unwrap_or_else(|| "NULL".into())
+    }
+
+    fn cond(&mut self, c: &Cond, under_not: bool) -> Fragment {
+        let mut f = Fragment::default();
+        match c {
+            Cond::And(items) | Cond::Or(items) => {
+                if items.is_empty() {
+                    // As the EAV plan's empty group: `()` never occurs; an empty AND is true.
+                    f.push(if matches!(c, Cond::And(_)) { "1" } else { "0" });
+                    return f;
+                }
+                let glue = if matches!(c, Cond::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                f.push("(");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.push(glue);
+                    }
+                    let part = self.cond(item, under_not);
+                    f.append(part);
+                }
+                f.push(")");
+            }
+            Cond::Not(inner) => {
+                f.push("NOT (");
+                let part = self.cond(inner, true);
+                f.append(part).push(")");
+            }
+            Cond::Test { hops, test } => {
+                let part = self.test(hops, test);
+                if under_not && part.1 {
+                    // NULL (no such property) is false here, as the EAV test is.
+                    f.push("COALESCE(").append(part.0).push(", 0)");
+                } else {
+                    f.append(part.0);
+                }
+            }
+        }
+        f
+    }
+
+    /// One test, and whether it may be NULL.
+    fn test(&mut self, hops: &[Hop], test: &Test) -> (Fragment, bool) {
+        let mut f = Fragment::default();
+        if let Some(Hop::Lookup(property)) = hops.first() {
+            if let Some(c) = self.layout.column(property).filter(|c| c.lookup) {
+                let chain = self.r.chain(&hops[1..], test);
+                f.push(&format!("(p.d{} IN (", c.no))
+                    .append(chain)
+                    .push(&format!(") AND p.n{} IS NULL)", c.no));
+                return (f, true);
+            }
+        }
+        if !hops.is_empty() {
+            let chain = self.r.chain(hops, test);
+            f.push("p.ObjectId IN (").append(chain).push(")");
+            return (f, false);
+        }
+        match test {
+            Test::System { field, cmp, value } => {
+                let alias = if *field == SystemField::ObjectId {
+                    "p"
+                } else {
+                    self.reads_objects = true;
+                    "o"
+                };
+                // Exactly as the EAV plan writes it (three-valued there too).
+                self.r.system_predicate(&mut f, alias, *field, *cmp, value);
+                (f, false)
+            }
+            Test::Has(name) => {
+                f.push(&format!("{} IS NOT NULL", self.column(name, 'v')));
+                (f, false)
+            }
+            Test::Double {
+                property,
+                cmp,
+                value,
+            } => {
+                f.push(&format!(
+                    "{} {} ",
+                    self.column(property, 'd'),
+                    numeric_op(*cmp)
+                ))
+                .bind(Sql::Real(*value));
+                (f, true)
+            }
+            Test::Text {
+                property,
+                cmp,
+                value,
+            } => {
+                let v = self.column(property, 'v');
+                f.push("(");
+                match cmp {
+                    // A NOCASE range first, which an index on the column serves (it holds
+                    // every binary match), then the binary test itself.
+                    Cmp::Eq => {
+                        f.push(&format!("{v} COLLATE NOCASE = "))
+                            .bind(text(value))
+                            .push(" AND ");
+                    }
+                    Cmp::StartsWith => {
+                        f.push(&format!("{v} COLLATE NOCASE >= "))
+                            .bind(text(value))
+                            .push(&format!(" AND {v} COLLATE NOCASE < "))
+                            .bind(Sql::Text(format!("{value}\u{10FFFF}")))
+                            .push(" AND ");
+                    }
+                    _ => {}
+                }
+                self.r.text_predicate(&mut f, &column(&v), *cmp, value);
+                f.push(")");
+                (f, true)
+            }
+            Test::Element {
+                property,
+                cmp,
+                value,
+            } => {
+                let v = self.column(property, 'v');
+                let e = self.r.alias("e");
+                f.push(&format!(
+                    "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({v}) THEN {v} ELSE '[]' END) {e} WHERE {e}.type {} AND ",
+                    match value {
+                        crate::query::plan::Scalar::Text(_) => "= 'text'",
+                        crate::query::plan::Scalar::Double(_) => "IN ('integer', 'real')",
+                        crate::query::plan::Scalar::Bool(_) => "IN ('true', 'false')",
+                    }
+                ));
+                self.r
+                    .scalar_predicate(&mut f, &column(&format!("{e}.value")), *cmp, value);
+                f.push(")");
+                (f, false)
+            }
+            Test::MapValue {
+                property,
+                key,
+                cmp,
+                value,
+            } => {
+                let v = self.column(property, 'v');
+                let path = format!("$.{}", serde_json::Value::String(key.clone()));
+                let mut expr = Fragment::default();
+                expr.push(&format!(
+                    "json_extract(CASE WHEN json_valid({v}) THEN {v} END, "
+                ))
+                .bind(Sql::Text(path))
+                .push(")");
+                f.push("(");
+                self.r.scalar_predicate(&mut f, &expr, *cmp, value);
+                f.push(")");
+                (f, true)
+            }
+        }
+    }
+
+    /// The sort expression of a key.
+    fn key(&mut self, key: &Key) -> String {
+        match key {
+            Key::System(field) => {
+                self.reads_objects |= *field != SystemField::ObjectId;
+                system_expr(*field)
+            }
+            Key::Double(name) => self.column(name, 'd'),
+            Key::Text(name) => format!("{} COLLATE NOCASE", self.column(name, 'v')),
+        }
+    }
+}
+
+fn run(
+    s: &mut Snapshot<'_>,
+    p: &Projection,
+    input: &Input<'_>,
+    columns: Option<&[String]>,
+) -> Result<Page, StoreError> {
+    let mut w = Writer {
+        layout: &p.layout,
+        r: Renderer::default(),
+        reads_objects: input.extra_reads_objects,
+    };
+    let mut filter = Fragment::default();
+    filter.push("1");
+    if let Some(c) = input.cond {
+        let part = w.cond(c, false);
+        filter.push(" AND ").append(part);
+    }
+    for e in &input.extra {
+        filter.push(" AND ").append(e.clone());
+    }
+    let keys: Vec<(String, &'static str, bool)> = input
+        .order
+        .iter()
+        .map(|(o, plain)| {
+            (
+                w.key(&o.key),
+                if o.descending { "DESC" } else { "ASC" },
+                *plain,
+            )
+        })
+        .collect();
+    let joins_objects = w.reads_objects;
+    let table = p.table;
+    let from = |not_indexed: bool| {
+        let hint = if not_indexed { " NOT INDEXED" } else { "" };
+        if joins_objects {
+            format!(" FROM Proj_{table} p{hint} CROSS JOIN Objects o WHERE o.ObjectId = p.ObjectId AND ")
+        } else {
+            format!(" FROM Proj_{table} p{hint} WHERE ")
+        }
+    };
+
+    let mut count = Fragment::default();
+    count.push(&format!("SELECT COUNT(*){}", from(false)));
+    count.append(filter.clone());
+    let total = s.count(&count.sql, &count.params)?;
+
+    let select = "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt";
+    let page_from = |not_indexed: bool| {
+        let hint = if not_indexed { " NOT INDEXED" } else { "" };
+        format!(
+            " FROM Proj_{table} p{hint} CROSS JOIN Objects o WHERE o.ObjectId = p.ObjectId AND "
+        )
+    };
+    let terms = |keys: &[(String, &'static str, bool)]| -> Vec<String> {
+        keys.iter()
+            .map(|(e, dir, plain)| {
+                if *plain {
+                    format!("{e} {dir}")
+                } else {
+                    format!("({e}) IS NULL, {e} {dir}")
+                }
+            })
+            .collect()
+    };
+    let page_of = |not_indexed: bool, extra: &str, order: Vec<String>, limit: u64, offset: u64| {
+        let mut f = Fragment::default();
+        f.push(select)
+            .push(&page_from(not_indexed))
+            .append(filter.clone());
+        f.push(extra).push(" ORDER BY ");
+        for term in order {
+            f.push(&term).push(", ");
+        }
+        f.push("p.ObjectId ASC LIMIT ")
+            .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
+            .push(" OFFSET ")
+            .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
+        f
+    };
+    let conn = s.conn;
+    let fetch = |f: &Fragment| -> Result<Vec<ObjectRecord>, StoreError> {
+        Ok(conn
+            .prepare_cached(&f.sql)?
+            .query_map(params_from_iter(f.params.iter()), object_from_row)?
+            .collect::<Result<Vec<_>, _>>()?)
+    };
+
+    let objects = match keys.split_first() {
+        None => {
+            // Walking the ids costs about (offset + limit) / share of rows matched; the
+            // filter's index costs every match (then sorted by id).
+            let wanted = input.offset.saturating_add(input.limit) as f64;
+            let rows = projection::estimated_rows(conn, table).unwrap_or(total.max(1)) as f64;
+            let walk = total > 0 && wanted * rows < (total as f64) * (total as f64);
+            fetch(&page_of(walk, "", Vec::new(), input.limit, input.offset))?
+        }
+        Some(((first, dir, false), rest)) => {
+            // Objects with the first key, in its order; then those without it.
+            let rest = terms(rest);
+            let mut order = vec![format!("{first} {dir}")];
+            order.extend(rest.iter().cloned());
+            let with = format!(" AND {first} IS NOT NULL");
+            let mut objects = fetch(&page_of(false, &with, order, input.limit, input.offset))?;
+            let missing = input.limit - objects.len() as u64;
+            if missing > 0 {
+                let offset = if objects.is_empty() && input.offset > 0 {
+                    let mut c = Fragment::default();
+                    c.push(&format!("SELECT COUNT(*){}", from(false)))
+                        .append(filter.clone())
+                        .push(&with);
+                    input.offset.saturating_sub(s.count(&c.sql, &c.params)?)
+                } else {
+                    0
+                };
+                let without = format!(" AND {first} IS NULL");
+                objects.extend(fetch(&page_of(false, &without, rest, missing, offset))?);
+            }
+            objects
+        }
+        Some(_) => fetch(&page_of(false, "", terms(&keys), input.limit, input.offset))?,
+    };
+    Ok(Page {
+        objects: with_properties(s.conn, objects, columns)?,
+        total,
+    })
+}

@@ -1,0 +1,542 @@
+//! Projections (docs/design/QUERIES_AT_SCALE.md): for every type the DSConfig declares with
+//! properties, a table `Proj_<n>` with one row per object and, per declared property, the
+//! columns its comparisons use: `v<k>` (its `PropertyValue`), `d<k>` (its
+//! `PropertyAsDouble`) and, for a Lookup, `n<k>` (1 when the stored value is not a Lookup, so
+//! that a path through it follows exactly the rows the EAV plan follows). Indexes come from
+//! the DSConfig.
+//!
+//! The EAV rows stay the store of record. A projection is written in the same transaction as
+//! they are, by every write path ([`after_insert`], [`after_save`], [`after_retype`]; a drop
+//! cascades through the foreign key; an import rebuilds them whole), and rebuilt from them by
+//! [`build_batch`] when the DSConfig changes what it holds, or by `datastore reindex`
+//! ([`reset`]). `Projections.BuiltUpTo` is NULL exactly when a projection is complete: that
+//! state lives in the database, read in the same snapshot as the query, so no process ever
+//! queries a projection another one is still building. Display texts (`PropertyAsString`)
+//! are not projected: no comparison reads them, so display refreshes leave projections be.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::objects::now_text;
+use crate::dsconfig::{Config, TypeConfig};
+use crate::model::{ObjectId, PropertyType};
+use crate::store::{ProjectionStatus, PropertyWrite, StoreError};
+
+/// Objects per rebuild transaction.
+pub(crate) const BATCH: i64 = 1000;
+
+/// One projected property.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Column {
+    pub name: String,
+    /// Its column number: `v{no}`, `d{no}`, `n{no}`.
+    pub no: usize,
+    /// Compared by `PropertyAsDouble` (indexes use `d`), else by text (`v`, NOCASE).
+    pub by_value: bool,
+    /// A Lookup: has `n{no}`.
+    pub lookup: bool,
+}
+
+/// What a projection holds: its columns and indexes (column numbers, in order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Layout {
+    pub columns: Vec<Column>,
+    pub indexes: Vec<Vec<usize>>,
+}
+
+impl Layout {
+    /// The layout for a declared type; `None` when it declares no property.
+    pub(crate) fn of(ty: &TypeConfig) -> Option<Layout> {
+        if ty.properties.is_empty() {
+            return None;
+        }
+        let columns: Vec<Column> = ty
+            .properties
+            .iter()
+            .enumerate()
+            .map(|(i, (name, p))| Column {
+                name: name.clone(),
+                no: i + 1,
+                by_value: p.property_type.compares_by_value(),
+                lookup: p.property_type == PropertyType::Lookup,
+            })
+            .collect();
+        let no = |name: &str| columns.iter().find(|c| c.name == name).map(|c| c.no);
+        let mut indexes: Vec<Vec<usize>> = ty
+            .index
+            .iter()
+            .filter_map(|names| names.iter().map(|n| no(n)).collect::<Option<Vec<_>>>())
+            .collect();
+        for (name, p) in &ty.properties {
+            let Some(k) = no(name) else { continue };
+            // A declared index starting with the column serves what its own one would.
+            if p.property_type.is_indexed_by_default() && !indexes.iter().any(|i| i[0] == k) {
+                indexes.push(vec![k]);
+            }
+        }
+        Some(Layout { columns, indexes })
+    }
+
+    pub(crate) fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    fn column_no(&self, no: usize) -> Option<&Column> {
+        self.columns.iter().find(|c| c.no == no)
+    }
+
+    /// The table and its indexes.
+    fn create(&self, table: i64) -> Vec<String> {
+        let mut columns = String::new();
+        for c in &self.columns {
+            columns.push_str(&format!(", v{0} TEXT, d{0} REAL", c.no));
+            if c.lookup {
+                columns.push_str(&format!(", n{} INTEGER", c.no));
+            }
+        }
+        let mut sql = vec![format!(
+            "CREATE TABLE Proj_{table} (ObjectId INTEGER PRIMARY KEY \
+             REFERENCES Objects (ObjectId) ON DELETE CASCADE{columns})"
+        )];
+        for (i, index) in self.indexes.iter().enumerate() {
+            let keys: Vec<String> = index
+                .iter()
+                .filter_map(|&no| self.column_no(no))
+                .map(|c| {
+                    if c.by_value {
+                        format!("d{}", c.no)
+                    } else {
+                        format!("v{} COLLATE NOCASE", c.no)
+                    }
+                })
+                .collect();
+            sql.push(format!(
+                "CREATE INDEX IX_Proj_{table}_{i} ON Proj_{table} ({})",
+                keys.join(", ")
+            ));
+        }
+        sql
+    }
+
+    /// The column names after `ObjectId`, in the order [`Layout::rebuild_sql`] fills them.
+    fn column_list(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for c in &self.columns {
+            names.push(format!("v{}", c.no));
+            names.push(format!("d{}", c.no));
+            if c.lookup {
+                names.push(format!("n{}", c.no));
+            }
+        }
+        names
+    }
+
+    /// Rows for the objects of `?1` (the type) with ids in `(?2, ?3]`, from their EAV rows;
+    /// the property names are `?4...` in column order.
+    fn rebuild_sql(&self, table: i64) -> String {
+        let mut values = Vec::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            let name = format!("?{}", i + 4);
+            values.push(format!(
+                "MAX(CASE WHEN p.PropertyName = {name} THEN p.PropertyValue END)"
+            ));
+            values.push(format!(
+                "MAX(CASE WHEN p.PropertyName = {name} THEN p.PropertyAsDouble END)"
+            ));
+            if c.lookup {
+                values.push(format!(
+                    "MAX(CASE WHEN p.PropertyName = {name} AND p.PropertyType <> 'Lookup' THEN 1 END)"
+                ));
+            }
+        }
+        format!(
+            "INSERT OR REPLACE INTO Proj_{table} (ObjectId, {}) SELECT o.ObjectId, {} \
+             FROM Objects o LEFT JOIN Properties p ON p.OwnerObjectId = o.ObjectId \
+             WHERE o.ObjectType = ?1 AND o.ObjectId > ?2 AND o.ObjectId <= ?3 \
+             GROUP BY o.ObjectId",
+            self.column_list().join(", "),
+            values.join(", ")
+        )
+    }
+
+    fn rebuild(
+        &self,
+        tx: &Connection,
+        table: i64,
+        object_type: &str,
+        after: ObjectId,
+        upto: ObjectId,
+    ) -> Result<usize, StoreError> {
+        let mut bound = vec![
+            Sql::Text(object_type.to_owned()),
+            Sql::Integer(after),
+            Sql::Integer(upto),
+        ];
+        bound.extend(self.columns.iter().map(|c| Sql::Text(c.name.clone())));
+        Ok(tx
+            .prepare_cached(&self.rebuild_sql(table))?
+            .execute(params_from_iter(bound.iter()))?)
+    }
+}
+
+/// A projection as the catalogue describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Projection {
+    pub table: i64,
+    pub layout: Arc<Layout>,
+    pub ready: bool,
+}
+
+thread_local! {
+    /// Parsed layouts by their JSON: the catalogue is read per statement, parsed once.
+    static LAYOUTS: RefCell<HashMap<String, Arc<Layout>>> = RefCell::new(HashMap::new());
+}
+
+fn parse_layout(text: &str) -> Result<Arc<Layout>, StoreError> {
+    if let Some(layout) = LAYOUTS.with(|l| l.borrow().get(text).cloned()) {
+        return Ok(layout);
+    }
+    let layout: Arc<Layout> = Arc::new(
+        serde_json::from_str(text)
+            .map_err(|e| StoreError::Database(format!("a projection's layout: {e}")))?,
+    );
+    LAYOUTS.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() > 256 {
+            l.clear();
+        }
+        l.insert(text.to_owned(), layout.clone());
+    });
+    Ok(layout)
+}
+
+/// The projection of `object_type`, if it has one (complete or not).
+pub(crate) fn of_type(
+    conn: &Connection,
+    object_type: &str,
+) -> Result<Option<Projection>, StoreError> {
+    let row: Option<(i64, String, bool)> = conn
+        .prepare_cached(
+            "SELECT TableNo, Layout, BuiltUpTo IS NULL FROM Projections WHERE ObjectType = ?1",
+        )?
+        .query_row([object_type], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    row.map(|(table, layout, ready)| {
+        Ok(Projection {
+            table,
+            layout: parse_layout(&layout)?,
+            ready,
+        })
+    })
+    .transpose()
+}
+
+/// Makes the catalogue follow `config`: a type whose layout changed gets its table made
+/// anew (empty, to be rebuilt); a type no longer declared loses its table. A new projection
+/// of a type without objects is complete at once.
+pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), StoreError> {
+    let existing: Vec<(i64, String, String)> = tx
+        .prepare_cached("SELECT TableNo, ObjectType, Layout FROM Projections")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (table, object_type, _) in &existing {
+        if config.types.get(object_type).and_then(Layout::of).is_none() {
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS Proj_{table}"))?;
+            tx.execute("DELETE FROM Projections WHERE TableNo = ?1", [table])?;
+        }
+    }
+    for (object_type, ty) in &config.types {
+        let Some(layout) = Layout::of(ty) else {
+            continue;
+        };
+        let text =
+            serde_json::to_string(&layout).map_err(|e| StoreError::Database(e.to_string()))?;
+        let found = existing.iter().find(|(_, t, _)| t == object_type);
+        if found.is_some_and(|(_, _, old)| *old == text) {
+            continue;
+        }
+        let table = match found {
+            Some((table, _, _)) => {
+                tx.execute_batch(&format!("DROP TABLE IF EXISTS Proj_{table}"))?;
+                tx.execute(
+                    "UPDATE Projections SET Layout = ?2, BuiltUpTo = 0, ClaimedAt = NULL \
+                     WHERE TableNo = ?1",
+                    params![table, text],
+                )?;
+                *table
+            }
+            None => tx.query_row(
+                "INSERT INTO Projections (ObjectType, Layout, BuiltUpTo) VALUES (?1, ?2, 0) \
+                 RETURNING TableNo",
+                params![object_type, text],
+                |r| r.get(0),
+            )?,
+        };
+        for statement in layout.create(table) {
+            tx.execute_batch(&statement)?;
+        }
+        let any: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM Objects WHERE ObjectType = ?1)")?
+            .query_row([object_type], |r| r.get(0))?;
+        if !any {
+            tx.execute(
+                "UPDATE Projections SET BuiltUpTo = NULL WHERE TableNo = ?1",
+                [table],
+            )?;
+        }
+        tracing::info!(
+            object_type,
+            table,
+            "projection laid out; it is rebuilt from the objects"
+        );
+    }
+    Ok(())
+}
+
+/// The stored value of a write as its projected columns hold it: (v, d, n).
+fn columns_of(w: &PropertyWrite) -> (Option<&str>, Option<f64>, Option<i64>) {
+    match &w.value {
+        Some(v) => (
+            Some(v.value.as_str()),
+            v.as_double,
+            (v.property_type != PropertyType::Lookup).then_some(1),
+        ),
+        None => (None, None, None),
+    }
+}
+
+/// After a new object of `object_type` was written with `writes`: its row.
+pub(crate) fn after_insert(
+    tx: &Transaction<'_>,
+    id: ObjectId,
+    object_type: &str,
+    writes: &[PropertyWrite],
+) -> Result<(), StoreError> {
+    let Some(p) = of_type(tx, object_type)? else {
+        return Ok(());
+    };
+    let names = p.layout.column_list();
+    let placeholders = vec!["?"; names.len() + 1].join(", ");
+    let sql = format!(
+        "INSERT OR REPLACE INTO Proj_{} (ObjectId, {}) VALUES ({placeholders})",
+        p.table,
+        names.join(", ")
+    );
+    let mut bound: Vec<Sql> = vec![Sql::Integer(id)];
+    for c in &p.layout.columns {
+        // The last write of a name is the stored one.
+        let (v, d, n) = writes
+            .iter()
+            .rev()
+            .find(|w| w.name == c.name)
+            .map(columns_of)
+            .unwrap_or_default();
+        bound.push(v.map_or(Sql::Null, |v| Sql::Text(v.to_owned())));
+        bound.push(d.map_or(Sql::Null, Sql::Real));
+        if c.lookup {
+            bound.push(n.map_or(Sql::Null, Sql::Integer));
+        }
+    }
+    tx.prepare_cached(&sql)?
+        .execute(params_from_iter(bound.iter()))?;
+    Ok(())
+}
+
+/// After `writes` to an object of `object_type`: the columns they change, and only those
+/// (an index without them is not touched).
+pub(crate) fn after_save(
+    tx: &Transaction<'_>,
+    id: ObjectId,
+    object_type: &str,
+    writes: &[PropertyWrite],
+) -> Result<(), StoreError> {
+    let Some(p) = of_type(tx, object_type)? else {
+        return Ok(());
+    };
+    let mut sets = Vec::new();
+    let mut bound: Vec<Sql> = Vec::new();
+    let mut done: Vec<&str> = Vec::new();
+    for w in writes.iter().rev() {
+        let Some(c) = p.layout.column(&w.name) else {
+            continue;
+        };
+        if done.contains(&w.name.as_str()) {
+            continue;
+        }
+        done.push(&w.name);
+        let (v, d, n) = columns_of(w);
+        sets.push(format!("v{} = ?", c.no));
+        bound.push(v.map_or(Sql::Null, |v| Sql::Text(v.to_owned())));
+        sets.push(format!("d{} = ?", c.no));
+        bound.push(d.map_or(Sql::Null, Sql::Real));
+        if c.lookup {
+            sets.push(format!("n{} = ?", c.no));
+            bound.push(n.map_or(Sql::Null, Sql::Integer));
+        }
+    }
+    if sets.is_empty() {
+        return Ok(());
+    }
+    bound.push(Sql::Integer(id));
+    let sql = format!(
+        "UPDATE Proj_{} SET {} WHERE ObjectId = ?",
+        p.table,
+        sets.join(", ")
+    );
+    tx.prepare_cached(&sql)?
+        .execute(params_from_iter(bound.iter()))?;
+    Ok(())
+}
+
+/// After object `id` changed type from `old` to `new` (its `Objects` row already says
+/// `new`): its row moves from one projection to the other.
+pub(crate) fn after_retype(
+    tx: &Transaction<'_>,
+    id: ObjectId,
+    old: &str,
+    new: &str,
+) -> Result<(), StoreError> {
+    if old == new {
+        return Ok(());
+    }
+    if let Some(p) = of_type(tx, old)? {
+        tx.prepare_cached(&format!("DELETE FROM Proj_{} WHERE ObjectId = ?1", p.table))?
+            .execute([id])?;
+    }
+    if let Some(p) = of_type(tx, new)? {
+        p.layout.rebuild(tx, p.table, new, id - 1, id)?;
+    }
+    Ok(())
+}
+
+/// Every projection rebuilt whole from the EAV rows and complete (an import wrote those
+/// directly).
+pub(crate) fn rebuild_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let all: Vec<(i64, String, String)> = tx
+        .prepare_cached("SELECT TableNo, ObjectType, Layout FROM Projections")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (table, object_type, layout) in all {
+        let layout = parse_layout(&layout)?;
+        tx.execute_batch(&format!("DELETE FROM Proj_{table}"))?;
+        layout.rebuild(tx, table, &object_type, 0, ObjectId::MAX)?;
+        tx.execute(
+            "UPDATE Projections SET BuiltUpTo = NULL, ClaimedAt = NULL WHERE TableNo = ?1",
+            [table],
+        )?;
+    }
+    Ok(())
+}
+
+/// One rebuild step of the first incomplete projection: the next [`BATCH`] objects, in one
+/// transaction. `None` when every projection is complete.
+pub(crate) fn build_batch(conn: &mut Connection) -> Result<Option<ProjectionStatus>, StoreError> {
+    let tx = super::objects::begin(conn)?;
+    let next: Option<(i64, String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT TableNo, ObjectType, Layout, BuiltUpTo FROM Projections \
+             WHERE BuiltUpTo IS NOT NULL ORDER BY TableNo LIMIT 1",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((table, object_type, layout, after)) = next else {
+        return Ok(None);
+    };
+    let layout = parse_layout(&layout)?;
+    let upto = super::config::batch_end(&tx, &object_type, after, BATCH as u32)?;
+    let built_up_to = match upto {
+        Some(upto) => {
+            layout.rebuild(&tx, table, &object_type, after, upto)?;
+            Some(upto)
+        }
+        None => {
+            // Statistics for the planner (and the renderer's estimate), sampled: cheap.
+            tx.execute_batch(&format!(
+                "PRAGMA analysis_limit = 1000; ANALYZE Proj_{table}; PRAGMA analysis_limit = 0;"
+            ))?;
+            tracing::info!(object_type, table, "projection complete");
+            None
+        }
+    };
+    tx.execute(
+        "UPDATE Projections SET BuiltUpTo = ?2, ClaimedAt = ?3 WHERE TableNo = ?1",
+        params![table, built_up_to, now_text()],
+    )?;
+    tx.commit()?;
+    Ok(Some(ProjectionStatus {
+        object_type,
+        built_up_to,
+        claimed_at: Some(super::objects::parse_time(&now_text())),
+    }))
+}
+
+/// Every projection's state.
+pub(crate) fn status(conn: &Connection) -> Result<Vec<ProjectionStatus>, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT ObjectType, BuiltUpTo, ClaimedAt FROM Projections ORDER BY ObjectType",
+        )?
+        .query_map([], |r| {
+            Ok(ProjectionStatus {
+                object_type: r.get(0)?,
+                built_up_to: r.get(1)?,
+                claimed_at: r
+                    .get::<_, Option<String>>(2)?
+                    .map(|t| super::objects::parse_time(&t)),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// `datastore reindex`: the catalogue made to follow the stored DSConfig, then the
+/// projections of `object_type` (all when `None`) emptied and marked to be rebuilt. Returns
+/// the types marked.
+pub(crate) fn reset(
+    conn: &mut Connection,
+    object_type: Option<&str>,
+) -> Result<Vec<String>, StoreError> {
+    let tx = super::objects::begin(conn)?;
+    if let Some(stored) = super::config::stored_config(&tx)? {
+        sync_layouts(&tx, &stored.config)?;
+    }
+    let all: Vec<(i64, String)> = tx
+        .prepare_cached("SELECT TableNo, ObjectType FROM Projections ORDER BY ObjectType")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let chosen: Vec<(i64, String)> = all
+        .into_iter()
+        .filter(|(_, t)| object_type.is_none_or(|o| o == t))
+        .collect();
+    if let Some(t) = object_type.filter(|_| chosen.is_empty()) {
+        return Err(StoreError::Config(format!(
+            "`{t}` has no projection: only types the DSConfig declares with properties have one"
+        )));
+    }
+    for (table, _) in &chosen {
+        tx.execute_batch(&format!("DELETE FROM Proj_{table}"))?;
+        tx.execute(
+            "UPDATE Projections SET BuiltUpTo = 0, ClaimedAt = NULL WHERE TableNo = ?1",
+            [table],
+        )?;
+    }
+    tx.commit()?;
+    Ok(chosen.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Rows of the projection according to the planner's statistics (`None` without them).
+pub(crate) fn estimated_rows(conn: &Connection, table: i64) -> Option<u64> {
+    let stat: Option<String> = conn
+        .prepare_cached("SELECT stat FROM sqlite_stat1 WHERE tbl = ?1 LIMIT 1")
+        .ok()?
+        .query_row([format!("Proj_{table}")], |r| r.get(0))
+        .optional()
+        .ok()
+        .flatten();
+    stat?.split(' ').next()?.parse().ok()
+}

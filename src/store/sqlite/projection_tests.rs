@@ -1,0 +1,506 @@
+//! The projection answers exactly what the EAV plan answers: random data (written through
+//! every write path: new objects, saves, deletes of properties, retypes, drops), random
+//! queries of the language and random table views, both plans run in one snapshot.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use serde_json::{json, Map, Value};
+
+use super::counts::{CountCache, Snapshot};
+use super::{open_connection, projected, query, table, SqliteStore};
+use crate::dsconfig::{self, Config};
+use crate::query::resolve::{self, Paging};
+use crate::service::{ActiveConfig, Datastore};
+use crate::store::{
+    Filter, FilterValue, Key, Order, Page, Store, StoreOptions, SystemField, TableQuery,
+};
+
+const CONFIG: &str = r#"
+[[lists.S]]
+code = "A"
+value = "Active"
+
+[[lists.S]]
+code = "I"
+value = "Inactive"
+
+[types.City.properties]
+name = "String"
+
+[types.Company.properties]
+name = "String"
+city = { type = "Lookup", objectType = "City", display = "name" }
+
+[types.P]
+index = ["status, born", "last, age"]
+
+[types.P.properties]
+first = "String"
+last = "String"
+age = "Integer"
+born = "Date"
+active = "Switch"
+status = { type = "List", list = "S" }
+company = { type = "Lookup", objectType = "Company", display = "name" }
+tags = "JsonArray"
+prefs = "Map"
+score = "Number"
+"#;
+
+fn config() -> Config {
+    dsconfig::parse_files(&[(std::path::PathBuf::from("t.toml"), CONFIG.to_owned())])
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+const FIRSTS: [&str; 5] = ["Ann", "ann", "Bob", "Émile", "Zoë"];
+const LASTS: [&str; 6] = ["Doe", "doe", "Dope", "Meier", "M", "Müller"];
+const DATES: [&str; 4] = ["01-01-1990", "15-06-1990", "01-01-2000", "31-12-1969"];
+
+/// One person's values; `None` leaves the property out.
+#[derive(Debug, Clone)]
+struct Person {
+    first: Option<usize>,
+    last: Option<usize>,
+    age: Option<i64>,
+    born: Option<usize>,
+    active: Option<bool>,
+    status: Option<bool>,
+    company: Option<usize>,
+    tags: Option<Vec<i64>>,
+    prefs: Option<i64>,
+    score: Option<i8>,
+}
+
+fn person() -> impl Strategy<Value = Person> {
+    (
+        (
+            prop::option::of(0..FIRSTS.len()),
+            prop::option::of(0..LASTS.len()),
+            prop::option::of(0i64..4),
+            prop::option::of(0..DATES.len()),
+            prop::option::of(any::<bool>()),
+        ),
+        (
+            prop::option::of(any::<bool>()),
+            prop::option::of(0usize..4),
+            prop::option::of(prop::collection::vec(0i64..3, 0..3)),
+            prop::option::of(0i64..3),
+            prop::option::of(-2i8..3),
+        ),
+    )
+        .prop_map(
+            |((first, last, age, born, active), (status, company, tags, prefs, score))| Person {
+                first,
+                last,
+                age,
+                born,
+                active,
+                status,
+                company,
+                tags,
+                prefs,
+                score,
+            },
+        )
+}
+
+impl Person {
+    fn json(&self, companies: &[i64]) -> Map<String, Value> {
+        let mut m = Map::new();
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_owned(), v);
+            }
+        };
+        put("first", self.first.map(|i| json!(FIRSTS[i])));
+        put("last", self.last.map(|i| json!(LASTS[i])));
+        put("age", self.age.map(|a| json!(a)));
+        put("born", self.born.map(|i| json!(DATES[i])));
+        put("active", self.active.map(|a| json!(a)));
+        put(
+            "status",
+            self.status.map(|s| json!(if s { "A" } else { "I" })),
+        );
+        put("company", self.company.map(|c| json!(companies[c])));
+        put("tags", self.tags.as_ref().map(|t| json!(t)));
+        put("prefs", self.prefs.map(|p| json!({ "k": p })));
+        put("score", self.score.map(|s| json!(f64::from(s) * 1.5)));
+        m
+    }
+}
+
+/// A change after the objects exist.
+#[derive(Debug, Clone)]
+enum Change {
+    Save(usize, Person),
+    Unset(usize, &'static str),
+    Archive(usize),
+    Retype(usize),
+    Drop(usize),
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        3 => (any::<prop::sample::Index>(), person()).prop_map(|(i, p)| Change::Save(i.index(usize::MAX), p)),
+        2 => (any::<prop::sample::Index>(), prop::sample::select(vec!["age", "last", "status", "born", "company", "first"]))
+            .prop_map(|(i, n)| Change::Unset(i.index(usize::MAX), n)),
+        1 => any::<prop::sample::Index>().prop_map(|i| Change::Archive(i.index(usize::MAX))),
+        1 => any::<prop::sample::Index>().prop_map(|i| Change::Retype(i.index(usize::MAX))),
+        1 => any::<prop::sample::Index>().prop_map(|i| Change::Drop(i.index(usize::MAX))),
+    ]
+}
+
+/// A random comparison of the language over `P`.
+fn comparison() -> impl Strategy<Value = String> {
+    let op = prop::sample::select(vec!["==", "!=", ">", "<", ">=", "<="]);
+    prop_oneof![
+        (op.clone(), 0i64..5).prop_map(|(o, n)| format!("age {o} {n}")),
+        (op.clone(), 0..DATES.len()).prop_map(|(o, i)| format!("born {o} \"{}\"", DATES[i])),
+        (op.clone(), -3i8..4).prop_map(|(o, n)| format!("score {o} {}", f64::from(n) * 1.5)),
+        (op.clone(), 0..LASTS.len()).prop_map(|(o, i)| format!("last {o} \"{}\"", LASTS[i])),
+        (0..FIRSTS.len()).prop_map(|i| format!("first == \"{}\"", FIRSTS[i])),
+        prop::sample::select(vec!["D", "d", "M", "Mü", "Do"])
+            .prop_map(|p| format!("last startswith \"{p}\"")),
+        prop::sample::select(vec!["o", "E", "ü", "nn"]).prop_map(|p| format!("first like \"{p}\"")),
+        prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("status {o} \"A\"")),
+        prop::sample::select(vec!["true", "false"]).prop_map(|b| format!("active == {b}")),
+        prop::sample::select(vec![
+            "age", "last", "status", "born", "company", "tags", "prefs", "first"
+        ])
+        .prop_flat_map(
+            |p| prop::sample::select(vec!["==", "!="]).prop_map(move |o| format!("{p} {o} null"))
+        ),
+        (0i64..3).prop_map(|n| format!("tags == {n}")),
+        (op.clone(), 0i64..3).prop_map(|(o, n)| format!("prefs.k {o} {n}")),
+        prop::sample::select(vec!["City 0", "City 1", "Berlin"])
+            .prop_map(|c| format!("company.city.name == \"{c}\"")),
+        prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("company.name {o} \"Co 1\"")),
+        (op, 0i64..40).prop_map(|(o, n)| format!("objectId {o} id({n})")),
+        Just("objectNumber == \"X\"".to_owned()),
+        Just("objectNumber != \"X\"".to_owned()),
+    ]
+}
+
+fn condition() -> impl Strategy<Value = String> {
+    comparison().prop_recursive(3, 12, 3, |inner| {
+        (
+            prop::sample::select(vec![" and ", " or "]),
+            prop::collection::vec(inner, 2..4),
+        )
+            .prop_map(|(glue, parts)| format!("({})", parts.join(glue)))
+    })
+}
+
+fn query_text() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "age",
+        "last",
+        "born",
+        "status",
+        "score",
+        "first",
+        "active",
+        "company",
+        "objectId",
+        "createdAt",
+    ]);
+    (
+        prop::option::of(condition()),
+        prop::collection::vec((key, any::<bool>()), 0..3),
+        prop::option::of(0u64..8),
+        prop::option::of(0u64..12),
+    )
+        .prop_map(|(cond, order, offset, limit)| {
+            let mut q = cond.unwrap_or_default();
+            if !order.is_empty() {
+                let keys: Vec<String> = order
+                    .iter()
+                    .map(|(k, d)| format!("{k}{}", if *d { " desc" } else { "" }))
+                    .collect();
+                q.push_str(&format!(" order by {}", keys.join(", ")));
+            }
+            if let Some(o) = offset {
+                q.push_str(&format!(" offset {o}"));
+            }
+            if let Some(l) = limit {
+                q.push_str(&format!(" limit {l}"));
+            }
+            q
+        })
+}
+
+fn table_view() -> impl Strategy<Value = (Vec<Filter>, Vec<Order>, u64, u64)> {
+    let filter = prop_oneof![
+        prop::sample::select(vec!["A", "I"]).prop_map(|s| Filter {
+            key: Key::Text("status".into()),
+            value: FilterValue::Text(s.into()),
+        }),
+        (0i64..4).prop_map(|a| Filter {
+            key: Key::Double("age".into()),
+            value: FilterValue::Double(a as f64),
+        }),
+        (0..LASTS.len()).prop_map(|i| Filter {
+            key: Key::Text("last".into()),
+            value: FilterValue::Text(LASTS[i].into()),
+        }),
+    ];
+    let order = prop_oneof![
+        Just(Key::Double("born".into())),
+        Just(Key::Text("last".into())),
+        Just(Key::Double("age".into())),
+        Just(Key::System(SystemField::ObjectNumber)),
+    ]
+    .prop_flat_map(|key| {
+        any::<bool>().prop_map(move |descending| Order {
+            key: key.clone(),
+            descending,
+        })
+    });
+    (
+        prop::collection::vec(filter, 0..3),
+        prop::collection::vec(order, 0..3),
+        0u64..6,
+        0u64..10,
+    )
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    ds: Arc<Datastore>,
+}
+
+async fn world(people: &[Person], changes: &[Change]) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let config = config();
+    let applied = store.apply_config(&config).await.unwrap();
+    let active = ActiveConfig::new(config, applied.version, chrono_tz::Tz::UTC, 1000);
+    let ds = Arc::new(Datastore::new(store.clone(), Arc::new(active)));
+    let id = |v: Value| v["objectId"].as_i64().unwrap();
+    let mut cities = Vec::new();
+    for name in ["Berlin", "City 1", "City 0"] {
+        let m = json!({ "name": name }).as_object().unwrap().clone();
+        cities.push(id(ds.new_object("City", Some(m)).await.unwrap()));
+    }
+    let mut companies = Vec::new();
+    for c in 0..4 {
+        let m = json!({ "name": format!("Co {}", c % 3), "city": cities[c % 3] })
+            .as_object()
+            .unwrap()
+            .clone();
+        companies.push(id(ds.new_object("Company", Some(m)).await.unwrap()));
+    }
+    let mut ids = Vec::new();
+    for p in people {
+        ids.push(id(ds
+            .new_object("P", Some(p.json(&companies)))
+            .await
+            .unwrap()));
+    }
+    for c in changes {
+        if ids.is_empty() {
+            break;
+        }
+        let pick = |i: &usize| ids[*i % ids.len()];
+        // A change may be refused (a dropped object, a type with Lookups to it): that is
+        // fine, the data is whatever the writes made it.
+        let _ = match c {
+            Change::Save(i, p) => ds.save_properties(pick(i), p.json(&companies)).await,
+            Change::Unset(i, name) => ds.save_property(pick(i), name, Value::Null).await,
+            Change::Archive(i) => ds.change_object_type(pick(i), "ARCH_P").await,
+            Change::Retype(i) => ds.change_object_type(pick(i), "Other").await,
+            Change::Drop(i) => ds.drop_object(pick(i), Vec::new()).await,
+        };
+    }
+    World {
+        _dir: dir,
+        path,
+        ds,
+    }
+}
+
+fn ids(page: &Page) -> Vec<i64> {
+    page.objects.iter().map(|o| o.id).collect()
+}
+
+fn reader(path: &Path) -> rusqlite::Connection {
+    open_connection(path, true).unwrap()
+}
+
+fn compare_query(
+    conn: &rusqlite::Connection,
+    ds: &Datastore,
+    text: &str,
+) -> Result<bool, TestCaseError> {
+    let parsed =
+        crate::query::parse(text).map_err(|e| TestCaseError::fail(format!("{text}: {e:?}")))?;
+    let paging = Paging {
+        offset: None,
+        limit: None,
+        max_results: 1000,
+    };
+    let plan = resolve::resolve(&parsed, "P", ds.schema().as_ref(), paging)
+        .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+    let mut cache = CountCache::default();
+    let mut s = Snapshot::begin(conn, &mut cache).unwrap();
+    let eav = query::run_eav(&mut s, &plan, None).unwrap();
+    let fast = projected::query(&mut s, &plan, None).unwrap();
+    s.end().unwrap();
+    let Some(fast) = fast else {
+        return Ok(false);
+    };
+    prop_assert_eq!(fast.total, eav.total, "count of `{}`", text);
+    prop_assert_eq!(ids(&fast), ids(&eav), "page of `{}`", text);
+    prop_assert_eq!(&fast.objects, &eav.objects, "objects of `{}`", text);
+    Ok(true)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_projection_answers_what_the_eav_plan_answers(
+        people in prop::collection::vec(person(), 0..40),
+        changes in prop::collection::vec(change(), 0..12),
+        queries in prop::collection::vec(query_text(), 12),
+        views in prop::collection::vec(table_view(), 4),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let w = runtime.block_on(world(&people, &changes));
+        let conn = reader(&w.path);
+        let mut used = 0;
+        for text in &queries {
+            if compare_query(&conn, &w.ds, text)? {
+                used += 1;
+            }
+        }
+        prop_assert_eq!(used, queries.len(), "every query over P's properties uses the projection");
+        for (filters, order, offset, limit) in views {
+            let q = TableQuery {
+                object_type: "P".into(),
+                columns: None,
+                parent_id: None,
+                filters,
+                order,
+                offset,
+                limit,
+            };
+            let mut cache = CountCache::default();
+            let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
+            let eav = table::list_table_eav(&mut s, &q).unwrap();
+            let fast = projected::table(&mut s, &q).unwrap().expect("the projection serves the view");
+            s.end().unwrap();
+            prop_assert_eq!(fast.total, eav.total, "count of {:?}", q);
+            prop_assert_eq!(ids(&fast), ids(&eav), "page of {:?}", q);
+        }
+    }
+}
+
+/// A projection rebuilt by batches (a DSConfig that changes what it holds) answers as the
+/// EAV plan does, and is not used before it is complete.
+#[tokio::test]
+async fn a_changed_layout_is_rebuilt_by_batches_and_used_only_when_complete() {
+    let people: Vec<Person> = (0..2500)
+        .map(|i| Person {
+            first: Some(i % FIRSTS.len()),
+            last: Some(i % LASTS.len()),
+            age: Some((i % 4) as i64),
+            born: (i % 3 != 0).then_some(i % DATES.len()),
+            active: None,
+            status: Some(i % 2 == 0),
+            company: None,
+            tags: None,
+            prefs: None,
+            score: None,
+        })
+        .collect();
+    let w = world(&people, &[]).await;
+    let store = w.ds.store.clone();
+    let conn = reader(&w.path);
+    let text = "status == \"A\" and age > 1 order by born desc limit 7";
+    assert!(compare_query(&conn, &w.ds, text).unwrap());
+    // A new index: the layout changes, the projection is laid out anew and incomplete.
+    let mut config = config();
+    config
+        .types
+        .get_mut("P")
+        .unwrap()
+        .index
+        .push(vec!["age".into(), "born".into()]);
+    store.apply_config(&config).await.unwrap();
+    assert!(
+        !compare_query(&conn, &w.ds, text).unwrap(),
+        "an incomplete projection is not used"
+    );
+    let status = store.build_projection_batch().await.unwrap().unwrap();
+    assert_eq!(status.object_type, "P");
+    assert!(status.built_up_to.is_some());
+    assert!(
+        !compare_query(&conn, &w.ds, text).unwrap(),
+        "a projection one batch in is not used"
+    );
+    // Writes during the rebuild keep the rows already rebuilt right.
+    let first =
+        w.ds.store
+            .query(
+                &crate::query::resolve::resolve(
+                    &crate::query::parse("age == 0 limit 1").unwrap(),
+                    "P",
+                    w.ds.schema().as_ref(),
+                    Paging {
+                        offset: None,
+                        limit: None,
+                        max_results: 10,
+                    },
+                )
+                .unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+    let id = first.objects[0].id;
+    w.ds.save_property(id, "age", json!(3)).await.unwrap();
+    crate::service::projections::build_all(store.as_ref())
+        .await
+        .unwrap();
+    assert!(store
+        .projections()
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| p.built_up_to.is_none()));
+    for text in [
+        text,
+        "age == 3 order by born limit 20",
+        "last == \"Doe\" and age >= 1 order by age desc, born offset 3 limit 9",
+        "born == null order by last desc limit 30",
+    ] {
+        assert!(
+            compare_query(&conn, &w.ds, text).unwrap(),
+            "{text} uses the projection"
+        );
+    }
+    // `reindex`: emptied, not used, rebuilt.
+    assert_eq!(
+        store.reset_projections(Some("P")).await.unwrap(),
+        vec!["P".to_owned()]
+    );
+    assert!(!compare_query(&conn, &w.ds, text).unwrap());
+    assert!(matches!(
+        store.reset_projections(Some("Nope")).await,
+        Err(crate::store::StoreError::Config(_))
+    ));
+    crate::service::projections::build_all(store.as_ref())
+        .await
+        .unwrap();
+    assert!(compare_query(&conn, &w.ds, text).unwrap());
+}
