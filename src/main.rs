@@ -30,7 +30,9 @@ fn main() -> ExitCode {
         action: DsconfigAction::Validate { dir },
     } = &cli.command
     {
-        return validate(dir);
+        if !validate(dir) {
+            return ExitCode::FAILURE;
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -50,8 +52,8 @@ fn main() -> ExitCode {
                 action: DsconfigAction::Apply { dir },
             } => apply(&cli.settings, &dir).await,
             Command::Dsconfig {
-                action: DsconfigAction::Validate { .. },
-            } => Ok(()),
+                action: DsconfigAction::Validate { dir },
+            } => validate_against_database(&cli.settings, &dir).await,
             Command::Keys { action } => keys(&cli.settings, action).await,
             Command::Export { output, target } => export(&cli.settings, &output, target).await,
             Command::Import {
@@ -77,7 +79,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn validate(dir: &std::path::Path) -> ExitCode {
+fn validate(dir: &std::path::Path) -> bool {
     match dsconfig::load_dir(dir) {
         Ok(config) => {
             println!(
@@ -87,12 +89,42 @@ fn validate(dir: &std::path::Path) -> ExitCode {
                 config.lists.len(),
                 config.schema_mode.as_str()
             );
-            ExitCode::SUCCESS
+            true
         }
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("{} problem(s)", errors.0.len());
-            ExitCode::FAILURE
+            false
+        }
+    }
+}
+
+/// After a DSConfig directory is valid on its own: when the `--database` exists, whether
+/// it may replace the DSConfig stored there (a type with objects cannot change `global`).
+/// A database that cannot be reached is only noted: validation works offline.
+async fn validate_against_database(
+    settings: &Settings,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let config = dsconfig::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let checked = async {
+        if !store::database_exists(&settings.database).await? {
+            return Ok(None);
+        }
+        let options = store::StoreOptions {
+            pool_size: 1,
+            migrate: false,
+        };
+        let central = store::open(&settings.database, &options).await?;
+        startup::global_change_refused(&settings.database, central.as_ref(), &config).await
+    }
+    .await;
+    match checked {
+        Ok(Some(refused)) => anyhow::bail!("{}: {refused}", dir.display()),
+        Ok(None) => Ok(()),
+        Err(e) => {
+            eprintln!("note: the database was not checked ({e})");
+            Ok(())
         }
     }
 }
@@ -118,6 +150,11 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 async fn apply(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()> {
     let config = dsconfig::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store: std::sync::Arc<dyn store::Store> = startup::open_store(settings).await?;
+    if let Some(refused) =
+        startup::global_change_refused(&settings.database, store.as_ref(), &config).await?
+    {
+        anyhow::bail!("{}: {refused}", dir.display());
+    }
     let installed = startup::apply_config(store.as_ref(), &config).await?;
     let what = if installed.changed {
         "applied as version"
@@ -132,11 +169,36 @@ async fn apply(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()>
         config.lists.len(),
     );
     if let Some(refresh) = installed.refresh {
+        // Lookups to global types show texts of the LIVE global database, if there is one.
+        let global_url = datastore::tenancy::database_url(
+            &settings.database,
+            &datastore::tenancy::Owner::Global,
+            System::Live,
+        )?;
+        let global = if store::database_exists(&global_url).await? {
+            let options = store::StoreOptions {
+                pool_size: 2,
+                migrate: true,
+            };
+            Some(
+                datastore::service::open_tenant_store(
+                    &settings.database,
+                    &options,
+                    &datastore::tenancy::Owner::Global,
+                    System::Live,
+                    store.as_ref(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         let rewritten = datastore::service::displays::refresh(
             store.as_ref(),
             &config,
             refresh.version,
             refresh.previous.as_ref(),
+            &datastore::service::displays::GlobalTargets::Elsewhere(global),
         )
         .await?;
         println!("display texts rewritten: {rewritten}");
@@ -178,6 +240,14 @@ async fn system_store(
     settings: &Settings,
     target: &TransferTarget,
 ) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    if target.global {
+        return Ok(transfer::open_global_store(
+            &settings.database,
+            target.system,
+            settings.pool_size.min(4),
+        )
+        .await?);
+    }
     Ok(transfer::open_system_store(
         &settings.database,
         &target.app,
@@ -185,6 +255,25 @@ async fn system_store(
         settings.pool_size.min(4),
     )
     .await?)
+}
+
+/// The global database of `system` if it exists (nothing is created): where an app's
+/// imported Lookups to global objects must find their targets.
+async fn existing_global_store(
+    settings: &Settings,
+    system: System,
+) -> anyhow::Result<Option<std::sync::Arc<dyn store::Store>>> {
+    let url = datastore::tenancy::database_url(
+        &settings.database,
+        &datastore::tenancy::Owner::Global,
+        system,
+    )?;
+    if !store::database_exists(&url).await? {
+        return Ok(None);
+    }
+    Ok(Some(
+        transfer::open_global_store(&settings.database, system, 2).await?,
+    ))
 }
 
 fn summary(counts: &store::TransferCounts) -> String {
@@ -206,7 +295,7 @@ async fn export(
     let result = if to_stdout {
         transfer::export_to(
             store.as_ref(),
-            &target.app,
+            (!target.global).then_some(&target.app),
             target.system,
             tokio::io::stdout(),
             &progress,
@@ -216,8 +305,14 @@ async fn export(
         let file = tokio::fs::File::create(output)
             .await
             .with_context(|| format!("cannot create {}", output.display()))?;
-        let result =
-            transfer::export_to(store.as_ref(), &target.app, target.system, file, &progress).await;
+        let result = transfer::export_to(
+            store.as_ref(),
+            (!target.global).then_some(&target.app),
+            target.system,
+            file,
+            &progress,
+        )
+        .await;
         if result.is_err() {
             let _ = tokio::fs::remove_file(output).await;
         }
@@ -247,6 +342,14 @@ async fn import(
     replace: bool,
 ) -> anyhow::Result<()> {
     let store = system_store(settings, &target).await?;
+    let global = match target.global {
+        true => None,
+        false => existing_global_store(settings, target.system).await?,
+    };
+    let refs = match target.global {
+        true => transfer::GlobalRefs::TargetIsGlobal,
+        false => transfer::GlobalRefs::In(global.as_deref()),
+    };
     let result = if input.as_os_str() == "-" {
         let progress = transfer::Progress::bytes(None);
         let result = transfer::import_from(
@@ -254,6 +357,7 @@ async fn import(
             tokio::io::BufReader::new(tokio::io::stdin()),
             replace,
             &progress,
+            refs,
         )
         .await;
         progress.finish();
@@ -269,6 +373,7 @@ async fn import(
             tokio::io::BufReader::with_capacity(256 * 1024, file),
             replace,
             &progress,
+            refs,
         )
         .await;
         progress.finish();
@@ -295,10 +400,13 @@ async fn copy_system(
     let target = |system| TransferTarget {
         app: app.clone(),
         system,
+        global: false,
     };
     let source = system_store(settings, &target(from)).await?;
     let destination = system_store(settings, &target(to)).await?;
-    let counts = transfer::copy(source.as_ref(), destination.as_ref())
+    let global = existing_global_store(settings, to).await?;
+    let refs = transfer::GlobalRefs::In(global.as_deref());
+    let counts = transfer::copy(source.as_ref(), destination.as_ref(), refs)
         .await
         .context("nothing was copied")?;
     eprintln!(

@@ -79,6 +79,10 @@ pub struct TransferTarget {
     /// LIVE, STAGING or TEST.
     #[arg(long, default_value = "LIVE")]
     pub system: crate::tenancy::System,
+    /// The system's global database (the objects of `global = true` types) instead of an
+    /// app's.
+    #[arg(long, conflicts_with = "app")]
+    pub global: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,9 @@ pub enum StartupError {
     Metrics(prometheus::Error),
     #[error(transparent)]
     Auth(#[from] crate::auth::SetupError),
+    /// The DSConfig would move a type with objects across the global boundary.
+    #[error("{0}")]
+    GlobalChange(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -85,6 +88,104 @@ pub async fn apply_config(store: &dyn Store, config: &Config) -> Result<Installe
     })
 }
 
+/// Why `new` may not replace the stored DSConfig, if it may not: it changes `global` of a
+/// type that has objects (API.md §9). Objects of a global type live in the global
+/// databases, the others in the apps' databases; the objects would be left in the
+/// database their type no longer reads from. A type declared newly, or dropped, counts
+/// as not global where it is not declared. Only the databases that exist are read (none
+/// is created), and only when some type changes. `base_url` is the default app's LIVE
+/// `--database`, `central` its store. (A write between this check and the apply is not
+/// seen: apply such a change while no one writes the type.)
+pub async fn global_change_refused(
+    base_url: &str,
+    central: &dyn Store,
+    new: &Config,
+) -> Result<Option<String>, StoreError> {
+    use crate::tenancy::{self, AppName, Owner, System};
+    let Some(stored) = central.stored_config().await? else {
+        return Ok(None);
+    };
+    let global = |c: &Config, t: &str| c.types.get(t).is_some_and(|t| t.global);
+    let mut changed: Vec<(String, bool)> = stored
+        .config
+        .types
+        .keys()
+        .chain(new.types.keys())
+        .filter(|t| global(&stored.config, t) != global(new, t))
+        .map(|t| (t.clone(), global(new, t)))
+        .collect();
+    changed.sort();
+    changed.dedup();
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    // Where each changed type's objects are now: the global databases for a type that
+    // was global, the apps' for one that was not.
+    let mut apps = vec![AppName::default_app()];
+    apps.extend(
+        central
+            .apps()
+            .await?
+            .iter()
+            .filter_map(|a| AppName::parse(&a.name).ok())
+            .filter(|a| !a.is_default()),
+    );
+    let mut owners: Vec<(Owner, System)> = Vec::new();
+    for system in System::ALL {
+        owners.push((Owner::Global, system));
+        for app in &apps {
+            owners.push((Owner::App(app.clone()), system));
+        }
+    }
+    let options = StoreOptions {
+        pool_size: 1,
+        migrate: false,
+    };
+    for (owner, system) in owners {
+        // A global database holds the types that stop being global; an app's those that
+        // become global.
+        let holds: Vec<&(String, bool)> = changed
+            .iter()
+            .filter(|(_, becomes_global)| (owner == Owner::Global) != *becomes_global)
+            .collect();
+        if holds.is_empty() {
+            continue;
+        }
+        let url = tenancy::database_url(base_url, &owner, system)?;
+        let is_central = url == base_url;
+        if !is_central && !store::database_exists(&url).await? {
+            continue;
+        }
+        let opened;
+        let db: &dyn Store = if is_central {
+            central
+        } else {
+            opened = store::open(&url, &options).await?;
+            opened.as_ref()
+        };
+        for (object_type, becomes_global) in holds {
+            let archived = crate::model::archived_type(object_type);
+            for t in [object_type.as_str(), archived.as_str()] {
+                if db.display_batch_end(t, 0, 1).await?.is_some() {
+                    let place = match &owner {
+                        Owner::Global => format!("the global database of {system}"),
+                        Owner::App(app) => format!("the database of app {app} in {system}"),
+                    };
+                    let (from, to) = if *becomes_global {
+                        ("false", "true")
+                    } else {
+                        ("true", "false")
+                    };
+                    return Ok(Some(format!(
+                        "type `{object_type}`: `global` cannot change from {from} to {to} while                          objects of it exist ({place} holds `{t}` objects): they would be left                          in a database the type is no longer read from. Export and drop them                          first, or keep `global = {from}`"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// The DSConfig to serve with: the directory's when it exists (validated, then stored as a
 /// new version if it differs from the stored one), else the one stored in the database,
 /// else an empty open schema.
@@ -98,6 +199,9 @@ pub async fn install_config(
             dir: dir.display().to_string(),
             errors,
         })?;
+        if let Some(refused) = global_change_refused(&settings.database, store, &config).await? {
+            return Err(StartupError::GlobalChange(refused));
+        }
         let installed = apply_config(store, &config).await?;
         if installed.changed {
             tracing::info!(dir = %dir.display(), version = installed.version, types = config.types.len(), lists = config.lists.len(), "the DSConfig directory differs from the stored DSConfig: applied it as a new version");
@@ -180,9 +284,6 @@ impl Application {
         ));
         let watcher = active.clone().watch(store.clone());
         active.start_projections(store.clone());
-        if let Some(refresh) = installed.refresh {
-            active.start_refresh(store.clone(), refresh.version, refresh.previous);
-        }
         let tenants = Tenants::new(
             TenantSettings {
                 base_url: settings.database.clone(),
@@ -192,8 +293,13 @@ impl Application {
                 time_zone: settings.time_zone,
                 max_limit: settings.max_results.max(1),
             },
-            Arc::new(Datastore::new(store, active)),
+            Arc::new(Datastore::new(store.clone(), active.clone())),
         );
+        // After the registry gave the central DSConfig its global database: Lookups to
+        // global types are refreshed from there.
+        if let Some(refresh) = installed.refresh {
+            active.start_refresh(store.clone(), refresh.version, refresh.previous);
+        }
         let maintainer = tenants.clone().maintain();
         let sweeper = crate::service::sweep_pending_files(tenants.clone());
         let state = web::Data::new(ApiState {

@@ -46,8 +46,14 @@ pub async fn export_data(
     let file_name = format!("datastore-{}-{}.jsonl", app.key(), system);
     let (writer, reader) = tokio::io::duplex(STREAM_BUFFER);
     actix_web::rt::spawn(async move {
-        let exported =
-            transfer::export_to(store.as_ref(), &app, system, writer, &Progress::hidden()).await;
+        let exported = transfer::export_to(
+            store.as_ref(),
+            Some(&app),
+            system,
+            writer,
+            &Progress::hidden(),
+        )
+        .await;
         match exported {
             Ok(counts) => tracing::info!(objects = counts.objects, "exportData done"),
             Err(e) => tracing::warn!(error = %e, "exportData stopped before its end"),
@@ -96,7 +102,15 @@ pub async fn copy_system(
     let app = super::request_app(&req)?;
     let source = system_store(&state, &app, from).await?;
     let target = system_store(&state, &app, to).await?;
-    let counts = transfer::copy(source.as_ref(), target.as_ref()).await?;
+    // The app's Lookups to global objects must find them in the target system's.
+    let global = state
+        .tenants
+        .global(to)
+        .existing()
+        .await
+        .map_err(crate::service::ServiceError::from)?;
+    let refs = transfer::GlobalRefs::In(global.as_ref().map(|g| g.store.as_ref()));
+    let counts = transfer::copy(source.as_ref(), target.as_ref(), refs).await?;
     Ok(json(json!({
         "fromSystem": from.as_str(),
         "toSystem": to.as_str(),

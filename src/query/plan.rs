@@ -125,6 +125,10 @@ pub enum Test {
         cmp: Cmp,
         value: Scalar,
     },
+    /// `PropertyAsDouble` of the property is one of `values` (bound as one JSON array, so
+    /// any number of them): the ids a path through a Lookup to a global type matched in
+    /// the global database.
+    OneOf { property: String, values: Vec<f64> },
     /// A system field of the object.
     System {
         field: SystemField,
@@ -141,10 +145,27 @@ impl Test {
             | Test::Double { property, .. }
             | Test::Text { property, .. }
             | Test::Element { property, .. }
-            | Test::MapValue { property, .. } => Some(property),
+            | Test::MapValue { property, .. }
+            | Test::OneOf { property, .. } => Some(property),
             Test::System { .. } => None,
         }
     }
+}
+
+/// `values` as a JSON array, whole numbers (ids) without a fraction: one parameter for
+/// [`Test::OneOf`], however many there are.
+pub fn json_numbers(values: &[f64]) -> String {
+    let items: Vec<String> = values
+        .iter()
+        .map(|v| {
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                format!("{}", *v as i64)
+            } else {
+                format!("{v:e}")
+            }
+        })
+        .collect();
+    format!("[{}]", items.join(","))
 }
 
 /// A system field's literal.

@@ -9,13 +9,14 @@
 //! write is ever made with a DSConfig that is no longer the stored one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
 
-use super::displays;
+use super::displays::{self, GlobalTargets};
 use super::schema::Schema;
+use super::GlobalLink;
 use crate::dsconfig::Config;
 use crate::store::{Store, StoreError, StoredConfig};
 
@@ -35,6 +36,9 @@ pub struct ActiveConfig {
     building: Arc<AtomicBool>,
     /// Since when this process has seen the display texts lag the stored version.
     lagging: Mutex<Option<(i64, Instant)>>,
+    /// An app database's way to its system's global database: the display refresh of
+    /// Lookups to global types reads their targets there. Unset on a global database.
+    global: OnceLock<Arc<GlobalLink>>,
 }
 
 impl ActiveConfig {
@@ -44,7 +48,14 @@ impl ActiveConfig {
             refreshing: Arc::new(AtomicBool::new(false)),
             building: Arc::new(AtomicBool::new(false)),
             lagging: Mutex::new(None),
+            global: OnceLock::new(),
         }
+    }
+
+    /// Gives an app database's DSConfig its system's global database (once), before any
+    /// display refresh starts.
+    pub(crate) fn link_global(&self, link: Arc<GlobalLink>) {
+        let _ = self.global.set(link);
     }
 
     /// The DSConfig a request uses from start to end.
@@ -144,9 +155,29 @@ impl ActiveConfig {
             return;
         }
         let refreshing = self.refreshing.clone();
+        let global = self.global.get().cloned();
         tokio::spawn(async move {
-            let done =
-                displays::refresh(store.as_ref(), &schema.config, version, previous.as_ref()).await;
+            let targets = match global {
+                None => Ok(GlobalTargets::Here),
+                Some(link) => link
+                    .existing()
+                    .await
+                    .map(|g| GlobalTargets::Elsewhere(g.map(|g| g.store.clone())))
+                    .map_err(|e| StoreError::Database(e.to_string())),
+            };
+            let done = match targets {
+                Ok(targets) => {
+                    displays::refresh(
+                        store.as_ref(),
+                        &schema.config,
+                        version,
+                        previous.as_ref(),
+                        &targets,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
             if let Err(e) = done {
                 tracing::error!(error = %e, version, "the display-text refresh failed; it is tried again later");
             }

@@ -9,6 +9,7 @@
 //! (the process stopped) is done again, in full, by the next process that starts.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::dsconfig::{Config, PropertyConfig};
 use crate::model::PropertyType;
@@ -109,22 +110,81 @@ fn source(p: &PropertyConfig) -> Option<DisplaySource> {
     }
 }
 
+/// Where the targets of Lookups to global types are (API.md §9).
+pub enum GlobalTargets {
+    /// In this database: it is a global database (or the caller knows no other).
+    Here,
+    /// In the system's global database, when it exists (`None`: there is none, so no
+    /// global object exists and such Lookups show no text).
+    Elsewhere(Option<Arc<dyn Store>>),
+}
+
+/// The global database's store when `refresh` is a Lookup to a global type and its
+/// targets live elsewhere: `Some(None)` when that database does not exist.
+fn targets_elsewhere<'a>(
+    config: &Config,
+    refresh: &DisplayRefresh,
+    global: &'a GlobalTargets,
+) -> Option<Option<&'a dyn Store>> {
+    let GlobalTargets::Elsewhere(store) = global else {
+        return None;
+    };
+    let owner = refresh.owner_types.first()?;
+    let target = config
+        .property(owner, &refresh.property_name)?
+        .object_type
+        .as_ref()?;
+    if !config.types.get(target).is_some_and(|t| t.global) {
+        return None;
+    }
+    Some(store.as_deref())
+}
+
 /// One property's display texts, batch by batch, each batch a transaction of its own.
+/// A Lookup to a global type takes its targets' texts from `global` (the app store
+/// cannot see them), batch by batch.
 async fn refresh_one(
     store: &dyn Store,
     refresh: &DisplayRefresh,
     version: i64,
+    global: Option<Option<&dyn Store>>,
 ) -> Result<u64, StoreError> {
     let mut rewritten = 0;
     for owner_type in &refresh.owner_types {
         let mut after = 0;
         while let Some(upto) = store.display_batch_end(owner_type, after, BATCH).await? {
+            let given;
+            let batch_refresh = match (global, &refresh.source) {
+                (Some(global), DisplaySource::Lookup { display }) => {
+                    let targets = store
+                        .lookup_targets(owner_type, &refresh.property_name, (after, upto))
+                        .await?;
+                    let mut texts = Vec::with_capacity(targets.len());
+                    for target in targets {
+                        let text = match global {
+                            Some(g) => g
+                                .get_object(target)
+                                .await?
+                                .and_then(|r| super::display_text(&r, display)),
+                            None => None,
+                        };
+                        texts.push((target, text));
+                    }
+                    given = DisplayRefresh {
+                        owner_types: refresh.owner_types.clone(),
+                        property_name: refresh.property_name.clone(),
+                        source: DisplaySource::Given { texts },
+                    };
+                    &given
+                }
+                _ => refresh,
+            };
             // An overloaded store (a full write queue, a command timeout) is no reason to
             // give up: wait and try the batch again.
             let mut waits = 0;
             rewritten += loop {
                 match store
-                    .refresh_display_batch(refresh, owner_type, (after, upto), version)
+                    .refresh_display_batch(batch_refresh, owner_type, (after, upto), version)
                     .await
                 {
                     Err(StoreError::Busy) if waits < BUSY_WAITS => {
@@ -147,6 +207,7 @@ pub async fn refresh(
     new: &Config,
     version: i64,
     previous: Option<&StoredConfig>,
+    global: &GlobalTargets,
 ) -> Result<u64, StoreError> {
     // The previous DSConfig only tells what changed if its own refresh had completed.
     let old = previous
@@ -154,7 +215,8 @@ pub async fn refresh(
         .map(|p| &p.config);
     let mut rewritten = 0;
     for r in refreshes_between(old, new) {
-        match refresh_one(store, &r, version).await {
+        let elsewhere = targets_elsewhere(new, &r, global);
+        match refresh_one(store, &r, version, elsewhere).await {
             Ok(n) => rewritten += n,
             // A newer DSConfig is stored: its own refresh covers everything.
             Err(StoreError::ConfigChanged) => return Ok(rewritten),

@@ -149,7 +149,9 @@ impl From<StoreError> for ServiceError {
             ),
             StoreError::Busy => ServiceError::new(ErrorCode::Unavailable, "the database is busy; try again"),
             StoreError::ImportRefused(message) => ServiceError::new(ErrorCode::Conflict, message),
-            e @ (StoreError::Config(_) | StoreError::Database(_)) => ServiceError::internal(e),
+            e @ (StoreError::Config(_) | StoreError::Database(_) | StoreError::DropChecked(_)) => {
+                ServiceError::internal(e)
+            }
         }
     }
 }

@@ -31,8 +31,8 @@ use crate::convert;
 use crate::model::PropertyType;
 use crate::model::{is_valid_name, ObjectId};
 use crate::store::{
-    Direction, DropObject, LookupSite, ObjectRecord, PropertyWrite, RelatedQuery, SaveProperties,
-    Store, StoreError,
+    Direction, DropObject, LookupSite, ObjectRecord, PropertyWrite, ReferenceLock, RelatedQuery,
+    SaveProperties, Store, StoreError,
 };
 use crate::tenancy::is_global_id;
 
@@ -128,22 +128,31 @@ impl Datastore {
 
     /// The global datastore when `id` is a global object and this is an app database.
     /// (In a datastore made by [`Datastore::without_global_writes`], which only write
-    /// requests get, a global object is refused here.)
+    /// requests get, a global object is refused here.) Never created for it: when the
+    /// system has no global database, no global object exists, and the call goes to this
+    /// database, which has no object of that id either.
     async fn global_for_id(&self, id: ObjectId) -> Result<Option<Arc<Datastore>>, ServiceError> {
         let global = match self.global.get() {
-            Some(link) if is_global_id(id) => Some(link.get().await?),
+            Some(link) if is_global_id(id) => link.existing().await?,
             _ => None,
         };
         self.global_write(global)
     }
 
     /// The global datastore when `object_type` is global and this is an app database.
+    /// Only `create` (a new object) creates the system's global database; reads of a
+    /// system without one go to this database, which holds no object of a global type:
+    /// they answer as the empty global database would.
     async fn global_for_type(
         &self,
         object_type: &str,
+        create: bool,
     ) -> Result<Option<Arc<Datastore>>, ServiceError> {
         let global = match self.global.get() {
-            Some(link) if self.schema().is_global(object_type) => Some(link.get().await?),
+            Some(link) if self.schema().is_global(object_type) => match create {
+                true => Some(link.get().await?),
+                false => link.existing().await?,
+            },
             _ => None,
         };
         self.global_write(global)
@@ -162,15 +171,20 @@ impl Datastore {
     /// database and their display texts taken from there; the app store then stores the
     /// text as given (`lookup` cleared: it must not look for the target in its own
     /// database). `owner` is the object written, `None` for a new one.
+    ///
+    /// Returns the global references lock, held shared, when a Lookup to a global object
+    /// is written: the caller keeps it until its write has committed, so that no global
+    /// object is dropped between its check here and the write (see [`Datastore::drop_object`]).
     async fn resolve_global_lookups(
         &self,
         schema: &Schema,
         owner: Option<ObjectId>,
         writes: &mut [PropertyWrite],
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Option<Box<dyn ReferenceLock>>, ServiceError> {
         let Some(link) = self.global.get() else {
-            return Ok(());
+            return Ok(None);
         };
+        let mut lock: Option<Box<dyn ReferenceLock>> = None;
         for w in writes.iter_mut() {
             let Some(v) = w.value.as_mut() else {
                 continue;
@@ -189,9 +203,18 @@ impl Datastore {
                 }
                 .into()
             };
-            let global = link.get().await?;
-            let record = if is_global_id(target.object_id) {
-                global.store.get_object(target.object_id).await?
+            let global = match is_global_id(target.object_id) {
+                true => link.existing().await?,
+                false => None,
+            };
+            let record = if let Some(global) = global {
+                if lock.is_none() {
+                    lock = Some(global.store.lock_references(false).await?);
+                }
+                match &lock {
+                    Some(lock) => lock.get_object(target.object_id).await?,
+                    None => None,
+                }
             } else {
                 None
             };
@@ -225,7 +248,7 @@ impl Datastore {
             v.as_string = display_text(&record, &target.display);
             v.lookup = None;
         }
-        Ok(())
+        Ok(lock)
     }
 
     async fn type_of(&self, id: ObjectId) -> Result<String, ServiceError> {
@@ -241,15 +264,18 @@ impl Datastore {
         properties: Option<Map<String, Value>>,
     ) -> Result<Value, ServiceError> {
         let properties = properties.unwrap_or_default();
-        let global = self.global_for_type(object_type).await?;
+        let global = self.global_for_type(object_type, true).await?;
         let ds = global.as_deref().unwrap_or(self);
         let mut attempts = 1;
         loop {
             let schema = ds.schema();
             let mut req = schema.prepare_new_object(object_type, &properties)?;
-            ds.resolve_global_lookups(&schema, None, &mut req.properties)
+            let lock = ds
+                .resolve_global_lookups(&schema, None, &mut req.properties)
                 .await?;
-            match ds.store.new_object(req).await {
+            let created = ds.store.new_object(req).await;
+            drop(lock);
+            match created {
                 Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
                     attempts += 1;
                     ds.reload_config().await?;
@@ -284,7 +310,8 @@ impl Datastore {
             let schema = ds.schema();
             let object_type = ds.type_of(id).await?;
             let mut writes = schema.prepare_writes(&object_type, properties)?;
-            ds.resolve_global_lookups(&schema, Some(id), &mut writes)
+            let lock = ds
+                .resolve_global_lookups(&schema, Some(id), &mut writes)
                 .await?;
             // A global object's displayed property: app Lookups to it follow (below).
             let fan_out: Vec<(String, Vec<LookupSite>)> = match global {
@@ -301,7 +328,9 @@ impl Datastore {
                 expected_type: object_type,
                 writes,
             };
-            match ds.store.save_properties(req).await {
+            let saved = ds.store.save_properties(req).await;
+            drop(lock);
+            match saved {
                 Err(StoreError::TypeChanged(_)) if attempts < WRITE_ATTEMPTS => attempts += 1,
                 Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
                     attempts += 1;
@@ -309,10 +338,10 @@ impl Datastore {
                 }
                 other => {
                     let record = other?;
-                    if let Some(link) = self.global.get() {
+                    if let (Some(link), Some(global)) = (self.global.get(), &global) {
                         for (name, sites) in fan_out {
                             let text = display_text(&record, &name);
-                            link.refresh_app_lookups(id, sites, text).await;
+                            link.refresh_app_lookups(global, id, sites, text).await;
                         }
                     }
                     return Ok(record);
@@ -392,6 +421,19 @@ impl Datastore {
                 .with_details(json!({ "objectId": id, "objectType": object_type })));
             }
         }
+        // A global object that changes type (other than archived or restored) must not be
+        // the target of any app's Lookup: asked under the exclusive references lock.
+        let mut _lock = None;
+        if let (Some(global), Some(link)) = (&global, self.global.get()) {
+            let current = global.type_of(id).await?;
+            if current != object_type && !crate::model::is_archive_change(&current, object_type) {
+                _lock = Some(global.store.lock_references(true).await?);
+                let owners = link.app_lookups_to(&[id]).await?;
+                if !owners.is_empty() {
+                    return Err(StoreError::ReferencedByLookup { object_ids: owners }.into());
+                }
+            }
+        }
         let mut attempts = 1;
         loop {
             let schema = ds.schema();
@@ -424,14 +466,14 @@ impl Datastore {
             }
         }
         let global = self.global_for_id(id).await?;
-        let ds = global.as_deref().unwrap_or(self);
-        let deleted = ds
-            .store
-            .drop_object(DropObject {
-                object_id: id,
-                child_types,
-            })
-            .await?;
+        let deleted = match (&global, self.global.get()) {
+            (Some(global), Some(link)) => drop_global(global, link, id, child_types).await?,
+            _ => {
+                self.store
+                    .drop_object(DropObject::new(id, child_types))
+                    .await?
+            }
+        };
         Ok(json!({ "deletedObjectIds": deleted }))
     }
 
@@ -505,10 +547,46 @@ impl Datastore {
     }
 }
 
+/// Drops a global object (and the children of `child_types`) unless a Lookup of the global
+/// database or of any app database of its system points at one of them.
+///
+/// The two databases share no transaction; what makes it safe is the global references
+/// lock ([`Store::lock_references`]). Apps write a Lookup to a global object only holding it
+/// shared, from reading the target until their write has committed. Here, holding it
+/// exclusive: (1) the global store walks the drop without deleting (the ids it would
+/// delete, its own Lookups checked); (2) every app database of the system that exists is
+/// asked for Lookups to those ids; (3) the global store drops, only if its walk finds the
+/// same ids (a relationship saved meanwhile: start again). No app can add a Lookup
+/// between (2) and (3), and one written before (2) has committed and is found.
+async fn drop_global(
+    global: &Datastore,
+    link: &GlobalLink,
+    id: ObjectId,
+    child_types: Vec<String>,
+) -> Result<Vec<ObjectId>, ServiceError> {
+    let mut attempts = 1;
+    loop {
+        let _lock = global.store.lock_references(true).await?;
+        let mut check = DropObject::new(id, child_types.clone());
+        check.check_only = true;
+        let doomed = global.store.drop_object(check).await?;
+        let owners = link.app_lookups_to(&doomed).await?;
+        if !owners.is_empty() {
+            return Err(StoreError::ReferencedByLookup { object_ids: owners }.into());
+        }
+        let mut drop = DropObject::new(id, child_types.clone());
+        drop.expect = Some(doomed);
+        match global.store.drop_object(drop).await {
+            Err(StoreError::TypeChanged(_)) if attempts < WRITE_ATTEMPTS => attempts += 1,
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// The display text a Lookup showing `display` of `target` keeps (as the stores'
 /// `DISPLAY_OF_ROW`): a system field, a Lookup's or List's own display text, else the
 /// decoded or plain value.
-fn display_text(target: &ObjectRecord, display: &str) -> Option<String> {
+pub(crate) fn display_text(target: &ObjectRecord, display: &str) -> Option<String> {
     match display {
         "objectId" => Some(target.id.to_string()),
         "objectNumber" => target.object_number.clone(),

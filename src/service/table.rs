@@ -9,7 +9,7 @@ use super::render::{has_display, CsvColumn};
 use super::{Datastore, Schema, ARCHIVE_PREFIX};
 use crate::convert::{self, Context};
 use crate::model::{ObjectId, PropertyType};
-use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Test};
+use crate::query::plan::{Cond, Hop, QueryPlan, Test};
 use crate::store::{Filter, FilterValue, Key, Order, Page, SystemField, TableQuery};
 use std::future::Future;
 use std::pin::Pin;
@@ -193,7 +193,7 @@ impl Schema {
 impl Datastore {
     /// Checks a table request and reads its page.
     pub async fn list_table(&self, req: TableRequest) -> Result<Page, ServiceError> {
-        let global = self.global_for_type(&req.object_type).await?;
+        let global = self.global_for_type(&req.object_type, false).await?;
         let ds = global.as_deref().unwrap_or(self);
         let query = ds.schema().table_query(req)?;
         Ok(ds.store.list_table(&query).await?)
@@ -211,7 +211,7 @@ impl Datastore {
         object_type: &str,
         properties: Option<&[String]>,
     ) -> Result<Vec<CsvColumn>, ServiceError> {
-        let global = self.global_for_type(object_type).await?;
+        let global = self.global_for_type(object_type, false).await?;
         let ds = global.as_deref().unwrap_or(self);
         let schema = ds.schema();
         let configured = |name: &str| {
@@ -303,7 +303,7 @@ impl Datastore {
     /// Parses, resolves and runs a query of the query language.
     pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ServiceError> {
         use crate::query::{self, resolve};
-        let global = self.global_for_type(&req.object_type).await?;
+        let global = self.global_for_type(&req.object_type, false).await?;
         let ds = global.as_deref().unwrap_or(self);
         let schema = ds.schema();
         schema.check_list(&req.object_type, req.properties.as_deref())?;
@@ -342,20 +342,9 @@ impl Datastore {
         let mut plan = plan;
         if global.is_none() {
             if let Some(cond) = plan.condition.take() {
-                let before = tests_in(&cond);
                 let cond = self
                     .through_globals(&schema, &plan.object_type, cond)
                     .await?;
-                // Each global match becomes a test of its own: bound them across the query.
-                if tests_in(&cond).saturating_sub(before) > MAX_GLOBAL_MATCHES as usize {
-                    return Err(ServiceError::new(
-                        ErrorCode::InvalidParameter,
-                        format!(
-                            "the query's paths through global types match more than \
-                         {MAX_GLOBAL_MATCHES} global objects in all: narrow them"
-                        ),
-                    ));
-                }
                 plan.condition = Some(cond);
             }
         }
@@ -364,8 +353,8 @@ impl Datastore {
 
     /// An app database's query whose path starts with a Lookup to a global type
     /// (`country.name == "NL"`): the rest of the path is run on the global database first,
-    /// giving at most [`MAX_GLOBAL_MATCHES`] ids, and the test becomes "the Lookup points at
-    /// one of them". Other tests are left as they are.
+    /// and the test becomes "the Lookup points at one of the ids it matched" (any number:
+    /// one JSON parameter). Other tests are left as they are.
     fn through_globals<'a>(
         &'a self,
         schema: &'a Schema,
@@ -437,61 +426,51 @@ impl Datastore {
                     let Some((property, target_type)) = target else {
                         return Ok(Cond::Test { hops, test });
                     };
-                    let global = link.get().await?;
-                    let sub = QueryPlan {
-                        object_type: target_type,
-                        condition: Some(Cond::Test {
-                            hops: hops[1..].to_vec(),
-                            test,
-                        }),
-                        location: None,
-                        order: Vec::new(),
-                        offset: 0,
-                        limit: MAX_GLOBAL_MATCHES,
+                    // No global database: no global object, so the path matches nothing.
+                    let Some(global) = link.existing().await? else {
+                        return Ok(points_at(&property, Vec::new()));
                     };
-                    let page = global.store.query(&sub, Some(&[])).await?;
-                    if page.total > MAX_GLOBAL_MATCHES {
-                        return Err(bad(
-                            format!(
-                                "the path through `{property}` (a Lookup to a global type) matches \
-                                 {} global objects; at most {MAX_GLOBAL_MATCHES} are taken: narrow it",
-                                page.total
-                            ),
-                            json!({ "propertyName": property }),
-                        ));
+                    // Every match, page by page: the test becomes "the Lookup is one of
+                    // them", bound as one parameter whatever their number. `!=` and
+                    // `== null` are the complement of such a test (`Cond::Not` above it),
+                    // taken in the app's database: objects without the Lookup included.
+                    let mut ids = Vec::new();
+                    loop {
+                        let sub = QueryPlan {
+                            object_type: target_type.clone(),
+                            condition: Some(Cond::Test {
+                                hops: hops[1..].to_vec(),
+                                test: test.clone(),
+                            }),
+                            location: None,
+                            order: Vec::new(),
+                            offset: ids.len() as u64,
+                            limit: GLOBAL_PAGE,
+                        };
+                        let page = global.store.query(&sub, Some(&[])).await?;
+                        let got = page.objects.len() as u64;
+                        ids.extend(page.objects.iter().map(|o| o.id as f64));
+                        if got < GLOBAL_PAGE {
+                            break;
+                        }
                     }
-                    let points_at = |value: f64| Cond::Test {
-                        hops: Vec::new(),
-                        test: Test::Double {
-                            property: property.clone(),
-                            cmp: Cmp::Eq,
-                            value,
-                        },
-                    };
-                    if page.objects.is_empty() {
-                        // No id is negative: matches nothing.
-                        return Ok(points_at(-1.0));
-                    }
-                    Ok(Cond::Or(
-                        page.objects
-                            .iter()
-                            .map(|o| points_at(o.id as f64))
-                            .collect(),
-                    ))
+                    Ok(points_at(&property, ids))
                 }
             }
         })
     }
 }
 
-/// The tests of a condition (its leaves).
-fn tests_in(cond: &Cond) -> usize {
-    match cond {
-        Cond::And(parts) | Cond::Or(parts) => parts.iter().map(tests_in).sum(),
-        Cond::Not(inner) => tests_in(inner),
-        Cond::Test { .. } => 1,
+/// The test "Lookup `property` points at one of `ids`" (none: matches nothing).
+fn points_at(property: &str, ids: Vec<f64>) -> Cond {
+    Cond::Test {
+        hops: Vec::new(),
+        test: Test::OneOf {
+            property: property.to_owned(),
+            values: ids,
+        },
     }
 }
 
-/// Most global objects a query path through a Lookup to a global type may match.
-const MAX_GLOBAL_MATCHES: u64 = 500;
+/// Ids read from the global database per query of a path through a global type.
+const GLOBAL_PAGE: u64 = 10_000;

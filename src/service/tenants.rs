@@ -108,6 +108,7 @@ async fn open_datastore(
     central: &dyn Store,
     time_zone: Tz,
     max_limit: u64,
+    global: Option<Arc<GlobalLink>>,
 ) -> Result<Arc<Datastore>, TenantError> {
     let options = StoreOptions {
         pool_size,
@@ -132,11 +133,18 @@ async fn open_datastore(
         time_zone,
         max_limit.max(1),
     ));
+    if let Some(link) = &global {
+        active.link_global(link.clone());
+    }
     if let Some(refresh) = installed.and_then(|i| i.refresh) {
         active.start_refresh(store.clone(), refresh.version, refresh.previous);
     }
     active.start_projections(store.clone());
-    Ok(Arc::new(Datastore::new(store, active)))
+    let datastore = Datastore::new(store, active);
+    if let Some(link) = global {
+        datastore.link_global(link);
+    }
+    Ok(Arc::new(datastore))
 }
 
 /// The global database of one system (objects of `global = true` types, API.md §9):
@@ -172,6 +180,7 @@ impl GlobalLink {
                     self.central.as_ref(),
                     self.time_zone,
                     self.max_limit,
+                    None,
                 )
                 .await?;
                 datastore
@@ -185,49 +194,106 @@ impl GlobalLink {
             .cloned()
     }
 
+    /// The global datastore if the database exists (opened now if need be): `None` when
+    /// it does not, and nothing is created. For reads: a system without a global database
+    /// has no global objects.
+    pub async fn existing(&self) -> Result<Option<Arc<Datastore>>, TenantError> {
+        if let Some(datastore) = self.opened() {
+            return Ok(Some(datastore));
+        }
+        let url = tenancy::database_url(&self.base_url, &Owner::Global, self.system)?;
+        if !store::database_exists(&url).await? {
+            return Ok(None);
+        }
+        self.get().await.map(Some)
+    }
+
     /// After a global object's property that Lookups display changed: sets `text` as the
     /// display text of the Lookups of `sites` pointing at `target` in every app database
-    /// of this system that exists (the default app's and every app of the central `Apps`),
-    /// opening them as a request would; none is created for it. Not atomic with the global write: a failure is logged and
-    /// left (the next DSConfig display refresh, or saving the Lookup again, repairs it).
+    /// of this system that exists, and along the chain: where a site is a global type's
+    /// Lookup (a Country showing its Region's name), the global objects it holds that point
+    /// at `target` are the next targets, and the app Lookups displaying that site follow
+    /// them too (a Customer's `country` showing the Country's region). No database is
+    /// created for it. Not atomic with the global write: a failure is logged and left (the
+    /// next DSConfig display refresh, or saving the Lookup again, repairs it).
     pub(crate) async fn refresh_app_lookups(
         &self,
+        global: &Datastore,
         target: ObjectId,
         sites: Vec<LookupSite>,
         text: Option<String>,
     ) {
+        let apps = match self.app_datastores().await {
+            Ok(apps) => apps,
+            Err(e) => {
+                tracing::warn!(system = %self.system, target, error = %e,
+                    "cannot list the app databases to refresh display texts in");
+                return;
+            }
+        };
+        let mut links = vec![(vec![target], sites)];
+        while let Some((targets, sites)) = links.pop() {
+            for (app, tenant) in &apps {
+                let done = tenant
+                    .store
+                    .refresh_lookups_to(targets.clone(), sites.clone(), text.clone())
+                    .await;
+                if let Err(e) = done {
+                    tracing::warn!(app = %app, system = %self.system, target, error = %e,
+                        "cannot refresh the display texts of Lookups to a global object");
+                }
+            }
+            for site in sites.iter().filter(|s| !s.dependents.is_empty()) {
+                match global
+                    .store
+                    .lookups_at(&site.owner_type, &site.property_name, &targets)
+                    .await
+                {
+                    Ok(owners) if !owners.is_empty() => {
+                        links.push((owners, site.dependents.clone()))
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(system = %self.system, target, error = %e,
+                        "cannot follow a display chain through the global database"),
+                }
+            }
+        }
+    }
+
+    /// The app databases of this system that exist: the default app's and those of every
+    /// app of the central `Apps` (none is created for it).
+    async fn app_datastores(&self) -> Result<Vec<(AppName, Arc<Datastore>)>, ServiceError> {
         let Some(tenants) = self.tenants.upgrade() else {
-            return;
+            return Ok(Vec::new());
         };
         let mut apps = vec![AppName::default_app()];
-        match tenants.central.store.apps().await {
-            Ok(recorded) => apps.extend(
-                recorded
-                    .iter()
-                    .filter_map(|a| AppName::parse(&a.name).ok())
-                    .filter(|a| !a.is_default()),
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list the apps to refresh display texts in")
-            }
-        }
+        let recorded = tenants.central.store.apps().await?;
+        apps.extend(
+            recorded
+                .iter()
+                .filter_map(|a| AppName::parse(&a.name).ok())
+                .filter(|a| !a.is_default()),
+        );
+        let mut found = Vec::new();
         for app in apps {
-            // Only databases that exist: one that does not has no Lookups to refresh (and
-            // must not be created for it).
-            let done = match tenants.find(&app, self.system).await {
-                Ok(Some(tenant)) => tenant
-                    .store
-                    .refresh_lookups_to(target, sites.clone(), text.clone())
-                    .await
-                    .map_err(|e| e.to_string()),
-                Ok(None) => Ok(()),
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = done {
-                tracing::warn!(app = %app, system = %self.system, target, error = %e,
-                    "cannot refresh the display texts of Lookups to a global object");
+            if let Some(tenant) = tenants.find(&app, self.system).await? {
+                found.push((app, tenant));
             }
         }
+        Ok(found)
+    }
+
+    /// Up to 100 objects of this system's app databases with a Lookup pointing at any of
+    /// `targets` (global objects); an app database that cannot be asked fails the call.
+    pub(crate) async fn app_lookups_to(
+        &self,
+        targets: &[ObjectId],
+    ) -> Result<Vec<ObjectId>, ServiceError> {
+        let mut owners = std::collections::BTreeSet::new();
+        for (_, tenant) in self.app_datastores().await? {
+            owners.extend(tenant.store.lookups_to(targets).await?);
+        }
+        Ok(owners.into_iter().take(100).collect())
     }
 
     /// The global datastore if it is open.
@@ -275,6 +341,9 @@ impl Tenants {
             })
             .collect();
         central.link_global(globals[system_index(System::Live)].clone());
+        central
+            .active
+            .link_global(globals[system_index(System::Live)].clone());
         Tenants {
             settings,
             central,
@@ -457,9 +526,9 @@ impl Tenants {
             self.central.store.as_ref(),
             self.settings.time_zone,
             self.settings.max_limit,
+            Some(self.global(system).clone()),
         )
         .await?;
-        datastore.link_global(self.global(system).clone());
         // Pending files a crash left while it was closed.
         super::files::sweep_once(datastore.store.as_ref()).await;
         tracing::info!(app = %app, system = %system, "opened the app's database");

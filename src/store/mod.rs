@@ -65,6 +65,16 @@ pub async fn database_exists(url: &str) -> Result<bool, StoreError> {
     }
 }
 
+/// A held global references lock ([`Store::lock_references`]); dropping it releases it.
+#[async_trait]
+pub trait ReferenceLock: Send + Sync {
+    /// One object of the locked database, read under the lock.
+    async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError>;
+}
+
+/// How long [`Store::lock_references`] waits.
+pub const REFERENCE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Settings a backend takes besides its URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -139,6 +149,15 @@ pub trait Store: Send + Sync + 'static {
         ids: (ObjectId, ObjectId),
         version: i64,
     ) -> Result<u64, StoreError>;
+
+    /// The distinct targets of Lookup `property` on the objects of `owner_type` with ids
+    /// in `(ids.0, ids.1]`: one display-refresh batch of a Lookup to a global type.
+    async fn lookup_targets(
+        &self,
+        owner_type: &str,
+        property: &str,
+        ids: (ObjectId, ObjectId),
+    ) -> Result<Vec<ObjectId>, StoreError>;
 
     /// Records that the display refresh of DSConfig `version` has completed (nothing when
     /// another version is stored by now).
@@ -244,16 +263,6 @@ pub trait Store: Send + Sync + 'static {
     /// Chunk `seq` of a file; `None` when the file or the chunk is gone.
     async fn file_chunk(&self, file_id: FileId, seq: u32) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Import: creates a pending file with `file`'s id, name, content type, chunk size and
-    /// creation time (its owner, size and hash wait for [`Store::attach_file`]), for
-    /// [`Store::write_file_chunk`] to fill. Ids handed out later are above it.
-    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError>;
-
-    /// Import: links a filled pending file to `file.owner` with `file`'s size and hash,
-    /// deleting the file linked there before. The property row is the caller's (import
-    /// writes it as exported). `false` when the file is not pending (or has no owner).
-    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError>;
-
     /// Up to `limit` files with ids above `after`, in id order, pending ones included
     /// (`owner` is `None`): for export and for checks.
     async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError>;
@@ -305,12 +314,25 @@ pub trait Store: Send + Sync + 'static {
     /// databases start at [`crate::tenancy::GLOBAL_ID_BASE`].
     async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError>;
 
-    /// Sets `text` as the display text of the Lookups of `sites` pointing at `target` (an
-    /// object of another database: a global one), and of the Lookups displaying those, in
-    /// one transaction. Nothing is checked: rows that point elsewhere are left alone.
+    /// Up to 100 objects (ascending) with a Lookup pointing at any of `targets`: a global
+    /// object's drop asks every app database of its system.
+    async fn lookups_to(&self, targets: &[ObjectId]) -> Result<Vec<ObjectId>, StoreError>;
+
+    /// Takes the global references lock of this database (a global one), shared or
+    /// exclusive, across processes: an app writes a Lookup to a global object only under
+    /// it shared, after reading the target through it; a global object is dropped (or
+    /// changes type) only under it exclusive, after asking every app database for Lookups
+    /// to it. Held until the returned guard is dropped (and by nothing once its process or
+    /// connection is gone). [`StoreError::Busy`] when it cannot be had within 30 s.
+    async fn lock_references(&self, exclusive: bool) -> Result<Box<dyn ReferenceLock>, StoreError>;
+
+    /// Sets `text` as the display text of the Lookups of `sites` pointing at any of
+    /// `targets` (objects of another database: global ones), and of the Lookups displaying
+    /// those, in one transaction. Nothing is checked: rows that point elsewhere are left
+    /// alone.
     async fn refresh_lookups_to(
         &self,
-        target: ObjectId,
+        targets: Vec<ObjectId>,
         sites: Vec<LookupSite>,
         text: Option<String>,
     ) -> Result<(), StoreError>;
@@ -338,4 +360,14 @@ pub trait Store: Send + Sync + 'static {
         let _ = object_type;
         Ok(Vec::new())
     }
+
+    /// The objects of `owner_type` whose Lookup `property` points at any of `targets`:
+    /// the next link of a display chain (a global Country displaying its Region, whose
+    /// app Lookups show the Region's name too).
+    async fn lookups_at(
+        &self,
+        owner_type: &str,
+        property: &str,
+        targets: &[ObjectId],
+    ) -> Result<Vec<ObjectId>, StoreError>;
 }

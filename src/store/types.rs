@@ -99,6 +99,35 @@ pub struct DropObject {
     pub object_id: ObjectId,
     /// Children of these types are dropped too, recursively with the same list.
     pub child_types: Vec<String>,
+    /// Walk and check only, delete nothing: the ids a drop would delete now. A global
+    /// object's drop asks every app about them before it drops (API.md §9).
+    pub check_only: bool,
+    /// Drop only when the walk finds exactly these ids (in any order); otherwise
+    /// [`StoreError::TypeChanged`] of the object and nothing changes: try again.
+    pub expect: Option<Vec<ObjectId>>,
+}
+
+impl DropObject {
+    /// A plain drop: the object and the children of `child_types`.
+    pub fn new(object_id: ObjectId, child_types: Vec<String>) -> DropObject {
+        DropObject {
+            object_id,
+            child_types,
+            check_only: false,
+            expect: None,
+        }
+    }
+
+    /// True when `doomed` is not the set [`DropObject::expect`] names.
+    pub fn unexpected(&self, doomed: &[ObjectId]) -> bool {
+        self.expect.as_ref().is_some_and(|expect| {
+            let mut a = expect.clone();
+            let mut b = doomed.to_vec();
+            a.sort_unstable();
+            b.sort_unstable();
+            a != b
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +244,12 @@ pub enum DisplaySource {
     Lookup { display: String },
     /// The stored DSConfig's list of this name (its items are stored with it).
     List { list: String },
+    /// Texts read elsewhere, by target id: a Lookup to a global type, whose targets live
+    /// in the global database (API.md §9). A Lookup whose target is not listed keeps its
+    /// text.
+    Given {
+        texts: Vec<(ObjectId, Option<String>)>,
+    },
 }
 
 /// The store's failures. The first group are the client's doing; the rest are ours.
@@ -245,11 +280,15 @@ pub enum StoreError {
     /// An import refused: the message names the line of the file when it can.
     #[error("{0}")]
     ImportRefused(String),
+    /// Inside the SQL Server store only: a [`DropObject::check_only`] walk ends by rolling
+    /// its transaction back with the ids it would delete.
+    #[error("a checked drop ({} objects)", .0.len())]
+    DropChecked(Vec<ObjectId>),
 }
 
 impl StoreError {
     /// Every [`StoreError::kind`].
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 11] = [
         "object_not_found",
         "type_changed",
         "config_changed",
@@ -260,6 +299,7 @@ impl StoreError {
         "database",
         "busy",
         "import_refused",
+        "drop_checked",
     ];
 
     /// A short stable name of the variant: the `kind` label of the store error metric.
@@ -275,6 +315,7 @@ impl StoreError {
             StoreError::Database(_) => "database",
             StoreError::Busy => "busy",
             StoreError::ImportRefused(_) => "import_refused",
+            StoreError::DropChecked(_) => "drop_checked",
         }
     }
 }

@@ -4,14 +4,21 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::global_refs::{self, GlobalRefs};
 use super::TransferError;
 use crate::store::transfer::CHANNEL_DEPTH;
 use crate::store::{ImportItem, Store, TransferCounts};
 
-/// Replaces `target`'s data with `source`'s, all or nothing.
-pub async fn copy(source: &dyn Store, target: &dyn Store) -> Result<TransferCounts, TransferError> {
+/// Replaces `target`'s data with `source`'s, all or nothing; refused (nothing changes) when
+/// the source's Lookups point at global objects `refs` does not hold.
+pub async fn copy(
+    source: &dyn Store,
+    target: &dyn Store,
+    refs: GlobalRefs<'_>,
+) -> Result<TransferCounts, TransferError> {
     let (tx, mut rx) = mpsc::channel(CHANNEL_DEPTH);
-    let (forward, into_target) = mpsc::channel(CHANNEL_DEPTH);
+    let (forward, checked) = mpsc::channel(CHANNEL_DEPTH);
+    let (into_check, into_target) = mpsc::channel(CHANNEL_DEPTH);
     let (done, finished) = oneshot::channel::<bool>();
     let exporting = async move {
         let result = source.export_data(tx).await;
@@ -33,8 +40,13 @@ pub async fn copy(source: &dyn Store, target: &dyn Store) -> Result<TransferCoun
             let _ = forward.send(ImportItem::End).await;
         }
     };
-    let (exported, (), imported) =
-        tokio::join!(exporting, forwarding, target.import_data(into_target, true));
+    let (exported, (), check, imported) = tokio::join!(
+        exporting,
+        forwarding,
+        global_refs::forward(checked, into_check, refs),
+        target.import_data(into_target, true)
+    );
     exported?;
+    check?;
     Ok(imported?)
 }

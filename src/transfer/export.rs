@@ -40,7 +40,7 @@ async fn write_record<W: AsyncWrite + Unpin>(
 /// Writes the whole export of `store` (app `app`, system `system`) to `out`.
 pub async fn export_to<W: AsyncWrite + Unpin>(
     store: &dyn Store,
-    app: &AppName,
+    app: Option<&AppName>,
     system: System,
     out: W,
     progress: &Progress,
@@ -50,11 +50,12 @@ pub async fn export_to<W: AsyncWrite + Unpin>(
     let header = Header {
         format: format::FORMAT.into(),
         format_version: format::FORMAT_VERSION,
-        app: app.as_str().into(),
+        app: app.map_or("global", |a| a.as_str()).into(),
         system: system.as_str().into(),
         exported_at: format::time_text(&chrono::Utc::now()),
         source: store.backend().into(),
         config_version: (version > 0).then_some(version),
+        global: app.is_none(),
     };
     write_record(&mut out, &Record::Header(header)).await?;
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
@@ -172,7 +173,13 @@ mod tests {
         let out = Broken { room: 64 * 1024 };
         let ended = tokio::time::timeout(
             std::time::Duration::from_secs(30),
-            export_to(store.as_ref(), &app, System::Live, out, &Progress::hidden()),
+            export_to(
+                store.as_ref(),
+                Some(&app),
+                System::Live,
+                out,
+                &Progress::hidden(),
+            ),
         )
         .await
         .expect("the export ends when its reader goes away");

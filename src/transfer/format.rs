@@ -77,6 +77,10 @@ pub struct Header {
     pub source: String,
     /// The source's DSConfig version (not exported: it is the deployment's, not data).
     pub config_version: Option<i64>,
+    /// True for the export of a system's global database (`datastore export --global`):
+    /// it imports only into a global database, and an app's only into an app's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub global: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use super::format::{self, Record};
+use super::global_refs::{self, GlobalRefs};
 use super::{Progress, TransferError};
 use crate::model::ObjectId;
 use crate::store::transfer::{CHANNEL_DEPTH, OBJECT_BATCH, RELATIONSHIP_BATCH};
@@ -19,7 +20,11 @@ const MAX_LINE: u64 = 64 * 1024 * 1024;
 
 /// The highest object id an import takes: an app's ids stay below the global types' (from
 /// 2^50), or a later call by id would reach the global database.
-const MAX_ID: ObjectId = crate::tenancy::GLOBAL_ID_BASE - 1;
+const MAX_ID: ObjectId = GLOBAL_ID_BASE - 1;
+
+/// The first and the highest id of a global database's import (2^53 − 1: exact as JSON).
+const GLOBAL_ID_BASE: ObjectId = crate::tenancy::GLOBAL_ID_BASE;
+const MAX_GLOBAL_ID: ObjectId = (1 << 53) - 1;
 
 /// Why the reader stopped.
 enum Stop {
@@ -36,17 +41,26 @@ pub async fn import_from<R: AsyncBufRead + Unpin>(
     input: R,
     replace: bool,
     progress: &Progress,
+    refs: GlobalRefs<'_>,
 ) -> Result<TransferCounts, TransferError> {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    let (read, written) = tokio::join!(read(input, tx, progress), store.import_data(rx, replace));
-    match (read, written) {
-        (Err(Stop::Invalid(message)), _) => Err(TransferError::Invalid(message)),
-        (Err(Stop::Io(e)), _) => Err(TransferError::Io(e)),
-        (_, Err(e)) => Err(e.into()),
-        (Err(Stop::StoreGone), Ok(_)) => Err(TransferError::Invalid(
+    let (into_store, checked) = mpsc::channel(CHANNEL_DEPTH);
+    let into_global = matches!(refs, GlobalRefs::TargetIsGlobal);
+    let (read, check, written) = tokio::join!(
+        read(input, tx, progress, into_global),
+        global_refs::forward(rx, into_store, refs),
+        store.import_data(checked, replace)
+    );
+    match (read, written, check) {
+        (Err(Stop::Invalid(message)), _, _) => Err(TransferError::Invalid(message)),
+        (Err(Stop::Io(e)), _, _) => Err(TransferError::Io(e)),
+        // Global ids the target system does not hold: refused before the end.
+        (_, _, Err(refused)) => Err(refused),
+        (_, Err(e), _) => Err(e.into()),
+        (Err(Stop::StoreGone), Ok(_), _) => Err(TransferError::Invalid(
             "the store stopped before the end of the file".into(),
         )),
-        (Ok(()), Ok(counts)) => Ok(counts),
+        (Ok(()), Ok(counts), _) => Ok(counts),
     }
 }
 
@@ -64,6 +78,9 @@ struct State {
     /// The file whose chunks are being read.
     file: Option<OpenFile>,
     ended: bool,
+    /// The target is a global database: its ids are from 2^50, and only a global
+    /// database's export goes there.
+    into_global: bool,
 }
 
 /// A file announced by its `file` record, checked chunk by chunk.
@@ -160,8 +177,12 @@ async fn read<R: AsyncBufRead + Unpin>(
     mut input: R,
     tx: mpsc::Sender<ImportItem>,
     progress: &Progress,
+    into_global: bool,
 ) -> Result<(), Stop> {
-    let mut state = State::default();
+    let mut state = State {
+        into_global,
+        ..State::default()
+    };
     let mut text = String::new();
     let mut bytes: u64 = 0;
     loop {
@@ -247,6 +268,16 @@ async fn take(
                 ),
             ));
         }
+        if header.global != state.into_global {
+            return Err(invalid(
+                line,
+                if header.global {
+                    "this is the export of a global database: import it with --global"
+                } else {
+                    "this is the export of an app: it cannot be imported with --global"
+                },
+            ));
+        }
         state.rank = 0;
         return Ok(());
     }
@@ -271,7 +302,16 @@ async fn take(
         Record::Header(_) => {}
         Record::Object(object) => {
             let id = object.object_id;
-            if !(1..=MAX_ID).contains(&id) {
+            if state.into_global && !(GLOBAL_ID_BASE..=MAX_GLOBAL_ID).contains(&id) {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "object id {id} is not between {GLOBAL_ID_BASE} (2^50) and \
+                         {MAX_GLOBAL_ID}: a global database's ids"
+                    ),
+                ));
+            }
+            if !state.into_global && !(1..=MAX_ID).contains(&id) {
                 return Err(invalid(
                     line,
                     format!(

@@ -15,6 +15,7 @@
 mod copy;
 mod export;
 pub mod format;
+mod global_refs;
 mod import;
 mod progress;
 
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 pub use copy::copy;
 pub use export::export_to;
+pub use global_refs::GlobalRefs;
 pub use import::import_from;
 pub use progress::Progress;
 
@@ -38,6 +40,22 @@ pub enum TransferError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Opens the global database of `system` (derived from the default app's LIVE
+/// `database`), created if need be, migrated, its ids from 2^50.
+pub async fn open_global_store(
+    database: &str,
+    system: System,
+    pool_size: u32,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let options = StoreOptions {
+        pool_size,
+        migrate: true,
+    };
+    let central = store::open(database, &options).await?;
+    crate::service::open_tenant_store(database, &options, &Owner::Global, system, central.as_ref())
+        .await
 }
 
 /// Opens the database of `app` in `system` (derived from the default app's LIVE

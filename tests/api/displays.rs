@@ -214,13 +214,25 @@ async fn a_refresh_for_an_older_dsconfig_never_overwrites_the_texts_of_a_newer_o
     // B: v1 again (a rolled-back deploy) becomes v3 and its refresh completes.
     let a3 = store.apply_config(&v1).await.unwrap();
     assert_eq!(a3.version, 3);
-    displays::refresh(store.as_ref(), &v1, a3.version, a3.previous.as_ref())
-        .await
-        .unwrap();
+    displays::refresh(
+        store.as_ref(),
+        &v1,
+        a3.version,
+        a3.previous.as_ref(),
+        &displays::GlobalTargets::Here,
+    )
+    .await
+    .unwrap();
     // A's refresh now runs its batches.
-    displays::refresh(store.as_ref(), &v2, a2.version, a2.previous.as_ref())
-        .await
-        .unwrap();
+    displays::refresh(
+        store.as_ref(),
+        &v2,
+        a2.version,
+        a2.previous.as_ref(),
+        &displays::GlobalTargets::Here,
+    )
+    .await
+    .unwrap();
 
     let stored = store.stored_config().await.unwrap().unwrap();
     assert_eq!((stored.version, stored.displays_version), (3, 3));

@@ -418,85 +418,58 @@ async fn concurrent_uploads_to_one_property_leave_exactly_one_file() {
     );
 }
 
+/// Export, then import with `--replace` while the service runs: the file keeps its id,
+/// its bytes, Range and ETag; a file uploaded afterwards gets a higher id.
 #[tokio::test]
-async fn a_file_restored_with_its_id_is_served_and_later_ids_are_higher() {
-    use datastore::model::PropertyType;
-    use datastore::store::{NewFile, NewValue, PropertyWrite, SaveProperties};
+async fn an_imported_file_keeps_its_id_is_served_and_later_ids_are_higher() {
     let app = spawn_app().await;
     let id = person(&app).await;
-    let object_id = id.as_i64().unwrap();
-    let options = StoreOptions {
-        pool_size: 1,
-        migrate: false,
-    };
-    let store = datastore::store::open(&app.database, &options)
-        .await
-        .unwrap();
-    // What an import does: the property row as exported, then the file with its id.
     let data = bytes(300 * 1024, 20);
-    let value = json!({ "fileId": 500, "name": "old.pdf", "size": data.len(), "contentType": "application/pdf" });
-    let version = store.config_versions().await.unwrap().version;
-    store
-        .save_properties(SaveProperties {
-            config_version: version,
-            object_id,
-            expected_type: "Person".into(),
-            writes: vec![PropertyWrite {
-                name: "cv".into(),
-                value: Some(NewValue {
-                    property_type: PropertyType::FileLink,
-                    value: value.to_string(),
-                    as_double: Some(data.len() as f64),
-                    as_string: Some("old.pdf".into()),
-                    lookup: None,
-                }),
-                dependents: Vec::new(),
-            }],
-        })
-        .await
-        .unwrap();
-    let file = FileInfo {
-        file_id: 500,
-        owner: Some((object_id, "cv".into())),
-        name: "old.pdf".into(),
-        content_type: "application/pdf".into(),
-        size: data.len() as u64,
-        chunk_size: 128 * 1024,
-        sha256: Some("ab".repeat(32)),
-        created_at: chrono::Utc::now(),
-    };
-    store.restore_file(&file).await.unwrap();
-    for (seq, chunk) in data.chunks(128 * 1024).enumerate() {
-        store
-            .write_file_chunk(500, seq as u32, chunk.to_vec())
-            .await
-            .unwrap();
-    }
-    assert!(store.attach_file(&file).await.unwrap());
-    let listed = store.files(0, 10).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].owner, file.owner);
-    assert_eq!(listed[0].chunks(), 3);
-    let response = get_file(&app, &id, "cv", &[("Range", "bytes=131000-131100")]).await;
+    upload(
+        &app,
+        &id,
+        "cv",
+        file_part(data.clone(), "old.pdf", "application/pdf"),
+    )
+    .await
+    .ok();
+    let before = app.get_object(&id).await.ok();
+    let file_id = before["cv"]["fileId"].as_i64().expect("a file id");
+    let etag = get_file(&app, &id, "cv", &[]).await.headers()["etag"].clone();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.jsonl");
+    let path = path.to_str().unwrap();
+    app.cli(&["export", "--output", path]);
+    app.cli(&["import", "--input", path, "--replace"]);
+
+    let after = app.get_object(&id).await.ok();
+    assert_eq!(after["cv"], before["cv"], "{after}");
+    let files = stored_files(&app).await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].file_id, file_id);
+    assert_eq!(files[0].chunks(), 2);
+    let response = get_file(&app, &id, "cv", &[("Range", "bytes=262100-262200")]).await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
-    assert!(response.bytes().await.unwrap().as_ref() == &data[131_000..=131_100]);
+    assert!(response.bytes().await.unwrap().as_ref() == &data[262_100..=262_200]);
     let whole = get_file(&app, &id, "cv", &[]).await;
-    assert_eq!(
-        whole.headers()["etag"],
-        format!("\"{}\"", "ab".repeat(32)).as_str()
-    );
+    assert_eq!(whole.headers()["etag"], etag);
     assert!(whole.bytes().await.unwrap().as_ref() == data.as_slice());
+
     // A new file gets a higher id.
-    let next = store
-        .create_file(&NewFile {
-            name: "n".into(),
-            content_type: "text/plain".into(),
-            chunk_size: 1024,
-        })
-        .await
-        .unwrap();
-    assert!(next > 500, "{next}");
-    store.delete_file(next).await.unwrap();
+    let other = person(&app).await;
+    upload(
+        &app,
+        &other,
+        "cv",
+        file_part(bytes(10, 21), "new.txt", "text/plain"),
+    )
+    .await
+    .ok();
+    let next = app.get_object(&other).await.ok()["cv"]["fileId"]
+        .as_i64()
+        .expect("a file id");
+    assert!(next > file_id, "{next} after {file_id}");
 }
 
 #[tokio::test]

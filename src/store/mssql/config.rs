@@ -177,6 +177,27 @@ pub async fn batch_end(
     }
 }
 
+/// The distinct Lookup targets of `property` on objects of `owner_type` in `(after, upto]`.
+pub async fn lookup_targets(
+    c: &mut Client,
+    owner_type: &str,
+    property: &str,
+    after: i64,
+    upto: i64,
+) -> Result<Vec<i64>, Fail> {
+    let mut targets = Vec::new();
+    for row in exec::rows(
+        c,
+        sql::LOOKUP_TARGETS,
+        params![property, owner_type, after, upto],
+    )
+    .await?
+    {
+        targets.push(exec::req::<i64>(&row, 0)?);
+    }
+    Ok(targets)
+}
+
 /// Recomputes the display texts of objects of `owner_type` with ids in `(after, upto]`.
 pub async fn refresh_batch(
     c: &mut Client,
@@ -197,6 +218,15 @@ pub async fn refresh_batch(
             }
             let n = exec::execute(c, &refresh_lookup_displays(display), params).await?;
             rewritten += n.iter().sum::<u64>();
+        }
+        DisplaySource::Given { texts } => {
+            for (target, text) in texts {
+                let mut params = base.clone();
+                params.push(text.clone().into());
+                params.push((*target as f64).into());
+                let n = exec::execute(c, sql::REFRESH_GIVEN_DISPLAY, params).await?;
+                rewritten += n.iter().sum::<u64>();
+            }
         }
         DisplaySource::List { list } => {
             let mut params = base;

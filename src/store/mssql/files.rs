@@ -105,41 +105,6 @@ pub async fn link(c: &mut Client, req: &LinkFile) -> Result<ObjectRecord, Fail> 
     Ok(record)
 }
 
-pub async fn restore(c: &mut Client, file: &FileInfo) -> Result<(), Fail> {
-    exec::execute(
-        c,
-        sql::RESTORE_FILE,
-        params![
-            file.file_id,
-            file.name.as_str(),
-            file.content_type.as_str(),
-            i64::from(file.chunk_size),
-            file.created_at.naive_utc()
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn attach(c: &mut Client, file: &FileInfo) -> Result<bool, Fail> {
-    let Some((owner, property)) = &file.owner else {
-        return Ok(false);
-    };
-    let counts = exec::execute(
-        c,
-        sql::ATTACH_FILE,
-        params![
-            file.file_id,
-            *owner,
-            property.as_str(),
-            file.size as i64,
-            file.sha256.clone()
-        ],
-    )
-    .await?;
-    Ok(counts.last().copied().unwrap_or(0) > 0)
-}
-
 pub async fn delete(c: &mut Client, file_id: FileId) -> Result<bool, Fail> {
     let deleted = exec::execute(c, sql::DELETE_FILE, params![file_id]).await?;
     Ok(deleted.iter().sum::<u64>() > 0)

@@ -35,6 +35,7 @@ mod migrate;
 mod objects;
 mod pool;
 mod query;
+mod references;
 mod relations;
 mod sql;
 mod table;
@@ -263,6 +264,25 @@ impl Store for MssqlStore {
         .await
     }
 
+    async fn lookup_targets(
+        &self,
+        owner_type: &str,
+        property: &str,
+        ids: (ObjectId, ObjectId),
+    ) -> Result<Vec<ObjectId>, StoreError> {
+        let site: Arc<(String, String)> = Arc::new((owner_type.to_owned(), property.to_owned()));
+        self.call("lookup_targets", move |db| async move {
+            db.read(move |c| {
+                let site = site.clone();
+                Box::pin(
+                    async move { config::lookup_targets(c, &site.0, &site.1, ids.0, ids.1).await },
+                )
+            })
+            .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.refresh_display_batch", skip_all, fields(property = %refresh.property_name))]
     async fn refresh_display_batch(
         &self,
@@ -373,14 +393,39 @@ impl Store for MssqlStore {
     #[tracing::instrument(name = "store.drop_object", skip_all, fields(object_id = req.object_id))]
     async fn drop_object(&self, req: DropObject) -> Result<Vec<ObjectId>, StoreError> {
         let req = Arc::new(req);
-        self.call("drop_object", |db| async move {
-            db.transaction(|c| {
-                let req = req.clone();
-                Box::pin(async move { relations::drop_object(c, &req).await })
+        let dropped = self
+            .call("drop_object", |db| async move {
+                db.transaction(|c| {
+                    let req = req.clone();
+                    Box::pin(async move { relations::drop_object(c, &req).await })
+                })
+                .await
+            })
+            .await;
+        match dropped {
+            // A checked drop rolled back: the ids it would delete.
+            Err(StoreError::DropChecked(doomed)) => Ok(doomed),
+            other => other,
+        }
+    }
+
+    async fn lookups_to(&self, targets: &[ObjectId]) -> Result<Vec<ObjectId>, StoreError> {
+        let targets: Arc<[ObjectId]> = targets.into();
+        self.call("lookups_to", move |db| async move {
+            db.read(move |c| {
+                let targets = targets.clone();
+                Box::pin(async move { relations::lookups_to(c, &targets).await })
             })
             .await
         })
         .await
+    }
+
+    async fn lock_references(
+        &self,
+        exclusive: bool,
+    ) -> Result<Box<dyn super::ReferenceLock>, StoreError> {
+        references::take(self.db.clone(), &self.runtime.0, exclusive).await
     }
 
     #[tracing::instrument(name = "store.save_relationship", skip_all, fields(parent = parent, child = child))]
@@ -568,32 +613,6 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.restore_file", skip_all, fields(file_id = file.file_id))]
-    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError> {
-        let file = Arc::new(file.clone());
-        self.call("restore_file", |db| async move {
-            db.transaction(|c| {
-                let file = file.clone();
-                Box::pin(async move { files::restore(c, &file).await })
-            })
-            .await
-        })
-        .await
-    }
-
-    #[tracing::instrument(name = "store.attach_file", skip_all, fields(file_id = file.file_id))]
-    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError> {
-        let file = Arc::new(file.clone());
-        self.call("attach_file", |db| async move {
-            db.transaction(|c| {
-                let file = file.clone();
-                Box::pin(async move { files::attach(c, &file).await })
-            })
-            .await
-        })
-        .await
-    }
-
     #[tracing::instrument(name = "store.files", skip_all)]
     async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError> {
         self.call("files", move |db| async move {
@@ -691,20 +710,38 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.refresh_lookups_to", skip_all, fields(target))]
+    #[tracing::instrument(name = "store.refresh_lookups_to", skip_all, fields(targets = targets.len()))]
     async fn refresh_lookups_to(
         &self,
-        target: ObjectId,
+        targets: Vec<ObjectId>,
         sites: Vec<crate::store::LookupSite>,
         text: Option<String>,
     ) -> Result<(), StoreError> {
         let sites = Arc::new(sites);
+        let targets = Arc::new(targets);
         self.call("refresh_lookups_to", |db| async move {
             db.transaction(|c| {
-                let (sites, text) = (sites.clone(), text.clone());
-                Box::pin(
-                    async move { objects::refresh_dependents(c, vec![target], &sites, text).await },
-                )
+                let (sites, text, targets) = (sites.clone(), text.clone(), targets.clone());
+                Box::pin(async move {
+                    objects::refresh_dependents(c, targets.to_vec(), &sites, text).await
+                })
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn lookups_at(
+        &self,
+        owner_type: &str,
+        property: &str,
+        targets: &[ObjectId],
+    ) -> Result<Vec<ObjectId>, StoreError> {
+        let site = Arc::new((owner_type.to_owned(), property.to_owned(), targets.to_vec()));
+        self.call("lookups_at", move |db| async move {
+            db.read(move |c| {
+                let site = site.clone();
+                Box::pin(async move { objects::lookups_at(c, &site.0, &site.1, &site.2).await })
             })
             .await
         })

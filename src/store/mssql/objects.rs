@@ -140,6 +140,24 @@ async fn apply_writes(c: &mut Client, id: ObjectId, writes: &[PropertyWrite]) ->
 
 /// Sets `text` as the display text of the Lookups of `sites` pointing at any of `targets`,
 /// then of the Lookups displaying those (a chain shows the same text all the way down).
+/// The objects of `owner_type` whose Lookup `property` points at any of `targets`.
+pub(super) async fn lookups_at(
+    c: &mut Client,
+    owner_type: &str,
+    property: &str,
+    targets: &[ObjectId],
+) -> Result<Vec<ObjectId>, Fail> {
+    let mut owners = std::collections::BTreeSet::new();
+    for chunk in id_chunks(targets) {
+        let mut params = params![property, owner_type, Option::<String>::None];
+        params.extend(float_params(&chunk));
+        for row in exec::rows(c, &lookups_pointing_at(chunk.len(), true), params).await? {
+            owners.insert(exec::req::<ObjectId>(&row, 0)?);
+        }
+    }
+    Ok(owners.into_iter().collect())
+}
+
 pub(super) fn refresh_dependents<'a>(
     c: &'a mut Client,
     targets: Vec<ObjectId>,

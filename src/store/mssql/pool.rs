@@ -81,7 +81,7 @@ pub fn to_store_error(e: tiberius::error::Error) -> StoreError {
     }
 }
 
-fn fail_to_store(e: Fail) -> StoreError {
+pub fn fail_to_store(e: Fail) -> StoreError {
     match e {
         Fail::Store(e) => e,
         Fail::Sql(e) => to_store_error(e),
@@ -131,6 +131,13 @@ pub async fn connect(options: &ConnectOptions) -> Result<Client, bb8_tiberius::E
 pub struct Conn {
     pub client: Client,
     broken: bool,
+}
+
+impl Conn {
+    /// Whether the pool must discard the connection when it comes back.
+    pub fn set_broken(&mut self, broken: bool) {
+        self.broken = broken;
+    }
 }
 
 /// bb8's view of SQL Server: connects through [`connect`], discards broken connections.
@@ -222,6 +229,17 @@ impl Db {
                 tracing::warn!("no SQL Server connection became free in time");
                 Fail::Store(StoreError::Busy)
             }
+        })
+    }
+
+    /// A connection of the pool for as long as the caller holds it (a lock's). Mark it
+    /// with [`Conn::set_broken`] unless it ends as it began (no transaction open).
+    pub async fn checkout_owned(
+        &self,
+    ) -> Result<bb8::PooledConnection<'static, Manager>, StoreError> {
+        self.pool.get_owned().await.map_err(|e| match e {
+            bb8::RunError::User(e) => StoreError::Database(e.to_string()),
+            bb8::RunError::TimedOut => StoreError::Busy,
         })
     }
 

@@ -132,6 +132,14 @@ impl Renderer {
                     self.b.bind(*value)
                 )
             }
+            Test::OneOf { values, .. } => {
+                let j = self.alias("j");
+                let list = crate::query::plan::json_numbers(values);
+                format!(
+                    " AND {p}.PropertyAsDouble IN (SELECT CAST({j}.[value] AS float) FROM OPENJSON({}) AS {j})",
+                    self.b.bind(list)
+                )
+            }
             Test::Text {
                 cmp: Cmp::Eq,
                 value,

@@ -176,6 +176,9 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
         }));
     }
     doomed.retain(|id| !gone.contains(id));
+    if req.unexpected(&doomed) {
+        return Err(Fail::Store(StoreError::TypeChanged(req.object_id)));
+    }
     for chunk in id_chunks(&doomed) {
         let sql = builders::delete_objects(chunk.len());
         exec::execute(c, &sql, int_params(&chunk)).await?;
@@ -193,5 +196,21 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
             object_ids: referencing.into_iter().take(MAX_REFERENCES).collect(),
         }));
     }
+    if req.check_only {
+        // Rolls the deletes back; the store answers with the ids.
+        return Err(Fail::Store(StoreError::DropChecked(doomed)));
+    }
     Ok(doomed)
+}
+
+/// Up to 100 objects (ascending) with a Lookup pointing at any of `targets`.
+pub async fn lookups_to(c: &mut Client, targets: &[ObjectId]) -> Result<Vec<ObjectId>, Fail> {
+    let mut owners = BTreeSet::new();
+    for chunk in id_chunks(targets) {
+        let sql = builders::lookup_references(chunk.len());
+        for row in exec::rows(c, &sql, float_params(&chunk)).await? {
+            owners.insert(exec::req::<ObjectId>(&row, 0)?);
+        }
+    }
+    Ok(owners.into_iter().take(MAX_REFERENCES).collect())
 }

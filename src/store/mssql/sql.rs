@@ -340,19 +340,6 @@ SELECT FileId, @P2, @P3 FROM dbo.Files WHERE FileId = @P1 AND Linked = 0";
 pub const LINK_FILE: &str = "UPDATE dbo.Files SET OwnerObjectId = @P2, PropertyName = @P3, \
 Size = @P4, Sha256 = @P5, Linked = 1 WHERE FileId = @P1 AND Linked = 0";
 
-/// Import: a pending file with a given id (`IDENTITY_INSERT`).
-pub const RESTORE_FILE: &str = "SET IDENTITY_INSERT dbo.Files ON; \
-INSERT INTO dbo.Files (FileId, Name, ContentType, ChunkSize, CreatedAt, Linked) \
-VALUES (@P1, @P2, @P3, @P4, @P5, 0); \
-SET IDENTITY_INSERT dbo.Files OFF;";
-
-/// Import: deletes the file linked to property `@P3` of object `@P2` unless it is `@P1`,
-/// then links pending file `@P1` there with its size `@P4` and hash `@P5`.
-pub const ATTACH_FILE: &str = "DELETE FROM dbo.Files \
-WHERE OwnerObjectId = @P2 AND PropertyName = @P3 AND FileId <> @P1; \
-UPDATE dbo.Files SET OwnerObjectId = @P2, PropertyName = @P3, Size = @P4, Sha256 = @P5, \
-Linked = 1 WHERE FileId = @P1 AND Linked = 0;";
-
 /// A file and (by cascade) its chunks.
 pub const DELETE_FILE: &str = "DELETE FROM dbo.Files WHERE FileId = @P1";
 
@@ -410,11 +397,49 @@ SET IDENTITY_INSERT dbo.Objects OFF; \
 DELETE FROM dbo.Objects WHERE ObjectId = @P1; \
 END";
 
+/// The global references lock, shared (an app writing a Lookup to a global object) or
+/// exclusive (a global object dropped or retyped after every app was asked), owned by
+/// the transaction of a connection held for it: a lost connection releases it. Answers
+/// `sp_getapplock`'s result at once (negative: not granted; the caller gives the
+/// connection back and tries again later, so that waiters never hold connections the
+/// holder may need).
+pub const REFERENCE_LOCK_SHARED: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-global-references', @LockMode = N'Shared', \
+@LockOwner = N'Transaction', @LockTimeout = 0; \
+SELECT CAST(@result AS int)";
+
+/// As [`REFERENCE_LOCK_SHARED`], exclusive.
+pub const REFERENCE_LOCK_EXCLUSIVE: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-global-references', @LockMode = N'Exclusive', \
+@LockOwner = N'Transaction', @LockTimeout = 0; \
+SELECT CAST(@result AS int)";
+
+/// The distinct targets of Lookup `@P1` on objects of type `@P2` with ids in `(@P3, @P4]`.
+pub const LOOKUP_TARGETS: &str = "SELECT DISTINCT CAST(p.PropertyAsDouble AS bigint) \
+FROM dbo.Properties AS p \
+WHERE p.PropertyName = @P1 AND p.PropertyType = N'Lookup' AND p.PropertyAsDouble IS NOT NULL \
+AND p.OwnerObjectId IN (SELECT o.ObjectId FROM dbo.Objects AS o \
+WHERE o.ObjectType = @P2 AND o.ObjectId > @P3 AND o.ObjectId <= @P4)";
+
+/// Sets the display text `@P5` of Lookup `@P1` on objects of type `@P2` with ids in
+/// `(@P3, @P4]` that point at `@P6` (a text read from the global database), where it differs.
+pub const REFRESH_GIVEN_DISPLAY: &str = "UPDATE p SET PropertyAsString = @P5 \
+FROM dbo.Properties AS p \
+WHERE p.PropertyName = @P1 AND p.PropertyType = N'Lookup' AND p.PropertyAsDouble = @P6 \
+AND p.OwnerObjectId IN (SELECT o.ObjectId FROM dbo.Objects AS o \
+WHERE o.ObjectType = @P2 AND o.ObjectId > @P3 AND o.ObjectId <= @P4) \
+AND (p.PropertyAsString <> @P5 OR (p.PropertyAsString IS NULL AND @P5 IS NOT NULL) \
+OR (p.PropertyAsString IS NOT NULL AND @P5 IS NULL))";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
     ("SESSION_SETUP", SESSION_SETUP),
     ("HEALTH", HEALTH),
+    ("REFERENCE_LOCK_SHARED", REFERENCE_LOCK_SHARED),
+    ("REFERENCE_LOCK_EXCLUSIVE", REFERENCE_LOCK_EXCLUSIVE),
+    ("LOOKUP_TARGETS", LOOKUP_TARGETS),
+    ("REFRESH_GIVEN_DISPLAY", REFRESH_GIVEN_DISPLAY),
     ("BEGIN", BEGIN),
     ("COMMIT", COMMIT),
     ("ROLLBACK", ROLLBACK),
@@ -476,8 +501,6 @@ pub const ALL: &[(&str, &str)] = &[
     ("INSERT_FILE", INSERT_FILE),
     ("INSERT_FILE_CHUNK", INSERT_FILE_CHUNK),
     ("LINK_FILE", LINK_FILE),
-    ("RESTORE_FILE", RESTORE_FILE),
-    ("ATTACH_FILE", ATTACH_FILE),
     ("DELETE_FILE", DELETE_FILE),
     ("SWEEP_FILES", SWEEP_FILES),
     ("SELECT_LINKED_FILE", SELECT_LINKED_FILE),

@@ -156,6 +156,26 @@ pub(super) fn batch_end(
         .query_row(params![owner_type, after, batch], |r| r.get(0))?)
 }
 
+/// The distinct Lookup targets of `property` on objects of `owner_type` in `(after, upto]`.
+pub(super) fn lookup_targets(
+    conn: &Connection,
+    owner_type: &str,
+    property: &str,
+    after: i64,
+    upto: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let targets = conn
+        .prepare_cached(
+            "SELECT DISTINCT CAST(PropertyAsDouble AS INTEGER) FROM Properties \
+             WHERE PropertyName = ?1 AND PropertyType = 'Lookup' AND PropertyAsDouble IS NOT NULL \
+               AND OwnerObjectId IN (SELECT ObjectId FROM Objects \
+                   WHERE ObjectType = ?2 AND ObjectId > ?3 AND ObjectId <= ?4)",
+        )?
+        .query_map(params![property, owner_type, after, upto], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(targets)
+}
+
 /// Recomputes one batch: the rows of objects of `owner_type` with ids in `(after, upto]`.
 pub(super) fn refresh_batch(
     conn: &mut Connection,
@@ -199,6 +219,26 @@ pub(super) fn refresh_batch(
                     display
                 ])?
             }
+        }
+        DisplaySource::Given { texts } => {
+            let sql = format!(
+                "UPDATE Properties SET PropertyAsString = ?5 \
+                 WHERE PropertyName = ?1 AND PropertyType = 'Lookup' AND {owners} \
+                   AND PropertyAsDouble = ?6 AND PropertyAsString IS NOT ?5"
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut n = 0;
+            for (target, text) in texts {
+                n += stmt.execute(params![
+                    refresh.property_name,
+                    owner_type,
+                    after,
+                    upto,
+                    text,
+                    *target as f64
+                ])?;
+            }
+            n
         }
         DisplaySource::List { list } => {
             let text = "(SELECT li.Value FROM ListItems li \

@@ -63,17 +63,24 @@ pub(super) fn write_chunk(
 }
 
 /// Deletes the files linked to the properties `writes` set or remove (a property holds at
-/// most one file; whatever replaces or removes it lets the old one go).
+/// most one file; whatever replaces or removes it lets the old one go): one statement per
+/// save, as on SQL Server, an index probe per name. (Any write may replace a file: a
+/// property's type may have changed since the file was linked.)
 pub(super) fn unlink_properties(
     tx: &Transaction<'_>,
     id: crate::model::ObjectId,
     writes: &[PropertyWrite],
 ) -> Result<(), StoreError> {
-    let mut stmt =
-        tx.prepare_cached("DELETE FROM Files WHERE OwnerObjectId = ?1 AND PropertyName = ?2")?;
-    for w in writes {
-        stmt.execute(params![id, w.name])?;
+    if writes.is_empty() {
+        return Ok(());
     }
+    let names: Vec<&str> = writes.iter().map(|w| w.name.as_str()).collect();
+    let names = serde_json::to_string(&names).map_err(|e| StoreError::Database(e.to_string()))?;
+    tx.prepare_cached(
+        "DELETE FROM Files WHERE OwnerObjectId = ?1 \
+         AND PropertyName IN (SELECT value FROM json_each(?2))",
+    )?
+    .execute(params![id, names])?;
     Ok(())
 }
 
@@ -101,46 +108,6 @@ pub(super) fn link(conn: &mut Connection, req: &LinkFile) -> Result<ObjectRecord
     }
     tx.commit()?;
     Ok(record)
-}
-
-pub(super) fn restore(conn: &mut Connection, file: &FileInfo) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO Files (FileId, Name, ContentType, ChunkSize, CreatedAt, Linked) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-    )?
-    .execute(params![
-        file.file_id,
-        file.name,
-        file.content_type,
-        file.chunk_size,
-        super::objects::time_text(&file.created_at)
-    ])?;
-    Ok(())
-}
-
-pub(super) fn attach(conn: &mut Connection, file: &FileInfo) -> Result<bool, StoreError> {
-    let Some((owner, property)) = &file.owner else {
-        return Ok(false);
-    };
-    let tx = objects::begin(conn)?;
-    tx.prepare_cached(
-        "DELETE FROM Files WHERE OwnerObjectId = ?1 AND PropertyName = ?2 AND FileId <> ?3",
-    )?
-    .execute(params![owner, property, file.file_id])?;
-    let linked = tx
-        .prepare_cached(
-            "UPDATE Files SET OwnerObjectId = ?2, PropertyName = ?3, Size = ?4, Sha256 = ?5, \
-             Linked = 1 WHERE FileId = ?1 AND Linked = 0",
-        )?
-        .execute(params![
-            file.file_id,
-            owner,
-            property,
-            file.size as i64,
-            file.sha256
-        ])?;
-    tx.commit()?;
-    Ok(linked > 0)
 }
 
 pub(super) fn delete(conn: &mut Connection, file_id: FileId) -> Result<bool, StoreError> {

@@ -21,6 +21,7 @@ mod projection_tests;
 mod query;
 #[cfg(test)]
 mod query_tests;
+mod references;
 mod relations;
 mod table;
 mod transfer;
@@ -189,7 +190,7 @@ impl SqliteStore {
                     // A panic in one job must not take the writer down with it.
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
                     jobs += 1;
-                    if jobs % OPTIMIZE_EVERY == 0 {
+                    if jobs.is_multiple_of(OPTIMIZE_EVERY) {
                         // Keeps the planner's statistics current as the data grows.
                         if let Err(e) = conn.execute_batch("PRAGMA optimize") {
                             tracing::warn!(error = %e, "PRAGMA optimize failed");
@@ -269,11 +270,22 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection, &mut counts::CountCache) -> Result<T, StoreError> + Send + 'static,
     {
-        let permit = tokio::time::timeout(READ_WAIT, self.readers.permits.clone().acquire_owned())
+        read_on(&self.readers, job).await
+    }
+}
+
+/// Runs `job` on a reader connection of `readers` on the blocking pool.
+async fn read_on<T, F>(readers: &Arc<ReaderPool>, job: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection, &mut counts::CountCache) -> Result<T, StoreError> + Send + 'static,
+{
+    {
+        let permit = tokio::time::timeout(READ_WAIT, readers.permits.clone().acquire_owned())
             .await
             .map_err(|_| StoreError::Busy)?
             .map_err(|_| StoreError::Database("the reader pool is closed".into()))?;
-        let pool = self.readers.clone();
+        let pool = readers.clone();
         tokio::task::spawn_blocking(move || {
             let idle = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
             let (conn, mut counts) = match idle {
@@ -337,6 +349,17 @@ impl Store for SqliteStore {
     ) -> Result<Option<ObjectId>, StoreError> {
         let ty = owner_type.to_owned();
         self.read(move |c| config::batch_end(c, &ty, after, batch.max(1)))
+            .await
+    }
+
+    async fn lookup_targets(
+        &self,
+        owner_type: &str,
+        property: &str,
+        ids: (ObjectId, ObjectId),
+    ) -> Result<Vec<ObjectId>, StoreError> {
+        let (ty, name) = (owner_type.to_owned(), property.to_owned());
+        self.read(move |c| config::lookup_targets(c, &ty, &name, ids.0, ids.1))
             .await
     }
 
@@ -489,16 +512,6 @@ impl Store for SqliteStore {
         self.read(move |c| files::chunk(c, file_id, seq)).await
     }
 
-    async fn restore_file(&self, file: &FileInfo) -> Result<(), StoreError> {
-        let file = file.clone();
-        self.write(move |c| files::restore(c, &file)).await
-    }
-
-    async fn attach_file(&self, file: &FileInfo) -> Result<bool, StoreError> {
-        let file = file.clone();
-        self.write(move |c| files::attach(c, &file)).await
-    }
-
     async fn files(&self, after: FileId, limit: u32) -> Result<Vec<FileInfo>, StoreError> {
         self.read(move |c| files::list(c, after, limit)).await
     }
@@ -558,17 +571,29 @@ impl Store for SqliteStore {
 
     async fn refresh_lookups_to(
         &self,
-        target: ObjectId,
+        targets: Vec<ObjectId>,
         sites: Vec<super::LookupSite>,
         text: Option<String>,
     ) -> Result<(), StoreError> {
         self.write(move |c| {
             let tx = c.transaction()?;
-            objects::refresh_dependents(&tx, &[target], &sites, text.as_deref())?;
+            objects::refresh_dependents(&tx, &targets, &sites, text.as_deref())?;
             tx.commit()?;
             Ok(())
         })
         .await
+    }
+
+    async fn lookups_at(
+        &self,
+        owner_type: &str,
+        property: &str,
+        targets: &[ObjectId],
+    ) -> Result<Vec<ObjectId>, StoreError> {
+        let (owner_type, property, targets) =
+            (owner_type.to_owned(), property.to_owned(), targets.to_vec());
+        self.read(move |c| objects::lookups_at(c, &owner_type, &property, &targets))
+            .await
     }
 
     async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
@@ -590,6 +615,22 @@ impl Store for SqliteStore {
         let object_type = object_type.map(str::to_owned);
         self.write(move |c| projection::reset(c, object_type.as_deref()))
             .await
+    }
+
+    async fn lookups_to(&self, targets: &[ObjectId]) -> Result<Vec<ObjectId>, StoreError> {
+        let targets = targets.to_vec();
+        self.read(move |c| objects::lookups_to(c, &targets)).await
+    }
+
+    async fn lock_references(
+        &self,
+        exclusive: bool,
+    ) -> Result<Box<dyn super::ReferenceLock>, StoreError> {
+        let lock = references::FileLock::take(&self.readers.path, exclusive).await?;
+        Ok(Box::new(references::SqliteReferenceLock {
+            _lock: lock,
+            readers: self.readers.clone(),
+        }))
     }
 }
 

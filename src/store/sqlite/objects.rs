@@ -186,6 +186,31 @@ pub(super) fn lookup_owners(conn: &Connection, id: ObjectId) -> Result<Vec<Objec
     Ok(owners)
 }
 
+/// Up to [`MAX_REFERENCES`] objects (ascending) with a Lookup pointing at any of `targets`.
+pub(super) fn lookups_to(
+    conn: &Connection,
+    targets: &[ObjectId],
+) -> Result<Vec<ObjectId>, StoreError> {
+    let mut owners = std::collections::BTreeSet::new();
+    for chunk in targets.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT DISTINCT OwnerObjectId FROM Properties \
+             WHERE PropertyType = 'Lookup' AND PropertyAsDouble IN ({marks}) \
+             ORDER BY OwnerObjectId LIMIT {MAX_REFERENCES}"
+        );
+        let mut statement = conn.prepare(&sql)?;
+        let rows = statement.query_map(
+            rusqlite::params_from_iter(chunk.iter().map(|id| *id as f64)),
+            |r| r.get::<_, ObjectId>(0),
+        )?;
+        for owner in rows {
+            owners.insert(owner?);
+        }
+    }
+    Ok(owners.into_iter().take(MAX_REFERENCES).collect())
+}
+
 /// Applies property writes to one object inside `tx`, then touches its `UpdatedAt`.
 fn apply_writes(
     tx: &Transaction<'_>,
@@ -239,6 +264,28 @@ fn apply_writes(
 
 /// Sets `text` as the display text of the Lookups of `sites` pointing at any of `targets`,
 /// then of the Lookups displaying those (a chain shows the same text all the way down).
+/// The objects of `owner_type` whose Lookup `property` points at any of `targets`.
+pub(super) fn lookups_at(
+    conn: &Connection,
+    owner_type: &str,
+    property: &str,
+    targets: &[ObjectId],
+) -> Result<Vec<ObjectId>, StoreError> {
+    let targets_json =
+        serde_json::to_string(targets).map_err(|e| StoreError::Database(e.to_string()))?;
+    let owners = conn
+        .prepare_cached(
+            "SELECT DISTINCT OwnerObjectId FROM Properties \
+             WHERE PropertyType = 'Lookup' AND PropertyName = ?2 \
+               AND PropertyAsDouble IN (SELECT value FROM json_each(?1)) \
+               AND EXISTS (SELECT 1 FROM Objects o WHERE o.ObjectId = Properties.OwnerObjectId \
+                           AND o.ObjectType = ?3) ORDER BY OwnerObjectId",
+        )?
+        .query_map(params![targets_json, property, owner_type], |r| r.get(0))?
+        .collect::<Result<Vec<ObjectId>, _>>()?;
+    Ok(owners)
+}
+
 pub(super) fn refresh_dependents(
     tx: &Transaction<'_>,
     targets: &[ObjectId],

@@ -173,6 +173,13 @@ impl Renderer {
                 ))
                 .bind(Sql::Real(*value));
             }
+            Test::OneOf { values, .. } => {
+                f.push(&format!(
+                    " AND {plus}{p}.PropertyAsDouble IN (SELECT value FROM json_each("
+                ))
+                .bind(Sql::Text(crate::query::plan::json_numbers(values)))
+                .push("))");
+            }
             Test::Text { cmp, value, .. } => {
                 f.push(" AND ");
                 let expr = column(&format!("{plus}{p}.PropertyValue"));

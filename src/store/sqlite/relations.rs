@@ -76,6 +76,12 @@ pub(super) fn drop_object(
             object_ids: referencing.into_iter().take(MAX_REFERENCES).collect(),
         });
     }
+    if req.unexpected(&doomed) {
+        return Err(StoreError::TypeChanged(req.object_id));
+    }
+    if req.check_only {
+        return Ok(doomed);
+    }
     {
         // Properties and relationship rows go with the object (ON DELETE CASCADE).
         let mut delete = tx.prepare_cached("DELETE FROM Objects WHERE ObjectId = ?1")?;
