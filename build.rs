@@ -6,6 +6,8 @@
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(mssql_tests)");
     println!("cargo::rerun-if-changed=build.rs");
+    // The admin console's files are embedded (include_dir): rebuild when they change.
+    println!("cargo::rerun-if-changed=assets/admin");
     println!("cargo::rerun-if-env-changed=DATASTORE_TEST_MSSQL_URL");
     if std::env::var_os("DATASTORE_TEST_MSSQL_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=mssql_tests");

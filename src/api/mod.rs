@@ -6,6 +6,7 @@
 //! `{basePath}/apps/{app}/{endpointName}`; write endpoints take POST, read endpoints GET and
 //! POST (API.md §2, §9). `health`, `metrics` and the OpenAPI document are not per app.
 
+mod admin;
 mod files;
 mod lists;
 mod objects;
@@ -178,6 +179,11 @@ macro_rules! each_endpoint {
         $m!("getList", Access::Read, system::get_list);
         $m!("exportData", Access::AdminRead, transfer::export_data);
         $m!("copySystem", Access::AdminWrite, transfer::copy_system);
+        $m!(
+            "validateConfig",
+            Access::AdminRead,
+            admin::validate::validate_config
+        );
     };
 }
 
@@ -201,6 +207,7 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
         let mut scope = register_endpoints(web::scope(base_path));
         scope = scope.service(register_endpoints(web::scope("/apps/{app}")));
         scope = openapi::register(scope, base_path);
+        scope = admin::register(scope);
         scope = scope.service(
             web::resource("/health")
                 .name("health")

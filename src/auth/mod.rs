@@ -122,8 +122,9 @@ pub struct Auth {
     store: Arc<dyn Store>,
     /// `/health` paths, which need no key.
     public: Vec<String>,
-    /// The docs page's assets, public like the page (`{basePath}/docs/`).
-    docs_prefix: String,
+    /// The docs page's and the admin console's files, public like the pages
+    /// (`{basePath}/docs/`, `{basePath}/admin/`): they hold no data.
+    asset_prefixes: [String; 2],
     /// Whether running open is allowed (the service listens on loopback).
     open_allowed: bool,
     keys: Mutex<HashMap<String, (Instant, Option<ApiKeyRecord>)>>,
@@ -159,16 +160,23 @@ impl Auth {
                  create one with `datastore keys create --role admin`"
             );
         }
-        // What is public: the health check, and the API's own description (the OpenAPI
-        // document and its docs page hold no data).
+        // What is public: the health check, the API's own description (the OpenAPI
+        // document and its docs page) and the admin console's files: they hold no data.
         let mut public = vec!["/health".to_owned()];
-        for path in ["/health", "/openapi.json", "/docs", "/docs/"] {
+        for path in [
+            "/health",
+            "/openapi.json",
+            "/docs",
+            "/docs/",
+            "/admin",
+            "/admin/",
+        ] {
             public.push(format!("{base_path}{path}"));
         }
         Ok(Auth {
             store,
             public,
-            docs_prefix: format!("{base_path}/docs/"),
+            asset_prefixes: [format!("{base_path}/docs/"), format!("{base_path}/admin/")],
             open_allowed,
             keys: Mutex::new(HashMap::new()),
             any_key: Mutex::new(None),
@@ -359,11 +367,12 @@ pub async fn authenticate<B: MessageBody>(
     let Some(auth) = req.app_data::<web::Data<Auth>>().cloned() else {
         return Ok(refuse(req, ApiError::internal("the Auth state is missing")));
     };
-    let docs_asset = req
-        .path()
-        .strip_prefix(auth.docs_prefix.as_str())
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains("..") && !rest.contains('%'));
-    if docs_asset || auth.public.iter().any(|p| p == req.path()) {
+    let asset = auth.asset_prefixes.iter().any(|prefix| {
+        req.path()
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains("..") && !rest.contains('%'))
+    });
+    if asset || auth.public.iter().any(|p| p == req.path()) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     match auth.identify(&req).await {

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::Config;
 
-use super::{endpoints, files, lists, objects, relationships, system, transfer, Access};
+use super::{admin, endpoints, files, lists, objects, relationships, system, transfer, Access};
 use crate::error::{status, ApiError, ErrorCode};
 use crate::tenancy::SYSTEM_HEADER;
 
@@ -59,6 +59,7 @@ use crate::tenancy::SYSTEM_HEADER;
         system::health,
         transfer::export_data,
         transfer::copy_system,
+        admin::validate::validate_config,
     ),
     components(schemas(schemas::ErrorBody, schemas::ErrorDetail))
 )]

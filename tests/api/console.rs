@@ -1,0 +1,518 @@
+//! The admin console (API.md §13): served from the binary with a strict CSP, its
+//! `validateConfig` endpoint, and a person's walk through it in headless Chromium (see
+//! [`crate::browser`]: without a browser those tests say `skipped: browser`). Screenshots go
+//! to `target/console-screenshots/`.
+
+use datastore::auth::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::browser::{Browser, By};
+use crate::helpers::{spawn_app, spawn_with, TestApp};
+
+/// A client that does not follow redirects.
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn console_is_served_from_the_binary_with_a_strict_csp() {
+    let app = spawn_app().await;
+    // Once a key exists the API needs one; the console's files do not (they hold no data).
+    app.create_key(Role::Admin, None, None).await;
+    let client = plain_client();
+
+    let redirect = client
+        .get(format!("{}/admin", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.headers()["location"], "admin/");
+
+    let page = client
+        .get(format!("{}/admin/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="app.js"></script>"#));
+    // No inline script or style anywhere (the CSP would refuse them).
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script type=\"module\" src=").count()
+    );
+    assert!(!html.contains("<style") && !html.contains(" style="));
+
+    for module in [
+        "app.js",
+        "table.js",
+        "vendor/preact.mjs",
+        "vendor/hooks.mjs",
+        "vendor/htm.mjs",
+    ] {
+        let file = client
+            .get(format!("{}/admin/{module}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(file.status(), StatusCode::OK, "{module}");
+        assert!(
+            file.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript"),
+            "{module}"
+        );
+        let text = file.text().await.unwrap();
+        // Nothing fetched from elsewhere: every import is relative.
+        assert!(
+            !text.contains("http://") && !text.contains("https://")
+                || module.starts_with("vendor/"),
+            "{module}"
+        );
+        assert!(
+            !text.contains("from \"http")
+                && !text.contains("from'http")
+                && !text.contains("from\"http")
+        );
+    }
+    let missing = client
+        .get(format!("{}/admin/nothing.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let escape = client
+        .get(format!("{}/admin/..%2FCargo.toml", app.address))
+        .send()
+        .await
+        .unwrap();
+    // Not served: refused before (no key) or not found.
+    assert_ne!(escape.status(), StatusCode::OK);
+    assert!(!escape.text().await.unwrap().contains("[package]"));
+}
+
+#[tokio::test]
+async fn validate_config_reports_each_problem_at_its_file_and_line() {
+    let app = spawn_app().await;
+    let (admin, _) = app.create_key(Role::Admin, None, None).await;
+    let (reader, _) = app.create_key(Role::Read, None, None).await;
+    let good = "[types.Person.properties]\nage = \"Integer\"\n";
+    let bad = "[types.Order.properties]\namount = \"Currency\"\nstatus = { type = \"List\", list = \"Nope\" }\n";
+
+    let refused = app
+        .with_key(&reader)
+        .post("validateConfig", json!({ "files": { "a.toml": good } }))
+        .await;
+    refused.fails(403, "FORBIDDEN");
+
+    let answer = app
+        .with_key(&admin)
+        .post(
+            "validateConfig",
+            json!({ "files": { "b.toml": bad, "a.toml": good } }),
+        )
+        .await
+        .ok();
+    assert_eq!(answer["valid"], false);
+    let problems = answer["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{answer}");
+    assert_eq!(problems[0]["file"], "b.toml");
+    assert_eq!(problems[0]["line"], 3);
+    assert!(
+        problems[0]["message"].as_str().unwrap().contains("Nope"),
+        "{answer}"
+    );
+
+    let valid = app
+        .with_key(&admin)
+        .post("validateConfig", json!({ "files": { "a.toml": good } }))
+        .await
+        .ok();
+    assert_eq!(
+        valid,
+        json!({ "valid": true, "types": 1, "lists": 0, "schemaMode": "open" })
+    );
+
+    // Validating stores nothing: the active DSConfig is the sample one still.
+    let config = app.with_key(&admin).post("getConfig", json!({})).await.ok();
+    assert!(config["types"]["Person"]["properties"]["firstName"].is_object());
+
+    let missing = app.with_key(&admin).post("validateConfig", json!({})).await;
+    missing.fails(400, "MISSING_PARAMETER");
+    let outside = app
+        .with_key(&admin)
+        .post("validateConfig", json!({ "files": { "../x.toml": good } }))
+        .await;
+    outside.fails(400, "INVALID_PARAMETER");
+    let not_toml = app
+        .with_key(&admin)
+        .post("validateConfig", json!({ "files": { "x.txt": good } }))
+        .await;
+    not_toml.fails(400, "INVALID_PARAMETER");
+}
+
+async fn admin_key(app: &TestApp) -> String {
+    app.create_key(Role::Admin, None, None).await.0
+}
+
+#[tokio::test]
+async fn console_signs_in_and_shows_every_type_with_its_count() {
+    let app = spawn_app().await;
+    for name in ["Ann", "Bob", "Cid"] {
+        app.new_object("Person", json!({ "firstName": name })).await;
+    }
+    app.new_object("Company", json!({ "name": "Acme" })).await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("sign-in", &app).await else {
+        return;
+    };
+
+    b.open("").await;
+    b.wait_for("#key").await;
+    b.screenshot("sign-in").await;
+    b.type_into("#key", "dsk_not_a_key").await;
+    b.click("form button[type=submit]").await;
+    b.wait_text("[role=alert]", "not accepted").await;
+    b.screenshot("wrong-key").await;
+
+    b.type_into("#key", &key).await;
+    b.click("form button[type=submit]").await;
+    b.wait_text("td[data-type=Person]", "3").await;
+    b.wait_text("td[data-type=Company]", "1").await;
+    b.wait_text("td[data-type=City]", "0").await;
+    b.wait_text(".chart", "Person").await;
+    b.wait_for(".chart rect.chart-bar").await;
+    b.screenshot("types").await;
+
+    // The key is kept for the tab: a reload stays signed in.
+    b.refresh().await;
+    b.wait_text("td[data-type=Person]", "3").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_browses_pages_and_shows_a_query_error_at_its_position() {
+    let app = spawn_app().await;
+    for age in 0..60 {
+        app.new_object(
+            "Person",
+            json!({ "firstName": format!("P{age}"), "age": age }),
+        )
+        .await;
+    }
+    let key = admin_key(&app).await;
+    let bad = "age >> 30";
+    let position = app
+        .with_key(&key)
+        .post(
+            "getObjectListByFilter",
+            json!({ "objectType": "Person", "query": bad }),
+        )
+        .await
+        .fails(400, "QUERY_SYNTAX")["position"]
+        .as_u64()
+        .unwrap();
+    let Some(mut b) = Browser::start("browse", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+
+    b.open("#/t/Person").await;
+    b.wait_text(".pager", "1–50 of 60").await;
+    b.screenshot("first-page").await;
+    let next = b.find(By::LinkText("Next")).await;
+    b.click_on(&next).await;
+    b.wait_text(".pager", "51–60 of 60").await;
+    // Sorted by age, descending: the oldest first.
+    b.click("th a[title='Sort by age']").await;
+    b.wait_until(
+        "sorted ascending",
+        "document.querySelector('th[aria-sort=ascending]')",
+    )
+    .await;
+    b.click("th a[title='Sort by age']").await;
+    b.wait_text("table.grid tbody tr:first-child", "59").await;
+
+    b.type_into("#query", bad).await;
+    b.click("form.query button[type=submit]").await;
+    let error = b.wait_text("#query-error", "character").await;
+    assert!(
+        error.contains(&format!("character {}", position + 1)),
+        "{error}"
+    );
+    assert!(error.contains('^'), "{error}");
+    b.wait_until(
+        "the query box is marked invalid",
+        "document.querySelector('#query[aria-invalid=true]')",
+    )
+    .await;
+    b.screenshot("bad-query").await;
+
+    b.type_into("#query", "age >= 55").await;
+    b.click("form.query button[type=submit]").await;
+    b.wait_text(".page-head", "5 objects").await;
+    b.wait_until("no error", "!document.querySelector('#query-error')")
+        .await;
+    assert!(b.current_url().await.contains("q=age"));
+    b.screenshot("good-query").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_edits_every_property_type() {
+    let app = spawn_app().await;
+    let acme = app.new_object("Company", json!({ "name": "Acme" })).await;
+    app.new_object("Company", json!({ "name": "Other" })).await;
+    let ann = app
+        .new_object("Person", json!({ "firstName": "Ann" }))
+        .await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("edit", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open(&format!("#/o/{}", ann["objectId"])).await;
+    b.wait_for("form.editor").await;
+
+    b.type_into("#prop-lastName", "Doe").await;
+    b.type_into("#prop-age", "42").await;
+    b.type_into("#prop-height", "1.75").await;
+    b.type_into("#prop-salary", "4200.5").await;
+    b.set_value("#prop-birthDate", "1990-05-17").await;
+    b.set_value("#prop-lastLogin", "2024-03-01T13:45:10").await;
+    b.set_value("#prop-workStart", "08:30:00").await;
+    b.click("#prop-active").await;
+    b.wait_for("#prop-status option[value=I]").await;
+    b.set_value("#prop-status", "I").await;
+    b.type_into("#prop-company", "Acm").await;
+    b.wait_text(".hits", "Acme").await;
+    b.click(".hits button.hit").await;
+    b.set_value("#prop-tags", r#"["vip","new"]"#).await;
+    b.set_value("#prop-preferences", r#"{"food":"Pasta"}"#)
+        .await;
+    b.type_into("#prop-home-lat", "52.52").await;
+    b.type_into("#prop-home-lng", "13.405").await;
+    b.set_value("#prop-signature", "aGVsbG8=").await;
+    b.type_into("#prop-website", "https://example.org/me").await;
+    b.screenshot("edited").await;
+    b.click("form.editor button[type=submit]").await;
+    b.wait_text(".editor .notice", "Saved").await;
+    b.screenshot("saved").await;
+
+    let saved = app
+        .with_key(&key)
+        .post("getObject", json!({ "objectId": ann["objectId"] }))
+        .await
+        .ok();
+    let expected = json!({
+        "lastName": "Doe", "age": 42, "height": 1.75, "salary": "4200.50",
+        "birthDate": "1990-05-17", "lastLogin": "2024-03-01T13:45:10Z", "workStart": "08:30:00",
+        "active": true, "status": "I", "status@display": "Inactive",
+        "company": acme["objectId"], "company@display": "Acme",
+        "tags": ["vip", "new"], "preferences": { "food": "Pasta" },
+        "home": { "lat": 52.52, "lng": 13.405 }, "signature": "aGVsbG8=",
+        "website": "https://example.org/me", "firstName": "Ann",
+    });
+    for (name, value) in expected.as_object().unwrap() {
+        assert_eq!(&saved[name], value, "{name} in {saved}");
+    }
+
+    // A value that does not convert: the API's error, at its field.
+    b.type_into("#prop-salary", "twelve").await;
+    b.click("form.editor button[type=submit]").await;
+    b.wait_text("[data-property=salary] .field-error", "salary")
+        .await;
+    b.screenshot("invalid-value").await;
+    let unchanged = app
+        .with_key(&key)
+        .post("getObject", json!({ "objectId": ann["objectId"] }))
+        .await
+        .ok();
+    assert_eq!(unchanged["salary"], "4200.50");
+    b.close().await;
+}
+
+const CHECKER_PNG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/api/fixtures/checker.png"
+);
+
+#[tokio::test]
+async fn console_uploads_an_image_and_shows_it() {
+    let app = spawn_app().await;
+    let acme = app.new_object("Company", json!({ "name": "Acme" })).await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("upload", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open(&format!("#/o/{}", acme["objectId"])).await;
+    let input = b.wait_for("#prop-logo").await;
+    b.keys(&input, CHECKER_PNG).await;
+    b.wait_until(
+        "a preview of the chosen file",
+        "document.querySelector('img.preview')",
+    )
+    .await;
+    b.click("[data-property=logo] .upload-row button").await;
+    b.wait_text(".editor .notice", "Uploaded logo").await;
+    b.wait_text("[data-property=logo] .file", "checker.png")
+        .await;
+    b.wait_until(
+        "the stored image shown",
+        "(() => { const i = document.querySelector('img.preview'); return i && i.dataset.source === 'stored' && i.src.startsWith('blob:') && i.complete && i.naturalWidth === 48; })()",
+    )
+    .await;
+    b.screenshot("uploaded").await;
+    let saved = app
+        .with_key(&key)
+        .post("getObject", json!({ "objectId": acme["objectId"] }))
+        .await
+        .ok();
+    assert_eq!(saved["logo"]["name"], "checker.png", "{saved}");
+    assert_eq!(saved["logo"]["contentType"], "image/png", "{saved}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_refuses_to_drop_an_object_with_a_strict_child_and_says_why() {
+    let app = spawn_app().await;
+    let acme = app.new_object("Company", json!({ "name": "Acme" })).await;
+    let ann = app
+        .new_object("Person", json!({ "firstName": "Ann" }))
+        .await;
+    app.relate(&acme, &ann, true).await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("drop", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open(&format!("#/o/{}", acme["objectId"])).await;
+    b.wait_text("#children-title", "1").await;
+    b.wait_text(".related-list", "strict").await;
+    b.click("section.danger button.danger").await;
+    b.click("section.danger form button[type=submit]").await;
+    b.wait_text(
+        "section.danger [role=alert]",
+        "strict children of type Person",
+    )
+    .await;
+    b.screenshot("refused").await;
+    let still = app
+        .with_key(&key)
+        .post("getObject", json!({ "objectId": acme["objectId"] }))
+        .await;
+    assert_eq!(still.status, StatusCode::OK);
+
+    // Ticking the type the error named deletes both.
+    b.click("section.danger label.check input").await;
+    b.click("section.danger form button[type=submit]").await;
+    b.wait_text("main .notice", "Deleted 2 objects").await;
+    b.screenshot("dropped").await;
+    let gone = app
+        .with_key(&key)
+        .post("getObject", json!({ "objectId": ann["objectId"] }))
+        .await;
+    gone.fails(404, "OBJECT_NOT_FOUND");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_validates_a_dsconfig_with_each_problem_at_its_file_and_line() {
+    let app = spawn_app().await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("dsconfig", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open("#/config").await;
+    b.wait_for("#file-text-0").await;
+    b.wait_until(
+        "the active DSConfig as TOML",
+        "document.querySelector('#file-text-0').value.includes('[types.Person.properties]')",
+    )
+    .await;
+    // The active DSConfig, as the console writes it, is valid.
+    let validate = b.find(By::XPath("//button[text()='Validate']")).await;
+    b.click_on(&validate).await;
+    b.wait_text("main .notice", "Valid: 5 types, 1 lists").await;
+
+    let text = b
+        .execute(
+            "return document.querySelector('#file-text-0').value;",
+            vec![],
+        )
+        .await;
+    let text = text.as_str().unwrap().to_owned();
+    let broken = format!(
+        "{text}\n[types.Broken.properties]\nstatus = {{ type = \"List\", list = \"Nope\" }}\n"
+    );
+    let line = broken.lines().count();
+    b.set_value("#file-text-0", &broken).await;
+    let validate = b.find(By::XPath("//button[text()='Validate']")).await;
+    b.click_on(&validate).await;
+    let problems = b.wait_text(".problems", "1 problem").await;
+    assert!(
+        problems.contains(&format!("dsconfig.toml:{line}")),
+        "{problems}"
+    );
+    b.click(".problems button.link").await;
+    b.wait_text(".caret-line", &format!("Line {line}")).await;
+    b.screenshot("problem").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_works_under_a_base_path_in_a_narrow_window_with_the_keyboard() {
+    let app = spawn_with(|settings, _| settings.base_path = "/datastore".into()).await;
+    app.new_object("Person", json!({ "firstName": "Ann", "age": 31 }))
+        .await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start_sized("narrow", &app, 390, 844).await else {
+        return;
+    };
+    assert!(b.console.contains("/datastore/admin/"));
+    b.sign_in(&key).await;
+    b.wait_text("td[data-type=Person]", "1").await;
+    b.screenshot("types").await;
+    b.open("#/t/Person").await;
+    b.wait_text(".pager", "1–1 of 1").await;
+    b.wait_until(
+        "no page-wide horizontal scrolling",
+        "document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    // `/` jumps to the query box; Enter runs the query.
+    b.press("/").await;
+    b.wait_until(
+        "the query box focused",
+        "document.activeElement.id === 'query'",
+    )
+    .await;
+    let query = b.wait_for("#query").await;
+    b.keys(&query, "age == 31\u{E007}").await;
+    b.wait_text(".page-head", "1 object").await;
+    b.wait_until("the query in the URL", "location.hash.includes('q=age')")
+        .await;
+    b.screenshot("table").await;
+    b.close().await;
+}
