@@ -1,7 +1,7 @@
 // Shared pieces: the html tag, the router (state in the URL fragment), loading and errors.
 
 import { h } from './vendor/preact.mjs';
-import { useEffect, useState } from './vendor/hooks.mjs';
+import { useEffect, useRef, useState } from './vendor/hooks.mjs';
 import htm from './vendor/htm.mjs';
 
 export const html = htm.bind(h);
@@ -65,8 +65,13 @@ export function Loading({ busy, label = 'Loading' }) {
 }
 
 export function ErrorBox({ error, children }) {
+  const box = useRef(null);
+  // An error the person cannot see is no answer: bring it into view.
+  useEffect(() => {
+    if (error && box.current) box.current.scrollIntoView({ block: 'nearest' });
+  }, [error]);
   if (!error) return null;
-  return html`<div class="error" role="alert">
+  return html`<div class="error" role="alert" ref=${box}>
     <strong>${error.plain || String(error.message || error)}</strong>
     ${error.code && error.code !== 'NETWORK' ? html`<span class="code">${error.code}</span>` : null}
     ${children}
