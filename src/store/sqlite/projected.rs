@@ -331,6 +331,16 @@ impl Writer<'_> {
                 .bind(Sql::Real(*value));
                 (f, true)
             }
+            Test::OneOf { property, values } => {
+                // As the EAV plan tests it: the stored double, whatever the row's type.
+                f.push(&format!(
+                    "{} IN (SELECT value FROM json_each(",
+                    self.column(property, 'd')
+                ))
+                .bind(Sql::Text(crate::query::plan::json_numbers(values)))
+                .push("))");
+                (f, true)
+            }
             Test::Text {
                 property,
                 cmp,
