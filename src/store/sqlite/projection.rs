@@ -529,14 +529,27 @@ pub(crate) fn reset(
     Ok(chosen.into_iter().map(|(_, t)| t).collect())
 }
 
-/// Rows of the projection according to the planner's statistics (`None` without them).
+/// Rows of the projection according to the planner's statistics, else the span of its ids
+/// (two index probes; at least the number of rows).
 pub(crate) fn estimated_rows(conn: &Connection, table: i64) -> Option<u64> {
     let stat: Option<String> = conn
         .prepare_cached("SELECT stat FROM sqlite_stat1 WHERE tbl = ?1 LIMIT 1")
-        .ok()?
-        .query_row([format!("Proj_{table}")], |r| r.get(0))
-        .optional()
         .ok()
+        .and_then(|mut s| {
+            s.query_row([format!("Proj_{table}")], |r| r.get(0))
+                .optional()
+                .ok()
+        })
         .flatten();
-    stat?.split(' ').next()?.parse().ok()
+    if let Some(rows) = stat.and_then(|s| s.split(' ').next()?.parse().ok()) {
+        return Some(rows);
+    }
+    conn.prepare_cached(&format!(
+        "SELECT max(ObjectId) - min(ObjectId) + 1 FROM Proj_{table}"
+    ))
+    .ok()?
+    .query_row([], |r| r.get::<_, Option<i64>>(0))
+    .ok()
+    .flatten()
+    .map(|n| n.max(0) as u64)
 }
