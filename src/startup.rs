@@ -141,6 +141,8 @@ pub struct Application {
     watcher: tokio::task::JoinHandle<()>,
     /// Removes pending files that failed uploads left; ends with the service.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Prunes the change log past `--history-days` and old idempotency records.
+    pruner: tokio::task::JoinHandle<()>,
     /// Closes idle apps' databases and hands them the central DSConfig; ends with the
     /// service.
     maintainer: tokio::task::JoinHandle<()>,
@@ -195,6 +197,7 @@ impl Application {
         );
         let maintainer = tenants.clone().maintain();
         let sweeper = crate::service::sweep_pending_files(tenants.clone());
+        let pruner = crate::service::history::prune(tenants.clone(), settings.history_days);
         let state = web::Data::new(ApiState {
             tenants,
             body_limit: settings.body_limit,
@@ -241,6 +244,7 @@ impl Application {
             address: settings.listen,
             watcher,
             sweeper,
+            pruner,
             maintainer,
         })
     }
@@ -268,6 +272,7 @@ impl Application {
         let result = self.server.await;
         self.watcher.abort();
         self.sweeper.abort();
+        self.pruner.abort();
         self.maintainer.abort();
         result
     }

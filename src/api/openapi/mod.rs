@@ -20,7 +20,9 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::Config;
 
-use super::{endpoints, files, lists, objects, relationships, system, transfer, Access};
+use super::{
+    batch, endpoints, events, files, lists, objects, relationships, system, transfer, Access,
+};
 use crate::error::{status, ApiError, ErrorCode};
 use crate::tenancy::SYSTEM_HEADER;
 
@@ -59,6 +61,9 @@ use crate::tenancy::SYSTEM_HEADER;
         system::health,
         transfer::export_data,
         transfer::copy_system,
+        batch::batch,
+        events::get_history,
+        events::events,
     ),
     components(schemas(schemas::ErrorBody, schemas::ErrorDetail))
 )]
@@ -96,6 +101,17 @@ fn endpoint_codes(name: &str) -> &'static [ErrorCode] {
         ],
         "getList" => &[UnknownList],
         "copySystem" => &[Conflict],
+        "batch" => &[
+            ObjectNotFound,
+            InvalidValue,
+            UnknownObjectType,
+            UnknownProperty,
+            InvalidRelationship,
+            InvalidReference,
+            StrictChildrenExist,
+            ReferencedByLookup,
+            Conflict,
+        ],
         "uploadFile" => &[
             ObjectNotFound,
             InvalidValue,
@@ -127,6 +143,10 @@ fn error_codes(name: &str, access: Access, has_required: bool) -> Vec<ErrorCode>
     }
     if !access.takes_get() {
         codes.push(MethodNotAllowed);
+    }
+    // Writes take an `Idempotency-Key` (uploads excepted).
+    if access == Access::Write && name != "uploadFile" {
+        codes.extend([IdempotencyKeyReused, IdempotencyKeyInUse]);
     }
     // Keys (API.md §3): once one exists, a missing or bad key, a role too low, or too many
     // failed keys from one address; and the per-client rate limit.
@@ -286,6 +306,7 @@ pub fn document(base_path: &str) -> Value {
     });
     doc["security"] = json!([{ "bearerKey": [] }, { "apiKeyHeader": [] }, {}]);
     without_null(&mut doc["components"]);
+    without_null(&mut doc["paths"]);
     let schemas = doc["components"]["schemas"].clone();
     if let Some(object) = doc["components"]["schemas"].get_mut("Object") {
         // Besides its system fields, an object carries one attribute per property.

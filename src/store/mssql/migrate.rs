@@ -59,6 +59,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0006_apps.sql"),
         transactional: true,
     },
+    Migration {
+        version: 40,
+        name: "changes",
+        sql: include_str!("../../../migrations/mssql/0040_changes.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

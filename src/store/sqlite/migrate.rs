@@ -43,6 +43,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "apps",
         sql: include_str!("../../../migrations/sqlite/0006_apps.sql"),
     },
+    Migration {
+        version: 40,
+        name: "changes",
+        sql: include_str!("../../../migrations/sqlite/0040_changes.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (
