@@ -92,10 +92,7 @@ OUTPUT INSERTED.ObjectId VALUES (@P1, @P2, @P3, @P3)";
 /// Touches the object first: its row lock makes concurrent writers of one object take
 /// turns, and the type read under that lock is checked against the one the writes were
 /// converted for (read by a SELECT, not `OUTPUT`, for the reason given at [`NEXT_NUMBER`]).
-/// Two result sets: the `UpdatedAt` it replaced (`OUTPUT`; the change log's `from`, which
-/// a PostgreSQL-based engine may report from before a lock wait), then the type.
-pub const TOUCH_OBJECT: &str = "UPDATE dbo.Objects SET UpdatedAt = @P2 \
-OUTPUT deleted.UpdatedAt WHERE ObjectId = @P1; \
+pub const TOUCH_OBJECT: &str = "UPDATE dbo.Objects SET UpdatedAt = @P2 WHERE ObjectId = @P1; \
 IF @@ROWCOUNT > 0 SELECT ObjectType FROM dbo.Objects WHERE ObjectId = @P1;";
 
 pub const CHANGE_TYPE: &str =
