@@ -23,7 +23,9 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownObjectType
         | ErrorCode::UnknownProperty
         | ErrorCode::InvalidRelationship
+        | ErrorCode::InvalidReference
         | ErrorCode::QuerySyntax => StatusCode::BAD_REQUEST,
+        ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::ObjectNotFound
@@ -31,9 +33,10 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownList
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::StrictChildrenExist | ErrorCode::ReferencedByLookup | ErrorCode::Conflict => {
-            StatusCode::CONFLICT
-        }
+        ErrorCode::StrictChildrenExist
+        | ErrorCode::ReferencedByLookup
+        | ErrorCode::Conflict
+        | ErrorCode::IdempotencyKeyInUse => StatusCode::CONFLICT,
         ErrorCode::PayloadTooLarge | ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -216,6 +216,15 @@ pub struct Settings {
         global = true
     )]
     pub app_pool_size: u32,
+    /// Days the change log keeps a change (getHistory, events); 0 keeps them forever.
+    /// Older changes are pruned in small batches in the background.
+    #[arg(
+        long,
+        env = "DATASTORE_HISTORY_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub history_days: u32,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "DATASTORE_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -267,6 +276,7 @@ impl std::fmt::Debug for Settings {
             .field("max_open_apps", &self.max_open_apps)
             .field("app_idle_seconds", &self.app_idle_seconds)
             .field("app_pool_size", &self.app_pool_size)
+            .field("history_days", &self.history_days)
             .field("ops", &self.ops)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "***"))
             .finish()

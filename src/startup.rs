@@ -245,6 +245,8 @@ pub struct Application {
     watcher: tokio::task::JoinHandle<()>,
     /// Removes pending files that failed uploads left; ends with the service.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Prunes the change log past `--history-days` and old idempotency records.
+    pruner: tokio::task::JoinHandle<()>,
     /// Closes idle apps' databases and hands them the central DSConfig; ends with the
     /// service.
     maintainer: tokio::task::JoinHandle<()>,
@@ -302,6 +304,7 @@ impl Application {
         }
         let maintainer = tenants.clone().maintain();
         let sweeper = crate::service::sweep_pending_files(tenants.clone());
+        let pruner = crate::service::history::prune(tenants.clone(), settings.history_days);
         let state = web::Data::new(ApiState {
             tenants,
             body_limit: settings.body_limit,
@@ -348,6 +351,7 @@ impl Application {
             address: settings.listen,
             watcher,
             sweeper,
+            pruner,
             maintainer,
         })
     }
@@ -375,6 +379,7 @@ impl Application {
         let result = self.server.await;
         self.watcher.abort();
         self.sweeper.abort();
+        self.pruner.abort();
         self.maintainer.abort();
         result
     }

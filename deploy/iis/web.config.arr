@@ -8,6 +8,10 @@
     %windir%\system32\inetsrv\appcmd.exe set config -section:system.webServer/proxy /enabled:"True" /preserveHostHeader:"True" /commit:apphost
     %windir%\system32\inetsrv\appcmd.exe set config -section:system.webServer/rewrite/allowedServerVariables /+"[name='HTTP_X_FORWARDED_PROTO']" /commit:apphost
     %windir%\system32\inetsrv\appcmd.exe set config -section:system.webServer/rewrite/allowedServerVariables /+"[name='HTTP_X_FORWARDED_HOST']" /commit:apphost
+    %windir%\system32\inetsrv\appcmd.exe set config -section:system.webServer/proxy /responseBufferLimit:"0" /commit:apphost
+  The last line makes ARR pass responses on as they come (GET /events, Server-Sent Events;
+  ARR buffers 4 MB by default). ARR's proxy timeout (120 s by default) stays: the event
+  stream sends a comment line every 15 s.
   ARR adds X-Forwarded-For itself (proxy setting "Preserve client IP in the following header",
   on by default; it may append the client's port, which the service understands).
 
@@ -50,4 +54,11 @@
     </security>
     <httpErrors existingResponse="PassThrough" />
   </system.webServer>
+  <!-- GET /events (Server-Sent Events): never compressed or cached by IIS (both buffer). -->
+  <location path="datastore/events">
+    <system.webServer>
+      <urlCompression doStaticCompression="false" doDynamicCompression="false" />
+      <caching enabled="false" enableKernelCache="false" />
+    </system.webServer>
+  </location>
 </configuration>

@@ -7,7 +7,10 @@
 //! POST (API.md §2, §9). `health`, `metrics` and the OpenAPI document are not per app.
 
 mod admin;
+mod batch;
+mod events;
 mod files;
+mod idempotency;
 mod lists;
 mod objects;
 pub mod openapi;
@@ -163,6 +166,8 @@ macro_rules! each_endpoint {
         );
         $m!("getChildren", Access::Read, relationships::get_children);
         $m!("getParents", Access::Read, relationships::get_parents);
+        $m!("batch", Access::Write, batch::batch);
+        $m!("getHistory", Access::Read, events::get_history);
         $m!(
             "getObjectListTable",
             Access::Read,
@@ -205,7 +210,9 @@ pub fn endpoints() -> Vec<(&'static str, Access)> {
 pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
     move |cfg| {
         let mut scope = register_endpoints(web::scope(base_path));
+        scope = scope.service(events_resource("/apps/{app}/events"));
         scope = scope.service(register_endpoints(web::scope("/apps/{app}")));
+        scope = scope.service(events_resource("/events"));
         scope = openapi::register(scope, base_path);
         scope = admin::register(scope);
         scope = scope.service(
@@ -244,7 +251,14 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
             } else {
                 resource
             };
-            // The role travels with the endpoint; `auth::authorize` checks it.
+            // A retried write with an `Idempotency-Key` answers the first answer (uploads
+            // excepted: their bodies are not held whole).
+            let resource = resource.wrap(actix_web::middleware::Condition::new(
+                $access == Access::Write && $name != "uploadFile",
+                actix_web::middleware::from_fn(idempotency::idempotent),
+            ));
+            // The role travels with the endpoint; `auth::authorize` checks it (before the
+            // idempotency record: the last wrapped runs first).
             let resource = resource
                 .app_data(crate::auth::Required($access.role()))
                 .wrap(actix_web::middleware::from_fn(crate::auth::authorize));
@@ -253,6 +267,17 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
     }
     each_endpoint!(endpoint);
     scope
+}
+
+/// `GET /events` (read role): its query takes a repeated `objectType`, so it is not among
+/// the endpoints of [`each_endpoint!`].
+fn events_resource(path: &str) -> impl actix_web::dev::HttpServiceFactory {
+    web::resource(path)
+        .name("events")
+        .route(web::get().to(events::events))
+        .default_service(web::to(method_not_allowed))
+        .app_data(crate::auth::Required(crate::auth::Role::Read))
+        .wrap(actix_web::middleware::from_fn(crate::auth::authorize))
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -105,6 +105,14 @@ impl Params {
         Ok(params)
     }
 
+    /// Parameters given as a JSON object (one operation of a batch).
+    pub fn from_map(map: Map<String, Value>) -> Params {
+        Params {
+            values: map.into_iter().collect(),
+            asked: Vec::new(),
+        }
+    }
+
     /// The parameters of the query string alone (an endpoint whose body is not parameters).
     pub fn from_query(req: &HttpRequest) -> Result<Params, ApiError> {
         let mut params = Params::default();

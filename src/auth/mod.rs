@@ -377,8 +377,14 @@ pub async fn authenticate<B: MessageBody>(
     }
     match auth.identify(&req).await {
         Ok(caller) => {
+            // The acting key's id goes with every write of the request (the change log).
+            let key_id = match &caller {
+                Caller::Key { id, .. } => Some(id.clone()),
+                Caller::Open => None,
+            };
             req.extensions_mut().insert(caller);
-            Ok(next.call(req).await?.map_into_left_body())
+            let response = crate::store::changes::acting(key_id, next.call(req)).await?;
+            Ok(response.map_into_left_body())
         }
         Err(error) => Ok(refuse(req, error)),
     }

@@ -14,10 +14,12 @@
 //! - `tenants`: the (app, system) databases, opened on first use into a bounded registry.
 
 mod active;
+pub mod batch;
 pub mod displays;
 mod error;
 mod files;
 pub mod projections;
+pub mod history;
 mod render;
 mod schema;
 mod table;
@@ -359,28 +361,7 @@ impl Datastore {
         let mut properties = Map::new();
         properties.insert(name.to_owned(), value);
         let record = self.save(id, &properties).await?;
-        let property_type = match record.property(name) {
-            Some(p) => p.property_type,
-            None => self.schema().property_type(&record.object_type, name)?,
-        };
-        let mut answer = Map::new();
-        answer.insert("objectId".into(), id.into());
-        answer.insert("propertyName".into(), name.into());
-        answer.insert("propertyType".into(), property_type.as_str().into());
-        // A removed property, or a column without a value, is left out, never `null`.
-        if let Some(p) = record.property(name) {
-            answer.insert(
-                "propertyValue".into(),
-                convert::to_json(p.property_type, &p.value),
-            );
-            if let Some(d) = p.as_double.and_then(serde_json::Number::from_f64) {
-                answer.insert("propertyAsDouble".into(), Value::Number(d));
-            }
-            if let Some(text) = &p.as_string {
-                answer.insert("propertyAsString".into(), text.clone().into());
-            }
-        }
-        Ok(Value::Object(answer))
+        property_answer(&self.schema(), &record, name)
     }
 
     pub async fn save_properties(
@@ -595,4 +576,34 @@ pub(crate) fn display_text(target: &ObjectRecord, display: &str) -> Option<Strin
             _ => p.as_string.clone().or_else(|| Some(p.value.clone())),
         }),
     }
+}
+
+/// saveProperty's answer: the columns of property `name` of `record` as stored.
+pub(crate) fn property_answer(
+    schema: &Schema,
+    record: &ObjectRecord,
+    name: &str,
+) -> Result<Value, ServiceError> {
+    let property_type = match record.property(name) {
+        Some(p) => p.property_type,
+        None => schema.property_type(&record.object_type, name)?,
+    };
+    let mut answer = Map::new();
+    answer.insert("objectId".into(), record.id.into());
+    answer.insert("propertyName".into(), name.into());
+    answer.insert("propertyType".into(), property_type.as_str().into());
+    // A removed property, or a column without a value, is left out, never `null`.
+    if let Some(p) = record.property(name) {
+        answer.insert(
+            "propertyValue".into(),
+            convert::to_json(p.property_type, &p.value),
+        );
+        if let Some(d) = p.as_double.and_then(serde_json::Number::from_f64) {
+            answer.insert("propertyAsDouble".into(), Value::Number(d));
+        }
+        if let Some(text) = &p.as_string {
+            answer.insert("propertyAsString".into(), text.clone().into());
+        }
+    }
+    Ok(Value::Object(answer))
 }

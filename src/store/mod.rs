@@ -6,6 +6,8 @@
 //! lookups a write must check, the display texts a write must refresh. A backend's job is
 //! to do each operation atomically and concurrently safely.
 
+pub mod batch;
+pub mod changes;
 pub mod mssql;
 pub mod sqlite;
 pub mod transfer;
@@ -20,6 +22,8 @@ use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::QueryPlan;
 
+pub use batch::{BatchError, BatchFailure, BatchPlan, WriteOp, WriteOutcome};
+pub use changes::{Change, ChangeFilter, ChangePage, Claim};
 pub use transfer::{DataBatch, ExportSink, ImportItem, ImportSource, TransferCounts};
 pub use types::*;
 // The comparison vocabulary lives below both the query plan and the stores.
@@ -325,6 +329,57 @@ pub trait Store: Send + Sync + 'static {
     /// to it. Held until the returned guard is dropped (and by nothing once its process or
     /// connection is gone). [`StoreError::Busy`] when it cannot be had within 30 s.
     async fn lock_references(&self, exclusive: bool) -> Result<Box<dyn ReferenceLock>, StoreError>;
+
+    /// Runs the writes of a batch in one transaction, all or nothing (API.md §12): the
+    /// outcomes in order, or the step that failed and why, with nothing stored.
+    async fn batch(&self, plan: Arc<dyn BatchPlan>) -> Result<Vec<WriteOutcome>, BatchFailure>;
+
+    /// Up to `limit` changes of object `object_id` after change `after`, oldest first (the
+    /// object may be dropped by now).
+    async fn history(
+        &self,
+        object_id: ObjectId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Change>, StoreError>;
+
+    /// Up to `limit` changes after change `after` that `filter` takes, oldest first, with
+    /// the retention mark read in the same snapshot. Ids commit in order on every backend,
+    /// so a reader that goes on after the last id it saw misses nothing.
+    async fn changes_since(
+        &self,
+        after: i64,
+        filter: &ChangeFilter,
+        limit: u32,
+    ) -> Result<ChangePage, StoreError>;
+
+    /// Deletes up to `batch` of the oldest changes made before `before` (a prefix of the
+    /// log); how many. Safe with other processes pruning at once.
+    async fn prune_changes(&self, before: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
+
+    /// A counter that moves after every write of this process: event streams wake on it
+    /// at once (other processes' writes are found by reading the log).
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Claims an `Idempotency-Key` for a request whose body hashes to `body_hash`, or
+    /// tells who has it. A claim made before `stale` that never finished is taken over.
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        body_hash: &str,
+        stale: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
+
+    /// Stores the answer of a claimed key; `None` lets the key go (a retry runs again).
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        response: Option<String>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes up to `batch` idempotency records made before `before`; how many.
+    async fn prune_idempotency(&self, before: DateTime<Utc>, batch: u32)
+        -> Result<u64, StoreError>;
 
     /// Sets `text` as the display text of the Lookups of `sites` pointing at any of
     /// `targets` (objects of another database: global ones), and of the Lookups displaying

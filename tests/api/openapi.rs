@@ -164,7 +164,9 @@ fn status_of_errors(operation: &Value) -> Vec<u16> {
 fn every_endpoint_is_in_the_document_with_its_methods() {
     let doc = document("");
     let paths = doc["paths"].as_object().expect("paths");
-    let mut registered: BTreeSet<String> = BTreeSet::from(["/health".to_owned()]);
+    // `/health` and `/events` (a stream) take no parameters of the usual kind.
+    let mut registered: BTreeSet<String> =
+        BTreeSet::from(["/health".to_owned(), "/events".to_owned()]);
     for (name, access) in endpoints() {
         let path = format!("/{name}");
         let item = &paths
@@ -308,11 +310,13 @@ fn the_postman_collection_has_every_path_variables_and_status_tests() {
         assert!(script.contains("pm.test(") && script.contains("to.have.status(200)"));
     }
     let doc = document("");
+    // Every path but the event stream, which never ends (Postman cannot run it).
     let documented: BTreeSet<String> = doc["paths"]
         .as_object()
         .expect("paths")
-        .keys()
-        .cloned()
+        .iter()
+        .filter(|(_, item)| !datastore::api::openapi::postman::is_stream(&item["get"]))
+        .map(|(path, _)| path.clone())
         .collect();
     assert_eq!(covered, documented);
     assert_eq!(apps, 1, "one example addresses an app and a system");

@@ -20,7 +20,10 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::Config;
 
-use super::{admin, endpoints, files, lists, objects, relationships, system, transfer, Access};
+use super::{
+    admin, batch, endpoints, events, files, lists, objects, relationships, system, transfer,
+    Access,
+};
 use crate::error::{status, ApiError, ErrorCode};
 use crate::tenancy::SYSTEM_HEADER;
 
@@ -60,6 +63,9 @@ use crate::tenancy::SYSTEM_HEADER;
         transfer::export_data,
         transfer::copy_system,
         admin::validate::validate_config,
+        batch::batch,
+        events::get_history,
+        events::events,
     ),
     components(schemas(schemas::ErrorBody, schemas::ErrorDetail))
 )]
@@ -97,6 +103,17 @@ fn endpoint_codes(name: &str) -> &'static [ErrorCode] {
         ],
         "getList" => &[UnknownList],
         "copySystem" => &[Conflict],
+        "batch" => &[
+            ObjectNotFound,
+            InvalidValue,
+            UnknownObjectType,
+            UnknownProperty,
+            InvalidRelationship,
+            InvalidReference,
+            StrictChildrenExist,
+            ReferencedByLookup,
+            Conflict,
+        ],
         "uploadFile" => &[
             ObjectNotFound,
             InvalidValue,
@@ -128,6 +145,10 @@ fn error_codes(name: &str, access: Access, has_required: bool) -> Vec<ErrorCode>
     }
     if !access.takes_get() {
         codes.push(MethodNotAllowed);
+    }
+    // Writes take an `Idempotency-Key` (uploads excepted).
+    if access == Access::Write && name != "uploadFile" {
+        codes.extend([IdempotencyKeyReused, IdempotencyKeyInUse]);
     }
     // Keys (API.md §3): once one exists, a missing or bad key, a role too low, or too many
     // failed keys from one address; and the per-client rate limit.
@@ -287,6 +308,7 @@ pub fn document(base_path: &str) -> Value {
     });
     doc["security"] = json!([{ "bearerKey": [] }, { "apiKeyHeader": [] }, {}]);
     without_null(&mut doc["components"]);
+    without_null(&mut doc["paths"]);
     let schemas = doc["components"]["schemas"].clone();
     if let Some(object) = doc["components"]["schemas"].get_mut("Object") {
         // Besides its system fields, an object carries one attribute per property.

@@ -23,6 +23,10 @@ pub fn collection(document: &Value) -> Value {
             (None, Some(get)) => ("GET", get),
             (None, None) => continue,
         };
+        if is_stream(operation) {
+            // `GET /events` never ends: a collection run would wait for it forever.
+            continue;
+        }
         if let Some(multipart) = operation["requestBody"]["content"].get("multipart/form-data") {
             items.push(multipart_item(name, operation, multipart, &url));
             continue;
@@ -154,4 +158,11 @@ fn multipart_item(name: &str, operation: &Value, multipart: &Value, url: &Value)
         "body": { "mode": "formdata", "formdata": fields },
     });
     test_item(name, request)
+}
+
+/// True for an operation that answers a Server-Sent Events stream.
+pub fn is_stream(operation: &Value) -> bool {
+    operation["responses"]["200"]["content"]
+        .get("text/event-stream")
+        .is_some()
 }

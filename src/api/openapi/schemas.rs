@@ -213,6 +213,35 @@ pub struct CopySystemRequest {
     pub to_system: String,
 }
 
+/// `batch`: mixed writes in one transaction, all or nothing (at most 1,000). `op` is a
+/// write endpoint (`newObject`, `saveProperty`, `saveProperties`, `changeObjectType`,
+/// `dropObject`, `saveRelationship`, `dropRelationship`), `params` its parameters; a string
+/// `"$REF"` anywhere in `params` is the `objectId` of the result of the earlier operation
+/// with that `ref`, `"$REF.FIELD"` that result's `FIELD` (`"$$x"` is the text `"$x"`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(examples(json!({"operations": [
+    {"op": "newObject", "ref": "beta", "params": {"objectType": "Company", "properties": {"name": "Beta"}}},
+    {"op": "newObject", "ref": "jane", "params": {"objectType": "Person", "properties": {"firstName": "Jane", "company": "$beta"}}},
+    {"op": "saveRelationship", "params": {"parentObjectId": "$beta", "childObjectId": "$jane.objectId", "strict": false}}
+]})))]
+pub struct BatchRequest {
+    /// `[{"op": ..., "params": {...}, "ref": "name"}]`, run in order.
+    pub operations: Vec<Value>,
+}
+
+/// `getHistory`: an object's changes (a dropped object's too), oldest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(examples(json!({"objectId": 2})))]
+pub struct HistoryRequest {
+    pub object_id: i64,
+    /// Only changes after this `changeId` (the last one of the page before).
+    pub after: Option<i64>,
+    /// At most this many (default and maximum `--max-results`).
+    pub limit: Option<u64>,
+}
+
 // ---- answers ----
 
 /// An object, flat: its system fields, then one attribute per property it has (a Lookup or
@@ -311,4 +340,30 @@ pub struct ErrorDetail {
     pub message: String,
     /// Only when there are any, e.g. `parameter`, `objectId`, `propertyName`.
     pub details: Option<Map<String, Value>>,
+}
+
+/// `batch`'s answer: each operation's answer, in order, as its endpoint answers it.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"results": [{"objectId": 3, "objectType": "Company", "createdAt": "2026-11-30T11:50:00.000Z", "updatedAt": "2026-11-30T11:50:00.000Z", "name": "Beta"}, {"parentObjectId": 3, "childObjectId": 4, "strict": false}]}))]
+pub struct BatchResults {
+    pub results: Vec<Value>,
+}
+
+/// One change of the log: what changed (`from`/`to`, an absent side left out; a Lookup or
+/// List also `NAME@display`), by which operation, when, and by which API key (its id).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"changeId": 17, "objectId": 2, "objectType": "Person", "operation": "saveProperties", "at": "2026-11-30T11:50:00.000Z", "keyId": "k8f2a", "changes": {"age": {"from": 24, "to": 25}, "updatedAt": {"from": "2026-11-30T11:49:00.000Z", "to": "2026-11-30T11:50:00.000Z"}}}))]
+pub struct Change {
+    pub change_id: i64,
+    pub object_id: i64,
+    pub object_type: String,
+    /// `newObject`, `saveProperties` (also saveProperty and uploadFile),
+    /// `changeObjectType`, `dropObject`, `saveRelationship`, `dropRelationship`.
+    pub operation: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// The API key's id; absent when the service runs open or for the CLI.
+    pub key_id: Option<String>,
+    pub changes: Map<String, Value>,
 }

@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 20,
         name: "projections",
         sql: include_str!("../../../migrations/mssql/0020_projections.sql"),
+    },
+    Migration {
+        version: 40,
+        name: "changes",
+        sql: include_str!("../../../migrations/mssql/0040_changes.sql"),
         transactional: true,
     },
 ];

@@ -24,7 +24,9 @@ macro_rules! params {
 
 mod admin;
 mod apps;
+mod batch;
 mod builders;
+mod changes;
 mod columns;
 mod config;
 mod connect;
@@ -108,8 +110,10 @@ impl Runtime {
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
+        // The acting key (a task-local of the caller's task) goes along to the change log.
+        let actor = crate::store::changes::actor();
         self.0
-            .spawn(work.in_current_span())
+            .spawn(crate::store::changes::acting(actor, work).in_current_span())
             .await
             .map_err(|e| StoreError::Database(format!("a store task failed: {e}")))?
     }
@@ -749,6 +753,118 @@ impl Store for MssqlStore {
     }
 
     #[tracing::instrument(name = "store.start_ids_at", skip_all, fields(first))]
+    #[tracing::instrument(name = "store.batch", skip_all, fields(steps = plan.len()))]
+    async fn batch(
+        &self,
+        plan: Arc<dyn super::BatchPlan>,
+    ) -> Result<Vec<super::WriteOutcome>, super::BatchFailure> {
+        let last = plan.len().saturating_sub(1);
+        self.call("batch", |db| async move { Ok(batch::run(&db, plan).await) })
+            .await
+            .map_err(|e| super::BatchFailure::whole(last, e))?
+    }
+
+    #[tracing::instrument(name = "store.history", skip_all, fields(object_id))]
+    async fn history(
+        &self,
+        object_id: ObjectId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<super::Change>, StoreError> {
+        self.call("history", move |db| async move {
+            db.read(move |c| Box::pin(changes::history(c, object_id, after, limit)))
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.changes_since", skip_all, fields(after))]
+    async fn changes_since(
+        &self,
+        after: i64,
+        filter: &super::ChangeFilter,
+        limit: u32,
+    ) -> Result<super::ChangePage, StoreError> {
+        let filter = Arc::new(filter.clone());
+        self.call("changes_since", move |db| async move {
+            db.snapshot(move |c| {
+                let filter = filter.clone();
+                Box::pin(async move { changes::since(c, after, &filter, limit).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.prune_changes", skip_all)]
+    async fn prune_changes(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let before = before.naive_utc();
+        self.call("prune_changes", move |db| async move {
+            db.transaction(move |c| Box::pin(changes::prune(c, before, batch)))
+                .await
+        })
+        .await
+    }
+
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.db.signal.subscribe()
+    }
+
+    #[tracing::instrument(name = "store.claim_idempotency", skip_all)]
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        body_hash: &str,
+        stale: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::Claim, StoreError> {
+        let (key, hash): (Arc<str>, Arc<str>) = (key.into(), body_hash.into());
+        let stale = stale.naive_utc();
+        self.call("claim_idempotency", move |db| async move {
+            db.transaction(move |c| {
+                let (key, hash) = (key.clone(), hash.clone());
+                Box::pin(async move { changes::claim(c, &key, &hash, stale).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.finish_idempotency", skip_all)]
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        response: Option<String>,
+    ) -> Result<(), StoreError> {
+        let key: Arc<str> = key.into();
+        let response: Arc<Option<String>> = Arc::new(response);
+        self.call("finish_idempotency", move |db| async move {
+            db.read(move |c| {
+                let (key, response) = (key.clone(), response.clone());
+                Box::pin(async move { changes::finish(c, &key, response.as_deref()).await })
+            })
+            .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.prune_idempotency", skip_all)]
+    async fn prune_idempotency(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let before = before.naive_utc();
+        self.call("prune_idempotency", move |db| async move {
+            db.read(move |c| Box::pin(changes::prune_idempotency(c, before, batch)))
+                .await
+        })
+        .await
+    }
+
     async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
         self.call("start_ids_at", |db| async move {
             db.transaction(|c| Box::pin(async move { apps::start_ids_at(c, first).await }))

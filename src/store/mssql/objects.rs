@@ -14,6 +14,7 @@ use super::pool::{Client, Fail};
 use super::sql;
 use crate::dsconfig::Numbering;
 use crate::model::{archived_type, is_archive_change, ObjectId, PropertyType};
+use crate::store::changes::{op, NewChange};
 use crate::store::{
     LookupSite, LookupTarget, NewObject, ObjectRecord, PropertyWrite, SaveProperties, StoreError,
 };
@@ -245,7 +246,20 @@ async fn insert_object(
     .ok_or_else(|| Fail::Store(StoreError::Database("INSERT returned no id".into())))?;
     let id: ObjectId = exec::req(&row, 0)?;
     apply_writes(c, id, &req.properties).await?;
+    let created = require(c, id).await?;
+    let change = NewChange::of(op::NEW_OBJECT, None, Some(&created));
+    super::changes::record(c, change.into_iter().collect()).await?;
     Ok(id)
+}
+
+/// Touches object `id` ([`sql::TOUCH_OBJECT`]): its type. (The `UpdatedAt` it had is not
+/// read back: `OUTPUT deleted` is not reliable on Babelfish, so on SQL Server a change does
+/// not list `updatedAt`'s `from` and `to`; docs/DECISIONS.md.)
+async fn touch(c: &mut Client, id: ObjectId, now: NaiveDateTime) -> Result<String, Fail> {
+    match exec::row(c, sql::TOUCH_OBJECT, params![id, now]).await? {
+        Some(row) => Ok(exec::req::<&str>(&row, 0)?.to_owned()),
+        None => Err(Fail::Store(StoreError::ObjectNotFound(id))),
+    }
 }
 
 pub async fn save_properties(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecord, Fail> {
@@ -256,17 +270,17 @@ pub async fn save_properties(c: &mut Client, req: &SaveProperties) -> Result<Obj
 /// checks, lets go of the files of the properties written, writes.
 pub async fn save_in(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecord, Fail> {
     config::check_version(c, req.config_version).await?;
-    let touched = exec::row(c, sql::TOUCH_OBJECT, params![req.object_id, now()]).await?;
-    let Some(row) = touched else {
-        return Err(Fail::Store(StoreError::ObjectNotFound(req.object_id)));
-    };
-    let current: &str = exec::req(&row, 0)?;
+    let current = touch(c, req.object_id, now()).await?;
     if current != req.expected_type {
         return Err(Fail::Store(StoreError::TypeChanged(req.object_id)));
     }
+    let before = require(c, req.object_id).await?;
     super::files::unlink_properties(c, req.object_id, &req.writes).await?;
     apply_writes(c, req.object_id, &req.writes).await?;
-    require(c, req.object_id).await
+    let after = require(c, req.object_id).await?;
+    let change = NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after));
+    super::changes::record(c, change.into_iter().collect()).await?;
+    Ok(after)
 }
 
 pub async fn change_object_type(
@@ -278,10 +292,9 @@ pub async fn change_object_type(
     config::check_version(c, config_version).await?;
     // The row lock of the touch keeps concurrent writers of the object out until commit.
     let now = now();
-    let Some(row) = exec::row(c, sql::TOUCH_OBJECT, params![id, now]).await? else {
-        return Err(Fail::Store(StoreError::ObjectNotFound(id)));
-    };
-    let current: &str = exec::req(&row, 0)?;
+    let current = touch(c, id, now).await?;
+    let current = current.as_str();
+    let before = require(c, id).await?;
     // Lookups pointing here keep their configured type only through an archive or a restore.
     if current != object_type && !is_archive_change(current, object_type) {
         let owners = exec::rows(c, sql::LOOKUP_OWNERS, params![id as f64])
@@ -296,5 +309,8 @@ pub async fn change_object_type(
         }
     }
     exec::execute(c, sql::CHANGE_TYPE, params![object_type, now, id]).await?;
-    require(c, id).await
+    let after = require(c, id).await?;
+    let change = NewChange::of(op::CHANGE_OBJECT_TYPE, Some(&before), Some(&after));
+    super::changes::record(c, change.into_iter().collect()).await?;
+    Ok(after)
 }

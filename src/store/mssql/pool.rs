@@ -185,6 +185,8 @@ impl bb8::ErrorSink<bb8_tiberius::Error> for LogErrors {
 pub struct Db {
     pool: bb8::Pool<Manager>,
     size: u32,
+    /// Moves after each transaction that committed (event streams wake on it).
+    pub signal: tokio::sync::watch::Sender<u64>,
 }
 
 impl Db {
@@ -209,6 +211,7 @@ impl Db {
         Ok(Db {
             pool,
             size: size.max(1),
+            signal: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -248,7 +251,9 @@ impl Db {
     where
         F: for<'c> Fn(&'c mut Client) -> Work<'c, T>,
     {
-        self.attempts(Mode::Transaction, work).await
+        let done = self.attempts(Mode::Transaction, work).await;
+        self.signal.send_modify(|n| *n = n.wrapping_add(1));
+        done
     }
 
     /// Runs read-only `work` outside a transaction, re-running it on a lost connection.

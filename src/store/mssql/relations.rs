@@ -16,6 +16,7 @@ use super::exec;
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::model::ObjectId;
+use crate::store::changes::{op, NewChange};
 use crate::store::{DropObject, RelatedPage, RelatedQuery, StoreError};
 
 /// Most referencing ids a REFERENCED_BY_LOOKUP answer lists.
@@ -56,8 +57,47 @@ pub async fn save_relationship(
     strict: bool,
 ) -> Result<(), Fail> {
     lock_pair(c, [parent, child]).await?;
+    let was = strict_of(c, parent, child).await?;
     exec::execute(c, sql::UPSERT_RELATIONSHIP, params![parent, child, strict]).await?;
-    Ok(())
+    record_link(
+        c,
+        op::SAVE_RELATIONSHIP,
+        (parent, child),
+        (was, Some(strict)),
+    )
+    .await
+}
+
+/// The `Strict` of a relationship, `None` when there is none.
+async fn strict_of(
+    c: &mut Client,
+    parent: ObjectId,
+    child: ObjectId,
+) -> Result<Option<bool>, Fail> {
+    match exec::row(c, sql::SELECT_STRICT, params![parent, child]).await? {
+        Some(row) => Ok(Some(exec::req::<bool>(&row, 0)?)),
+        None => Ok(None),
+    }
+}
+
+/// Logs a relationship write as a change of its parent and of its child.
+async fn record_link(
+    c: &mut Client,
+    operation: &'static str,
+    link: (ObjectId, ObjectId),
+    strict: (Option<bool>, Option<bool>),
+) -> Result<(), Fail> {
+    if strict.0 == strict.1 {
+        return Ok(());
+    }
+    let mut changes = Vec::with_capacity(2);
+    for id in [link.0, link.1] {
+        let ty = super::objects::object_type(c, id)
+            .await?
+            .unwrap_or_default();
+        changes.push(NewChange::relationship(operation, (id, &ty), link, strict));
+    }
+    super::changes::record(c, changes).await
 }
 
 pub async fn drop_relationship(
@@ -66,7 +106,9 @@ pub async fn drop_relationship(
     child: ObjectId,
 ) -> Result<bool, Fail> {
     lock_pair(c, [parent, child]).await?;
+    let was = strict_of(c, parent, child).await?;
     let n = exec::execute(c, sql::DELETE_RELATIONSHIP, params![parent, child]).await?;
+    record_link(c, op::DROP_RELATIONSHIP, (parent, child), (was, None)).await?;
     Ok(n.iter().sum::<u64>() > 0)
 }
 
@@ -179,6 +221,12 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
     if req.unexpected(&doomed) {
         return Err(Fail::Store(StoreError::TypeChanged(req.object_id)));
     }
+    let mut dropped = Vec::with_capacity(doomed.len());
+    // A check only deletes nothing for good: no change to record.
+    for id in doomed.iter().filter(|_| !req.check_only) {
+        let before = super::objects::load(c, *id).await?;
+        dropped.extend(NewChange::of(op::DROP_OBJECT, before.as_ref(), None));
+    }
     for chunk in id_chunks(&doomed) {
         let sql = builders::delete_objects(chunk.len());
         exec::execute(c, &sql, int_params(&chunk)).await?;
@@ -200,6 +248,7 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
         // Rolls the deletes back; the store answers with the ids.
         return Err(Fail::Store(StoreError::DropChecked(doomed)));
     }
+    super::changes::record(c, dropped).await?;
     Ok(doomed)
 }
 

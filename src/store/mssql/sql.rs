@@ -431,6 +431,69 @@ WHERE o.ObjectType = @P2 AND o.ObjectId > @P3 AND o.ObjectId <= @P4) \
 AND (p.PropertyAsString <> @P5 OR (p.PropertyAsString IS NULL AND @P5 IS NOT NULL) \
 OR (p.PropertyAsString IS NOT NULL AND @P5 IS NULL))";
 
+// --- the change log (migration 0040) ---------------------------------------------------
+
+/// Takes `@P1` change ids from the one-row counter and answers the first. Run at the very
+/// end of a write's transaction: the row lock it takes is held until commit, so ids commit
+/// in order and a reader going on after the last id it saw skips nothing. The column is
+/// qualified on the right (Babelfish reads a bare `Next` there as the NEXT keyword). The
+/// first id is read back under the lock by a SELECT, not `OUTPUT`, for the reason given at
+/// [`NEXT_NUMBER`].
+pub const TAKE_CHANGE_IDS: &str = "UPDATE dbo.ChangeSeq SET Next = dbo.ChangeSeq.Next + @P1 \
+WHERE Id = 1; SELECT dbo.ChangeSeq.Next - @P1 AS first FROM dbo.ChangeSeq WHERE Id = 1;";
+
+/// A relationship's `Strict`, if there is one.
+pub const SELECT_STRICT: &str = "SELECT Strict FROM dbo.Relationships \
+WHERE ParentObjectId = @P1 AND ChildObjectId = @P2";
+
+pub const INSERT_CHANGE: &str = "INSERT INTO dbo.Changes \
+(ChangeId, ObjectId, ObjectType, Operation, At, KeyId, Changes) \
+VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7)";
+
+/// An object's changes after `@P2`, oldest first, at most `@P3`.
+pub const OBJECT_HISTORY: &str = "SELECT TOP (@P3) ChangeId, ObjectId, ObjectType, Operation, \
+At, KeyId, Changes FROM dbo.Changes WHERE ObjectId = @P1 AND ChangeId > @P2 ORDER BY ChangeId";
+
+/// The retention mark and the log's head, then up to `@P2` changes after `@P1`, oldest first.
+pub const CHANGES_AFTER: &str = "SELECT PrunedThrough, \
+(SELECT COALESCE(MAX(ChangeId), 0) FROM dbo.Changes) FROM dbo.ChangeLogState WHERE Id = 1; \
+SELECT TOP (@P2) ChangeId, ObjectId, ObjectType, Operation, At, KeyId, Changes \
+FROM dbo.Changes WHERE ChangeId > @P1 ORDER BY ChangeId";
+
+/// As [`CHANGES_AFTER`], of one object (`@P3`).
+pub const OBJECT_CHANGES_AFTER: &str = "SELECT PrunedThrough, \
+(SELECT COALESCE(MAX(ChangeId), 0) FROM dbo.Changes) FROM dbo.ChangeLogState WHERE Id = 1; \
+SELECT TOP (@P2) ChangeId, ObjectId, ObjectType, Operation, At, KeyId, Changes \
+FROM dbo.Changes WHERE ObjectId = @P3 AND ChangeId > @P1 ORDER BY ChangeId";
+
+/// The ids and times of the `@P1` oldest changes (retention deletes a prefix of them).
+pub const OLDEST_CHANGES: &str = "SELECT TOP (@P1) ChangeId, At FROM dbo.Changes ORDER BY ChangeId";
+
+/// Deletes the changes up to `@P1` and moves the retention mark there (never back).
+pub const PRUNE_CHANGES: &str = "DELETE FROM dbo.Changes WHERE ChangeId <= @P1; \
+UPDATE dbo.ChangeLogState SET PrunedThrough = @P1 WHERE Id = 1 AND PrunedThrough < @P1;";
+
+/// An `Idempotency-Key`'s record, locked until the claim's transaction ends (`UPDLOCK,
+/// HOLDLOCK` also locks the key's absence, so two claims of a new key queue up).
+pub const SELECT_IDEMPOTENCY: &str = "SELECT BodyHash, Status, Response, CreatedAt \
+FROM dbo.IdempotencyKeys WITH (UPDLOCK, HOLDLOCK) WHERE IdemKey = @P1";
+
+pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO dbo.IdempotencyKeys \
+(IdemKey, BodyHash, Status, Response, CreatedAt) VALUES (@P1, @P2, 0, NULL, @P3)";
+
+/// Takes over a claim whose request never finished.
+pub const RECLAIM_IDEMPOTENCY: &str = "UPDATE dbo.IdempotencyKeys SET BodyHash = @P2, \
+Status = 0, Response = NULL, CreatedAt = @P3 WHERE IdemKey = @P1";
+
+pub const FINISH_IDEMPOTENCY: &str =
+    "UPDATE dbo.IdempotencyKeys SET Status = 1, Response = @P2 WHERE IdemKey = @P1";
+
+pub const RELEASE_IDEMPOTENCY: &str =
+    "DELETE FROM dbo.IdempotencyKeys WHERE IdemKey = @P1 AND Status = 0";
+
+pub const PRUNE_IDEMPOTENCY: &str = "DELETE FROM dbo.IdempotencyKeys WHERE IdemKey IN \
+(SELECT TOP (@P2) IdemKey FROM dbo.IdempotencyKeys WHERE CreatedAt < @P1)";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
@@ -510,4 +573,18 @@ pub const ALL: &[(&str, &str)] = &[
     ("SELECT_APPS", SELECT_APPS),
     ("TABLES_AND_OURS", TABLES_AND_OURS),
     ("START_IDS_AT", START_IDS_AT),
+    ("TAKE_CHANGE_IDS", TAKE_CHANGE_IDS),
+    ("SELECT_STRICT", SELECT_STRICT),
+    ("INSERT_CHANGE", INSERT_CHANGE),
+    ("OBJECT_HISTORY", OBJECT_HISTORY),
+    ("CHANGES_AFTER", CHANGES_AFTER),
+    ("OBJECT_CHANGES_AFTER", OBJECT_CHANGES_AFTER),
+    ("OLDEST_CHANGES", OLDEST_CHANGES),
+    ("PRUNE_CHANGES", PRUNE_CHANGES),
+    ("SELECT_IDEMPOTENCY", SELECT_IDEMPOTENCY),
+    ("INSERT_IDEMPOTENCY", INSERT_IDEMPOTENCY),
+    ("RECLAIM_IDEMPOTENCY", RECLAIM_IDEMPOTENCY),
+    ("FINISH_IDEMPOTENCY", FINISH_IDEMPOTENCY),
+    ("RELEASE_IDEMPOTENCY", RELEASE_IDEMPOTENCY),
+    ("PRUNE_IDEMPOTENCY", PRUNE_IDEMPOTENCY),
 ];

@@ -48,6 +48,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "projections",
         sql: include_str!("../../../migrations/sqlite/0020_projections.sql"),
     },
+    Migration {
+        version: 40,
+        name: "changes",
+        sql: include_str!("../../../migrations/sqlite/0040_changes.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

@@ -7,6 +7,8 @@
 //! block the async workers nor wait for the writer.
 
 mod apps;
+mod batch;
+mod changes;
 mod columns;
 mod config;
 mod counts;
@@ -63,6 +65,8 @@ pub struct SqliteStore {
     /// Jobs sent to the writer and not yet taken (for metrics).
     queued: Arc<std::sync::atomic::AtomicUsize>,
     readers: Arc<ReaderPool>,
+    /// Moves after each write (see [`Store::change_signal`]).
+    signal: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A reader connection with the counts it remembers.
@@ -210,6 +214,7 @@ impl SqliteStore {
                 permits: Arc::new(Semaphore::new(readers)),
                 size: readers,
             }),
+            signal: Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 
@@ -220,8 +225,11 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        // The acting key of the request, for the change log (the writer thread runs jobs
+        // of many requests).
+        let actor = crate::store::changes::actor();
         let job: WriteJob = Box::new(move |conn| {
-            let _ = tx.send(job(conn));
+            let _ = tx.send(crate::store::changes::with_actor(actor, || job(conn)));
         });
         // Counted before it is sent: the writer may take it (and count down) at once.
         self.queued
@@ -237,8 +245,11 @@ impl SqliteStore {
                 }
             }
         })?;
-        rx.await
-            .map_err(|_| StoreError::Database("the write was abandoned".into()))?
+        let done = rx
+            .await
+            .map_err(|_| StoreError::Database("the write was abandoned".into()))?;
+        self.signal.send_modify(|n| *n = n.wrapping_add(1));
+        done
     }
 
     /// Runs `job` on a reader connection on the blocking pool.
@@ -631,6 +642,79 @@ impl Store for SqliteStore {
             _lock: lock,
             readers: self.readers.clone(),
         }))
+    }
+
+    async fn batch(
+        &self,
+        plan: Arc<dyn super::BatchPlan>,
+    ) -> Result<Vec<super::WriteOutcome>, super::BatchFailure> {
+        let steps = plan.len();
+        self.write(move |c| Ok(batch::run(c, &plan)))
+            .await
+            .map_err(|e| super::BatchFailure::whole(steps.saturating_sub(1), e))?
+    }
+
+    async fn history(
+        &self,
+        object_id: ObjectId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<super::Change>, StoreError> {
+        self.read(move |c| changes::history(c, object_id, after, limit))
+            .await
+    }
+
+    async fn changes_since(
+        &self,
+        after: i64,
+        filter: &super::ChangeFilter,
+        limit: u32,
+    ) -> Result<super::ChangePage, StoreError> {
+        let filter = filter.clone();
+        self.read(move |c| changes::since(c, after, &filter, limit))
+            .await
+    }
+
+    async fn prune_changes(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        self.write(move |c| changes::prune(c, before, batch)).await
+    }
+
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
+    }
+
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        body_hash: &str,
+        stale: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::Claim, StoreError> {
+        let (key, hash) = (key.to_owned(), body_hash.to_owned());
+        self.write(move |c| changes::claim(c, &key, &hash, stale))
+            .await
+    }
+
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        response: Option<String>,
+    ) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.write(move |c| changes::finish(c, &key, response.as_deref()))
+            .await
+    }
+
+    async fn prune_idempotency(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        self.write(move |c| changes::prune_idempotency(c, before, batch))
+            .await
     }
 }
 

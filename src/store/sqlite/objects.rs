@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::model::{archived_type, is_archive_change, ObjectId, PropertyType};
+use crate::store::changes::{op, NewChange};
 use crate::store::{
     LookupSite, LookupTarget, NewObject, ObjectRecord, PropertyRow, PropertyWrite, SaveProperties,
     StoreError,
@@ -333,11 +334,19 @@ pub(super) fn new_object(
     req: &NewObject,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
-    super::config::check_version(&tx, req.config_version)?;
-    let id = insert_object(&tx, req, &now_text())?;
-    let record = require(&tx, id)?;
+    let record = new_object_in(&tx, req)?;
     tx.commit()?;
     Ok(record)
+}
+
+/// The body of [`new_object`] in the caller's transaction (also a batch's).
+pub(super) fn new_object_in(
+    tx: &Transaction<'_>,
+    req: &NewObject,
+) -> Result<ObjectRecord, StoreError> {
+    super::config::check_version(tx, req.config_version)?;
+    let id = insert_object(tx, req, &now_text())?;
+    require(tx, id)
 }
 
 pub(super) fn new_objects(
@@ -386,6 +395,11 @@ fn insert_object(tx: &Transaction<'_>, req: &NewObject, now: &str) -> Result<Obj
         .query_row(params![req.object_type, number, now], |r| r.get(0))?;
     apply_writes(tx, id, &req.properties, now)?;
     super::projection::after_insert(tx, id, &req.object_type, &req.properties)?;
+    let created = require(tx, id)?;
+    super::changes::record(
+        tx,
+        NewChange::of(op::NEW_OBJECT, None, Some(&created)).as_slice(),
+    )?;
     Ok(id)
 }
 
@@ -411,10 +425,16 @@ pub(super) fn save_in(
         Some(t) if t != req.expected_type => return Err(StoreError::TypeChanged(req.object_id)),
         Some(_) => {}
     }
+    let before = require(tx, req.object_id)?;
     super::files::unlink_properties(tx, req.object_id, &req.writes)?;
     apply_writes(tx, req.object_id, &req.writes, &now_text())?;
     super::projection::after_save(tx, req.object_id, &req.expected_type, &req.writes)?;
-    require(tx, req.object_id)
+    let after = require(tx, req.object_id)?;
+    super::changes::record(
+        tx,
+        NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after)).as_slice(),
+    )?;
+    Ok(after)
 }
 
 pub(super) fn change_object_type(
@@ -424,19 +444,35 @@ pub(super) fn change_object_type(
     config_version: i64,
 ) -> Result<ObjectRecord, StoreError> {
     let tx = begin(conn)?;
-    super::config::check_version(&tx, config_version)?;
-    let current = object_type_of(&tx, id)?.ok_or(StoreError::ObjectNotFound(id))?;
+    let record = change_object_type_in(&tx, id, object_type, config_version)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+/// The body of [`change_object_type`] in the caller's transaction (also a batch's).
+pub(super) fn change_object_type_in(
+    tx: &Transaction<'_>,
+    id: ObjectId,
+    object_type: &str,
+    config_version: i64,
+) -> Result<ObjectRecord, StoreError> {
+    super::config::check_version(tx, config_version)?;
+    let before = require(tx, id)?;
+    let current = before.object_type.clone();
     // Lookups pointing here keep their configured type only through an archive or a restore.
     if current != object_type && !is_archive_change(&current, object_type) {
-        let owners = lookup_owners(&tx, id)?;
+        let owners = lookup_owners(tx, id)?;
         if !owners.is_empty() {
             return Err(StoreError::ReferencedByLookup { object_ids: owners });
         }
     }
     tx.prepare_cached("UPDATE Objects SET ObjectType = ?1, UpdatedAt = ?2 WHERE ObjectId = ?3")?
         .execute(params![object_type, now_text(), id])?;
-    super::projection::after_retype(&tx, id, &current, object_type)?;
-    let record = require(&tx, id)?;
-    tx.commit()?;
-    Ok(record)
+    super::projection::after_retype(tx, id, &current, object_type)?;
+    let after = require(tx, id)?;
+    super::changes::record(
+        tx,
+        NewChange::of(op::CHANGE_OBJECT_TYPE, Some(&before), Some(&after)).as_slice(),
+    )?;
+    Ok(after)
 }

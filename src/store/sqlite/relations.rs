@@ -4,12 +4,13 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::counts::Snapshot;
 
 use super::objects::{begin, object_from_row, object_type_of, property_from_row, MAX_REFERENCES};
 use crate::model::ObjectId;
+use crate::store::changes::{op, NewChange};
 use crate::store::{Direction, DropObject, ObjectRecord, RelatedPage, RelatedQuery, StoreError};
 
 pub(super) fn drop_object(
@@ -17,7 +18,17 @@ pub(super) fn drop_object(
     req: &DropObject,
 ) -> Result<Vec<ObjectId>, StoreError> {
     let tx = begin(conn)?;
-    if object_type_of(&tx, req.object_id)?.is_none() {
+    let doomed = drop_object_in(&tx, req)?;
+    tx.commit()?;
+    Ok(doomed)
+}
+
+/// The body of [`drop_object`] in the caller's transaction (also a batch's).
+pub(super) fn drop_object_in(
+    tx: &Transaction<'_>,
+    req: &DropObject,
+) -> Result<Vec<ObjectId>, StoreError> {
+    if object_type_of(tx, req.object_id)?.is_none() {
         return Err(StoreError::ObjectNotFound(req.object_id));
     }
     // Walk down from the object: listed child types join the drop, strict others block it.
@@ -84,12 +95,15 @@ pub(super) fn drop_object(
     }
     {
         // Properties and relationship rows go with the object (ON DELETE CASCADE).
+        let mut gone = Vec::with_capacity(doomed.len());
         let mut delete = tx.prepare_cached("DELETE FROM Objects WHERE ObjectId = ?1")?;
         for id in &doomed {
+            let before = super::objects::load(tx, *id, None)?;
+            gone.extend(NewChange::of(op::DROP_OBJECT, before.as_ref(), None));
             delete.execute([id])?;
         }
+        super::changes::record(tx, &gone)?;
     }
-    tx.commit()?;
     Ok(doomed)
 }
 
@@ -109,14 +123,63 @@ pub(super) fn save_relationship(
     strict: bool,
 ) -> Result<(), StoreError> {
     let tx = begin(conn)?;
-    require_exists(&tx, &[parent, child])?;
+    save_relationship_in(&tx, parent, child, strict)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The body of [`save_relationship`] in the caller's transaction (also a batch's).
+pub(super) fn save_relationship_in(
+    tx: &Transaction<'_>,
+    parent: ObjectId,
+    child: ObjectId,
+    strict: bool,
+) -> Result<(), StoreError> {
+    require_exists(tx, &[parent, child])?;
+    let was = strict_of(tx, parent, child)?;
     tx.prepare_cached(
         "INSERT INTO Relationships (ParentObjectId, ChildObjectId, Strict) VALUES (?1, ?2, ?3) \
          ON CONFLICT (ParentObjectId, ChildObjectId) DO UPDATE SET Strict = excluded.Strict",
     )?
     .execute(params![parent, child, strict])?;
-    tx.commit()?;
-    Ok(())
+    record_link(
+        tx,
+        op::SAVE_RELATIONSHIP,
+        (parent, child),
+        (was, Some(strict)),
+    )
+}
+
+/// The `Strict` of a relationship, `None` when there is none.
+fn strict_of(
+    tx: &Connection,
+    parent: ObjectId,
+    child: ObjectId,
+) -> Result<Option<bool>, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT Strict FROM Relationships WHERE ParentObjectId = ?1 AND ChildObjectId = ?2",
+        )?
+        .query_row(params![parent, child], |r| r.get(0))
+        .optional()?)
+}
+
+/// Logs a relationship write as a change of its parent and of its child.
+fn record_link(
+    tx: &Connection,
+    operation: &'static str,
+    link: (ObjectId, ObjectId),
+    strict: (Option<bool>, Option<bool>),
+) -> Result<(), StoreError> {
+    if strict.0 == strict.1 {
+        return Ok(());
+    }
+    let mut changes = Vec::with_capacity(2);
+    for id in [link.0, link.1] {
+        let ty = object_type_of(tx, id)?.unwrap_or_default();
+        changes.push(NewChange::relationship(operation, (id, &ty), link, strict));
+    }
+    super::changes::record(tx, &changes)
 }
 
 pub(super) fn drop_relationship(
@@ -125,13 +188,25 @@ pub(super) fn drop_relationship(
     child: ObjectId,
 ) -> Result<bool, StoreError> {
     let tx = begin(conn)?;
-    require_exists(&tx, &[parent, child])?;
+    let dropped = drop_relationship_in(&tx, parent, child)?;
+    tx.commit()?;
+    Ok(dropped)
+}
+
+/// The body of [`drop_relationship`] in the caller's transaction (also a batch's).
+pub(super) fn drop_relationship_in(
+    tx: &Transaction<'_>,
+    parent: ObjectId,
+    child: ObjectId,
+) -> Result<bool, StoreError> {
+    require_exists(tx, &[parent, child])?;
+    let was = strict_of(tx, parent, child)?;
     let n = tx
         .prepare_cached(
             "DELETE FROM Relationships WHERE ParentObjectId = ?1 AND ChildObjectId = ?2",
         )?
         .execute(params![parent, child])?;
-    tx.commit()?;
+    record_link(tx, op::DROP_RELATIONSHIP, (parent, child), (was, None))?;
     Ok(n > 0)
 }
 

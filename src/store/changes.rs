@@ -1,0 +1,328 @@
+//! The change log's shared part (API.md §12): what a change is, how a write's change is
+//! computed from the object before and after it, and who is acting.
+//!
+//! Each backend writes its changes through one small function (`sqlite/changes.rs`,
+//! `mssql/changes.rs`) called from each write function inside its transaction, so a change
+//! never exists without its write nor a write without its change. What a change holds is
+//! backend-neutral JSON (see [`diff`]); the service renders it as §4 renders values.
+//!
+//! The acting key's id reaches the stores without a parameter on every write: the HTTP
+//! layer runs each request inside [`acting`], a task-local scope; the SQLite writer thread,
+//! which runs jobs of many requests, is given each job's actor by [`with_actor`].
+
+use std::cell::RefCell;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::{ObjectRecord, PropertyRow};
+use crate::model::{ObjectId, PropertyType};
+
+/// Changes one read of the log returns at most.
+pub const MAX_CHANGES: u32 = 1000;
+
+/// The operations a change records, as the endpoints name them (`saveProperty` records as
+/// `saveProperties`, `uploadFile` as `uploadFile`).
+pub mod op {
+    pub const NEW_OBJECT: &str = "newObject";
+    pub const SAVE_PROPERTIES: &str = "saveProperties";
+    pub const CHANGE_OBJECT_TYPE: &str = "changeObjectType";
+    pub const DROP_OBJECT: &str = "dropObject";
+    pub const SAVE_RELATIONSHIP: &str = "saveRelationship";
+    pub const DROP_RELATIONSHIP: &str = "dropRelationship";
+    pub const UPLOAD_FILE: &str = "uploadFile";
+}
+
+/// One row of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub change_id: i64,
+    pub object_id: ObjectId,
+    pub object_type: String,
+    pub operation: String,
+    pub at: DateTime<Utc>,
+    pub key_id: Option<String>,
+    /// `{"NAME": [from, to]}` as [`diff`] makes it.
+    pub changes: Map<String, Value>,
+}
+
+/// A change to write: everything but its id and time, which the backend assigns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewChange {
+    pub object_id: ObjectId,
+    pub object_type: String,
+    pub operation: &'static str,
+    pub changes: Map<String, Value>,
+}
+
+impl NewChange {
+    /// The change of one object from `before` to `after` (`None`: absent), by `operation`;
+    /// `None` when the object is absent on both sides.
+    pub fn of(
+        operation: &'static str,
+        before: Option<&ObjectRecord>,
+        after: Option<&ObjectRecord>,
+    ) -> Option<NewChange> {
+        let object = after.or(before)?;
+        Some(NewChange {
+            object_id: object.id,
+            object_type: object.object_type.clone(),
+            operation,
+            changes: diff(before, after),
+        })
+    }
+
+    /// The change a relationship write makes to `object` (its parent or its child):
+    /// `parentObjectId`, `childObjectId` and `strict`, each from/to (absent as null).
+    pub fn relationship(
+        operation: &'static str,
+        object: (ObjectId, &str),
+        link: (ObjectId, ObjectId),
+        strict: (Option<bool>, Option<bool>),
+    ) -> NewChange {
+        let side = |present: bool, v: Value| if present { v } else { Value::Null };
+        let (was, is) = (strict.0.is_some(), strict.1.is_some());
+        let mut changes = Map::new();
+        if was != is {
+            changes.insert(
+                "parentObjectId".into(),
+                json!([side(was, link.0.into()), side(is, link.0.into())]),
+            );
+            changes.insert(
+                "childObjectId".into(),
+                json!([side(was, link.1.into()), side(is, link.1.into())]),
+            );
+        }
+        if strict.0 != strict.1 {
+            changes.insert("strict".into(), json!([strict.0, strict.1]));
+        }
+        NewChange {
+            object_id: object.0,
+            object_type: object.1.to_owned(),
+            operation,
+            changes,
+        }
+    }
+}
+
+/// The system fields a change compares, besides the properties.
+pub const SYSTEM_FIELDS: [&str; 4] = ["objectType", "objectNumber", "createdAt", "updatedAt"];
+
+/// A property row as the log keeps it: its columns, so that it renders later exactly as
+/// §4 rendered it then (a Lookup's display text included).
+fn cell(p: &PropertyRow) -> Value {
+    let mut c = Map::new();
+    c.insert("t".into(), p.property_type.as_str().into());
+    c.insert("v".into(), p.value.clone().into());
+    if let Some(d) = p.as_double.and_then(serde_json::Number::from_f64) {
+        c.insert("d".into(), Value::Number(d));
+    }
+    if let Some(s) = &p.as_string {
+        c.insert("s".into(), s.clone().into());
+    }
+    Value::Object(c)
+}
+
+/// A time as §4 renders it.
+pub fn time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What changed from `before` to `after`: `{"NAME": [from, to]}` for each system field and
+/// property that differs, a side `null` where it is absent. A property side is its columns
+/// (`{"t": type, "v": value, "d": asDouble, "s": asString}`); a system field's is its JSON.
+/// Only what differs is formatted: this runs inside every write's transaction.
+pub fn diff(before: Option<&ObjectRecord>, after: Option<&ObjectRecord>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let pair = |out: &mut Map<String, Value>, name: &str, from: Value, to: Value| {
+        out.insert(name.into(), Value::Array(vec![from, to]));
+    };
+    let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
+    let (b, a) = (before, after);
+    if b.map(|o| &o.object_type) != a.map(|o| &o.object_type) {
+        let f = |o: Option<&ObjectRecord>| text(o.map(|o| o.object_type.clone()));
+        pair(&mut out, "objectType", f(b), f(a));
+    }
+    if b.and_then(|o| o.object_number.as_ref()) != a.and_then(|o| o.object_number.as_ref()) {
+        let f = |o: Option<&ObjectRecord>| text(o.and_then(|o| o.object_number.clone()));
+        pair(&mut out, "objectNumber", f(b), f(a));
+    }
+    if b.map(|o| o.created_at) != a.map(|o| o.created_at) {
+        let f = |o: Option<&ObjectRecord>| text(o.map(|o| time(&o.created_at)));
+        pair(&mut out, "createdAt", f(b), f(a));
+    }
+    if b.map(|o| o.updated_at) != a.map(|o| o.updated_at) {
+        let f = |o: Option<&ObjectRecord>| text(o.map(|o| time(&o.updated_at)));
+        pair(&mut out, "updatedAt", f(b), f(a));
+    }
+    // Both property lists are sorted by name: one merge.
+    let empty: &[PropertyRow] = &[];
+    let (mut from, mut to) = (
+        b.map_or(empty, |o| o.properties.as_slice())
+            .iter()
+            .peekable(),
+        a.map_or(empty, |o| o.properties.as_slice())
+            .iter()
+            .peekable(),
+    );
+    loop {
+        let (f, t) = match (from.peek(), to.peek()) {
+            (None, None) => break,
+            (Some(f), Some(t)) if f.name == t.name => (from.next(), to.next()),
+            (Some(f), Some(t)) if f.name < t.name => (from.next(), None),
+            (Some(_), Some(_)) | (None, Some(_)) => (None, to.next()),
+            (Some(_), None) => (from.next(), None),
+        };
+        if f != t {
+            let name = f.or(t).map(|p| p.name.as_str()).unwrap_or_default();
+            pair(
+                &mut out,
+                name,
+                f.map_or(Value::Null, cell),
+                t.map_or(Value::Null, cell),
+            );
+        }
+    }
+    out
+}
+
+/// A side of a stored property change as a [`PropertyRow`] named `name` (`None`: absent).
+pub fn row_of(name: &str, side: &Value) -> Option<PropertyRow> {
+    let c = side.as_object()?;
+    Some(PropertyRow {
+        name: name.to_owned(),
+        property_type: c
+            .get("t")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(PropertyType::String),
+        value: c.get("v").and_then(Value::as_str).unwrap_or("").to_owned(),
+        as_double: c.get("d").and_then(Value::as_f64),
+        as_string: c.get("s").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+/// What a reader of the log after some id gets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangePage {
+    pub changes: Vec<Change>,
+    /// The largest id retention has deleted: a reader that last saw an older one missed
+    /// changes.
+    pub pruned_through: i64,
+    /// The largest id in the log when it was read (where a new reader starts).
+    pub head: i64,
+    /// The last id this read looked at, matching or not: the next read goes on after it.
+    pub through: i64,
+}
+
+/// Which changes a reader of the log wants (none given: all).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangeFilter {
+    pub object_types: Vec<String>,
+    pub object_id: Option<ObjectId>,
+}
+
+impl ChangeFilter {
+    pub fn matches(&self, c: &Change) -> bool {
+        (self.object_types.is_empty() || self.object_types.contains(&c.object_type))
+            && self.object_id.is_none_or(|id| id == c.object_id)
+    }
+}
+
+/// What a claim of an `Idempotency-Key` found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The key is this request's now: run it, then [`crate::store::Store::finish_idempotent`].
+    Claimed,
+    /// A request with this key ran or runs: its body's hash and, once done, its answer.
+    Taken {
+        body_hash: String,
+        response: Option<String>,
+    },
+}
+
+tokio::task_local! {
+    static ACTOR: Option<String>;
+}
+
+thread_local! {
+    static WRITER_ACTOR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a request) with `key_id` as the acting key of every write it makes.
+pub async fn acting<F: Future>(key_id: Option<String>, f: F) -> F::Output {
+    ACTOR.scope(key_id, f).await
+}
+
+/// The acting key's id, if a request with a key is acting here.
+pub fn actor() -> Option<String> {
+    ACTOR
+        .try_with(Clone::clone)
+        .ok()
+        .flatten()
+        .or_else(|| WRITER_ACTOR.with(|a| a.borrow().clone()))
+}
+
+/// Runs `f` on this (writer) thread with `key_id` acting.
+pub fn with_actor<T>(key_id: Option<String>, f: impl FnOnce() -> T) -> T {
+    let previous = WRITER_ACTOR.with(|a| a.replace(key_id));
+    let out = f();
+    WRITER_ACTOR.with(|a| *a.borrow_mut() = previous);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(props: &[(&str, &str)]) -> ObjectRecord {
+        ObjectRecord {
+            id: 7,
+            object_type: "Person".into(),
+            object_number: None,
+            created_at: DateTime::from_timestamp_millis(0).unwrap(),
+            updated_at: DateTime::from_timestamp_millis(0).unwrap(),
+            properties: props
+                .iter()
+                .map(|(n, v)| PropertyRow {
+                    name: (*n).into(),
+                    property_type: PropertyType::String,
+                    value: (*v).into(),
+                    as_double: None,
+                    as_string: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_diff_names_only_what_changed_with_both_sides() {
+        let before = record(&[("a", "1"), ("b", "2")]);
+        let mut after = record(&[("a", "1"), ("c", "3")]);
+        after.updated_at = DateTime::from_timestamp_millis(1000).unwrap();
+        let d = diff(Some(&before), Some(&after));
+        let mut keys: Vec<&str> = d.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["b", "c", "updatedAt"]);
+        assert_eq!(d["b"][1], Value::Null);
+        assert_eq!(row_of("b", &d["b"][0]).unwrap().value, "2");
+        assert_eq!(d["c"][0], Value::Null);
+    }
+
+    #[test]
+    fn a_new_object_diff_has_every_field_from_null() {
+        let d = diff(None, Some(&record(&[("a", "1")])));
+        assert_eq!(d["objectType"], json!([null, "Person"]));
+        assert!(!d.contains_key("objectNumber"), "absent on both sides");
+        assert_eq!(d["a"][0], Value::Null);
+    }
+
+    #[test]
+    fn the_writer_thread_actor_is_restored_after_a_job() {
+        with_actor(Some("k1".into()), || {
+            assert_eq!(actor().as_deref(), Some("k1"))
+        });
+        assert_eq!(actor(), None);
+    }
+}

@@ -1,0 +1,242 @@
+//! The change log of the embedded store (API.md §12): written by [`record`] inside each
+//! write's transaction, read by history and event streams, pruned by retention; and the
+//! `Idempotency-Key` records.
+//!
+//! There is one writer at a time (this process's writer thread, and SQLite's write lock
+//! across processes), so ChangeId order is commit order.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{Map, Value};
+
+use super::objects::{now_text, parse_time, time_text};
+use crate::model::ObjectId;
+use crate::store::changes::{actor, Change, ChangeFilter, ChangePage, Claim, NewChange};
+use crate::store::StoreError;
+
+/// Writes `changes` (one per object touched) in the caller's transaction, as the acting
+/// key. A change that changed nothing (a relationship saved as it was) is left out.
+pub(super) fn record(tx: &Connection, changes: &[NewChange]) -> Result<(), StoreError> {
+    let key = actor();
+    let now = now_text();
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO Changes (ObjectId, ObjectType, Operation, At, KeyId, Changes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for c in changes.iter().filter(|c| !c.changes.is_empty()) {
+        let json =
+            serde_json::to_string(&c.changes).map_err(|e| StoreError::Database(e.to_string()))?;
+        insert.execute(params![
+            c.object_id,
+            c.object_type,
+            c.operation,
+            now,
+            key,
+            json
+        ])?;
+    }
+    Ok(())
+}
+
+fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
+    let text: String = r.get(6)?;
+    let changes = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    Ok(Change {
+        change_id: r.get(0)?,
+        object_id: r.get(1)?,
+        object_type: r.get(2)?,
+        operation: r.get(3)?,
+        at: parse_time(&r.get::<_, String>(4)?),
+        key_id: r.get(5)?,
+        changes,
+    })
+}
+
+const COLUMNS: &str = "ChangeId, ObjectId, ObjectType, Operation, At, KeyId, Changes";
+
+/// Up to `limit` changes of one object after change `after`, oldest first.
+pub(super) fn history(
+    conn: &Connection,
+    object_id: ObjectId,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<Change>, StoreError> {
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM Changes WHERE ObjectId = ?1 AND ChangeId > ?2 \
+             ORDER BY ChangeId LIMIT ?3"
+        ))?
+        .query_map(params![object_id, after, limit], change_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Up to `limit` changes after `after` that `filter` takes, oldest first, read in one
+/// snapshot with the retention mark. Rows are read `limit` at a time until enough match or
+/// the log ends, so a rare type does not starve the page.
+pub(super) fn since(
+    conn: &Connection,
+    after: i64,
+    filter: &ChangeFilter,
+    limit: u32,
+) -> Result<ChangePage, StoreError> {
+    conn.execute_batch("BEGIN")?;
+    let read = (|| {
+        let pruned_through: i64 = conn
+            .prepare_cached("SELECT PrunedThrough FROM ChangeLogState WHERE Id = 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let head: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(ChangeId), 0) FROM Changes")?
+            .query_row([], |r| r.get(0))?;
+        let mut page = ChangePage {
+            changes: Vec::new(),
+            pruned_through,
+            head,
+            through: after,
+        };
+        let mut stmt = match filter.object_id {
+            Some(_) => conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM Changes WHERE ObjectId = ?3 AND ChangeId > ?1 \
+                 ORDER BY ChangeId LIMIT ?2"
+            ))?,
+            None => conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM Changes WHERE ChangeId > ?1 ORDER BY ChangeId LIMIT ?2"
+            ))?,
+        };
+        let mut cursor = after;
+        loop {
+            let rows = match filter.object_id {
+                Some(id) => stmt.query_map(params![cursor, limit, id], change_from_row)?,
+                None => stmt.query_map(params![cursor, limit], change_from_row)?,
+            }
+            .collect::<Result<Vec<_>, _>>()?;
+            let full = rows.len() as u32 == limit;
+            for c in rows {
+                if page.changes.len() >= limit as usize {
+                    break;
+                }
+                cursor = c.change_id;
+                page.through = cursor;
+                if filter.matches(&c) {
+                    page.changes.push(c);
+                }
+            }
+            if !full || page.changes.len() >= limit as usize {
+                return Ok::<_, StoreError>(page);
+            }
+        }
+    })();
+    conn.execute_batch("COMMIT")?;
+    read
+}
+
+/// Deletes up to `batch` of the oldest changes made before `before`, never leaving a hole
+/// (only a prefix of the log goes), and records how far it went. Safe with other processes
+/// pruning at once: each deletes a prefix and the mark only grows.
+pub(super) fn prune(
+    conn: &mut Connection,
+    before: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64, StoreError> {
+    let tx = super::objects::begin(conn)?;
+    let cutoff = time_text(&before);
+    let oldest: Vec<(i64, String)> = tx
+        .prepare_cached("SELECT ChangeId, At FROM Changes ORDER BY ChangeId LIMIT ?1")?
+        .query_map([batch], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let through = oldest
+        .iter()
+        .take_while(|(_, at)| *at < cutoff)
+        .map(|(id, _)| *id)
+        .last();
+    let Some(through) = through else {
+        return Ok(0);
+    };
+    let n = tx
+        .prepare_cached("DELETE FROM Changes WHERE ChangeId <= ?1")?
+        .execute([through])?;
+    tx.prepare_cached(
+        "UPDATE ChangeLogState SET PrunedThrough = ?1 WHERE Id = 1 AND PrunedThrough < ?1",
+    )?
+    .execute([through])?;
+    tx.commit()?;
+    Ok(n as u64)
+}
+
+/// Claims `key` for a request whose body hashes to `hash`, or says who has it. A claim
+/// older than `stale` that never finished (its process stopped) is taken over.
+pub(super) fn claim(
+    conn: &mut Connection,
+    key: &str,
+    hash: &str,
+    stale: DateTime<Utc>,
+) -> Result<Claim, StoreError> {
+    let tx = super::objects::begin(conn)?;
+    let found: Option<(String, i64, Option<String>, String)> = tx
+        .prepare_cached(
+            "SELECT BodyHash, Status, Response, CreatedAt FROM IdempotencyKeys WHERE IdemKey = ?1",
+        )?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let claim = match found {
+        Some((body_hash, status, response, created))
+            if status != 0 || created >= time_text(&stale) =>
+        {
+            Claim::Taken {
+                body_hash,
+                response,
+            }
+        }
+        _ => {
+            tx.prepare_cached(
+                "INSERT INTO IdempotencyKeys (IdemKey, BodyHash, Status, Response, CreatedAt) \
+                 VALUES (?1, ?2, 0, NULL, ?3) ON CONFLICT (IdemKey) DO UPDATE SET \
+                 BodyHash = excluded.BodyHash, Status = 0, Response = NULL, \
+                 CreatedAt = excluded.CreatedAt",
+            )?
+            .execute(params![key, hash, now_text()])?;
+            Claim::Claimed
+        }
+    };
+    tx.commit()?;
+    Ok(claim)
+}
+
+/// Stores the answer of a claimed key (`None`: lets the key go, so a retry runs again).
+pub(super) fn finish(
+    conn: &mut Connection,
+    key: &str,
+    response: Option<&str>,
+) -> Result<(), StoreError> {
+    match response {
+        Some(r) => conn
+            .prepare_cached(
+                "UPDATE IdempotencyKeys SET Status = 1, Response = ?2 WHERE IdemKey = ?1",
+            )?
+            .execute(params![key, r])?,
+        None => conn
+            .prepare_cached("DELETE FROM IdempotencyKeys WHERE IdemKey = ?1 AND Status = 0")?
+            .execute([key])?,
+    };
+    Ok(())
+}
+
+/// Deletes up to `batch` idempotency records created before `before`.
+pub(super) fn prune_idempotency(
+    conn: &mut Connection,
+    before: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "DELETE FROM IdempotencyKeys WHERE IdemKey IN \
+             (SELECT IdemKey FROM IdempotencyKeys WHERE CreatedAt < ?1 LIMIT ?2)",
+        )?
+        .execute(params![time_text(&before), batch])?;
+    Ok(n as u64)
+}

@@ -1,0 +1,226 @@
+//! The change log (API.md §12): `getHistory` after every kind of write, its paging, the
+//! acting key, and retention.
+
+use serde_json::{json, Value};
+
+use crate::helpers::spawn_app;
+
+async fn history(app: &crate::helpers::TestApp, id: &Value) -> Vec<Value> {
+    app.post("getHistory", json!({ "objectId": id }))
+        .await
+        .ok()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn history_follows_every_kind_of_write_and_survives_the_drop() {
+    let app = spawn_app().await;
+    let acme = app.new_object("Company", json!({"name": "Acme"})).await;
+    let john = app
+        .new_object(
+            "Person",
+            json!({"firstName": "John", "age": 24, "company": acme["objectId"]}),
+        )
+        .await;
+    let id = &john["objectId"];
+    app.post(
+        "saveProperty",
+        json!({"objectId": id, "propertyName": "age", "propertyValue": "25"}),
+    )
+    .await
+    .ok();
+    app.post(
+        "saveProperties",
+        json!({"objectId": id, "properties": {"firstName": "Johnny", "age": null, "status": "A"}}),
+    )
+    .await
+    .ok();
+    app.post(
+        "changeObjectType",
+        json!({"objectId": id, "objectType": "ARCH_Person"}),
+    )
+    .await
+    .ok();
+    app.post(
+        "saveRelationship",
+        json!({"parentObjectId": acme["objectId"], "childObjectId": id, "strict": false}),
+    )
+    .await
+    .ok();
+    app.post(
+        "dropRelationship",
+        json!({"parentObjectId": acme["objectId"], "childObjectId": id}),
+    )
+    .await
+    .ok();
+    app.post("dropObject", json!({"objectId": id})).await.ok();
+
+    let changes = history(&app, id).await;
+    let ops: Vec<&str> = changes
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "newObject",
+            "saveProperties",
+            "saveProperties",
+            "changeObjectType",
+            "saveRelationship",
+            "dropRelationship",
+            "dropObject"
+        ]
+    );
+    let ids: Vec<i64> = changes
+        .iter()
+        .map(|c| c["changeId"].as_i64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
+    let created = &changes[0]["changes"];
+    assert_eq!(created["firstName"], json!({"to": "John"}));
+    assert_eq!(created["age"], json!({"to": 24}));
+    assert_eq!(created["company"], json!({"to": acme["objectId"]}));
+    assert_eq!(created["company@display"], json!({"to": "Acme"}));
+    assert_eq!(created["objectType"], json!({"to": "Person"}));
+    assert_eq!(created["objectNumber"]["to"], john["objectNumber"]);
+    assert_eq!(changes[1]["changes"]["age"], json!({"from": 24, "to": 25}));
+    assert!(changes[1]["changes"]["updatedAt"]["to"].is_string());
+    let saved = &changes[2]["changes"];
+    assert_eq!(saved["firstName"], json!({"from": "John", "to": "Johnny"}));
+    assert_eq!(
+        saved["age"],
+        json!({"from": 25}),
+        "a removed property has no `to`"
+    );
+    assert_eq!(saved["status@display"], json!({"to": "Active"}));
+    assert_eq!(
+        changes[3]["changes"]["objectType"],
+        json!({"from": "Person", "to": "ARCH_Person"})
+    );
+    assert_eq!(
+        changes[4]["changes"],
+        json!({"parentObjectId": {"to": acme["objectId"]}, "childObjectId": {"to": id}, "strict": {"to": false}})
+    );
+    assert_eq!(changes[5]["changes"]["strict"], json!({"from": false}));
+    let dropped = &changes[6]["changes"];
+    assert_eq!(dropped["firstName"], json!({"from": "Johnny"}));
+    assert_eq!(dropped["objectType"], json!({"from": "ARCH_Person"}));
+    // The relationship is a change of the parent too.
+    let parent_ops: Vec<String> = history(&app, &acme["objectId"])
+        .await
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        parent_ops,
+        ["newObject", "saveRelationship", "dropRelationship"]
+    );
+}
+
+#[tokio::test]
+async fn history_pages_with_after_and_limit() {
+    let app = spawn_app().await;
+    let p = app.new_object("Person", json!({"age": 0})).await;
+    for age in 1..=5 {
+        app.post(
+            "saveProperty",
+            json!({"objectId": p["objectId"], "propertyName": "age", "propertyValue": age}),
+        )
+        .await
+        .ok();
+    }
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .post(
+                "getHistory",
+                json!({"objectId": p["objectId"], "after": after, "limit": 2}),
+            )
+            .await
+            .ok();
+        let page = page.as_array().unwrap().clone();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().unwrap()["changeId"].as_i64().unwrap();
+        seen.extend(page.into_iter().map(|c| c["changes"]["age"]["to"].clone()));
+    }
+    assert_eq!(
+        seen,
+        [json!(0), json!(1), json!(2), json!(3), json!(4), json!(5)]
+    );
+    app.post(
+        "getHistory",
+        json!({"objectId": p["objectId"], "after": -1}),
+    )
+    .await
+    .fails(400, "INVALID_PARAMETER");
+    // An object that never existed has no history (not an error: it may have been pruned).
+    assert_eq!(history(&app, &json!(987654)).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn a_change_names_the_key_that_made_it() {
+    let app = spawn_app().await;
+    let (key, key_id) = app
+        .create_key(datastore::auth::Role::Write, None, None)
+        .await;
+    let keyed = app.with_key(&key);
+    let p = keyed
+        .post("newObject", json!({"objectType": "Person"}))
+        .await
+        .ok();
+    keyed
+        .post(
+            "saveProperty",
+            json!({"objectId": p["objectId"], "propertyName": "age", "propertyValue": 3}),
+        )
+        .await
+        .ok();
+    let changes = keyed
+        .post("getHistory", json!({"objectId": p["objectId"]}))
+        .await
+        .ok();
+    for c in changes.as_array().unwrap() {
+        assert_eq!(c["keyId"], key_id.as_str(), "{c}");
+        assert!(!c.to_string().contains(&key), "never the key itself");
+    }
+}
+
+#[tokio::test]
+async fn retention_prunes_the_oldest_changes_only() {
+    let app = spawn_app().await;
+    let p = app.new_object("Person", json!({"age": 1})).await;
+    let store = app.store().await;
+    // Nothing is old enough yet.
+    assert_eq!(
+        datastore::service::history::prune_once(store.as_ref(), 90).await,
+        0
+    );
+    assert_eq!(history(&app, &p["objectId"]).await.len(), 1);
+    // Everything made before tomorrow goes, a batch at a time.
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    assert_eq!(store.prune_changes(tomorrow, 500).await.unwrap(), 1);
+    assert_eq!(history(&app, &p["objectId"]).await.len(), 0);
+    let page = store
+        .changes_since(0, &Default::default(), 10)
+        .await
+        .unwrap();
+    assert!(
+        page.pruned_through >= 1,
+        "the log says how far it was pruned"
+    );
+    // A later write is logged as before.
+    app.post(
+        "saveProperty",
+        json!({"objectId": p["objectId"], "propertyName": "age", "propertyValue": 2}),
+    )
+    .await
+    .ok();
+    assert_eq!(history(&app, &p["objectId"]).await.len(), 1);
+}
