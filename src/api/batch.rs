@@ -330,10 +330,7 @@ impl Plan {
                         format!("`{t}` in childObjectTypes is not a valid object type name"),
                     ));
                 }
-                WriteOp::DropObject(DropObject {
-                    object_id: id,
-                    child_types,
-                })
+                WriteOp::DropObject(DropObject::new(id, child_types))
             }
             Parsed::SaveRelationship(parent, child, strict) => {
                 self.relationship(parent, child)?;
@@ -393,7 +390,7 @@ impl Plan {
                 }
                 if let Some((name, _)) = reference(s) {
                     has_refs = true;
-                    if !self.refs.get(name).is_some_and(|&at| at < index) {
+                    if self.refs.get(name).is_none_or(|&at| at >= index) {
                         return Err(invalid_reference(
                             format!("`{s}` names no earlier operation's `ref`"),
                             s,
@@ -532,13 +529,14 @@ fn operations(value: Value) -> Result<(Vec<Operation>, HashMap<String, usize>), 
         };
         match m.remove("ref") {
             None => {}
+            Some(Value::String(r)) if is_valid_name(&r) && refs.contains_key(&r) => {
+                return Err(invalid(
+                    Some(index),
+                    format!("operation {index}: `ref` `{r}` is used twice"),
+                ));
+            }
             Some(Value::String(r)) if is_valid_name(&r) => {
-                if refs.insert(r.clone(), index).is_some() {
-                    return Err(invalid(
-                        Some(index),
-                        format!("operation {index}: `ref` `{r}` is used twice"),
-                    ));
-                }
+                refs.insert(r, index);
             }
             Some(_) => {
                 return Err(invalid(

@@ -21,8 +21,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::Config;
 
 use super::{
-    admin, batch, endpoints, events, files, lists, objects, relationships, system, transfer,
-    Access,
+    admin, batch, endpoints, events, files, lists, objects, relationships, system, transfer, Access,
 };
 use crate::error::{status, ApiError, ErrorCode};
 use crate::tenancy::SYSTEM_HEADER;

@@ -63,6 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 20,
         name: "projections",
         sql: include_str!("../../../migrations/mssql/0020_projections.sql"),
+        transactional: true,
     },
     Migration {
         version: 40,
