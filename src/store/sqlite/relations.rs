@@ -1,5 +1,5 @@
 //! Relationships of the embedded store: save, drop, list, and `dropObject`'s walk and
-//! cascade. Writes run on the writer thread in one `IMMEDIATE` transaction each.
+//! cascade. Writes run on the writer thread in one transaction each (`writer::begin`).
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
