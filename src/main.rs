@@ -11,21 +11,31 @@ use datastore::startup::{self, Application};
 use datastore::tenancy::{AppName, System};
 use datastore::{dsconfig, store, transfer};
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr through a writer thread: a request hands its lines to a queue and
+/// never waits on the terminal or the pipe behind stderr. The queue is not lossy: when it is
+/// full (the reader of stderr cannot keep up), callers wait as they would without it.
+/// The returned guard flushes what is queued when dropped, at the end of `main`.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("datastore-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.settings.log_format);
+    let _logs = init_logging(cli.settings.log_format);
+    store::set_synchronous(cli.settings.synchronous);
     if let Command::Dsconfig {
         action: DsconfigAction::Validate { dir },
     } = &cli.command
@@ -244,7 +254,7 @@ async fn system_store(
         return Ok(transfer::open_global_store(
             &settings.database,
             target.system,
-            settings.pool_size.min(4),
+            settings.pool_size().min(4),
         )
         .await?);
     }
@@ -252,7 +262,7 @@ async fn system_store(
         &settings.database,
         &target.app,
         target.system,
-        settings.pool_size.min(4),
+        settings.pool_size().min(4),
     )
     .await?)
 }

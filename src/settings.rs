@@ -186,9 +186,20 @@ pub struct Settings {
     /// `--body-limit`, which uploads are not held to.
     #[arg(long, env = "DATASTORE_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024, global = true)]
     pub max_upload: u64,
-    /// Database connections: readers (SQLite) or the pool size (SQL Server).
-    #[arg(long, env = "DATASTORE_POOL_SIZE", default_value_t = 16, global = true)]
-    pub pool_size: u32,
+    /// Durability of the embedded store's commits: `normal` (a process crash loses no
+    /// answered write; a power loss may lose the last ones) or `full` (every answered write
+    /// is on disk). SQL Server ignores it.
+    #[arg(
+        long,
+        env = "DATASTORE_SYNCHRONOUS",
+        default_value = "normal",
+        global = true
+    )]
+    pub synchronous: crate::store::Synchronous,
+    /// Database connections: readers (SQLite; default twice the cores, at least 4) or the
+    /// pool size (SQL Server; default 16). More SQLite readers than cores only add memory.
+    #[arg(long, env = "DATASTORE_POOL_SIZE", global = true)]
+    pub pool_size: Option<u32>,
     /// Apps' databases kept open at most (each (app, system) pair counts once; the default
     /// app's LIVE database is always open and not counted). Beyond, the least recently used
     /// idle ones are closed.
@@ -244,6 +255,19 @@ impl Settings {
             .database_url(database)
     }
 
+    /// The connections of the default app's LIVE database: `--pool-size`, else what suits
+    /// the backend (see the flag).
+    pub fn pool_size(&self) -> u32 {
+        match self.pool_size {
+            Some(size) => size.max(1),
+            None if self.database.starts_with("sqlite://") => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                (cores * 2).clamp(4, 16) as u32
+            }
+            None => 16,
+        }
+    }
+
     fn database_url(mut self, database: impl Into<String>) -> Settings {
         self.database = database.into();
         self
@@ -272,6 +296,7 @@ impl std::fmt::Debug for Settings {
             .field("max_results", &self.max_results)
             .field("body_limit", &self.body_limit)
             .field("max_upload", &self.max_upload)
+            .field("synchronous", &self.synchronous)
             .field("pool_size", &self.pool_size)
             .field("max_open_apps", &self.max_open_apps)
             .field("app_idle_seconds", &self.app_idle_seconds)

@@ -41,8 +41,9 @@ pub enum StartupError {
 
 /// Opens the store named by the settings.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    store::set_synchronous(settings.synchronous);
     let options = StoreOptions {
-        pool_size: settings.pool_size,
+        pool_size: settings.pool_size(),
         migrate: true,
     };
     store::open(&settings.database, &options).await

@@ -79,6 +79,38 @@ pub trait ReferenceLock: Send + Sync {
 /// How long [`Store::lock_references`] waits.
 pub const REFERENCE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How durable the embedded store makes a commit before a write is answered
+/// (`--synchronous`; SQL Server decides this itself). One level for every database the
+/// process opens: it is set once, at start, before any store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Synchronous {
+    /// WAL with `synchronous = NORMAL`: a process crash loses nothing answered; a power
+    /// loss or OS crash may lose the last commits (never corrupts the file).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is on disk (fsync) before its writes are answered.
+    Full,
+}
+
+static SYNCHRONOUS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets the durability of the embedded stores opened from now on.
+pub fn set_synchronous(level: Synchronous) {
+    SYNCHRONOUS.store(
+        level == Synchronous::Full,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// The durability set by [`set_synchronous`] (default [`Synchronous::Normal`]).
+pub fn synchronous() -> Synchronous {
+    if SYNCHRONOUS.load(std::sync::atomic::Ordering::Relaxed) {
+        Synchronous::Full
+    } else {
+        Synchronous::Normal
+    }
+}
+
 /// Settings a backend takes besides its URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {

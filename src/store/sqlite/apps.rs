@@ -18,7 +18,7 @@ pub(super) fn record(conn: &mut Connection, name: &str) -> Result<(), StoreError
 /// `sqlite_sequence` entry, so raising that entry to `first - 1` (never lowering it) makes
 /// ids start at `first`. One write transaction: the writer lock serialises processes.
 pub(super) fn start_ids_at(conn: &mut Connection, first: i64) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
+    let tx = super::objects::begin(conn)?;
     tx.execute(
         "INSERT INTO sqlite_sequence (name, seq) SELECT 'Objects', ?1 \
          WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'Objects')",

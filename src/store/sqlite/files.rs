@@ -5,7 +5,9 @@
 //! Reads take one chunk at a time.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::writer::Transaction;
 
 use super::objects::{self, now_text};
 use crate::store::{FileId, FileInfo, LinkFile, NewFile, ObjectRecord, PropertyWrite, StoreError};

@@ -1,13 +1,15 @@
 //! Objects and their properties in the embedded store: create, read, write, retype; and
 //! the stored DSConfig. (Relationships and dropObject are in `relations.rs`.)
 //!
-//! Writes run on the writer thread, each in one `IMMEDIATE` transaction; reads take a
+//! Writes run on the writer thread, each in its own transaction (`writer::begin`); reads take a
 //! reader connection. The SQL of each operation sits next to it.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub(super) use super::writer::{begin, Transaction};
 
 use crate::model::{archived_type, is_archive_change, ObjectId, PropertyType};
 use crate::store::changes::{op, NewChange};
@@ -34,10 +36,6 @@ pub(super) fn parse_time(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or_default()
-}
-
-pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
 const SELECT_OBJECT: &str =

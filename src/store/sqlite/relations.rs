@@ -1,10 +1,12 @@
 //! Relationships of the embedded store: save, drop, list, and `dropObject`'s walk and
-//! cascade. Writes run on the writer thread in one `IMMEDIATE` transaction each.
+//! cascade. Writes run on the writer thread in one transaction each (`writer::begin`).
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::writer::Transaction;
 
 use super::counts::Snapshot;
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# One-command benchmark (issue 9): builds release, starts the service on a fresh database,
+# loads data with a generator (scripts/gen_export.py through `datastore import`), drives each
+# workload with wrk and prints one table: req/s, p50 and p99 per workload, GET /health in
+# the same run as the HTTP ceiling, and the peak RSS (VmHWM) of the service.
+#
+#   scripts/bench.sh [--objects N] [--duration SECONDS] [--connections N]
+#                    [--database mssql://...] [--no-build] [--log-level info]
+#
+# Defaults: 250,000 Person objects, 10 s per workload, 64 connections (the table view runs
+# with 4, as in the issue), logs on at `info` (as users run it), into a file.
+# With --database mssql://..., the same runs against SQL Server: the database named there is
+# used and its data REPLACED by the generated data.
+set -euo pipefail
+
+OBJECTS=250000
+DURATION=10
+CONNECTIONS=64
+DATABASE=""
+BUILD=1
+LOG_LEVEL=info
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --objects) OBJECTS="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --connections) CONNECTIONS="$2"; shift 2 ;;
+    --database) DATABASE="$2"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --log-level) LOG_LEVEL="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+if ! command -v wrk >/dev/null; then
+  echo "wrk is missing: installing Debian's package" >&2
+  apt-get install -y wrk >&2
+fi
+if [ "$BUILD" = 1 ]; then
+  cargo build --release --locked --bin datastore >&2
+fi
+BIN="${DATASTORE_BIN:-$ROOT/target/release/datastore}"
+WORK="$(mktemp -d -t datastore-bench-XXXXXX)"
+[ -n "$DATABASE" ] || DATABASE="sqlite://$WORK/bench.db"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+URL="http://127.0.0.1:$PORT"
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export DATASTORE_DATABASE_URL="$DATABASE" DATASTORE_DSCONFIG="$ROOT/dsconfig"
+
+echo "generating $OBJECTS Person objects (8 properties each)" >&2
+python3 "$ROOT/scripts/gen_export.py" "$OBJECTS" >"$WORK/people.jsonl"
+start=$(date +%s.%N)
+"$BIN" import --input "$WORK/people.jsonl" --replace >&2
+import_s=$(python3 -c "import time; print(round(time.time() - $start, 2))")
+rows=$((OBJECTS * 8))
+
+RUST_LOG="$LOG_LEVEL" "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 400); do
+  curl -sf "$URL/health" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+curl -sf "$URL/health" >/dev/null || { tail -20 "$WORK/server.log" >&2; exit 1; }
+
+ROWS=()
+HOT=$((OBJECTS < 10000 ? OBJECTS : 10000))
+# run NAME CONNECTIONS [wrk args...]: one workload, one row of the table.
+run() {
+  local name="$1" conns="$2"
+  shift 2
+  local out
+  out=$(wrk -t2 -c"$conns" -d"${DURATION}s" --latency "$@")
+  local rps p50 p99 bad
+  rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+  p50=$(awk '/^ +50%/ {print $2}' <<<"$out")
+  p99=$(awk '/^ +99%/ {print $2}' <<<"$out")
+  bad=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
+  local errors
+  errors=$(awk '/Socket errors:/ {print $0}' <<<"$out")
+  ROWS+=("$(printf '| %s | %s | %s | %s | %s |' "$name" "$rps" "$p50" "$p99" "${bad:-0}${errors:+ ($errors)}")")
+  echo "done: $name ($rps req/s)" >&2
+}
+
+FIRST=1 OBJECTS="$HOT" run "getObject, random of 10,000" "$CONNECTIONS" -s scripts/wrk/get_object.lua "$URL"
+FIRST=1 OBJECTS="$OBJECTS" run "getObject, random of all" "$CONNECTIONS" -s scripts/wrk/get_object.lua "$URL"
+run "table view, 1 filter, numeric order, 50 rows, c4" 4 -s scripts/wrk/table_view.lua "$URL"
+run "GET /health" "$CONNECTIONS" "$URL/health"
+FIRST=1 OBJECTS="$HOT" run "saveProperty, random of 10,000" "$CONNECTIONS" -s scripts/wrk/save_property.lua "$URL"
+run "newObject, 8 properties" "$CONNECTIONS" -s scripts/wrk/new_object.lua "$URL"
+
+status=$(cat "/proc/$SERVER/status")
+kb() { awk -v k="$1:" '$1 == k {print $2}' <<<"$status"; }
+mb() { python3 -c "print(round($1 / 1024))"; }
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+echo
+echo "datastore bench: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit$(git diff --quiet 2>/dev/null || echo '+changes'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+echo "database: ${DATABASE%%\?*} ($(sed 's/:.*//' <<<"$DATABASE")), $OBJECTS objects loaded by import in ${import_s} s ($(python3 -c "print(round($rows / $import_s))") property rows/s)"
+echo "wrk: 2 threads, $CONNECTIONS connections (table view: 4), ${DURATION} s each, loopback; logs at $LOG_LEVEL to a file"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| workload | req/s | p50 | p99 | non-2xx |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "peak RSS (VmHWM): $(mb "$(kb VmHWM)") MB; at the end: RssAnon $(mb "$(kb RssAnon)") MB, RssFile $(mb "$(kb RssFile)") MB, $(kb Threads) threads"
+if [ "${DATABASE#sqlite://}" != "$DATABASE" ]; then
+  echo "database file: $(du -m "${DATABASE#sqlite://}" | cut -f1) MB (+ WAL $(du -m "${DATABASE#sqlite://}-wal" 2>/dev/null | cut -f1 || echo 0) MB)"
+fi

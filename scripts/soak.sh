@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Soak test (issue 9): mixed load (reads, writes, table views, queries, relationship changes)
+# against a fresh database for --seconds (default 600), the service's RSS sampled every
+# 10 s. Fails on any non-200 answer or when the second half's RSS is > 10 % above the first's.
+#
+#   scripts/soak.sh [--seconds N] [--threads N] [--objects N] [--no-build]
+set -euo pipefail
+
+SECONDS_TOTAL=600
+THREADS=8
+OBJECTS=50000
+BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) SECONDS_TOTAL="$2"; shift 2 ;;
+    --threads) THREADS="$2"; shift 2 ;;
+    --objects) OBJECTS="$2"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+[ "$BUILD" = 1 ] && cargo build --release --locked --bin datastore >&2
+BIN="${DATASTORE_BIN:-$ROOT/target/release/datastore}"
+WORK="$(mktemp -d -t datastore-soak-XXXXXX)"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+export DATASTORE_DATABASE_URL="sqlite://$WORK/soak.db" DATASTORE_DSCONFIG="$ROOT/dsconfig"
+python3 "$ROOT/scripts/gen_export.py" "$OBJECTS" >"$WORK/people.jsonl"
+"$BIN" import --input "$WORK/people.jsonl" >&2
+RUST_LOG=info "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 400); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+echo "soak: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $OBJECTS objects, load $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 "$ROOT/scripts/soak_client.py" "http://127.0.0.1:$PORT" "$SERVER" "$SECONDS_TOTAL" "$THREADS"
+echo "server log: $(grep -c ' ERROR ' "$WORK/server.log" || true) ERROR lines, $(grep -c 'panicked' "$WORK/server.log" || true) panics; load $(cut -d' ' -f1-3 /proc/loadavg)"

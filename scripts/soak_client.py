@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Mixed-load client for scripts/soak.sh (standard library only).
+
+  soak_client.py URL PID SECONDS THREADS
+
+Each thread loops over a mix of requests (getObject, saveProperty, newObject, a table view,
+a query, saveRelationship + getChildren + dropRelationship) for SECONDS. Every answer that
+is not 200 counts as an error. Every 10 s the service's RSS (VmRSS of PID) is sampled.
+Prints the samples and a verdict; exit 1 on any error or on memory that keeps growing.
+"""
+
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+
+errors = []
+done = {"requests": 0}
+lock = threading.Lock()
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def worker(host, port, until, seed):
+    rnd = random.Random(seed)
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    mine = []
+
+    def call(path, body):
+        conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        with lock:
+            done["requests"] += 1
+            if resp.status != 200:
+                errors.append(f"{path} {resp.status} {data[:200]!r}")
+        return json.loads(data) if resp.status == 200 and data[:1] in (b"{", b"[") else None
+
+    while time.time() < until:
+        r = rnd.random()
+        if r < 0.15 or not mine:
+            o = call("/newObject", {"objectType": "Person", "properties": {
+                "firstName": "Soak", "lastName": rnd.choice(["Doe", "Miller", "Weber"]),
+                "age": rnd.randint(1, 99), "status": rnd.choice(["A", "I"])}})
+            if o:
+                mine.append(o["objectId"])
+                mine = mine[-200:]
+        elif r < 0.45:
+            call("/getObject", {"objectId": rnd.choice(mine)})
+        elif r < 0.65:
+            call("/saveProperty", {"objectId": rnd.choice(mine), "propertyName": "age",
+                                   "propertyValue": str(rnd.randint(1, 99))})
+        elif r < 0.75:
+            call("/getObjectListTable", {"objectType": "Person",
+                                         "filter": {"lastName": rnd.choice(["Doe", "Weber"])},
+                                         "orderBy": "age", "limit": 50})
+        elif r < 0.85:
+            call("/getObjectListByFilter", {"objectType": "Person",
+                                            "query": f"age > {rnd.randint(1, 90)} limit 20"})
+        else:
+            parent, child = rnd.sample(mine, 2) if len(mine) > 1 else (mine[0], mine[0])
+            if parent != child:
+                call("/saveRelationship", {"parentObjectId": parent, "childObjectId": child})
+                call("/getChildren", {"objectId": parent})
+                call("/dropRelationship", {"parentObjectId": parent, "childObjectId": child})
+
+
+def main():
+    url, pid, seconds, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    host, port = url.split("//")[1].split(":")
+    until = time.time() + seconds
+    workers = [threading.Thread(target=worker, args=(host, int(port), until, i), daemon=True)
+               for i in range(threads)]
+    for w in workers:
+        w.start()
+    samples = []
+    start = time.time()
+    while time.time() < until:
+        samples.append((round(time.time() - start), rss_mb(pid)))
+        print(f"{samples[-1][0]:5d} s  RSS {samples[-1][1]:7.1f} MB  "
+              f"{done['requests']} requests, {len(errors)} errors", flush=True)
+        time.sleep(min(10, max(0, until - time.time())))
+    for w in workers:
+        w.join(timeout=60)
+    samples.append((round(time.time() - start), rss_mb(pid)))
+    # Growth: the second half's mean against the first half's (after the first sample,
+    # which is before the caches filled).
+    body = [m for _, m in samples[1:]]
+    half = len(body) // 2
+    first = sum(body[:half]) / max(1, half)
+    second = sum(body[half:]) / max(1, len(body) - half)
+    growth = (second - first) / first * 100 if first else 0.0
+    print(f"soak: {seconds} s, {threads} threads, {done['requests']} requests "
+          f"({done['requests'] / seconds:.0f}/s), {len(errors)} errors; RSS first half "
+          f"{first:.1f} MB, second half {second:.1f} MB ({growth:+.1f} %), peak "
+          f"{max(m for _, m in samples):.1f} MB")
+    for e in errors[:10]:
+        print("error:", e)
+    sys.exit(1 if errors or growth > 10 else 0)
+
+
+if __name__ == "__main__":
+    main()

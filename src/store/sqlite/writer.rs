@@ -1,0 +1,270 @@
+//! The writer thread and its group commit.
+//!
+//! Every write of the embedded store is a job sent to one thread that owns the only
+//! read-write connection. The thread takes every job waiting in its queue (up to
+//! 256, or until 4 ms of work: [`BOUNDS`]) into one `IMMEDIATE` transaction, runs
+//! each job in its own `SAVEPOINT` (a job that fails is rolled back to it and leaves the
+//! others alone) and answers the jobs only once the `COMMIT` that holds them succeeded; if
+//! that commit fails, every job of the group gets the error. One commit per group instead
+//! of one per write is what lets writes keep up under load: the WAL gets each page once per
+//! group, and with `synchronous = FULL` one fsync serves the whole group.
+//!
+//! The write functions keep their own transactions: [`begin`] gives a savepoint inside the
+//! job's savepoint when a group is open, and an `IMMEDIATE` transaction otherwise (tests,
+//! migrations).
+
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::store::StoreError;
+
+/// How large a group may grow.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// Most jobs in one group.
+    jobs: usize,
+    /// Once a group has worked this long, it takes no more jobs and commits: the first
+    /// job's answer waits for the last one's work.
+    time: Duration,
+}
+
+const BOUNDS: Bounds = Bounds {
+    jobs: 256,
+    time: Duration::from_millis(4),
+};
+
+/// Writes between two `PRAGMA optimize` runs of the writer.
+const OPTIMIZE_EVERY: u64 = 20_000;
+
+/// Answers a job's caller once the fate of its group is known: `None` when the commit that
+/// holds the job succeeded (the job's own result stands), else the commit's error.
+pub(super) type Answer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// A job's work and its caller, with the result type erased.
+trait Job: Send {
+    /// Runs the work; says whether it succeeded, and how to answer once the group ends.
+    fn run(self: Box<Self>, conn: &mut Connection) -> (bool, Answer);
+    /// Answers without running: the group could not start.
+    fn refuse(self: Box<Self>, e: &StoreError);
+}
+
+struct Typed<F, R> {
+    job: F,
+    reply: R,
+}
+
+impl<T, F, R> Job for Typed<F, R>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    R: FnOnce(Result<T, StoreError>) + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut Connection) -> (bool, Answer) {
+        let Typed { job, reply } = *self;
+        let result = job(conn);
+        let ok = result.is_ok();
+        let answer: Answer = Box::new(move |failed| match failed {
+            Some(e) if ok => reply(Err(retell(e))),
+            _ => reply(result),
+        });
+        (ok, answer)
+    }
+
+    fn refuse(self: Box<Self>, e: &StoreError) {
+        (self.reply)(Err(retell(e)))
+    }
+}
+
+/// One write, as the writer thread takes it.
+pub(super) struct WriteJob {
+    job: Box<dyn Job>,
+    /// Runs in a group of its own: a job that may hold the writer long (an import waiting on
+    /// its upload) must not hold back the answers of the jobs grouped before it.
+    solo: bool,
+}
+
+impl WriteJob {
+    /// A job whose `Result` goes to `reply` once its group's fate is known.
+    pub(super) fn new<T, F, R>(job: F, reply: R, solo: bool) -> WriteJob
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        R: FnOnce(Result<T, StoreError>) + Send + 'static,
+    {
+        WriteJob {
+            job: Box::new(Typed { job, reply }),
+            solo,
+        }
+    }
+}
+
+/// The same error again, for each job of a group whose commit failed.
+fn retell(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Busy => StoreError::Busy,
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+/// A write function's transaction: its own `IMMEDIATE` one outside a group, a savepoint
+/// inside the job's savepoint within one. Dropped without [`Transaction::commit`], it rolls
+/// back (to the savepoint).
+pub(crate) enum Transaction<'c> {
+    Own(rusqlite::Transaction<'c>),
+    Nested(rusqlite::Savepoint<'c>),
+}
+
+impl Transaction<'_> {
+    /// Commits (or releases the savepoint: the group commits it).
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Transaction::Own(tx) => tx.commit(),
+            Transaction::Nested(sp) => sp.commit(),
+        }
+    }
+}
+
+impl Deref for Transaction<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Transaction::Own(tx) => tx,
+            Transaction::Nested(sp) => sp,
+        }
+    }
+}
+
+/// Opens a write function's transaction (see [`Transaction`]).
+pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    if conn.is_autocommit() {
+        Ok(Transaction::Own(conn.transaction_with_behavior(
+            TransactionBehavior::Immediate,
+        )?))
+    } else {
+        Ok(Transaction::Nested(conn.savepoint()?))
+    }
+}
+
+/// The writer thread's loop: groups until every sender is gone.
+pub(super) fn run(mut conn: Connection, jobs: mpsc::Receiver<WriteJob>, queued: Arc<AtomicUsize>) {
+    let take = |job: WriteJob| {
+        queued.fetch_sub(1, Ordering::Relaxed);
+        job
+    };
+    let mut next: Option<WriteJob> = None;
+    let mut written: u64 = 0;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => take(job),
+                Err(_) => return,
+            },
+        };
+        let (done, left) = run_group(&mut conn, first, || jobs.try_recv().ok().map(take), BOUNDS);
+        next = left;
+        let before = written;
+        written += done as u64;
+        if written / OPTIMIZE_EVERY != before / OPTIMIZE_EVERY {
+            // Keeps the planner's statistics current as the data grows.
+            if let Err(e) = conn.execute_batch("PRAGMA optimize") {
+                tracing::warn!(error = %e, "PRAGMA optimize failed");
+            }
+        }
+    }
+}
+
+/// Runs `first` and whatever `more` gives (within the bounds) in one transaction, then
+/// answers them. Returns how many jobs ran, and a solo job taken but not run.
+fn run_group(
+    conn: &mut Connection,
+    first: WriteJob,
+    mut more: impl FnMut() -> Option<WriteJob>,
+    bounds: Bounds,
+) -> (usize, Option<WriteJob>) {
+    let started = Instant::now();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        first.job.refuse(&StoreError::from(e));
+        return (1, None);
+    }
+    let solo = first.solo;
+    let mut answers: Vec<Answer> = Vec::new();
+    let mut ran = 0;
+    let mut job = Some(first);
+    let mut left = None;
+    while let Some(current) = job.take() {
+        answers.extend(run_job(conn, current));
+        ran += 1;
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (disk full, I/O error): nothing of
+            // the group stays, and every job of it hears so.
+            let e = StoreError::Database("the write was rolled back by the database".into());
+            answer_all(answers, Some(&e));
+            return (0, None);
+        }
+        if solo || ran >= bounds.jobs || started.elapsed() >= bounds.time {
+            break;
+        }
+        match more() {
+            Some(j) if j.solo => left = Some(j),
+            Some(j) => job = Some(j),
+            None => {}
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => answer_all(answers, None),
+        Err(e) => {
+            let e = StoreError::from(e);
+            tracing::error!(error = %e, jobs = ran, "a group commit failed");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            answer_all(answers, Some(&e));
+        }
+    }
+    (ran, left)
+}
+
+/// Runs one job in its own savepoint: rolled back to it when the job fails or panics.
+/// Returns how to answer it once the group ends (none when it was answered already, or
+/// panicked: its caller hears that the write was abandoned).
+fn run_job(conn: &mut Connection, job: WriteJob) -> Option<Answer> {
+    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        job.job.refuse(&StoreError::from(e));
+        return None;
+    }
+    // A panic in one job must not take the writer down with it (its caller hears that the
+    // write was abandoned).
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job.job.run(conn)));
+    let (ok, answer) = match outcome {
+        Ok((ok, answer)) => (ok, Some(answer)),
+        Err(_) => (false, None),
+    };
+    if !conn.is_autocommit() {
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "cannot end a write's savepoint");
+        }
+    }
+    answer
+}
+
+fn answer_all(answers: Vec<Answer>, failed: Option<&StoreError>) {
+    for answer in answers {
+        answer(failed);
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
