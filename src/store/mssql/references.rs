@@ -4,8 +4,8 @@
 //! connection, reads objects on it for the holder (no second connection from the pool is
 //! needed under the lock), and commits (releasing the lock) once the holder drops its
 //! guard. A connection lost meanwhile releases it too. A waiter asks without waiting
-//! (`@LockTimeout = 0`) and gives its connection back between tries, so that waiters never
-//! hold the connections the holder may need from the small per-database pool.
+//! (`@LockTimeout = 0`) and closes its connection between tries (see `take`), so that
+//! waiters never hold the connections the holder may need from the small per-database pool.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,11 +78,12 @@ pub async fn take(
             conn.set_broken(true);
             match try_lock(&mut conn.client, exclusive).await {
                 Ok(true) => break conn,
-                Ok(false) => {
-                    if exec::batch(&mut conn.client, sql::ROLLBACK).await.is_ok() {
-                        conn.set_broken(false);
-                    }
-                }
+                // Not granted: the connection stays broken, so it is closed, not reused.
+                // Babelfish 4.2 keeps something of each refused `sp_getapplock` in the
+                // session, and a second refusal in one session crashes the whole server
+                // (`PANIC: ERRORDATA_STACK_SIZE exceeded`, seen in its log); a fresh
+                // connection per try costs a login only while a global object is dropped.
+                Ok(false) => {}
                 Err(e) => {
                     let _ = granted.send(Err(e));
                     return;
