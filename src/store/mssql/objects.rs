@@ -5,7 +5,7 @@
 //! store's, statement for statement: Lookup targets are checked and their display text
 //! copied in the same transaction, and the Lookups displaying a changed property follow it.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::builders::{float_params, id_chunks, lookups_pointing_at};
 use super::config;
@@ -252,12 +252,20 @@ async fn insert_object(
     Ok(id)
 }
 
-/// Touches object `id` ([`sql::TOUCH_OBJECT`]): its type. (The `UpdatedAt` it had is not
-/// read back: `OUTPUT deleted` is not reliable on Babelfish, so on SQL Server a change does
-/// not list `updatedAt`'s `from` and `to`; docs/DECISIONS.md.)
-async fn touch(c: &mut Client, id: ObjectId, now: NaiveDateTime) -> Result<String, Fail> {
+/// Touches object `id` ([`sql::TOUCH_OBJECT`]): its type and the `UpdatedAt` it had. The
+/// row is locked (a no-op update) before that is read, so no other writer changes it
+/// between the read and the new time; `OUTPUT deleted` would say it in one statement, but
+/// is not reliable on Babelfish.
+async fn touch(
+    c: &mut Client,
+    id: ObjectId,
+    now: NaiveDateTime,
+) -> Result<(String, DateTime<Utc>), Fail> {
     match exec::row(c, sql::TOUCH_OBJECT, params![id, now]).await? {
-        Some(row) => Ok(exec::req::<&str>(&row, 0)?.to_owned()),
+        Some(row) => Ok((
+            exec::req::<&str>(&row, 0)?.to_owned(),
+            exec::utc(exec::req::<NaiveDateTime>(&row, 1)?),
+        )),
         None => Err(Fail::Store(StoreError::ObjectNotFound(id))),
     }
 }
@@ -270,11 +278,12 @@ pub async fn save_properties(c: &mut Client, req: &SaveProperties) -> Result<Obj
 /// checks, lets go of the files of the properties written, writes.
 pub async fn save_in(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecord, Fail> {
     config::check_version(c, req.config_version).await?;
-    let current = touch(c, req.object_id, now()).await?;
+    let (current, was_updated) = touch(c, req.object_id, now()).await?;
     if current != req.expected_type {
         return Err(Fail::Store(StoreError::TypeChanged(req.object_id)));
     }
-    let before = require(c, req.object_id).await?;
+    let mut before = require(c, req.object_id).await?;
+    before.updated_at = was_updated;
     super::files::unlink_properties(c, req.object_id, &req.writes).await?;
     apply_writes(c, req.object_id, &req.writes).await?;
     let after = require(c, req.object_id).await?;
@@ -292,9 +301,10 @@ pub async fn change_object_type(
     config::check_version(c, config_version).await?;
     // The row lock of the touch keeps concurrent writers of the object out until commit.
     let now = now();
-    let current = touch(c, id, now).await?;
+    let (current, was_updated) = touch(c, id, now).await?;
     let current = current.as_str();
-    let before = require(c, id).await?;
+    let mut before = require(c, id).await?;
+    before.updated_at = was_updated;
     // Lookups pointing here keep their configured type only through an archive or a restore.
     if current != object_type && !is_archive_change(current, object_type) {
         let owners = exec::rows(c, sql::LOOKUP_OWNERS, params![id as f64])

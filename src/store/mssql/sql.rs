@@ -92,8 +92,12 @@ OUTPUT INSERTED.ObjectId VALUES (@P1, @P2, @P3, @P3)";
 /// Touches the object first: its row lock makes concurrent writers of one object take
 /// turns, and the type read under that lock is checked against the one the writes were
 /// converted for (read by a SELECT, not `OUTPUT`, for the reason given at [`NEXT_NUMBER`]).
-pub const TOUCH_OBJECT: &str = "UPDATE dbo.Objects SET UpdatedAt = @P2 WHERE ObjectId = @P1; \
-IF @@ROWCOUNT > 0 SELECT ObjectType FROM dbo.Objects WHERE ObjectId = @P1;";
+pub const TOUCH_OBJECT: &str =
+    "UPDATE dbo.Objects SET ObjectType = ObjectType WHERE ObjectId = @P1; \
+IF @@ROWCOUNT > 0 BEGIN \
+SELECT ObjectType, UpdatedAt FROM dbo.Objects WHERE ObjectId = @P1; \
+UPDATE dbo.Objects SET UpdatedAt = @P2 WHERE ObjectId = @P1; \
+END";
 
 pub const CHANGE_TYPE: &str =
     "UPDATE dbo.Objects SET ObjectType = @P1, UpdatedAt = @P2 WHERE ObjectId = @P3";
