@@ -147,7 +147,8 @@ pub async fn since(
         .into_iter();
         if let Some(row) = sets.next().and_then(|s| s.into_iter().next()) {
             page.pruned_through = exec::req(&row, 0)?;
-            page.head = exec::req(&row, 1)?;
+            // A log that retention emptied has its head where the pruning stopped.
+            page.head = exec::req::<i64>(&row, 1)?.max(page.pruned_through);
         }
         let rows = sets.next().unwrap_or_default();
         let full = rows.len() as u32 == limit;
@@ -161,6 +162,11 @@ pub async fn since(
             if filter.matches(&change) {
                 page.changes.push(change);
             }
+        }
+        if !full {
+            // Everything up to the head read first was read (of the object, when filtered by
+            // one; ids commit in order): a filtered stream must not read the range again.
+            page.through = page.through.max(page.head);
         }
         if !full || page.changes.len() >= limit as usize {
             return Ok(page);

@@ -93,6 +93,8 @@ pub(super) fn since(
         let head: i64 = conn
             .prepare_cached("SELECT COALESCE(MAX(ChangeId), 0) FROM Changes")?
             .query_row([], |r| r.get(0))?;
+        // A log that retention emptied has its head where the pruning stopped.
+        let head = head.max(pruned_through);
         let mut page = ChangePage {
             changes: Vec::new(),
             pruned_through,
@@ -125,6 +127,11 @@ pub(super) fn since(
                 if filter.matches(&c) {
                     page.changes.push(c);
                 }
+            }
+            if !full {
+                // Everything up to the head of this snapshot was read (of the object, when
+                // filtered by one): a filtered stream must not read the same range again.
+                page.through = page.through.max(head);
             }
             if !full || page.changes.len() >= limit as usize {
                 return Ok::<_, StoreError>(page);

@@ -765,6 +765,41 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_read_of_one_objects_changes_goes_on_from_the_head_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap();
+        let new = || super::super::NewObject {
+            object_type: "Thing".into(),
+            properties: Vec::new(),
+            config_version: 0,
+        };
+        let first = store.new_object(new()).await.unwrap();
+        for _ in 0..3 {
+            store.new_object(new()).await.unwrap();
+        }
+        let filter = super::super::ChangeFilter {
+            object_types: Vec::new(),
+            object_id: Some(first.id),
+        };
+        let page = store.changes_since(0, &filter, 100).await.unwrap();
+        assert_eq!(page.changes.len(), 1);
+        // Nothing of that object lies between its change and the head: a stream filtered
+        // by it goes on from the head, not from its own last change (it would read the same
+        // range again at once, forever).
+        assert_eq!(page.through, page.head);
+        assert!(page.head > page.changes[0].change_id);
+        let again = store
+            .changes_since(page.through, &filter, 100)
+            .await
+            .unwrap();
+        assert!(again.changes.is_empty());
+        assert_eq!(again.through, again.head);
+    }
+
+    #[tokio::test]
     async fn a_full_write_queue_answers_busy_instead_of_waiting() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.db");
