@@ -275,8 +275,9 @@ impl Datastore {
             let lock = ds
                 .resolve_global_lookups(&schema, None, &mut req.properties)
                 .await?;
-            let created = ds.store.new_object(req).await;
-            drop(lock);
+            let store = ds.store.clone();
+            let created =
+                hold_until_written(lock, async move { store.new_object(req).await }).await;
             match created {
                 Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
                     attempts += 1;
@@ -330,8 +331,9 @@ impl Datastore {
                 expected_type: object_type,
                 writes,
             };
-            let saved = ds.store.save_properties(req).await;
-            drop(lock);
+            let store = ds.store.clone();
+            let saved =
+                hold_until_written(lock, async move { store.save_properties(req).await }).await;
             match saved {
                 Err(StoreError::TypeChanged(_)) if attempts < WRITE_ATTEMPTS => attempts += 1,
                 Err(StoreError::ConfigChanged) if attempts < WRITE_ATTEMPTS => {
@@ -606,4 +608,29 @@ pub(crate) fn property_answer(
         }
     }
     Ok(Value::Object(answer))
+}
+
+/// Runs a write to its end while holding the global references lock it was prepared under
+/// (a Lookup to a global object): on a task of its own when there is a lock, so that a
+/// dropped request (a client gone, a shutdown) cannot let go of the lock while its write is
+/// still queued or in flight, which would let a drop of the target look before the Lookup
+/// commits.
+async fn hold_until_written<T, F>(
+    lock: Option<Box<dyn ReferenceLock>>,
+    write: F,
+) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    match lock {
+        None => write.await,
+        Some(lock) => tokio::spawn(async move {
+            let written = write.await;
+            drop(lock);
+            written
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("the write task failed: {e}")))?,
+    }
 }
