@@ -572,15 +572,9 @@ pub async fn batch(
 ) -> Result<HttpResponse, ApiError> {
     let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
-    let operations_value = p.value("operations");
+    let operations_value = p.required_value("operations");
     p.finish()?;
-    let Some(value) = operations_value else {
-        return Err(ApiError::new(
-            ErrorCode::MissingParameter,
-            "parameter `operations` is required",
-        )
-        .with_details(json!({ "parameter": "operations" })));
-    };
+    let value = operations_value?;
     // Form input carries the list as JSON text.
     let value = match value {
         Value::String(text) => crate::json::from_str(&text).map_err(|e| {
