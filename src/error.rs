@@ -36,7 +36,8 @@ pub fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::StrictChildrenExist
         | ErrorCode::ReferencedByLookup
         | ErrorCode::Conflict
-        | ErrorCode::IdempotencyKeyInUse => StatusCode::CONFLICT,
+        | ErrorCode::IdempotencyKeyInUse
+        | ErrorCode::IdempotencyAnswerLost => StatusCode::CONFLICT,
         ErrorCode::PayloadTooLarge | ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

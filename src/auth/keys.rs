@@ -128,7 +128,8 @@ pub struct StoredSecret {
     pub last4: String,
 }
 
-fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+/// `bytes` random bytes, as hex.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf)?;
     Ok(hex(&buf))

@@ -33,6 +33,7 @@ pub enum ErrorCode {
     InvalidReference,
     IdempotencyKeyReused,
     IdempotencyKeyInUse,
+    IdempotencyAnswerLost,
     TooManyRequests,
     Unavailable,
     Internal,
@@ -66,6 +67,7 @@ impl ErrorCode {
             ErrorCode::InvalidReference => "INVALID_REFERENCE",
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ErrorCode::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
+            ErrorCode::IdempotencyAnswerLost => "IDEMPOTENCY_ANSWER_LOST",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
@@ -155,6 +157,12 @@ impl From<StoreError> for ServiceError {
             ),
             StoreError::Busy => ServiceError::new(ErrorCode::Unavailable, "the database is busy; try again"),
             StoreError::ImportRefused(message) => ServiceError::new(ErrorCode::Conflict, message),
+            StoreError::IdempotencyClaimLost => ServiceError::new(
+                ErrorCode::IdempotencyKeyInUse,
+                "a retry with the same Idempotency-Key took this request over (it ran past the \
+                 stale limit); this request wrote nothing, the retry's answer stands",
+            )
+            .with_details(json!({ "header": "Idempotency-Key" })),
             e @ (StoreError::Config(_) | StoreError::Database(_) | StoreError::DropChecked(_)) => {
                 ServiceError::internal(e)
             }

@@ -625,11 +625,12 @@ where
 {
     match lock {
         None => write.await,
-        Some(lock) => tokio::spawn(async move {
+        // The task carries who acts (the change log's key id, the idempotency claim).
+        Some(lock) => tokio::spawn(crate::store::changes::Acting::current().scope(async move {
             let written = write.await;
             drop(lock);
             written
-        })
+        }))
         .await
         .map_err(|e| StoreError::Database(format!("the write task failed: {e}")))?,
     }

@@ -8,7 +8,8 @@
 //!
 //! The acting key's id reaches the stores without a parameter on every write: the HTTP
 //! layer runs each request inside [`acting`], a task-local scope; the SQLite writer thread,
-//! which runs jobs of many requests, is given each job's actor by [`with_actor`].
+//! which runs jobs of many requests, is given each job's context by [`Acting::on_thread`];
+//! work moved to another task carries it with [`Acting::scope`].
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -233,43 +234,105 @@ impl ChangeFilter {
 /// What a claim of an `Idempotency-Key` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    /// The key is this request's now: run it, then [`crate::store::Store::finish_idempotent`].
+    /// The key is this request's now, under the token it claimed with: run it, then
+    /// [`crate::store::Store::finish_idempotency`].
     Claimed,
     /// A request with this key ran or runs: its body's hash and, once done, its answer.
     Taken {
         body_hash: String,
         response: Option<String>,
+        /// Its write committed (the answer may still be on its way).
+        committed: bool,
+        /// It was claimed before the stale limit: a committed one without an answer lost
+        /// it (its process stopped between the commit and storing the answer).
+        stale: bool,
     },
 }
 
+/// The claim of an `Idempotency-Key` a request runs under: the write that records its
+/// changes marks the claim as committed in the same transaction, and only if the claim is
+/// still this request's (`token`), so a claim taken over by a retry can never lead to two
+/// writes (`docs/DECISIONS.md`, "Idempotency-Key").
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub token: String,
+}
+
+/// Who acts in a request, for every write it makes: the key's id and the claim of its
+/// `Idempotency-Key`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Acting {
+    pub key_id: Option<String>,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+impl Acting {
+    /// The context of this task (a request), or of this writer thread's job.
+    pub fn current() -> Acting {
+        ACTING
+            .try_with(Clone::clone)
+            .ok()
+            .unwrap_or_else(|| WRITER_ACTING.with(|a| a.borrow().clone()))
+    }
+
+    /// Runs `f` (a request, or its work on another task) in this context.
+    pub async fn scope<F: Future>(self, f: F) -> F::Output {
+        ACTING.scope(self, f).await
+    }
+
+    /// Runs `f` on this (writer) thread in this context; the previous one comes back
+    /// afterwards, even if `f` panics.
+    pub fn on_thread<T>(self, f: impl FnOnce() -> T) -> T {
+        struct Restore(Option<Acting>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                if let Some(previous) = self.0.take() {
+                    WRITER_ACTING.with(|a| *a.borrow_mut() = previous);
+                }
+            }
+        }
+        let _restore = Restore(Some(WRITER_ACTING.with(|a| a.replace(self))));
+        f()
+    }
+}
+
 tokio::task_local! {
-    static ACTOR: Option<String>;
+    static ACTING: Acting;
 }
 
 thread_local! {
-    static WRITER_ACTOR: RefCell<Option<String>> = const { RefCell::new(None) };
+    static WRITER_ACTING: RefCell<Acting> = RefCell::new(Acting::default());
 }
 
 /// Runs `f` (a request) with `key_id` as the acting key of every write it makes.
 pub async fn acting<F: Future>(key_id: Option<String>, f: F) -> F::Output {
-    ACTOR.scope(key_id, f).await
+    Acting {
+        key_id,
+        idempotency: None,
+    }
+    .scope(f)
+    .await
+}
+
+/// Runs `f` (a request's handler) under `claim`, acting as before.
+pub async fn claiming<F: Future>(claim: IdempotencyClaim, f: F) -> F::Output {
+    Acting {
+        idempotency: Some(claim),
+        ..Acting::current()
+    }
+    .scope(f)
+    .await
 }
 
 /// The acting key's id, if a request with a key is acting here.
 pub fn actor() -> Option<String> {
-    ACTOR
-        .try_with(Clone::clone)
-        .ok()
-        .flatten()
-        .or_else(|| WRITER_ACTOR.with(|a| a.borrow().clone()))
+    Acting::current().key_id
 }
 
-/// Runs `f` on this (writer) thread with `key_id` acting.
-pub fn with_actor<T>(key_id: Option<String>, f: impl FnOnce() -> T) -> T {
-    let previous = WRITER_ACTOR.with(|a| a.replace(key_id));
-    let out = f();
-    WRITER_ACTOR.with(|a| *a.borrow_mut() = previous);
-    out
+/// The `Idempotency-Key` claim the acting request runs under, if any.
+pub fn idempotency_claim() -> Option<IdempotencyClaim> {
+    Acting::current().idempotency
 }
 
 #[cfg(test)]
@@ -318,11 +381,46 @@ mod tests {
         assert_eq!(d["a"][0], Value::Null);
     }
 
+    fn as_key(id: &str) -> Acting {
+        Acting {
+            key_id: Some(id.into()),
+            idempotency: None,
+        }
+    }
+
     #[test]
     fn the_writer_thread_actor_is_restored_after_a_job() {
-        with_actor(Some("k1".into()), || {
-            assert_eq!(actor().as_deref(), Some("k1"))
-        });
+        as_key("k1").on_thread(|| assert_eq!(actor().as_deref(), Some("k1")));
         assert_eq!(actor(), None);
+    }
+
+    #[test]
+    fn the_writer_thread_actor_is_restored_after_a_job_that_panics() {
+        let caught = std::panic::catch_unwind(|| as_key("k2").on_thread(|| panic!("a job")));
+        assert!(caught.is_err());
+        assert_eq!(actor(), None);
+    }
+
+    #[tokio::test]
+    async fn a_claim_keeps_the_acting_key_and_goes_to_spawned_work_only_when_carried() {
+        let claim = IdempotencyClaim {
+            key: "k:1".into(),
+            token: "t".into(),
+        };
+        acting(Some("k3".into()), async {
+            claiming(claim.clone(), async {
+                assert_eq!(actor().as_deref(), Some("k3"));
+                assert_eq!(idempotency_claim(), Some(claim.clone()));
+                let carried = Acting::current();
+                let (lost, kept) = tokio::join!(
+                    tokio::spawn(async { Acting::current() }),
+                    tokio::spawn(carried.clone().scope(async { Acting::current() }))
+                );
+                assert_eq!(lost.unwrap(), Acting::default());
+                assert_eq!(kept.unwrap(), carried);
+            })
+            .await
+        })
+        .await;
     }
 }

@@ -393,19 +393,24 @@ pub trait Store: Send + Sync + 'static {
     /// at once (other processes' writes are found by reading the log).
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
 
-    /// Claims an `Idempotency-Key` for a request whose body hashes to `body_hash`, or
-    /// tells who has it. A claim made before `stale` that never finished is taken over.
+    /// Claims an `Idempotency-Key` under `token` for a request whose body hashes to
+    /// `body_hash`, or tells who has it. A claim made before `stale` whose write never
+    /// committed is taken over (the write of the request that had it then rolls back:
+    /// [`changes::Acting`]).
     async fn claim_idempotency(
         &self,
         key: &str,
         body_hash: &str,
+        token: &str,
         stale: DateTime<Utc>,
     ) -> Result<Claim, StoreError>;
 
-    /// Stores the answer of a claimed key; `None` lets the key go (a retry runs again).
+    /// Stores the answer of the key claimed under `token`; `None` lets the key go (a retry
+    /// runs again) unless its write committed. A claim taken over is not touched.
     async fn finish_idempotency(
         &self,
         key: &str,
+        token: &str,
         response: Option<String>,
     ) -> Result<(), StoreError>;
 

@@ -284,11 +284,15 @@ pub enum StoreError {
     /// its transaction back with the ids it would delete.
     #[error("a checked drop ({} objects)", .0.len())]
     DropChecked(Vec<ObjectId>),
+    /// The request's `Idempotency-Key` claim was taken over by a retry (the request ran
+    /// past the stale limit): its write rolled back, the retry's stands.
+    #[error("the Idempotency-Key claim was taken over by a retry")]
+    IdempotencyClaimLost,
 }
 
 impl StoreError {
     /// Every [`StoreError::kind`].
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 12] = [
         "object_not_found",
         "type_changed",
         "config_changed",
@@ -300,6 +304,7 @@ impl StoreError {
         "busy",
         "import_refused",
         "drop_checked",
+        "idempotency_claim_lost",
     ];
 
     /// A short stable name of the variant: the `kind` label of the store error metric.
@@ -316,6 +321,7 @@ impl StoreError {
             StoreError::Busy => "busy",
             StoreError::ImportRefused(_) => "import_refused",
             StoreError::DropChecked(_) => "drop_checked",
+            StoreError::IdempotencyClaimLost => "idempotency_claim_lost",
         }
     }
 }

@@ -182,3 +182,76 @@ async fn concurrent_retries_with_one_idempotency_key_write_once() {
     );
     assert_eq!(app.count("Person").await, 2, "written once");
 }
+
+/// The store's side of a retry taking over a claim: the first request's write (still
+/// running, past the stale limit) rolls back instead of writing a second time, and a
+/// committed claim is never taken over.
+#[tokio::test]
+async fn a_claim_taken_over_by_a_retry_rolls_the_first_write_back() {
+    use datastore::store::changes::{claiming, IdempotencyClaim};
+    use datastore::store::{Claim, NewObject, StoreError};
+
+    let app = spawn_app().await;
+    let store = app.store().await;
+    let version = store.config_versions().await.unwrap().version;
+    let person = || NewObject {
+        object_type: "Person".into(),
+        properties: Vec::new(),
+        config_version: version,
+    };
+    let claim = |token: &str| IdempotencyClaim {
+        key: "-:slow".into(),
+        token: token.into(),
+    };
+    let long_ago = chrono::Utc::now() - chrono::Duration::seconds(120);
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(5);
+    // The first request claims; a retry finds it stale and takes it over.
+    let first = store.claim_idempotency("-:slow", "h", "first", long_ago);
+    assert_eq!(first.await.unwrap(), Claim::Claimed);
+    let retry = store.claim_idempotency("-:slow", "h", "retry", soon);
+    assert_eq!(retry.await.unwrap(), Claim::Claimed);
+    // The first one's write comes late: it rolls back, nothing of it stays.
+    let late = claiming(claim("first"), store.new_object(person())).await;
+    assert!(
+        matches!(late, Err(StoreError::IdempotencyClaimLost)),
+        "{late:?}"
+    );
+    assert_eq!(app.count("Person").await, 0);
+    // The retry's write stands; its claim is committed, and a write under the lost claim
+    // still cannot follow it.
+    claiming(claim("retry"), store.new_object(person()))
+        .await
+        .unwrap();
+    let late = claiming(claim("first"), store.new_object(person())).await;
+    assert!(matches!(late, Err(StoreError::IdempotencyClaimLost)));
+    assert_eq!(app.count("Person").await, 1);
+    // Committed without an answer (its process stopped just after the commit): a third
+    // try, even past the stale limit, does not take it over.
+    let third = store.claim_idempotency("-:slow", "h", "third", soon);
+    assert_eq!(
+        third.await.unwrap(),
+        Claim::Taken {
+            body_hash: "h".into(),
+            response: None,
+            committed: true,
+            stale: true
+        }
+    );
+    // A finish under the lost token changes nothing; under its own it stores the answer.
+    store
+        .finish_idempotency("-:slow", "first", None)
+        .await
+        .unwrap();
+    store
+        .finish_idempotency("-:slow", "first", Some("lost".into()))
+        .await
+        .unwrap();
+    store
+        .finish_idempotency("-:slow", "retry", Some("answer".into()))
+        .await
+        .unwrap();
+    let again = store.claim_idempotency("-:slow", "h", "fourth", soon);
+    assert!(
+        matches!(again.await.unwrap(), Claim::Taken { response: Some(r), .. } if r == "answer")
+    );
+}

@@ -1017,3 +1017,33 @@ async fn copies_and_imports_need_the_global_objects_their_lookups_point_at() {
     };
     assert_eq!(records(&again), records(&global_file));
 }
+
+/// A write that holds the global references lock runs on a task of its own; who acts (the
+/// key for the change log) goes with it.
+#[tokio::test]
+async fn a_lookup_to_a_global_object_is_logged_as_the_key_that_saved_it() {
+    let app = spawn().await;
+    let (key, key_id) = app
+        .create_key(datastore::auth::Role::Write, None, None)
+        .await;
+    let keyed = app.with_key(&key);
+    let country = keyed
+        .post(
+            "newObject",
+            json!({ "objectType": "Country", "properties": { "name": "NL" } }),
+        )
+        .await
+        .ok();
+    let customer = keyed
+        .post(
+            "newObject",
+            json!({ "objectType": "Customer", "properties": { "country": country["objectId"] } }),
+        )
+        .await
+        .ok();
+    let history = keyed
+        .post("getHistory", json!({ "objectId": customer["objectId"] }))
+        .await
+        .ok();
+    assert_eq!(history[0]["keyId"], key_id.as_str(), "{history}");
+}

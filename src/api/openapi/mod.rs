@@ -147,7 +147,11 @@ fn error_codes(name: &str, access: Access, has_required: bool) -> Vec<ErrorCode>
     }
     // Writes take an `Idempotency-Key` (uploads excepted).
     if access == Access::Write && name != "uploadFile" {
-        codes.extend([IdempotencyKeyReused, IdempotencyKeyInUse]);
+        codes.extend([
+            IdempotencyKeyReused,
+            IdempotencyKeyInUse,
+            IdempotencyAnswerLost,
+        ]);
     }
     // Keys (API.md §3): once one exists, a missing or bad key, a role too low, or too many
     // failed keys from one address; and the per-client rate limit.

@@ -18,7 +18,9 @@ use super::exec::{self, now};
 use super::pool::{Client, Fail};
 use super::sql;
 use crate::model::ObjectId;
-use crate::store::changes::{actor, Change, ChangeFilter, ChangePage, Claim, NewChange};
+use crate::store::changes::{
+    actor, idempotency_claim, Change, ChangeFilter, ChangePage, Claim, NewChange,
+};
 use crate::store::StoreError;
 
 tokio::task_local! {
@@ -59,6 +61,8 @@ pub async fn write(c: &mut Client, changes: Vec<NewChange>) -> Result<(), Fail> 
     if changes.is_empty() {
         return Ok(());
     }
+    // Before the ids: taking them locks ChangeSeq until the commit.
+    mark_committed(c).await?;
     let row = exec::row(c, sql::TAKE_CHANGE_IDS, params![changes.len() as i64])
         .await?
         .ok_or_else(|| Fail::Store(StoreError::Database("ChangeSeq has no row".into())))?;
@@ -193,38 +197,69 @@ pub async fn prune(c: &mut Client, before: NaiveDateTime, batch: u32) -> Result<
     Ok(n)
 }
 
-/// Claims `key` (see `Store::claim_idempotency`); in its own transaction.
+/// Claims `key` under `token` (see `Store::claim_idempotency`); in its own transaction.
 pub async fn claim(
     c: &mut Client,
     key: &str,
     hash: &str,
+    token: &str,
     stale: NaiveDateTime,
 ) -> Result<Claim, Fail> {
     let found = exec::row(c, sql::SELECT_IDEMPOTENCY, params![key]).await?;
     match found {
         None => {
-            exec::execute(c, sql::INSERT_IDEMPOTENCY, params![key, hash, now()]).await?;
+            exec::execute(c, sql::INSERT_IDEMPOTENCY, params![key, hash, now(), token]).await?;
             Ok(Claim::Claimed)
         }
         Some(row) => {
             let status: i32 = exec::req(&row, 1)?;
             let created: NaiveDateTime = exec::req(&row, 3)?;
             if status == 0 && created < stale {
-                exec::execute(c, sql::RECLAIM_IDEMPOTENCY, params![key, hash, now()]).await?;
+                exec::execute(
+                    c,
+                    sql::RECLAIM_IDEMPOTENCY,
+                    params![key, hash, now(), token],
+                )
+                .await?;
                 return Ok(Claim::Claimed);
             }
             Ok(Claim::Taken {
                 body_hash: exec::req::<&str>(&row, 0)?.to_owned(),
                 response: exec::text(&row, 2)?,
+                committed: status != 0,
+                stale: created < stale,
             })
         }
     }
 }
 
-pub async fn finish(c: &mut Client, key: &str, response: Option<&str>) -> Result<(), Fail> {
+/// In a write's transaction: marks the acting request's `Idempotency-Key` claim as
+/// committed, if it runs under one; a claim a retry took over fails the write.
+async fn mark_committed(c: &mut Client) -> Result<(), Fail> {
+    let Some(claim) = idempotency_claim() else {
+        return Ok(());
+    };
+    let marked = exec::execute(
+        c,
+        sql::MARK_IDEMPOTENCY_COMMITTED,
+        params![claim.key, claim.token],
+    )
+    .await?;
+    if marked.iter().sum::<u64>() == 0 {
+        return Err(Fail::Store(StoreError::IdempotencyClaimLost));
+    }
+    Ok(())
+}
+
+pub async fn finish(
+    c: &mut Client,
+    key: &str,
+    token: &str,
+    response: Option<&str>,
+) -> Result<(), Fail> {
     match response {
-        Some(r) => exec::execute(c, sql::FINISH_IDEMPOTENCY, params![key, r]).await?,
-        None => exec::execute(c, sql::RELEASE_IDEMPOTENCY, params![key]).await?,
+        Some(r) => exec::execute(c, sql::FINISH_IDEMPOTENCY, params![key, token, r]).await?,
+        None => exec::execute(c, sql::RELEASE_IDEMPOTENCY, params![key, token]).await?,
     };
     Ok(())
 }

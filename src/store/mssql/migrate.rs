@@ -71,6 +71,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0040_changes.sql"),
         transactional: true,
     },
+    Migration {
+        version: 60,
+        name: "idempotency_token",
+        sql: include_str!("../../../migrations/mssql/0060_idempotency_token.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

@@ -110,10 +110,10 @@ impl Runtime {
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        // The acting key (a task-local of the caller's task) goes along to the change log.
-        let actor = crate::store::changes::actor();
+        // Who acts (a task-local of the caller's task) goes along to the change log.
+        let acting = crate::store::changes::Acting::current();
         self.0
-            .spawn(crate::store::changes::acting(actor, work).in_current_span())
+            .spawn(acting.scope(work).in_current_span())
             .await
             .map_err(|e| StoreError::Database(format!("a store task failed: {e}")))?
     }
@@ -819,14 +819,16 @@ impl Store for MssqlStore {
         &self,
         key: &str,
         body_hash: &str,
+        token: &str,
         stale: chrono::DateTime<chrono::Utc>,
     ) -> Result<super::Claim, StoreError> {
-        let (key, hash): (Arc<str>, Arc<str>) = (key.into(), body_hash.into());
+        let (key, hash, token): (Arc<str>, Arc<str>, Arc<str>) =
+            (key.into(), body_hash.into(), token.into());
         let stale = stale.naive_utc();
         self.call("claim_idempotency", move |db| async move {
             db.transaction(move |c| {
-                let (key, hash) = (key.clone(), hash.clone());
-                Box::pin(async move { changes::claim(c, &key, &hash, stale).await })
+                let (key, hash, token) = (key.clone(), hash.clone(), token.clone());
+                Box::pin(async move { changes::claim(c, &key, &hash, &token, stale).await })
             })
             .await
         })
@@ -837,14 +839,15 @@ impl Store for MssqlStore {
     async fn finish_idempotency(
         &self,
         key: &str,
+        token: &str,
         response: Option<String>,
     ) -> Result<(), StoreError> {
-        let key: Arc<str> = key.into();
+        let (key, token): (Arc<str>, Arc<str>) = (key.into(), token.into());
         let response: Arc<Option<String>> = Arc::new(response);
         self.call("finish_idempotency", move |db| async move {
             db.read(move |c| {
-                let (key, response) = (key.clone(), response.clone());
-                Box::pin(async move { changes::finish(c, &key, response.as_deref()).await })
+                let (key, token, response) = (key.clone(), token.clone(), response.clone());
+                Box::pin(async move { changes::finish(c, &key, &token, response.as_deref()).await })
             })
             .await
         })

@@ -483,17 +483,22 @@ pub const SELECT_IDEMPOTENCY: &str = "SELECT BodyHash, Status, Response, Created
 FROM dbo.IdempotencyKeys WITH (UPDLOCK, HOLDLOCK) WHERE IdemKey = @P1";
 
 pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO dbo.IdempotencyKeys \
-(IdemKey, BodyHash, Status, Response, CreatedAt) VALUES (@P1, @P2, 0, NULL, @P3)";
+(IdemKey, BodyHash, Status, Response, CreatedAt, Token) VALUES (@P1, @P2, 0, NULL, @P3, @P4)";
 
-/// Takes over a claim whose request never finished.
+/// Takes over a claim whose request never committed its write.
 pub const RECLAIM_IDEMPOTENCY: &str = "UPDATE dbo.IdempotencyKeys SET BodyHash = @P2, \
-Status = 0, Response = NULL, CreatedAt = @P3 WHERE IdemKey = @P1";
+Status = 0, Response = NULL, CreatedAt = @P3, Token = @P4 WHERE IdemKey = @P1 AND Status = 0";
 
-pub const FINISH_IDEMPOTENCY: &str =
-    "UPDATE dbo.IdempotencyKeys SET Status = 1, Response = @P2 WHERE IdemKey = @P1";
+/// In a write's transaction: its request's claim is committed, if it is still its own
+/// (`@@ROWCOUNT` 0: a retry took it over, and the write rolls back).
+pub const MARK_IDEMPOTENCY_COMMITTED: &str = "UPDATE dbo.IdempotencyKeys SET Status = 2 \
+WHERE IdemKey = @P1 AND Token = @P2 AND Status IN (0, 2)";
+
+pub const FINISH_IDEMPOTENCY: &str = "UPDATE dbo.IdempotencyKeys SET Status = 1, \
+Response = @P3 WHERE IdemKey = @P1 AND Token = @P2";
 
 pub const RELEASE_IDEMPOTENCY: &str =
-    "DELETE FROM dbo.IdempotencyKeys WHERE IdemKey = @P1 AND Status = 0";
+    "DELETE FROM dbo.IdempotencyKeys WHERE IdemKey = @P1 AND Token = @P2 AND Status = 0";
 
 pub const PRUNE_IDEMPOTENCY: &str = "DELETE FROM dbo.IdempotencyKeys WHERE IdemKey IN \
 (SELECT TOP (@P2) IdemKey FROM dbo.IdempotencyKeys WHERE CreatedAt < @P1)";
@@ -588,6 +593,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("SELECT_IDEMPOTENCY", SELECT_IDEMPOTENCY),
     ("INSERT_IDEMPOTENCY", INSERT_IDEMPOTENCY),
     ("RECLAIM_IDEMPOTENCY", RECLAIM_IDEMPOTENCY),
+    ("MARK_IDEMPOTENCY_COMMITTED", MARK_IDEMPOTENCY_COMMITTED),
     ("FINISH_IDEMPOTENCY", FINISH_IDEMPOTENCY),
     ("RELEASE_IDEMPOTENCY", RELEASE_IDEMPOTENCY),
     ("PRUNE_IDEMPOTENCY", PRUNE_IDEMPOTENCY),

@@ -11,12 +11,18 @@ use serde_json::{Map, Value};
 
 use super::objects::{now_text, parse_time, time_text};
 use crate::model::ObjectId;
-use crate::store::changes::{actor, Change, ChangeFilter, ChangePage, Claim, NewChange};
+use crate::store::changes::{
+    actor, idempotency_claim, Change, ChangeFilter, ChangePage, Claim, NewChange,
+};
 use crate::store::StoreError;
 
 /// Writes `changes` (one per object touched) in the caller's transaction, as the acting
 /// key. A change that changed nothing (a relationship saved as it was) is left out.
 pub(super) fn record(tx: &Connection, changes: &[NewChange]) -> Result<(), StoreError> {
+    if changes.iter().all(|c| c.changes.is_empty()) {
+        return Ok(());
+    }
+    mark_committed(tx)?;
     let key = actor();
     let now = now_text();
     let mut insert = tx.prepare_cached(
@@ -175,12 +181,14 @@ pub(super) fn prune(
     Ok(n as u64)
 }
 
-/// Claims `key` for a request whose body hashes to `hash`, or says who has it. A claim
-/// older than `stale` that never finished (its process stopped) is taken over.
+/// Claims `key` for a request whose body hashes to `hash`, under `token`, or says who has
+/// it. A claim older than `stale` whose write never committed (its process stopped, or it
+/// still runs and will roll back: [`mark_committed`]) is taken over; a committed one never.
 pub(super) fn claim(
     conn: &mut Connection,
     key: &str,
     hash: &str,
+    token: &str,
     stale: DateTime<Utc>,
 ) -> Result<Claim, StoreError> {
     let tx = super::objects::begin(conn)?;
@@ -190,23 +198,24 @@ pub(super) fn claim(
         )?
         .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
+    let stale = time_text(&stale);
     let claim = match found {
-        Some((body_hash, status, response, created))
-            if status != 0 || created >= time_text(&stale) =>
-        {
+        Some((body_hash, status, response, created)) if status != 0 || created >= stale => {
             Claim::Taken {
                 body_hash,
                 response,
+                committed: status != 0,
+                stale: created < stale,
             }
         }
         _ => {
             tx.prepare_cached(
-                "INSERT INTO IdempotencyKeys (IdemKey, BodyHash, Status, Response, CreatedAt) \
-                 VALUES (?1, ?2, 0, NULL, ?3) ON CONFLICT (IdemKey) DO UPDATE SET \
+                "INSERT INTO IdempotencyKeys (IdemKey, BodyHash, Status, Response, CreatedAt, Token) \
+                 VALUES (?1, ?2, 0, NULL, ?3, ?4) ON CONFLICT (IdemKey) DO UPDATE SET \
                  BodyHash = excluded.BodyHash, Status = 0, Response = NULL, \
-                 CreatedAt = excluded.CreatedAt",
+                 CreatedAt = excluded.CreatedAt, Token = excluded.Token",
             )?
-            .execute(params![key, hash, now_text()])?;
+            .execute(params![key, hash, now_text(), token])?;
             Claim::Claimed
         }
     };
@@ -214,21 +223,45 @@ pub(super) fn claim(
     Ok(claim)
 }
 
-/// Stores the answer of a claimed key (`None`: lets the key go, so a retry runs again).
+/// Inside a write's transaction: marks the acting request's `Idempotency-Key` claim as
+/// committed (Status 2), if it runs under one. A claim that is no longer its own (a retry
+/// took it over) fails the write, which rolls back: one key, one write.
+pub(super) fn mark_committed(tx: &Connection) -> Result<(), StoreError> {
+    let Some(claim) = idempotency_claim() else {
+        return Ok(());
+    };
+    let marked = tx
+        .prepare_cached(
+            "UPDATE IdempotencyKeys SET Status = 2 \
+             WHERE IdemKey = ?1 AND Token = ?2 AND Status IN (0, 2)",
+        )?
+        .execute(params![claim.key, claim.token])?;
+    if marked == 0 {
+        return Err(StoreError::IdempotencyClaimLost);
+    }
+    Ok(())
+}
+
+/// Stores the answer of the key claimed under `token` (`None`: lets the key go, so a retry
+/// runs again, unless its write committed). A claim taken over is left to its new owner.
 pub(super) fn finish(
     conn: &mut Connection,
     key: &str,
+    token: &str,
     response: Option<&str>,
 ) -> Result<(), StoreError> {
     match response {
         Some(r) => conn
             .prepare_cached(
-                "UPDATE IdempotencyKeys SET Status = 1, Response = ?2 WHERE IdemKey = ?1",
+                "UPDATE IdempotencyKeys SET Status = 1, Response = ?3 \
+                 WHERE IdemKey = ?1 AND Token = ?2",
             )?
-            .execute(params![key, r])?,
+            .execute(params![key, token, r])?,
         None => conn
-            .prepare_cached("DELETE FROM IdempotencyKeys WHERE IdemKey = ?1 AND Status = 0")?
-            .execute([key])?,
+            .prepare_cached(
+                "DELETE FROM IdempotencyKeys WHERE IdemKey = ?1 AND Token = ?2 AND Status = 0",
+            )?
+            .execute(params![key, token])?,
     };
     Ok(())
 }

@@ -53,6 +53,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "changes",
         sql: include_str!("../../../migrations/sqlite/0040_changes.sql"),
     },
+    Migration {
+        version: 60,
+        name: "idempotency_token",
+        sql: include_str!("../../../migrations/sqlite/0060_idempotency_token.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

@@ -241,11 +241,11 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        // The acting key of the request, for the change log (the writer thread runs jobs
-        // of many requests).
-        let actor = crate::store::changes::actor();
+        // Who acts in the request, for the change log and its idempotency claim (the writer
+        // thread runs jobs of many requests).
+        let acting = crate::store::changes::Acting::current();
         let job = WriteJob::new(
-            move |conn: &mut Connection| crate::store::changes::with_actor(actor, || job(conn)),
+            move |conn: &mut Connection| acting.on_thread(|| job(conn)),
             move |result| {
                 let _ = tx.send(result);
             },
@@ -733,20 +733,22 @@ impl Store for SqliteStore {
         &self,
         key: &str,
         body_hash: &str,
+        token: &str,
         stale: chrono::DateTime<chrono::Utc>,
     ) -> Result<super::Claim, StoreError> {
-        let (key, hash) = (key.to_owned(), body_hash.to_owned());
-        self.write(move |c| changes::claim(c, &key, &hash, stale))
+        let (key, hash, token) = (key.to_owned(), body_hash.to_owned(), token.to_owned());
+        self.write(move |c| changes::claim(c, &key, &hash, &token, stale))
             .await
     }
 
     async fn finish_idempotency(
         &self,
         key: &str,
+        token: &str,
         response: Option<String>,
     ) -> Result<(), StoreError> {
-        let key = key.to_owned();
-        self.write(move |c| changes::finish(c, &key, response.as_deref()))
+        let (key, token) = (key.to_owned(), token.to_owned());
+        self.write(move |c| changes::finish(c, &key, &token, response.as_deref()))
             .await
     }
 
