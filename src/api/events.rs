@@ -1,9 +1,11 @@
 //! `GET /events` (API.md §12): the change log as Server-Sent Events, and `getHistory`.
 //!
-//! Each client gets a task that reads the log after the last id it sent: at once when a
-//! write of this process moved the store's [`crate::store::Store::change_signal`], else
-//! every [`POLL`] (writes of other instances sharing the database), so a change reaches
-//! every instance's clients within a second. Ids commit in order on both backends, so
+//! Each client gets a task that reads the log after the last id it sent whenever the log's
+//! head moves past it: one watcher per database reads the head at once after a write of
+//! this process and every [`crate::service::heads::POLL`] otherwise (writes of other instances sharing the
+//! database; [`crate::service::heads`]), so a change reaches every instance's clients
+//! within a second and idle clients cost no query at all. Ids commit in order on both
+//! backends, so
 //! reading after the last id seen misses nothing. The task hands events to the response
 //! through a bounded channel: a client that does not read them fast enough is dropped
 //! (it reconnects with `Last-Event-ID` and misses nothing while the log holds its
@@ -30,9 +32,6 @@ use crate::model::{is_valid_name, ObjectId};
 use crate::service::history::render_change_head;
 use crate::service::Datastore;
 use crate::store::ChangeFilter;
-
-/// How often a stream reads the log when no local write woke it.
-pub const POLL: Duration = Duration::from_millis(400);
 
 /// A comment line this often keeps proxies from closing an idle stream (ARR: 120 s).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -187,7 +186,7 @@ async fn pump(
     start: i64,
     tx: mpsc::Sender<Bytes>,
 ) {
-    let mut signal = datastore.store.change_signal();
+    let mut head = datastore.watch_head();
     let mut keep_alive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     let mut last = start;
@@ -226,15 +225,21 @@ async fn pump(
         if page.through < page.head {
             continue; // more to read at once
         }
-        tokio::select! {
-            _ = signal.changed() => {}
-            _ = tokio::time::sleep(POLL) => {}
-            _ = keep_alive.tick() => {
-                if !send(&tx, ": keep-alive\n\n".into()) {
-                    return;
+        // Sleeps until the log moves past what this client has read.
+        while *head.borrow_and_update() <= last {
+            tokio::select! {
+                changed = head.changed() => {
+                    if changed.is_err() {
+                        head = datastore.watch_head();
+                    }
                 }
+                _ = keep_alive.tick() => {
+                    if !send(&tx, ": keep-alive\n\n".into()) {
+                        return;
+                    }
+                }
+                _ = tx.closed() => return,
             }
-            _ = tx.closed() => return,
         }
     }
 }

@@ -123,6 +123,11 @@ impl Datastore {
     ) -> Result<crate::store::ChangePage, ServiceError> {
         Ok(self.store.changes_since(after, filter, limit).await?)
     }
+
+    /// The head of this database's change log, moving as it grows ([`super::heads`]).
+    pub fn watch_head(&self) -> tokio::sync::watch::Receiver<i64> {
+        super::heads::watch(&self.store)
+    }
 }
 
 /// How often the log of every open database is pruned.

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod displays;
 mod error;
 mod files;
+pub mod heads;
 pub mod history;
 pub mod projections;
 mod render;
