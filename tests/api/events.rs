@@ -306,3 +306,40 @@ async fn concurrent_writers_never_commit_an_id_below_one_a_reader_saw() {
     logged.sort_unstable();
     assert_eq!(logged, ids);
 }
+
+/// An import replaces the data wholesale: the change log starts over, every open stream
+/// gets a `reset` (refetch), and no history of a replaced object shows under the imported
+/// object that has its id now.
+#[tokio::test]
+async fn an_import_restarts_the_log_and_resets_every_stream() {
+    let app = spawn_app().await;
+    let p = app.new_object("Person", json!({"age": 0})).await;
+    save_age(&app, &p["objectId"], 1).await;
+    let mut sse = Sse::open(&app.address, &[], None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.jsonl");
+    let file = file.to_str().unwrap();
+    app.cli(&["export", "--output", file]);
+    // Another process (the CLI) imports: the head watcher finds the restart by polling.
+    app.cli(&["import", "--input", file, "--replace"]);
+    let reset = sse.next(5).await.expect("an event");
+    assert_eq!(reset.event, "reset", "{reset:?}");
+    let history = app
+        .post("getHistory", json!({"objectId": p["objectId"]}))
+        .await
+        .ok();
+    assert_eq!(history, json!([]), "the history starts at the import");
+    // The log goes on after the restart, with ids past it.
+    save_age(&app, &p["objectId"], 2).await;
+    let next = sse.next(5).await.expect("an event");
+    assert_eq!(next.event, "saveProperties");
+    assert!(next.id > reset.data["prunedThrough"].as_i64().unwrap());
+    let history = app
+        .post("getHistory", json!({"objectId": p["objectId"]}))
+        .await
+        .ok();
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    // A client that resumes with an id from before the import is told to refetch too.
+    let mut resumed = Sse::open(&app.address, &[], Some(2)).await;
+    assert_eq!(resumed.next(5).await.expect("an event").event, "reset");
+}

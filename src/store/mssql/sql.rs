@@ -477,6 +477,14 @@ pub const OLDEST_CHANGES: &str = "SELECT TOP (@P1) ChangeId, At FROM dbo.Changes
 pub const PRUNE_CHANGES: &str = "DELETE FROM dbo.Changes WHERE ChangeId <= @P1; \
 UPDATE dbo.ChangeLogState SET PrunedThrough = @P1 WHERE Id = 1 AND PrunedThrough < @P1;";
 
+/// At the end of an import's transaction: the data was replaced wholesale, so the log
+/// starts over; `PrunedThrough` moves past every id handed out (streams get a `reset`), and
+/// the next id comes after it.
+pub const RESTART_CHANGE_LOG: &str = "DELETE FROM dbo.Changes; \
+UPDATE dbo.ChangeLogState SET PrunedThrough = (SELECT dbo.ChangeSeq.Next FROM dbo.ChangeSeq \
+WHERE dbo.ChangeSeq.Id = 1) WHERE Id = 1; \
+UPDATE dbo.ChangeSeq SET Next = dbo.ChangeSeq.Next + 1 WHERE Id = 1;";
+
 /// An `Idempotency-Key`'s record, locked until the claim's transaction ends (`UPDLOCK,
 /// HOLDLOCK` also locks the key's absence, so two claims of a new key queue up).
 pub const SELECT_IDEMPOTENCY: &str = "SELECT BodyHash, Status, Response, CreatedAt \
@@ -590,6 +598,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("OBJECT_CHANGES_AFTER", OBJECT_CHANGES_AFTER),
     ("OLDEST_CHANGES", OLDEST_CHANGES),
     ("PRUNE_CHANGES", PRUNE_CHANGES),
+    ("RESTART_CHANGE_LOG", RESTART_CHANGE_LOG),
     ("SELECT_IDEMPOTENCY", SELECT_IDEMPOTENCY),
     ("INSERT_IDEMPOTENCY", INSERT_IDEMPOTENCY),
     ("RECLAIM_IDEMPOTENCY", RECLAIM_IDEMPOTENCY),

@@ -222,6 +222,9 @@ pub async fn import(
         write_batch(c, first_line, &data).await?;
         counts.add(&data);
     }
+    // The data was replaced: the change log starts over (streams get a reset). Last, so
+    // ChangeSeq stays locked only for the commit.
+    exec::execute(c, sql::RESTART_CHANGE_LOG, params![]).await?;
     Ok(counts)
 }
 

@@ -181,6 +181,26 @@ pub(super) fn prune(
     Ok(n as u64)
 }
 
+/// Inside an import's transaction: the data was replaced wholesale, so the log starts over.
+/// Its changes go, and `PrunedThrough` moves past every id handed out so far (the next id
+/// comes after it): every event stream gets a `reset` (refetch) instead of a silent gap,
+/// and no history of a replaced object is mistaken for one of the imported object that
+/// has its id now.
+pub(super) fn restart(tx: &Connection) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "DELETE FROM Changes;
+         UPDATE ChangeLogState SET PrunedThrough = 1 + MAX(PrunedThrough,
+             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'Changes'), 0))
+         WHERE Id = 1;
+         UPDATE sqlite_sequence SET seq = (SELECT PrunedThrough FROM ChangeLogState WHERE Id = 1)
+         WHERE name = 'Changes';
+         INSERT INTO sqlite_sequence (name, seq)
+         SELECT 'Changes', PrunedThrough FROM ChangeLogState
+         WHERE Id = 1 AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'Changes');",
+    )?;
+    Ok(())
+}
+
 /// Claims `key` for a request whose body hashes to `hash`, under `token`, or says who has
 /// it. A claim older than `stale` whose write never committed (its process stopped, or it
 /// still runs and will roll back: [`mark_committed`]) is taken over; a committed one never.

@@ -172,6 +172,7 @@ pub(super) fn import(
     }
     // The rows came in as EAV rows: the projections follow them whole.
     super::projection::rebuild_all(&tx)?;
+    super::changes::restart(&tx)?;
     tx.commit()?;
     Ok(counts)
 }
