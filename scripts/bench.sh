@@ -31,19 +31,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 if ! command -v wrk >/dev/null; then
   echo "wrk is missing: installing Debian's package" >&2
   apt-get install -y wrk >&2
 fi
-if [ "$BUILD" = 1 ]; then
-  cargo build --release --locked --bin datastore >&2
-fi
-BIN="${DATASTORE_BIN:-$ROOT/target/release/datastore}"
+build_release
 WORK="$(mktemp -d -t datastore-bench-XXXXXX)"
 [ -n "$DATABASE" ] || DATABASE="sqlite://$WORK/bench.db"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 URL="http://127.0.0.1:$PORT"
 SERVER=""
 cleanup() {
@@ -63,11 +60,7 @@ rows=$((OBJECTS * 8))
 
 RUST_LOG="$LOG_LEVEL" "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 400); do
-  curl -sf "$URL/health" >/dev/null 2>&1 && break
-  sleep 0.05
-done
-curl -sf "$URL/health" >/dev/null || { tail -20 "$WORK/server.log" >&2; exit 1; }
+wait_healthy "$URL" "$WORK/server.log"
 
 ROWS=()
 HOT=$((OBJECTS < 10000 ? OBJECTS : 10000))

@@ -23,14 +23,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-if [ "$BUILD" = 1 ]; then
-  cargo build --release --locked --bin datastore >&2
-fi
-BIN="${DATASTORE_BIN:-$ROOT/target/release/datastore}"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+build_release
 WORK="$(mktemp -d -t datastore-crash-XXXXXX)"
-PORT="${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+PORT="${PORT:-$(free_port)}"
 URL="http://127.0.0.1:$PORT"
 DB="$WORK/crash.db"
 LOG="$WORK/acked.log"
@@ -48,15 +45,7 @@ start_server() {
   RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --database "sqlite://$DB" \
     --dsconfig "$WORK/no-dsconfig" --synchronous "$SYNCHRONOUS" >>"$WORK/server.log" 2>&1 &
   SERVER=$!
-  for _ in $(seq 1 200); do
-    if python3 -c "import urllib.request,sys; urllib.request.urlopen('$URL/health', timeout=1)" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "the service did not start; its log:" >&2
-  tail -20 "$WORK/server.log" >&2
-  exit 1
+  wait_healthy "$URL" "$WORK/server.log" 200
 }
 
 echo "crash test: synchronous=$SYNCHRONOUS, $KILLS kills, $THREADS writer threads, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"

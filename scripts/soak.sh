@@ -19,12 +19,11 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-[ "$BUILD" = 1 ] && cargo build --release --locked --bin datastore >&2
-BIN="${DATASTORE_BIN:-$ROOT/target/release/datastore}"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+build_release
 WORK="$(mktemp -d -t datastore-soak-XXXXXX)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 SERVER=""
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
@@ -36,10 +35,7 @@ python3 "$ROOT/scripts/gen_export.py" "$OBJECTS" >"$WORK/people.jsonl"
 "$BIN" import --input "$WORK/people.jsonl" >&2
 RUST_LOG=info "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 400); do
-  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-  sleep 0.05
-done
-echo "soak: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $OBJECTS objects, load $(cut -d' ' -f1-3 /proc/loadavg)"
+wait_healthy "http://127.0.0.1:$PORT" "$WORK/server.log"
+echo "soak: $(machine_line), $OBJECTS objects"
 python3 "$ROOT/scripts/soak_client.py" "http://127.0.0.1:$PORT" "$SERVER" "$SECONDS_TOTAL" "$THREADS"
 echo "server log: $(grep -c ' ERROR ' "$WORK/server.log" || true) ERROR lines, $(grep -c 'panicked' "$WORK/server.log" || true) panics; load $(cut -d' ' -f1-3 /proc/loadavg)"

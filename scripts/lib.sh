@@ -1,0 +1,45 @@
+# Shared by the scripts that build and start the service (bench.sh, crash-test.sh,
+# soak.sh): source it after `set -euo pipefail`.
+#
+#   ROOT               the repository (the working directory becomes it)
+#   build_release      cargo build --release of the binary, unless BUILD=0
+#   BIN                the binary: $DATASTORE_BIN, else target/release/datastore
+#   free_port          prints a free TCP port on 127.0.0.1
+#   wait_healthy URL LOG [TRIES]
+#                      waits until URL/health answers (every 0.05 s, 400 tries by default);
+#                      otherwise prints the end of LOG and exits 1
+#   machine_line       date, commit, cores, memory and load, for the figures' header
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BIN="${DATASTORE_BIN:-$ROOT/target/release/datastore}"
+
+build_release() {
+  if [ "${BUILD:-1}" = 1 ]; then
+    cargo build --release --locked --bin datastore >&2
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_healthy() {
+  local url="$1" log="$2" tries="${3:-400}"
+  for _ in $(seq 1 "$tries"); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('$url/health', timeout=1)" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "the service did not start; its log:" >&2
+  tail -20 "$log" >&2
+  exit 1
+}
+
+machine_line() {
+  local commit
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  git diff --quiet 2>/dev/null || commit="$commit+changes"
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
