@@ -219,13 +219,13 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
             web::resource("/health")
                 .name("health")
                 .route(web::get().to(system::health))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(only("GET")),
         );
         scope = scope.service(
             web::resource("/metrics")
                 .name("metrics")
                 .route(web::get().to(crate::ops::metrics_endpoint))
-                .default_service(web::to(method_not_allowed))
+                .default_service(only("GET"))
                 // No role registered: an admin key (metrics cover every app).
                 .wrap(actix_web::middleware::from_fn(crate::auth::authorize)),
         );
@@ -242,10 +242,16 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
     macro_rules! endpoint {
         ($name:literal, $access:expr, $handler:path) => {{
             // One name for both forms: the metrics count per endpoint, never per app.
+            // A method it does not take: 405 with the methods it does (RFC 9110 `Allow`).
+            let allow = if $access.takes_get() {
+                "GET, POST"
+            } else {
+                "POST"
+            };
             let resource = web::resource(concat!("/", $name))
                 .name($name)
                 .route(web::post().to($handler))
-                .default_service(web::to(method_not_allowed));
+                .default_service(only(allow));
             let resource = if $access.takes_get() {
                 resource.route(web::get().to($handler))
             } else {
@@ -275,16 +281,31 @@ fn events_resource(path: &str) -> impl actix_web::dev::HttpServiceFactory {
     web::resource(path)
         .name("events")
         .route(web::get().to(events::events))
-        .default_service(web::to(method_not_allowed))
+        .default_service(only("GET"))
         .app_data(crate::auth::Required(crate::auth::Role::Read))
         .wrap(actix_web::middleware::from_fn(crate::auth::authorize))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
+/// The answer to any other method of a resource that takes `allow` (e.g. `"GET, POST"`).
+fn only(allow: &'static str) -> actix_web::Route {
+    web::to(move |req: HttpRequest| method_not_allowed(req, allow))
+}
+
+async fn method_not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
+    let error = ApiError::new(
         ErrorCode::MethodNotAllowed,
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    ))
+        format!(
+            "{} is not allowed on {}; it takes {allow}",
+            req.method(),
+            req.path()
+        ),
+    );
+    let mut response = actix_web::ResponseError::error_response(&error);
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    response
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -163,6 +163,30 @@ async fn bad_or_repeated_system_headers_are_refused_and_nothing_is_created() {
     assert!(recorded_apps(&app).await.is_empty());
 }
 
+/// Every endpoint that takes the header checks it, even one that reads no database
+/// (found by schemathesis: `validateConfig` answered 200 to `X-Datastore-System: AAA`).
+#[tokio::test]
+async fn validate_config_checks_the_system_header_too() {
+    let app = spawn_app().await;
+    let files = json!({ "files": { "a.toml": "[types.A.properties]\nx = \"String\"\n" } });
+    let bad = app
+        .client
+        .post(app.url("validateConfig"))
+        .header("X-Datastore-System", "AAA")
+        .json(&files);
+    let answer = app.send(bad).await;
+    assert_eq!(
+        answer.fails(400, "INVALID_PARAMETER")["header"],
+        "X-Datastore-System"
+    );
+    let good = app
+        .client
+        .post(app.url("validateConfig"))
+        .header("X-Datastore-System", "TEST")
+        .json(&files);
+    assert_eq!(app.send(good).await.ok()["valid"], true);
+}
+
 #[tokio::test]
 async fn an_app_key_works_on_its_own_app_in_any_case_and_is_forbidden_elsewhere() {
     let app = spawn_app().await;

@@ -240,6 +240,15 @@ async fn documented_parameters_are_exactly_those_each_endpoint_accepts() {
             .map(|n| n.as_str().expect("a name").to_owned())
             .collect();
         assert_eq!(documented, accepted, "{name}");
+        // So the document says no other parameter is taken (schemathesis sends them).
+        for content in item["post"]["requestBody"]["content"]
+            .as_object()
+            .expect("a request body")
+            .values()
+        {
+            let schema = resolve(&doc, &content["schema"]);
+            assert_eq!(schema["additionalProperties"], false, "{name}: {schema}");
+        }
     }
 }
 

@@ -148,6 +148,15 @@ async fn every_answer_carries_the_security_headers() {
     let method = app.send(app.client.get(app.url("newObject"))).await;
     method.fails(405, "METHOD_NOT_ALLOWED");
     assert_security_headers(&method.headers);
+    assert_eq!(
+        method.headers["allow"], "POST",
+        "RFC 9110: a 405 says what is allowed"
+    );
+    let read = app.send(app.client.delete(app.url("getObject"))).await;
+    read.fails(405, "METHOD_NOT_ALLOWED");
+    assert_eq!(read.headers["allow"], "GET, POST");
+    let health = app.send(app.client.post(app.url("health"))).await;
+    assert_eq!(health.headers["allow"], "GET");
 }
 
 const FORMS: &str = "https://forms.example.com";

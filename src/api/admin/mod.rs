@@ -33,12 +33,12 @@ pub(super) fn register(scope: actix_web::Scope) -> actix_web::Scope {
         .service(
             web::resource("/admin")
                 .route(web::get().to(redirect))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::only("GET")),
         )
         .service(
             web::resource("/admin/{file:.*}")
                 .route(web::get().to(file))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::only("GET")),
         )
 }
 

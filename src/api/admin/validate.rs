@@ -63,6 +63,8 @@ pub async fn validate_config(
     body: web::Payload,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    // No database is read, but a system header is still checked as everywhere.
+    super::super::request_system(&req)?;
     let mut p = state.params(&req, body).await?;
     let files = p.map("files");
     p.finish()?;

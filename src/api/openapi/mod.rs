@@ -271,6 +271,7 @@ fn text_schema(request: &Value) -> Value {
         "type": "object",
         "required": request.get("required").cloned().unwrap_or_else(|| json!([])),
         "properties": properties,
+        "additionalProperties": false,
     })
 }
 
@@ -312,6 +313,14 @@ pub fn document(base_path: &str) -> Value {
     doc["security"] = json!([{ "bearerKey": [] }, { "apiKeyHeader": [] }, {}]);
     without_null(&mut doc["components"]);
     without_null(&mut doc["paths"]);
+    // A parameter an endpoint does not take is refused (`400 UNKNOWN_PARAMETER`).
+    if let Some(all) = doc["components"]["schemas"].as_object_mut() {
+        for (name, schema) in all.iter_mut() {
+            if name.ends_with("Request") {
+                schema["additionalProperties"] = json!(false);
+            }
+        }
+    }
     let schemas = doc["components"]["schemas"].clone();
     if let Some(object) = doc["components"]["schemas"].get_mut("Object") {
         // Besides its system fields, an object carries one attribute per property.
@@ -435,18 +444,18 @@ pub(super) fn register(scope: actix_web::Scope, base_path: &str) -> actix_web::S
             web::resource("/openapi.json")
                 .app_data(web::Data::new(Document(text)))
                 .route(web::get().to(openapi_json))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::only("GET")),
         )
         .service(
             web::resource("/docs")
                 .route(web::get().to(docs_redirect))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::only("GET")),
         )
         .service(
             web::resource("/docs/{file:.*}")
                 .app_data(web::Data::new(config))
                 .route(web::get().to(docs_file))
-                .default_service(web::to(super::method_not_allowed)),
+                .default_service(super::only("GET")),
         )
 }
 
