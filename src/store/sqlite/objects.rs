@@ -423,16 +423,63 @@ pub(super) fn save_in(
         Some(t) if t != req.expected_type => return Err(StoreError::TypeChanged(req.object_id)),
         Some(_) => {}
     }
-    let before = require(tx, req.object_id)?;
+    // For the change log, only what the write can change: the written properties and
+    // the object's row (updatedAt). The writer thread is every write's bottleneck.
+    let written: Vec<&str> = req.writes.iter().map(|w| w.name.as_str()).collect();
+    let before = load_written(tx, req.object_id, &written)?;
     super::files::unlink_properties(tx, req.object_id, &req.writes)?;
     apply_writes(tx, req.object_id, &req.writes, &now_text())?;
     super::projection::after_save(tx, req.object_id, &req.expected_type, &req.writes)?;
     let after = require(tx, req.object_id)?;
+    let before = with_written(&after, before, &written);
     super::changes::record(
         tx,
         NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after)).as_slice(),
     )?;
     Ok(after)
+}
+
+/// The object's row with only the properties named `written` (those it has).
+fn load_written(
+    conn: &Connection,
+    id: ObjectId,
+    written: &[&str],
+) -> Result<ObjectRecord, StoreError> {
+    let mut object = conn
+        .prepare_cached(SELECT_OBJECT)?
+        .query_row([id], object_from_row)
+        .optional()?
+        .ok_or(StoreError::ObjectNotFound(id))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT PropertyName, PropertyType, PropertyValue, PropertyAsDouble, PropertyAsString \
+         FROM Properties WHERE OwnerObjectId = ?1 AND PropertyName = ?2",
+    )?;
+    for name in written {
+        if let Some(row) = stmt
+            .query_row(params![id, name], |r| property_from_row(r, 0))
+            .optional()?
+        {
+            object.properties.push(row);
+        }
+    }
+    Ok(object)
+}
+
+/// The whole object as it was before a write of `written`: `after` with the written
+/// properties as `before` (its row and those properties) had them.
+fn with_written(after: &ObjectRecord, before: ObjectRecord, written: &[&str]) -> ObjectRecord {
+    let mut properties: Vec<PropertyRow> = after
+        .properties
+        .iter()
+        .filter(|p| !written.contains(&p.name.as_str()))
+        .cloned()
+        .chain(before.properties)
+        .collect();
+    properties.sort_by(|a, b| a.name.cmp(&b.name));
+    ObjectRecord {
+        properties,
+        ..before
+    }
 }
 
 pub(super) fn change_object_type(
