@@ -43,12 +43,37 @@ pub fn watch(store: &Arc<dyn Store>) -> watch::Receiver<i64> {
     let (tx, rx) = watch::channel(0);
     let tx = Arc::new(tx);
     all.insert(key, tx.clone());
-    tokio::spawn(run(store.clone(), tx, key));
+    let entry = Entry {
+        key,
+        tx: tx.clone(),
+    };
+    tokio::spawn(run(store.clone(), tx, entry));
     rx
 }
 
+/// A watcher's place in the registry, given up however the watcher ends: also when its
+/// runtime drops it (a worker stopped), so that no stream subscribes to a dead watcher and
+/// no later store at the same address inherits it. Its streams then see the channel close
+/// and subscribe again.
+struct Entry {
+    key: usize,
+    tx: Arc<watch::Sender<i64>>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let mut all = watchers().lock().unwrap_or_else(|e| e.into_inner());
+        if all
+            .get(&self.key)
+            .is_some_and(|tx| Arc::ptr_eq(tx, &self.tx))
+        {
+            all.remove(&self.key);
+        }
+    }
+}
+
 /// Reads the head until no stream listens any more.
-async fn run(store: Arc<dyn Store>, tx: Arc<watch::Sender<i64>>, key: usize) {
+async fn run(store: Arc<dyn Store>, tx: Arc<watch::Sender<i64>>, entry: Entry) {
     let mut signal = store.change_signal();
     let everything = ChangeFilter::default();
     loop {
@@ -69,7 +94,7 @@ async fn run(store: Arc<dyn Store>, tx: Arc<watch::Sender<i64>>, key: usize) {
         // Leaves under the lock: a stream subscribing meanwhile finds this one or none.
         let mut all = watchers().lock().unwrap_or_else(|e| e.into_inner());
         if tx.receiver_count() == 0 {
-            all.remove(&key);
+            all.remove(&entry.key);
             return;
         }
     }
@@ -117,5 +142,27 @@ mod tests {
             }
         });
         stopped.await.expect("the watcher stopped");
+    }
+
+    #[test]
+    fn a_watcher_dropped_with_its_runtime_leaves_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let options = crate::store::StoreOptions {
+            pool_size: 2,
+            migrate: true,
+        };
+        let store = {
+            let first = tokio::runtime::Runtime::new().unwrap();
+            let store = first.block_on(crate::store::open(&url, &options)).unwrap();
+            let rx = first.block_on(async { watch(&store) });
+            assert!(watchers().lock().unwrap().contains_key(&address(&store)));
+            drop(first); // its tasks go with it, the watcher among them
+            let mut rx = rx;
+            let second = tokio::runtime::Runtime::new().unwrap();
+            second.block_on(async { assert!(rx.changed().await.is_err(), "closed") });
+            store
+        };
+        assert!(!watchers().lock().unwrap().contains_key(&address(&store)));
     }
 }

@@ -1047,3 +1047,40 @@ async fn a_lookup_to_a_global_object_is_logged_as_the_key_that_saved_it() {
         .ok();
     assert_eq!(history[0]["keyId"], key_id.as_str(), "{history}");
 }
+
+/// A write of a global object lands in the global database, not in the database that holds
+/// the request's `Idempotency-Key` claim: it is done once, and its retry answers the first
+/// answer (it was refused with 409 before its claim could be marked there).
+#[tokio::test]
+async fn a_global_write_with_an_idempotency_key_is_done_once() {
+    let app = spawn().await;
+    let alpha = app.app_name("alpha");
+    let url = |endpoint: &str| app.url(&format!("apps/{alpha}/{endpoint}"));
+    let send = |endpoint: &str, key: &str, body: Value| {
+        app.client
+            .post(url(endpoint))
+            .header("Idempotency-Key", key)
+            .json(&body)
+    };
+    let body = json!({ "objectType": "Country", "properties": { "name": "NL" } });
+    let first = app.send(send("newObject", "g-1", body.clone())).await.ok();
+    let again = app.send(send("newObject", "g-1", body)).await;
+    assert_eq!(again.headers["Idempotent-Replayed"], "true");
+    assert_eq!(again.ok(), first);
+    let save = json!({ "objectId": first["objectId"], "properties": { "name": "FR" } });
+    let saved = app
+        .send(send("saveProperties", "g-2", save.clone()))
+        .await
+        .ok();
+    assert_eq!(saved["name"], "FR");
+    assert_eq!(
+        app.send(send("saveProperties", "g-2", save)).await.ok(),
+        saved
+    );
+    let countries = app
+        .tenant(Some(&alpha), None)
+        .post("getObjectListByFilter", json!({ "objectType": "Country" }))
+        .await
+        .ok();
+    assert_eq!(countries.as_array().unwrap().len(), 1, "{countries}");
+}

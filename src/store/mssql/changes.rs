@@ -215,13 +215,22 @@ pub async fn claim(
             let status: i32 = exec::req(&row, 1)?;
             let created: NaiveDateTime = exec::req(&row, 3)?;
             if status == 0 && created < stale {
-                exec::execute(
+                let reclaimed = exec::execute(
                     c,
                     sql::RECLAIM_IDEMPOTENCY,
                     params![key, hash, now(), token],
                 )
                 .await?;
-                return Ok(Claim::Claimed);
+                if reclaimed.iter().sum::<u64>() > 0 {
+                    return Ok(Claim::Claimed);
+                }
+                // Its write committed meanwhile (where the lock hint is not honoured).
+                return Ok(Claim::Taken {
+                    body_hash: exec::req::<&str>(&row, 0)?.to_owned(),
+                    response: None,
+                    committed: true,
+                    stale: true,
+                });
             }
             Ok(Claim::Taken {
                 body_hash: exec::req::<&str>(&row, 0)?.to_owned(),
@@ -242,10 +251,20 @@ async fn mark_committed(c: &mut Client) -> Result<(), Fail> {
     let marked = exec::execute(
         c,
         sql::MARK_IDEMPOTENCY_COMMITTED,
-        params![claim.key, claim.token],
+        params![claim.key.clone(), claim.token.clone()],
     )
     .await?;
-    if marked.iter().sum::<u64>() == 0 {
+    if marked.iter().sum::<u64>() > 0 {
+        return Ok(());
+    }
+    // A write in another database than the claim (a global object).
+    let placed = exec::execute(
+        c,
+        sql::PLACE_IDEMPOTENCY_MARK,
+        params![claim.key, claim.token, now()],
+    )
+    .await?;
+    if placed.iter().sum::<u64>() == 0 {
         return Err(Fail::Store(StoreError::IdempotencyClaimLost));
     }
     Ok(())

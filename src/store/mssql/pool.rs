@@ -334,7 +334,15 @@ impl Db {
                     Ok(value) => exec::batch(client, commit)
                         .await
                         .map(|()| value)
-                        .map_err(Fail::Sql),
+                        .map_err(|e| match classify(&e) {
+                            // The COMMIT may have reached the server: running the work
+                            // again could write it twice. Reported, never retried.
+                            Kind::Connection => Fail::Store(StoreError::Database(format!(
+                                "the connection broke while committing; the write may or \
+                                 may not be stored: {e}"
+                            ))),
+                            _ => Fail::Sql(e),
+                        }),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(Fail::Sql(e)),

@@ -502,6 +502,13 @@ Status = 0, Response = NULL, CreatedAt = @P3, Token = @P4 WHERE IdemKey = @P1 AN
 pub const MARK_IDEMPOTENCY_COMMITTED: &str = "UPDATE dbo.IdempotencyKeys SET Status = 2 \
 WHERE IdemKey = @P1 AND Token = @P2 AND Status IN (0, 2)";
 
+/// A write in another database than its claim (a global object): its committed mark there
+/// (`@@ROWCOUNT` 0: another request's mark is there, and the write rolls back).
+pub const PLACE_IDEMPOTENCY_MARK: &str = "INSERT INTO dbo.IdempotencyKeys \
+(IdemKey, BodyHash, Status, Response, CreatedAt, Token) SELECT @P1, N'', 2, NULL, @P3, @P2 \
+WHERE NOT EXISTS (SELECT 1 FROM dbo.IdempotencyKeys WITH (UPDLOCK, HOLDLOCK) \
+WHERE IdemKey = @P1)";
+
 pub const FINISH_IDEMPOTENCY: &str = "UPDATE dbo.IdempotencyKeys SET Status = 1, \
 Response = @P3 WHERE IdemKey = @P1 AND Token = @P2";
 
@@ -603,6 +610,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("INSERT_IDEMPOTENCY", INSERT_IDEMPOTENCY),
     ("RECLAIM_IDEMPOTENCY", RECLAIM_IDEMPOTENCY),
     ("MARK_IDEMPOTENCY_COMMITTED", MARK_IDEMPOTENCY_COMMITTED),
+    ("PLACE_IDEMPOTENCY_MARK", PLACE_IDEMPOTENCY_MARK),
     ("FINISH_IDEMPOTENCY", FINISH_IDEMPOTENCY),
     ("RELEASE_IDEMPOTENCY", RELEASE_IDEMPOTENCY),
     ("PRUNE_IDEMPOTENCY", PRUNE_IDEMPOTENCY),

@@ -245,7 +245,9 @@ pub(super) fn claim(
 
 /// Inside a write's transaction: marks the acting request's `Idempotency-Key` claim as
 /// committed (Status 2), if it runs under one. A claim that is no longer its own (a retry
-/// took it over) fails the write, which rolls back: one key, one write.
+/// took it over) fails the write, which rolls back: one key, one write. A write that lands
+/// in another database than the claim (a global object) leaves a committed mark of its
+/// token there, so a retry's write finds the first one's mark.
 pub(super) fn mark_committed(tx: &Connection) -> Result<(), StoreError> {
     let Some(claim) = idempotency_claim() else {
         return Ok(());
@@ -256,7 +258,17 @@ pub(super) fn mark_committed(tx: &Connection) -> Result<(), StoreError> {
              WHERE IdemKey = ?1 AND Token = ?2 AND Status IN (0, 2)",
         )?
         .execute(params![claim.key, claim.token])?;
-    if marked == 0 {
+    if marked > 0 {
+        return Ok(());
+    }
+    let placed = tx
+        .prepare_cached(
+            "INSERT INTO IdempotencyKeys (IdemKey, BodyHash, Status, Response, CreatedAt, Token) \
+             SELECT ?1, '', 2, NULL, ?3, ?2 \
+             WHERE NOT EXISTS (SELECT 1 FROM IdempotencyKeys WHERE IdemKey = ?1)",
+        )?
+        .execute(params![claim.key, claim.token, now_text()])?;
+    if placed == 0 {
         return Err(StoreError::IdempotencyClaimLost);
     }
     Ok(())

@@ -425,13 +425,26 @@ pub(super) fn save_in(
     }
     // For the change log, only what the write can change: the written properties and
     // the object's row (updatedAt). The writer thread is every write's bottleneck.
-    let written: Vec<&str> = req.writes.iter().map(|w| w.name.as_str()).collect();
-    let before = load_written(tx, req.object_id, &written)?;
+    // A write whose property other objects display refreshes their texts, possibly this
+    // object's own (a Lookup to itself): then the whole object is read.
+    let mut written: Vec<&str> = req.writes.iter().map(|w| w.name.as_str()).collect();
+    written.sort_unstable();
+    written.dedup();
+    let partial = req.writes.iter().all(|w| w.dependents.is_empty());
+    let before = if partial {
+        load_written(tx, req.object_id, &written)?
+    } else {
+        require(tx, req.object_id)?
+    };
     super::files::unlink_properties(tx, req.object_id, &req.writes)?;
     apply_writes(tx, req.object_id, &req.writes, &now_text())?;
     super::projection::after_save(tx, req.object_id, &req.expected_type, &req.writes)?;
     let after = require(tx, req.object_id)?;
-    let before = with_written(&after, before, &written);
+    let before = if partial {
+        with_written(&after, before, &written)
+    } else {
+        before
+    };
     super::changes::record(
         tx,
         NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after)).as_slice(),
