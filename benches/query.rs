@@ -225,6 +225,7 @@ async fn main() {
             }],
             offset: 0,
             limit,
+            walk: Default::default(),
         }
     };
     for (name, q) in [

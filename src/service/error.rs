@@ -33,6 +33,7 @@ pub enum ErrorCode {
     InvalidReference,
     IdempotencyKeyReused,
     IdempotencyKeyInUse,
+    CursorExpired,
     TooManyRequests,
     Unavailable,
     Internal,
@@ -66,6 +67,7 @@ impl ErrorCode {
             ErrorCode::InvalidReference => "INVALID_REFERENCE",
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ErrorCode::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
+            ErrorCode::CursorExpired => "CURSOR_EXPIRED",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
@@ -154,6 +156,11 @@ impl From<StoreError> for ServiceError {
                 "the DSConfig changed while the request was being saved; try again",
             ),
             StoreError::Busy => ServiceError::new(ErrorCode::Unavailable, "the database is busy; try again"),
+            StoreError::CursorExpired { head, pruned_through } => ServiceError::new(
+                ErrorCode::CursorExpired,
+                "the walk started before the oldest change the log keeps; start it again without `after`",
+            )
+            .with_details(json!({ "parameter": "after", "head": head, "prunedThrough": pruned_through })),
             StoreError::ImportRefused(message) => ServiceError::new(ErrorCode::Conflict, message),
             e @ (StoreError::Config(_) | StoreError::Database(_) | StoreError::DropChecked(_)) => {
                 ServiceError::internal(e)

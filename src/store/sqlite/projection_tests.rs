@@ -393,6 +393,7 @@ proptest! {
                 order,
                 offset,
                 limit,
+                walk: Default::default(),
             };
             let mut cache = CountCache::default();
             let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
