@@ -483,7 +483,7 @@ async fn walk_while_writing(app: &TestApp, object_type: &str, order: &str, prope
     let mut after: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut body = json!({ "objectType": object_type, "orderBy": order, "limit": 4 });
+        let mut body = json!({ "objectType": object_type, "orderBy": order, "limit": 3 });
         if let Some(a) = &after {
             body["after"] = json!(a);
         }
@@ -493,7 +493,7 @@ async fn walk_while_writing(app: &TestApp, object_type: &str, order: &str, prope
             *seen.entry(id).or_default() += 1;
         }
         pages += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         match next {
             Some(t) => after = Some(t),
             None => break,
@@ -527,4 +527,45 @@ async fn a_walk_while_another_task_writes_visits_each_object_once() {
     walk_while_writing(&app, "Person", "age", "age").await;
     // updatedAt moves with every write.
     walk_while_writing(&app, "Item3", "updatedAt", "score").await;
+}
+
+#[tokio::test]
+async fn a_walk_whose_start_the_log_no_longer_holds_is_refused_not_gapped() {
+    let app = spawn_app().await;
+    items(&app, "Item", 5).await;
+    let first = app
+        .post(
+            "getObjectListTable",
+            json!({ "objectType": "Item", "orderBy": "age", "limit": 2 }),
+        )
+        .await;
+    let token = next_after(&first).unwrap();
+    // An order by objectId needs no history: its walk goes on whatever is pruned.
+    let by_id = app
+        .post("getObjectListTable", json!({ "objectType": "Item", "limit": 2 }))
+        .await;
+    let by_id = next_after(&by_id).unwrap();
+    let id = ids(&first.ok())[0];
+    app.post(
+        "saveProperty",
+        json!({ "objectId": id, "propertyName": "age", "propertyValue": 99 }),
+    )
+    .await
+    .ok();
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    let store = app.store().await;
+    while store.prune_changes(tomorrow, 500).await.unwrap() > 0 {}
+    let answer = app
+        .post(
+            "getObjectListTable",
+            json!({ "objectType": "Item", "orderBy": "age", "limit": 2, "after": token }),
+        )
+        .await;
+    assert_eq!(answer.fails(410, "CURSOR_EXPIRED")["parameter"], "after");
+    app.post(
+        "getObjectListTable",
+        json!({ "objectType": "Item", "limit": 2, "after": by_id }),
+    )
+    .await
+    .ok();
 }
