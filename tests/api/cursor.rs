@@ -542,7 +542,10 @@ async fn a_walk_whose_start_the_log_no_longer_holds_is_refused_not_gapped() {
     let token = next_after(&first).unwrap();
     // An order by objectId needs no history: its walk goes on whatever is pruned.
     let by_id = app
-        .post("getObjectListTable", json!({ "objectType": "Item", "limit": 2 }))
+        .post(
+            "getObjectListTable",
+            json!({ "objectType": "Item", "limit": 2 }),
+        )
         .await;
     let by_id = next_after(&by_id).unwrap();
     let id = ids(&first.ok())[0];

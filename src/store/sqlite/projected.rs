@@ -29,7 +29,8 @@ use super::walk;
 
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Test};
 use crate::store::{
-    FilterValue, Key, ObjectRecord, Order, Page, Seek, StoreError, SystemField, TableQuery, Walk,
+    FilterValue, Key, KeyValue, ObjectRecord, Order, Page, Seek, StoreError, SystemField,
+    TableQuery, Walk,
 };
 
 /// A query as the projection renders it.
@@ -519,22 +520,24 @@ fn run(
             })
             .collect()
     };
-    let page_of = |not_indexed: bool, extra: &str, order: Vec<String>, limit: u64, offset: u64| {
-        let mut f = Fragment::default();
-        f.push(&select)
-            .append(page_from(not_indexed))
-            .append(filter.clone())
-            .append(tail.clone());
-        f.push(extra).push(" ORDER BY ");
-        for term in order {
-            f.push(&term).push(", ");
-        }
-        f.push("p.ObjectId ASC LIMIT ")
-            .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
-            .push(" OFFSET ")
-            .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
-        f
-    };
+    let page_of =
+        |not_indexed: bool, extra: &Fragment, order: Vec<String>, limit: u64, offset: u64| {
+            let mut f = Fragment::default();
+            f.push(&select)
+                .append(page_from(not_indexed))
+                .append(filter.clone())
+                .append(tail.clone())
+                .append(extra.clone());
+            f.push(" ORDER BY ");
+            for term in order {
+                f.push(&term).push(", ");
+            }
+            f.push("p.ObjectId ASC LIMIT ")
+                .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
+                .push(" OFFSET ")
+                .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
+            f
+        };
     let conn = s.conn;
     let fetch = |f: &Fragment| -> Result<Vec<(ObjectRecord, Seek)>, StoreError> {
         Ok(conn
@@ -558,32 +561,57 @@ fn run(
             // Without a count, the table's size stands for it.
             let matched = if input.walk.count { total } else { rows as u64 };
             let in_id_order = matched > 0 && wanted * rows < (matched as f64) * (matched as f64);
-            fetch(&page_of(in_id_order, "", Vec::new(), limit, input.offset))?
+            fetch(&page_of(
+                in_id_order,
+                &Fragment::default(),
+                Vec::new(),
+                limit,
+                input.offset,
+            ))?
         }
         Some(((first, dir, false), rest)) => {
             // Objects with the first key, in its order; then those without it.
             let rest = terms(rest);
             let mut order = vec![format!("{first} {dir}")];
             order.extend(rest.iter().cloned());
-            let with = format!(" AND {first} IS NOT NULL");
-            let mut objects = fetch(&page_of(false, &with, order, limit, input.offset))?;
+            let mut with = column(&format!(" AND {first} IS NOT NULL"));
+            let seek_first = input.walk.after.as_ref().and_then(|a| a.keys.first());
+            let mut objects = match seek_first {
+                // After an object without the key: only such objects follow.
+                Some(KeyValue::Null) => Vec::new(),
+                Some(v) => {
+                    // A plain range on the key (the keyset's OR is no range an index
+                    // serves): the walk seeks where the page before ended.
+                    let op = if *dir == "DESC" { "<=" } else { ">=" };
+                    with.push(&format!(" AND {first} {op} "))
+                        .bind(walk::sql_of(v));
+                    fetch(&page_of(false, &with, order, limit, input.offset))?
+                }
+                None => fetch(&page_of(false, &with, order, limit, input.offset))?,
+            };
             let missing = limit - objects.len() as u64;
             if missing > 0 {
                 let offset = if objects.is_empty() && input.offset > 0 {
                     let mut c = Fragment::default();
                     c.push(&format!("SELECT COUNT(*){}", from(false)))
                         .append(filter.clone())
-                        .push(&with);
+                        .append(with.clone());
                     input.offset.saturating_sub(s.count(&c.sql, &c.params)?)
                 } else {
                     0
                 };
-                let without = format!(" AND {first} IS NULL");
+                let without = column(&format!(" AND {first} IS NULL"));
                 objects.extend(fetch(&page_of(false, &without, rest, missing, offset))?);
             }
             objects
         }
-        Some(_) => fetch(&page_of(false, "", terms(&keys), limit, input.offset))?,
+        Some(_) => fetch(&page_of(
+            false,
+            &Fragment::default(),
+            terms(&keys),
+            limit,
+            input.offset,
+        ))?,
     };
     let mut rows = objects;
     let next = next_of(&mut rows, input.limit);

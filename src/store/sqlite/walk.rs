@@ -76,7 +76,7 @@ pub(super) fn stable(
     })
 }
 
-fn sql_of(v: &KeyValue) -> Sql {
+pub(super) fn sql_of(v: &KeyValue) -> Sql {
     match v {
         KeyValue::Null => Sql::Null,
         KeyValue::Int(n) => Sql::Integer(*n),
