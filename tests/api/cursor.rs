@@ -598,3 +598,35 @@ async fn a_walk_whose_start_the_log_no_longer_holds_is_refused_not_gapped() {
     .await
     .ok();
 }
+
+#[tokio::test]
+async fn a_walk_goes_on_at_another_instance_of_the_same_database() {
+    let app = spawn_app().await;
+    let peer = app.spawn_peer(|_, _| {}).await;
+    items(&app, "Item", 9).await;
+    let params = json!({ "objectType": "Item", "orderBy": "lastName DESC", "limit": 2 });
+    let all = listing(
+        &app,
+        "getObjectListTable",
+        json!({ "objectType": "Item", "orderBy": "lastName DESC" }),
+    )
+    .await;
+    // Pages alternate between the instances: the token is all a walk needs.
+    let mut got = Vec::new();
+    let mut after: Option<String> = None;
+    for turn in 0.. {
+        let mut body = params.clone();
+        if let Some(a) = &after {
+            body["after"] = json!(a);
+        }
+        let at = if turn % 2 == 0 { &app } else { &peer };
+        let page = at.post("getObjectListTable", body).await;
+        let next = next_after(&page);
+        got.extend(ids(&page.ok()));
+        match next {
+            Some(t) => after = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(got, all);
+}
