@@ -12,7 +12,8 @@
 //! is kept in `target/bench/` and reused while its size matches. Each query then runs 10
 //! times to warm the cache and 50 times measured (repeated use: the count of matches is
 //! remembered until a write), then 10 times each after a write (a fresh count); p50 and p95
-//! of both are printed.
+//! of both are printed. Then a cursor walk over every person (by objectId, by age, by
+//! lastName DESC) times its first and last pages.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -225,6 +226,7 @@ async fn main() {
             }],
             offset: 0,
             limit,
+            walk: Default::default(),
         }
     };
     for (name, q) in [
@@ -258,7 +260,82 @@ async fn main() {
         .await;
     }
     save_costs(&ds, paging).await;
+    walk_costs(&ds).await;
     println!("load after: {}", load());
+}
+
+/// A cursor walk (API.md §12) over every Person, 1,000 a page without counting, by
+/// objectId, by a projected number and by a projected text: the first and the last pages'
+/// times side by side, and an offset page at the same depth for comparison.
+async fn walk_costs(ds: &Datastore) {
+    for (name, order) in [
+        ("objectId", Vec::new()),
+        (
+            "age",
+            vec![Order {
+                key: Key::Double("age".into()),
+                descending: false,
+            }],
+        ),
+        (
+            "lastName DESC",
+            vec![Order {
+                key: Key::Text("lastName".into()),
+                descending: true,
+            }],
+        ),
+    ] {
+        let mut q = TableQuery {
+            object_type: "Person".into(),
+            columns: None,
+            parent_id: None,
+            filters: Vec::new(),
+            order,
+            offset: 0,
+            limit: 1000,
+            walk: store::Walk {
+                count: false,
+                ..store::Walk::default()
+            },
+        };
+        let started = Instant::now();
+        let mut times = Vec::new();
+        let mut seen = 0usize;
+        loop {
+            let t = Instant::now();
+            let page = ds.store.list_table(&q).await.expect("a page");
+            times.push(t.elapsed());
+            seen += page.objects.len();
+            match page.next {
+                Some(seek) => {
+                    q.walk.after = Some(seek);
+                    q.walk.head = page.head;
+                }
+                None => break,
+            }
+        }
+        let walk_time = started.elapsed();
+        let median = |d: &[Duration]| {
+            let mut d = d.to_vec();
+            d.sort();
+            percentile(&d, 0.5)
+        };
+        let k = times.len().min(5);
+        let (first, last) = (median(&times[..k]), median(&times[times.len() - k..]));
+        // The same depth by offset (what a walk replaces).
+        q.walk = store::Walk {
+            count: false,
+            ..store::Walk::default()
+        };
+        q.offset = seen.saturating_sub(1000) as u64;
+        let t = Instant::now();
+        ds.store.list_table(&q).await.expect("an offset page");
+        let by_offset = t.elapsed();
+        println!(
+            "cursor walk by {name}: {seen} objects, {} pages of 1000 in {walk_time:.1?}; first 5 pages p50 {first:.2?}, last 5 pages p50 {last:.2?}; the last page by offset {by_offset:.2?}",
+            times.len()
+        );
+    }
 }
 
 /// The load average, as `uptime` says it.

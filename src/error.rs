@@ -33,6 +33,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownList
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::CursorExpired => StatusCode::GONE,
         ErrorCode::StrictChildrenExist
         | ErrorCode::ReferencedByLookup
         | ErrorCode::Conflict

@@ -26,7 +26,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::openapi::schemas;
-use super::{json, State};
+use super::State;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{is_valid_name, ObjectId};
 use crate::service::history::render_change_head;
@@ -48,7 +48,7 @@ const PAGE: u32 = 200;
     path = "/getHistory",
     tag = "changes",
     request_body(content((schemas::HistoryRequest = "application/json"), (schemas::HistoryRequest = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The changes after `after`, oldest first.", content((Vec<schemas::Change> = "application/json"))))
+    responses((status = 200, description = "The changes after `after`, oldest first.", headers(("X-Next-After" = String, description = "The `after` of the next page, when there is one."), ("Link" = String, description = "`<getHistory?...&after=...>; rel=\"next\"`: the next page, relative.")), content((Vec<schemas::Change> = "application/json"))))
 )]
 pub async fn get_history(
     req: HttpRequest,
@@ -57,11 +57,18 @@ pub async fn get_history(
 ) -> Result<HttpResponse, ApiError> {
     let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
+    let given = p.as_text();
     let id = p.required_integer("objectId");
-    let after = p.integer("after");
+    let after = p.value("after").map(|v| match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    });
     let limit = p.count("limit");
     p.finish()?;
-    Ok(json(datastore.history(id?, after?, limit?).await?))
+    let (changes, next) = datastore.history(id?, after, limit?).await?;
+    let mut response = actix_web::HttpResponse::Ok();
+    super::paging::headers(&mut response, &req, &given, None, next.as_deref());
+    Ok(response.json(changes))
 }
 
 fn invalid(parameter: &str, message: String) -> ApiError {

@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::openapi::schemas;
+use super::paging;
 use super::params::Params;
 use super::State;
 use crate::error::{ApiError, ErrorCode};
-use crate::service::{render_object, CsvTable, Datastore, FilterRequest, TableRequest};
-use crate::store::Page;
+use crate::service::{render_object, CsvTable, Datastore, FilterRequest, Listed, TableRequest};
 
 /// The answer format of list endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,17 +30,28 @@ pub(super) fn format_of(value: Option<String>) -> Result<Format, ApiError> {
     }
 }
 
-/// A page as the client asked for it, with `X-Total-Count`. A CSV header follows the
-/// request (`properties`, or the type's properties), never the page.
+/// A page as the client asked for it, with `X-Total-Count` (unless `count=false`) and,
+/// when there is a next page, `X-Next-After` and `Link`. A CSV header follows the request
+/// (`properties`, or the type's properties), never the page.
 async fn page_response(
+    req: &HttpRequest,
+    given: &[(String, String)],
     datastore: &Datastore,
-    page: &Page,
+    listed: &Listed,
     object_type: &str,
     properties: Option<&[String]>,
     format: Format,
 ) -> Result<HttpResponse, ApiError> {
+    let page = &listed.page;
     let mut response = HttpResponse::Ok();
-    response.insert_header(("X-Total-Count", page.total.to_string()));
+    let counted = !given.iter().any(|(n, v)| n == "count" && is_false(v));
+    paging::headers(
+        &mut response,
+        req,
+        given,
+        counted.then_some(page.total),
+        listed.next.as_deref(),
+    );
     Ok(match format {
         Format::Json => response.json(page.objects.iter().map(render_object).collect::<Vec<_>>()),
         Format::Csv => {
@@ -51,6 +62,14 @@ async fn page_response(
     })
 }
 
+/// `count=false` as the text of a parameter.
+pub(super) fn is_false(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "false" | "0" | "no" | "off"
+    )
+}
+
 /// The parameters both list endpoints take besides their own, collected before
 /// [`Params::finish`] so that a typo is reported first.
 struct ListParams {
@@ -58,6 +77,8 @@ struct ListParams {
     offset: Result<Option<u64>, ApiError>,
     limit: Result<Option<u64>, ApiError>,
     format: Result<Option<String>, ApiError>,
+    after: Result<Option<String>, ApiError>,
+    count: Result<Option<bool>, ApiError>,
 }
 
 impl ListParams {
@@ -67,6 +88,8 @@ impl ListParams {
             offset: p.count("offset"),
             limit: p.count("limit"),
             format: p.string("format"),
+            after: p.string("after"),
+            count: p.boolean("count"),
         }
     }
 }
@@ -77,7 +100,7 @@ impl ListParams {
     path = "/getObjectListTable",
     tag = "lists",
     request_body(content((schemas::ObjectListTableRequest = "application/json"), (schemas::ObjectListTableRequest = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The page, as JSON or (`format=csv`) CSV with a header row.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"), (String = "text/csv"))))
+    responses((status = 200, description = "The page, as JSON or (`format=csv`) CSV with a header row.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit (not with `count=false`)."), ("X-Next-After" = String, description = "The `after` of the next page, when there is one."), ("Link" = String, description = "`<ENDPOINT?...&after=...>; rel=\"next\"`: the next page, relative, with the request's parameters.")), content((Vec<schemas::Object> = "application/json"), (String = "text/csv"))))
 )]
 pub async fn get_object_list_table(
     req: HttpRequest,
@@ -86,6 +109,7 @@ pub async fn get_object_list_table(
 ) -> Result<HttpResponse, ApiError> {
     let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
+    let given = p.as_text();
     let object_type = p.required_string("objectType");
     let parent = p.integer("parentObjectId");
     let filter = p.map("filter");
@@ -103,11 +127,15 @@ pub async fn get_object_list_table(
         order_by: order_by?,
         offset: list.offset?,
         limit: list.limit?,
+        after: list.after?.filter(|a| !a.is_empty()),
+        count: list.count?,
     };
-    let page = datastore.list_table(request).await?;
+    let listed = datastore.list_table(request).await?;
     page_response(
+        &req,
+        &given,
         &datastore,
-        &page,
+        &listed,
         &object_type,
         properties.as_deref(),
         format,
@@ -121,7 +149,7 @@ pub async fn get_object_list_table(
     path = "/getObjectListByFilter",
     tag = "lists",
     request_body(content((schemas::ObjectListByFilterRequest = "application/json"), (schemas::ObjectListByFilterRequest = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The page, as JSON or (`format=csv`) CSV with a header row.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"), (String = "text/csv"))))
+    responses((status = 200, description = "The page, as JSON or (`format=csv`) CSV with a header row.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit (not with `count=false`)."), ("X-Next-After" = String, description = "The `after` of the next page, when there is one."), ("Link" = String, description = "`<ENDPOINT?...&after=...>; rel=\"next\"`: the next page, relative, with the request's parameters.")), content((Vec<schemas::Object> = "application/json"), (String = "text/csv"))))
 )]
 pub async fn get_object_list_by_filter(
     req: HttpRequest,
@@ -130,6 +158,7 @@ pub async fn get_object_list_by_filter(
 ) -> Result<HttpResponse, ApiError> {
     let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
+    let given = p.as_text();
     let object_type = p.required_string("objectType");
     let query = p.string("query");
     let list = ListParams::take(&mut p);
@@ -143,11 +172,15 @@ pub async fn get_object_list_by_filter(
         properties: properties.clone(),
         offset: list.offset?,
         limit: list.limit?,
+        after: list.after?.filter(|a| !a.is_empty()),
+        count: list.count?,
     };
-    let page = datastore.list_by_filter(request).await?;
+    let listed = datastore.list_by_filter(request).await?;
     page_response(
+        &req,
+        &given,
         &datastore,
-        &page,
+        &listed,
         &object_type,
         properties.as_deref(),
         format,

@@ -14,6 +14,7 @@ mod idempotency;
 mod lists;
 mod objects;
 pub mod openapi;
+mod paging;
 pub mod params;
 mod relationships;
 mod system;

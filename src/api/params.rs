@@ -235,6 +235,33 @@ impl Params {
     }
 
     /// Any JSON value, as given (text stays text).
+    /// Every parameter given, as query-string text (a list comma-separated, a map as JSON
+    /// text), before any is taken: what a `Link` to the next page repeats.
+    pub fn as_text(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Array(items)
+                        if items.iter().all(|i| !i.is_object() && !i.is_array()) =>
+                    {
+                        items
+                            .iter()
+                            .map(|i| match i {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    }
+                    other => other.to_string(),
+                };
+                (name.clone(), text)
+            })
+            .collect()
+    }
+
     pub fn value(&mut self, name: &str) -> Option<Value> {
         if !self.asked.iter().any(|n| n == name) {
             self.asked.push(name.to_owned());

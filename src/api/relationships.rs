@@ -4,6 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::openapi::schemas;
+use super::paging;
 use super::{json, State};
 use crate::error::ApiError;
 use crate::service::RelatedRequest;
@@ -63,10 +64,13 @@ async fn related(
 ) -> Result<HttpResponse, ApiError> {
     let datastore = state.tenant(&req).await?;
     let mut p = state.params(&req, body).await?;
+    let given = p.as_text();
     let id = p.required_integer("objectId");
     let object_type = p.string("objectType");
     let offset = p.count("offset");
     let limit = p.count("limit");
+    let after = p.string("after");
+    let count = p.boolean("count");
     p.finish()?;
     let request = RelatedRequest {
         object_id: id?,
@@ -74,11 +78,19 @@ async fn related(
         object_type: object_type?.filter(|t| !t.is_empty()),
         offset: offset?,
         limit: limit?,
+        after: after?.filter(|a| !a.is_empty()),
+        count: count?,
     };
-    let (objects, total) = datastore.related(request).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(objects))
+    let listed = datastore.related(request).await?;
+    let mut response = HttpResponse::Ok();
+    paging::headers(
+        &mut response,
+        &req,
+        &given,
+        listed.total,
+        listed.next.as_deref(),
+    );
+    Ok(response.json(listed.objects))
 }
 
 /// The children of an object, a page at a time (`GET` or `POST`).
@@ -87,7 +99,7 @@ async fn related(
     path = "/getChildren",
     tag = "relationships",
     request_body(content((schemas::RelatedRequest = "application/json"), (schemas::RelatedRequest = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The children by objectId, each with `strict`.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"))))
+    responses((status = 200, description = "The children by objectId, each with `strict`.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit (not with `count=false`)."), ("X-Next-After" = String, description = "The `after` of the next page, when there is one."), ("Link" = String, description = "`<ENDPOINT?...&after=...>; rel=\"next\"`: the next page, relative, with the request's parameters.")), content((Vec<schemas::Object> = "application/json"))))
 )]
 pub async fn get_children(
     req: HttpRequest,
@@ -103,7 +115,7 @@ pub async fn get_children(
     path = "/getParents",
     tag = "relationships",
     request_body(content((schemas::RelatedRequest = "application/json"), (schemas::RelatedRequest = "application/x-www-form-urlencoded"))),
-    responses((status = 200, description = "The parents by objectId, each with `strict`.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit.")), content((Vec<schemas::Object> = "application/json"))))
+    responses((status = 200, description = "The parents by objectId, each with `strict`.", headers(("X-Total-Count" = u64, description = "The matches before offset and limit (not with `count=false`)."), ("X-Next-After" = String, description = "The `after` of the next page, when there is one."), ("Link" = String, description = "`<ENDPOINT?...&after=...>; rel=\"next\"`: the next page, relative, with the request's parameters.")), content((Vec<schemas::Object> = "application/json"))))
 )]
 pub async fn get_parents(
     req: HttpRequest,

@@ -20,6 +20,8 @@ pub struct QueryPlan {
     pub order: Vec<Order>,
     pub offset: u64,
     pub limit: u64,
+    /// Cursor paging (API.md §12).
+    pub walk: crate::store::Walk,
 }
 
 /// `within` or `near` on a Location property.

@@ -182,6 +182,7 @@ pub fn resolve(
         order,
         offset: query.offset.or(paging.offset).unwrap_or(0),
         limit,
+        walk: crate::store::Walk::default(),
     })
 }
 

@@ -34,6 +34,7 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     IdempotencyKeyInUse,
     IdempotencyAnswerLost,
+    CursorExpired,
     TooManyRequests,
     Unavailable,
     Internal,
@@ -68,6 +69,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ErrorCode::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
             ErrorCode::IdempotencyAnswerLost => "IDEMPOTENCY_ANSWER_LOST",
+            ErrorCode::CursorExpired => "CURSOR_EXPIRED",
             ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
@@ -156,6 +158,11 @@ impl From<StoreError> for ServiceError {
                 "the DSConfig changed while the request was being saved; try again",
             ),
             StoreError::Busy => ServiceError::new(ErrorCode::Unavailable, "the database is busy; try again"),
+            StoreError::CursorExpired { head, pruned_through } => ServiceError::new(
+                ErrorCode::CursorExpired,
+                "the walk started before the oldest change the log keeps; start it again without `after`",
+            )
+            .with_details(json!({ "parameter": "after", "head": head, "prunedThrough": pruned_through })),
             StoreError::ImportRefused(message) => ServiceError::new(ErrorCode::Conflict, message),
             StoreError::IdempotencyClaimLost => ServiceError::new(
                 ErrorCode::IdempotencyKeyInUse,

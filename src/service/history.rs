@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::cursor;
 use super::{Datastore, ErrorCode, ServiceError};
 use crate::convert;
 use crate::model::ObjectId;
@@ -85,33 +86,54 @@ fn from_to(from: Value, to: Value) -> Value {
 
 impl Datastore {
     /// `getHistory`: an object's changes after `after`, oldest first (API.md §12); also for
-    /// a dropped object. `limit` defaults to and is capped at `--max-results`.
+    /// a dropped object. `limit` defaults to and is capped at `--max-results`. `after` is
+    /// the token of a page's `X-Next-After` or, as before tokens, a `changeId`. Returns the
+    /// page and the token of the next one, if there is one.
     pub async fn history(
         &self,
         object_id: ObjectId,
-        after: Option<i64>,
+        after: Option<String>,
         limit: Option<u64>,
-    ) -> Result<Vec<Value>, ServiceError> {
+    ) -> Result<(Vec<Value>, Option<String>), ServiceError> {
+        const ENDPOINT: &str = "getHistory";
         let schema = self.schema();
         let limit = limit.unwrap_or(schema.max_limit).min(schema.max_limit);
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        if after.is_some_and(|a| a < 0) {
-            return Err(ServiceError::new(
-                ErrorCode::InvalidParameter,
-                "parameter `after` must be a changeId (0 or more)",
-            )
-            .with_details(json!({ "parameter": "after" })));
-        }
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX - 1);
+        let fingerprint = cursor::fingerprint(&object_id.to_string());
+        let after = match after.as_deref().map(str::trim) {
+            None | Some("") => 0,
+            Some(text) => match text.parse::<i64>() {
+                Ok(id) if id >= 0 => id,
+                Ok(_) => {
+                    return Err(ServiceError::new(
+                        ErrorCode::InvalidParameter,
+                        "parameter `after` must be a cursor token or a changeId (0 or more)",
+                    )
+                    .with_details(json!({ "parameter": "after" })))
+                }
+                Err(_) => cursor::decode(text, ENDPOINT, &fingerprint, 0)?.seek.id,
+            },
+        };
         let global = self.global_for_id(object_id).await?;
         let ds = global.as_deref().unwrap_or(self);
         if limit == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
-        let changes = ds
-            .store
-            .history(object_id, after.unwrap_or(0), limit)
-            .await?;
-        Ok(changes.iter().map(render_change).collect())
+        // One more: whether there is a next page.
+        let mut changes = ds.store.history(object_id, after, limit + 1).await?;
+        let next = if changes.len() > limit as usize {
+            changes.truncate(limit as usize);
+            changes.last().map(|c| {
+                let seek = crate::store::Seek {
+                    keys: Vec::new(),
+                    id: c.change_id,
+                };
+                cursor::encode(ENDPOINT, &fingerprint, &seek, None)
+            })
+        } else {
+            None
+        };
+        Ok((changes.iter().map(render_change).collect(), next))
     }
 
     /// The changes after `after` that `filter` takes, for an event stream.

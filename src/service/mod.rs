@@ -15,6 +15,7 @@
 
 mod active;
 pub mod batch;
+pub mod cursor;
 pub mod displays;
 mod error;
 mod files;
@@ -44,7 +45,7 @@ pub use error::{ErrorCode, ServiceError};
 pub use files::{sweep_pending_files, Uploaded, PENDING_FILE_AGE};
 pub use render::{render_object, CsvColumn, CsvTable};
 pub use schema::Schema;
-pub use table::{FilterRequest, TableRequest};
+pub use table::{FilterRequest, Listed, TableRequest};
 pub use tenants::{open_tenant_store, GlobalLink, TenantError, TenantSettings, Tenants};
 
 /// Attempts of a write whose object type or DSConfig changed under it.
@@ -60,6 +61,19 @@ pub struct RelatedRequest {
     pub object_type: Option<String>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
+    /// A cursor token (API.md §12), instead of `offset`.
+    pub after: Option<String>,
+    /// `false`: no count (`X-Total-Count`).
+    pub count: Option<bool>,
+}
+
+/// A page of related objects as rendered, their number (`None`: not counted) and the
+/// token of the next page, if there is one.
+#[derive(Debug)]
+pub struct RelatedListed {
+    pub objects: Vec<Value>,
+    pub total: Option<u64>,
+    pub next: Option<String>,
 }
 
 /// The service: the store and the active DSConfig.
@@ -503,21 +517,51 @@ impl Datastore {
     /// A page of the children or parents of an object, each rendered with `"strict"`, and
     /// the number of matches before paging. `limit` defaults to and is capped at
     /// `--max-results`, as in table views.
-    pub async fn related(&self, req: RelatedRequest) -> Result<(Vec<Value>, u64), ServiceError> {
+    pub async fn related(&self, req: RelatedRequest) -> Result<RelatedListed, ServiceError> {
         let schema = self.schema();
         if let Some(t) = &req.object_type {
             schema.check_object_type(t)?;
         }
+        let endpoint = match req.direction {
+            Direction::Children => "getChildren",
+            Direction::Parents => "getParents",
+        };
+        let fingerprint = cursor::fingerprint(&format!("{}|{:?}", req.object_id, req.object_type));
+        if req.after.is_some() && req.offset.is_some() {
+            return Err(cursor::both_given());
+        }
+        let after = match &req.after {
+            Some(token) => Some(cursor::decode(token, endpoint, &fingerprint, 0)?.seek.id),
+            None => None,
+        };
+        let limit = req.limit.unwrap_or(schema.max_limit).min(schema.max_limit);
+        let counted = req.count.unwrap_or(true);
         let query = RelatedQuery {
             object_id: req.object_id,
             direction: req.direction,
             object_type: req.object_type,
             offset: req.offset.unwrap_or(0),
-            limit: req.limit.unwrap_or(schema.max_limit).min(schema.max_limit),
+            // One more: whether there is a next page.
+            limit: limit.saturating_add(1),
+            after,
+            count: counted,
         };
         let global = self.global_for_id(query.object_id).await?;
         let ds = global.as_deref().unwrap_or(self);
-        let page = ds.store.related(&query).await?;
+        let mut page = ds.store.related(&query).await?;
+        let next = if page.objects.len() as u64 > limit && limit > 0 {
+            page.objects.truncate(limit as usize);
+            page.objects.last().map(|(o, _)| {
+                let seek = crate::store::Seek {
+                    keys: Vec::new(),
+                    id: o.id,
+                };
+                cursor::encode(endpoint, &fingerprint, &seek, None)
+            })
+        } else {
+            page.objects.truncate(limit as usize);
+            None
+        };
         let objects = page
             .objects
             .iter()
@@ -527,7 +571,11 @@ impl Datastore {
                 object
             })
             .collect();
-        Ok((objects, page.total))
+        Ok(RelatedListed {
+            objects,
+            total: counted.then_some(page.total),
+            next,
+        })
     }
 }
 

@@ -4,13 +4,14 @@ use serde_json::{json, Map, Value};
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::cursor;
 use super::error::{ErrorCode, ServiceError};
 use super::render::{has_display, CsvColumn};
 use super::{Datastore, Schema, ARCHIVE_PREFIX};
 use crate::convert::{self, Context};
 use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::{Cond, Hop, QueryPlan, Test};
-use crate::store::{Filter, FilterValue, Key, Order, Page, SystemField, TableQuery};
+use crate::store::{Filter, FilterValue, Key, Order, Page, SystemField, TableQuery, Walk};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -24,6 +25,27 @@ pub struct TableRequest {
     pub order_by: Option<Vec<String>>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
+    /// A cursor token (API.md §12), instead of `offset`.
+    pub after: Option<String>,
+    /// `false`: no count (`X-Total-Count`).
+    pub count: Option<bool>,
+}
+
+/// A page and the token of the next one, if there is one.
+#[derive(Debug)]
+pub struct Listed {
+    pub page: Page,
+    pub next: Option<String>,
+}
+
+impl Listed {
+    fn of(page: Page, endpoint: &str, fingerprint: &str) -> Listed {
+        let next = page
+            .next
+            .as_ref()
+            .map(|seek| cursor::encode(endpoint, fingerprint, seek, page.head));
+        Listed { page, next }
+    }
 }
 
 /// Most equality filters of one table view (each is a join).
@@ -149,8 +171,9 @@ impl Schema {
         Ok(())
     }
 
-    /// Checks a table request and turns it into the store's query.
-    fn table_query(&self, req: TableRequest) -> Result<TableQuery, ServiceError> {
+    /// Checks a table request and turns it into the store's query, with the fingerprint
+    /// of its list (what its cursor tokens are bound to).
+    fn table_query(&self, req: TableRequest) -> Result<(TableQuery, String), ServiceError> {
         self.check_list(&req.object_type, req.properties.as_deref())?;
         let object_type = &req.object_type;
         let too_many = |name: &str, most: usize| {
@@ -177,6 +200,24 @@ impl Schema {
             .flatten()
             .map(|spec| self.order_of(object_type, spec))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut filter_texts: Vec<String> = filters.iter().map(|f| format!("{f:?}")).collect();
+        filter_texts.sort_unstable();
+        let fingerprint = cursor::fingerprint(&format!(
+            "{object_type:?}|{:?}|{filter_texts:?}|{order:?}",
+            req.parent_object_id
+        ));
+        if req.after.is_some() && req.offset.is_some() {
+            return Err(cursor::both_given());
+        }
+        let mut walk = Walk {
+            count: req.count.unwrap_or(true),
+            ..Walk::default()
+        };
+        if let Some(token) = &req.after {
+            let token = cursor::decode(token, TABLE, &fingerprint, order.len())?;
+            walk.after = Some(token.seek);
+            walk.head = token.head;
+        }
         let query = TableQuery {
             object_type: object_type.clone(),
             columns: req.properties,
@@ -185,18 +226,20 @@ impl Schema {
             order,
             offset: req.offset.unwrap_or(0),
             limit: req.limit.unwrap_or(self.max_limit).min(self.max_limit),
+            walk,
         };
-        Ok(query)
+        Ok((query, fingerprint))
     }
 }
 
 impl Datastore {
     /// Checks a table request and reads its page.
-    pub async fn list_table(&self, req: TableRequest) -> Result<Page, ServiceError> {
+    pub async fn list_table(&self, req: TableRequest) -> Result<Listed, ServiceError> {
         let global = self.global_for_type(&req.object_type, false).await?;
         let ds = global.as_deref().unwrap_or(self);
-        let query = ds.schema().table_query(req)?;
-        Ok(ds.store.list_table(&query).await?)
+        let (query, fingerprint) = ds.schema().table_query(req)?;
+        let page = ds.store.list_table(&query).await?;
+        Ok(Listed::of(page, TABLE, &fingerprint))
     }
 }
 
@@ -297,11 +340,19 @@ pub struct FilterRequest {
     pub properties: Option<Vec<String>>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
+    /// A cursor token (API.md §12), instead of `offset`.
+    pub after: Option<String>,
+    /// `false`: no count (`X-Total-Count`).
+    pub count: Option<bool>,
 }
+
+/// The endpoints whose tokens these are.
+const TABLE: &str = "getObjectListTable";
+const FILTER: &str = "getObjectListByFilter";
 
 impl Datastore {
     /// Parses, resolves and runs a query of the query language.
-    pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Page, ServiceError> {
+    pub async fn list_by_filter(&self, req: FilterRequest) -> Result<Listed, ServiceError> {
         use crate::query::{self, resolve};
         let global = self.global_for_type(&req.object_type, false).await?;
         let ds = global.as_deref().unwrap_or(self);
@@ -323,6 +374,9 @@ impl Datastore {
                 ));
             }
         }
+        if req.after.is_some() && (req.offset.is_some() || parsed.offset.is_some()) {
+            return Err(cursor::both_given());
+        }
         let paging = resolve::Paging {
             offset: req.offset,
             limit: req.limit,
@@ -340,6 +394,28 @@ impl Datastore {
             .with_details(json!({ "position": position, "objectType": object_type, "propertyName": property })),
         })?;
         let mut plan = plan;
+        // Bound to the query as given: a path through a global type is resolved to ids
+        // below, which may change during a walk.
+        let fingerprint = cursor::fingerprint(&format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            plan.object_type, plan.condition, plan.location, plan.order
+        ));
+        plan.walk.count = req.count.unwrap_or(true);
+        if let Some(token) = &req.after {
+            if plan
+                .location
+                .as_ref()
+                .is_some_and(|l| l.radius_km.is_none())
+            {
+                return Err(bad(
+                    "`near` sorts by distance and is not paged with `after`".into(),
+                    json!({ "parameter": "after" }),
+                ));
+            }
+            let token = cursor::decode(token, FILTER, &fingerprint, plan.order.len())?;
+            plan.walk.after = Some(token.seek);
+            plan.walk.head = token.head;
+        }
         if global.is_none() {
             if let Some(cond) = plan.condition.take() {
                 let cond = self
@@ -348,7 +424,8 @@ impl Datastore {
                 plan.condition = Some(cond);
             }
         }
-        Ok(ds.store.query(&plan, req.properties.as_deref()).await?)
+        let page = ds.store.query(&plan, req.properties.as_deref()).await?;
+        Ok(Listed::of(page, FILTER, &fingerprint))
     }
 
     /// An app database's query whose path starts with a Lookup to a global type
@@ -446,6 +523,10 @@ impl Datastore {
                             order: Vec::new(),
                             offset: ids.len() as u64,
                             limit: GLOBAL_PAGE,
+                            walk: Walk {
+                                count: false,
+                                ..Walk::default()
+                            },
                         };
                         let page = global.store.query(&sub, Some(&[])).await?;
                         let got = page.objects.len() as u64;

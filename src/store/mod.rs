@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod changes;
+pub mod cursor;
 pub mod mssql;
 pub mod sqlite;
 pub mod transfer;

@@ -145,6 +145,10 @@ pub struct RelatedQuery {
     pub object_type: Option<String>,
     pub offset: u64,
     pub limit: u64,
+    /// Cursor paging: only related objects with ids above this one.
+    pub after: Option<ObjectId>,
+    /// Counts the matches (false: `total` is 0 and no count runs).
+    pub count: bool,
 }
 
 /// A page of related objects, each with its relationship's `strict`, and the number of
@@ -166,6 +170,8 @@ pub struct TableQuery {
     pub order: Vec<Order>,
     pub offset: u64,
     pub limit: u64,
+    /// Cursor paging (API.md §12).
+    pub walk: Walk,
 }
 
 /// Equality with a literal of the key's kind.
@@ -182,10 +188,15 @@ pub enum FilterValue {
 }
 
 /// A page of objects and the number of matches before paging.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
     pub objects: Vec<ObjectRecord>,
+    /// 0 when the query did not count ([`Walk::count`] false).
     pub total: u64,
+    /// Where the next page starts, when there is one (cursor paging).
+    pub next: Option<Seek>,
+    /// The change-log head the walk is ordered as of (see [`Walk::head`]).
+    pub head: Option<i64>,
 }
 
 /// The DSConfig stored in the database: the active one (API.md §10).
@@ -288,11 +299,14 @@ pub enum StoreError {
     /// past the stale limit): its write rolled back, the retry's stands.
     #[error("the Idempotency-Key claim was taken over by a retry")]
     IdempotencyClaimLost,
+    /// A cursor walk's start is older than the change log keeps (retention pruned it).
+    #[error("the walk started at change {head}; the change log keeps changes after {pruned_through} only")]
+    CursorExpired { head: i64, pruned_through: i64 },
 }
 
 impl StoreError {
     /// Every [`StoreError::kind`].
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "object_not_found",
         "type_changed",
         "config_changed",
@@ -305,6 +319,7 @@ impl StoreError {
         "import_refused",
         "drop_checked",
         "idempotency_claim_lost",
+        "cursor_expired",
     ];
 
     /// A short stable name of the variant: the `kind` label of the store error metric.
@@ -322,6 +337,7 @@ impl StoreError {
             StoreError::ImportRefused(_) => "import_refused",
             StoreError::DropChecked(_) => "drop_checked",
             StoreError::IdempotencyClaimLost => "idempotency_claim_lost",
+            StoreError::CursorExpired { .. } => "cursor_expired",
         }
     }
 }
@@ -402,3 +418,5 @@ pub struct LinkFile {
     pub sha256: String,
     pub save: SaveProperties,
 }
+
+pub use super::cursor::{AsOf, KeyValue, Seek, Walk};

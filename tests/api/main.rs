@@ -13,6 +13,7 @@ mod cli;
 mod concurrency;
 mod config;
 mod console;
+mod cursor;
 mod displays;
 mod drop;
 mod events;

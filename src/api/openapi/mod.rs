@@ -38,7 +38,9 @@ use crate::tenancy::SYSTEM_HEADER;
             string) and POST. A POST sends its parameters as a JSON object body, as a form \
             body, or in the query string, with the same names; in a form or query string a \
             list is comma-separated and a map is JSON text. An unknown parameter is \
-            `400 UNKNOWN_PARAMETER`. List endpoints set `X-Total-Count`. Errors answer \
+            `400 UNKNOWN_PARAMETER`. List endpoints set `X-Total-Count` (not with `count=false`) \
+            and, when there is a next page, `X-Next-After` and a relative `Link: <...>; rel=\"next\"` \
+            (cursor paging: pass it back as `after`). Errors answer \
             `{\"error\":{\"code\",\"message\",\"details\"}}` (docs/ERRORS.md)."
     ),
     paths(
@@ -93,12 +95,14 @@ fn endpoint_codes(name: &str) -> &'static [ErrorCode] {
             UnknownObjectType,
             UnknownProperty,
             InvalidValue,
+            CursorExpired,
         ],
         "getObjectListByFilter" => &[
             QuerySyntax,
             UnknownObjectType,
             UnknownProperty,
             InvalidValue,
+            CursorExpired,
         ],
         "getList" => &[UnknownList],
         "copySystem" => &[Conflict],

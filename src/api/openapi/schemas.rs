@@ -131,6 +131,10 @@ pub struct RelatedRequest {
     /// Default and maximum `--max-results`.
     #[schema(minimum = 0)]
     pub limit: Option<u64>,
+    /// Cursor paging: the `X-Next-After` of the page before, instead of `offset`.
+    pub after: Option<String>,
+    /// `false`: no `X-Total-Count` (nothing is counted).
+    pub count: Option<bool>,
 }
 
 /// The answer format of list endpoints.
@@ -162,6 +166,10 @@ pub struct ObjectListTableRequest {
     pub limit: Option<u64>,
     /// `json` (default) or `csv`.
     pub format: Option<Format>,
+    /// Cursor paging: the `X-Next-After` of the page before, instead of `offset`.
+    pub after: Option<String>,
+    /// `false`: no `X-Total-Count` (nothing is counted).
+    pub count: Option<bool>,
 }
 
 /// `getObjectListByFilter`: objects of one type matching a query (docs/QUERY.md).
@@ -182,6 +190,10 @@ pub struct ObjectListByFilterRequest {
     pub limit: Option<u64>,
     /// `json` (default) or `csv`.
     pub format: Option<Format>,
+    /// Cursor paging: the `X-Next-After` of the page before, instead of `offset`.
+    pub after: Option<String>,
+    /// `false`: no `X-Total-Count` (nothing is counted).
+    pub count: Option<bool>,
 }
 
 /// `getConfig` takes no parameters.
@@ -236,8 +248,8 @@ pub struct BatchRequest {
 #[schema(examples(json!({"objectId": 2})))]
 pub struct HistoryRequest {
     pub object_id: i64,
-    /// Only changes after this `changeId` (the last one of the page before).
-    pub after: Option<i64>,
+    /// The `X-Next-After` of the page before (or a `changeId`: only changes after it).
+    pub after: Option<String>,
     /// At most this many (default and maximum `--max-results`).
     pub limit: Option<u64>,
 }

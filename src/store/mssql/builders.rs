@@ -101,30 +101,51 @@ pub fn page_properties(ids: usize, columns: Option<usize>) -> String {
 /// limit bound after), in four result sets: whether `@P1` exists, the number of matches,
 /// the page's objects with `Strict`, and their properties. Without a page (`paged` false,
 /// a limit of 0) only the first two.
+#[cfg(test)]
 pub fn related(direction: Direction, typed: bool, paged: bool) -> String {
+    related_walk(direction, typed, paged, false, true)
+}
+
+/// As [`related`]; with `after`, only related objects with ids above the parameter after
+/// the limit (cursor paging); without `counted`, the total is 0 and nothing is counted.
+pub fn related_walk(
+    direction: Direction,
+    typed: bool,
+    paged: bool,
+    after: bool,
+    counted: bool,
+) -> String {
     let (near, far) = match direction {
         Direction::Children => ("ParentObjectId", "ChildObjectId"),
         Direction::Parents => ("ChildObjectId", "ParentObjectId"),
     };
     let of_type = if typed { " AND o.ObjectType = @P2" } else { "" };
+    let first = if typed { 3 } else { 2 };
+    let (offset, limit, after_p) = (first, first + 1, first + 2);
+    let after = if after && paged {
+        format!(" AND r.{far} > @P{after_p}")
+    } else {
+        String::new()
+    };
     let from = format!(
         "FROM dbo.Relationships AS r JOIN dbo.Objects AS o ON o.ObjectId = r.{far} \
          WHERE r.{near} = @P1{of_type}"
     );
-    let mut sql = format!(
-        "SELECT COUNT_BIG(*) FROM dbo.Objects WHERE ObjectId = @P1;\n\
-         SELECT COUNT_BIG(*) {from}"
-    );
+    let count = if counted {
+        format!("SELECT COUNT_BIG(*) {from}")
+    } else {
+        "SELECT CAST(0 AS bigint)".to_string()
+    };
+    let mut sql = format!("SELECT COUNT_BIG(*) FROM dbo.Objects WHERE ObjectId = @P1;\n{count}");
     if paged {
-        let (offset, limit) = if typed { (3, 4) } else { (2, 3) };
         let page =
             format!("ORDER BY o.ObjectId OFFSET @P{offset} ROWS FETCH NEXT @P{limit} ROWS ONLY");
         sql.push_str(&format!(
             ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, \
-             r.Strict {from} {page};\n\
+             r.Strict {from}{after} {page};\n\
              SELECT p.OwnerObjectId, p.PropertyName, p.PropertyType, p.PropertyValue, \
              p.PropertyAsDouble, p.PropertyAsString \
-             FROM (SELECT o.ObjectId {from} {page}) AS pg \
+             FROM (SELECT o.ObjectId {from}{after} {page}) AS pg \
              JOIN dbo.Properties AS p ON p.OwnerObjectId = pg.ObjectId \
              ORDER BY p.OwnerObjectId, p.PropertyName"
         ));

@@ -42,6 +42,7 @@ mod relations;
 mod sql;
 mod table;
 mod transfer;
+mod walk;
 
 #[cfg(test)]
 mod query_snapshots;

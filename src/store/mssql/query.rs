@@ -11,7 +11,8 @@
 
 use super::exec::{self, Param};
 use super::pool::{Client, Fail};
-use super::table::{system_column, text_equals, with_properties, Binder, TableSql, TEXT_ORDER};
+use super::table::{page_rows, system_column, text_equals, with_properties, Binder, TableSql};
+use super::walk::{self, Stable};
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
 use crate::query::resolve::MAX_NEAR;
 use crate::store::{Key, Page, SystemField};
@@ -251,7 +252,14 @@ impl Renderer {
 }
 
 /// The count (and, with a limit, the page) of a query.
+#[cfg(test)]
 pub fn build(plan: &QueryPlan) -> TableSql {
+    build_walk(plan, &Stable::default())
+}
+
+/// As [`build`], the order as of a walk's head; the page has one row more than the limit
+/// and the sort keys' values after the object's columns. Without `walk.count`, no count.
+pub fn build_walk(plan: &QueryPlan, stable: &Stable) -> TableSql {
     let mut r = Renderer::default();
     let mut conditions = vec![format!(
         "o.ObjectType = {}",
@@ -294,39 +302,39 @@ pub fn build(plan: &QueryPlan) -> TableSql {
         }
     }
     let where_clause = format!("\nWHERE {}", conditions.join("\n  AND "));
-    let mut sql = format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{near_join}{where_clause}");
+    let mut sql = if plan.walk.count {
+        format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{near_join}{where_clause}")
+    } else {
+        "SELECT CAST(0 AS bigint)".to_string()
+    };
     let paged = plan.limit > 0;
     if paged {
-        let mut sort_joins = String::new();
+        let (mut sort_joins, as_of_cond) = stable.join(&mut r.b, &plan.order, "o.ObjectId");
         let mut order = Vec::new();
+        let mut keys = Vec::new();
+        let mut key_columns = String::new();
         for (i, o) in plan.order.iter().enumerate() {
             let dir = if o.descending { "DESC" } else { "ASC" };
-            let (column, expr) = match &o.key {
-                Key::System(field) => (
-                    system_column(*field).to_string(),
-                    system_column(*field).to_string(),
-                ),
+            let current = match &o.key {
+                Key::System(field) => system_column(*field).to_string(),
                 Key::Double(name) | Key::Text(name) => {
                     sort_joins.push_str(&format!(
                         "\nLEFT JOIN dbo.Properties AS s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = {}",
                         r.b.bind(name.as_str())
                     ));
                     if matches!(o.key, Key::Double(_)) {
-                        (
-                            format!("s{i}.PropertyAsDouble"),
-                            format!("s{i}.PropertyAsDouble"),
-                        )
+                        format!("s{i}.PropertyAsDouble")
                     } else {
-                        (
-                            format!("s{i}.PropertyValue"),
-                            format!("LOWER(s{i}.PropertyValue) {TEXT_ORDER}"),
-                        )
+                        format!("s{i}.PropertyValue")
                     }
                 }
             };
+            let key = walk::key_expr(&o.key, stable.effective(i, &o.key, &current), o.descending);
             // Objects without the value come last in either direction.
-            order.push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END"));
-            order.push(format!("{expr} {dir}"));
+            order.push(format!("CASE WHEN {} IS NULL THEN 1 ELSE 0 END", key.expr));
+            order.push(format!("{} {dir}", key.compare.replace("{}", &key.expr)));
+            key_columns.push_str(&format!(", {} AS k{i}", key.expr));
+            keys.push(key);
         }
         if order.is_empty() {
             if let Some(d) = distance {
@@ -334,11 +342,16 @@ pub fn build(plan: &QueryPlan) -> TableSql {
             }
         }
         order.push("o.ObjectId ASC".into());
+        let mut tail = as_of_cond;
+        if let Some(seek) = &plan.walk.after {
+            tail.push_str(&walk::keyset(&mut r.b, &keys, "o.ObjectId", seek));
+        }
         let offset = r.b.bind(plan.offset.min(i64::MAX as u64) as i64);
-        let limit = r.b.bind(plan.limit.min(i64::MAX as u64) as i64);
+        let limit =
+            r.b.bind(plan.limit.saturating_add(1).min(i64::MAX as u64) as i64);
         sql.push_str(&format!(
-            ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt\n\
-             FROM dbo.Objects AS o{near_join}{sort_joins}{where_clause}\nORDER BY {}\n\
+            ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}\n\
+             FROM dbo.Objects AS o{near_join}{sort_joins}{where_clause}{tail}\nORDER BY {}\n\
              OFFSET {offset} ROWS FETCH NEXT {limit} ROWS ONLY",
             order.join(", ")
         ));
@@ -356,23 +369,30 @@ pub async fn run(
     plan: &QueryPlan,
     columns: Option<&[String]>,
 ) -> Result<Page, Fail> {
-    let built = build(plan);
+    let stable = walk::stable(c, &plan.object_type, &plan.order, &plan.walk).await?;
+    let built = build_walk(plan, &stable);
     let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
     let mut total = match sets.next().and_then(|s| s.into_iter().next()) {
         Some(row) => exec::req::<i64>(&row, 0)?.max(0) as u64,
         None => 0,
     };
-    if plan
+    let near = plan
         .location
         .as_ref()
-        .is_some_and(|l| l.radius_km.is_none())
-    {
+        .is_some_and(|l| l.radius_km.is_none());
+    if near {
         total = total.min(MAX_NEAR);
     }
-    let mut objects = Vec::new();
-    for row in sets.next().unwrap_or_default() {
-        objects.push(exec::object_from_row(&row, 0)?);
+    let (objects, mut next) = page_rows(sets.next().unwrap_or_default(), &plan.order, plan.limit)?;
+    if near {
+        // Sorted by distance: no cursor (at most 100 anyway).
+        next = None;
     }
     let objects = with_properties(c, objects, columns).await?;
-    Ok(Page { objects, total })
+    Ok(Page {
+        objects,
+        total,
+        next,
+        head: stable.head,
+    })
 }

@@ -116,7 +116,13 @@ pub async fn drop_relationship(
 /// count, the page and its properties agree.
 pub async fn related(c: &mut Client, q: &RelatedQuery) -> Result<RelatedPage, Fail> {
     let paged = q.limit > 0;
-    let sql = builders::related(q.direction, q.object_type.is_some(), paged);
+    let sql = builders::related_walk(
+        q.direction,
+        q.object_type.is_some(),
+        paged,
+        q.after.is_some(),
+        q.count,
+    );
     let mut params = params![q.object_id];
     if let Some(t) = &q.object_type {
         params.push(t.as_str().into());
@@ -125,6 +131,9 @@ pub async fn related(c: &mut Client, q: &RelatedQuery) -> Result<RelatedPage, Fa
         let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
         params.push(clamp(q.offset).into());
         params.push(clamp(q.limit).into());
+        if let Some(after) = q.after {
+            params.push(after.into());
+        }
     }
     let mut sets = exec::sets(c, &sql, params).await?.into_iter();
     let mut count = || -> Result<i64, Fail> {

@@ -470,6 +470,16 @@ pub const OBJECT_CHANGES_AFTER: &str = "SELECT PrunedThrough, \
 SELECT TOP (@P2) ChangeId, ObjectId, ObjectType, Operation, At, KeyId, Changes \
 FROM dbo.Changes WHERE ObjectId = @P3 AND ChangeId > @P1 ORDER BY ChangeId";
 
+/// A cursor walk's first page: the retention mark and the log's head.
+pub const WALK_HEAD: &str = "SELECT PrunedThrough, \
+(SELECT COALESCE(MAX(ChangeId), 0) FROM dbo.Changes) FROM dbo.ChangeLogState WHERE Id = 1";
+
+/// A cursor walk's later page: the retention mark, then the changes of objects of type
+/// `@P2` after the walk's head `@P1`, oldest first.
+pub const WALK_CHANGES: &str = "SELECT PrunedThrough FROM dbo.ChangeLogState WHERE Id = 1; \
+SELECT ObjectId, Operation, Changes FROM dbo.Changes \
+WHERE ChangeId > @P1 AND ObjectType = @P2 ORDER BY ChangeId";
+
 /// The ids and times of the `@P1` oldest changes (retention deletes a prefix of them).
 pub const OLDEST_CHANGES: &str = "SELECT TOP (@P1) ChangeId, At FROM dbo.Changes ORDER BY ChangeId";
 
@@ -603,6 +613,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("OBJECT_HISTORY", OBJECT_HISTORY),
     ("CHANGES_AFTER", CHANGES_AFTER),
     ("OBJECT_CHANGES_AFTER", OBJECT_CHANGES_AFTER),
+    ("WALK_HEAD", WALK_HEAD),
+    ("WALK_CHANGES", WALK_CHANGES),
     ("OLDEST_CHANGES", OLDEST_CHANGES),
     ("PRUNE_CHANGES", PRUNE_CHANGES),
     ("RESTART_CHANGE_LOG", RESTART_CHANGE_LOG),

@@ -90,6 +90,10 @@ fn builders() {
                 builders::related(direction, typed, paged),
             ));
         }
+        out.push((
+            format!("related_walk({direction:?}, typed: true, after, uncounted)"),
+            builders::related_walk(direction, true, true, true, false),
+        ));
     }
     out.push(("unlink_files(2)".into(), builders::unlink_files(2)));
     out.push((
@@ -146,6 +150,7 @@ fn table(filters: Vec<Filter>, order: Vec<Order>, parent: Option<i64>, limit: u6
         order,
         offset: 10,
         limit,
+        walk: Default::default(),
     }
 }
 
@@ -219,4 +224,47 @@ fn table_views() {
         ),
     ];
     assert_snapshot!(listing(&cases));
+}
+
+/// A cursor walk's later page: keyset after the last row, objects changed since the walk's
+/// head sorted by their values then (one of them created since: left out), no count.
+#[test]
+fn table_walk() {
+    use crate::store::{AsOf, KeyValue, Seek, Walk};
+    let mut q = table(
+        vec![],
+        vec![
+            Order {
+                key: Key::Text("lastName".into()),
+                descending: true,
+            },
+            Order {
+                key: Key::Double("age".into()),
+                descending: false,
+            },
+        ],
+        None,
+        25,
+    );
+    q.offset = 0;
+    q.walk = Walk {
+        after: Some(Seek {
+            keys: vec![KeyValue::Text("Doe".into()), KeyValue::Null],
+            id: 17,
+        }),
+        head: Some(40),
+        count: false,
+    };
+    let stable = super::walk::Stable {
+        head: Some(40),
+        changed: vec![
+            AsOf {
+                id: 3,
+                keys: Some(vec![Some(KeyValue::Text("Roe".into())), None]),
+            },
+            AsOf { id: 9, keys: None },
+        ],
+    };
+    let built = super::table::build_walk(&q, &stable);
+    assert_snapshot!(format!("{}\n-- params: {:?}", built.sql, built.params));
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use super::builders::{id_chunks, int_params, page_properties};
 use super::exec::{self, Param};
 use super::pool::{Client, Fail};
+use super::walk::{self, Stable};
 use crate::model::ObjectId;
 use crate::store::{FilterValue, Key, ObjectRecord, Page, SystemField, TableQuery};
 
@@ -94,7 +95,14 @@ fn system_filter(b: &mut Binder, field: SystemField, value: &FilterValue) -> Str
 }
 
 /// Builds the count (and, with a limit, the page) of a table view.
+#[cfg(test)]
 pub fn build(q: &TableQuery) -> TableSql {
+    build_walk(q, &Stable::default())
+}
+
+/// As [`build`], the order as of a walk's head; the page has one row more than the limit
+/// and the sort keys' values after the object's columns. Without `walk.count`, no count.
+pub fn build_walk(q: &TableQuery, stable: &Stable) -> TableSql {
     let mut b = Binder::default();
     let mut joins = String::new();
     if let Some(parent) = q.parent_id {
@@ -143,49 +151,58 @@ pub fn build(q: &TableQuery) -> TableSql {
         ));
     }
     let where_clause = format!("\nWHERE {}", conditions.join(" AND "));
-    let mut sql = format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{joins}{where_clause}");
+    let mut sql = if q.walk.count {
+        format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{joins}{where_clause}")
+    } else {
+        "SELECT CAST(0 AS bigint)".to_string()
+    };
     let paged = q.limit > 0;
     if paged {
-        let mut sort_joins = String::new();
+        let (mut sort_joins, as_of_cond) = stable.join(&mut b, &q.order, "o.ObjectId");
         let mut order = Vec::new();
+        let mut keys = Vec::new();
+        let mut key_columns = String::new();
         for (i, o) in q.order.iter().enumerate() {
             let dir = if o.descending { "DESC" } else { "ASC" };
-            let (nullable, expr) = match &o.key {
-                Key::System(field) => {
-                    let column = system_column(*field);
-                    let nullable =
-                        (*field == SystemField::ObjectNumber).then(|| column.to_string());
-                    (nullable, column.to_string())
-                }
+            let current = match &o.key {
+                Key::System(field) => system_column(*field).to_string(),
                 Key::Double(name) | Key::Text(name) => {
                     sort_joins.push_str(&format!(
                         "\nLEFT JOIN dbo.Properties AS s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = {}",
                         b.bind(name.as_str())
                     ));
                     if matches!(o.key, Key::Double(_)) {
-                        let column = format!("s{i}.PropertyAsDouble");
-                        (Some(column.clone()), column)
+                        format!("s{i}.PropertyAsDouble")
                     } else {
-                        let column = format!("s{i}.PropertyValue");
-                        (
-                            Some(column.clone()),
-                            format!("LOWER({column}) {TEXT_ORDER}"),
-                        )
+                        format!("s{i}.PropertyValue")
                     }
                 }
             };
+            let nullable = match &o.key {
+                Key::System(field) => {
+                    *field == SystemField::ObjectNumber || !stable.changed.is_empty()
+                }
+                _ => true,
+            };
+            let key = walk::key_expr(&o.key, stable.effective(i, &o.key, &current), o.descending);
             // Objects without the value come last in either direction.
-            if let Some(column) = nullable {
-                order.push(format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END"));
+            if nullable {
+                order.push(format!("CASE WHEN {} IS NULL THEN 1 ELSE 0 END", key.expr));
             }
-            order.push(format!("{expr} {dir}"));
+            order.push(format!("{} {dir}", key.compare.replace("{}", &key.expr)));
+            key_columns.push_str(&format!(", {} AS k{i}", key.expr));
+            keys.push(key);
         }
         order.push("o.ObjectId ASC".into());
+        let mut tail = as_of_cond;
+        if let Some(seek) = &q.walk.after {
+            tail.push_str(&walk::keyset(&mut b, &keys, "o.ObjectId", seek));
+        }
         let offset = b.bind(q.offset.min(i64::MAX as u64) as i64);
-        let limit = b.bind(q.limit.min(i64::MAX as u64) as i64);
+        let limit = b.bind(q.limit.saturating_add(1).min(i64::MAX as u64) as i64);
         sql.push_str(&format!(
-            ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt\n\
-             FROM dbo.Objects AS o{joins}{sort_joins}{where_clause}\nORDER BY {}\n\
+            ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}\n\
+             FROM dbo.Objects AS o{joins}{sort_joins}{where_clause}{tail}\nORDER BY {}\n\
              OFFSET {offset} ROWS FETCH NEXT {limit} ROWS ONLY",
             order.join(", ")
         ));
@@ -198,21 +215,43 @@ pub fn build(q: &TableQuery) -> TableSql {
 }
 
 pub async fn list_table(c: &mut Client, q: &TableQuery) -> Result<Page, Fail> {
-    let built = build(q);
+    let stable = walk::stable(c, &q.object_type, &q.order, &q.walk).await?;
+    let built = build_walk(q, &stable);
     let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
     let total = match sets.next().and_then(|s| s.into_iter().next()) {
         Some(row) => exec::req::<i64>(&row, 0)?,
         None => 0,
     };
-    let mut objects = Vec::new();
-    for row in sets.next().unwrap_or_default() {
-        objects.push(exec::object_from_row(&row, 0)?);
-    }
+    let (objects, next) = page_rows(sets.next().unwrap_or_default(), &q.order, q.limit)?;
     let objects = with_properties(c, objects, q.columns.as_deref()).await?;
     Ok(Page {
         objects,
         total: total.max(0) as u64,
+        next,
+        head: stable.head,
     })
+}
+
+/// The objects of a page read with one row more than `limit`, and where the next page
+/// starts when there is one.
+pub(super) fn page_rows(
+    rows: Vec<tiberius::Row>,
+    order: &[crate::store::Order],
+    limit: u64,
+) -> Result<(Vec<ObjectRecord>, Option<crate::store::Seek>), Fail> {
+    let mut objects = Vec::new();
+    let mut next = None;
+    for (n, row) in rows.iter().enumerate() {
+        if n as u64 == limit {
+            break;
+        }
+        let object = exec::object_from_row(row, 0)?;
+        if n as u64 + 1 == limit && rows.len() as u64 > limit {
+            next = Some(walk::seek_of(row, 5, order, object.id)?);
+        }
+        objects.push(object);
+    }
+    Ok((objects, next))
 }
 
 /// Reads the properties of a page of objects (only `columns` when given) and attaches them.

@@ -27,6 +27,7 @@ mod references;
 mod relations;
 mod table;
 mod transfer;
+mod walk;
 mod writer;
 
 use std::path::{Path, PathBuf};

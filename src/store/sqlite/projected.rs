@@ -24,11 +24,13 @@ use super::counts::Snapshot;
 use super::objects::object_from_row;
 use super::projection::{self, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
-use super::table::with_properties;
+use super::table::{next_of, with_properties};
+use super::walk;
 
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Test};
 use crate::store::{
-    FilterValue, Key, ObjectRecord, Order, Page, StoreError, SystemField, TableQuery,
+    FilterValue, Key, KeyValue, ObjectRecord, Order, Page, Seek, StoreError, SystemField,
+    TableQuery, Walk,
 };
 
 /// A query as the projection renders it.
@@ -42,6 +44,8 @@ struct Input<'a> {
     order: Vec<(&'a Order, bool)>,
     offset: u64,
     limit: u64,
+    walk: &'a Walk,
+    object_type: &'a str,
 }
 
 /// Whether a property of the root type is projected.
@@ -136,6 +140,8 @@ pub(super) fn query(
         order,
         offset: plan.offset,
         limit: plan.limit,
+        walk: &plan.walk,
+        object_type: &plan.object_type,
     };
     run(s, &p, &input, columns).map(Some)
 }
@@ -214,6 +220,8 @@ pub(super) fn table(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Option<Page>
         order: q.order.iter().map(|o| (o, false)).collect(),
         offset: q.offset,
         limit: q.limit,
+        walk: &q.walk,
+        object_type: &q.object_type,
     };
     run(s, &p, &input, q.columns.as_deref()).map(Some)
 }
@@ -411,7 +419,7 @@ impl Writer<'_> {
         }
     }
 
-    /// The sort expression of a key.
+    /// The value column of a sort key (without its collation).
     fn key(&mut self, key: &Key) -> String {
         match key {
             Key::System(field) => {
@@ -419,7 +427,7 @@ impl Writer<'_> {
                 system_expr(*field)
             }
             Key::Double(name) => self.column(name, 'd'),
-            Key::Text(name) => format!("{} COLLATE NOCASE", self.column(name, 'v')),
+            Key::Text(name) => self.column(name, 'v'),
         }
     }
 }
@@ -430,6 +438,7 @@ fn run(
     input: &Input<'_>,
     columns: Option<&[String]>,
 ) -> Result<Page, StoreError> {
+    let orders: Vec<Order> = input.order.iter().map(|(o, _)| (*o).clone()).collect();
     let mut w = Writer {
         layout: &p.layout,
         r: Renderer::default(),
@@ -444,17 +453,31 @@ fn run(
     for e in &input.extra {
         filter.push(" AND ").append(e.clone());
     }
+    let stable = walk::stable(s, input.object_type, &orders, input.walk)?;
+    let mut key_exprs = Vec::new();
+    let mut key_columns = String::new();
     let keys: Vec<(String, &'static str, bool)> = input
         .order
         .iter()
-        .map(|(o, plain)| {
+        .enumerate()
+        .map(|(i, (o, plain))| {
+            let current = w.key(&o.key);
+            let key = walk::key_expr(&o.key, stable.effective(i, &o.key, &current), o.descending);
+            key_columns.push_str(&format!(", {} AS k{i}", key.expr));
+            let compared = key.compare.replace("{}", &key.expr);
+            key_exprs.push(key);
             (
-                w.key(&o.key),
+                compared,
                 if o.descending { "DESC" } else { "ASC" },
-                *plain,
+                // A value as of the head may be missing: the IS NULL term is needed then.
+                *plain && stable.changed.is_empty(),
             )
         })
         .collect();
+    let (as_of_join, mut tail) = stable.join("p.ObjectId");
+    if let Some(seek) = &input.walk.after {
+        walk::push_keyset(&mut tail, &key_exprs, "p.ObjectId", seek);
+    }
     let joins_objects = w.reads_objects;
     let table = p.table;
     let from = |not_indexed: bool| {
@@ -469,14 +492,22 @@ fn run(
     let mut count = Fragment::default();
     count.push(&format!("SELECT COUNT(*){}", from(false)));
     count.append(filter.clone());
-    let total = s.count(&count.sql, &count.params)?;
+    let total = if input.walk.count {
+        s.count(&count.sql, &count.params)?
+    } else {
+        0
+    };
 
-    let select = "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt";
+    let select = format!(
+        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}"
+    );
     let page_from = |not_indexed: bool| {
         let hint = if not_indexed { " NOT INDEXED" } else { "" };
-        format!(
-            " FROM Proj_{table} p{hint} CROSS JOIN Objects o WHERE o.ObjectId = p.ObjectId AND "
-        )
+        let mut f = Fragment::default();
+        f.push(&format!(" FROM Proj_{table} p{hint} CROSS JOIN Objects o"))
+            .append(as_of_join.clone())
+            .push(" WHERE o.ObjectId = p.ObjectId AND ");
+        f
     };
     let terms = |keys: &[(String, &'static str, bool)]| -> Vec<String> {
         keys.iter()
@@ -489,65 +520,106 @@ fn run(
             })
             .collect()
     };
-    let page_of = |not_indexed: bool, extra: &str, order: Vec<String>, limit: u64, offset: u64| {
-        let mut f = Fragment::default();
-        f.push(select)
-            .push(&page_from(not_indexed))
-            .append(filter.clone());
-        f.push(extra).push(" ORDER BY ");
-        for term in order {
-            f.push(&term).push(", ");
-        }
-        f.push("p.ObjectId ASC LIMIT ")
-            .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
-            .push(" OFFSET ")
-            .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
-        f
-    };
+    let page_of =
+        |not_indexed: bool, extra: &Fragment, order: Vec<String>, limit: u64, offset: u64| {
+            let mut f = Fragment::default();
+            f.push(&select)
+                .append(page_from(not_indexed))
+                .append(filter.clone())
+                .append(tail.clone())
+                .append(extra.clone());
+            f.push(" ORDER BY ");
+            for term in order {
+                f.push(&term).push(", ");
+            }
+            f.push("p.ObjectId ASC LIMIT ")
+                .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
+                .push(" OFFSET ")
+                .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
+            f
+        };
     let conn = s.conn;
-    let fetch = |f: &Fragment| -> Result<Vec<ObjectRecord>, StoreError> {
+    let fetch = |f: &Fragment| -> Result<Vec<(ObjectRecord, Seek)>, StoreError> {
         Ok(conn
             .prepare_cached(&f.sql)?
-            .query_map(params_from_iter(f.params.iter()), object_from_row)?
+            .query_map(params_from_iter(f.params.iter()), |r| {
+                let object = object_from_row(r)?;
+                let seek = walk::seek_of(r, 5, &orders, object.id)?;
+                Ok((object, seek))
+            })?
             .collect::<Result<Vec<_>, _>>()?)
     };
+    // One row more than asked: whether there is a next page.
+    let limit = input.limit.saturating_add(1);
 
     let objects = match keys.split_first() {
         None => {
             // Walking the ids costs about (offset + limit) / share of rows matched; the
             // filter's index costs every match (then sorted by id).
-            let wanted = input.offset.saturating_add(input.limit) as f64;
+            let wanted = input.offset.saturating_add(limit) as f64;
             let rows = projection::estimated_rows(conn, table).unwrap_or(total.max(1)) as f64;
-            let walk = total > 0 && wanted * rows < (total as f64) * (total as f64);
-            fetch(&page_of(walk, "", Vec::new(), input.limit, input.offset))?
+            // Without a count, the table's size stands for it.
+            let matched = if input.walk.count { total } else { rows as u64 };
+            let in_id_order = matched > 0 && wanted * rows < (matched as f64) * (matched as f64);
+            fetch(&page_of(
+                in_id_order,
+                &Fragment::default(),
+                Vec::new(),
+                limit,
+                input.offset,
+            ))?
         }
         Some(((first, dir, false), rest)) => {
             // Objects with the first key, in its order; then those without it.
             let rest = terms(rest);
             let mut order = vec![format!("{first} {dir}")];
             order.extend(rest.iter().cloned());
-            let with = format!(" AND {first} IS NOT NULL");
-            let mut objects = fetch(&page_of(false, &with, order, input.limit, input.offset))?;
-            let missing = input.limit - objects.len() as u64;
+            let mut with = column(&format!(" AND {first} IS NOT NULL"));
+            let seek_first = input.walk.after.as_ref().and_then(|a| a.keys.first());
+            let mut objects = match seek_first {
+                // After an object without the key: only such objects follow.
+                Some(KeyValue::Null) => Vec::new(),
+                Some(v) => {
+                    // A plain range on the key (the keyset's OR is no range an index
+                    // serves): the walk seeks where the page before ended.
+                    let op = if *dir == "DESC" { "<=" } else { ">=" };
+                    with.push(&format!(" AND {first} {op} "))
+                        .bind(walk::sql_of(v));
+                    fetch(&page_of(false, &with, order, limit, input.offset))?
+                }
+                None => fetch(&page_of(false, &with, order, limit, input.offset))?,
+            };
+            let missing = limit - objects.len() as u64;
             if missing > 0 {
                 let offset = if objects.is_empty() && input.offset > 0 {
                     let mut c = Fragment::default();
                     c.push(&format!("SELECT COUNT(*){}", from(false)))
                         .append(filter.clone())
-                        .push(&with);
+                        .append(with.clone());
                     input.offset.saturating_sub(s.count(&c.sql, &c.params)?)
                 } else {
                     0
                 };
-                let without = format!(" AND {first} IS NULL");
+                let without = column(&format!(" AND {first} IS NULL"));
                 objects.extend(fetch(&page_of(false, &without, rest, missing, offset))?);
             }
             objects
         }
-        Some(_) => fetch(&page_of(false, "", terms(&keys), input.limit, input.offset))?,
+        Some(_) => fetch(&page_of(
+            false,
+            &Fragment::default(),
+            terms(&keys),
+            limit,
+            input.offset,
+        ))?,
     };
+    let mut rows = objects;
+    let next = next_of(&mut rows, input.limit);
+    let objects = rows.into_iter().map(|(o, _)| o).collect();
     Ok(Page {
         objects: with_properties(s.conn, objects, columns)?,
         total,
+        next,
+        head: stable.head,
     })
 }

@@ -11,7 +11,8 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::counts::Snapshot;
 use super::objects::object_from_row;
-use super::table::with_properties;
+use super::table::{next_of, with_properties};
+use super::walk::{self, Stable};
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
 use crate::store::{Key, Order, Page, StoreError, SystemField};
 
@@ -321,12 +322,10 @@ impl Renderer {
     }
 }
 
-/// The ORDER BY terms of sort key number `i`, adding the LEFT JOIN (`s{i}`) of its property
-/// to `joins`. Objects without the property come last in either direction. Shared by
-/// table views and queries.
-pub(crate) fn sort_terms(i: usize, o: &Order, joins: &mut Fragment) -> String {
-    let dir = if o.descending { "DESC" } else { "ASC" };
-    let expr = match &o.key {
+/// The value column of sort key number `i` (without its collation), adding the LEFT JOIN
+/// (`s{i}`) of its property to `joins`.
+pub(crate) fn sort_column(i: usize, o: &Order, joins: &mut Fragment) -> String {
+    match &o.key {
         Key::System(field) => system_column(*field, "o"),
         Key::Double(name) | Key::Text(name) => {
             joins
@@ -337,11 +336,10 @@ pub(crate) fn sort_terms(i: usize, o: &Order, joins: &mut Fragment) -> String {
             if matches!(o.key, Key::Double(_)) {
                 format!("s{i}.PropertyAsDouble")
             } else {
-                format!("s{i}.PropertyValue COLLATE NOCASE")
+                format!("s{i}.PropertyValue")
             }
         }
-    };
-    format!("({expr}) IS NULL, {expr} {dir}")
+    }
 }
 
 /// A fragment of just a column or alias expression.
@@ -371,7 +369,14 @@ pub(super) fn numeric_op(cmp: Cmp) -> &'static str {
 }
 
 /// Renders the page and count statements of a plan.
+#[cfg(test)]
 pub(crate) fn render(plan: &QueryPlan) -> Rendered {
+    render_walk(plan, &Stable::default())
+}
+
+/// Renders the page (one row more than the limit, with the sort keys' values after the
+/// object's columns) and count statements of a plan, the order as of a walk's head.
+pub(super) fn render_walk(plan: &QueryPlan, stable: &Stable) -> Rendered {
     let mut r = Renderer::default();
     let mut joins = Fragment::default();
     let mut conditions = Fragment::default();
@@ -474,7 +479,11 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
     }
 
     let mut sort_joins = Fragment::default();
+    let (as_of_join, as_of_cond) = stable.join("o.ObjectId");
+    sort_joins.append(as_of_join);
     let mut order = Vec::new();
+    let mut keys = Vec::new();
+    let mut key_columns = String::new();
     let mut tie = "o.ObjectId".to_string();
     for (i, o) in plan.order.iter().enumerate() {
         let dir = if o.descending { "DESC" } else { "ASC" };
@@ -488,18 +497,35 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
             }
             Key::System(_) => None,
         };
-        if let Some((alias, by_value)) = on_join {
-            if by_value {
-                order.push(format!("{alias}.PropertyAsDouble {dir}"));
-            } else {
-                order.push(format!("{alias}.PropertyValue COLLATE NOCASE {dir}"));
+        let (current, plain) = match on_join {
+            Some((alias, by_value)) => {
+                if i == 0 {
+                    tie = format!("{alias}.OwnerObjectId");
+                }
+                let column = if by_value {
+                    "PropertyAsDouble"
+                } else {
+                    "PropertyValue"
+                };
+                // Every match has the row: no IS NULL term (unless a value as of the head
+                // may be missing).
+                (format!("{alias}.{column}"), stable.changed.is_empty())
             }
-            if i == 0 {
-                tie = format!("{alias}.OwnerObjectId");
-            }
-            continue;
+            None => (sort_column(i, o, &mut sort_joins), false),
+        };
+        let key = walk::key_expr(&o.key, stable.effective(i, &o.key, &current), o.descending);
+        let compared = key.compare.replace("{}", &key.expr);
+        if plain {
+            order.push(format!("{compared} {dir}"));
+        } else {
+            order.push(format!("({}) IS NULL, {compared} {dir}", key.expr));
         }
-        order.push(sort_terms(i, o, &mut sort_joins));
+        key_columns.push_str(&format!(", {} AS k{i}", key.expr));
+        keys.push(key);
+    }
+    let mut tail = as_of_cond;
+    if let Some(seek) = &plan.walk.after {
+        walk::push_keyset(&mut tail, &keys, "o.ObjectId", seek);
     }
 
     let mut count = Fragment::default();
@@ -510,13 +536,14 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
         .append(conditions.clone());
 
     let mut page = Fragment::default();
-    page.push(
-        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt FROM Objects o",
-    );
+    page.push(&format!(
+        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns} FROM Objects o",
+    ));
     page.append(joins)
         .append(near_join)
         .append(sort_joins)
-        .append(conditions);
+        .append(conditions)
+        .append(tail);
     page.push(" ORDER BY ");
     if !order.is_empty() {
         page.push(&order.join(", ")).push(", ");
@@ -524,7 +551,9 @@ pub(crate) fn render(plan: &QueryPlan) -> Rendered {
         page.append(distance).push(", ");
     }
     page.push(&format!("{tie} ASC LIMIT "))
-        .bind(Sql::Integer(plan.limit.min(i64::MAX as u64) as i64))
+        .bind(Sql::Integer(
+            plan.limit.saturating_add(1).min(i64::MAX as u64) as i64,
+        ))
         .push(" OFFSET ")
         .bind(Sql::Integer(plan.offset.min(i64::MAX as u64) as i64));
     Rendered { page, count }
@@ -548,26 +577,40 @@ pub(super) fn run_eav(
     plan: &QueryPlan,
     columns: Option<&[String]>,
 ) -> Result<Page, StoreError> {
-    let rendered = render(plan);
-    let mut total = s.count(&rendered.count.sql, &rendered.count.params)?;
+    let stable = walk::stable(s, &plan.object_type, &plan.order, &plan.walk)?;
+    let rendered = render_walk(plan, &stable);
+    let mut total = if plan.walk.count {
+        s.count(&rendered.count.sql, &rendered.count.params)?
+    } else {
+        0
+    };
     let conn = s.conn;
-    if plan
+    let near = plan
         .location
         .as_ref()
-        .is_some_and(|l| l.radius_km.is_none())
-    {
+        .is_some_and(|l| l.radius_km.is_none());
+    if near {
         total = total.min(crate::query::resolve::MAX_NEAR);
     }
-    let objects = conn
+    let mut rows = conn
         .prepare_cached(&rendered.page.sql)?
-        .query_map(
-            params_from_iter(rendered.page.params.iter()),
-            object_from_row,
-        )?
+        .query_map(params_from_iter(rendered.page.params.iter()), |r| {
+            let object = object_from_row(r)?;
+            let seek = walk::seek_of(r, 5, &plan.order, object.id)?;
+            Ok((object, seek))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
+    let mut next = next_of(&mut rows, plan.limit);
+    if near {
+        // Sorted by distance: no cursor (at most 100 anyway).
+        next = None;
+    }
+    let objects = rows.into_iter().map(|(o, _)| o).collect();
     Ok(Page {
         objects: with_properties(conn, objects, columns)?,
         total,
+        next,
+        head: stable.head,
     })
 }
 

@@ -215,7 +215,7 @@ pub(super) fn drop_relationship_in(
 /// The SQL of a related read: (count, page with properties) for one direction. `?1` is
 /// the object, `?2` the related objects' type or NULL, `?3`/`?4` limit and offset. The page
 /// is picked in the subquery and joined with its properties: one statement per page.
-fn related_sql(direction: Direction) -> (String, String) {
+fn related_sql(direction: Direction, after: bool) -> (String, String) {
     let (near, far) = match direction {
         Direction::Children => ("ParentObjectId", "ChildObjectId"),
         Direction::Parents => ("ChildObjectId", "ParentObjectId"),
@@ -224,12 +224,18 @@ fn related_sql(direction: Direction) -> (String, String) {
         "FROM Relationships r JOIN Objects o ON o.ObjectId = r.{far} \
          WHERE r.{near} = ?1 AND (?2 IS NULL OR o.ObjectType = ?2)"
     );
+    // Cursor paging: ids above the last one seen (`?5`).
+    let after = if after {
+        format!(" AND r.{far} > ?5")
+    } else {
+        String::new()
+    };
     (
         format!("SELECT COUNT(*) {matches}"),
         format!(
             "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, pg.Strict, \
                     p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
-             FROM (SELECT r.{far} AS Id, r.Strict AS Strict {matches} \
+             FROM (SELECT r.{far} AS Id, r.Strict AS Strict {matches}{after} \
                    ORDER BY r.{far} LIMIT ?3 OFFSET ?4) AS pg \
              JOIN Objects o ON o.ObjectId = pg.Id \
              LEFT JOIN Properties p ON p.OwnerObjectId = pg.Id \
@@ -243,19 +249,32 @@ fn related_sql(direction: Direction) -> (String, String) {
 pub(super) fn related(s: &mut Snapshot<'_>, q: &RelatedQuery) -> Result<RelatedPage, StoreError> {
     let tx = s.conn;
     require_exists(tx, &[q.object_id])?;
-    let (count_sql, page_sql) = related_sql(q.direction);
+    let (count_sql, page_sql) = related_sql(q.direction, q.after.is_some());
     let object_type = q.object_type.clone().map_or(Sql::Null, Sql::Text);
-    let total = s.count(&count_sql, &[Sql::Integer(q.object_id), object_type])?;
+    let total = if q.count {
+        s.count(&count_sql, &[Sql::Integer(q.object_id), object_type])?
+    } else {
+        u64::MAX
+    };
     let mut objects: Vec<(ObjectRecord, bool)> = Vec::new();
     if q.limit > 0 && q.offset < total {
         let clamp = |n: u64| n.min(i64::MAX as u64) as i64;
         let mut page = tx.prepare_cached(&page_sql)?;
-        let mut rows = page.query(params![
-            q.object_id,
-            q.object_type,
-            clamp(q.limit),
-            clamp(q.offset)
-        ])?;
+        let mut rows = match q.after {
+            Some(after) => page.query(params![
+                q.object_id,
+                q.object_type,
+                clamp(q.limit),
+                clamp(q.offset),
+                after
+            ])?,
+            None => page.query(params![
+                q.object_id,
+                q.object_type,
+                clamp(q.limit),
+                clamp(q.offset)
+            ])?,
+        };
         while let Some(row) = rows.next()? {
             let id: ObjectId = row.get(0)?;
             if objects.last().is_none_or(|(o, _)| o.id != id) {
@@ -268,5 +287,6 @@ pub(super) fn related(s: &mut Snapshot<'_>, q: &RelatedQuery) -> Result<RelatedP
             }
         }
     }
+    let total = if q.count { total } else { 0 };
     Ok(RelatedPage { objects, total })
 }

@@ -8,9 +8,10 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::counts::Snapshot;
 use super::objects::{object_from_row, property_from_row};
-use super::query::{sort_terms, system_column, Fragment};
+use super::query::{sort_column, system_column, Fragment};
+use super::walk;
 use crate::model::ObjectId;
-use crate::store::{FilterValue, Key, ObjectRecord, Page, StoreError, TableQuery};
+use crate::store::{FilterValue, Key, ObjectRecord, Page, Seek, StoreError, TableQuery};
 
 pub(super) fn list_table(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Page, StoreError> {
     if let Some(page) = super::projected::table(s, q)? {
@@ -21,25 +22,53 @@ pub(super) fn list_table(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Page, S
 
 /// A table view over the EAV rows (the plan every view has; see `projected.rs`).
 pub(super) fn list_table_eav(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Page, StoreError> {
-    let built = Built::new(q);
-    let total = s.count(
-        &format!("SELECT COUNT(*) {}", built.count_from),
-        &built.count_params,
-    )?;
+    let stable = walk::stable(s, &q.object_type, &q.order, &q.walk)?;
+    let built = Built::new(q, &stable);
+    let total = if q.walk.count {
+        s.count(
+            &format!("SELECT COUNT(*) {}", built.count_from),
+            &built.count_params,
+        )?
+    } else {
+        0
+    };
     let mut page_params = built.page_params.clone();
-    page_params.push(Sql::Integer(q.limit.min(i64::MAX as u64) as i64));
+    page_params.push(Sql::Integer(
+        q.limit.saturating_add(1).min(i64::MAX as u64) as i64
+    ));
     page_params.push(Sql::Integer(q.offset.min(i64::MAX as u64) as i64));
     let sql = format!(
-        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt {} ORDER BY {} LIMIT ? OFFSET ?",
-        built.page_from, built.order
+        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{} {} ORDER BY {} LIMIT ? OFFSET ?",
+        built.key_columns, built.page_from, built.order
     );
     let conn = s.conn;
-    let objects = conn
+    let mut rows = conn
         .prepare_cached(&sql)?
-        .query_map(params_from_iter(page_params.iter()), object_from_row)?
+        .query_map(params_from_iter(page_params.iter()), |r| {
+            let object = object_from_row(r)?;
+            let seek = walk::seek_of(r, 5, &q.order, object.id)?;
+            Ok((object, seek))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
+    let next = next_of(&mut rows, q.limit);
+    let objects = rows.into_iter().map(|(o, _)| o).collect();
     let objects = with_properties(conn, objects, q.columns.as_deref())?;
-    Ok(Page { objects, total })
+    Ok(Page {
+        objects,
+        total,
+        next,
+        head: stable.head,
+    })
+}
+
+/// Trims a page read with one row more than `limit`: where the next page starts, if any.
+pub(super) fn next_of<T>(rows: &mut Vec<(T, Seek)>, limit: u64) -> Option<Seek> {
+    if (rows.len() as u64) <= limit || limit == 0 {
+        rows.truncate(limit as usize);
+        return None;
+    }
+    rows.truncate(limit as usize);
+    rows.last().map(|(_, seek)| seek.clone())
 }
 
 /// Reads the properties of a page of objects in one statement and attaches them.
@@ -83,10 +112,12 @@ struct Built {
     page_from: String,
     page_params: Vec<Sql>,
     order: String,
+    /// `, <key 0> AS k0, ...`: the sort keys' values, for the next page's token.
+    key_columns: String,
 }
 
 impl Built {
-    fn new(q: &TableQuery) -> Built {
+    fn new(q: &TableQuery, stable: &walk::Stable) -> Built {
         // Joins that narrow (parent, filters), then WHERE; sort joins only for the page.
         let mut joins = String::new();
         let mut join_params = Vec::new();
@@ -123,26 +154,47 @@ impl Built {
             }
         }
         let mut sort_joins = Fragment::default();
-        let mut order: Vec<String> = q
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, o)| sort_terms(i, o, &mut sort_joins))
-            .collect();
+        let (as_of_join, as_of_cond) = stable.join("o.ObjectId");
+        sort_joins.append(as_of_join);
+        let mut order = Vec::new();
+        let mut keys = Vec::new();
+        let mut key_columns = String::new();
+        for (i, o) in q.order.iter().enumerate() {
+            let current = sort_column(i, o, &mut sort_joins);
+            let expr = stable.effective(i, &o.key, &current);
+            let key = walk::key_expr(&o.key, expr, o.descending);
+            let dir = if o.descending { "DESC" } else { "ASC" };
+            order.push(format!(
+                "({}) IS NULL, {} {dir}",
+                key.expr,
+                key.compare.replace("{}", &key.expr)
+            ));
+            key_columns.push_str(&format!(", {} AS k{i}", key.expr));
+            keys.push(key);
+        }
         order.push("o.ObjectId ASC".into());
+        let mut tail = as_of_cond;
+        if let Some(seek) = &q.walk.after {
+            walk::push_keyset(&mut tail, &keys, "o.ObjectId", seek);
+        }
         let where_clause = format!(" WHERE {}", conditions.join(" AND "));
         let count_params: Vec<Sql> = join_params.iter().chain(&where_params).cloned().collect();
         let page_params: Vec<Sql> = join_params
             .into_iter()
             .chain(sort_joins.params)
             .chain(where_params)
+            .chain(tail.params)
             .collect();
         Built {
             count_from: format!("FROM Objects o{joins}{where_clause}"),
             count_params,
-            page_from: format!("FROM Objects o{joins}{}{where_clause}", sort_joins.sql),
+            page_from: format!(
+                "FROM Objects o{joins}{}{where_clause}{}",
+                sort_joins.sql, tail.sql
+            ),
             page_params,
             order: order.join(", "),
+            key_columns,
         }
     }
 }
