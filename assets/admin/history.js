@@ -8,6 +8,8 @@ import { Empty, ErrorBox, Loading, href, html, useAsync } from './ui.js';
 
 export const HISTORY_PAGE = 20;
 
+const SYSTEM = ['objectType', 'objectNumber', 'createdAt', 'updatedAt'];
+
 /// `2026-11-30T19:40:01.123Z` → `2026-11-30 19:40:01 UTC`.
 export function when(at) {
   return at ? `${at.replace('T', ' ').replace(/\.\d+/, '').replace(/Z$/, '')} UTC` : '';
@@ -43,7 +45,9 @@ export function operationWords(op) {
 
 /// One change's entries: `name: from → to`, display texts in place of ids and codes.
 export function ChangeList({ changes }) {
-  const names = Object.keys(changes || {}).filter((n) => !n.endsWith('@display'));
+  // Properties first, then the system fields (muted) every change touches.
+  const all = Object.keys(changes || {}).filter((n) => !n.endsWith('@display'));
+  const names = [...all.filter((n) => !SYSTEM.includes(n)), ...all.filter((n) => SYSTEM.includes(n))];
   if (!names.length) return html`<span class="muted">no values</span>`;
   return html`<ul class="change-list">
     ${names.map((n) => {
@@ -53,7 +57,7 @@ export function ChangeList({ changes }) {
       const to = side(c.to, d.to);
       const a = html`<span class=${from === null ? 'from muted' : 'from'}>${from === null ? '—' : from}</span>`;
       const b = html`<span class=${to === null ? 'to muted' : 'to'}>${to === null ? '—' : to}</span>`;
-      return html`<li key=${n} data-property=${n}><span class="prop">${n}</span>: ${a} → ${b}</li>`;
+      return html`<li key=${n} data-property=${n} class=${SYSTEM.includes(n) ? 'system' : undefined}><span class="prop">${n}</span>: ${a} → ${b}</li>`;
     })}
   </ul>`;
 }

@@ -484,7 +484,8 @@ async fn console_validates_a_dsconfig_with_each_problem_at_its_file_and_line() {
 #[tokio::test]
 async fn console_works_under_a_base_path_in_a_narrow_window_with_the_keyboard() {
     let app = spawn_with(|settings, _| settings.base_path = "/datastore".into()).await;
-    app.new_object("Person", json!({ "firstName": "Ann", "age": 31 }))
+    let ann = app
+        .new_object("Person", json!({ "firstName": "Ann", "age": 31 }))
         .await;
     let key = admin_key(&app).await;
     let Some(mut b) = Browser::start_sized("narrow", &app, 390, 844).await else {
@@ -514,6 +515,45 @@ async fn console_works_under_a_base_path_in_a_narrow_window_with_the_keyboard() 
     b.wait_until("the query in the URL", "location.hash.includes('q=age')")
         .await;
     b.screenshot("table").await;
+
+    // An object's history, opened from the keyboard (Enter on its heading), narrow.
+    let id = &ann["objectId"];
+    b.open(&format!("#/o/{id}")).await;
+    b.wait_for("form.editor").await;
+    b.execute("document.querySelector('#history-title').focus();", vec![])
+        .await;
+    b.press("\u{E007}").await;
+    b.wait_text(".changes", "firstName: — → Ann").await;
+    b.execute(
+        "document.querySelector('.history-section').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.wait_until(
+        "no page-wide horizontal scrolling",
+        "document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    b.screenshot("history").await;
+
+    // The live view, narrow.
+    b.open("#/live").await;
+    b.wait_for("#live-status[data-status=live]").await;
+    app.with_key(&key)
+        .post(
+            "saveProperty",
+            json!({ "objectId": id, "propertyName": "age", "propertyValue": 32 }),
+        )
+        .await
+        .ok();
+    b.wait_text("table.live tbody", &format!("Person #{id}"))
+        .await;
+    b.wait_until(
+        "no page-wide horizontal scrolling",
+        "document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    b.screenshot("live").await;
     b.close().await;
 }
 
