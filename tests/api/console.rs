@@ -943,7 +943,7 @@ impl CuttableProxy {
 }
 
 #[tokio::test]
-async fn console_live_view_resumes_after_a_drop_without_missing_a_change() {
+async fn console_live_view_resumes_after_a_drop_and_says_when_changes_were_pruned() {
     let app = spawn_app().await;
     let key = admin_key(&app).await;
     let api = app.with_key(&key);
@@ -988,5 +988,36 @@ async fn console_live_view_resumes_after_a_drop_without_missing_a_change() {
     )
     .await;
     b.screenshot("resumed").await;
+
+    // Dropped again, and meanwhile retention prunes the changes it missed: the console says
+    // so (a `reset` event) instead of showing a gap as if nothing happened.
+    proxy.cut();
+    b.wait_for("#live-status[data-status=reconnecting]").await;
+    api.post(
+        "newObject",
+        json!({ "objectType": "Person", "properties": { "firstName": "Cid" } }),
+    )
+    .await
+    .ok();
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    app.store()
+        .await
+        .prune_changes(tomorrow, 500)
+        .await
+        .unwrap();
+    proxy.restore();
+    b.wait_text(".notice.reset", "Some changes were missed")
+        .await;
+    b.wait_for("#live-status[data-status=live]").await;
+    let dan = api
+        .post(
+            "newObject",
+            json!({ "objectType": "Person", "properties": { "firstName": "Dan" } }),
+        )
+        .await
+        .ok();
+    b.wait_text("table.live tbody", &format!("Person #{}", dan["objectId"]))
+        .await;
+    b.screenshot("reset").await;
     b.close().await;
 }
