@@ -35,8 +35,9 @@ measure() {
 
 cols='["firstName","lastName","age","height","salary","birthDate","lastLogin","workStart"]'
 last=$((people - 50))
+# A person in the middle (its object page, its history).
 id=$(curl -s -H 'Content-Type: application/json' \
-  -d '{"objectType":"Person","offset":500000,"limit":1}' \
+  -d "{\"objectType\":\"Person\",\"offset\":$((people / 2)),\"limit\":1}" \
   "$base/getObjectListTable" | sed 's/.*"objectId":\([0-9]*\).*/\1/')
 company=$(curl -s -H 'Content-Type: application/json' -d "{\"objectId\":$id}" "$base/getObject" \
   | sed 's/.*"company":\([0-9]*\).*/\1/')
