@@ -7,6 +7,10 @@
 #   cargo build --release
 #   benches/console_pages.sh target/bench/people-1000000.db 1000000
 #
+# Any size: DATASTORE_BENCH_PEOPLE=100000 cargo bench --bench query, then
+# benches/console_pages.sh target/bench/people-100000.db 100000. DATASTORE_BIN picks the
+# binary (default target/release/datastore). It edits one person 25 times (its history).
+#
 # Each request runs once cold (right after the server starts, counts not remembered yet),
 # then 5 times; the median of the 5 is printed with the cold time.
 set -euo pipefail
