@@ -79,6 +79,12 @@ export async function get(endpoint, params, s) {
   return { data: await res.json(), total: total === null ? null : Number(total) };
 }
 
+/// `GET {endpoint}` for a stream the caller reads (the live view's `events`): the response,
+/// once its status is known. `extra` adds headers (`Last-Event-ID`); `signal` aborts it.
+export function open(endpoint, extra, signal) {
+  return send(endpoint, { method: 'GET', headers: extra, signal });
+}
+
 export async function upload(objectId, propertyName, file) {
   const form = new FormData();
   form.append('objectId', String(objectId));

@@ -4,6 +4,8 @@ import { render } from './vendor/preact.mjs';
 import { useEffect, useRef, useState } from './vendor/hooks.mjs';
 import { clearSession, forgetConfig, get, saveSession, session } from './api.js';
 import { ConfigPage } from './config.js';
+import { HistoryPage } from './history.js';
+import { LivePage } from './live.js';
 import { NewObjectPage, ObjectPage } from './object.js';
 import { TablePage } from './table.js';
 import { TypesPage } from './types.js';
@@ -66,6 +68,8 @@ function Page({ route }) {
   if (head === 't' && a) return html`<${TablePage} key=${a} type=${a} params=${route.params} />`;
   if (head === 'o' && a) return html`<${ObjectPage} key=${a} id=${a} />`;
   if (head === 'new' && a) return html`<${NewObjectPage} key=${a} type=${a} />`;
+  if (head === 'h' && a) return html`<${HistoryPage} key=${a} id=${a} />`;
+  if (head === 'live') return html`<${LivePage} params=${route.params} />`;
   if (head === 'config') return html`<${ConfigPage} />`;
   return html`<p>There is no page <code>${location.hash}</code>. <a href="#/">Go to the types</a>.</p>`;
 }
@@ -99,7 +103,8 @@ function App() {
     <header class="top">
       <a class="brand" href="#/">datastore</a>
       <nav aria-label="Main">
-        <a href="#/" aria-current=${at === '' || at === 't' || at === 'o' || at === 'new' ? 'page' : undefined}>Types</a>
+        <a href="#/" aria-current=${at === '' || at === 't' || at === 'o' || at === 'new' || at === 'h' ? 'page' : undefined}>Types</a>
+        <a href=${href('live')} aria-current=${at === 'live' ? 'page' : undefined}>Live</a>
         <a href=${href('config')} aria-current=${at === 'config' ? 'page' : undefined}>DSConfig</a>
       </nav>
       <span class="spacer"></span>

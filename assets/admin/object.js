@@ -4,6 +4,7 @@
 
 import { useEffect, useRef, useState } from './vendor/hooks.mjs';
 import { config, get } from './api.js';
+import { HistorySection } from './history.js';
 import { Field, fromDraft, guessType, same, toDraft } from './inputs.js';
 import { Empty, ErrorBox, Loading, Notice, SYSTEM_FIELDS, cellText, go, href, html, number, setFlash, useAsync } from './ui.js';
 
@@ -24,6 +25,7 @@ export function ObjectPage({ id }) {
   const [current, setCurrent] = useState(null);
   useEffect(() => setCurrent(obj.data || null), [obj.data]);
   const o = current;
+  const gone = obj.error && obj.error.code === 'OBJECT_NOT_FOUND';
   return html`<section aria-labelledby="object-title">
     <div class="page-head">
       <h1 id="object-title">${o ? html`<a href=${href('t', o.objectType)}>${o.objectType}</a> #${o.objectId}` : `Object #${id}`}</h1>
@@ -31,7 +33,10 @@ export function ObjectPage({ id }) {
       <span class="spacer"></span>
       <${Loading} busy=${obj.busy || cfg.busy} />
     </div>
-    <${ErrorBox} error=${obj.error || cfg.error} />
+    <${ErrorBox} error=${obj.error || cfg.error}>
+      ${gone ? html`<span>Its history is below: who changed what, up to its deletion.</span>` : null}
+    <//>
+    ${gone ? html`<${HistorySection} id=${id} startOpen=${true} />` : null}
     ${o && cfg.data
       ? html`<p class="muted meta">Created ${o.createdAt}, updated ${o.updatedAt}</p>
           <${Editor} key=${o.objectId} cfg=${cfg.data} type=${o.objectType} object=${o} onSaved=${setCurrent} />
@@ -39,6 +44,7 @@ export function ObjectPage({ id }) {
             <${Related} id=${o.objectId} kind="children" />
             <${Related} id=${o.objectId} kind="parents" />
           </div>
+          <${HistorySection} key=${o.objectId} id=${o.objectId} version=${o.updatedAt} />
           <${Drop} object=${o} />`
       : null}
   </section>`;

@@ -39,13 +39,80 @@ function link(view, change) {
   });
 }
 
+/// Where a query's tail (`order by`, `offset`, `limit`) starts, outside strings and
+/// parentheses; the query's length when it has none.
+export function tailStart(q) {
+  let depth = 0;
+  for (let i = 0; i < q.length; i++) {
+    const ch = q[i];
+    if (ch === '"') {
+      for (i++; i < q.length && q[i] !== '"'; i++) if (q[i] === '\\') i++;
+    } else if (ch === '(' || ch === '[') depth++;
+    else if (ch === ')' || ch === ']') depth--;
+    else if (depth === 0 && (i === 0 || /\s/.test(q[i - 1])) && /^(order\s+by\b|offset\s+\d|limit\s+\d)/i.test(q.slice(i))) {
+      return i;
+    }
+  }
+  return q.length;
+}
+
+/// A filter as a condition of the query language (values convert by the property's type,
+/// as `filter` does).
+function condition(name, value) {
+  if (name === 'objectId' && /^\d+$/.test(String(value).trim())) return `objectId == id(${String(value).trim()})`;
+  return `${name} == ${JSON.stringify(String(value))}`;
+}
+
+/// The query box and the filters as one query: `(CONDITION) and f1 == "v1" ... TAIL`, with the
+/// sort's `order by` when the query has none. `user(position)` maps a position in it back
+/// to the query box (null when it falls in a filter).
+export function combine(q, filter, sort) {
+  const text = q.trim();
+  const cut = tailStart(text);
+  const cond = text.slice(0, cut).trim();
+  let tail = text.slice(cut).trim();
+  const parts = [];
+  let condAt = null;
+  let length = 0;
+  if (cond) {
+    condAt = 1;
+    parts.push(`(${cond})`);
+    length = cond.length + 2;
+  }
+  for (const [k, v] of Object.entries(filter)) {
+    const c = condition(k, v);
+    length += (parts.length ? 5 : 0) + c.length;
+    parts.push(c);
+  }
+  let query = parts.join(' and ');
+  const sortTail = sort && !/^order\s+by\b/i.test(tail) ? `order by ${sort}` : '';
+  if (sortTail) {
+    query += (query ? ' ' : '') + sortTail;
+  }
+  let tailAt = null;
+  if (tail) {
+    query += query ? ' ' : '';
+    tailAt = query.length;
+    query += tail;
+  }
+  const tailInBox = text.length - tail.length;
+  const user = (p) => {
+    if (condAt !== null && p >= condAt && p <= condAt + cond.length) return Math.min(p - condAt, cond.length);
+    if (tailAt !== null && p >= tailAt) return tailInBox + (p - tailAt);
+    return null;
+  };
+  return { query, user, conditions: length };
+}
+
 /// The request of a view: endpoint and parameters (CSV export sends the same with format=csv).
+/// Without a query, the table view (filters and sort as parameters); with one, the query
+/// box and the filters together as one query.
 function request(view, columns) {
   const paging = { offset: (view.page - 1) * view.size, limit: view.size };
   const properties = columns.length ? columns : undefined;
   if (view.q.trim()) {
-    const tail = view.sort ? ` order by ${view.sort}` : '';
-    return ['getObjectListByFilter', { objectType: view.type, query: view.q.trim() + tail, properties, ...paging }];
+    const { query } = combine(view.q, view.filter, view.sort);
+    return ['getObjectListByFilter', { objectType: view.type, query, properties, ...paging }];
   }
   const params = { objectType: view.type, properties, ...paging };
   if (Object.keys(view.filter).length) params.filter = view.filter;
@@ -99,8 +166,7 @@ export function TablePage({ type, params }) {
       <span class="spacer"></span>
       <a class="button" href=${href('new', type)}>New ${type}</a>
     </div>
-    <${QueryBox} view=${view} error=${page.error && page.error.code === 'QUERY_SYNTAX' ? page.error : null} />
-    <${Filters} view=${view} properties=${[...found]} />
+    <${QueryForm} view=${view} properties=${[...found]} error=${page.error && page.error.code === 'QUERY_SYNTAX' ? page.error : null} />
     <${Columns} view=${view} properties=${[...found]} shown=${shown} />
     ${page.error && page.error.code !== 'QUERY_SYNTAX' ? html`<${ErrorBox} error=${page.error} />` : null}
     <${ErrorBox} error=${cfg.error} />
@@ -155,16 +221,29 @@ function SortHead({ view, name, label }) {
   </th>`;
 }
 
-function QueryBox({ view, error }) {
+/// The query box and the filter rows: one form, one query, run by Apply (or Enter), never
+/// on each keystroke. A query error is shown at its character.
+function QueryForm({ view, properties, error }) {
+  const rowsOf = (f) => Object.entries(f).map(([name, value]) => ({ name, value: String(value) }));
   const [text, setText] = useState(view.q);
+  const [rows, setRows] = useState(() => rowsOf(view.filter));
   const input = useRef(null);
-  useEffect(() => setText(view.q), [view.q]);
-  // The error's position: the caret goes there.
-  const position = error && Number.isInteger(error.details.position) ? error.details.position : null;
+  const applied = JSON.stringify([view.q, view.filter]);
+  useEffect(() => {
+    setText(view.q);
+    setRows(rowsOf(view.filter));
+  }, [applied]);
+  const filterOf = (rs) => Object.fromEntries(rs.filter((r) => r.name).map((r) => [r.name, r.value]));
+  const pending = JSON.stringify([text, filterOf(rows)]) !== applied;
+
+  // The error's position, in the query box when it is there (null: in a filter).
+  const combined = view.q.trim() ? combine(view.q, view.filter, view.sort) : null;
+  const raw = error && Number.isInteger(error.details.position) ? error.details.position : null;
+  const position = raw !== null && combined ? combined.user(raw) : raw;
   useEffect(() => {
     if (position !== null && input.current) {
       input.current.focus();
-      input.current.setSelectionRange(position, Math.min(position + 1, text.length));
+      input.current.setSelectionRange(position, Math.min(position + 1, view.q.length));
     }
   }, [error]);
   // `/` jumps to the query box, as in many consoles.
@@ -180,65 +259,56 @@ function QueryBox({ view, error }) {
   }, []);
   const submit = (e) => {
     e.preventDefault();
-    go(link(view, { q: text, page: 1 }));
+    go(link(view, { q: text, filter: filterOf(rows), page: 1 }));
   };
+  const setRow = (i, change) => setRows(rows.map((r, j) => (j === i ? { ...r, ...change } : r)));
   const expected = error && error.details.expected;
-  return html`<form class="query" onSubmit=${submit} role="search">
-    <label for="query">Query <span class="muted">(press / to jump here)</span></label>
+  const names = [...new Set([...properties, ...rows.map((r) => r.name).filter(Boolean), 'objectId', 'objectNumber'])];
+  return html`<form class="query" onSubmit=${submit} role="search" aria-label="Query and filters">
+    <label for="query">Query <span class="muted">(press / to jump here; Enter or Apply runs it with the filters)</span></label>
     <div class="query-row">
       <input id="query" ref=${input} value=${text} onInput=${(e) => setText(e.target.value)}
         placeholder='e.g. age > 30 and lastName startswith "D"' spellcheck="false" autocomplete="off"
-        aria-invalid=${error ? 'true' : 'false'} aria-describedby=${error ? 'query-error' : undefined} />
-      <button type="submit">Run</button>
-      ${view.q ? html`<a class="button secondary" href=${link(view, { q: '', page: 1 })}>Clear</a>` : null}
+        aria-invalid=${error && position !== null ? 'true' : 'false'} aria-describedby=${error ? 'query-error' : undefined} />
     </div>
     ${error
       ? html`<div class="error query-error" id="query-error" role="alert">
           <strong>${error.plain}</strong>
           ${position !== null
             ? html`<pre class="caret" aria-label=${`at character ${position + 1}`}>${`${view.q}\n${' '.repeat(Math.min(position, view.q.length))}^ character ${position + 1}`}</pre>`
-            : null}
+            : raw !== null && combined
+              ? html`<span>The fault is in a filter; the query the server ran:</span>
+                  <pre class="caret">${`${combined.query}\n${' '.repeat(Math.min(raw, combined.query.length))}^ character ${raw + 1}`}</pre>`
+              : null}
           ${expected ? html`<span>Expected: ${Array.isArray(expected) ? expected.join(', ') : expected}</span>` : null}
         </div>`
       : null}
-  </form>`;
-}
-
-function Filters({ view, properties }) {
-  const [name, setName] = useState('');
-  const [value, setValue] = useState('');
-  const entries = Object.entries(view.filter);
-  const disabled = !!view.q;
-  const add = (e) => {
-    e.preventDefault();
-    if (!name) return;
-    go(link(view, { filter: { ...view.filter, [name]: value }, page: 1 }));
-    setValue('');
-  };
-  const remove = (k) => {
-    const f = { ...view.filter };
-    delete f[k];
-    return link(view, { filter: f, page: 1 });
-  };
-  return html`<details class="filters" open=${entries.length > 0}>
-    <summary>Filters${entries.length ? ` (${entries.length})` : ''}</summary>
-    ${disabled ? html`<p class="muted">Filters apply when the query box is empty; write conditions into the query instead.</p>` : null}
-    <ul class="chips">
-      ${entries.map(
-        ([k, v]) => html`<li key=${k}>${k} = ${String(v)} <a href=${remove(k)} aria-label=${`Remove the filter on ${k}`}>×</a></li>`,
+    <fieldset class="filter-rows">
+      <legend>Filters <span class="muted">(each: property equals value; all must hold, together with the query)</span></legend>
+      ${rows.map(
+        (r, i) => html`<div class="filter-row" key=${i}>
+          <label class="sr-only" for=${`filter-name-${i}`}>Property of filter ${i + 1}</label>
+          <select id=${`filter-name-${i}`} value=${r.name} onChange=${(e) => setRow(i, { name: e.target.value })}>
+            <option value="">choose…</option>
+            ${names.map((p) => html`<option key=${p} value=${p}>${p}</option>`)}
+          </select>
+          <span>equals</span>
+          <label class="sr-only" for=${`filter-value-${i}`}>Value of filter ${i + 1}</label>
+          <input id=${`filter-value-${i}`} value=${r.value} onInput=${(e) => setRow(i, { value: e.target.value })} autocomplete="off" />
+          <button type="button" class="small secondary" onClick=${() => setRows(rows.filter((_, j) => j !== i))}
+            aria-label=${`Remove filter ${i + 1}`}>Remove</button>
+        </div>`,
       )}
-    </ul>
-    <form class="inline-form" onSubmit=${add}>
-      <label for="filter-name">Property</label>
-      <select id="filter-name" value=${name} onChange=${(e) => setName(e.target.value)} disabled=${disabled}>
-        <option value="">choose…</option>
-        ${properties.map((p) => html`<option key=${p} value=${p}>${p}</option>`)}
-      </select>
-      <label for="filter-value">equals</label>
-      <input id="filter-value" value=${value} onInput=${(e) => setValue(e.target.value)} disabled=${disabled} />
-      <button type="submit" disabled=${disabled || !name}>Add filter</button>
-    </form>
-  </details>`;
+      <div><button type="button" class="small secondary add-filter" onClick=${() => setRows([...rows, { name: '', value: '' }])}>Add a filter</button></div>
+    </fieldset>
+    <div class="actions">
+      <button type="submit" class="apply">Apply</button>
+      ${view.q || Object.keys(view.filter).length
+        ? html`<a class="button secondary" href=${link(view, { q: '', filter: {}, page: 1 })}>Clear all</a>`
+        : null}
+      ${pending ? html`<span class="muted pending" role="status">Not applied yet</span>` : null}
+    </div>
+  </form>`;
 }
 
 function Columns({ view, properties, shown }) {

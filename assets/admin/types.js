@@ -29,14 +29,18 @@ async function countOf(type) {
 
 export function TypesPage() {
   const cfg = useAsync(() => config(true), []);
+  // The types that have objects, declared or not (one index seek per type on the server).
+  const inData = useAsync(() => get('getObjectTypes').then((r) => r.data), []);
   const [counts, setCounts] = useState({});
-  const types = cfg.data
-    ? [...new Set([...Object.keys(cfg.data.types || {}), ...openedTypes()])].sort((a, b) => a.localeCompare(b))
+  const declared = cfg.data ? Object.keys(cfg.data.types || {}) : [];
+  const ready = !!cfg.data && !inData.busy;
+  const types = ready
+    ? [...new Set([...declared, ...(inData.data || []), ...openedTypes()])].sort((a, b) => a.localeCompare(b))
     : [];
 
   // Counts one after another, two at a time: the page shows at once, numbers fill in.
   useEffect(() => {
-    if (!cfg.data) return undefined;
+    if (!ready) return undefined;
     let live = true;
     const queue = [...types];
     const worker = async () => {
@@ -55,7 +59,7 @@ export function TypesPage() {
     return () => {
       live = false;
     };
-  }, [cfg.data]);
+  }, [ready]);
 
   const [name, setName] = useState('');
   const open = (e) => {
@@ -66,16 +70,24 @@ export function TypesPage() {
     go(href('t', t));
   };
 
+  const [objectId, setObjectId] = useState('');
+  const idOf = () => (/^\d+$/.test(objectId.trim()) ? objectId.trim() : null);
+  const openObject = (e) => {
+    e.preventDefault();
+    if (idOf()) go(href('o', idOf()));
+  };
+  const openHistory = () => idOf() && go(href('h', idOf()));
+
   return html`<section aria-labelledby="types-title">
     <div class="page-head">
       <h1 id="types-title">Object types</h1>
       ${cfg.data ? html`<span class="muted">DSConfig version ${cfg.data.version ?? '–'}, schema ${cfg.data.schemaMode}</span>` : null}
     </div>
-    <${ErrorBox} error=${cfg.error} />
-    <${Loading} busy=${cfg.busy} label="Loading the types" />
-    ${cfg.data && types.length === 0
+    <${ErrorBox} error=${cfg.error || inData.error} />
+    <${Loading} busy=${cfg.busy || inData.busy} label="Loading the types" />
+    ${ready && types.length === 0
       ? html`<${Empty} title="No object types yet">
-          <p>The DSConfig declares none. Open a type by its name below (in open schema mode any name
+          <p>The DSConfig declares none and there are no objects. Open a type by its name below (in open schema mode any name
           works), or declare types in the <a href=${href('config')}>DSConfig</a>.</p>
         <//>`
       : null}
@@ -86,7 +98,9 @@ export function TypesPage() {
             <tbody>
               ${types.map(
                 (t) => html`<tr key=${t}>
-                  <th scope="row"><a href=${href('t', t)}>${t}</a></th>
+                  <th scope="row"><a href=${href('t', t)}>${t}</a>${cfg.data && !declared.includes(t)
+                    ? html` <span class="badge" title="The DSConfig does not declare this type; objects of it exist">not in DSConfig</span>`
+                    : null}</th>
                   <td class="num" data-type=${t}>${countCell(counts[t])}</td>
                   <td><a class="button small" href=${href('new', t)}>New</a></td>
                 </tr>`,
@@ -100,6 +114,13 @@ export function TypesPage() {
       <label for="open-type">Open a type by name</label>
       <input id="open-type" value=${name} onInput=${(e) => setName(e.target.value)} placeholder="e.g. Person" autocomplete="off" />
       <button type="submit">Open</button>
+    </form>
+    <form class="inline-form" onSubmit=${openObject}>
+      <label for="open-object">Open an object by id</label>
+      <input id="open-object" inputmode="numeric" value=${objectId} onInput=${(e) => setObjectId(e.target.value)} size="10" autocomplete="off" />
+      <button type="submit">Open</button>
+      <button type="button" class="secondary" onClick=${openHistory}>History</button>
+      <span class="muted">(the history works for deleted objects too)</span>
     </form>
   </section>`;
 }

@@ -183,6 +183,11 @@ macro_rules! each_endpoint {
         $m!("getFile", Access::Read, files::download::get_file);
         $m!("getConfig", Access::Read, system::get_config);
         $m!("getList", Access::Read, system::get_list);
+        $m!(
+            "getObjectTypes",
+            Access::Read,
+            admin::types::get_object_types
+        );
         $m!("exportData", Access::AdminRead, transfer::export_data);
         $m!("copySystem", Access::AdminWrite, transfer::copy_system);
         $m!(

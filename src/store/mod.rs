@@ -210,6 +210,10 @@ pub trait Store: Send + Sync + 'static {
     /// The type of an object, without reading its properties.
     async fn object_type(&self, id: ObjectId) -> Result<Option<String>, StoreError>;
 
+    /// The types that have at least one object, in order, at most `limit`: one seek of the
+    /// `(ObjectType, ObjectId)` index per type (never a scan of the objects).
+    async fn object_types(&self, limit: u32) -> Result<Vec<String>, StoreError>;
+
     /// One object with all its properties.
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError>;
 

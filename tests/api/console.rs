@@ -484,7 +484,8 @@ async fn console_validates_a_dsconfig_with_each_problem_at_its_file_and_line() {
 #[tokio::test]
 async fn console_works_under_a_base_path_in_a_narrow_window_with_the_keyboard() {
     let app = spawn_with(|settings, _| settings.base_path = "/datastore".into()).await;
-    app.new_object("Person", json!({ "firstName": "Ann", "age": 31 }))
+    let ann = app
+        .new_object("Person", json!({ "firstName": "Ann", "age": 31 }))
         .await;
     let key = admin_key(&app).await;
     let Some(mut b) = Browser::start_sized("narrow", &app, 390, 844).await else {
@@ -514,5 +515,509 @@ async fn console_works_under_a_base_path_in_a_narrow_window_with_the_keyboard() 
     b.wait_until("the query in the URL", "location.hash.includes('q=age')")
         .await;
     b.screenshot("table").await;
+
+    // An object's history, opened from the keyboard (Enter on its heading), narrow.
+    let id = &ann["objectId"];
+    b.open(&format!("#/o/{id}")).await;
+    b.wait_for("form.editor").await;
+    b.execute("document.querySelector('#history-title').focus();", vec![])
+        .await;
+    b.press("\u{E007}").await;
+    b.wait_text(".changes", "firstName: — → Ann").await;
+    b.execute(
+        "document.querySelector('.history-section').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.wait_until(
+        "no page-wide horizontal scrolling",
+        "document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    b.screenshot("history").await;
+
+    // The live view, narrow.
+    b.open("#/live").await;
+    b.wait_for("#live-status[data-status=live]").await;
+    app.with_key(&key)
+        .post(
+            "saveProperty",
+            json!({ "objectId": id, "propertyName": "age", "propertyValue": 32 }),
+        )
+        .await
+        .ok();
+    b.wait_text("table.live tbody", &format!("Person #{id}"))
+        .await;
+    b.wait_until(
+        "no page-wide horizontal scrolling",
+        "document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    b.screenshot("live").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn get_object_types_lists_the_types_that_have_objects_declared_or_not() {
+    let app = spawn_app().await;
+    app.new_object("Person", json!({ "firstName": "Ann" }))
+        .await;
+    app.new_object("Gadget", json!({ "name": "Widget" })).await;
+    app.new_object("Gadget", json!({ "name": "Sprocket" }))
+        .await;
+    let zeta = app.new_object("Zeta", json!({ "n": "1" })).await;
+    let (reader, _) = app.create_key(Role::Read, None, None).await;
+    let types = app
+        .with_key(&reader)
+        .post("getObjectTypes", json!({}))
+        .await
+        .ok();
+    // Declared types without objects (City, Company) are not among them; getConfig has those.
+    assert_eq!(types, json!(["Gadget", "Person", "Zeta"]));
+
+    // A type whose last object is dropped is gone.
+    let (writer, _) = app.create_key(Role::Write, None, None).await;
+    app.with_key(&writer)
+        .post("dropObject", json!({ "objectId": zeta["objectId"] }))
+        .await
+        .ok();
+    let types = app
+        .with_key(&reader)
+        .post("getObjectTypes", json!({}))
+        .await
+        .ok();
+    assert_eq!(types, json!(["Gadget", "Person"]));
+    app.with_key(&reader)
+        .post("getObjectTypes", json!({ "objectType": "Person" }))
+        .await
+        .fails(400, "UNKNOWN_PARAMETER");
+}
+
+#[tokio::test]
+async fn console_lists_a_type_only_in_data_and_declared_types_without_objects() {
+    let app = spawn_app().await;
+    app.new_object("Gadget", json!({ "name": "Widget" })).await;
+    app.new_object("Gadget", json!({ "name": "Sprocket" }))
+        .await;
+    app.new_object("Person", json!({ "firstName": "Ann" }))
+        .await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("types-in-data", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.wait_text("td[data-type=Gadget]", "2").await;
+    b.wait_text("td[data-type=Person]", "1").await;
+    b.wait_text("td[data-type=City]", "0").await;
+    let row = b
+        .wait_text("table.types tbody", "Gadget not in DSConfig")
+        .await;
+    assert!(!row.contains("Person not in DSConfig"), "{row}");
+    b.wait_text(".chart", "Gadget").await;
+    b.screenshot("types-in-data").await;
+    b.click("th a[href='#/t/Gadget']").await;
+    b.wait_text(".pager", "1–2 of 2").await;
+    b.wait_text("table.grid", "Sprocket").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_shows_who_changed_what_in_an_objects_history_deleted_or_not() {
+    let app = spawn_app().await;
+    let key = admin_key(&app).await;
+    let ann = app
+        .with_key(&key)
+        .post(
+            "newObject",
+            json!({ "objectType": "Person", "properties": { "firstName": "Ann", "age": 30 } }),
+        )
+        .await
+        .ok();
+    let id = ann["objectId"].as_i64().unwrap();
+    let Some(mut b) = Browser::start("history", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open(&format!("#/o/{id}")).await;
+    b.wait_for("form.editor").await;
+    // Closed, the history costs nothing: nothing is asked until it is opened.
+    b.wait_until(
+        "no history loaded yet",
+        "!document.querySelector('.history')",
+    )
+    .await;
+
+    // Two edits through the console.
+    b.type_into("#prop-age", "31").await;
+    b.click("form.editor button[type=submit]").await;
+    b.wait_text(".editor .notice", "Saved age").await;
+    b.type_into("#prop-lastName", "Doe").await;
+    b.click("form.editor button[type=submit]").await;
+    b.wait_text(".editor .notice", "Saved lastName").await;
+
+    b.click("#history-title").await;
+    let history = b.wait_text(".changes", "lastName: — → Doe").await;
+    assert!(history.contains("age: 30 → 31"), "{history}");
+    assert!(history.contains("firstName: — → Ann"), "{history}");
+    assert!(history.contains("created"), "{history}");
+    // Who: the key's id, never the key.
+    let key_record = app
+        .with_key(&key)
+        .post("getHistory", json!({ "objectId": id }))
+        .await
+        .ok();
+    let key_id = key_record[0]["keyId"].as_str().unwrap().to_owned();
+    assert!(history.contains(&key_id), "{history}");
+    assert!(
+        !history.contains(&key),
+        "the key itself is shown: {history}"
+    );
+    b.wait_until(
+        "three changes, oldest first",
+        "document.querySelectorAll('.changes > li').length === 3 && document.querySelector('.changes > li').innerText.includes('created')",
+    )
+    .await;
+    b.execute(
+        "document.querySelector('.history-section').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.screenshot("history").await;
+
+    // Paged: 22 more edits make two pages.
+    for age in 40..62 {
+        app.with_key(&key)
+            .post(
+                "saveProperty",
+                json!({ "objectId": id, "propertyName": "age", "propertyValue": age }),
+            )
+            .await
+            .ok();
+    }
+    b.refresh().await;
+    b.click("#history-title").await;
+    b.wait_until(
+        "a full first page",
+        "document.querySelectorAll('.changes > li').length === 20",
+    )
+    .await;
+    let later = b.find(By::XPath("//button[text()='Later']")).await;
+    b.click_on(&later).await;
+    b.wait_text(".changes", "age: 60 → 61").await;
+    b.wait_until(
+        "the rest on the second page",
+        "document.querySelectorAll('.changes > li').length === 5",
+    )
+    .await;
+    b.screenshot("history-page-2").await;
+
+    // Deleted: its page shows its history, up to the deletion.
+    app.with_key(&key)
+        .post("dropObject", json!({ "objectId": id }))
+        .await
+        .ok();
+    b.refresh().await;
+    b.wait_text("[role=alert]", "does not exist").await;
+    b.wait_text(".changes", "age: 30 → 31").await;
+    b.open(&format!("#/h/{id}")).await;
+    b.wait_text(".page-head", "deleted").await;
+    b.wait_text(".changes", "lastName: — → Doe").await;
+    let later = b.find(By::XPath("//button[text()='Later']")).await;
+    b.click_on(&later).await;
+    b.wait_text(".changes", "deleted").await;
+    b.screenshot("history-of-a-deleted-object").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_live_view_shows_changes_made_through_the_api_while_open() {
+    let app = spawn_app().await;
+    let key = admin_key(&app).await;
+    let api = app.with_key(&key);
+    let Some(mut b) = Browser::start("live", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open("#/live?type=Person").await;
+    b.wait_for("#live-status[data-status=live]").await;
+    b.wait_text("main", "Waiting for changes").await;
+
+    let ann = api
+        .post(
+            "newObject",
+            json!({ "objectType": "Person", "properties": { "firstName": "Ann" } }),
+        )
+        .await
+        .ok();
+    let acme = api
+        .post(
+            "newObject",
+            json!({ "objectType": "Company", "properties": { "name": "Acme" } }),
+        )
+        .await
+        .ok();
+    let id = ann["objectId"].as_i64().unwrap();
+    let row = b
+        .wait_text("table.live tbody", &format!("Person #{id}"))
+        .await;
+    assert!(row.contains("created"), "{row}");
+    assert!(row.contains("firstName"), "{row}");
+    api.post(
+        "saveProperty",
+        json!({ "objectId": id, "propertyName": "age", "propertyValue": 44 }),
+    )
+    .await
+    .ok();
+    b.wait_until(
+        "the edit on top",
+        "document.querySelector('table.live tbody tr').innerText.includes('age')",
+    )
+    .await;
+    // Filtered by type: the Company never shows.
+    let all = b.wait_text("table.live tbody", "Person").await;
+    assert!(
+        !all.contains(&format!("Company #{}", acme["objectId"])),
+        "{all}"
+    );
+    b.screenshot("live").await;
+
+    // A dropped object links to its history.
+    api.post("dropObject", json!({ "objectId": id })).await.ok();
+    b.wait_text("table.live tbody tr:first-child", "deleted")
+        .await;
+    b.click(&format!(
+        "table.live tbody tr:first-child a[href='#/h/{id}']"
+    ))
+    .await;
+    b.wait_text(".page-head", "deleted").await;
+    b.wait_text(".changes", "firstName: — → Ann").await;
+
+    // Back on the live view of every type, with the keyboard: a Company shows.
+    b.open("#/live").await;
+    b.wait_for("#live-status[data-status=live]").await;
+    let types = b.wait_for("#live-types").await;
+    b.keys(&types, "Company\u{E007}").await;
+    b.wait_until(
+        "the filter in the URL",
+        "location.hash.includes('type=Company')",
+    )
+    .await;
+    b.wait_for("#live-status[data-status=live]").await;
+    api.post(
+        "saveProperty",
+        json!({ "objectId": acme["objectId"], "propertyName": "name", "propertyValue": "Acme AG" }),
+    )
+    .await
+    .ok();
+    b.wait_text(
+        "table.live tbody",
+        &format!("Company #{}", acme["objectId"]),
+    )
+    .await;
+    b.screenshot("live-company").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn console_combines_filters_and_the_query_into_one_query() {
+    let app = spawn_app().await;
+    for age in 0..60 {
+        let last = if age % 2 == 0 { "Doe" } else { "Roe" };
+        app.new_object(
+            "Person",
+            json!({ "firstName": format!("P{age}"), "lastName": last, "age": age }),
+        )
+        .await;
+    }
+    let key = admin_key(&app).await;
+    let bad = "age >> 30";
+    let position = app
+        .with_key(&key)
+        .post(
+            "getObjectListByFilter",
+            json!({ "objectType": "Person", "query": bad }),
+        )
+        .await
+        .fails(400, "QUERY_SYNTAX")["position"]
+        .as_u64()
+        .unwrap();
+    let Some(mut b) = Browser::start("filter-and-query", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open("#/t/Person").await;
+    b.wait_text(".pager", "1–50 of 60").await;
+
+    // A filter row and a bad query; nothing runs until Apply.
+    b.click("button.add-filter").await;
+    b.wait_until(
+        "lastName offered",
+        "[...document.querySelectorAll('#filter-name-0 option')].some((o) => o.value === 'lastName')",
+    )
+    .await;
+    b.set_value("#filter-name-0", "lastName").await;
+    b.type_into("#filter-value-0", "Doe").await;
+    b.type_into("#query", bad).await;
+    b.wait_text(".query .pending", "Not applied").await;
+    assert!(!b.current_url().await.contains("q="));
+    b.wait_text(".pager", "of 60").await;
+    b.click("form.query button.apply").await;
+    let error = b.wait_text("#query-error", "character").await;
+    // The position is the query box's, not the combined query's.
+    assert!(
+        error.contains(&format!("character {}", position + 1)),
+        "{error}"
+    );
+    assert!(error.contains(bad), "{error}");
+    b.screenshot("filter-and-bad-query").await;
+
+    // A good one, with Enter: both hold (even ages from 50).
+    b.type_into("#query", "age >= 50\u{E007}").await;
+    b.wait_text(".page-head", "5 objects").await;
+    b.wait_until("no error", "!document.querySelector('#query-error')")
+        .await;
+    let url = b.current_url().await;
+    assert!(url.contains("q=age") && url.contains("lastName"), "{url}");
+    let rows = b.wait_text("table.grid tbody", "P50").await;
+    assert!(!rows.contains("P51"), "{rows}");
+    b.screenshot("filter-and-good-query").await;
+
+    // Sorted by the header too: the query gets its order by.
+    b.click("th a[title='Sort by age']").await;
+    b.click("th a[title='Sort by age']").await;
+    b.wait_text("table.grid tbody tr:first-child", "P58").await;
+    b.wait_text(".page-head", "5 objects").await;
+    b.close().await;
+}
+
+/// A TCP proxy in front of a test server whose connections can be cut: what a dropped
+/// network, a restarted proxy or a recycled IIS worker does to an event stream.
+struct CuttableProxy {
+    address: String,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: &str) -> CuttableProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (o, t) = (open.clone(), tasks.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !o.load(Ordering::SeqCst) {
+                    drop(inbound); // refused while cut
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                t.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        CuttableProxy {
+            address,
+            open,
+            tasks,
+        }
+    }
+
+    /// Closes every connection and refuses new ones until [`Self::restore`].
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn console_live_view_resumes_after_a_drop_and_says_when_changes_were_pruned() {
+    let app = spawn_app().await;
+    let key = admin_key(&app).await;
+    let api = app.with_key(&key);
+    let proxy = CuttableProxy::start(&app.address).await;
+    let Some(mut b) = Browser::start("live-resume", &app).await else {
+        return;
+    };
+    b.console = format!("{}/admin/", proxy.address);
+    b.sign_in(&key).await;
+    b.open("#/live?type=Person").await;
+    b.wait_for("#live-status[data-status=live]").await;
+    let ann = api
+        .post(
+            "newObject",
+            json!({ "objectType": "Person", "properties": { "firstName": "Ann" } }),
+        )
+        .await
+        .ok();
+    b.wait_text("table.live tbody", &format!("Person #{}", ann["objectId"]))
+        .await;
+
+    // The connection drops; a change is made while the console cannot hear of it.
+    proxy.cut();
+    b.wait_for("#live-status[data-status=reconnecting]").await;
+    let bob = api
+        .post(
+            "newObject",
+            json!({ "objectType": "Person", "properties": { "firstName": "Bob" } }),
+        )
+        .await
+        .ok();
+    b.screenshot("reconnecting").await;
+    // Back: the stream resumes after the last change shown (Last-Event-ID), so Bob arrives
+    // although he was created before the new stream opened.
+    proxy.restore();
+    b.wait_for("#live-status[data-status=live]").await;
+    b.wait_text("table.live tbody", &format!("Person #{}", bob["objectId"]))
+        .await;
+    b.wait_until(
+        "each change once",
+        "document.querySelectorAll('table.live tbody tr').length === 2",
+    )
+    .await;
+    b.screenshot("resumed").await;
+
+    // Dropped again, and meanwhile retention prunes the changes it missed: the console says
+    // so (a `reset` event) instead of showing a gap as if nothing happened.
+    proxy.cut();
+    b.wait_for("#live-status[data-status=reconnecting]").await;
+    api.post(
+        "newObject",
+        json!({ "objectType": "Person", "properties": { "firstName": "Cid" } }),
+    )
+    .await
+    .ok();
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    app.store()
+        .await
+        .prune_changes(tomorrow, 500)
+        .await
+        .unwrap();
+    proxy.restore();
+    b.wait_text(".notice.reset", "Some changes were missed")
+        .await;
+    b.wait_for("#live-status[data-status=live]").await;
+    let dan = api
+        .post(
+            "newObject",
+            json!({ "objectType": "Person", "properties": { "firstName": "Dan" } }),
+        )
+        .await
+        .ok();
+    b.wait_text("table.live tbody", &format!("Person #{}", dan["objectId"]))
+        .await;
+    b.screenshot("reset").await;
     b.close().await;
 }

@@ -1,5 +1,6 @@
 //! The admin console (API.md §13): a browser UI served by the binary at
-//! `{basePath}/admin/`, and the one endpoint only it needed (`validateConfig`).
+//! `{basePath}/admin/`, and the endpoints only it needed (`validateConfig`,
+//! `getObjectTypes`).
 //!
 //! The console's files (`assets/admin/`: HTML, CSS, ES modules, and Preact + htm vendored
 //! with their licences) are embedded at build time with `include_dir`: nothing is fetched at
@@ -13,6 +14,7 @@
 //! from the service itself only, no inline script or style, no frames; images also from
 //! `blob:` (an uploaded image is fetched with the key, then shown from a blob URL).
 
+pub mod types;
 pub mod validate;
 
 use actix_web::http::header;

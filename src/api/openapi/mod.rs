@@ -64,6 +64,7 @@ use crate::tenancy::SYSTEM_HEADER;
         transfer::export_data,
         transfer::copy_system,
         admin::validate::validate_config,
+        admin::types::get_object_types,
         batch::batch,
         events::get_history,
         events::events,

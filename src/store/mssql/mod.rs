@@ -354,6 +354,15 @@ impl Store for MssqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.object_types", skip_all)]
+    async fn object_types(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.call("object_types", move |db| async move {
+            db.read(move |c| Box::pin(objects::object_types(c, limit)))
+                .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.get_object", skip_all, fields(object_id = id))]
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
         self.call("get_object", move |db| async move {

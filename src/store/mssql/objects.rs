@@ -27,6 +27,19 @@ pub async fn object_type(c: &mut Client, id: ObjectId) -> Result<Option<String>,
     }
 }
 
+/// The types that have objects, in order: one seek of `IX_Objects_Type` per type.
+pub async fn object_types(c: &mut Client, limit: u32) -> Result<Vec<String>, Fail> {
+    let mut out: Vec<String> = Vec::new();
+    while out.len() < limit as usize {
+        let after = out.last().cloned().unwrap_or_default();
+        match exec::row(c, sql::SELECT_NEXT_OBJECT_TYPE, params![after]).await? {
+            Some(row) => out.push(exec::req::<&str>(&row, 0)?.to_owned()),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 /// One object with all its properties.
 pub async fn load(c: &mut Client, id: ObjectId) -> Result<Option<ObjectRecord>, Fail> {
     let mut sets = exec::sets(c, sql::SELECT_OBJECT, params![id])

@@ -69,6 +69,11 @@ pub const INSERT_VERSION: &str =
 /// The type of one object.
 pub const SELECT_OBJECT_TYPE: &str = "SELECT ObjectType FROM dbo.Objects WHERE ObjectId = @P1";
 
+/// The next type that has objects after `@P1` (`getObjectTypes`): one seek of
+/// `IX_Objects_Type`.
+pub const SELECT_NEXT_OBJECT_TYPE: &str = "SELECT TOP (1) ObjectType FROM dbo.Objects \
+    WHERE ObjectType > @P1 ORDER BY ObjectType";
+
 /// One object and its properties, in two result sets.
 pub const SELECT_OBJECT: &str = "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt \
 FROM dbo.Objects WHERE ObjectId = @P1; \
@@ -553,6 +558,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("MIGRATION_LOCK", MIGRATION_LOCK),
     ("INSERT_VERSION", INSERT_VERSION),
     ("SELECT_OBJECT_TYPE", SELECT_OBJECT_TYPE),
+    ("SELECT_NEXT_OBJECT_TYPE", SELECT_NEXT_OBJECT_TYPE),
     ("SELECT_OBJECT", SELECT_OBJECT),
     ("NEXT_NUMBER", NEXT_NUMBER),
     ("INSERT_OBJECT", INSERT_OBJECT),

@@ -446,6 +446,10 @@ impl Store for SqliteStore {
         self.read(move |c| objects::object_type_of(c, id)).await
     }
 
+    async fn object_types(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.read(move |c| objects::object_types(c, limit)).await
+    }
+
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
         self.read(move |c| objects::load(c, id, None)).await
     }

@@ -104,6 +104,22 @@ pub(super) fn object_type_of(
         .optional()?)
 }
 
+/// The types that have objects, in order: a skip scan of `IX_Objects_Type`, one seek each.
+pub(super) fn object_types(conn: &Connection, limit: u32) -> Result<Vec<String>, StoreError> {
+    let mut next =
+        conn.prepare_cached("SELECT MIN(ObjectType) FROM Objects WHERE ObjectType > ?1")?;
+    let mut out: Vec<String> = Vec::new();
+    while out.len() < limit as usize {
+        let after = out.last().map_or("", String::as_str);
+        let found: Option<String> = next.query_row([after], |r| r.get(0))?;
+        match found {
+            Some(t) => out.push(t),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 /// The display text of `target`'s `display` property (or system field).
 fn display_text(
     conn: &Connection,
