@@ -35,6 +35,7 @@ at = "Datetime"
 paid = "Switch"
 note = "String"
 tags = "JsonArray"
+opens = "Time"
 "#;
 
 /// One sale as written; `None`: the property is left out.
@@ -689,4 +690,75 @@ async fn bad_requests_are_refused_with_contract_codes() {
         )
         .await
         .fails(400, "UNKNOWN_OBJECT_TYPE");
+}
+
+#[tokio::test]
+async fn datetimes_times_currency_keys_and_limits() {
+    let app = spawn_app_with_config(CONFIG).await;
+    for (at, opens, amount, paid) in [
+        ("2026-03-01T10:00:00Z", "08:30", "12.5", true),
+        ("2026-02-27T23:59:59.250Z", "07:15:30", "0.0001", true),
+        ("2026-03-05T00:00:00+02:00", "09:00", "12.50", false),
+    ] {
+        app.new_object(
+            "Sale",
+            json!({ "at": at, "opens": opens, "amount": amount, "paid": paid }),
+        )
+        .await;
+    }
+    let rows = app
+        .post(
+            "getAggregate",
+            json!({ "objectType": "Sale", "aggregates": ["min:at", "max:at", "min:opens", "max:opens", "sum:amount", "max:amount", "min:paid", "max:paid"] }),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        rows,
+        json!([{
+            "min:at": "2026-02-27T23:59:59.250Z", "max:at": "2026-03-04T22:00:00Z",
+            "min:opens": "07:15:30", "max:opens": "09:00:00",
+            "sum:amount": "25.0001", "max:amount": "12.50",
+            "min:paid": false, "max:paid": true,
+        }])
+    );
+    // A Currency key is the Currency value; a Switch key a boolean.
+    let rows = app
+        .post(
+            "getAggregate",
+            json!({ "objectType": "Sale", "groupBy": ["amount", "paid"], "aggregates": "count" }),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        rows,
+        json!([
+            { "amount": "0.0001", "paid": true, "count": 1 },
+            { "amount": "12.50", "paid": false, "count": 1 },
+            { "amount": "12.50", "paid": true, "count": 1 },
+        ])
+    );
+    // Limits: none, one, and more than there are.
+    for (limit, groups) in [(0, 0), (1, 1), (10, 2)] {
+        let rows = app
+            .post(
+                "getAggregate",
+                json!({ "objectType": "Sale", "groupBy": "paid", "aggregates": "count", "limit": limit }),
+            )
+            .await
+            .ok();
+        assert_eq!(rows.as_array().unwrap().len(), groups, "limit {limit}");
+    }
+    let rows = app
+        .post(
+            "getAggregate",
+            json!({ "objectType": "Sale", "aggregates": "count", "limit": 0 }),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        rows,
+        json!([]),
+        "limit 0 answers no row, not even the totals"
+    );
 }

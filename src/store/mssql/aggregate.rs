@@ -162,9 +162,6 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
             "\nORDER BY {}\nOFFSET 0 ROWS FETCH NEXT {limit} ROWS ONLY",
             order.join(", ")
         ));
-    } else if plan.limit == 0 {
-        // One group of everything, or none at all.
-        sql.push_str("\nHAVING 1 = 0");
     }
     AggregateSql {
         sql,
@@ -174,6 +171,10 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
 
 /// Runs an aggregate plan.
 pub async fn run(c: &mut Client, plan: &AggregatePlan) -> Result<Vec<AggregateRow>, Fail> {
+    if plan.limit == 0 {
+        // `FETCH NEXT 0 ROWS` is an error on SQL Server; no group is asked for.
+        return Ok(Vec::new());
+    }
     let built = build_aggregate(plan);
     let rows = exec::rows(c, &built.sql, built.params).await?;
     let mut out = Vec::with_capacity(rows.len());
