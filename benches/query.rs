@@ -257,8 +257,75 @@ async fn main() {
         })
         .await;
     }
+    aggregates(&ds).await;
     save_costs(&ds, paging).await;
     println!("load after: {}", load());
+}
+
+/// `getAggregate` through the service (parse, resolve, the store's statement, rendering):
+/// over the projection (every property read is declared) and over EAV (an undeclared one).
+async fn aggregates(ds: &Datastore) {
+    use datastore::service::aggregate::AggregateRequest;
+    let list = |items: &[&str]| Some(items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    for (name, query, group_by, aggregates, order_by, limit) in [
+        (
+            "aggregate: status; count, avg:age (projection)",
+            None,
+            list(&["status"]),
+            list(&["count", "avg:age"]),
+            None,
+            None,
+        ),
+        (
+            "aggregate: age >= 30 and lastName == Doe; status, active; count, sum:age, avg:height, min/max:birthDate (projection)",
+            Some("age >= 30 and lastName == \"Doe\""),
+            list(&["status", "active"]),
+            list(&["count", "sum:age", "avg:height", "min:birthDate", "max:birthDate"]),
+            None,
+            None,
+        ),
+        (
+            "aggregate: company (Lookup, display); count DESC, limit 10 (projection)",
+            None,
+            list(&["company"]),
+            list(&["count", "avg:age"]),
+            list(&["count DESC"]),
+            Some(10),
+        ),
+        (
+            "aggregate: status, nickname (undeclared: EAV); count, avg:age",
+            None,
+            list(&["status", "nickname"]),
+            list(&["count", "avg:age"]),
+            None,
+            None,
+        ),
+    ] {
+        let request = || AggregateRequest {
+            object_type: "Person".into(),
+            query: query.map(str::to_owned),
+            group_by: group_by.clone(),
+            aggregates: aggregates.clone(),
+            order_by: order_by.clone(),
+            limit,
+        };
+        let mut times = Vec::new();
+        let mut groups = 0;
+        for round in 0..15 {
+            let started = Instant::now();
+            let answer = ds.aggregate(request()).await.expect("the aggregate runs");
+            if round >= 3 {
+                times.push(started.elapsed());
+            }
+            groups = answer.rows.len();
+        }
+        times.sort();
+        println!(
+            "{name}\n    {groups} groups; p50 {:.2?}, p95 {:.2?} (12 runs after 3 warm-up)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+        );
+    }
 }
 
 /// The load average, as `uptime` says it.
