@@ -82,6 +82,11 @@ fn grouped(plan: &AggregatePlan, columns: &dyn Fn(&str) -> Columns) -> (String, 
         })
         .collect();
     select.extend(measures.iter().cloned());
+    let select: Vec<String> = select
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| format!("{e} AS c{}", i + 1))
+        .collect();
     let group_by: Vec<String> = plan
         .groups
         .iter()
@@ -185,35 +190,50 @@ pub(super) fn render_projected(
     else {
         return Ok(None);
     };
-    let shown: Vec<&str> = plan
-        .groups
-        .iter()
-        .filter(|g| g.display)
-        .map(|g| g.property.as_str())
-        .collect();
+    // A display text is read once per group, from one of its objects (every object of a
+    // group has the same one), not joined to every row.
     let columns = |name: &str| {
         let no = p.layout.column(name).map_or(0, |c| c.no);
         Columns {
             value: format!("p.v{no}"),
             double: format!("p.d{no}"),
-            display: shown
-                .iter()
-                .position(|n| *n == name)
-                .map(|i| format!("s{}.PropertyAsString", i + 1)),
+            display: Some("p.ObjectId".into()),
         }
     };
     let (select, group_by, order) = grouped(plan, &columns);
     let mut f = Fragment::default();
-    f.push(&format!("SELECT {select} FROM Proj_{} p", p.table));
+    let mut outer = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("g.c{n}")
+    };
+    f.push("SELECT ");
+    for g in &plan.groups {
+        outer.push(next());
+        if g.display {
+            let rep = next();
+            f.push(&format!("{}, ", outer.join(", ")));
+            outer.clear();
+            f.push(&format!(
+                "(SELECT x.PropertyAsString FROM Properties x WHERE x.OwnerObjectId = {rep} AND x.PropertyName = "
+            ))
+            .bind(text(&g.property))
+            .push("), ");
+        }
+    }
+    for _ in &plan.measures {
+        outer.push(next());
+    }
+    if outer.is_empty() {
+        // Only keys with displays: drop the trailing comma.
+        f.sql.truncate(f.sql.len() - 2);
+    } else {
+        f.push(&outer.join(", "));
+    }
+    f.push(&format!(" FROM (SELECT {select} FROM Proj_{} p", p.table));
     if reads_objects {
         f.push(" CROSS JOIN Objects o");
-    }
-    for (i, name) in shown.iter().enumerate() {
-        let a = format!("s{}", i + 1);
-        f.push(&format!(
-            " LEFT JOIN Properties {a} ON {a}.OwnerObjectId = p.ObjectId AND {a}.PropertyName = "
-        ))
-        .bind(text(name));
     }
     f.push(" WHERE ");
     if reads_objects {
@@ -222,6 +242,7 @@ pub(super) fn render_projected(
     f.append(filter);
     f.push(&group_by).push(&order);
     limit(&mut f, plan);
+    f.push(") g");
     Ok(Some(f))
 }
 
