@@ -7,8 +7,8 @@
 #   scripts/bench.sh [--objects N] [--duration SECONDS] [--connections N]
 #                    [--database mssql://...] [--no-build] [--log-level info]
 #
-# Defaults: 250,000 Person objects, 10 s per workload, 64 connections (the table view runs
-# with 4, as in the issue), logs on at `info` (as users run it), into a file.
+# Defaults: 250,000 Person objects, 10 s per workload, 64 connections (the table view and
+# getAggregate run with 4, as in the issue), logs on at `info` (as users run it), into a file.
 # With --database mssql://..., the same runs against SQL Server: the database named there is
 # used and its data REPLACED by the generated data.
 set -euo pipefail
@@ -84,6 +84,7 @@ run() {
 FIRST=1 OBJECTS="$HOT" run "getObject, random of 10,000" "$CONNECTIONS" -s scripts/wrk/get_object.lua "$URL"
 FIRST=1 OBJECTS="$OBJECTS" run "getObject, random of all" "$CONNECTIONS" -s scripts/wrk/get_object.lua "$URL"
 run "table view, 1 filter, numeric order, 50 rows, c4" 4 -s scripts/wrk/table_view.lua "$URL"
+run "getAggregate, 1 filter, by status, 5 aggregates, c4" 4 -s scripts/wrk/aggregate.lua "$URL"
 run "GET /health" "$CONNECTIONS" "$URL/health"
 FIRST=1 OBJECTS="$HOT" run "saveProperty, random of 10,000" "$CONNECTIONS" -s scripts/wrk/save_property.lua "$URL"
 run "newObject, 8 properties" "$CONNECTIONS" -s scripts/wrk/new_object.lua "$URL"
@@ -95,7 +96,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo
 echo "datastore bench: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit$(git diff --quiet 2>/dev/null || echo '+changes'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 echo "database: ${DATABASE%%\?*} ($(sed 's/:.*//' <<<"$DATABASE")), $OBJECTS objects loaded by import in ${import_s} s ($(python3 -c "print(round($rows / $import_s))") property rows/s)"
-echo "wrk: 2 threads, $CONNECTIONS connections (table view: 4), ${DURATION} s each, loopback; logs at $LOG_LEVEL to a file"
+echo "wrk: 2 threads, $CONNECTIONS connections (table view, getAggregate: 4), ${DURATION} s each, loopback; logs at $LOG_LEVEL to a file"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| workload | req/s | p50 | p99 | non-2xx |"

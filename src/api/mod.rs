@@ -7,6 +7,7 @@
 //! POST (API.md §2, §9). `health`, `metrics` and the OpenAPI document are not per app.
 
 mod admin;
+mod aggregate;
 mod batch;
 mod events;
 mod files;
@@ -179,6 +180,7 @@ macro_rules! each_endpoint {
             Access::Read,
             lists::get_object_list_by_filter
         );
+        $m!("getAggregate", Access::Read, aggregate::get_aggregate);
         $m!("uploadFile", Access::Write, files::upload::upload_file);
         $m!("getFile", Access::Read, files::download::get_file);
         $m!("getConfig", Access::Read, system::get_config);

@@ -14,6 +14,7 @@
 //! - `tenants`: the (app, system) databases, opened on first use into a bounded registry.
 
 mod active;
+pub mod aggregate;
 pub mod batch;
 pub mod cursor;
 pub mod displays;

@@ -101,7 +101,7 @@ fn cell(p: &PropertyRow) -> String {
 /// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
 /// a carriage return) gets a leading `'` (API.md §2, OWASP's advice on CSV injection). A
 /// negative number (`-5`) is no exception: a spreadsheet cannot tell it from `-2+3`.
-fn inert(cell: String) -> String {
+pub(crate) fn inert(cell: String) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {

@@ -432,7 +432,7 @@ impl Datastore {
     /// (`country.name == "NL"`): the rest of the path is run on the global database first,
     /// and the test becomes "the Lookup points at one of the ids it matched" (any number:
     /// one JSON parameter). Other tests are left as they are.
-    fn through_globals<'a>(
+    pub(super) fn through_globals<'a>(
         &'a self,
         schema: &'a Schema,
         owner_type: &'a str,

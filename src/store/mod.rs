@@ -6,6 +6,7 @@
 //! lookups a write must check, the display texts a write must refresh. A backend's job is
 //! to do each operation atomically and concurrently safely.
 
+pub mod aggregate;
 pub mod batch;
 pub mod changes;
 pub mod cursor;
@@ -23,6 +24,7 @@ use crate::dsconfig::Config;
 use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::QueryPlan;
 
+pub use aggregate::{AggregatePlan, AggregateRow};
 pub use batch::{BatchError, BatchFailure, BatchPlan, WriteOp, WriteOutcome};
 pub use changes::{Change, ChangeFilter, ChangePage, Claim};
 pub use transfer::{DataBatch, ExportSink, ImportItem, ImportSource, TransferCounts};
@@ -269,6 +271,10 @@ pub trait Store: Send + Sync + 'static {
     /// properties) and the number of matches before paging.
     async fn query(&self, plan: &QueryPlan, columns: Option<&[String]>)
         -> Result<Page, StoreError>;
+
+    /// The groups and measures of an aggregate plan (`getAggregate`), in the plan's order,
+    /// at most `limit` of them; read in one snapshot.
+    async fn aggregate(&self, plan: &AggregatePlan) -> Result<Vec<AggregateRow>, StoreError>;
 
     /// Creates a pending file (no bytes yet, linked to nothing); see [`LinkFile`].
     async fn create_file(&self, file: &NewFile) -> Result<FileId, StoreError>;

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod aggregate;
 mod apps;
 mod auth;
 mod backend;

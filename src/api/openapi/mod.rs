@@ -21,7 +21,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::Config;
 
 use super::{
-    admin, batch, endpoints, events, files, lists, objects, relationships, system, transfer, Access,
+    admin, aggregate, batch, endpoints, events, files, lists, objects, relationships, system,
+    transfer, Access,
 };
 use crate::error::{status, ApiError, ErrorCode};
 use crate::tenancy::SYSTEM_HEADER;
@@ -54,6 +55,7 @@ use crate::tenancy::SYSTEM_HEADER;
         relationships::drop_relationship,
         lists::get_object_list_table,
         lists::get_object_list_by_filter,
+        aggregate::get_aggregate,
         system::get_config,
         system::get_list,
         files::upload::upload_file,
@@ -105,6 +107,7 @@ fn endpoint_codes(name: &str) -> &'static [ErrorCode] {
             InvalidValue,
             CursorExpired,
         ],
+        "getAggregate" => &[QuerySyntax, UnknownObjectType, UnknownProperty],
         "getList" => &[UnknownList],
         "copySystem" => &[Conflict],
         "batch" => &[

@@ -196,6 +196,31 @@ pub struct ObjectListByFilterRequest {
     pub count: Option<bool>,
 }
 
+/// `getAggregate`: groups of one type's objects and their aggregates (API.md §12).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(examples(json!({"objectType": "Person", "query": "age >= 18", "groupBy": ["status"], "aggregates": ["count", "avg:age", "max:birthDate"], "orderBy": ["count DESC"], "limit": 10})))]
+pub struct AggregateRequest {
+    pub object_type: String,
+    /// A condition of the query language (no `order by`, `offset`, `limit`); empty: every
+    /// object of the type.
+    pub query: Option<String>,
+    /// Properties whose values form the groups (none: one group of every match);
+    /// comma-separated in a form. Objects without the property form one group, `null`.
+    pub group_by: Option<Vec<String>>,
+    /// `count`, `sum:P`, `avg:P`, `min:P`, `max:P`, `countDistinct:P`; comma-separated in
+    /// a form. Each answers under its spec.
+    pub aggregates: Vec<String>,
+    /// A groupBy property or an aggregate spec, `ASC` (default) or `DESC`; comma-separated.
+    /// Default: the group keys ascending, `null` last.
+    pub order_by: Option<Vec<String>>,
+    /// Most groups; default and maximum `--max-results`.
+    #[schema(minimum = 0)]
+    pub limit: Option<u64>,
+    /// `json` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
 /// `getConfig` takes no parameters.
 #[derive(Serialize, ToSchema)]
 #[schema(examples(json!({})))]

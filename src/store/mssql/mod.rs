@@ -23,6 +23,7 @@ macro_rules! params {
 }
 
 mod admin;
+mod aggregate;
 mod apps;
 mod batch;
 mod builders;
@@ -534,6 +535,22 @@ impl Store for MssqlStore {
         })
         .await
     }
+    #[tracing::instrument(name = "store.aggregate", skip_all, fields(object_type = %plan.object_type))]
+    async fn aggregate(
+        &self,
+        plan: &crate::store::AggregatePlan,
+    ) -> Result<Vec<crate::store::AggregateRow>, StoreError> {
+        let plan = Arc::new(plan.clone());
+        self.call("aggregate", |db| async move {
+            db.snapshot(|c| {
+                let plan = plan.clone();
+                Box::pin(async move { aggregate::run(c, &plan).await })
+            })
+            .await
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "store.create_file", skip_all)]
     async fn create_file(&self, file: &NewFile) -> Result<FileId, StoreError> {
         let file = Arc::new(file.clone());

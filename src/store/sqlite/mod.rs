@@ -6,6 +6,9 @@
 //! small pool of read-only connections in WAL mode via `spawn_blocking`, so they neither
 //! block the async workers nor wait for the writer.
 
+mod aggregate;
+#[cfg(test)]
+mod aggregate_tests;
 mod apps;
 mod batch;
 mod changes;
@@ -524,6 +527,14 @@ impl Store for SqliteStore {
         let columns = columns.map(<[String]>::to_vec);
         self.read_snapshot(move |s| query::run(s, &plan, columns.as_deref()))
             .await
+    }
+
+    async fn aggregate(
+        &self,
+        plan: &crate::store::AggregatePlan,
+    ) -> Result<Vec<crate::store::AggregateRow>, StoreError> {
+        let plan = plan.clone();
+        self.read_snapshot(move |s| aggregate::run(s, &plan)).await
     }
 
     async fn create_file(&self, file: &NewFile) -> Result<FileId, StoreError> {

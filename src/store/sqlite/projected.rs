@@ -78,6 +78,38 @@ fn usable(s: &Snapshot<'_>, object_type: &str) -> Result<Option<Projection>, Sto
     Ok(projection::of_type(s.conn, object_type)?.filter(|p| p.ready))
 }
 
+/// For aggregates (`aggregate.rs`): the ready projection of `object_type` when it holds
+/// every property of `properties` and of `cond`, with `cond` rendered over its row `p` as
+/// the page queries render it (`1 AND ...`), and whether that reads the `Objects` row `o`.
+pub(super) fn filter_over(
+    s: &Snapshot<'_>,
+    object_type: &str,
+    cond: Option<&Cond>,
+    properties: &[&str],
+) -> Result<Option<(Projection, Fragment, bool)>, StoreError> {
+    let Some(p) = usable(s, object_type)? else {
+        return Ok(None);
+    };
+    if !properties.iter().all(|name| projected(&p.layout, name))
+        || !cond.is_none_or(|c| cond_fits(c, &p.layout))
+    {
+        return Ok(None);
+    }
+    let mut w = Writer {
+        layout: &p.layout,
+        r: Renderer::default(),
+        reads_objects: false,
+    };
+    let mut filter = Fragment::default();
+    filter.push("1");
+    if let Some(c) = cond {
+        let part = w.cond(c, false);
+        filter.push(" AND ").append(part);
+    }
+    let reads_objects = w.reads_objects;
+    Ok(Some((p, filter, reads_objects)))
+}
+
 /// Runs `plan` over its type's projection; `None` when the projection cannot answer it.
 pub(super) fn query(
     s: &mut Snapshot<'_>,

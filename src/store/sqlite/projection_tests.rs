@@ -18,7 +18,7 @@ use crate::store::{
     Filter, FilterValue, Key, Order, Page, Store, StoreOptions, SystemField, TableQuery, Walk,
 };
 
-const CONFIG: &str = r#"
+pub(super) const CONFIG: &str = r#"
 [[lists.S]]
 code = "A"
 value = "Active"
@@ -50,7 +50,7 @@ prefs = "Map"
 score = "Number"
 "#;
 
-fn config() -> Config {
+pub(super) fn config() -> Config {
     dsconfig::parse_files(&[(std::path::PathBuf::from("t.toml"), CONFIG.to_owned())])
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -61,7 +61,7 @@ const DATES: [&str; 4] = ["01-01-1990", "15-06-1990", "01-01-2000", "31-12-1969"
 
 /// One person's values; `None` leaves the property out.
 #[derive(Debug, Clone)]
-struct Person {
+pub(super) struct Person {
     first: Option<usize>,
     last: Option<usize>,
     age: Option<i64>,
@@ -74,7 +74,7 @@ struct Person {
     score: Option<i8>,
 }
 
-fn person() -> impl Strategy<Value = Person> {
+pub(super) fn person() -> impl Strategy<Value = Person> {
     (
         (
             prop::option::of(0..FIRSTS.len()),
@@ -134,7 +134,7 @@ impl Person {
 
 /// A change after the objects exist.
 #[derive(Debug, Clone)]
-enum Change {
+pub(super) enum Change {
     Save(usize, Person),
     Unset(usize, &'static str),
     Archive(usize),
@@ -142,7 +142,7 @@ enum Change {
     Drop(usize),
 }
 
-fn change() -> impl Strategy<Value = Change> {
+pub(super) fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         3 => (any::<prop::sample::Index>(), person()).prop_map(|(i, p)| Change::Save(i.index(usize::MAX), p)),
         2 => (any::<prop::sample::Index>(), prop::sample::select(vec!["age", "last", "status", "born", "company", "first"]))
@@ -184,7 +184,7 @@ fn comparison() -> impl Strategy<Value = String> {
     ]
 }
 
-fn condition() -> impl Strategy<Value = String> {
+pub(super) fn condition() -> impl Strategy<Value = String> {
     comparison().prop_recursive(3, 12, 3, |inner| {
         (
             prop::sample::select(vec![" and ", " or "]),
@@ -267,13 +267,13 @@ fn table_view() -> impl Strategy<Value = (Vec<Filter>, Vec<Order>, u64, u64)> {
     )
 }
 
-struct World {
+pub(super) struct World {
     _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
-    ds: Arc<Datastore>,
+    pub(super) path: std::path::PathBuf,
+    pub(super) ds: Arc<Datastore>,
 }
 
-async fn world(people: &[Person], changes: &[Change]) -> World {
+pub(super) async fn world(people: &[Person], changes: &[Change]) -> World {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.db");
     let store: Arc<dyn Store> = Arc::new(
@@ -332,7 +332,7 @@ fn ids(page: &Page) -> Vec<i64> {
     page.objects.iter().map(|o| o.id).collect()
 }
 
-fn reader(path: &Path) -> rusqlite::Connection {
+pub(super) fn reader(path: &Path) -> rusqlite::Connection {
     open_connection(path, true).unwrap()
 }
 
