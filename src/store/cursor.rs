@@ -210,6 +210,35 @@ pub fn keyset(
     format!("({})", terms.join(" OR "))
 }
 
+/// The objects changed since a walk's head as JSON rows for a page's statement to join
+/// (both backends read them with their JSON functions): `i` the id, `x` 1 when it did not
+/// exist at the head, and per sort key `cN` (it had the key) and `kN` (its value then).
+pub fn anchor_rows(changed: &[AsOf]) -> Vec<Value> {
+    changed
+        .iter()
+        .map(|a| {
+            let mut m = Map::new();
+            m.insert("i".into(), a.id.into());
+            m.insert("x".into(), i64::from(a.keys.is_none()).into());
+            for (k, v) in a.keys.iter().flatten().enumerate() {
+                m.insert(format!("c{k}"), i64::from(v.is_some()).into());
+                m.insert(format!("k{k}"), v.as_ref().map_or(Value::Null, key_json));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+fn key_json(v: &KeyValue) -> Value {
+    match v {
+        KeyValue::Null => Value::Null,
+        KeyValue::Int(n) => (*n).into(),
+        KeyValue::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
+        KeyValue::Text(t) => t.clone().into(),
+        KeyValue::Time(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,20 +86,6 @@ pub async fn stable(
     })
 }
 
-fn time_text(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-fn json_of(v: &KeyValue) -> Value {
-    match v {
-        KeyValue::Null => Value::Null,
-        KeyValue::Int(n) => (*n).into(),
-        KeyValue::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
-        KeyValue::Text(t) => t.clone().into(),
-        KeyValue::Time(t) => time_text(t).into(),
-    }
-}
-
 /// A value bound for a keyset comparison.
 pub fn bind(b: &mut Binder, v: &KeyValue) -> String {
     match v {
@@ -118,20 +104,7 @@ impl Stable {
         if self.changed.is_empty() {
             return (String::new(), String::new());
         }
-        let rows: Vec<Value> = self
-            .changed
-            .iter()
-            .map(|a| {
-                let mut m = Map::new();
-                m.insert("i".into(), a.id.into());
-                m.insert("x".into(), i64::from(a.keys.is_none()).into());
-                for (k, v) in a.keys.iter().flatten().enumerate() {
-                    m.insert(format!("c{k}"), i64::from(v.is_some()).into());
-                    m.insert(format!("k{k}"), v.as_ref().map_or(Value::Null, json_of));
-                }
-                Value::Object(m)
-            })
-            .collect();
+        let rows = cursor::anchor_rows(&self.changed);
         let mut columns = String::from("i bigint '$.i', x int '$.x'");
         for (k, o) in order.iter().enumerate() {
             let ty = match o.key {

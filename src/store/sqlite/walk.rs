@@ -86,16 +86,6 @@ pub(super) fn sql_of(v: &KeyValue) -> Sql {
     }
 }
 
-fn json_of(v: &KeyValue) -> Value {
-    match v {
-        KeyValue::Null => Value::Null,
-        KeyValue::Int(n) => (*n).into(),
-        KeyValue::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
-        KeyValue::Text(t) => t.clone().into(),
-        KeyValue::Time(t) => time_text(t).into(),
-    }
-}
-
 impl Stable {
     /// The join of the changed objects on `id_column` (`cw`), and the condition that
     /// leaves out those that did not exist at the head; empty when nothing changed.
@@ -109,20 +99,7 @@ impl Stable {
             .iter()
             .find_map(|a| a.keys.as_ref().map(Vec::len))
             .unwrap_or(0);
-        let rows: Vec<Value> = self
-            .changed
-            .iter()
-            .map(|a| {
-                let mut m = Map::new();
-                m.insert("i".into(), a.id.into());
-                m.insert("x".into(), i64::from(a.keys.is_none()).into());
-                for (k, v) in a.keys.iter().flatten().enumerate() {
-                    m.insert(format!("c{k}"), i64::from(v.is_some()).into());
-                    m.insert(format!("k{k}"), v.as_ref().map_or(Value::Null, json_of));
-                }
-                Value::Object(m)
-            })
-            .collect();
+        let rows = cursor::anchor_rows(&self.changed);
         let mut columns =
             String::from("json_extract(value, '$.i') AS i, json_extract(value, '$.x') AS x");
         for k in 0..width {
