@@ -38,16 +38,9 @@ if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >&2
 fi
 build_release
-WORK="$(mktemp -d -t datastore-bench-XXXXXX)"
+prepare_work bench
 [ -n "$DATABASE" ] || DATABASE="sqlite://$WORK/bench.db"
-PORT="$(free_port)"
 URL="http://127.0.0.1:$PORT"
-SERVER=""
-cleanup() {
-  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 export DATASTORE_DATABASE_URL="$DATABASE" DATASTORE_DSCONFIG="$ROOT/dsconfig"
 

@@ -9,6 +9,10 @@
 #                      waits until URL/health answers (every 0.05 s, 400 tries by default);
 #                      otherwise prints the end of LOG and exits 1
 #   machine_line       date, commit, cores, memory and load, for the figures' header
+#   prepare_work NAME  WORK (a fresh temporary directory), PORT (free) and SERVER (empty;
+#                      set it to the service's pid): both go at exit
+#   load_people N      N generated Person objects of 8 properties, imported into
+#                      $DATASTORE_DATABASE_URL
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -42,4 +46,23 @@ machine_line() {
   commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   git diff --quiet 2>/dev/null || commit="$commit+changes"
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+prepare_work() {
+  WORK="$(mktemp -d -t "datastore-$1-XXXXXX")"
+  PORT="$(free_port)"
+  SERVER=""
+  trap 'stop_and_clean' EXIT
+}
+
+stop_and_clean() {
+  if [ -n "${SERVER:-}" ]; then
+    kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+
+load_people() {
+  python3 "$ROOT/scripts/gen_export.py" "$1" >"$WORK/people.jsonl"
+  "$BIN" import --input "$WORK/people.jsonl" >&2
 }

@@ -22,17 +22,9 @@ done
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 build_release
-WORK="$(mktemp -d -t datastore-soak-XXXXXX)"
-PORT="$(free_port)"
-SERVER=""
-cleanup() {
-  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+prepare_work soak
 export DATASTORE_DATABASE_URL="sqlite://$WORK/soak.db" DATASTORE_DSCONFIG="$ROOT/dsconfig"
-python3 "$ROOT/scripts/gen_export.py" "$OBJECTS" >"$WORK/people.jsonl"
-"$BIN" import --input "$WORK/people.jsonl" >&2
+load_people "$OBJECTS"
 RUST_LOG=info "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 wait_healthy "http://127.0.0.1:$PORT" "$WORK/server.log"

@@ -100,8 +100,9 @@ async fn run(store: Arc<dyn Store>, tx: Arc<watch::Sender<i64>>, entry: Entry) {
     }
 }
 
-/// How many watchers run in this process (for tests).
-pub fn running() -> usize {
+/// How many watchers run in this process.
+#[cfg(test)]
+fn running() -> usize {
     watchers().lock().unwrap_or_else(|e| e.into_inner()).len()
 }
 
