@@ -170,6 +170,19 @@ async fn validate_config_reports_each_problem_at_its_file_and_line() {
     not_toml.fails(400, "INVALID_PARAMETER");
 }
 
+/// Where the API places the syntax error of `query` on Person (what the console must show).
+async fn syntax_error_position(app: &TestApp, key: &str, query: &str) -> u64 {
+    app.with_key(key)
+        .post(
+            "getObjectListByFilter",
+            json!({ "objectType": "Person", "query": query }),
+        )
+        .await
+        .fails(400, "QUERY_SYNTAX")["position"]
+        .as_u64()
+        .unwrap()
+}
+
 async fn admin_key(app: &TestApp) -> String {
     app.create_key(Role::Admin, None, None).await.0
 }
@@ -221,16 +234,7 @@ async fn console_browses_pages_and_shows_a_query_error_at_its_position() {
     }
     let key = admin_key(&app).await;
     let bad = "age >> 30";
-    let position = app
-        .with_key(&key)
-        .post(
-            "getObjectListByFilter",
-            json!({ "objectType": "Person", "query": bad }),
-        )
-        .await
-        .fails(400, "QUERY_SYNTAX")["position"]
-        .as_u64()
-        .unwrap();
+    let position = syntax_error_position(&app, &key, bad).await;
     let Some(mut b) = Browser::start("browse", &app).await else {
         return;
     };
@@ -831,16 +835,7 @@ async fn console_combines_filters_and_the_query_into_one_query() {
     }
     let key = admin_key(&app).await;
     let bad = "age >> 30";
-    let position = app
-        .with_key(&key)
-        .post(
-            "getObjectListByFilter",
-            json!({ "objectType": "Person", "query": bad }),
-        )
-        .await
-        .fails(400, "QUERY_SYNTAX")["position"]
-        .as_u64()
-        .unwrap();
+    let position = syntax_error_position(&app, &key, bad).await;
     let Some(mut b) = Browser::start("filter-and-query", &app).await else {
         return;
     };
