@@ -5,6 +5,8 @@
 //! There is one writer at a time (this process's writer thread, and SQLite's write lock
 //! across processes), so ChangeId order is commit order.
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
@@ -16,8 +18,28 @@ use crate::store::changes::{
 };
 use crate::store::StoreError;
 
+/// A change row as [`record`] encodes it, waiting to be inserted.
+pub(super) struct PendingRow {
+    object_id: ObjectId,
+    object_type: String,
+    operation: &'static str,
+    at: String,
+    key: Option<String>,
+    json: String,
+}
+
+thread_local! {
+    /// On the writer thread, while a group is open: the change rows of the running job.
+    /// They are inserted once the job's savepoint is released ([`flush`]), still inside the
+    /// group's transaction, so they commit or roll back with their write; only the log's
+    /// pages are kept out of the job's savepoint (its sub-journal copies every page first
+    /// changed under it, and the log's pages would be copied for every job).
+    static PENDING: RefCell<Option<Vec<PendingRow>>> = const { RefCell::new(None) };
+}
+
 /// Writes `changes` (one per object touched) in the caller's transaction, as the acting
-/// key. A change that changed nothing (a relationship saved as it was) is left out.
+/// key. A change that changed nothing (a relationship saved as it was) is left out. In a
+/// writer group the rows wait for the job's end (see `PENDING`).
 pub(super) fn record(tx: &Connection, changes: &[NewChange]) -> Result<(), StoreError> {
     if changes.iter().all(|c| c.changes.is_empty()) {
         return Ok(());
@@ -25,23 +47,76 @@ pub(super) fn record(tx: &Connection, changes: &[NewChange]) -> Result<(), Store
     mark_committed(tx)?;
     let key = actor();
     let now = now_text();
+    let mut rows = Vec::with_capacity(changes.len());
+    for c in changes.iter().filter(|c| !c.changes.is_empty()) {
+        rows.push(PendingRow {
+            object_id: c.object_id,
+            object_type: c.object_type.clone(),
+            operation: c.operation,
+            at: now.clone(),
+            key: key.clone(),
+            json: serde_json::to_string(&c.changes)
+                .map_err(|e| StoreError::Database(e.to_string()))?,
+        });
+    }
+    let rows = PENDING.with_borrow_mut(|pending| match pending {
+        Some(pending) => {
+            pending.append(&mut rows);
+            None
+        }
+        None => Some(rows),
+    });
+    match rows {
+        Some(rows) => insert(tx, &rows),
+        None => Ok(()),
+    }
+}
+
+fn insert(tx: &Connection, rows: &[PendingRow]) -> Result<(), StoreError> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO Changes (ObjectId, ObjectType, Operation, At, KeyId, Changes) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for c in changes.iter().filter(|c| !c.changes.is_empty()) {
-        let json =
-            serde_json::to_string(&c.changes).map_err(|e| StoreError::Database(e.to_string()))?;
+    for r in rows {
         insert.execute(params![
-            c.object_id,
-            c.object_type,
-            c.operation,
-            now,
-            key,
-            json
+            r.object_id,
+            r.object_type,
+            r.operation,
+            r.at,
+            r.key,
+            r.json
         ])?;
     }
     Ok(())
+}
+
+/// The writer opens (`true`) or closes (`false`) a group: while it is open, [`record`]
+/// keeps the rows for [`flush`].
+pub(super) fn hold_pending(open: bool) {
+    PENDING.set(open.then(Vec::new));
+}
+
+/// How many rows wait (a mark for [`discard_pending`]).
+pub(super) fn pending_mark() -> usize {
+    PENDING.with_borrow(|p| p.as_ref().map_or(0, Vec::len))
+}
+
+/// Forgets the rows recorded after `mark`: their writes were rolled back.
+pub(super) fn discard_pending(mark: usize) {
+    PENDING.with_borrow_mut(|p| {
+        if let Some(p) = p {
+            p.truncate(mark);
+        }
+    });
+}
+
+/// Inserts the rows waiting, in the open transaction (outside any savepoint).
+pub(super) fn flush(conn: &Connection) -> Result<(), StoreError> {
+    let rows = PENDING.with_borrow_mut(|p| p.as_mut().map(std::mem::take).unwrap_or_default());
+    if rows.is_empty() {
+        return Ok(());
+    }
+    insert(conn, &rows)
 }
 
 fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {

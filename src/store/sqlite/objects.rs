@@ -232,7 +232,8 @@ fn apply_writes(
     id: ObjectId,
     writes: &[PropertyWrite],
     now: &str,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(String, Option<PropertyRow>)>, StoreError> {
+    let mut stored = Vec::with_capacity(writes.len());
     for w in writes {
         let display = match &w.value {
             Some(v) => {
@@ -256,6 +257,16 @@ fn apply_writes(
                     v.as_double,
                     as_string
                 ])?;
+                stored.push((
+                    w.name.clone(),
+                    Some(PropertyRow {
+                        name: w.name.clone(),
+                        property_type: v.property_type,
+                        value: v.value.clone(),
+                        as_double: v.as_double,
+                        as_string: as_string.clone(),
+                    }),
+                ));
                 match v.property_type {
                     // A Lookup's or List's display text is its own, absent or not.
                     PropertyType::Lookup | PropertyType::List => as_string,
@@ -267,6 +278,7 @@ fn apply_writes(
                     "DELETE FROM Properties WHERE OwnerObjectId = ?1 AND PropertyName = ?2",
                 )?
                 .execute(params![id, w.name])?;
+                stored.push((w.name.clone(), None));
                 None
             }
         };
@@ -274,7 +286,7 @@ fn apply_writes(
     }
     tx.prepare_cached("UPDATE Objects SET UpdatedAt = ?1 WHERE ObjectId = ?2")?
         .execute(params![now, id])?;
-    Ok(())
+    Ok(stored)
 }
 
 /// Sets `text` as the display text of the Lookups of `sites` pointing at any of `targets`,
@@ -434,33 +446,29 @@ pub(super) fn save_in(
     req: &SaveProperties,
 ) -> Result<ObjectRecord, StoreError> {
     super::config::check_version(tx, req.config_version)?;
-    match object_type_of(tx, req.object_id)? {
+    // The object is read once, before the write: it is the change log's `from`, and with
+    // what the write stores, the answer (the writer thread is every write's bottleneck). A
+    // write whose property other objects display may change this object's own texts too
+    // (a Lookup to itself): then it is read again after the write.
+    let before = match load(tx, req.object_id, None)? {
         None => return Err(StoreError::ObjectNotFound(req.object_id)),
-        Some(t) if t != req.expected_type => return Err(StoreError::TypeChanged(req.object_id)),
-        Some(_) => {}
-    }
-    // For the change log, only what the write can change: the written properties and
-    // the object's row (updatedAt). The writer thread is every write's bottleneck.
-    // A write whose property other objects display refreshes their texts, possibly this
-    // object's own (a Lookup to itself): then the whole object is read.
-    let mut written: Vec<&str> = req.writes.iter().map(|w| w.name.as_str()).collect();
-    written.sort_unstable();
-    written.dedup();
-    let partial = req.writes.iter().all(|w| w.dependents.is_empty());
-    let before = if partial {
-        load_written(tx, req.object_id, &written)?
+        Some(o) if o.object_type != req.expected_type => {
+            return Err(StoreError::TypeChanged(req.object_id))
+        }
+        Some(o) => o,
+    };
+    super::files::unlink_properties(tx, req.object_id, &req.writes)?;
+    let now = now_text();
+    let stored = apply_writes(tx, req.object_id, &req.writes, &now)?;
+    super::projection::after_save(tx, req.object_id, &req.expected_type, &req.writes)?;
+    let after = if req.writes.iter().all(|w| w.dependents.is_empty()) {
+        written_onto(&before, stored, &now)
     } else {
         require(tx, req.object_id)?
     };
-    super::files::unlink_properties(tx, req.object_id, &req.writes)?;
-    apply_writes(tx, req.object_id, &req.writes, &now_text())?;
-    super::projection::after_save(tx, req.object_id, &req.expected_type, &req.writes)?;
-    let after = require(tx, req.object_id)?;
-    let before = if partial {
-        with_written(&after, before, &written)
-    } else {
-        before
-    };
+    // Every test run checks the derived answer against the database.
+    #[cfg(debug_assertions)]
+    assert_eq!(after, require(tx, req.object_id)?, "the answer of a save");
     super::changes::record(
         tx,
         NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after)).as_slice(),
@@ -468,46 +476,23 @@ pub(super) fn save_in(
     Ok(after)
 }
 
-/// The object's row with only the properties named `written` (those it has).
-fn load_written(
-    conn: &Connection,
-    id: ObjectId,
-    written: &[&str],
-) -> Result<ObjectRecord, StoreError> {
-    let mut object = conn
-        .prepare_cached(SELECT_OBJECT)?
-        .query_row([id], object_from_row)
-        .optional()?
-        .ok_or(StoreError::ObjectNotFound(id))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT PropertyName, PropertyType, PropertyValue, PropertyAsDouble, PropertyAsString \
-         FROM Properties WHERE OwnerObjectId = ?1 AND PropertyName = ?2",
-    )?;
-    for name in written {
-        if let Some(row) = stmt
-            .query_row(params![id, name], |r| property_from_row(r, 0))
-            .optional()?
-        {
-            object.properties.push(row);
-        }
+/// `before` as a write that stored `stored` (in order; `None`: removed) at `now` left it:
+/// what reading it again would give.
+fn written_onto(
+    before: &ObjectRecord,
+    stored: Vec<(String, Option<PropertyRow>)>,
+    now: &str,
+) -> ObjectRecord {
+    let mut properties = before.properties.clone();
+    for (name, row) in stored {
+        properties.retain(|p| p.name != name);
+        properties.extend(row);
     }
-    Ok(object)
-}
-
-/// The whole object as it was before a write of `written`: `after` with the written
-/// properties as `before` (its row and those properties) had them.
-fn with_written(after: &ObjectRecord, before: ObjectRecord, written: &[&str]) -> ObjectRecord {
-    let mut properties: Vec<PropertyRow> = after
-        .properties
-        .iter()
-        .filter(|p| !written.contains(&p.name.as_str()))
-        .cloned()
-        .chain(before.properties)
-        .collect();
     properties.sort_by(|a, b| a.name.cmp(&b.name));
     ObjectRecord {
+        updated_at: parse_time(now),
         properties,
-        ..before
+        ..before.clone()
     }
 }
 

@@ -113,18 +113,33 @@ fn retell(e: &StoreError) -> StoreError {
 
 /// A write function's transaction: its own `IMMEDIATE` one outside a group, a savepoint
 /// inside the job's savepoint within one. Dropped without [`Transaction::commit`], it rolls
-/// back (to the savepoint).
-pub(crate) enum Transaction<'c> {
+/// back (to the savepoint), with the change rows it recorded.
+pub(crate) struct Transaction<'c> {
+    inner: Option<Inner<'c>>,
+    /// The change rows waiting when it began (see `changes::record`).
+    mark: usize,
+}
+
+enum Inner<'c> {
     Own(rusqlite::Transaction<'c>),
     Nested(rusqlite::Savepoint<'c>),
 }
 
 impl Transaction<'_> {
     /// Commits (or releases the savepoint: the group commits it).
-    pub(crate) fn commit(self) -> rusqlite::Result<()> {
-        match self {
-            Transaction::Own(tx) => tx.commit(),
-            Transaction::Nested(sp) => sp.commit(),
+    pub(crate) fn commit(mut self) -> rusqlite::Result<()> {
+        match self.inner.take() {
+            Some(Inner::Own(tx)) => tx.commit(),
+            Some(Inner::Nested(sp)) => sp.commit(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.inner.is_some() {
+            super::changes::discard_pending(self.mark);
         }
     }
 }
@@ -133,22 +148,26 @@ impl Deref for Transaction<'_> {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        match self {
-            Transaction::Own(tx) => tx,
-            Transaction::Nested(sp) => sp,
+        match self.inner.as_ref() {
+            Some(Inner::Own(tx)) => tx,
+            Some(Inner::Nested(sp)) => sp,
+            None => unreachable!("a transaction is used only until it commits"),
         }
     }
 }
 
 /// Opens a write function's transaction (see [`Transaction`]).
 pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    if conn.is_autocommit() {
-        Ok(Transaction::Own(conn.transaction_with_behavior(
-            TransactionBehavior::Immediate,
-        )?))
+    let mark = super::changes::pending_mark();
+    let inner = if conn.is_autocommit() {
+        Inner::Own(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
     } else {
-        Ok(Transaction::Nested(conn.savepoint()?))
-    }
+        Inner::Nested(conn.savepoint()?)
+    };
+    Ok(Transaction {
+        inner: Some(inner),
+        mark,
+    })
 }
 
 /// The writer thread's loop: groups until every sender is gone.
@@ -194,6 +213,8 @@ fn run_group(
         return (1, None);
     }
     let solo = first.solo;
+    super::changes::hold_pending(true);
+    let _closed = Closes;
     let mut answers: Vec<Answer> = Vec::new();
     let mut ran = 0;
     let mut job = Some(first);
@@ -205,6 +226,16 @@ fn run_group(
             // SQLite rolled the whole transaction back (disk full, I/O error): nothing of
             // the group stays, and every job of it hears so.
             let e = StoreError::Database("the write was rolled back by the database".into());
+            answer_all(answers, Some(&e));
+            return (0, None);
+        }
+        if let Err(e) = super::changes::flush(conn) {
+            // The job's write is in the transaction without its change: none of the group
+            // may commit.
+            tracing::error!(error = %e, "cannot write a job's changes");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             answer_all(answers, Some(&e));
             return (0, None);
         }
@@ -231,6 +262,15 @@ fn run_group(
     (ran, left)
 }
 
+/// Stops holding change rows when a group ends, however it ends.
+struct Closes;
+
+impl Drop for Closes {
+    fn drop(&mut self) {
+        super::changes::hold_pending(false);
+    }
+}
+
 /// Runs one job in its own savepoint: rolled back to it when the job fails or panics.
 /// Returns how to answer it once the group ends (none when it was answered already, or
 /// panicked: its caller hears that the write was abandoned).
@@ -241,11 +281,15 @@ fn run_job(conn: &mut Connection, job: WriteJob) -> Option<Answer> {
     }
     // A panic in one job must not take the writer down with it (its caller hears that the
     // write was abandoned).
+    let mark = super::changes::pending_mark();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job.job.run(conn)));
     let (ok, answer) = match outcome {
         Ok((ok, answer)) => (ok, Some(answer)),
         Err(_) => (false, None),
     };
+    if !ok {
+        super::changes::discard_pending(mark);
+    }
     if !conn.is_autocommit() {
         let end = if ok {
             "RELEASE job"

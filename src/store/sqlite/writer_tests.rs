@@ -202,3 +202,75 @@ fn a_panicking_job_is_rolled_back_and_the_group_goes_on() {
         "its caller hears it was abandoned"
     );
 }
+
+/// A job recording a change of `object` (and, when `fail`, failing after it), after a
+/// transaction of its own that records a change of `-object` and rolls back.
+fn change(object: i64, fail: bool, answers: &Sender<(i64, Result<i64, String>)>) -> WriteJob {
+    let answers = answers.clone();
+    WriteJob::new(
+        move |c: &mut Connection| {
+            {
+                let abandoned = begin(c)?;
+                record_of(&abandoned, -object)?;
+            }
+            let tx = begin(c)?;
+            record_of(&tx, object)?;
+            if fail {
+                return Err(StoreError::Database("refused".into()));
+            }
+            tx.commit()?;
+            Ok(object)
+        },
+        move |r: Result<i64, StoreError>| {
+            let _ = answers.send((object, r.map_err(|e| e.to_string())));
+        },
+        false,
+    )
+}
+
+fn record_of(tx: &Connection, object: i64) -> Result<(), StoreError> {
+    let mut changes = serde_json::Map::new();
+    changes.insert("age".into(), serde_json::json!([null, object]));
+    super::super::changes::record(
+        tx,
+        &[crate::store::changes::NewChange {
+            object_id: object,
+            object_type: "Person".into(),
+            operation: "saveProperties",
+            changes,
+        }],
+    )
+}
+
+fn logged(dir: &tempfile::TempDir) -> Vec<i64> {
+    let conn = Connection::open(dir.path().join("w.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT ObjectId FROM Changes ORDER BY ChangeId")
+        .unwrap();
+    let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn a_jobs_changes_commit_with_it_and_go_with_its_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = writer(&dir);
+    conn.execute_batch(
+        "CREATE TABLE Changes (ChangeId INTEGER PRIMARY KEY AUTOINCREMENT, \
+         ObjectId INTEGER NOT NULL, ObjectType TEXT NOT NULL, Operation TEXT NOT NULL, \
+         At TEXT NOT NULL, KeyId TEXT NULL, Changes TEXT NOT NULL);",
+    )
+    .unwrap();
+    let (tx, rx) = channel();
+    let mut queue = vec![change(2, true, &tx), change(3, false, &tx)].into_iter();
+    let (ran, _) = run_group(&mut conn, change(1, false, &tx), || queue.next(), WIDE);
+    assert_eq!(ran, 3);
+    assert_eq!(rx.try_iter().count(), 3);
+    // The failed job's change and the nested transactions' rolled-back ones are gone.
+    assert_eq!(logged(&dir), vec![1, 3]);
+    // Outside a group (a CLI write), a change is written at once, in the transaction.
+    let tx = begin(&mut conn).unwrap();
+    record_of(&tx, 4).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(logged(&dir), vec![1, 3, 4]);
+}
