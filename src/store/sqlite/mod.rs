@@ -12,6 +12,7 @@ mod aggregate_tests;
 mod apps;
 mod batch;
 mod changes;
+mod checkpoint;
 mod columns;
 mod config;
 mod counts;
@@ -188,12 +189,12 @@ impl SqliteStore {
         }
         let migrate = options.migrate;
         let writer_path = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+        let (conn, checkpointer) = tokio::task::spawn_blocking(move || {
             let mut conn = open_connection(&writer_path, false)?;
             if migrate {
                 migrate::run(&mut conn)?;
             }
-            Ok(conn)
+            Ok::<_, StoreError>((conn, checkpoint::open(&writer_path)?))
         })
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
@@ -201,9 +202,20 @@ impl SqliteStore {
         let (tx, rx) = mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
         let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let taken = queued.clone();
+        // The writer leaves checkpoints to a thread of their own (see `checkpoint`): it
+        // stops when the writer does, which drops `running`.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (running, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint::run(checkpointer, &stopped))
+            .map_err(|e| StoreError::Database(format!("cannot start the checkpointer: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::run(conn, rx, taken))
+            .spawn(move || {
+                let _running = running;
+                writer::run(conn, rx, taken)
+            })
             .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
 
         let readers = options.pool_size.clamp(1, 64) as usize;
@@ -815,6 +827,45 @@ mod tests {
             .unwrap();
         assert!(again.changes.is_empty());
         assert_eq!(again.through, again.head);
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_moves_committed_writes_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..50 {
+            let new = super::super::NewObject {
+                object_type: "Thing".into(),
+                properties: Vec::new(),
+                config_version: 0,
+            };
+            ids.push(store.new_object(new).await.unwrap().id);
+        }
+        // The writer never checkpoints (wal_autocheckpoint = 0): only the checkpointer
+        // thread can have copied the objects into the file itself. A copy of the file
+        // without its WAL shows what is there.
+        let copy = dir.path().join("copy.db");
+        let found = async {
+            loop {
+                std::fs::copy(&path, &copy).unwrap();
+                let conn = Connection::open(&copy).unwrap();
+                let n: i64 = conn
+                    .query_row("SELECT COUNT(*) FROM Objects", [], |r| r.get(0))
+                    .unwrap_or(0);
+                if n == ids.len() as i64 {
+                    return n;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), found)
+            .await
+            .expect("the objects reach the database file");
+        assert_eq!(n, 50);
     }
 
     #[tokio::test]
