@@ -81,11 +81,12 @@ export function call(endpoint, params = {}, s) {
   );
 }
 
-/// POST `params` as JSON; `{data, total}` (`total` from X-Total-Count when the answer has it).
+/// POST `params` as JSON; `{data, total, next}`: `total` from X-Total-Count and `next` (the
+/// cursor of the next page) from X-Next-After, each null when the answer has none.
 export async function get(endpoint, params, s) {
   const res = await call(endpoint, params, s);
   const total = res.headers.get('X-Total-Count');
-  return { data: await res.json(), total: total === null ? null : Number(total) };
+  return { data: await res.json(), total: total === null ? null : Number(total), next: res.headers.get('X-Next-After') };
 }
 
 /// `GET {endpoint}` for a stream the caller reads (the live view's `events`): the response,

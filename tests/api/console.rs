@@ -318,6 +318,107 @@ async fn console_browses_pages_and_shows_a_query_error_at_its_position() {
     b.close().await;
 }
 
+/// Watches the console's requests from inside the page (its `fetch`), and holds every count
+/// (a one-row request that counts) until `window.release()`: the rows must not wait for it.
+const SPY: &str = "const real = window.fetch.bind(window);
+    window.calls = [];
+    let open;
+    const gate = new Promise((r) => { open = r; });
+    window.release = () => open();
+    window.fetch = async (url, init) => {
+      const body = init && typeof init.body === 'string' ? JSON.parse(init.body) : null;
+      window.calls.push({ url: String(url), body });
+      if (body && body.limit === 1 && body.count === undefined) await gate;
+      return real(url, init);
+    };";
+
+#[tokio::test]
+async fn console_walks_a_table_with_the_cursor_forward_and_back() {
+    let app = spawn_app().await;
+    for age in 0..60 {
+        app.new_object(
+            "Person",
+            json!({ "firstName": format!("P{age}"), "age": 100 - age }),
+        )
+        .await;
+    }
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("cursor", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.wait_text("td[data-type=Person]", "60").await;
+    b.execute(SPY, vec![]).await;
+    b.execute("location.hash = '#/t/Person?size=25';", vec![])
+        .await;
+
+    // The rows come while the count is held, with a sign that it is coming.
+    b.wait_text("table.grid tbody tr:first-child", "P0").await;
+    b.wait_text(".pager", "1–25 of …").await;
+    b.wait_text(".page-head", "Counting").await;
+    b.screenshot("rows-before-the-count").await;
+    b.execute("window.release();", vec![]).await;
+    b.wait_text(".pager", "1–25 of 60").await;
+    b.wait_text(".page-head", "60 objects").await;
+
+    // Forward with X-Next-After, to the end.
+    b.click_on(&b.find(By::LinkText("Next")).await).await;
+    b.wait_text(".pager", "26–50 of 60").await;
+    b.wait_text("table.grid tbody tr:first-child", "P25").await;
+    assert!(b.current_url().await.contains("after="));
+    b.click_on(&b.find(By::LinkText("Next")).await).await;
+    b.wait_text(".pager", "51–60 of 60").await;
+    b.wait_until(
+        "Next is disabled on the last page",
+        "[...document.querySelectorAll('.pager [aria-disabled=true]')].some((e) => e.textContent === 'Next')",
+    )
+    .await;
+    b.screenshot("last-page").await;
+
+    // Back through the cursors of the pages before.
+    b.click_on(&b.find(By::LinkText("Previous")).await).await;
+    b.wait_text(".pager", "26–50 of 60").await;
+    b.wait_text("table.grid tbody tr:first-child", "P25").await;
+    // A reload keeps the page and the way back.
+    b.refresh().await;
+    b.wait_text(".pager", "26–50 of 60").await;
+    b.click_on(&b.find(By::LinkText("Previous")).await).await;
+    b.wait_text(".pager", "1–25 of 60").await;
+    b.wait_text("table.grid tbody tr:first-child", "P0").await;
+    assert!(!b.current_url().await.contains("after="));
+
+    // A sort starts the walk again (age descending is P0 first; ascending P59).
+    b.click_on(&b.find(By::LinkText("Next")).await).await;
+    b.wait_text(".pager", "26–50 of 60").await;
+    b.click("th a[title='Sort by age']").await;
+    b.wait_text(".pager", "1–25 of 60").await;
+    b.wait_text("table.grid tbody tr:first-child", "P59").await;
+    assert!(!b.current_url().await.contains("after="));
+    b.click_on(&b.find(By::LinkText("Next")).await).await;
+    b.wait_text("table.grid tbody tr:first-child", "P34").await;
+    b.wait_text(".pager", "26–50 of 60").await;
+
+    // Rows never counted nor skipped by offset; one count per view, not per page.
+    b.execute(SPY, vec![]).await;
+    b.execute("window.release();", vec![]).await;
+    b.click_on(&b.find(By::LinkText("Next")).await).await;
+    b.wait_text(".pager", "51–60 of 60").await;
+    let calls = b.execute("return window.calls;", vec![]).await;
+    let calls = calls.as_array().unwrap();
+    assert!(!calls.is_empty());
+    for call in calls {
+        let body = &call["body"];
+        assert!(body.get("offset").is_none(), "{call}");
+        assert_eq!(
+            body["count"],
+            json!(false),
+            "a page turn counts nothing: {call}"
+        );
+        assert!(body["after"].is_string(), "{call}");
+    }
+    b.close().await;
+}
+
 #[tokio::test]
 async fn console_edits_every_property_type() {
     let app = spawn_app().await;
