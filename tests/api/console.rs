@@ -579,6 +579,121 @@ async fn console_refuses_to_drop_an_object_with_a_strict_child_and_says_why() {
 }
 
 #[tokio::test]
+async fn console_pages_follows_adds_and_removes_relationships() {
+    let app = spawn_app().await;
+    let acme = app.new_object("Company", json!({ "name": "Acme" })).await;
+    for n in 0..12 {
+        let p = app
+            .new_object("Person", json!({ "firstName": format!("C{n}") }))
+            .await;
+        app.relate(&acme, &p, false).await;
+    }
+    let zed = app
+        .new_object("Person", json!({ "firstName": "Zed" }))
+        .await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("relationships", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+    b.open(&format!("#/o/{}", acme["objectId"])).await;
+
+    // A page of 10 with the cursor; the count arrives on its own.
+    b.wait_text("#children-title", "12").await;
+    b.wait_text(".related .pager", "1–10 of 12").await;
+    b.click(".related .pager button:last-child").await;
+    b.wait_text(".related .pager", "11–12 of 12").await;
+    b.screenshot("children-page-2").await;
+    b.click(".related .pager button:first-child").await;
+    b.wait_text(".related .pager", "1–10 of 12").await;
+
+    // Adding: an unknown object is refused in plain words, a real one is added.
+    b.type_into("#children-other", "999999").await;
+    b.click("section.related form button[type=submit]").await;
+    b.wait_text("section.related [role=alert]", "does not exist")
+        .await;
+    b.screenshot("unknown-child").await;
+    b.type_into("#children-other", &zed["objectId"].to_string())
+        .await;
+    b.click("section.related form button[type=submit]").await;
+    b.wait_text("#children-title", "13").await;
+    b.wait_until(
+        "the error is gone",
+        "!document.querySelector('section.related [role=alert]')",
+    )
+    .await;
+
+    // Removing one.
+    b.click(".related-list li:first-child button").await;
+    b.wait_text("#children-title", "12").await;
+
+    // Following a child to its page, and back up to its parent.
+    b.click(".related-list li:first-child a").await;
+    b.wait_text("#parents-title", "1").await;
+    b.wait_text("#object-title", "Person").await;
+    b.click(".related-list a").await;
+    b.wait_text("#object-title", "Company").await;
+    b.close().await;
+}
+
+/// Holds the console's `getObject` requests until `window.release()`: a slow answer.
+const HOLD_GET_OBJECT: &str = "const real = window.fetch.bind(window);
+    let open;
+    const gate = new Promise((r) => { open = r; });
+    window.release = () => open();
+    window.fetch = async (url, init) => {
+      if (String(url).endsWith('getObject')) await gate;
+      return real(url, init);
+    };";
+
+#[tokio::test]
+async fn console_shows_a_loading_indicator_for_slow_answers_and_empty_states() {
+    let app = spawn_app().await;
+    let ann = app
+        .new_object("Person", json!({ "firstName": "Ann" }))
+        .await;
+    let key = admin_key(&app).await;
+    let Some(mut b) = Browser::start("loading-and-empty", &app).await else {
+        return;
+    };
+    b.sign_in(&key).await;
+
+    // An answer that takes long: a spinner that says what is loading, then the page.
+    b.execute(HOLD_GET_OBJECT, vec![]).await;
+    b.execute(
+        "location.hash = arguments[0];",
+        vec![json!(format!("#/o/{}", ann["objectId"]))],
+    )
+    .await;
+    b.wait_text(".page-head .loading[role=status]", "Loading")
+        .await;
+    b.screenshot("loading").await;
+    b.execute("window.release();", vec![]).await;
+    b.wait_text("#object-title", "Person").await;
+    b.wait_until(
+        "the spinner is gone",
+        "!document.querySelector('.page-head .loading')",
+    )
+    .await;
+
+    // A declared type without objects, and a query that matches nothing.
+    b.open("#/t/City").await;
+    b.wait_text(".empty", "No City objects yet").await;
+    b.wait_for(".empty a[href='#/new/City']").await;
+    b.screenshot("empty-type").await;
+    b.open("#/t/Person").await;
+    b.wait_text("table.grid tbody", "Ann").await;
+    b.type_into("#query", "firstName == \"Nobody\"\u{E007}")
+        .await;
+    b.wait_text(".empty", "Nothing matches").await;
+    b.screenshot("nothing-matches").await;
+    b.click_on(&b.find(By::LinkText("show them all")).await)
+        .await;
+    b.wait_text("table.grid tbody", "Ann").await;
+    b.close().await;
+}
+
+#[tokio::test]
 async fn console_validates_a_dsconfig_with_each_problem_at_its_file_and_line() {
     let app = spawn_app().await;
     let key = admin_key(&app).await;
