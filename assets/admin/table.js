@@ -228,7 +228,7 @@ export function TablePage({ type, params }) {
       <${Pager} view=${view} rows=${rows.length} total=${total} counting=${count.busy} next=${next} previous=${previous} />
       <span class="spacer"></span>
       <${Loading} busy=${page.busy} />
-      <button type="button" onClick=${exportCsv} disabled=${exporting || !rows.length}>Export CSV (this page)</button>
+      <button type="button" class="export" onClick=${exportCsv} disabled=${exporting || !rows.length}>Export CSV (this page)</button>
       <${Loading} busy=${exporting} label="Exporting" />
     </div>
     <${ErrorBox} error=${exportError} />
