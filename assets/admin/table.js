@@ -175,14 +175,16 @@ export function TablePage({ type, params }) {
     remember(view, r.next);
     return r;
   }, [key, !!cfg.data, !!cfg.error]);
-  // The total: once per view (a page turn keeps it), a one-row request with the count.
-  const walk = walkKey(view);
+  // The total: once per query and filters (a page turn, a sort or a page size keeps it),
+  // a one-row request with the count and without the sort (an unindexed sort at 1,000,000
+  // objects costs ~90 ms the count does not need).
+  const counted = { ...view, sort: '', after: '', page: 1, size: 1 };
   const count = useAsync(async () => {
     if (!cfg.data && !cfg.error) return null;
-    const [endpoint, p] = request({ ...view, after: '', page: 1, size: 1 }, columns);
+    const [endpoint, p] = request(counted, columns);
     delete p.count;
     return (await get(endpoint, p)).total;
-  }, [walk, !!cfg.data, !!cfg.error]);
+  }, [walkKey(counted), !!cfg.data, !!cfg.error]);
 
   const found = new Set(declared);
   for (const obj of (page.data && page.data.data) || [])
