@@ -366,6 +366,31 @@ async fn console_walks_a_table_with_the_cursor_forward_and_back() {
     b.wait_text(".pager", "26–50 of 60").await;
     b.wait_text("table.grid tbody tr:first-child", "P25").await;
     assert!(b.current_url().await.contains("after="));
+
+    // Chosen columns: one taken away and added back by name; the page stays.
+    b.click("details.columns summary").await;
+    b.click("details.columns input[type=checkbox]:checked")
+        .await;
+    b.wait_until(
+        "a column fewer",
+        "document.querySelectorAll('table.grid thead th').length === 10",
+    )
+    .await;
+    let url = b.current_url().await;
+    assert!(url.contains("cols=") && url.contains("after="), "{url}");
+    b.wait_text(".pager", "26–50 of 60").await;
+    let gone = b
+        .execute(
+            "return [...document.querySelectorAll('details.columns input[type=checkbox]')].find((c) => !c.checked).parentElement.textContent.trim();",
+            vec![],
+        )
+        .await;
+    let gone = gone.as_str().unwrap().to_owned();
+    b.type_into("#column-name", &gone).await;
+    b.click("details.columns form button[type=submit]").await;
+    b.wait_text("table.grid thead", &gone).await;
+    b.wait_text(".pager", "26–50 of 60").await;
+
     b.click_on(&b.find(By::LinkText("Next")).await).await;
     b.wait_text(".pager", "51–60 of 60").await;
     b.wait_until(
