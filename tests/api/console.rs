@@ -1034,6 +1034,11 @@ async fn console_shows_who_changed_what_in_an_objects_history_deleted_or_not() {
             .ok();
     }
     b.refresh().await;
+    // The page settled first (relationships and their counts shown, no spinner): a box
+    // that grows under the pointer between WebDriver's aim and its click moves the summary.
+    b.wait_text("#parents-title", "0").await;
+    b.wait_until("no spinner", "!document.querySelector('.loading')")
+        .await;
     b.click("#history-title").await;
     b.wait_until(
         "a full first page",
