@@ -43,7 +43,11 @@ export class ApiError extends Error {
   }
 }
 
-async function send(endpoint, init, s = session() || {}) {
+/// The event a refused session key raises (on `window`): the shell signs out on it.
+export const REFUSED = 'datastore:refused';
+
+async function send(endpoint, init, explicit) {
+  const s = explicit || session() || {};
   let res;
   try {
     res = await fetch(base(s) + endpoint, { ...init, headers: headers(s, init.headers) });
@@ -58,7 +62,12 @@ async function send(endpoint, init, s = session() || {}) {
       /* not JSON */
     }
     const e = (body && body.error) || {};
-    throw new ApiError(res.status, e.code || `HTTP_${res.status}`, e.message || res.statusText, e.details);
+    const error = new ApiError(res.status, e.code || `HTTP_${res.status}`, e.message || res.statusText, e.details);
+    // The signed-in key refused (revoked, expired, or never a key: a service that ran open
+    // for a moment accepts any key at sign-in). Every page handles its own errors, so the
+    // shell hears of it here, whoever asked, and goes back to the sign-in form.
+    if (res.status === 401 && !explicit && s.key) dispatchEvent(new CustomEvent(REFUSED, { detail: error }));
+    throw error;
   }
   return res;
 }
@@ -72,11 +81,12 @@ export function call(endpoint, params = {}, s) {
   );
 }
 
-/// POST `params` as JSON; `{data, total}` (`total` from X-Total-Count when the answer has it).
+/// POST `params` as JSON; `{data, total, next}`: `total` from X-Total-Count and `next` (the
+/// cursor of the next page) from X-Next-After, each null when the answer has none.
 export async function get(endpoint, params, s) {
   const res = await call(endpoint, params, s);
   const total = res.headers.get('X-Total-Count');
-  return { data: await res.json(), total: total === null ? null : Number(total) };
+  return { data: await res.json(), total: total === null ? null : Number(total), next: res.headers.get('X-Next-After') };
 }
 
 /// `GET {endpoint}` for a stream the caller reads (the live view's `events`): the response,

@@ -2,7 +2,7 @@
 
 import { render } from './vendor/preact.mjs';
 import { useEffect, useRef, useState } from './vendor/hooks.mjs';
-import { clearSession, forgetConfig, get, saveSession, session } from './api.js';
+import { REFUSED, clearSession, forgetConfig, get, saveSession, session } from './api.js';
 import { ConfigPage } from './config.js';
 import { HistoryPage } from './history.js';
 import { LivePage } from './live.js';
@@ -11,11 +11,11 @@ import { TablePage } from './table.js';
 import { TypesPage } from './types.js';
 import { ErrorBox, Loading, Notice, href, html, takeFlash, useRoute } from './ui.js';
 
-function SignIn({ onSignedIn }) {
+function SignIn({ onSignedIn, refused, last }) {
   const [key, setKey] = useState('');
-  const [app, setApp] = useState('default');
-  const [system, setSystem] = useState('LIVE');
-  const [error, setError] = useState(null);
+  const [app, setApp] = useState((last && last.app) || 'default');
+  const [system, setSystem] = useState((last && last.system) || 'LIVE');
+  const [error, setError] = useState(refused || null);
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
@@ -84,20 +84,28 @@ function App() {
     setFlash(takeFlash());
     if (main.current) main.current.focus({ preventScroll: true });
   }, [location.hash]);
-  // A key refused mid-session (revoked, expired) signs out.
+  // The session's key refused by any request (revoked, expired, or accepted at sign-in only
+  // because the service ran open for a moment): back to the sign-in form, saying why. Pages
+  // handle their errors themselves, so this cannot wait for an unhandled rejection.
+  const [refused, setRefused] = useState(null);
+  const [last, setLast] = useState(null);
   useEffect(() => {
-    const refused = (e) => {
-      if (e.reason && e.reason.code === 'UNAUTHENTICATED') signOut();
-    };
-    addEventListener('unhandledrejection', refused);
-    return () => removeEventListener('unhandledrejection', refused);
+    const onRefused = (e) => signOut(e.detail);
+    addEventListener(REFUSED, onRefused);
+    return () => removeEventListener(REFUSED, onRefused);
   }, []);
-  const signOut = () => {
+  const signOut = (why = null) => {
+    setLast(session());
     clearSession();
     forgetConfig();
+    setRefused(why);
     setSignedIn(null);
   };
-  if (!signedIn) return html`<${SignIn} onSignedIn=${setSignedIn} />`;
+  const signIn = (s) => {
+    setRefused(null);
+    setSignedIn(s);
+  };
+  if (!signedIn) return html`<${SignIn} onSignedIn=${signIn} refused=${refused} last=${last} />`;
   const at = route.path[0] || '';
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); main.current.focus(); }}>Skip to the content</a>
     <header class="top">
@@ -109,7 +117,7 @@ function App() {
       </nav>
       <span class="spacer"></span>
       <span class="who muted">app ${signedIn.app} · ${signedIn.system}</span>
-      <button type="button" class="small secondary" onClick=${signOut}>Sign out</button>
+      <button type="button" class="small secondary" onClick=${() => signOut()}>Sign out</button>
     </header>
     <main id="main" ref=${main} tabindex="-1">
       <${Notice} text=${flash} />

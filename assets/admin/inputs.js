@@ -173,6 +173,7 @@ function LookupSearch({ common, pc, draft, onDraft }) {
           objectType: pc.objectType,
           query: conditions.join(' or '),
           limit: 8,
+          count: false,
         });
         setHits(r.data);
       } catch (e) {

@@ -154,8 +154,17 @@ const PAGE = 10;
 
 function Related({ id, kind }) {
   const endpoint = kind === 'children' ? 'getChildren' : 'getParents';
-  const [offset, setOffset] = useState(0);
-  const list = useAsync(() => get(endpoint, { objectId: id, offset, limit: PAGE }), [id, offset]);
+  // A page at a time with the cursor (`afters`: where each page so far began) and no count;
+  // the count is asked once, separately, and shown when it arrives (a company with a
+  // million people must not wait on it, nor page by offset).
+  const [afters, setAfters] = useState(['']);
+  const after = afters[afters.length - 1];
+  const [changes, setChanges] = useState(0);
+  const list = useAsync(
+    () => get(endpoint, { objectId: id, limit: PAGE, count: false, ...(after ? { after } : {}) }),
+    [id, after, changes],
+  );
+  const counted = useAsync(() => get(endpoint, { objectId: id, limit: 1 }).then((r) => r.total), [id, changes]);
   const [other, setOther] = useState('');
   const [strict, setStrict] = useState(false);
   const [error, setError] = useState(null);
@@ -168,7 +177,8 @@ function Related({ id, kind }) {
     setError(null);
     try {
       await get(endpointName, params);
-      list.reload();
+      setAfters(['']);
+      setChanges((n) => n + 1);
       return true;
     } catch (e) {
       setError(e);
@@ -189,10 +199,12 @@ function Related({ id, kind }) {
     }
   };
   const rows = (list.data && list.data.data) || [];
-  const total = list.data ? list.data.total : null;
+  const total = typeof counted.data === 'number' ? counted.data : null;
+  const next = list.data ? list.data.next : null;
+  const from = (afters.length - 1) * PAGE + 1;
   return html`<section class="related" aria-labelledby=${`${kind}-title`}>
-    <h2 id=${`${kind}-title`}>${title} <span class="muted">${total === null ? '' : number(total)}</span></h2>
-    <${Loading} busy=${list.busy} />
+    <h2 id=${`${kind}-title`}>${title} <span class="muted related-count">${total === null ? '' : number(total)}</span></h2>
+    <${Loading} busy=${list.busy || counted.busy} label=${list.busy ? 'Loading' : 'Counting'} />
     <${ErrorBox} error=${list.error} />
     ${list.data && rows.length === 0 ? html`<p class="muted">No ${kind}.</p>` : null}
     ${rows.length
@@ -209,11 +221,11 @@ function Related({ id, kind }) {
           )}
         </ul>`
       : null}
-    ${total > PAGE
+    ${next || afters.length > 1
       ? html`<div class="pager">
-          <button type="button" class="small secondary" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>Previous</button>
-          <span class="muted">${number(offset + 1)}–${number(Math.min(total, offset + PAGE))} of ${number(total)}</span>
-          <button type="button" class="small secondary" disabled=${offset + PAGE >= total} onClick=${() => setOffset(offset + PAGE)}>Next</button>
+          <button type="button" class="small secondary" disabled=${afters.length === 1} onClick=${() => setAfters(afters.slice(0, -1))}>Previous</button>
+          <span class="muted">${number(from)}–${number(from + rows.length - 1)}${total === null ? '' : ` of ${number(total)}`}</span>
+          <button type="button" class="small secondary" disabled=${!next} onClick=${() => setAfters([...afters, next])}>Next</button>
         </div>`
       : null}
     <form class="inline-form" onSubmit=${add}>
