@@ -262,12 +262,22 @@ async fn main() {
         if !chosen(name) {
             continue;
         }
-        let store = store.clone();
-        measure(&ds, name, move || {
-            let (store, q) = (store.clone(), q.clone());
-            async move { store.list_table(&q).await.expect("the view runs") }
-        })
-        .await;
+        // As counted, then with `count=false` (the figure a form's next page costs).
+        for count in [true, false] {
+            let mut q = q.clone();
+            q.walk.count = count;
+            let name = if count {
+                name.to_string()
+            } else {
+                format!("{name}, count=false")
+            };
+            let store = store.clone();
+            measure(&ds, &name, move || {
+                let (store, q) = (store.clone(), q.clone());
+                async move { store.list_table(&q).await.expect("the view runs") }
+            })
+            .await;
+        }
     }
     if only.is_none() {
         aggregates(&ds).await;

@@ -629,6 +629,13 @@ fn run(
         if input.walk.count {
             return Ok(total);
         }
+        let unfiltered = input.extra.is_empty()
+            && input
+                .cond
+                .is_none_or(|c| matches!(c, Cond::And(items) if items.is_empty()));
+        if unfiltered {
+            return Ok(rows);
+        }
         let cap = ((wanted as f64) * (rows as f64)).sqrt().ceil() as u64 + 1;
         let mut c = Fragment::default();
         c.push(&format!("SELECT COUNT(*) FROM (SELECT 1{}", from(false)))
