@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo bench --bench query                          # 1,000,000 people (generated once)
 //! DATASTORE_BENCH_PEOPLE=100000 cargo bench --bench query
+//! DATASTORE_BENCH_ONLY="order by lastName" cargo bench --bench query   # the queries and views
+//!                                       # whose text contains it; no aggregates, saves, walks
 //! ```
 //!
 //! The data generator writes through the real `Store` (conversion, lookup checks, numbering):
@@ -172,6 +174,8 @@ async fn main() {
         limit: None,
         max_results: 1000,
     };
+    let only = std::env::var("DATASTORE_BENCH_ONLY").ok();
+    let chosen = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     for text in [
         "age > 30 and lastName == \"Doe\" order by age limit 50",
         "company.city.name == \"Berlin\" limit 50",
@@ -180,6 +184,9 @@ async fn main() {
         "status == \"A\" order by birthDate DESC limit 50",
         "age >= 18 and age < 65 order by lastName limit 50",
     ] {
+        if !chosen(text) {
+            continue;
+        }
         let parsed = query::parse(text).expect("the query parses");
         let plan = resolve::resolve(&parsed, "Person", ds.schema().as_ref(), paging)
             .expect("the query resolves");
@@ -252,16 +259,31 @@ async fn main() {
             view(vec![], "lastName", false, 50),
         ),
     ] {
-        let store = store.clone();
-        measure(&ds, name, move || {
-            let (store, q) = (store.clone(), q.clone());
-            async move { store.list_table(&q).await.expect("the view runs") }
-        })
-        .await;
+        if !chosen(name) {
+            continue;
+        }
+        // As counted, then with `count=false` (the figure a form's next page costs).
+        for count in [true, false] {
+            let mut q = q.clone();
+            q.walk.count = count;
+            let name = if count {
+                name.to_string()
+            } else {
+                format!("{name}, count=false")
+            };
+            let store = store.clone();
+            measure(&ds, &name, move || {
+                let (store, q) = (store.clone(), q.clone());
+                async move { store.list_table(&q).await.expect("the view runs") }
+            })
+            .await;
+        }
     }
-    aggregates(&ds).await;
-    save_costs(&ds, paging).await;
-    walk_costs(&ds).await;
+    if only.is_none() {
+        aggregates(&ds).await;
+        save_costs(&ds, paging).await;
+        walk_costs(&ds).await;
+    }
     println!("load after: {}", load());
 }
 

@@ -464,6 +464,42 @@ impl Writer<'_> {
     }
 }
 
+thread_local! {
+    /// Tests: `Some(true)` makes every page walk an order (ids, or the first key's index
+    /// when there is one), `Some(false)` never; `None` chooses by the estimate.
+    pub(super) static FORCE_WALK: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// The single-column index of the projection on `key`'s column: it holds the rows in the
+/// key's order, ties by ObjectId (the rowid), which is the page's order.
+fn order_index(p: &Projection, key: &Key) -> Option<String> {
+    let (name, by_value) = match key {
+        Key::Double(name) => (name, true),
+        Key::Text(name) => (name, false),
+        Key::System(_) => return None,
+    };
+    let c = p.layout.column(name).filter(|c| c.by_value == by_value)?;
+    let i = p
+        .layout
+        .indexes
+        .iter()
+        .position(|ix| ix.as_slice() == [c.no])?;
+    Some(format!("IX_Proj_{}_{i}", p.table))
+}
+
+/// SQLite's plan for `page` sorts every row it finds (rather than reading them in order).
+fn sorts_every_match(conn: &rusqlite::Connection, page: &Fragment) -> Result<bool, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("EXPLAIN QUERY PLAN {}", page.sql))?;
+    let mut rows = stmt.query(params_from_iter(page.params.iter()))?;
+    while let Some(r) = rows.next()? {
+        let detail: String = r.get(3)?;
+        if detail == "USE TEMP B-TREE FOR ORDER BY" {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn run(
     s: &mut Snapshot<'_>,
     p: &Projection,
@@ -488,12 +524,16 @@ fn run(
     let stable = walk::stable(s, input.object_type, &orders, input.walk)?;
     let mut key_exprs = Vec::new();
     let mut key_columns = String::new();
+    let mut first_column = String::new();
     let keys: Vec<(String, &'static str, bool)> = input
         .order
         .iter()
         .enumerate()
         .map(|(i, (o, plain))| {
             let current = w.key(&o.key);
+            if i == 0 {
+                first_column.clone_from(&current);
+            }
             let key = walk::key_expr(&o.key, stable.effective(i, &o.key, &current), o.descending);
             key_columns.push_str(&format!(", {} AS k{i}", key.expr));
             let compared = key.compare.replace("{}", &key.expr);
@@ -533,8 +573,7 @@ fn run(
     let select = format!(
         "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}"
     );
-    let page_from = |not_indexed: bool| {
-        let hint = if not_indexed { " NOT INDEXED" } else { "" };
+    let page_from = |hint: &str| {
         let mut f = Fragment::default();
         f.push(&format!(" FROM Proj_{table} p{hint} CROSS JOIN Objects o"))
             .append(as_of_join.clone())
@@ -552,24 +591,23 @@ fn run(
             })
             .collect()
     };
-    let page_of =
-        |not_indexed: bool, extra: &Fragment, order: Vec<String>, limit: u64, offset: u64| {
-            let mut f = Fragment::default();
-            f.push(&select)
-                .append(page_from(not_indexed))
-                .append(filter.clone())
-                .append(tail.clone())
-                .append(extra.clone());
-            f.push(" ORDER BY ");
-            for term in order {
-                f.push(&term).push(", ");
-            }
-            f.push("p.ObjectId ASC LIMIT ")
-                .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
-                .push(" OFFSET ")
-                .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
-            f
-        };
+    let page_of = |hint: &str, extra: &Fragment, order: Vec<String>, limit: u64, offset: u64| {
+        let mut f = Fragment::default();
+        f.push(&select)
+            .append(page_from(hint))
+            .append(filter.clone())
+            .append(tail.clone())
+            .append(extra.clone());
+        f.push(" ORDER BY ");
+        for term in order {
+            f.push(&term).push(", ");
+        }
+        f.push("p.ObjectId ASC LIMIT ")
+            .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
+            .push(" OFFSET ")
+            .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
+        f
+    };
     let conn = s.conn;
     let fetch = |f: &Fragment| -> Result<Vec<(ObjectRecord, Seek)>, StoreError> {
         Ok(conn
@@ -584,17 +622,69 @@ fn run(
     // One row more than asked: whether there is a next page.
     let limit = input.limit.saturating_add(1);
 
+    let rows = projection::estimated_rows(conn, table).unwrap_or(total.max(1));
+    // How many rows match, for choosing a plan: the count when there is one, else a count
+    // capped where the choice flips (so that it costs at most that many index entries).
+    let matched = |s: &mut Snapshot<'_>, wanted: u64| -> Result<u64, StoreError> {
+        if input.walk.count {
+            return Ok(total);
+        }
+        let unfiltered = input.extra.is_empty()
+            && input
+                .cond
+                .is_none_or(|c| matches!(c, Cond::And(items) if items.is_empty()));
+        if unfiltered {
+            return Ok(rows);
+        }
+        let cap = ((wanted as f64) * (rows as f64)).sqrt().ceil() as u64 + 1;
+        let mut c = Fragment::default();
+        c.push(&format!("SELECT COUNT(*) FROM (SELECT 1{}", from(false)))
+            .append(filter.clone())
+            .push(" LIMIT ")
+            .bind(Sql::Integer(cap.min(i64::MAX as u64) as i64))
+            .push(")");
+        s.count(&c.sql, &c.params)
+    };
+    // Walking an order (the ids, or an index on the first key) and testing each row costs
+    // about `wanted * rows / matched` rows; the filter's index costs every match, sorted.
+    let walk_wins = |wanted: u64, matched: u64| {
+        matched > 0 && (wanted as f64) * (rows as f64) < (matched as f64) * (matched as f64)
+    };
+    let wanted = input.offset.saturating_add(limit);
+    // The hint that makes the page walk the first key's index, when SQLite's own plan
+    // would sort every match (it has no statistics on how many the filter keeps) and the
+    // estimate says the walk is cheaper.
+    let first_index = input.order.first().and_then(|(o, _)| {
+        // Only on the column itself (a walk "as of" sorts by an expression over it).
+        (key_exprs[0].expr == first_column)
+            .then(|| order_index(p, &o.key))
+            .flatten()
+    });
+    let choose = |s: &mut Snapshot<'_>, page: &Fragment| -> Result<String, StoreError> {
+        let Some(index) = &first_index else {
+            return Ok(String::new());
+        };
+        let forced = FORCE_WALK.with(|f| f.get());
+        let walk = match forced {
+            Some(walk) => walk,
+            None => sorts_every_match(s.conn, page)? && walk_wins(wanted, matched(s, wanted)?),
+        };
+        Ok(if walk {
+            format!(" INDEXED BY {index}")
+        } else {
+            String::new()
+        })
+    };
+
     let objects = match keys.split_first() {
         None => {
-            // Walking the ids costs about (offset + limit) / share of rows matched; the
-            // filter's index costs every match (then sorted by id).
-            let wanted = input.offset.saturating_add(limit) as f64;
-            let rows = projection::estimated_rows(conn, table).unwrap_or(total.max(1)) as f64;
-            // Without a count, the table's size stands for it.
-            let matched = if input.walk.count { total } else { rows as u64 };
-            let in_id_order = matched > 0 && wanted * rows < (matched as f64) * (matched as f64);
+            let in_id_order = match FORCE_WALK.with(|f| f.get()) {
+                Some(walk) => walk,
+                None => walk_wins(wanted, matched(s, wanted)?),
+            };
+            let hint = if in_id_order { " NOT INDEXED" } else { "" };
             fetch(&page_of(
-                in_id_order,
+                hint,
                 &Fragment::default(),
                 Vec::new(),
                 limit,
@@ -611,15 +701,22 @@ fn run(
             let mut objects = match seek_first {
                 // After an object without the key: only such objects follow.
                 Some(KeyValue::Null) => Vec::new(),
-                Some(v) => {
-                    // A plain range on the key (the keyset's OR is no range an index
-                    // serves): the walk seeks where the page before ended.
-                    let op = if *dir == "DESC" { "<=" } else { ">=" };
-                    with.push(&format!(" AND {first} {op} "))
-                        .bind(walk::sql_of(v));
-                    fetch(&page_of(false, &with, order, limit, input.offset))?
+                seek => {
+                    if let Some(v) = seek {
+                        // A plain range on the key (the keyset's OR is no range an index
+                        // serves): the walk seeks where the page before ended.
+                        let op = if *dir == "DESC" { "<=" } else { ">=" };
+                        with.push(&format!(" AND {first} {op} "))
+                            .bind(walk::sql_of(v));
+                    }
+                    let plain = page_of("", &with, order.clone(), limit, input.offset);
+                    let hint = choose(s, &plain)?;
+                    if hint.is_empty() {
+                        fetch(&plain)?
+                    } else {
+                        fetch(&page_of(&hint, &with, order, limit, input.offset))?
+                    }
                 }
-                None => fetch(&page_of(false, &with, order, limit, input.offset))?,
             };
             let missing = limit - objects.len() as u64;
             if missing > 0 {
@@ -633,17 +730,25 @@ fn run(
                     0
                 };
                 let without = column(&format!(" AND {first} IS NULL"));
-                objects.extend(fetch(&page_of(false, &without, rest, missing, offset))?);
+                objects.extend(fetch(&page_of("", &without, rest, missing, offset))?);
             }
             objects
         }
-        Some(_) => fetch(&page_of(
-            false,
-            &Fragment::default(),
-            terms(&keys),
-            limit,
-            input.offset,
-        ))?,
+        Some(_) => {
+            let plain = page_of("", &Fragment::default(), terms(&keys), limit, input.offset);
+            let hint = choose(s, &plain)?;
+            if hint.is_empty() {
+                fetch(&plain)?
+            } else {
+                fetch(&page_of(
+                    &hint,
+                    &Fragment::default(),
+                    terms(&keys),
+                    limit,
+                    input.offset,
+                ))?
+            }
+        }
     };
     let mut rows = objects;
     let next = next_of(&mut rows, input.limit);
