@@ -178,6 +178,22 @@ pub(crate) async fn of_type(c: &mut Client, object_type: &str) -> Result<Option<
     }))
 }
 
+/// The projection of `object_type` when it is complete, read in the caller's (snapshot)
+/// transaction: then its rows are what the EAV rows of that snapshot say.
+pub(crate) async fn complete(
+    c: &mut Client,
+    object_type: &str,
+) -> Result<Option<(i64, Arc<Layout>)>, Fail> {
+    let Some(row) = exec::row(c, sql::COMPLETE_PROJECTION_OF_TYPE, params![object_type]).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        i64::from(exec::req::<i32>(&row, 0)?),
+        parse_layout(exec::req::<&str>(&row, 1)?)?,
+    )))
+}
+
 /// After object `id` of `object_type` was created or written: its row made anew from its
 /// EAV rows (the object is locked by its write).
 pub(crate) async fn refresh(c: &mut Client, id: ObjectId, object_type: &str) -> Result<(), Fail> {

@@ -16,11 +16,13 @@ use serde_json::{json, Map, Value};
 use super::connect::ConnectOptions;
 use super::exec::{self, Param};
 use super::pool::Client;
-use super::{admin, projection, sql, MssqlStore};
+use super::{admin, projection, query, sql, MssqlStore};
 use crate::dsconfig::{self, Config};
+use crate::query::plan::QueryPlan;
+use crate::query::resolve::{self, Paging};
 use crate::service::{ActiveConfig, Datastore};
 use crate::store::sqlite::projection::Layout;
-use crate::store::{ImportItem, Store, StoreOptions};
+use crate::store::{ImportItem, Page, Store, StoreOptions, Walk};
 
 const CONFIG: &str = r#"
 [[lists.S]]
@@ -336,6 +338,143 @@ async fn build(store: &dyn Store) {
     crate::service::projections::build_all(store).await.unwrap();
 }
 
+/// A random comparison of the language over `P`.
+fn comparison() -> impl Strategy<Value = String> {
+    let op = prop::sample::select(vec!["==", "!=", ">", "<", ">=", "<="]);
+    prop_oneof![
+        (op.clone(), 0i64..5).prop_map(|(o, n)| format!("age {o} {n}")),
+        (op.clone(), 0..DATES.len()).prop_map(|(o, i)| format!("born {o} \"{}\"", DATES[i])),
+        (op.clone(), -3i8..4).prop_map(|(o, n)| format!("score {o} {}", f64::from(n) * 1.5)),
+        (op, 0..LASTS.len()).prop_map(|(o, i)| format!("last {o} \"{}\"", LASTS[i])),
+        (0..FIRSTS.len()).prop_map(|i| format!("first == \"{}\"", FIRSTS[i])),
+        prop::sample::select(vec!["D", "d", "M", "Mü"])
+            .prop_map(|p| format!("last startswith \"{p}\"")),
+        prop::sample::select(vec!["o", "E", "ü", "nn", ""])
+            .prop_map(|p| format!("first like \"{p}\"")),
+        prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("status {o} \"A\"")),
+        prop::sample::select(vec!["true", "false"]).prop_map(|b| format!("active == {b}")),
+        (
+            prop::sample::select(vec![
+                "age", "last", "status", "born", "company", "tags", "first"
+            ]),
+            prop::sample::select(vec!["==", "!="])
+        )
+            .prop_map(|(p, o)| format!("{p} {o} null")),
+        (0i64..3).prop_map(|n| format!("tags == {n}")),
+        prop::sample::select(vec!["Berlin", "Bonn"])
+            .prop_map(|c| format!("company.city.name == \"{c}\"")),
+        prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("company.name {o} \"Co 1\"")),
+    ]
+}
+
+fn query_text() -> impl Strategy<Value = String> {
+    let condition = comparison().prop_recursive(3, 10, 3, |inner| {
+        (
+            prop::sample::select(vec![" and ", " or "]),
+            prop::collection::vec(inner, 2..4),
+        )
+            .prop_map(|(glue, parts)| format!("({})", parts.join(glue)))
+    });
+    let key = prop::sample::select(vec![
+        "age", "last", "born", "status", "score", "first", "active", "company", "objectId",
+    ]);
+    (
+        prop::option::of(condition),
+        prop::collection::vec((key, any::<bool>()), 0..3),
+        prop::option::of(0u64..5),
+        prop::option::of(1u64..8),
+    )
+        .prop_map(|(cond, order, offset, limit)| {
+            let mut q = cond.unwrap_or_default();
+            if !order.is_empty() {
+                let keys: Vec<String> = order
+                    .iter()
+                    .map(|(k, d)| format!("{k}{}", if *d { " desc" } else { "" }))
+                    .collect();
+                q.push_str(&format!(" order by {}", keys.join(", ")));
+            }
+            if let Some(o) = offset {
+                q.push_str(&format!(" offset {o}"));
+            }
+            if let Some(l) = limit {
+                q.push_str(&format!(" limit {l}"));
+            }
+            q
+        })
+}
+
+fn ids(page: &Page) -> Vec<i64> {
+    page.objects.iter().map(|o| o.id).collect()
+}
+
+/// The ids of every page of a cursor walk, `run` reading one page.
+async fn walk(c: &mut Client, plan: &QueryPlan, proj: Option<(i64, Arc<Layout>)>) -> Vec<i64> {
+    let mut page_plan = plan.clone();
+    page_plan.offset = 0;
+    page_plan.limit = 3;
+    page_plan.walk = Walk {
+        count: false,
+        ..Walk::default()
+    };
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let page = query::run_with(c, &page_plan, None, proj.clone())
+            .await
+            .unwrap();
+        out.extend(ids(&page));
+        match page.next {
+            Some(seek) => {
+                page_plan.walk.after = Some(seek);
+                page_plan.walk.head = page.head;
+            }
+            None => return out,
+        }
+    }
+    panic!("the walk does not end");
+}
+
+/// Each query answers the same (count, page, objects, a cursor walk) from the projection
+/// as from the EAV rows.
+async fn compare_queries(c: &mut Client, ds: &Datastore, queries: &[String]) -> Result<(), String> {
+    let proj = projection::complete(c, "P")
+        .await
+        .unwrap()
+        .ok_or("P's projection is not complete")?;
+    for text in queries {
+        let parsed = crate::query::parse(text).map_err(|e| format!("{text}: {e:?}"))?;
+        let paging = Paging {
+            offset: None,
+            limit: None,
+            max_results: 1000,
+        };
+        let plan = resolve::resolve(&parsed, "P", ds.schema().as_ref(), paging)
+            .map_err(|e| format!("{text}: {e}"))?;
+        let eav = query::run_with(c, &plan, None, None).await.unwrap();
+        let fast = query::run_with(c, &plan, None, Some(proj.clone()))
+            .await
+            .unwrap();
+        if (fast.total, ids(&fast)) != (eav.total, ids(&eav)) || fast.objects != eav.objects {
+            return Err(format!(
+                "`{text}`: projection {} {:?}, EAV {} {:?}",
+                fast.total,
+                ids(&fast),
+                eav.total,
+                ids(&eav)
+            ));
+        }
+        if plan.location.is_none() {
+            let (a, b) = (
+                walk(c, &plan, None).await,
+                walk(c, &plan, Some(proj.clone())).await,
+            );
+            if a != b {
+                return Err(format!("`{text}` walked: projection {b:?}, EAV {a:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_eav_rows() {
     let Some(db) = Db::create("proj").await else {
@@ -348,13 +487,18 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
     let mut client = db.client().await;
     let mut runner = TestRunner::default();
     let strategy = case();
+    let queries = prop::collection::vec(query_text(), 8);
     for n in 0..12 {
         let (people, changes) = strategy.new_tree(&mut runner).unwrap().current();
+        let queries = queries.new_tree(&mut runner).unwrap().current();
         exec::execute(&mut client, sql::CLEAR_DATA, Vec::new())
             .await
             .unwrap();
         write(&ds, &people, &changes).await;
         if let Err(e) = check(&mut client, true).await {
+            panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
+        }
+        if let Err(e) = compare_queries(&mut client, &ds, &queries).await {
             panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
         }
     }
@@ -507,4 +651,29 @@ fn rendered_projection_ddl_and_rebuild() {
     out.push_str(";\n");
     out.push_str(&projection::rebuild_sql(7, &layout, true));
     insta::assert_snapshot!("projection_p", out);
+}
+
+/// The sample queries over Person as read from its projection (table 9).
+#[test]
+fn rendered_t_sql_of_the_sample_queries_on_a_projection() {
+    use crate::query::sample::{plan, SNAPSHOT_QUERIES};
+    let config =
+        dsconfig::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/dsconfig").as_ref()).unwrap();
+    let layout = Arc::new(Layout::of(&config.types["Person"]).unwrap());
+    let mut out = String::new();
+    for (name, object_type, text) in SNAPSHOT_QUERIES {
+        if *object_type != "Person" {
+            continue;
+        }
+        let built = query::build_projected(
+            &plan(object_type, text),
+            &super::walk::Stable::default(),
+            Some((9, layout.clone())),
+        );
+        out.push_str(&format!(
+            "-- {name}: {text}\n{}\n-- params: {:?}\n\n",
+            built.sql, built.params
+        ));
+    }
+    insta::assert_snapshot!("projected_queries", out);
 }

@@ -566,6 +566,10 @@ IF @result < 0 THROW 51205, N'the projection rebuild lock was not granted', 1;";
 pub const PROJECTION_OF_TYPE: &str =
     "SELECT TableNo, Layout FROM dbo.Projections WHERE ObjectType = @P1";
 
+/// The projection of type `@P1` when it is complete: its table number and layout.
+pub const COMPLETE_PROJECTION_OF_TYPE: &str = "SELECT TableNo, Layout FROM dbo.Projections \
+WHERE ObjectType = @P1 AND BuiltUpTo IS NULL";
+
 /// The whole catalogue.
 pub const PROJECTIONS: &str =
     "SELECT TableNo, ObjectType, Layout FROM dbo.Projections ORDER BY ObjectType";
@@ -611,6 +615,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("PROJECTIONS_LOCK_EXCLUSIVE", PROJECTIONS_LOCK_EXCLUSIVE),
     ("PROJECTION_BUILD_LOCK", PROJECTION_BUILD_LOCK),
     ("PROJECTION_OF_TYPE", PROJECTION_OF_TYPE),
+    ("COMPLETE_PROJECTION_OF_TYPE", COMPLETE_PROJECTION_OF_TYPE),
     ("PROJECTIONS", PROJECTIONS),
     ("DELETE_PROJECTION", DELETE_PROJECTION),
     ("RELAYOUT_PROJECTION", RELAYOUT_PROJECTION),
