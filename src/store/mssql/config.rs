@@ -40,6 +40,8 @@ pub async fn apply_config(c: &mut Client, config: &Config) -> Result<AppliedConf
         None => None,
     };
     if let Some(p) = previous.as_ref().filter(|p| &p.config == config) {
+        // A database from before projections (or after a failed layout) gets them now.
+        super::projection::sync_layouts(c, config).await?;
         return Ok(AppliedConfig {
             version: p.version,
             changed: false,
@@ -102,6 +104,7 @@ pub async fn apply_config(c: &mut Client, config: &Config) -> Result<AppliedConf
             .await?;
         }
     }
+    super::projection::sync_layouts(c, config).await?;
     let document =
         serde_json::to_string(config).map_err(|e| StoreError::Database(e.to_string()))?;
     let version = previous.as_ref().map_or(1, |p| p.version + 1);

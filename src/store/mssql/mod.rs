@@ -37,6 +37,9 @@ mod keys;
 mod migrate;
 mod objects;
 mod pool;
+mod projection;
+#[cfg(test)]
+mod projection_tests;
 mod query;
 mod references;
 mod relations;
@@ -219,6 +222,38 @@ impl Store for MssqlStore {
     async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         self.call("applied_migrations", |db| async move {
             db.read(|c| Box::pin(migrate::applied(c))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.build_projection_batch", skip_all)]
+    async fn build_projection_batch(&self) -> Result<Option<super::ProjectionStatus>, StoreError> {
+        self.call("build_projection_batch", |db| async move {
+            db.transaction(|c| Box::pin(projection::build_batch(c)))
+                .await
+        })
+        .await
+    }
+
+    async fn projections(&self) -> Result<Vec<super::ProjectionStatus>, StoreError> {
+        self.call("projections", |db| async move {
+            db.read(|c| Box::pin(projection::status(c))).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "store.reset_projections", skip_all)]
+    async fn reset_projections(
+        &self,
+        object_type: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let object_type: Option<Arc<str>> = object_type.map(Into::into);
+        self.call("reset_projections", |db| async move {
+            db.transaction(|c| {
+                let object_type = object_type.clone();
+                Box::pin(async move { projection::reset(c, object_type.as_deref()).await })
+            })
+            .await
         })
         .await
     }

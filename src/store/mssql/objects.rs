@@ -259,6 +259,7 @@ async fn insert_object(
     .ok_or_else(|| Fail::Store(StoreError::Database("INSERT returned no id".into())))?;
     let id: ObjectId = exec::req(&row, 0)?;
     apply_writes(c, id, &req.properties).await?;
+    super::projection::refresh(c, id, &req.object_type).await?;
     let created = require(c, id).await?;
     let change = NewChange::of(op::NEW_OBJECT, None, Some(&created));
     super::changes::record(c, change.into_iter().collect()).await?;
@@ -299,6 +300,7 @@ pub async fn save_in(c: &mut Client, req: &SaveProperties) -> Result<ObjectRecor
     before.updated_at = was_updated;
     super::files::unlink_properties(c, req.object_id, &req.writes).await?;
     apply_writes(c, req.object_id, &req.writes).await?;
+    super::projection::after_save(c, req.object_id, &req.expected_type, &req.writes).await?;
     let after = require(c, req.object_id).await?;
     let change = NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after));
     super::changes::record(c, change.into_iter().collect()).await?;
@@ -332,6 +334,7 @@ pub async fn change_object_type(
         }
     }
     exec::execute(c, sql::CHANGE_TYPE, params![object_type, now, id]).await?;
+    super::projection::after_retype(c, id, current, object_type).await?;
     let after = require(c, id).await?;
     let change = NewChange::of(op::CHANGE_OBJECT_TYPE, Some(&before), Some(&after));
     super::changes::record(c, change.into_iter().collect()).await?;

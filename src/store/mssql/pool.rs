@@ -59,8 +59,9 @@ fn classify(e: &tiberius::error::Error) -> Kind {
             // (as engines with optimistic SERIALIZABLE report it); 547 a reference to a row
             // deleted concurrently (the statements lock what they reference first, so this
             // is a race lost, and the re-run answers 404 cleanly; the one CHECK constraint of
-            // the schema, which shares the number, is never broken by a request).
-            1205 | 3960 | 3961 | 2627 | 2601 | 40001 | 547 => Kind::Contention,
+            // the schema, which shares the number, is never broken by a request); 51205 an
+            // application lock not granted (sql::PROJECTIONS_LOCK_SHARED).
+            1205 | 3960 | 3961 | 2627 | 2601 | 40001 | 547 | 51205 => Kind::Contention,
             // Azure SQL's documented transient errors.
             4060 | 40197 | 40501 | 40613 | 49918 | 49919 | 49920 | 10928 | 10929 => {
                 Kind::Connection

@@ -15,7 +15,9 @@ use super::table::{page_rows, system_column, text_equals, with_properties, Binde
 use super::walk::{self, Stable};
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
 use crate::query::resolve::MAX_NEAR;
+use crate::store::sqlite::projection::Layout;
 use crate::store::{Key, Page, SystemField};
+use std::sync::Arc;
 
 /// Kilometres per degree of latitude (mean Earth radius 6371.0088 km).
 const KM_PER_DEGREE: f64 = 111.195;
@@ -58,6 +60,8 @@ fn longitude(alias: &str) -> String {
 struct Renderer {
     b: Binder,
     next: usize,
+    /// The complete projection of the queried type, joined as `pj`.
+    proj: Option<Arc<Layout>>,
 }
 
 impl Renderer {
@@ -230,6 +234,48 @@ impl Renderer {
         inner
     }
 
+    /// A test of the queried object's own projected property, on its projection row (`pj`),
+    /// or `None` when it is left to the EAV rows. Every predicate is two-valued and false
+    /// without the property (`... AND pj.v<k> IS NOT NULL`), as the EAV plan's `IN`, so
+    /// `NOT` means the same on both.
+    fn projected(&mut self, test: &Test) -> Option<String> {
+        let layout = self.proj.clone()?;
+        let column = layout.column(test.property()?)?;
+        let k = column.no;
+        let has = format!("pj.v{k} IS NOT NULL");
+        let predicate = match test {
+            Test::Has(_) => return Some(format!("({has})")),
+            Test::Double { cmp, value, .. } => {
+                format!("pj.d{k} {} {}", relational(*cmp), self.b.bind(*value))
+            }
+            Test::OneOf { values, .. } => {
+                let j = self.alias("j");
+                let list = crate::query::plan::json_numbers(values);
+                format!(
+                    "pj.d{k} IN (SELECT CAST({j}.[value] AS float) FROM OPENJSON({}) AS {j})",
+                    self.b.bind(list)
+                )
+            }
+            Test::Text {
+                cmp: Cmp::Eq,
+                value,
+                ..
+            } => {
+                let v = self.b.bind(value.as_str());
+                let exact = text_equals(&format!("pj.v{k}"), &v);
+                if column.by_value {
+                    exact
+                } else {
+                    // The prefix column is what the projection's text indexes seek.
+                    format!("pj.p{k} = LEFT({v}, 400) AND {exact}")
+                }
+            }
+            Test::Text { cmp, value, .. } => self.text(&format!("pj.v{k}"), *cmp, value),
+            _ => return None,
+        };
+        Some(format!("({predicate} AND {has})"))
+    }
+
     fn cond(&mut self, c: &Cond) -> String {
         match c {
             Cond::And(items) | Cond::Or(items) => {
@@ -246,7 +292,10 @@ impl Renderer {
                 hops,
                 test: Test::System { field, cmp, value },
             } if hops.is_empty() => self.system("o", *field, *cmp, value),
-            Cond::Test { hops, test } => format!("o.ObjectId IN ({})", self.chain(hops, test)),
+            Cond::Test { hops, test } => match hops.is_empty().then(|| self.projected(test)) {
+                Some(Some(predicate)) => predicate,
+                _ => format!("o.ObjectId IN ({})", self.chain(hops, test)),
+            },
         }
     }
 }
@@ -260,7 +309,23 @@ pub fn build(plan: &QueryPlan) -> TableSql {
 /// As [`build`], the order as of a walk's head; the page has one row more than the limit
 /// and the sort keys' values after the object's columns. Without `walk.count`, no count.
 pub fn build_walk(plan: &QueryPlan, stable: &Stable) -> TableSql {
+    build_projected(plan, stable, None)
+}
+
+/// As [`build_walk`], reading the complete projection `proj` (table number, layout) of
+/// the queried type for its own properties' tests and sort keys: the same rows, in the
+/// same order, as the EAV plan.
+pub fn build_projected(
+    plan: &QueryPlan,
+    stable: &Stable,
+    proj: Option<(i64, Arc<Layout>)>,
+) -> TableSql {
     let mut r = Renderer::default();
+    let proj_join = match &proj {
+        Some((table, _)) => format!("\nJOIN dbo.Proj_{table} AS pj ON pj.ObjectId = o.ObjectId"),
+        None => String::new(),
+    };
+    r.proj = proj.map(|(_, layout)| layout);
     let mut conditions = vec![format!(
         "o.ObjectType = {}",
         r.b.bind(plan.object_type.as_str())
@@ -303,7 +368,7 @@ pub fn build_walk(plan: &QueryPlan, stable: &Stable) -> TableSql {
     }
     let where_clause = format!("\nWHERE {}", conditions.join("\n  AND "));
     let mut sql = if plan.walk.count {
-        format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{near_join}{where_clause}")
+        format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{proj_join}{near_join}{where_clause}")
     } else {
         "SELECT CAST(0 AS bigint)".to_string()
     };
@@ -315,9 +380,17 @@ pub fn build_walk(plan: &QueryPlan, stable: &Stable) -> TableSql {
         let mut key_columns = String::new();
         for (i, o) in plan.order.iter().enumerate() {
             let dir = if o.descending { "DESC" } else { "ASC" };
-            let current = match &o.key {
-                Key::System(field) => system_column(*field).to_string(),
+            let projected = match &o.key {
                 Key::Double(name) | Key::Text(name) => {
+                    r.proj.as_ref().and_then(|l| l.column(name)).map(|c| c.no)
+                }
+                Key::System(_) => None,
+            };
+            let current = match (&o.key, projected) {
+                (Key::System(field), _) => system_column(*field).to_string(),
+                (Key::Double(_), Some(k)) => format!("pj.d{k}"),
+                (Key::Text(_), Some(k)) => format!("pj.v{k}"),
+                (Key::Double(name) | Key::Text(name), None) => {
                     sort_joins.push_str(&format!(
                         "\nLEFT JOIN dbo.Properties AS s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = {}",
                         r.b.bind(name.as_str())
@@ -351,7 +424,7 @@ pub fn build_walk(plan: &QueryPlan, stable: &Stable) -> TableSql {
             r.b.bind(plan.limit.saturating_add(1).min(i64::MAX as u64) as i64);
         sql.push_str(&format!(
             ";\nSELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}\n\
-             FROM dbo.Objects AS o{near_join}{sort_joins}{where_clause}{tail}\nORDER BY {}\n\
+             FROM dbo.Objects AS o{proj_join}{near_join}{sort_joins}{where_clause}{tail}\nORDER BY {}\n\
              OFFSET {offset} ROWS FETCH NEXT {limit} ROWS ONLY",
             order.join(", ")
         ));
@@ -369,8 +442,19 @@ pub async fn run(
     plan: &QueryPlan,
     columns: Option<&[String]>,
 ) -> Result<Page, Fail> {
+    let proj = super::projection::complete(c, &plan.object_type).await?;
+    run_with(c, plan, columns, proj).await
+}
+
+/// [`run`] with the projection given (or none: the EAV plan).
+pub async fn run_with(
+    c: &mut Client,
+    plan: &QueryPlan,
+    columns: Option<&[String]>,
+    proj: Option<(i64, Arc<Layout>)>,
+) -> Result<Page, Fail> {
     let stable = walk::stable(c, &plan.object_type, &plan.order, &plan.walk).await?;
-    let built = build_walk(plan, &stable);
+    let built = build_projected(plan, &stable, proj);
     let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
     let mut total = match sets.next().and_then(|s| s.into_iter().next()) {
         Some(row) => exec::req::<i64>(&row, 0)?.max(0) as u64,

@@ -533,9 +533,99 @@ pub const RELEASE_IDEMPOTENCY: &str =
 pub const PRUNE_IDEMPOTENCY: &str = "DELETE FROM dbo.IdempotencyKeys WHERE IdemKey IN \
 (SELECT TOP (@P2) IdemKey FROM dbo.IdempotencyKeys WHERE CreatedAt < @P1)";
 
+// --- projections (docs/SQLSERVER.md, "Queries at a million objects") -------------------
+
+/// Every write takes this shared lock before it reads the projection catalogue, and holds
+/// it to commit; a DSConfig apply, `datastore reindex` and an import take it exclusive
+/// before they change the catalogue or the tables. So no write ever fills a projection
+/// laid out differently from the one it read, and a projection laid out (or found complete
+/// at once) never misses an object a write had not committed yet. A lock not granted
+/// (deadlock victim, -3) is thrown as 51205, re-run like a deadlock.
+pub const PROJECTIONS_LOCK_SHARED: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-projections', @LockMode = N'Shared', \
+@LockOwner = N'Transaction', @LockTimeout = 60000; \
+IF @result < 0 THROW 51205, N'the projection catalogue lock was not granted', 1;";
+
+/// See [`PROJECTIONS_LOCK_SHARED`].
+pub const PROJECTIONS_LOCK_EXCLUSIVE: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-projections', @LockMode = N'Exclusive', \
+@LockOwner = N'Transaction', @LockTimeout = 60000; \
+IF @result < 0 THROW 51205, N'the projection catalogue lock was not granted', 1;";
+
+/// A rebuild batch: the catalogue lock shared, and the rebuild's own lock exclusive, so
+/// that two processes never rebuild the same range at once.
+pub const PROJECTION_BUILD_LOCK: &str = "DECLARE @result int; \
+EXEC @result = sp_getapplock @Resource = N'datastore-projections', @LockMode = N'Shared', \
+@LockOwner = N'Transaction', @LockTimeout = 60000; \
+IF @result < 0 THROW 51205, N'the projection catalogue lock was not granted', 1; \
+EXEC @result = sp_getapplock @Resource = N'datastore-projection-build', @LockMode = N'Exclusive', \
+@LockOwner = N'Transaction', @LockTimeout = 60000; \
+IF @result < 0 THROW 51205, N'the projection rebuild lock was not granted', 1;";
+
+/// The projection of type `@P1`: its table number and layout.
+pub const PROJECTION_OF_TYPE: &str =
+    "SELECT TableNo, Layout FROM dbo.Projections WHERE ObjectType = @P1";
+
+/// The projection of type `@P1` when it is complete: its table number and layout.
+pub const COMPLETE_PROJECTION_OF_TYPE: &str = "SELECT TableNo, Layout FROM dbo.Projections \
+WHERE ObjectType = @P1 AND BuiltUpTo IS NULL";
+
+/// The whole catalogue.
+pub const PROJECTIONS: &str =
+    "SELECT TableNo, ObjectType, Layout FROM dbo.Projections ORDER BY ObjectType";
+
+pub const DELETE_PROJECTION: &str = "DELETE FROM dbo.Projections WHERE TableNo = @P1";
+
+/// A new layout `@P2` for projection `@P1`: empty, to be rebuilt.
+pub const RELAYOUT_PROJECTION: &str = "UPDATE dbo.Projections \
+SET Layout = @P2, BuiltUpTo = 0, ClaimedAt = NULL WHERE TableNo = @P1";
+
+/// A new projection of type `@P1` with layout `@P2`, to be rebuilt; its table number.
+pub const INSERT_PROJECTION: &str = "INSERT INTO dbo.Projections (ObjectType, Layout, BuiltUpTo) \
+OUTPUT INSERTED.TableNo VALUES (@P1, @P2, 0)";
+
+/// 1 when type `@P1` has objects.
+pub const TYPE_HAS_OBJECTS: &str = "SELECT CAST(CASE WHEN EXISTS \
+(SELECT 1 FROM dbo.Objects WHERE ObjectType = @P1) THEN 1 ELSE 0 END AS int)";
+
+/// Projection `@P1` is complete.
+pub const PROJECTION_COMPLETE: &str =
+    "UPDATE dbo.Projections SET BuiltUpTo = NULL, ClaimedAt = @P2 WHERE TableNo = @P1";
+
+/// Projection `@P1` is to be rebuilt from the start.
+pub const PROJECTION_RESET: &str =
+    "UPDATE dbo.Projections SET BuiltUpTo = 0, ClaimedAt = NULL WHERE TableNo = @P1";
+
+/// Projection `@P1` has been rebuilt up to object `@P2`, at `@P3`.
+pub const PROJECTION_BUILT_UP_TO: &str =
+    "UPDATE dbo.Projections SET BuiltUpTo = @P2, ClaimedAt = @P3 WHERE TableNo = @P1";
+
+/// The first incomplete projection.
+pub const NEXT_INCOMPLETE_PROJECTION: &str = "SELECT TOP (1) TableNo, ObjectType, Layout, \
+BuiltUpTo FROM dbo.Projections WHERE BuiltUpTo IS NOT NULL ORDER BY TableNo";
+
+/// Every projection's state.
+pub const PROJECTION_STATUS: &str =
+    "SELECT ObjectType, BuiltUpTo, ClaimedAt FROM dbo.Projections ORDER BY ObjectType";
+
 /// Every fixed statement with its name, for the snapshot test.
 #[cfg(test)]
 pub const ALL: &[(&str, &str)] = &[
+    ("PROJECTIONS_LOCK_SHARED", PROJECTIONS_LOCK_SHARED),
+    ("PROJECTIONS_LOCK_EXCLUSIVE", PROJECTIONS_LOCK_EXCLUSIVE),
+    ("PROJECTION_BUILD_LOCK", PROJECTION_BUILD_LOCK),
+    ("PROJECTION_OF_TYPE", PROJECTION_OF_TYPE),
+    ("COMPLETE_PROJECTION_OF_TYPE", COMPLETE_PROJECTION_OF_TYPE),
+    ("PROJECTIONS", PROJECTIONS),
+    ("DELETE_PROJECTION", DELETE_PROJECTION),
+    ("RELAYOUT_PROJECTION", RELAYOUT_PROJECTION),
+    ("INSERT_PROJECTION", INSERT_PROJECTION),
+    ("TYPE_HAS_OBJECTS", TYPE_HAS_OBJECTS),
+    ("PROJECTION_COMPLETE", PROJECTION_COMPLETE),
+    ("PROJECTION_RESET", PROJECTION_RESET),
+    ("PROJECTION_BUILT_UP_TO", PROJECTION_BUILT_UP_TO),
+    ("NEXT_INCOMPLETE_PROJECTION", NEXT_INCOMPLETE_PROJECTION),
+    ("PROJECTION_STATUS", PROJECTION_STATUS),
     ("SESSION_SETUP", SESSION_SETUP),
     ("HEALTH", HEALTH),
     ("REFERENCE_LOCK_SHARED", REFERENCE_LOCK_SHARED),

@@ -222,6 +222,8 @@ pub async fn import(
         write_batch(c, first_line, &data).await?;
         counts.add(&data);
     }
+    // The projections follow the data written.
+    super::projection::rebuild_all(c).await?;
     // The data was replaced: the change log starts over (streams get a reset). Last, so
     // ChangeSeq stays locked only for the commit.
     exec::execute(c, sql::RESTART_CHANGE_LOG, params![]).await?;

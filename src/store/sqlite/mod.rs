@@ -21,7 +21,7 @@ mod keys;
 mod migrate;
 mod objects;
 mod projected;
-mod projection;
+pub(crate) mod projection;
 #[cfg(test)]
 mod projection_tests;
 mod query;

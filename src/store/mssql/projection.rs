@@ -1,0 +1,402 @@
+//! Projections on SQL Server (docs/SQLSERVER.md, "Queries at a million objects"): the same
+//! catalogue and layouts as the embedded store (`dbo.Projections`, the layout JSON of
+//! [`Layout`]), a table `dbo.Proj_<n>` per projected type named by its catalogue number
+//! (never by the type's name), one row per object with, per declared property, `v<k>` (its
+//! `PropertyValue`), `d<k>` (its `PropertyAsDouble`), for a Lookup `n<k>` (1 when the stored
+//! value is not a Lookup), and for a property compared as text `p<k>`, the first 400
+//! characters of `v<k>` (an index key cannot be `nvarchar(max)`, as `PropertyValuePrefix`).
+//!
+//! The EAV rows stay the store of record. Every write path refreshes the rows it changed
+//! from them, in its own transaction ([`refresh`], [`after_save`], [`after_retype`]; a drop
+//! cascades through the foreign key; an import rebuilds them whole, [`rebuild_all`]), and a
+//! DSConfig change or `datastore reindex` empties a projection and [`build_batch`] rebuilds
+//! it from them. Writes hold the catalogue lock shared ([`sql::PROJECTIONS_LOCK_SHARED`]),
+//! the changes of the catalogue hold it exclusive: see there why that is enough.
+
+use std::sync::Arc;
+
+use super::exec::{self, now, Param};
+use super::pool::{Client, Fail};
+use super::sql;
+use crate::dsconfig::Config;
+use crate::model::ObjectId;
+use crate::store::sqlite::projection::Layout;
+use crate::store::{ProjectionStatus, PropertyWrite, StoreError};
+
+/// Objects per rebuild transaction.
+pub(crate) const BATCH: u32 = 1000;
+
+/// Characters of a text value an index key holds (as `PropertyValuePrefix`).
+const PREFIX: usize = 400;
+
+/// A projection as the catalogue describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Projection {
+    pub table: i64,
+    pub layout: Arc<Layout>,
+}
+
+fn parse_layout(text: &str) -> Result<Arc<Layout>, Fail> {
+    serde_json::from_str(text)
+        .map(Arc::new)
+        .map_err(|e| Fail::Store(StoreError::Database(format!("a projection's layout: {e}"))))
+}
+
+fn layout_text(layout: &Layout) -> Result<String, Fail> {
+    serde_json::to_string(layout).map_err(|e| Fail::Store(StoreError::Database(e.to_string())))
+}
+
+/// The table and its indexes. Text keys are `p<k>`; a one-column index on a number is
+/// filtered to the objects that have it (`WHERE d<k> IS NOT NULL`): every comparison implies
+/// that, and objects without the property cost nothing in it.
+pub(crate) fn create_table(table: i64, layout: &Layout) -> Vec<String> {
+    let mut columns = String::new();
+    for c in &layout.columns {
+        let k = c.no;
+        columns.push_str(&format!(
+            ", v{k} nvarchar(max) COLLATE Latin1_General_100_BIN2 NULL, d{k} float NULL"
+        ));
+        if c.lookup {
+            columns.push_str(&format!(", n{k} int NULL"));
+        }
+        if !c.by_value {
+            columns.push_str(&format!(
+                ", p{k} AS CAST(LEFT(v{k}, {PREFIX}) AS nvarchar({PREFIX})) PERSISTED"
+            ));
+        }
+    }
+    let mut out = vec![format!(
+        "CREATE TABLE dbo.Proj_{table} (ObjectId bigint NOT NULL \
+         CONSTRAINT PK_Proj_{table} PRIMARY KEY CLUSTERED \
+         CONSTRAINT FK_Proj_{table}_Objects REFERENCES dbo.Objects (ObjectId) ON DELETE CASCADE\
+         {columns})"
+    )];
+    for (i, index) in layout.indexes.iter().enumerate() {
+        let cols: Vec<_> = index
+            .iter()
+            .filter_map(|no| layout.columns.iter().find(|c| c.no == *no))
+            .collect();
+        let keys: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                if c.by_value {
+                    format!("d{}", c.no)
+                } else {
+                    format!("p{}", c.no)
+                }
+            })
+            .collect();
+        let filter = match cols.as_slice() {
+            [c] if c.by_value => format!(" WHERE d{} IS NOT NULL", c.no),
+            _ => String::new(),
+        };
+        out.push(format!(
+            "CREATE INDEX IX_Proj_{table}_{i} ON dbo.Proj_{table} ({}){filter}",
+            keys.join(", ")
+        ));
+    }
+    out
+}
+
+pub(crate) fn drop_table(table: i64) -> String {
+    format!("IF OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NOT NULL DROP TABLE dbo.Proj_{table}")
+}
+
+/// Object `@P1`'s row.
+pub(crate) fn delete_row(table: i64) -> String {
+    format!("DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1")
+}
+
+/// Every row (`datastore reindex`).
+pub(crate) fn empty_table(table: i64) -> String {
+    format!("DELETE FROM dbo.Proj_{table}")
+}
+
+/// The rows of the objects of type `@P1` with ids in `(@P2, @P3]` made anew from their EAV
+/// rows; the property names are `@P4...` in column order. With `lock`, those objects are
+/// locked first (a write that changes nothing, which every TDS engine honours), so a
+/// concurrent save of one of them either committed before (and is read) or waits.
+pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool) -> String {
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    for (i, c) in layout.columns.iter().enumerate() {
+        let k = c.no;
+        let name = format!("@P{}", i + 4);
+        names.push(format!("v{k}, d{k}"));
+        values.push(format!(
+            "MAX(CASE WHEN p.PropertyName = {name} THEN p.PropertyValue END), \
+             MAX(CASE WHEN p.PropertyName = {name} THEN p.PropertyAsDouble END)"
+        ));
+        if c.lookup {
+            names.push(format!("n{k}"));
+            values.push(format!(
+                "MAX(CASE WHEN p.PropertyName = {name} AND p.PropertyType <> N'Lookup' THEN 1 END)"
+            ));
+        }
+    }
+    let lock = if lock {
+        "UPDATE dbo.Objects SET UpdatedAt = UpdatedAt \
+         WHERE ObjectType = @P1 AND ObjectId > @P2 AND ObjectId <= @P3; "
+    } else {
+        ""
+    };
+    format!(
+        "{lock}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
+         INSERT INTO dbo.Proj_{table} (ObjectId, {}) SELECT o.ObjectId, {} \
+         FROM dbo.Objects AS o LEFT JOIN dbo.Properties AS p ON p.OwnerObjectId = o.ObjectId \
+         WHERE o.ObjectType = @P1 AND o.ObjectId > @P2 AND o.ObjectId <= @P3 \
+         GROUP BY o.ObjectId",
+        names.join(", "),
+        values.join(", ")
+    )
+}
+
+async fn rebuild(
+    c: &mut Client,
+    p: &Projection,
+    object_type: &str,
+    after: ObjectId,
+    upto: ObjectId,
+    lock: bool,
+) -> Result<(), Fail> {
+    let mut params = params![object_type, after, upto];
+    params.extend(p.layout.columns.iter().map(|c| Param::Text(c.name.clone())));
+    exec::execute(c, &rebuild_sql(p.table, &p.layout, lock), params).await?;
+    Ok(())
+}
+
+/// The projection of `object_type`, if it has one (complete or not: a write keeps both), with the catalogue
+/// lock taken shared for the rest of the transaction.
+pub(crate) async fn of_type(c: &mut Client, object_type: &str) -> Result<Option<Projection>, Fail> {
+    exec::execute(c, sql::PROJECTIONS_LOCK_SHARED, Vec::new()).await?;
+    let Some(row) = exec::row(c, sql::PROJECTION_OF_TYPE, params![object_type]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Projection {
+        table: i64::from(exec::req::<i32>(&row, 0)?),
+        layout: parse_layout(exec::req::<&str>(&row, 1)?)?,
+    }))
+}
+
+/// The projection of `object_type` when it is complete, read in the caller's (snapshot)
+/// transaction: then its rows are what the EAV rows of that snapshot say.
+pub(crate) async fn complete(
+    c: &mut Client,
+    object_type: &str,
+) -> Result<Option<(i64, Arc<Layout>)>, Fail> {
+    let Some(row) = exec::row(c, sql::COMPLETE_PROJECTION_OF_TYPE, params![object_type]).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        i64::from(exec::req::<i32>(&row, 0)?),
+        parse_layout(exec::req::<&str>(&row, 1)?)?,
+    )))
+}
+
+/// After object `id` of `object_type` was created or written: its row made anew from its
+/// EAV rows (the object is locked by its write).
+pub(crate) async fn refresh(c: &mut Client, id: ObjectId, object_type: &str) -> Result<(), Fail> {
+    if let Some(p) = of_type(c, object_type).await? {
+        rebuild(c, &p, object_type, id - 1, id, false).await?;
+    }
+    Ok(())
+}
+
+/// After `writes` to object `id` of `object_type`: its row, when they name a projected
+/// property (other writes leave the projection and its indexes alone).
+pub(crate) async fn after_save(
+    c: &mut Client,
+    id: ObjectId,
+    object_type: &str,
+    writes: &[PropertyWrite],
+) -> Result<(), Fail> {
+    let Some(p) = of_type(c, object_type).await? else {
+        return Ok(());
+    };
+    if writes.iter().any(|w| p.layout.column(&w.name).is_some()) {
+        rebuild(c, &p, object_type, id - 1, id, false).await?;
+    }
+    Ok(())
+}
+
+/// After object `id` changed type from `old` to `new` (its `Objects` row already says
+/// `new`): its row moves from one projection to the other.
+pub(crate) async fn after_retype(
+    c: &mut Client,
+    id: ObjectId,
+    old: &str,
+    new: &str,
+) -> Result<(), Fail> {
+    if old == new {
+        return Ok(());
+    }
+    if let Some(p) = of_type(c, old).await? {
+        exec::execute(c, &delete_row(p.table), params![id]).await?;
+    }
+    refresh(c, id, new).await
+}
+
+async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
+    exec::rows(c, sql::PROJECTIONS, Vec::new())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                i64::from(exec::req::<i32>(r, 0)?),
+                exec::req::<&str>(r, 1)?.to_owned(),
+                exec::req::<&str>(r, 2)?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Makes the catalogue follow `config`, with the catalogue lock exclusive: a type whose
+/// layout changed gets its table made anew (empty, to be rebuilt); a type no longer
+/// declared loses its table. A new projection of a type without objects is complete at
+/// once.
+pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), Fail> {
+    exec::execute(c, sql::PROJECTIONS_LOCK_EXCLUSIVE, Vec::new()).await?;
+    let existing = catalogue(c).await?;
+    for (table, object_type, _) in &existing {
+        if config.types.get(object_type).and_then(Layout::of).is_none() {
+            exec::execute(c, &drop_table(*table), Vec::new()).await?;
+            exec::execute(c, sql::DELETE_PROJECTION, params![*table]).await?;
+        }
+    }
+    for (object_type, ty) in &config.types {
+        let Some(layout) = Layout::of(ty) else {
+            continue;
+        };
+        let text = layout_text(&layout)?;
+        let found = existing.iter().find(|(_, t, _)| t == object_type);
+        if found.is_some_and(|(_, _, old)| *old == text) {
+            continue;
+        }
+        let table = match found {
+            Some((table, _, _)) => {
+                exec::execute(c, &drop_table(*table), Vec::new()).await?;
+                exec::execute(c, sql::RELAYOUT_PROJECTION, params![*table, text]).await?;
+                *table
+            }
+            None => {
+                let row = exec::row(
+                    c,
+                    sql::INSERT_PROJECTION,
+                    params![object_type.as_str(), text],
+                )
+                .await?
+                .ok_or_else(|| {
+                    Fail::Store(StoreError::Database("INSERT returned no number".into()))
+                })?;
+                i64::from(exec::req::<i32>(&row, 0)?)
+            }
+        };
+        for statement in create_table(table, &layout) {
+            exec::execute(c, &statement, Vec::new()).await?;
+        }
+        let any = exec::row(c, sql::TYPE_HAS_OBJECTS, params![object_type.as_str()])
+            .await?
+            .map(|r| exec::req::<i32>(&r, 0))
+            .transpose()?
+            == Some(1);
+        if !any {
+            exec::execute(c, sql::PROJECTION_COMPLETE, params![table, now()]).await?;
+        }
+        tracing::info!(
+            object_type,
+            table,
+            "projection laid out; it is rebuilt from the objects"
+        );
+    }
+    Ok(())
+}
+
+/// Every projection rebuilt whole from the EAV rows and complete (an import wrote those
+/// directly).
+pub(crate) async fn rebuild_all(c: &mut Client) -> Result<(), Fail> {
+    exec::execute(c, sql::PROJECTIONS_LOCK_EXCLUSIVE, Vec::new()).await?;
+    for (table, object_type, layout) in catalogue(c).await? {
+        let p = Projection {
+            table,
+            layout: parse_layout(&layout)?,
+        };
+        rebuild(c, &p, &object_type, 0, ObjectId::MAX, false).await?;
+        exec::execute(c, sql::PROJECTION_COMPLETE, params![table, now()]).await?;
+    }
+    Ok(())
+}
+
+/// One rebuild step of the first incomplete projection: the next [`BATCH`] objects, in the
+/// caller's transaction. `None` when every projection is complete.
+pub(crate) async fn build_batch(c: &mut Client) -> Result<Option<ProjectionStatus>, Fail> {
+    exec::execute(c, sql::PROJECTION_BUILD_LOCK, Vec::new()).await?;
+    let Some(row) = exec::row(c, sql::NEXT_INCOMPLETE_PROJECTION, Vec::new()).await? else {
+        return Ok(None);
+    };
+    let p = Projection {
+        table: i64::from(exec::req::<i32>(&row, 0)?),
+        layout: parse_layout(exec::req::<&str>(&row, 2)?)?,
+    };
+    let object_type = exec::req::<&str>(&row, 1)?.to_owned();
+    let after: i64 = exec::req(&row, 3)?;
+    let upto = super::config::batch_end(c, &object_type, after, BATCH).await?;
+    let at = now();
+    match upto {
+        Some(upto) => {
+            rebuild(c, &p, &object_type, after, upto, true).await?;
+            exec::execute(c, sql::PROJECTION_BUILT_UP_TO, params![p.table, upto, at]).await?;
+        }
+        None => {
+            exec::execute(c, sql::PROJECTION_COMPLETE, params![p.table, at]).await?;
+            tracing::info!(object_type, table = p.table, "projection complete");
+        }
+    }
+    Ok(Some(ProjectionStatus {
+        object_type,
+        built_up_to: upto,
+        claimed_at: Some(exec::utc(at)),
+    }))
+}
+
+/// Every projection's state.
+pub(crate) async fn status(c: &mut Client) -> Result<Vec<ProjectionStatus>, Fail> {
+    exec::rows(c, sql::PROJECTION_STATUS, Vec::new())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ProjectionStatus {
+                object_type: exec::req::<&str>(r, 0)?.to_owned(),
+                built_up_to: exec::get::<i64>(r, 1)?,
+                claimed_at: exec::get::<chrono::NaiveDateTime>(r, 2)?.map(exec::utc),
+            })
+        })
+        .collect()
+}
+
+/// `datastore reindex`: the catalogue made to follow the stored DSConfig, then the
+/// projections of `object_type` (all when `None`) emptied and marked to be rebuilt. Returns
+/// the types marked.
+pub(crate) async fn reset(c: &mut Client, object_type: Option<&str>) -> Result<Vec<String>, Fail> {
+    if let Some(stored) = super::config::stored_config(c).await? {
+        sync_layouts(c, &stored.config).await?;
+    } else {
+        exec::execute(c, sql::PROJECTIONS_LOCK_EXCLUSIVE, Vec::new()).await?;
+    }
+    let chosen: Vec<(i64, String)> = catalogue(c)
+        .await?
+        .into_iter()
+        .filter(|(_, t, _)| object_type.is_none_or(|o| o == t))
+        .map(|(table, t, _)| (table, t))
+        .collect();
+    if let Some(t) = object_type.filter(|_| chosen.is_empty()) {
+        return Err(Fail::Store(StoreError::Config(format!(
+            "`{t}` has no projection: only types the DSConfig declares with properties have one"
+        ))));
+    }
+    for (table, _) in &chosen {
+        exec::execute(c, &empty_table(*table), Vec::new()).await?;
+        exec::execute(c, sql::PROJECTION_RESET, params![*table]).await?;
+    }
+    Ok(chosen.into_iter().map(|(_, t)| t).collect())
+}

@@ -1,0 +1,679 @@
+//! The projections on SQL Server hold exactly what the EAV rows say: random data written
+//! through every write path (new objects, saves, deletes of properties, archives, retypes,
+//! drops, an import), a DSConfig change, `datastore reindex`, and two stores on one database
+//! (one writing while the other re-lays out and rebuilds). Each projection row is compared
+//! with the object's properties read from `dbo.Properties`. Runs on the TDS server of
+//! `DATASTORE_TEST_MSSQL_URL`; skipped without it. Also the snapshots of the dynamic DDL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+use serde_json::{json, Map, Value};
+
+use super::connect::ConnectOptions;
+use super::exec::{self, Param};
+use super::pool::Client;
+use super::{admin, projection, query, sql, MssqlStore};
+use crate::dsconfig::{self, Config};
+use crate::query::plan::QueryPlan;
+use crate::query::resolve::{self, Paging};
+use crate::service::{ActiveConfig, Datastore};
+use crate::store::sqlite::projection::Layout;
+use crate::store::{ImportItem, Page, Store, StoreOptions, Walk};
+
+const CONFIG: &str = r#"
+[[lists.S]]
+code = "A"
+value = "Active"
+
+[[lists.S]]
+code = "I"
+value = "Inactive"
+
+[types.City.properties]
+name = "String"
+
+[types.Company.properties]
+name = "String"
+city = { type = "Lookup", objectType = "City", display = "name" }
+
+[types.P]
+index = ["status, born", "last, age"]
+
+[types.P.properties]
+first = "String"
+last = "String"
+age = "Integer"
+born = "Date"
+active = "Switch"
+status = { type = "List", list = "S" }
+company = { type = "Lookup", objectType = "Company", display = "name" }
+tags = "JsonArray"
+score = "Number"
+"#;
+
+fn config(extra: &str) -> Config {
+    dsconfig::parse_files(&[(
+        std::path::PathBuf::from("t.toml"),
+        format!("{CONFIG}{extra}"),
+    )])
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+const FIRSTS: [&str; 4] = ["Ann", "ann", "Émile", "Zoë"];
+const LASTS: [&str; 4] = ["Doe", "doe", "Meier", "Müller"];
+const DATES: [&str; 3] = ["01-01-1990", "15-06-1990", "31-12-1969"];
+
+fn person() -> impl Strategy<Value = Map<String, Value>> {
+    (
+        prop::option::of(0..FIRSTS.len()),
+        prop::option::of(0..LASTS.len()),
+        prop::option::of(0i64..4),
+        prop::option::of(0..DATES.len()),
+        prop::option::of(any::<bool>()),
+        prop::option::of(any::<bool>()),
+        prop::option::of(0usize..2),
+        prop::option::of(prop::collection::vec(0i64..3, 0..3)),
+        prop::option::of(-2i8..3),
+    )
+        .prop_map(
+            |(first, last, age, born, active, status, company, tags, score)| {
+                let mut m = Map::new();
+                let mut put = |k: &str, v: Option<Value>| {
+                    if let Some(v) = v {
+                        m.insert(k.to_owned(), v);
+                    }
+                };
+                put("first", first.map(|i| json!(FIRSTS[i])));
+                put("last", last.map(|i| json!(LASTS[i])));
+                put("age", age.map(|a| json!(a)));
+                put("born", born.map(|i| json!(DATES[i])));
+                put("active", active.map(|a| json!(a)));
+                put("status", status.map(|s| json!(if s { "A" } else { "I" })));
+                // The companies' index: replaced by an id when written.
+                put("company", company.map(|c| json!(c)));
+                put("tags", tags.map(|t| json!(t)));
+                put("score", score.map(|s| json!(f64::from(s) * 1.5)));
+                m
+            },
+        )
+}
+
+#[derive(Debug, Clone)]
+enum Change {
+    Save(usize, Map<String, Value>),
+    Unset(usize, &'static str),
+    Archive(usize),
+    Retype(usize),
+    Drop(usize),
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    let i = any::<prop::sample::Index>().prop_map(|i| i.index(usize::MAX));
+    prop_oneof![
+        3 => (i.clone(), person()).prop_map(|(i, p)| Change::Save(i, p)),
+        2 => (i.clone(), prop::sample::select(vec!["age", "last", "status", "company", "first"]))
+            .prop_map(|(i, n)| Change::Unset(i, n)),
+        1 => i.clone().prop_map(Change::Archive),
+        1 => i.clone().prop_map(Change::Retype),
+        1 => i.prop_map(Change::Drop),
+    ]
+}
+
+fn case() -> impl Strategy<Value = (Vec<Map<String, Value>>, Vec<Change>)> {
+    (
+        prop::collection::vec(person(), 0..12),
+        prop::collection::vec(change(), 0..10),
+    )
+}
+
+struct Db {
+    url: String,
+    name: String,
+    db_url: String,
+}
+
+impl Db {
+    async fn create(suffix: &str) -> Option<Db> {
+        let url = std::env::var("DATASTORE_TEST_MSSQL_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
+        // Named as the API tests name theirs, so that their clean-up drops a leftover.
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let name = format!("dstest_{seconds}_{}_{suffix}", std::process::id());
+        let db_url = admin::database_url_with(&url, &name).unwrap();
+        let client = admin::connect_creating(&ConnectOptions::parse(&db_url).unwrap())
+            .await
+            .unwrap();
+        drop(client.close().await);
+        Some(Db { url, name, db_url })
+    }
+
+    async fn client(&self) -> Client {
+        admin::connect_creating(&ConnectOptions::parse(&self.db_url).unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn store(&self) -> Arc<dyn Store> {
+        Arc::new(
+            MssqlStore::open(&self.db_url, &StoreOptions::default())
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn drop(self) {
+        admin::drop_database(&self.url, &self.name, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+}
+
+async fn datastore(store: Arc<dyn Store>, config: Config) -> Datastore {
+    let applied = store.apply_config(&config).await.unwrap();
+    let active = ActiveConfig::new(config, applied.version, chrono_tz::Tz::UTC, 1000);
+    Datastore::new(store, Arc::new(active))
+}
+
+fn id(v: Value) -> i64 {
+    v["objectId"].as_i64().unwrap()
+}
+
+/// Cities and companies; the companies' ids.
+async fn companies(ds: &Datastore) -> Vec<i64> {
+    let mut cities = Vec::new();
+    for name in ["Berlin", "Bonn"] {
+        let m = json!({ "name": name }).as_object().unwrap().clone();
+        cities.push(id(ds.new_object("City", Some(m)).await.unwrap()));
+    }
+    let mut out = Vec::new();
+    for (c, city) in cities.iter().enumerate() {
+        let m = json!({ "name": format!("Co {c}"), "city": city })
+            .as_object()
+            .unwrap()
+            .clone();
+        out.push(id(ds.new_object("Company", Some(m)).await.unwrap()));
+    }
+    out
+}
+
+fn with_companies(p: &Map<String, Value>, companies: &[i64]) -> Map<String, Value> {
+    let mut p = p.clone();
+    if let Some(c) = p.get("company").and_then(Value::as_u64) {
+        p.insert("company".into(), json!(companies[c as usize]));
+    }
+    p
+}
+
+/// Writes the people and applies the changes (a refused change is fine: the data is what
+/// the writes made it).
+async fn write(ds: &Datastore, people: &[Map<String, Value>], changes: &[Change]) {
+    let companies = companies(ds).await;
+    let mut ids = Vec::new();
+    for p in people {
+        let m = with_companies(p, &companies);
+        ids.push(id(ds.new_object("P", Some(m)).await.unwrap()));
+    }
+    for c in changes {
+        if ids.is_empty() {
+            break;
+        }
+        let pick = |i: &usize| ids[*i % ids.len()];
+        let _ = match c {
+            Change::Save(i, p) => {
+                ds.save_properties(pick(i), with_companies(p, &companies))
+                    .await
+            }
+            Change::Unset(i, name) => ds.save_property(pick(i), name, Value::Null).await,
+            Change::Archive(i) => ds.change_object_type(pick(i), "ARCH_P").await,
+            Change::Retype(i) => ds.change_object_type(pick(i), "Other").await,
+            Change::Drop(i) => ds.drop_object(pick(i), Vec::new()).await,
+        };
+    }
+}
+
+/// A projected value as compared: (v, d, n) of one column.
+type Cell = (Option<String>, Option<f64>, Option<i32>);
+
+/// Every projection's rows equal what the EAV rows of its type's objects say, and every
+/// projection is complete (`complete`) or not checked yet.
+async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
+    let catalogue = exec::rows(c, sql::PROJECTIONS, Vec::new()).await.unwrap();
+    let mut checked = 0;
+    for r in &catalogue {
+        let table = i64::from(exec::req::<i32>(r, 0).unwrap());
+        let object_type = exec::req::<&str>(r, 1).unwrap().to_owned();
+        let layout: Layout = serde_json::from_str(exec::req::<&str>(r, 2).unwrap()).unwrap();
+        let status = exec::row(
+            c,
+            "SELECT BuiltUpTo FROM dbo.Projections WHERE TableNo = @P1",
+            vec![Param::Int(table)],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let built: Option<i64> = exec::get(&status, 0).unwrap();
+        if built.is_some() {
+            if complete {
+                return Err(format!("{object_type}: not complete ({built:?})"));
+            }
+            continue;
+        }
+        checked += 1;
+        // What the EAV rows say.
+        let mut expected: std::collections::BTreeMap<i64, Vec<Cell>> = Default::default();
+        let rows = exec::rows(
+            c,
+            "SELECT o.ObjectId, p.PropertyName, p.PropertyType, p.PropertyValue, \
+             p.PropertyAsDouble FROM dbo.Objects AS o LEFT JOIN dbo.Properties AS p \
+             ON p.OwnerObjectId = o.ObjectId WHERE o.ObjectType = @P1",
+            vec![Param::Text(object_type.clone())],
+        )
+        .await
+        .unwrap();
+        for row in &rows {
+            let oid: i64 = exec::req(row, 0).unwrap();
+            let cells = expected
+                .entry(oid)
+                .or_insert_with(|| vec![(None, None, None); layout.columns.len()]);
+            let Some(name) = exec::get::<&str>(row, 1).unwrap() else {
+                continue;
+            };
+            let Some(i) = layout.columns.iter().position(|c| c.name == name) else {
+                continue;
+            };
+            let lookup = layout.columns[i].lookup;
+            let ty: &str = exec::req(row, 2).unwrap();
+            cells[i] = (
+                exec::text(row, 3).unwrap(),
+                exec::get::<f64>(row, 4).unwrap(),
+                (lookup && ty != "Lookup").then_some(1),
+            );
+        }
+        // What the projection holds.
+        let mut select = vec!["ObjectId".to_owned()];
+        for col in &layout.columns {
+            let k = col.no;
+            select.push(format!("v{k}"));
+            select.push(format!("d{k}"));
+            select.push(if col.lookup {
+                format!("n{k}")
+            } else {
+                "CAST(NULL AS int)".into()
+            });
+        }
+        let sql = format!("SELECT {} FROM dbo.Proj_{table}", select.join(", "));
+        let mut found: std::collections::BTreeMap<i64, Vec<Cell>> = Default::default();
+        for row in exec::rows(c, &sql, Vec::new()).await.unwrap() {
+            let cells = (0..layout.columns.len())
+                .map(|i| {
+                    (
+                        exec::text(&row, 1 + 3 * i).unwrap(),
+                        exec::get::<f64>(&row, 2 + 3 * i).unwrap(),
+                        exec::get::<i32>(&row, 3 + 3 * i).unwrap(),
+                    )
+                })
+                .collect();
+            found.insert(exec::req(&row, 0).unwrap(), cells);
+        }
+        if found != expected {
+            return Err(format!(
+                "{object_type} (Proj_{table}):\n projection {found:?}\n EAV        {expected:?}"
+            ));
+        }
+    }
+    if complete && checked != 3 {
+        return Err(format!("{checked} projections checked, not 3"));
+    }
+    Ok(())
+}
+
+async fn build(store: &dyn Store) {
+    crate::service::projections::build_all(store).await.unwrap();
+}
+
+/// A random comparison of the language over `P`.
+fn comparison() -> impl Strategy<Value = String> {
+    let op = prop::sample::select(vec!["==", "!=", ">", "<", ">=", "<="]);
+    prop_oneof![
+        (op.clone(), 0i64..5).prop_map(|(o, n)| format!("age {o} {n}")),
+        (op.clone(), 0..DATES.len()).prop_map(|(o, i)| format!("born {o} \"{}\"", DATES[i])),
+        (op.clone(), -3i8..4).prop_map(|(o, n)| format!("score {o} {}", f64::from(n) * 1.5)),
+        (op, 0..LASTS.len()).prop_map(|(o, i)| format!("last {o} \"{}\"", LASTS[i])),
+        (0..FIRSTS.len()).prop_map(|i| format!("first == \"{}\"", FIRSTS[i])),
+        prop::sample::select(vec!["D", "d", "M", "Mü"])
+            .prop_map(|p| format!("last startswith \"{p}\"")),
+        prop::sample::select(vec!["o", "E", "ü", "nn", ""])
+            .prop_map(|p| format!("first like \"{p}\"")),
+        prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("status {o} \"A\"")),
+        prop::sample::select(vec!["true", "false"]).prop_map(|b| format!("active == {b}")),
+        (
+            prop::sample::select(vec![
+                "age", "last", "status", "born", "company", "tags", "first"
+            ]),
+            prop::sample::select(vec!["==", "!="])
+        )
+            .prop_map(|(p, o)| format!("{p} {o} null")),
+        (0i64..3).prop_map(|n| format!("tags == {n}")),
+        prop::sample::select(vec!["Berlin", "Bonn"])
+            .prop_map(|c| format!("company.city.name == \"{c}\"")),
+        prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("company.name {o} \"Co 1\"")),
+    ]
+}
+
+fn query_text() -> impl Strategy<Value = String> {
+    let condition = comparison().prop_recursive(3, 10, 3, |inner| {
+        (
+            prop::sample::select(vec![" and ", " or "]),
+            prop::collection::vec(inner, 2..4),
+        )
+            .prop_map(|(glue, parts)| format!("({})", parts.join(glue)))
+    });
+    let key = prop::sample::select(vec![
+        "age", "last", "born", "status", "score", "first", "active", "company", "objectId",
+    ]);
+    (
+        prop::option::of(condition),
+        prop::collection::vec((key, any::<bool>()), 0..3),
+        prop::option::of(0u64..5),
+        prop::option::of(1u64..8),
+    )
+        .prop_map(|(cond, order, offset, limit)| {
+            let mut q = cond.unwrap_or_default();
+            if !order.is_empty() {
+                let keys: Vec<String> = order
+                    .iter()
+                    .map(|(k, d)| format!("{k}{}", if *d { " desc" } else { "" }))
+                    .collect();
+                q.push_str(&format!(" order by {}", keys.join(", ")));
+            }
+            if let Some(o) = offset {
+                q.push_str(&format!(" offset {o}"));
+            }
+            if let Some(l) = limit {
+                q.push_str(&format!(" limit {l}"));
+            }
+            q
+        })
+}
+
+fn ids(page: &Page) -> Vec<i64> {
+    page.objects.iter().map(|o| o.id).collect()
+}
+
+/// The ids of every page of a cursor walk, `run` reading one page.
+async fn walk(c: &mut Client, plan: &QueryPlan, proj: Option<(i64, Arc<Layout>)>) -> Vec<i64> {
+    let mut page_plan = plan.clone();
+    page_plan.offset = 0;
+    page_plan.limit = 3;
+    page_plan.walk = Walk {
+        count: false,
+        ..Walk::default()
+    };
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let page = query::run_with(c, &page_plan, None, proj.clone())
+            .await
+            .unwrap();
+        out.extend(ids(&page));
+        match page.next {
+            Some(seek) => {
+                page_plan.walk.after = Some(seek);
+                page_plan.walk.head = page.head;
+            }
+            None => return out,
+        }
+    }
+    panic!("the walk does not end");
+}
+
+/// Each query answers the same (count, page, objects, a cursor walk) from the projection
+/// as from the EAV rows.
+async fn compare_queries(c: &mut Client, ds: &Datastore, queries: &[String]) -> Result<(), String> {
+    let proj = projection::complete(c, "P")
+        .await
+        .unwrap()
+        .ok_or("P's projection is not complete")?;
+    for text in queries {
+        let parsed = crate::query::parse(text).map_err(|e| format!("{text}: {e:?}"))?;
+        let paging = Paging {
+            offset: None,
+            limit: None,
+            max_results: 1000,
+        };
+        let plan = resolve::resolve(&parsed, "P", ds.schema().as_ref(), paging)
+            .map_err(|e| format!("{text}: {e}"))?;
+        let eav = query::run_with(c, &plan, None, None).await.unwrap();
+        let fast = query::run_with(c, &plan, None, Some(proj.clone()))
+            .await
+            .unwrap();
+        if (fast.total, ids(&fast)) != (eav.total, ids(&eav)) || fast.objects != eav.objects {
+            return Err(format!(
+                "`{text}`: projection {} {:?}, EAV {} {:?}",
+                fast.total,
+                ids(&fast),
+                eav.total,
+                ids(&eav)
+            ));
+        }
+        if plan.location.is_none() {
+            let (a, b) = (
+                walk(c, &plan, None).await,
+                walk(c, &plan, Some(proj.clone())).await,
+            );
+            if a != b {
+                return Err(format!("`{text}` walked: projection {b:?}, EAV {a:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_eav_rows() {
+    let Some(db) = Db::create("proj").await else {
+        eprintln!("skipped: DATASTORE_TEST_MSSQL_URL is not set");
+        return;
+    };
+    let store = db.store().await;
+    let ds = datastore(store.clone(), config("")).await;
+    build(store.as_ref()).await;
+    let mut client = db.client().await;
+    let mut runner = TestRunner::default();
+    let strategy = case();
+    let queries = prop::collection::vec(query_text(), 8);
+    for n in 0..12 {
+        let (people, changes) = strategy.new_tree(&mut runner).unwrap().current();
+        let queries = queries.new_tree(&mut runner).unwrap().current();
+        exec::execute(&mut client, sql::CLEAR_DATA, Vec::new())
+            .await
+            .unwrap();
+        write(&ds, &people, &changes).await;
+        if let Err(e) = check(&mut client, true).await {
+            panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
+        }
+        if let Err(e) = compare_queries(&mut client, &ds, &queries).await {
+            panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
+        }
+    }
+    // `datastore reindex`: emptied, rebuilt from the EAV rows, equal again.
+    let marked = store.reset_projections(None).await.unwrap();
+    assert_eq!(marked, ["City", "Company", "P"]);
+    let rows = exec::row(
+        &mut client,
+        "SELECT COUNT(*) FROM dbo.Projections WHERE BuiltUpTo IS NULL",
+        Vec::new(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(exec::req::<i32>(&rows, 0).unwrap(), 0, "all marked");
+    build(store.as_ref()).await;
+    check(&mut client, true).await.unwrap();
+    // An export imported back: the projections are rebuilt in the import's transaction.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let collect = async move {
+        let mut batches = Vec::new();
+        while let Some(b) = rx.recv().await {
+            batches.push(b);
+        }
+        batches
+    };
+    let (exported, batches) = tokio::join!(store.export_data(tx), collect);
+    exported.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(batches.len() + 1);
+    for data in batches {
+        tx.send(ImportItem::Batch {
+            first_line: 0,
+            data,
+        })
+        .await
+        .unwrap();
+    }
+    tx.send(ImportItem::End).await.unwrap();
+    store.import_data(rx, true).await.unwrap();
+    check(&mut client, true).await.unwrap();
+    // A DSConfig that changes P's layout: P is laid out anew and rebuilt.
+    drop(ds);
+    let ds = datastore(store.clone(), config("nick = \"String\"\n")).await;
+    build(store.as_ref()).await;
+    check(&mut client, true).await.unwrap();
+    let people: Vec<i64> = exec::rows(
+        &mut client,
+        "SELECT ObjectId FROM dbo.Objects WHERE ObjectType = N'P'",
+        Vec::new(),
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| exec::req(r, 0).unwrap())
+    .collect();
+    if let Some(first) = people.first() {
+        let m = json!({ "nick": "Al", "age": 9 })
+            .as_object()
+            .unwrap()
+            .clone();
+        ds.save_properties(*first, m).await.unwrap();
+        check(&mut client, true).await.unwrap();
+    }
+    drop(client.close().await);
+    drop(ds);
+    drop(store);
+    db.drop().await;
+}
+
+/// Two stores on one database: one writes while the other applies DSConfigs that lay P out
+/// anew and reindexes, rebuilding each time; afterwards every projection equals the EAV rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_beside_another_process_relaying_out_and_rebuilding_never_leaves_a_difference() {
+    let Some(db) = Db::create("projrace").await else {
+        eprintln!("skipped: DATASTORE_TEST_MSSQL_URL is not set");
+        return;
+    };
+    let writer_store = db.store().await;
+    let ds = datastore(writer_store.clone(), config("")).await;
+    let companies = companies(&ds).await;
+    let other = db.store().await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rebuilder = {
+        let other = other.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                round += 1;
+                if round % 2 == 0 {
+                    let extra = if round % 4 == 0 {
+                        "nick = \"String\"\n"
+                    } else {
+                        ""
+                    };
+                    other.apply_config(&config(extra)).await.unwrap();
+                } else {
+                    other.reset_projections(None).await.unwrap();
+                }
+                build(other.as_ref()).await;
+            }
+            round
+        })
+    };
+    let mut runner = TestRunner::default();
+    let strategy = prop::collection::vec(person(), 40);
+    let people = strategy.new_tree(&mut runner).unwrap().current();
+    let mut ids = Vec::new();
+    for (i, p) in people.iter().enumerate() {
+        // A write converted under a DSConfig replaced meanwhile is refused: fine.
+        if let Ok(v) = ds
+            .new_object("P", Some(with_companies(p, &companies)))
+            .await
+        {
+            ids.push(id(v));
+        }
+        if let Some(&target) = ids.get(i / 2) {
+            let _ = ds
+                .save_properties(
+                    target,
+                    with_companies(&people[(i + 1) % people.len()], &companies),
+                )
+                .await;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = rebuilder.await.unwrap();
+    assert!(rounds > 0);
+    build(other.as_ref()).await;
+    let mut client = db.client().await;
+    check(&mut client, true).await.unwrap();
+    drop(client.close().await);
+    drop((ds, writer_store, other));
+    db.drop().await;
+}
+
+#[test]
+fn rendered_projection_ddl_and_rebuild() {
+    let config = config("");
+    let layout = Layout::of(&config.types["P"]).unwrap();
+    let mut out = projection::create_table(7, &layout).join(";\n");
+    out.push_str(";\n");
+    out.push_str(&projection::drop_table(7));
+    out.push_str(";\n");
+    out.push_str(&projection::delete_row(7));
+    out.push_str(";\n");
+    out.push_str(&projection::empty_table(7));
+    out.push_str(";\n");
+    out.push_str(&projection::rebuild_sql(7, &layout, false));
+    out.push_str(";\n");
+    out.push_str(&projection::rebuild_sql(7, &layout, true));
+    insta::assert_snapshot!("projection_p", out);
+}
+
+/// The sample queries over Person as read from its projection (table 9).
+#[test]
+fn rendered_t_sql_of_the_sample_queries_on_a_projection() {
+    use crate::query::sample::{plan, SNAPSHOT_QUERIES};
+    let config =
+        dsconfig::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/dsconfig").as_ref()).unwrap();
+    let layout = Arc::new(Layout::of(&config.types["Person"]).unwrap());
+    let mut out = String::new();
+    for (name, object_type, text) in SNAPSHOT_QUERIES {
+        if *object_type != "Person" {
+            continue;
+        }
+        let built = query::build_projected(
+            &plan(object_type, text),
+            &super::walk::Stable::default(),
+            Some((9, layout.clone())),
+        );
+        out.push_str(&format!(
+            "-- {name}: {text}\n{}\n-- params: {:?}\n\n",
+            built.sql, built.params
+        ));
+    }
+    insta::assert_snapshot!("projected_queries", out);
+}
