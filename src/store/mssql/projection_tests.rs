@@ -385,21 +385,7 @@ fn query_text() -> impl Strategy<Value = String> {
         prop::option::of(1u64..8),
     )
         .prop_map(|(cond, order, offset, limit)| {
-            let mut q = cond.unwrap_or_default();
-            if !order.is_empty() {
-                let keys: Vec<String> = order
-                    .iter()
-                    .map(|(k, d)| format!("{k}{}", if *d { " desc" } else { "" }))
-                    .collect();
-                q.push_str(&format!(" order by {}", keys.join(", ")));
-            }
-            if let Some(o) = offset {
-                q.push_str(&format!(" offset {o}"));
-            }
-            if let Some(l) = limit {
-                q.push_str(&format!(" limit {l}"));
-            }
-            q
+            crate::store::sqlite::projection_tests::query_of(cond, &order, offset, limit)
         })
 }
 

@@ -23,7 +23,7 @@ mod objects;
 mod projected;
 pub(crate) mod projection;
 #[cfg(test)]
-mod projection_tests;
+pub(crate) mod projection_tests;
 mod query;
 #[cfg(test)]
 mod query_tests;

@@ -194,6 +194,30 @@ pub(super) fn condition() -> impl Strategy<Value = String> {
     })
 }
 
+/// A query of the language: `cond`, ordered by `order` (key, descending), paged.
+pub(crate) fn query_of(
+    cond: Option<String>,
+    order: &[(&str, bool)],
+    offset: Option<u64>,
+    limit: Option<u64>,
+) -> String {
+    let mut q = cond.unwrap_or_default();
+    if !order.is_empty() {
+        let keys: Vec<String> = order
+            .iter()
+            .map(|(k, d)| format!("{k}{}", if *d { " desc" } else { "" }))
+            .collect();
+        q.push_str(&format!(" order by {}", keys.join(", ")));
+    }
+    if let Some(o) = offset {
+        q.push_str(&format!(" offset {o}"));
+    }
+    if let Some(l) = limit {
+        q.push_str(&format!(" limit {l}"));
+    }
+    q
+}
+
 fn query_text() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
         "age",
@@ -213,23 +237,7 @@ fn query_text() -> impl Strategy<Value = String> {
         prop::option::of(0u64..8),
         prop::option::of(0u64..12),
     )
-        .prop_map(|(cond, order, offset, limit)| {
-            let mut q = cond.unwrap_or_default();
-            if !order.is_empty() {
-                let keys: Vec<String> = order
-                    .iter()
-                    .map(|(k, d)| format!("{k}{}", if *d { " desc" } else { "" }))
-                    .collect();
-                q.push_str(&format!(" order by {}", keys.join(", ")));
-            }
-            if let Some(o) = offset {
-                q.push_str(&format!(" offset {o}"));
-            }
-            if let Some(l) = limit {
-                q.push_str(&format!(" limit {l}"));
-            }
-            q
-        })
+        .prop_map(|(cond, order, offset, limit)| query_of(cond, &order, offset, limit))
 }
 
 fn table_view() -> impl Strategy<Value = (Vec<Filter>, Vec<Order>, u64, u64)> {
