@@ -14,6 +14,10 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::store::StoreError;
 
+/// The writer's own auto-checkpoint, in WAL pages: bounds the WAL (about 40 MB) when the
+/// checkpointer cannot catch up with a steady writer.
+pub(super) const WRITER_BACKSTOP_PAGES: i64 = 10_000;
+
 /// How often the WAL is checkpointed.
 const EVERY: Duration = Duration::from_millis(50);
 

@@ -203,8 +203,15 @@ impl SqliteStore {
         let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let taken = queued.clone();
         // The writer leaves checkpoints to a thread of their own (see `checkpoint`): it
-        // stops when the writer does, which drops `running`.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // stops when the writer does, which drops `running`. Its own auto-checkpoint stays
+        // as a backstop at 10,000 pages: a PASSIVE checkpoint beside a steady writer may
+        // never catch up with the WAL's end, and only a checkpoint that does lets the next
+        // write start the WAL over; the writer's finds most frames copied already.
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_BACKSTOP_PAGES,
+        )?;
         let (running, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -845,7 +852,7 @@ mod tests {
             };
             ids.push(store.new_object(new).await.unwrap().id);
         }
-        // The writer never checkpoints (wal_autocheckpoint = 0): only the checkpointer
+        // The writer checkpoints only past 10,000 WAL pages: only the checkpointer
         // thread can have copied the objects into the file itself. A copy of the file
         // without its WAL shows what is there.
         let copy = dir.path().join("copy.db");
