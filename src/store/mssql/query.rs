@@ -64,6 +64,14 @@ struct Renderer {
     proj: Option<Arc<Layout>>,
 }
 
+/// Where one property's value is stored, for [`Renderer::value_test`].
+struct Columns {
+    value: String,
+    double: String,
+    /// The indexed 400-character prefix of `value`, if it has one.
+    prefix: Option<String>,
+}
+
 impl Renderer {
     fn alias(&mut self, prefix: &str) -> String {
         self.next += 1;
@@ -130,36 +138,15 @@ impl Renderer {
         let name = self.b.bind(property);
         let predicate = match test {
             Test::Has(_) | Test::System { .. } => String::new(),
-            Test::Double { cmp, value, .. } => {
-                format!(
-                    " AND {p}.PropertyAsDouble {} {}",
-                    relational(*cmp),
-                    self.b.bind(*value)
-                )
-            }
-            Test::OneOf { values, .. } => {
-                let j = self.alias("j");
-                let list = crate::query::plan::json_numbers(values);
-                format!(
-                    " AND {p}.PropertyAsDouble IN (SELECT CAST({j}.[value] AS float) FROM OPENJSON({}) AS {j})",
-                    self.b.bind(list)
-                )
-            }
-            Test::Text {
-                cmp: Cmp::Eq,
-                value,
-                ..
-            } => {
-                // The prefix column is what the (PropertyName, PropertyValuePrefix) index seeks.
-                let v = self.b.bind(value.as_str());
-                let exact = text_equals(&format!("{p}.PropertyValue"), &v);
-                format!(" AND {p}.PropertyValuePrefix = LEFT({v}, 400) AND {exact}")
-            }
-            Test::Text { cmp, value, .. } => {
-                format!(
-                    " AND {}",
-                    self.text(&format!("{p}.PropertyValue"), *cmp, value)
-                )
+            Test::Double { .. } | Test::OneOf { .. } | Test::Text { .. } => {
+                let columns = Columns {
+                    value: format!("{p}.PropertyValue"),
+                    double: format!("{p}.PropertyAsDouble"),
+                    // What the (PropertyName, PropertyValuePrefix) index seeks.
+                    prefix: Some(format!("{p}.PropertyValuePrefix")),
+                };
+                let predicate = self.value_test(&columns, test).unwrap_or_default();
+                format!(" AND {predicate}")
             }
             Test::Element { cmp, value, .. } => {
                 let e = self.alias("e");
@@ -245,14 +232,36 @@ impl Renderer {
         let has = format!("pj.v{k} IS NOT NULL");
         let predicate = match test {
             Test::Has(_) => return Some(format!("({has})")),
+            _ => {
+                let columns = Columns {
+                    value: format!("pj.v{k}"),
+                    double: format!("pj.d{k}"),
+                    // What the projection's text indexes seek.
+                    prefix: (!column.by_value).then(|| format!("pj.p{k}")),
+                };
+                self.value_test(&columns, test)?
+            }
+        };
+        Some(format!("({predicate} AND {has})"))
+    }
+
+    /// A number or text test on one property's stored `columns` (its EAV row or its
+    /// projection columns); `None` for the other tests.
+    fn value_test(&mut self, columns: &Columns, test: &Test) -> Option<String> {
+        let Columns {
+            value: text,
+            double,
+            prefix,
+        } = columns;
+        Some(match test {
             Test::Double { cmp, value, .. } => {
-                format!("pj.d{k} {} {}", relational(*cmp), self.b.bind(*value))
+                format!("{double} {} {}", relational(*cmp), self.b.bind(*value))
             }
             Test::OneOf { values, .. } => {
                 let j = self.alias("j");
                 let list = crate::query::plan::json_numbers(values);
                 format!(
-                    "pj.d{k} IN (SELECT CAST({j}.[value] AS float) FROM OPENJSON({}) AS {j})",
+                    "{double} IN (SELECT CAST({j}.[value] AS float) FROM OPENJSON({}) AS {j})",
                     self.b.bind(list)
                 )
             }
@@ -262,18 +271,15 @@ impl Renderer {
                 ..
             } => {
                 let v = self.b.bind(value.as_str());
-                let exact = text_equals(&format!("pj.v{k}"), &v);
-                if column.by_value {
-                    exact
-                } else {
-                    // The prefix column is what the projection's text indexes seek.
-                    format!("pj.p{k} = LEFT({v}, 400) AND {exact}")
+                let exact = text_equals(text, &v);
+                match prefix {
+                    Some(prefix) => format!("{prefix} = LEFT({v}, 400) AND {exact}"),
+                    None => exact,
                 }
             }
-            Test::Text { cmp, value, .. } => self.text(&format!("pj.v{k}"), *cmp, value),
+            Test::Text { cmp, value, .. } => self.text(text, *cmp, value),
             _ => return None,
-        };
-        Some(format!("({predicate} AND {has})"))
+        })
     }
 
     fn cond(&mut self, c: &Cond) -> String {
