@@ -127,12 +127,17 @@ enum Inner<'c> {
 
 impl Transaction<'_> {
     /// Commits (or releases the savepoint: the group commits it).
+    /// A commit that fails rolls back, and so drops the change rows recorded under it.
     pub(crate) fn commit(mut self) -> rusqlite::Result<()> {
-        match self.inner.take() {
+        let done = match self.inner.take() {
             Some(Inner::Own(tx)) => tx.commit(),
             Some(Inner::Nested(sp)) => sp.commit(),
             None => Ok(()),
+        };
+        if done.is_err() {
+            super::changes::discard_pending(self.mark);
         }
+        done
     }
 }
 

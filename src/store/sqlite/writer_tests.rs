@@ -274,3 +274,18 @@ fn a_jobs_changes_commit_with_it_and_go_with_its_rollback() {
     tx.commit().unwrap();
     assert_eq!(logged(&dir), vec![1, 3, 4]);
 }
+
+#[test]
+fn a_transaction_whose_commit_fails_drops_the_changes_recorded_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = writer(&dir);
+    super::super::changes::hold_pending(true);
+    let tx = begin(&mut conn).unwrap();
+    record_of(&tx, 1).unwrap();
+    // A deferred foreign key fails the commit itself.
+    tx.execute("INSERT INTO c VALUES (42)", []).unwrap();
+    assert!(tx.commit().is_err());
+    let left = super::super::changes::pending_mark();
+    super::super::changes::hold_pending(false);
+    assert_eq!(left, 0, "the failed commit's change rows are dropped");
+}
