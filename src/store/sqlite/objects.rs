@@ -490,9 +490,12 @@ fn written_onto(
     }
     properties.sort_by(|a, b| a.name.cmp(&b.name));
     ObjectRecord {
+        id: before.id,
+        object_type: before.object_type.clone(),
+        object_number: before.object_number.clone(),
+        created_at: before.created_at,
         updated_at: parse_time(now),
         properties,
-        ..before.clone()
     }
 }
 
