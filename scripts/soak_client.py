@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Mixed-load client for scripts/soak.sh (standard library only).
 
-  soak_client.py URL PID SECONDS THREADS
+  soak_client.py URL PID SECONDS THREADS [DATABASE_FILE]
 
 Each thread loops over a mix of requests (getObject, saveProperty, newObject, a table view,
 a query, saveRelationship + getChildren + dropRelationship) for SECONDS. Every answer that
-is not 200 counts as an error. Every 10 s the service's RSS (VmRSS of PID) is sampled.
-Prints the samples and a verdict; exit 1 on any error or on memory that keeps growing.
+is not 200 counts as an error. Every 10 s the service's RSS (VmRSS of PID) is sampled, and
+with DATABASE_FILE the size of its `-wal` file and the WAL header's checkpoint sequence and
+salts (they change each time SQLite starts the WAL over from its beginning).
+Prints the samples and a verdict; exit 1 on any error, on memory that keeps growing, or on
+a WAL that keeps growing (it grew in the last third of the run beyond the size it had
+reached before, or it was never started over in the second half).
 """
+
+import os
+import struct
 
 import http.client
 import json
@@ -27,6 +34,21 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def wal_state(database):
+    """(size in bytes, header identity) of DATABASE's WAL; (0, None) when there is none."""
+    path = database + "-wal"
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            header = f.read(32)
+    except OSError:
+        return 0, None
+    if len(header) < 32:
+        return size, None
+    # Offsets 12, 16 and 20: checkpoint sequence, salt-1, salt-2 (big-endian).
+    return size, struct.unpack(">III", header[12:24])
 
 
 def worker(host, port, until, seed):
@@ -75,6 +97,7 @@ def worker(host, port, until, seed):
 
 def main():
     url, pid, seconds, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    database = sys.argv[5] if len(sys.argv) > 5 else None
     host, port = url.split("//")[1].split(":")
     until = time.time() + seconds
     workers = [threading.Thread(target=worker, args=(host, int(port), until, i), daemon=True)
@@ -82,15 +105,25 @@ def main():
     for w in workers:
         w.start()
     samples = []
+    wal = []  # (size, header identity) beside each sample
     start = time.time()
-    while time.time() < until:
+
+    def sample():
         samples.append((round(time.time() - start), rss_mb(pid)))
-        print(f"{samples[-1][0]:5d} s  RSS {samples[-1][1]:7.1f} MB  "
-              f"{done['requests']} requests, {len(errors)} errors", flush=True)
+        line = (f"{samples[-1][0]:5d} s  RSS {samples[-1][1]:7.1f} MB  "
+                f"{done['requests']} requests, {len(errors)} errors")
+        if database:
+            wal.append(wal_state(database))
+            restarted = len(wal) > 1 and wal[-1][1] != wal[-2][1]
+            line += f"  WAL {wal[-1][0] / 1048576:6.1f} MiB" + (" (started over)" if restarted else "")
+        print(line, flush=True)
+
+    while time.time() < until:
+        sample()
         time.sleep(min(10, max(0, until - time.time())))
     for w in workers:
         w.join(timeout=60)
-    samples.append((round(time.time() - start), rss_mb(pid)))
+    sample()
     # Growth: the second half's mean against the first half's (after the first sample,
     # which is before the caches filled).
     body = [m for _, m in samples[1:]]
@@ -102,9 +135,27 @@ def main():
           f"({done['requests'] / seconds:.0f}/s), {len(errors)} errors; RSS first half "
           f"{first:.1f} MB, second half {second:.1f} MB ({growth:+.1f} %), peak "
           f"{max(m for _, m in samples):.1f} MB")
+    wal_bad = False
+    if database and len(wal) >= 3:
+        sizes = [size for size, _ in wal]
+        third = max(1, len(sizes) * 2 // 3)
+        before = max(sizes[:third])
+        late = max(sizes[third:])
+        restarts = sum(1 for a, b in zip(wal, wal[1:]) if a[1] != b[1])
+        half = len(wal) // 2
+        late_restarts = sum(1 for a, b in zip(wal[half:], wal[half + 1:]) if a[1] != b[1])
+        # The file keeps the largest size it reached (SQLite reuses it from the start), so
+        # a bounded WAL stops growing; 16 MiB of slack for a late burst.
+        grew = late > before + 16 * 1048576
+        wal_bad = grew or late_restarts == 0
+        print(f"WAL: {sizes[0] / 1048576:.1f} MiB at the start, {before / 1048576:.1f} MiB by "
+              f"two thirds, {sizes[-1] / 1048576:.1f} MiB at the end (peak "
+              f"{max(sizes) / 1048576:.1f} MiB); started over between {restarts} of "
+              f"{len(wal) - 1} sample pairs ({late_restarts} in the second half)"
+              + ("; UNBOUNDED" if wal_bad else "; bounded"))
     for e in errors[:10]:
         print("error:", e)
-    sys.exit(1 if errors or growth > 10 else 0)
+    sys.exit(1 if errors or growth > 10 or wal_bad else 0)
 
 
 if __name__ == "__main__":
