@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Soak test (issue 9): mixed load (reads, writes, table views, queries, relationship changes)
-# against a fresh database for --seconds (default 600), the service's RSS sampled every
+# Soak test (issue 9): mixed load (reads, writes, table views, queries, uploads, relationship
+# changes) against a fresh database for --seconds (default 600), the service's RSS sampled every
 # 10 s, and the size of the SQLite WAL (`soak.db-wal`) with it. Fails on any non-200 answer,
 # when the second half's RSS is > 10 % above the first's, or when the WAL grows without
 # bound (still growing in the last third, or never started over in the second half).

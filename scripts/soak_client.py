@@ -4,7 +4,8 @@
   soak_client.py URL PID SECONDS THREADS [DATABASE_FILE]
 
 Each thread loops over a mix of requests (getObject, saveProperty, newObject, a table view,
-a query, saveRelationship + getChildren + dropRelationship) for SECONDS. Every answer that
+a query, uploadFile + getFile of 1-64 KiB compared byte for byte, saveRelationship +
+getChildren + dropRelationship) for SECONDS. Every answer that
 is not 200 counts as an error. Every 10 s the service's RSS (VmRSS of PID) is sampled, and
 with DATABASE_FILE the size of its `-wal` file and the WAL header's checkpoint sequence and
 salts (they change each time SQLite starts the WAL over from its beginning).
@@ -66,6 +67,36 @@ def worker(host, port, until, seed):
                 errors.append(f"{path} {resp.status} {data[:200]!r}")
         return json.loads(data) if resp.status == 200 and data[:1] in (b"{", b"[") else None
 
+    def upload_and_read(object_id):
+        # A file of 1 to 64 KiB into the object's FileLink `cv` (replacing any before),
+        # read back whole and compared.
+        data = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1024, 65536)))
+        boundary = f"soak{rnd.getrandbits(64):x}"
+        parts = []
+        for name, value in (("objectId", str(object_id)), ("propertyName", "cv")):
+            parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n"
+                         f"\r\n{value}\r\n".encode())
+        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                     f"filename=\"cv.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                     .encode() + data + f"\r\n--{boundary}--\r\n".encode())
+        conn.request("POST", "/uploadFile", b"".join(parts),
+                     {"content-type": f"multipart/form-data; boundary={boundary}"})
+        resp = conn.getresponse()
+        answer = resp.read()
+        with lock:
+            done["requests"] += 1
+            if resp.status != 200:
+                errors.append(f"/uploadFile {resp.status} {answer[:200]!r}")
+                return
+        conn.request("GET", f"/getFile?objectId={object_id}&propertyName=cv")
+        resp = conn.getresponse()
+        back = resp.read()
+        with lock:
+            done["requests"] += 1
+            if resp.status != 200 or back != data:
+                errors.append(f"/getFile {resp.status}: {len(back)} bytes, "
+                              f"{'the same' if back == data else 'not the ones uploaded'}")
+
     while time.time() < until:
         r = rnd.random()
         if r < 0.15 or not mine:
@@ -84,9 +115,11 @@ def worker(host, port, until, seed):
             call("/getObjectListTable", {"objectType": "Person",
                                          "filter": {"lastName": rnd.choice(["Doe", "Weber"])},
                                          "orderBy": "age", "limit": 50})
-        elif r < 0.85:
+        elif r < 0.80:
             call("/getObjectListByFilter", {"objectType": "Person",
                                             "query": f"age > {rnd.randint(1, 90)} limit 20"})
+        elif r < 0.85:
+            upload_and_read(rnd.choice(mine))
         else:
             parent, child = rnd.sample(mine, 2) if len(mine) > 1 else (mine[0], mine[0])
             if parent != child:
