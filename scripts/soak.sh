@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Soak test (issue 9): mixed load (reads, writes, table views, queries, relationship changes)
-# against a fresh database for --seconds (default 600), the service's RSS sampled every
-# 10 s. Fails on any non-200 answer or when the second half's RSS is > 10 % above the first's.
+# Soak test (issue 9): mixed load (reads, writes, table views, queries, uploads, relationship
+# changes) against a fresh database for --seconds (default 600), the service's RSS sampled every
+# 10 s, and the size of the SQLite WAL (`soak.db-wal`) with it. Fails on any non-200 answer,
+# when the second half's RSS is > 10 % above the first's, or when the WAL grows without
+# bound (still growing in the last third, or never started over in the second half).
 #
 #   scripts/soak.sh [--seconds N] [--threads N] [--objects N] [--no-build]
 set -euo pipefail
@@ -29,5 +31,5 @@ RUST_LOG=info "$BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 wait_healthy "http://127.0.0.1:$PORT" "$WORK/server.log"
 echo "soak: $(machine_line), $OBJECTS objects"
-python3 "$ROOT/scripts/soak_client.py" "http://127.0.0.1:$PORT" "$SERVER" "$SECONDS_TOTAL" "$THREADS"
+python3 "$ROOT/scripts/soak_client.py" "http://127.0.0.1:$PORT" "$SERVER" "$SECONDS_TOTAL" "$THREADS" "$WORK/soak.db"
 echo "server log: $(grep -c ' ERROR ' "$WORK/server.log" || true) ERROR lines, $(grep -c 'panicked' "$WORK/server.log" || true) panics; load $(cut -d' ' -f1-3 /proc/loadavg)"

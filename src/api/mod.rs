@@ -226,20 +226,20 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
         scope = scope.service(
             web::resource("/health")
                 .name("health")
-                .route(web::get().to(system::health))
-                .default_service(only("GET")),
+                .route(get().to(system::health))
+                .default_service(only("GET, HEAD")),
         );
         scope = scope.service(
             web::resource("/metrics")
                 .name("metrics")
-                .route(web::get().to(crate::ops::metrics_endpoint))
-                .default_service(only("GET"))
+                .route(get().to(crate::ops::metrics_endpoint))
+                .default_service(only("GET, HEAD"))
                 // No role registered: an admin key (metrics cover every app).
                 .wrap(actix_web::middleware::from_fn(crate::auth::authorize)),
         );
         cfg.service(scope);
         if !base_path.is_empty() {
-            cfg.route("/health", web::get().to(system::health));
+            cfg.route("/health", get().to(system::health));
         }
         cfg.default_service(web::to(not_found));
     }
@@ -252,7 +252,7 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
             // One name for both forms: the metrics count per endpoint, never per app.
             // A method it does not take: 405 with the methods it does (RFC 9110 `Allow`).
             let allow = if $access.takes_get() {
-                "GET, POST"
+                "GET, HEAD, POST"
             } else {
                 "POST"
             };
@@ -261,7 +261,7 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
                 .route(web::post().to($handler))
                 .default_service(only(allow));
             let resource = if $access.takes_get() {
-                resource.route(web::get().to($handler))
+                resource.route(get().to($handler))
             } else {
                 resource
             };
@@ -288,13 +288,22 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
 fn events_resource(path: &str) -> impl actix_web::dev::HttpServiceFactory {
     web::resource(path)
         .name("events")
-        .route(web::get().to(events::events))
-        .default_service(only("GET"))
+        .route(get().to(events::events))
+        .default_service(only("GET, HEAD"))
         .app_data(crate::auth::Required(crate::auth::Role::Read))
         .wrap(actix_web::middleware::from_fn(crate::auth::authorize))
 }
 
-/// The answer to any other method of a resource that takes `allow` (e.g. `"GET, POST"`).
+/// A route for GET and HEAD: every endpoint that takes GET answers HEAD with the same status
+/// and headers (RFC 9110 §9.3.2; load balancers, IIS/ARR health probes and `curl -I` send
+/// it). The handler runs as for GET; actix-http writes the headers of its answer, the
+/// `Content-Length` of a sized body included, and never its body. A streamed body is not
+/// run at all on HEAD ([`crate::ops::head`]).
+pub(crate) fn get() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+}
+
+/// The answer to any other method of a resource that takes `allow` (e.g. `"GET, HEAD, POST"`).
 fn only(allow: &'static str) -> actix_web::Route {
     web::to(move |req: HttpRequest| method_not_allowed(req, allow))
 }

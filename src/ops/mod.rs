@@ -171,6 +171,7 @@ pub async fn observe(
         headers.insert(REQUEST_ID, value);
     }
     security_headers(headers);
+    let response = head_without_body(response);
     let elapsed = started.elapsed();
     ops.metrics.observe(&endpoint, status, elapsed);
     span.in_scope(|| {
@@ -182,6 +183,35 @@ pub async fn observe(
         )
     });
     Ok(response)
+}
+
+/// The answer to HEAD: GET's status and headers, and a body that reports GET's size (so
+/// `Content-Length`, or chunked transfer for a stream, is what GET would send) but yields
+/// nothing, so a file is not read, an export not computed and an event stream not held open
+/// only for actix-http to drop their bytes (it never writes a body on HEAD).
+fn head_without_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    if response.request().method() != actix_web::http::Method::HEAD {
+        return response;
+    }
+    response.map_body(|_, body| BoxBody::new(HeadBody(body.size())))
+}
+
+/// A body of a given size that yields no bytes (see [`head_without_body`]).
+struct HeadBody(actix_web::body::BodySize);
+
+impl MessageBody for HeadBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.0
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
+        std::task::Poll::Ready(None)
+    }
 }
 
 /// Security headers every answer carries unless its handler chose its own; the strict CSP

@@ -20,6 +20,7 @@ mod drop;
 mod events;
 mod files;
 mod global;
+mod head;
 mod input;
 mod lists;
 mod objects;

@@ -154,9 +154,9 @@ async fn every_answer_carries_the_security_headers() {
     );
     let read = app.send(app.client.delete(app.url("getObject"))).await;
     read.fails(405, "METHOD_NOT_ALLOWED");
-    assert_eq!(read.headers["allow"], "GET, POST");
+    assert_eq!(read.headers["allow"], "GET, HEAD, POST");
     let health = app.send(app.client.post(app.url("health"))).await;
-    assert_eq!(health.headers["allow"], "GET");
+    assert_eq!(health.headers["allow"], "GET, HEAD");
 }
 
 const FORMS: &str = "https://forms.example.com";

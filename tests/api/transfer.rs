@@ -782,3 +782,84 @@ async fn an_import_with_replace_replaces_the_targets_files() {
     assert_eq!(stored, exported);
     assert!(file_of(&target, &id, "cv", None).await.0 == cv);
 }
+
+/// The secondary indexes of the EAV tables as the schema holds them (SQLite).
+fn eav_indexes(database: &str) -> Vec<(String, String)> {
+    let path = database
+        .strip_prefix("sqlite://")
+        .expect("a SQLite database");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL \
+             AND tbl_name IN ('Objects', 'Properties', 'Relationships') ORDER BY name",
+        )
+        .unwrap();
+    let all = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    all
+}
+
+/// The embedded store builds the EAV tables' secondary indexes after an import's rows (it
+/// drops them in the import's transaction): a failed import gives them back with the
+/// rollback, a finished one has them all, the same as before, and queries use them.
+#[tokio::test]
+async fn an_import_rebuilds_the_indexes_and_a_failed_one_keeps_them() {
+    let (source, target, files) = (spawn_app().await, spawn_app().await, dir());
+    if !target.database.starts_with("sqlite://") {
+        return;
+    }
+    fill(&source).await;
+    let good = export(&source, &files.path().join("a.jsonl"), "LIVE");
+    let before = eav_indexes(&target.database);
+    assert!(
+        before.iter().any(|(n, _)| n == "IX_Properties_Value"),
+        "{before:?}"
+    );
+    // Refused at its end record: every object was written, then rolled back.
+    let mut bad = good.clone();
+    let end = bad.len() - 1;
+    bad[end]["objects"] = json!(7);
+    let file = files.path().join("bad.jsonl");
+    write_lines(&file, &bad);
+    refused(
+        &import(&target, &file, &[]),
+        "the end record counts 7 objects",
+    );
+    assert_eq!(eav_indexes(&target.database), before);
+    assert_eq!(target.count("Person").await, 0);
+    let out = import(&target, &files.path().join("a.jsonl"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(eav_indexes(&target.database), before);
+    // Again over the data (replace): the same.
+    let out = import(&target, &files.path().join("a.jsonl"), &["--replace"]);
+    assert!(out.status.success());
+    assert_eq!(eav_indexes(&target.database), before);
+    let found = target
+        .post(
+            "getObjectListByFilter",
+            json!({ "objectType": "Person", "query": "age >= 31" }),
+        )
+        .await
+        .ok();
+    let expected = source
+        .post(
+            "getObjectListByFilter",
+            json!({ "objectType": "Person", "query": "age >= 31" }),
+        )
+        .await
+        .ok();
+    assert_eq!(found, expected);
+    assert_eq!(found.as_array().unwrap().len(), 2, "{found}");
+}

@@ -34,13 +34,13 @@ pub(super) fn register(scope: actix_web::Scope) -> actix_web::Scope {
     scope
         .service(
             web::resource("/admin")
-                .route(web::get().to(redirect))
-                .default_service(super::only("GET")),
+                .route(super::get().to(redirect))
+                .default_service(super::only("GET, HEAD")),
         )
         .service(
             web::resource("/admin/{file:.*}")
-                .route(web::get().to(file))
-                .default_service(super::only("GET")),
+                .route(super::get().to(file))
+                .default_service(super::only("GET, HEAD")),
         )
 }
 

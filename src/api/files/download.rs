@@ -52,14 +52,20 @@ pub async fn get_file(
                 .finish());
         }
     }
-    // Range applies to GET (RFC 9110 §14.2); `If-Range` with another validator asks for
-    // the whole file.
+    // Range applies to GET (RFC 9110 §14.2), and so to HEAD, which answers as GET would;
+    // `If-Range` with another validator asks for the whole file.
     let if_range_ok = headers
         .get(header::IF_RANGE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.trim() == etag);
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(text) if req.method() == actix_web::http::Method::GET && if_range_ok => {
+        // HEAD answers what GET would, a 206's headers included.
+        Some(text)
+            if matches!(
+                *req.method(),
+                actix_web::http::Method::GET | actix_web::http::Method::HEAD
+            ) && if_range_ok =>
+        {
             parse_range(text, file.size)
         }
         _ => RangeAsk::Whole,

@@ -451,19 +451,19 @@ pub(super) fn register(scope: actix_web::Scope, base_path: &str) -> actix_web::S
         .service(
             web::resource("/openapi.json")
                 .app_data(web::Data::new(Document(text)))
-                .route(web::get().to(openapi_json))
-                .default_service(super::only("GET")),
+                .route(super::get().to(openapi_json))
+                .default_service(super::only("GET, HEAD")),
         )
         .service(
             web::resource("/docs")
-                .route(web::get().to(docs_redirect))
-                .default_service(super::only("GET")),
+                .route(super::get().to(docs_redirect))
+                .default_service(super::only("GET, HEAD")),
         )
         .service(
             web::resource("/docs/{file:.*}")
                 .app_data(web::Data::new(config))
-                .route(web::get().to(docs_file))
-                .default_service(super::only("GET")),
+                .route(super::get().to(docs_file))
+                .default_service(super::only("GET, HEAD")),
         )
 }
 
