@@ -258,6 +258,20 @@ async fn main() {
             "table: all, lastName, 50",
             view(vec![], "lastName", false, 50),
         ),
+        // Descending sorts over ascending indexes (ties come in id order), and a Number.
+        (
+            "table: all, lastName DESC, 50",
+            view(vec![], "lastName", true, 50),
+        ),
+        (
+            "table: status = A, age DESC, 50",
+            view(vec![("status", "A")], "age", true, 50),
+        ),
+        ("table: all, height, 50", view(vec![], "height", false, 50)),
+        (
+            "table: all, height DESC, 50",
+            view(vec![], "height", true, 50),
+        ),
     ] {
         if !chosen(name) {
             continue;

@@ -17,8 +17,8 @@
 //! An unordered page walks the table in id order when the filter keeps more than a few of
 //! the rows (the index of the filter would make SQLite sort every match by id first).
 
-use rusqlite::params_from_iter;
 use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, OptionalExtension};
 
 use super::counts::Snapshot;
 use super::objects::object_from_row;
@@ -99,6 +99,8 @@ pub(super) fn filter_over(
         layout: &p.layout,
         r: Renderer::default(),
         reads_objects: false,
+        conn: s.conn,
+        table: p.table,
     };
     let mut filter = Fragment::default();
     filter.push("1");
@@ -276,9 +278,53 @@ struct Writer<'l> {
     r: Renderer,
     /// Something written reads the `Objects` row (`o`).
     reads_objects: bool,
+    /// The snapshot's connection: a prefix test reads the distinct values it covers.
+    conn: &'l rusqlite::Connection,
+    /// The projection's table number.
+    table: i64,
 }
 
+/// At most this many distinct values (case-insensitively) under a prefix are tested as a
+/// list of equalities (index seeks); more, and the prefix stays one range.
+const PREFIX_VALUES: usize = 32;
+
 impl Writer<'_> {
+    /// The distinct values (case-insensitively, one of each) of text column `no` in
+    /// `[from, to)`, by one index seek each (a loose index scan), when there are at most
+    /// [`PREFIX_VALUES`] and an index leads with the column and continues with more
+    /// columns (only then do equalities seek where the range scans); else `None`.
+    fn prefix_values(&self, no: usize, from: &str, to: &str) -> Option<Vec<String>> {
+        if !self
+            .layout
+            .indexes
+            .iter()
+            .any(|ix| ix.len() > 1 && ix[0] == no)
+        {
+            return None;
+        }
+        let v = format!("v{no} COLLATE NOCASE");
+        let sql = format!(
+            "WITH RECURSIVE d(x) AS (\
+             SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} >= ?1 AND {v} < ?2) \
+             UNION ALL SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} > d.x AND {v} < ?2) \
+             FROM d WHERE d.x IS NOT NULL LIMIT ?3) \
+             SELECT x FROM d WHERE x IS NOT NULL",
+            t = self.table
+        );
+        let values: Vec<String> = self
+            .conn
+            .prepare_cached(&sql)
+            .ok()?
+            .query_map(
+                rusqlite::params![from, to, (PREFIX_VALUES + 2) as i64],
+                |r| r.get(0),
+            )
+            .ok()?
+            .collect::<Result<_, _>>()
+            .ok()?;
+        (values.len() <= PREFIX_VALUES).then_some(values)
+    }
+
     fn column(&self, name: &str, kind: char) -> String {
         projected_column(self.layout, name, kind).unwrap_or_else(|| "NULL".into())
     }
@@ -397,11 +443,30 @@ impl Writer<'_> {
                             .push(" AND ");
                     }
                     Cmp::StartsWith => {
-                        f.push(&format!("{v} COLLATE NOCASE >= "))
-                            .bind(text(value))
-                            .push(&format!(" AND {v} COLLATE NOCASE < "))
-                            .bind(Sql::Text(format!("{value}\u{10FFFF}")))
-                            .push(" AND ");
+                        let end = format!("{value}\u{10FFFF}");
+                        let no = self
+                            .layout
+                            .column(property)
+                            .filter(|c| !c.by_value)
+                            .map(|c| c.no);
+                        if let Some(values) = no.and_then(|no| self.prefix_values(no, value, &end))
+                        {
+                            // Every value in the NOCASE range, as equalities: with a
+                            // composite index each one seeks its next column's range
+                            // (`lastName startswith "M" and age < 20`), where the range
+                            // would scan every entry under the prefix.
+                            f.push(&format!(
+                                "{v} COLLATE NOCASE IN (SELECT value FROM json_each("
+                            ))
+                            .bind(Sql::Text(serde_json::Value::from(values).to_string()))
+                            .push(")) AND ");
+                        } else {
+                            f.push(&format!("{v} COLLATE NOCASE >= "))
+                                .bind(text(value))
+                                .push(&format!(" AND {v} COLLATE NOCASE < "))
+                                .bind(Sql::Text(end))
+                                .push(" AND ");
+                        }
                     }
                     _ => {}
                 }
@@ -487,17 +552,39 @@ fn order_index(p: &Projection, key: &Key) -> Option<String> {
     Some(format!("IX_Proj_{}_{i}", p.table))
 }
 
-/// SQLite's plan for `page` sorts every row it finds (rather than reading them in order).
-fn sorts_every_match(conn: &rusqlite::Connection, page: &Fragment) -> Result<bool, StoreError> {
+/// How SQLite's plan for a page sorts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Sorting {
+    /// It reads the rows in the page's order.
+    None,
+    /// It sorts every row it finds.
+    Every,
+    /// It reads them in the first key's order and sorts each run of equal keys (by id):
+    /// a descending key over an ascending index, whose ties come in reverse id order.
+    Ties,
+}
+
+/// How SQLite's plan for `page` sorts.
+fn sorting(conn: &rusqlite::Connection, page: &Fragment) -> Result<Sorting, StoreError> {
     let mut stmt = conn.prepare_cached(&format!("EXPLAIN QUERY PLAN {}", page.sql))?;
     let mut rows = stmt.query(params_from_iter(page.params.iter()))?;
+    let mut found = Sorting::None;
     while let Some(r) = rows.next()? {
         let detail: String = r.get(3)?;
         if detail == "USE TEMP B-TREE FOR ORDER BY" {
-            return Ok(true);
+            return Ok(Sorting::Every);
+        }
+        // "RIGHT PART OF ORDER BY" (SQLite 3.40), "LAST TERM OF ORDER BY" (3.54).
+        if detail.starts_with("USE TEMP B-TREE FOR ") {
+            found = Sorting::Ties;
         }
     }
-    Ok(false)
+    Ok(found)
+}
+
+/// SQLite's plan for `page` sorts every row it finds (rather than reading them in order).
+fn sorts_every_match(conn: &rusqlite::Connection, page: &Fragment) -> Result<bool, StoreError> {
+    Ok(sorting(conn, page)? == Sorting::Every)
 }
 
 fn run(
@@ -511,6 +598,8 @@ fn run(
         layout: &p.layout,
         r: Renderer::default(),
         reads_objects: input.extra_reads_objects,
+        conn: s.conn,
+        table: p.table,
     };
     let mut filter = Fragment::default();
     filter.push("1");
@@ -678,9 +767,16 @@ fn run(
 
     let objects = match keys.split_first() {
         None => {
+            // The walk reads the table in id order (sequential pages); the filter's index
+            // reads every match's rows at random and sorts them: a match costs about as
+            // much as `SEQUENTIAL` rows of the walk.
+            const SEQUENTIAL: u64 = 8;
             let in_id_order = match FORCE_WALK.with(|f| f.get()) {
                 Some(walk) => walk,
-                None => walk_wins(wanted, matched(s, wanted)?),
+                None => {
+                    let rows_worth = wanted.div_ceil(SEQUENTIAL);
+                    walk_wins(rows_worth, matched(s, rows_worth)?)
+                }
             };
             let hint = if in_id_order { " NOT INDEXED" } else { "" };
             fetch(&page_of(
@@ -710,11 +806,86 @@ fn run(
                             .bind(walk::sql_of(v));
                     }
                     let plain = page_of("", &with, order.clone(), limit, input.offset);
-                    let hint = choose(s, &plain)?;
-                    if hint.is_empty() {
-                        fetch(&plain)?
+                    // A descending key alone, with an index on it: the boundary plan
+                    // (below) when SQLite would sort the ties or every match.
+                    let descending = *dir == "DESC"
+                        && rest.is_empty()
+                        && first_index.is_some()
+                        && stable.changed.is_empty();
+                    let boundary = if !descending {
+                        None
                     } else {
-                        fetch(&page_of(&hint, &with, order, limit, input.offset))?
+                        match FORCE_WALK.with(|f| f.get()) {
+                            Some(true) => Some(choose(s, &plain)?),
+                            Some(false) => None,
+                            None => match sorting(s.conn, &plain)? {
+                                Sorting::None => None,
+                                Sorting::Ties => Some(String::new()),
+                                Sorting::Every => {
+                                    let hint = choose(s, &plain)?;
+                                    (!hint.is_empty()).then_some(hint)
+                                }
+                            },
+                        }
+                    };
+                    if let Some(hint) = boundary {
+                        // The key of the last row the page needs (walking the key's order
+                        // without caring for the order of ties), then the rows before that
+                        // key (fewer than the page needs, sorted) and the rows with that
+                        // key in id order (an equality on the index: no sort at all).
+                        let wanted = input.offset.saturating_add(limit);
+                        let mut last = Fragment::default();
+                        last.push(&format!("SELECT {first}"))
+                            .append(page_from(&hint))
+                            .append(filter.clone())
+                            .append(tail.clone())
+                            .append(with.clone())
+                            .push(&format!(" ORDER BY {first} DESC LIMIT 1 OFFSET "))
+                            .bind(Sql::Integer(
+                                wanted.saturating_sub(1).min(i64::MAX as u64) as i64
+                            ));
+                        let boundary_key: Option<Sql> = conn
+                            .prepare_cached(&last.sql)?
+                            .query_row(params_from_iter(last.params.iter()), |r| r.get(0))
+                            .optional()?;
+                        let mut found = match boundary_key {
+                            None => fetch(&page_of(&hint, &with, order.clone(), wanted, 0))?,
+                            Some(key) => {
+                                let mut before = with.clone();
+                                before.push(&format!(" AND {first} > ")).bind(key.clone());
+                                let mut found =
+                                    fetch(&page_of(&hint, &before, order.clone(), wanted, 0))?;
+                                let mut at = with.clone();
+                                at.push(&format!(" AND {first} = ")).bind(key);
+                                let more = wanted.saturating_sub(found.len() as u64);
+                                let mut ties = page_of(&hint, &at, order.clone(), more, 0);
+                                if hint.is_empty() && sorting(s.conn, &ties)? != Sorting::None {
+                                    // SQLite's index for the filter would sort the ties:
+                                    // the key's own index holds them in id order.
+                                    let index = first_index.as_deref().unwrap_or_default();
+                                    ties = page_of(
+                                        &format!(" INDEXED BY {index}"),
+                                        &at,
+                                        order.clone(),
+                                        more,
+                                        0,
+                                    );
+                                }
+                                found.extend(fetch(&ties)?);
+                                found
+                            }
+                        };
+                        let skip = (input.offset.min(found.len() as u64)) as usize;
+                        found.drain(..skip);
+                        found.truncate(limit.min(usize::MAX as u64) as usize);
+                        found
+                    } else {
+                        let hint = choose(s, &plain)?;
+                        if hint.is_empty() {
+                            fetch(&plain)?
+                        } else {
+                            fetch(&page_of(&hint, &with, order, limit, input.offset))?
+                        }
                     }
                 }
             };

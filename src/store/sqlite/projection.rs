@@ -106,23 +106,56 @@ impl Layout {
              REFERENCES Objects (ObjectId) ON DELETE CASCADE{columns})"
         )];
         for (i, index) in self.indexes.iter().enumerate() {
-            let keys: Vec<String> = index
-                .iter()
-                .filter_map(|&no| self.column_no(no))
-                .map(|c| {
-                    if c.by_value {
-                        format!("d{}", c.no)
-                    } else {
-                        format!("v{} COLLATE NOCASE", c.no)
-                    }
-                })
-                .collect();
-            sql.push(format!(
-                "CREATE INDEX IX_Proj_{table}_{i} ON Proj_{table} ({})",
-                keys.join(", ")
-            ));
+            sql.push(self.create_index(table, i, index));
         }
         sql
+    }
+
+    /// Index `i` (`index`, column numbers) of table `table`. A Lookup column's `n<k>` comes
+    /// after the declared keys: a path through the Lookup tests `d<k> IN (...) AND n<k> IS
+    /// NULL`, which the index then answers alone (a count reads no table row).
+    fn create_index(&self, table: i64, i: usize, index: &[usize]) -> String {
+        let columns: Vec<&Column> = index.iter().filter_map(|&no| self.column_no(no)).collect();
+        let mut keys: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                if c.by_value {
+                    format!("d{}", c.no)
+                } else {
+                    format!("v{} COLLATE NOCASE", c.no)
+                }
+            })
+            .collect();
+        keys.extend(
+            columns
+                .iter()
+                .filter(|c| c.lookup)
+                .map(|c| format!("n{}", c.no)),
+        );
+        format!(
+            "CREATE INDEX IX_Proj_{table}_{i} ON Proj_{table} ({})",
+            keys.join(", ")
+        )
+    }
+
+    /// Makes the indexes of table `table` the ones [`Layout::create`] writes, for a table
+    /// an earlier build laid out with the same layout (an index whose definition changed
+    /// since, e.g. a Lookup's gaining its `n<k>`, is made anew; the rows stay).
+    fn upgrade_indexes(&self, tx: &Connection, table: i64) -> Result<(), StoreError> {
+        for (i, index) in self.indexes.iter().enumerate() {
+            let wanted = self.create_index(table, i, index);
+            let name = format!("IX_Proj_{table}_{i}");
+            let found: Option<String> = tx
+                .prepare_cached("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1")?
+                .query_row([&name], |r| r.get(0))
+                .optional()?;
+            if found.as_deref() != Some(wanted.as_str()) {
+                tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+                tx.execute_batch(&wanted)?;
+                tracing::info!(table, index = name, "projection index made anew");
+            }
+        }
+        Ok(())
     }
 
     /// The column names after `ObjectId`, in the order [`Layout::rebuild_sql`] fills them.
@@ -259,7 +292,9 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         let text =
             serde_json::to_string(&layout).map_err(|e| StoreError::Database(e.to_string()))?;
         let found = existing.iter().find(|(_, t, _)| t == object_type);
-        if found.is_some_and(|(_, _, old)| *old == text) {
+        if let Some((table, _, _)) = found.filter(|(_, _, old)| *old == text) {
+            // Same layout: the table stays; its indexes follow this build's definitions.
+            layout.upgrade_indexes(tx, *table)?;
             continue;
         }
         let table = match found {

@@ -162,8 +162,19 @@ fn comparison() -> impl Strategy<Value = String> {
         (op.clone(), -3i8..4).prop_map(|(o, n)| format!("score {o} {}", f64::from(n) * 1.5)),
         (op.clone(), 0..LASTS.len()).prop_map(|(o, i)| format!("last {o} \"{}\"", LASTS[i])),
         (0..FIRSTS.len()).prop_map(|i| format!("first == \"{}\"", FIRSTS[i])),
-        prop::sample::select(vec!["D", "d", "M", "Mü", "Do"])
+        prop::sample::select(vec!["D", "d", "M", "Mü", "Do", ""])
             .prop_map(|p| format!("last startswith \"{p}\"")),
+        // A prefix and a range of the next column of the index `last, age`: the prefix's
+        // values become equalities (each seeks its age range).
+        (
+            prop::sample::select(vec!["D", "M", "m", "Mü"]),
+            op.clone(),
+            0i64..5
+        )
+            .prop_map(|(p, o, n)| format!("(last startswith \"{p}\" and age {o} {n})")),
+        // No index leads with `first`: the prefix stays one range.
+        prop::sample::select(vec!["A", "a", "É", "Z"])
+            .prop_map(|p| format!("first startswith \"{p}\"")),
         prop::sample::select(vec!["o", "E", "ü", "nn"]).prop_map(|p| format!("first like \"{p}\"")),
         prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("status {o} \"A\"")),
         prop::sample::select(vec!["true", "false"]).prop_map(|b| format!("active == {b}")),
@@ -260,6 +271,9 @@ fn table_view() -> impl Strategy<Value = (Vec<Filter>, Vec<Order>, u64, u64)> {
         Just(Key::Text("last".into())),
         Just(Key::Double("age".into())),
         Just(Key::System(SystemField::ObjectNumber)),
+        // A Number without an index, and a text with none of its own.
+        Just(Key::Double("score".into())),
+        Just(Key::Text("first".into())),
     ]
     .prop_flat_map(|key| {
         any::<bool>().prop_map(move |descending| Order {
@@ -577,5 +591,57 @@ async fn a_changed_layout_is_rebuilt_by_batches_and_used_only_when_complete() {
     crate::service::projections::build_all(store.as_ref())
         .await
         .unwrap();
+    assert!(compare_query(&conn, &w.ds, text).unwrap());
+}
+
+/// A Lookup's index holds its `n<k>` (a path's `d<k> IN (...) AND n<k> IS NULL` is answered
+/// by the index alone); a database whose index an earlier build made without it gets it
+/// made anew when the same DSConfig is applied, and answers as before.
+#[tokio::test]
+async fn a_lookup_index_holds_its_n_column_and_an_earlier_one_is_made_anew() {
+    let people: Vec<Person> = (0..30)
+        .map(|i| Person {
+            first: None,
+            last: Some(i % LASTS.len()),
+            age: Some((i % 4) as i64),
+            born: None,
+            active: None,
+            status: None,
+            company: Some(i % 4),
+            tags: None,
+            prefs: None,
+            score: None,
+        })
+        .collect();
+    let w = world(&people, &[]).await;
+    let conn = reader(&w.path);
+    let lookup_index = |conn: &rusqlite::Connection| -> String {
+        conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = \
+             (SELECT 'Proj_' || TableNo FROM Projections WHERE ObjectType = 'P') \
+             AND sql LIKE '%(d4%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let made = lookup_index(&conn);
+    assert!(made.ends_with("(d4, n4)"), "{made}");
+    let text = "company.city.name == \"Berlin\" limit 5";
+    assert!(compare_query(&conn, &w.ds, text).unwrap());
+    // As an earlier build made it.
+    let name: String = made.split_whitespace().nth(2).unwrap().to_owned();
+    let table: String = made.split_whitespace().nth(4).unwrap().to_owned();
+    {
+        let writer = rusqlite::Connection::open(&w.path).unwrap();
+        writer
+            .execute_batch(&format!(
+                "DROP INDEX {name}; CREATE INDEX {name} ON {table} (d4)"
+            ))
+            .unwrap();
+    }
+    assert!(lookup_index(&conn).ends_with("(d4)"));
+    w.ds.store.apply_config(&config()).await.unwrap();
+    assert!(lookup_index(&conn).ends_with("(d4, n4)"));
     assert!(compare_query(&conn, &w.ds, text).unwrap());
 }
