@@ -422,7 +422,11 @@ async fn walk(c: &mut Client, plan: &QueryPlan, proj: Option<(i64, Arc<Layout>)>
             None => return out,
         }
     }
-    panic!("the walk does not end");
+    panic!(
+        "the walk does not end ({}): {page_plan:?} {:?}",
+        if proj.is_some() { "projection" } else { "EAV" },
+        &out[..30]
+    );
 }
 
 /// Each query answers the same (count, page, objects, a cursor walk) from the projection
