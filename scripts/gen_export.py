@@ -97,11 +97,11 @@ def main():
                              separators=(",", ":")) + "\n")
     for line in later:
         out.write(line)
-    out.write(json.dumps({"record": "numbering", "objectType": "Person", "prefix": "P-",
-                          "width": 7, "nextNumber": 1001 + n, "active": True}) + "\n")
-    if with_companies:
+    if with_companies:  # numbering records in type order
         out.write(json.dumps({"record": "numbering", "objectType": "Company", "prefix": "C-",
                               "width": 5, "nextNumber": 10001, "active": True}) + "\n")
+    out.write(json.dumps({"record": "numbering", "objectType": "Person", "prefix": "P-",
+                          "width": 7, "nextNumber": 1001 + n, "active": True}) + "\n")
     out.write(json.dumps({"record": "end", "objects": objects, "properties": properties,
                           "relationships": 0, "numbering": 2 if with_companies else 1,
                           "files": 0,
