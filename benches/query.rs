@@ -6,6 +6,8 @@
 //! DATASTORE_BENCH_PEOPLE=100000 cargo bench --bench query
 //! DATASTORE_BENCH_ONLY="order by lastName" cargo bench --bench query   # the queries and views
 //!                                       # whose text contains it; no aggregates, saves, walks
+//! DATASTORE_BENCH_PEOPLE=100000 DATASTORE_BENCH_URL='mssql://sa:...@127.0.0.1:1433/bench_people?trustServerCertificate=true' \
+//!   cargo bench --bench query          # on SQL Server, in a database of its own (created)
 //! ```
 //!
 //! The data generator writes through the real `Store` (conversion, lookup checks, numbering):
@@ -135,8 +137,15 @@ async fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&dir).expect("the bench directory");
     let path = dir.join(format!("people-{people}.db"));
-    let fresh = !path.exists();
-    let url = format!("sqlite://{}", path.display());
+    // `DATASTORE_BENCH_URL` (e.g. a SQL Server database of its own): generated there when it
+    // holds no Person yet, else used as it is.
+    let given = std::env::var("DATASTORE_BENCH_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let mut fresh = given.is_none() && !path.exists();
+    let url = given
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", path.display()));
     let store = store::open(&url, &StoreOptions::default())
         .await
         .expect("the store opens");
@@ -151,8 +160,27 @@ async fn main() {
         .expect("the DSConfig applies");
     let active = ActiveConfig::new(config, applied.version, chrono_tz::Tz::UTC, 1000);
     let ds = Arc::new(Datastore::new(store.clone(), Arc::new(active)));
+    if given.is_some() {
+        let plan = resolve::resolve(
+            &query::parse("limit 1").expect("parses"),
+            "Person",
+            ds.schema().as_ref(),
+            resolve::Paging {
+                offset: None,
+                limit: None,
+                max_results: 1000,
+            },
+        )
+        .expect("resolves");
+        let stored = store.query(&plan, None).await.expect("counts").total;
+        assert!(
+            stored == 0 || stored == people,
+            "{url} holds {stored} people, not {people}"
+        );
+        fresh = stored == 0;
+    }
     if fresh {
-        eprintln!("generating {people} people into {} ...", path.display());
+        eprintln!("generating {people} people into {} ...", redacted(&url));
         generate(&ds, people).await;
     }
     // Projections laid out by this DSConfig (a database generated before them, or a layout
@@ -167,7 +195,8 @@ async fn main() {
             started.elapsed()
         );
     }
-    println!("people: {people}; database: {}", path.display());
+    let shown = given.map_or_else(|| path.display().to_string(), |u| redacted(&u));
+    println!("people: {people}; database: {shown}");
     println!("load before: {}", load());
     let paging = resolve::Paging {
         offset: None,
@@ -441,6 +470,29 @@ async fn aggregates(ds: &Datastore) {
     }
 }
 
+/// A URL without its password.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if s < at => match url[s + 3..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..s + 3 + colon], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+/// (measured runs, runs after a write) per query: 50 and 10, or `DATASTORE_BENCH_RUNS`
+/// measured and a fifth of them after writes (a slow server: e.g. 10).
+fn rounds() -> (usize, usize) {
+    match std::env::var("DATASTORE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        Some(n) if n > 0 => (n, (n / 5).max(2)),
+        _ => (50, 10),
+    }
+}
+
 /// The load average, as `uptime` says it.
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -455,19 +507,21 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = datastore::store::Page>,
 {
+    let (measured, writes) = rounds();
+    let warm = (measured / 5).max(1);
     let mut times = Vec::new();
     let mut total = 0;
-    for round in 0..60 {
+    for round in 0..warm + measured {
         let started = Instant::now();
         let page = run().await;
-        if round >= 10 {
+        if round >= warm {
             times.push(started.elapsed());
         }
         total = page.total;
     }
     times.sort();
     let mut fresh = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..writes {
         let tick = NewObject {
             object_type: "BenchTick".into(),
             properties: Vec::new(),
@@ -483,7 +537,7 @@ where
     }
     fresh.sort();
     println!(
-        "{name}\n    matches {total}; after a write: p50 {:.2?}, p95 {:.2?} (10 runs) | repeated: p50 {:.2?}, p95 {:.2?} (50 runs after 10 warm-up)",
+        "{name}\n    matches {total}; after a write: p50 {:.2?}, p95 {:.2?} ({writes} runs) | repeated: p50 {:.2?}, p95 {:.2?} ({measured} runs after {warm} warm-up)",
         percentile(&fresh, 0.5),
         percentile(&fresh, 0.95),
         percentile(&times, 0.5),
@@ -517,7 +571,8 @@ async fn save_costs(ds: &Datastore, paging: resolve::Paging) {
         ("nickname", "undeclared (EAV only)"),
     ] {
         let mut times = Vec::new();
-        for i in 0..2000u64 {
+        let saves = rounds().0 as u64 * 40;
+        for i in 0..saves {
             let id = first + (rng.below((last - first + 1) as u64) as i64);
             let value = if property == "nickname" {
                 json!(format!("n{i}"))
@@ -535,7 +590,7 @@ async fn save_costs(ds: &Datastore, paging: resolve::Paging) {
         let mean = times.iter().sum::<Duration>() / times.len() as u32;
         times.sort();
         println!(
-            "saveProperty {property} ({what}): mean {mean:.0?}, p50 {:.0?}, p99 {:.0?} (2,000 sequential, one transaction each)",
+            "saveProperty {property} ({what}): mean {mean:.0?}, p50 {:.0?}, p99 {:.0?} ({saves} sequential, one transaction each)",
             percentile(&times, 0.5),
             percentile(&times, 0.99)
         );

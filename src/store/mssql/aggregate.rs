@@ -11,13 +11,16 @@
 
 use super::exec::{self, Param};
 use super::pool::{Client, Fail};
-use super::query::build_walk;
+use std::sync::Arc;
+
+use super::query::build_projected as build_projected_query;
 use super::table::{Binder, TEXT_ORDER};
 use super::walk::Stable;
 use crate::query::plan::QueryPlan;
 use crate::store::aggregate::{
     AggregatePlan, AggregateRow, Figure, Function, KeyValue, Reading, Sort,
 };
+use crate::store::sqlite::projection::Layout;
 
 /// A rendered statement and its parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,9 +46,20 @@ fn column_of(function: Function, reading: Reading) -> Column {
     }
 }
 
-/// The statement of a plan.
+/// The statement of a plan over the EAV rows.
+#[cfg(test)]
 pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
-    let matching = build_walk(
+    build_projected(plan, None)
+}
+
+/// The statement of a plan; with the complete projection `proj` (table number, layout) of
+/// the type, each projected property is read from the projection's row (`pj`): its value
+/// `v<k>` and double `d<k>`, NULL without the property as the EAV LEFT JOIN gives. A display
+/// text (`PropertyAsString`) is not projected: a group key that shows one still joins its
+/// EAV row for it. The condition reads the projection as the query's count does.
+pub fn build_projected(plan: &AggregatePlan, proj: Option<(i64, Arc<Layout>)>) -> AggregateSql {
+    let layout = proj.as_ref().map(|(_, l)| l.clone());
+    let matching = build_projected_query(
         &QueryPlan {
             object_type: plan.object_type.clone(),
             condition: plan.condition.clone(),
@@ -56,6 +70,7 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
             walk: crate::store::Walk::default(),
         },
         &Stable::default(),
+        proj,
     );
     let condition = matching
         .sql
@@ -70,8 +85,24 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
         let i = names.iter().position(|n| *n == name).unwrap_or(0);
         format!("j{}", i + 1)
     };
+    let column = |name: &str| layout.as_ref().and_then(|l| l.column(name)).map(|c| c.no);
+    // (PropertyValue, PropertyAsDouble) of a property.
+    let columns = |name: &str| match column(name) {
+        Some(k) => (format!("pj.v{k}"), format!("pj.d{k}")),
+        None => {
+            let a = alias(name);
+            (
+                format!("{a}.PropertyValue"),
+                format!("{a}.PropertyAsDouble"),
+            )
+        }
+    };
+    let displayed = |name: &str| plan.groups.iter().any(|g| g.display && g.property == name);
     let mut joins = String::new();
     for name in &names {
+        if column(name).is_some() && !displayed(name) {
+            continue;
+        }
         let a = alias(name);
         joins.push_str(&format!(
             "\nLEFT JOIN dbo.Properties AS {a} ON {a}.OwnerObjectId = o.ObjectId AND {a}.PropertyName = {}",
@@ -80,10 +111,9 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
     }
     let mut select = Vec::new();
     for g in &plan.groups {
-        let a = alias(&g.property);
-        select.push(format!("{a}.PropertyValue"));
+        select.push(columns(&g.property).0);
         if g.display {
-            select.push(format!("MAX({a}.PropertyAsString)"));
+            select.push(format!("MAX({}.PropertyAsString)", alias(&g.property)));
         }
     }
     // (selected, sorted by): an exact sum is read as text but sorts as a number.
@@ -91,11 +121,11 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
         .measures
         .iter()
         .map(|m| {
-            let a = m.property.as_deref().map(alias).unwrap_or_default();
-            let (value, double) = (
-                format!("{a}.PropertyValue"),
-                format!("{a}.PropertyAsDouble"),
-            );
+            let (value, double) = m
+                .property
+                .as_deref()
+                .map(columns)
+                .unwrap_or_else(|| ("NULL".into(), "NULL".into()));
             let exact = |sum: String| (format!("CAST({sum} AS nvarchar(50))"), sum);
             let e = match (m.function, m.reading) {
                 (Function::Count, _) => "COUNT_BIG(*)".to_string(),
@@ -127,11 +157,7 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
         })
         .collect();
     select.extend(measures.iter().map(|(selected, _)| selected.clone()));
-    let group_by: Vec<String> = plan
-        .groups
-        .iter()
-        .map(|g| format!("{}.PropertyValue", alias(&g.property)))
-        .collect();
+    let group_by: Vec<String> = plan.groups.iter().map(|g| columns(&g.property).0).collect();
     let mut sql = format!(
         "SELECT {}\nFROM dbo.Objects AS o{joins}{condition}",
         select.join(", ")
@@ -144,16 +170,14 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
             match term.sort {
                 Sort::Group(i) => {
                     let g = &plan.groups[i];
-                    let a = alias(&g.property);
-                    order.push(format!(
-                        "CASE WHEN {a}.PropertyValue IS NULL THEN 1 ELSE 0 END"
-                    ));
+                    let (value, double) = columns(&g.property);
+                    order.push(format!("CASE WHEN {value} IS NULL THEN 1 ELSE 0 END"));
                     if g.by_value {
-                        order.push(format!("MIN({a}.PropertyAsDouble) {dir}"));
+                        order.push(format!("MIN({double}) {dir}"));
                     } else {
-                        order.push(format!("LOWER({a}.PropertyValue) {TEXT_ORDER} {dir}"));
+                        order.push(format!("LOWER({value}) {TEXT_ORDER} {dir}"));
                     }
-                    order.push(format!("{a}.PropertyValue {dir}"));
+                    order.push(format!("{value} {dir}"));
                 }
                 Sort::Measure(i) => {
                     let e = &measures[i].1;
@@ -174,13 +198,24 @@ pub fn build_aggregate(plan: &AggregatePlan) -> AggregateSql {
     }
 }
 
-/// Runs an aggregate plan.
+/// Runs an aggregate plan, reading the type's complete projection where it holds a
+/// property.
 pub async fn run(c: &mut Client, plan: &AggregatePlan) -> Result<Vec<AggregateRow>, Fail> {
+    let proj = super::projection::complete(c, &plan.object_type).await?;
+    run_with(c, plan, proj).await
+}
+
+/// [`run`] with the projection given (or none: the EAV plan).
+pub async fn run_with(
+    c: &mut Client,
+    plan: &AggregatePlan,
+    proj: Option<(i64, Arc<Layout>)>,
+) -> Result<Vec<AggregateRow>, Fail> {
     if plan.limit == 0 {
         // `FETCH NEXT 0 ROWS` is an error on SQL Server; no group is asked for.
         return Ok(Vec::new());
     }
-    let built = build_aggregate(plan);
+    let built = build_projected(plan, proj);
     let rows = exec::rows(c, &built.sql, built.params).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {

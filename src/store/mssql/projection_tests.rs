@@ -16,13 +16,19 @@ use serde_json::{json, Map, Value};
 use super::connect::ConnectOptions;
 use super::exec::{self, Param};
 use super::pool::Client;
-use super::{admin, projection, query, sql, MssqlStore};
+use super::{admin, aggregate, projection, query, sql, table, MssqlStore};
 use crate::dsconfig::{self, Config};
 use crate::query::plan::QueryPlan;
 use crate::query::resolve::{self, Paging};
 use crate::service::{ActiveConfig, Datastore};
+use crate::store::aggregate::{
+    AggregateOrder, AggregatePlan, AggregateRow, Figure, Function, GroupKey, Measure, Reading, Sort,
+};
 use crate::store::sqlite::projection::Layout;
-use crate::store::{ImportItem, Page, Store, StoreOptions, Walk};
+use crate::store::{
+    Filter, FilterValue, ImportItem, Key, Order, Page, Store, StoreOptions, SystemField,
+    TableQuery, Walk,
+};
 
 const CONFIG: &str = r#"
 [[lists.S]]
@@ -416,7 +422,11 @@ async fn walk(c: &mut Client, plan: &QueryPlan, proj: Option<(i64, Arc<Layout>)>
             None => return out,
         }
     }
-    panic!("the walk does not end");
+    panic!(
+        "the walk does not end ({}): {page_plan:?} {:?}",
+        if proj.is_some() { "projection" } else { "EAV" },
+        &out[..30]
+    );
 }
 
 /// Each query answers the same (count, page, objects, a cursor walk) from the projection
@@ -461,6 +471,276 @@ async fn compare_queries(c: &mut Client, ds: &Datastore, queries: &[String]) -> 
     Ok(())
 }
 
+/// A random table view of `P`: equality filters and sort keys on projected properties
+/// (read from the projection), on `nick` (not projected: its EAV rows) and on system
+/// fields, with an offset and a limit (0: only the count).
+fn table_query() -> impl Strategy<Value = TableQuery> {
+    let filter = prop_oneof![
+        (0i64..4).prop_map(|n| (Key::Double("age".into()), FilterValue::Double(n as f64))),
+        prop::sample::select(vec!["2", " 3 ", "x"])
+            .prop_map(|t| (Key::Double("age".into()), FilterValue::Text(t.into()))),
+        (0..LASTS.len())
+            .prop_map(|i| (Key::Text("last".into()), FilterValue::Text(LASTS[i].into()))),
+        (0..FIRSTS.len()).prop_map(|i| (
+            Key::Text("first".into()),
+            FilterValue::Text(FIRSTS[i].into())
+        )),
+        prop::sample::select(vec!["A", "I", "A "])
+            .prop_map(|t| (Key::Text("status".into()), FilterValue::Text(t.into()))),
+        (-2i8..3).prop_map(|n| (
+            Key::Double("score".into()),
+            FilterValue::Double(f64::from(n) * 1.5)
+        )),
+        prop::sample::select(vec![0.0, 1.0])
+            .prop_map(|d| (Key::Double("active".into()), FilterValue::Double(d))),
+        prop::sample::select(vec!["true", "false"])
+            .prop_map(|t| (Key::Text("active".into()), FilterValue::Text(t.into()))),
+        Just((Key::Text("nick".into()), FilterValue::Text("Al".into()))),
+        (0i64..3).prop_map(|n| (
+            Key::System(SystemField::ObjectNumber),
+            FilterValue::Double(n as f64)
+        )),
+    ]
+    .prop_map(|(key, value)| Filter { key, value });
+    let key = prop::sample::select(vec![
+        Key::Double("age".into()),
+        Key::Text("last".into()),
+        Key::Double("born".into()),
+        Key::Text("status".into()),
+        Key::Double("score".into()),
+        Key::Text("first".into()),
+        Key::Double("active".into()),
+        Key::Double("company".into()),
+        Key::Text("tags".into()),
+        Key::Text("nick".into()),
+        Key::System(SystemField::ObjectNumber),
+        Key::System(SystemField::UpdatedAt),
+    ]);
+    (
+        prop::collection::vec(filter, 0..3),
+        prop::collection::vec((key, any::<bool>()), 0..3),
+        0u64..4,
+        0u64..8,
+    )
+        .prop_map(|(filters, order, offset, limit)| TableQuery {
+            object_type: "P".into(),
+            columns: None,
+            parent_id: None,
+            filters,
+            order: order
+                .into_iter()
+                .map(|(key, descending)| Order { key, descending })
+                .collect(),
+            offset,
+            limit,
+            walk: Walk::default(),
+        })
+}
+
+/// The ids of every page of a table view's cursor walk.
+async fn table_walk(c: &mut Client, q: &TableQuery, proj: Option<(i64, Arc<Layout>)>) -> Vec<i64> {
+    let mut q = q.clone();
+    q.offset = 0;
+    q.limit = 3;
+    q.walk = Walk {
+        count: false,
+        ..Walk::default()
+    };
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let page = table::list_table_with(c, &q, proj.clone()).await.unwrap();
+        out.extend(ids(&page));
+        match page.next {
+            Some(seek) => {
+                q.walk.after = Some(seek);
+                q.walk.head = page.head;
+            }
+            None => return out,
+        }
+    }
+    panic!(
+        "the walk does not end ({}): {q:?} {:?}",
+        if proj.is_some() { "projection" } else { "EAV" },
+        &out[..30]
+    );
+}
+
+/// Each table view answers the same (count, page, objects, a cursor walk) from the
+/// projection as from the EAV rows.
+async fn compare_tables(c: &mut Client, views: &[TableQuery]) -> Result<(), String> {
+    let proj = projection::complete(c, "P")
+        .await
+        .unwrap()
+        .ok_or("P's projection is not complete")?;
+    for q in views {
+        let eav = table::list_table_with(c, q, None).await.unwrap();
+        let fast = table::list_table_with(c, q, Some(proj.clone()))
+            .await
+            .unwrap();
+        if (fast.total, ids(&fast)) != (eav.total, ids(&eav)) || fast.objects != eav.objects {
+            return Err(format!(
+                "{q:?}: projection {} {:?}, EAV {} {:?}",
+                fast.total,
+                ids(&fast),
+                eav.total,
+                ids(&eav)
+            ));
+        }
+        let (a, b) = (
+            table_walk(c, q, None).await,
+            table_walk(c, q, Some(proj.clone())).await,
+        );
+        if a != b {
+            return Err(format!("{q:?} walked: projection {b:?}, EAV {a:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The group keys an aggregate over `P` may take: (property, by value, display).
+const GROUPS: [(&str, bool, bool); 7] = [
+    ("status", false, true),
+    ("company", true, true),
+    ("active", true, false),
+    ("age", true, false),
+    ("last", false, false),
+    ("born", true, false),
+    ("nick", false, false),
+];
+
+/// The measures, and whether sorting by them is exact (floating sums are not: the order
+/// of addition may differ between the plans).
+fn measures() -> Vec<(Measure, bool)> {
+    let m = |function, property: Option<&str>, reading| Measure {
+        function,
+        property: property.map(str::to_owned),
+        reading,
+    };
+    vec![
+        (m(Function::Count, None, Reading::Double), true),
+        (m(Function::Sum, Some("age"), Reading::Integer), true),
+        (m(Function::Sum, Some("score"), Reading::Currency), true),
+        (m(Function::Sum, Some("score"), Reading::Double), false),
+        (m(Function::Avg, Some("age"), Reading::Integer), false),
+        (m(Function::Min, Some("born"), Reading::Double), true),
+        (m(Function::Max, Some("last"), Reading::Text), true),
+        (
+            m(Function::CountDistinct, Some("first"), Reading::Text),
+            true,
+        ),
+        (m(Function::Max, Some("nick"), Reading::Text), true),
+    ]
+}
+
+/// A random aggregate over `P`: groups, measures, an order over them, a limit and a
+/// condition of the language.
+fn aggregate_plan() -> impl Strategy<Value = (AggregatePlan, Option<String>)> {
+    let condition = comparison().prop_recursive(2, 6, 3, |inner| {
+        (
+            prop::sample::select(vec![" and ", " or "]),
+            prop::collection::vec(inner, 2..3),
+        )
+            .prop_map(|(glue, parts)| format!("({})", parts.join(glue)))
+    });
+    (
+        prop::sample::subsequence((0..GROUPS.len()).collect::<Vec<_>>(), 0..=3),
+        prop::sample::subsequence((0..measures().len()).collect::<Vec<_>>(), 1..=4),
+        prop::collection::vec((0usize..8, any::<bool>(), any::<bool>()), 0..3),
+        0u64..12,
+        prop::option::of(condition),
+    )
+        .prop_map(|(groups, chosen, order, limit, condition)| {
+            let all = measures();
+            let mut sorts: Vec<AggregateOrder> = Vec::new();
+            for (i, measure, descending) in order {
+                let sort = if measure {
+                    let m = i % chosen.len();
+                    if !all[chosen[m]].1 {
+                        continue;
+                    }
+                    Sort::Measure(m)
+                } else if groups.is_empty() {
+                    continue;
+                } else {
+                    Sort::Group(i % groups.len())
+                };
+                if !sorts.iter().any(|o| o.sort == sort) {
+                    sorts.push(AggregateOrder { sort, descending });
+                }
+            }
+            let plan = AggregatePlan {
+                object_type: "P".into(),
+                condition: None,
+                groups: groups
+                    .iter()
+                    .map(|&g| GroupKey {
+                        property: GROUPS[g].0.into(),
+                        by_value: GROUPS[g].1,
+                        display: GROUPS[g].2,
+                    })
+                    .collect(),
+                measures: chosen.iter().map(|&m| all[m].0.clone()).collect(),
+                order: sorts,
+                limit,
+            };
+            (plan, condition)
+        })
+}
+
+/// Equal, floating figures within rounding.
+fn same(a: &[AggregateRow], b: &[AggregateRow]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.keys == y.keys
+                && x.figures.len() == y.figures.len()
+                && x.figures.iter().zip(&y.figures).all(|(f, g)| match (f, g) {
+                    (Figure::Double(f), Figure::Double(g)) => {
+                        (f - g).abs() <= 1e-9 * f.abs().max(1.0)
+                    }
+                    (f, g) => f == g,
+                })
+        })
+}
+
+/// Each aggregate answers the same from the projection as from the EAV rows.
+async fn compare_aggregates(
+    c: &mut Client,
+    ds: &Datastore,
+    plans: &[(AggregatePlan, Option<String>)],
+) -> Result<(), String> {
+    let proj = projection::complete(c, "P")
+        .await
+        .unwrap()
+        .ok_or("P's projection is not complete")?;
+    for (plan, condition) in plans {
+        let mut plan = plan.clone();
+        if let Some(text) = condition {
+            let parsed = crate::query::parse(text).map_err(|e| format!("{text}: {e:?}"))?;
+            let paging = Paging {
+                offset: None,
+                limit: None,
+                max_results: 1000,
+            };
+            plan.condition = resolve::resolve(&parsed, "P", ds.schema().as_ref(), paging)
+                .map_err(|e| format!("{text}: {e}"))?
+                .condition;
+        }
+        let eav = aggregate::run_with(c, &plan, None).await.unwrap();
+        let fast = aggregate::run_with(c, &plan, Some(proj.clone()))
+            .await
+            .unwrap();
+        if !same(&fast, &eav) {
+            return Err(format!(
+                "{plan:?} ({condition:?}):\n projection {fast:?}\n EAV        {eav:?}"
+            ));
+        }
+        if plan.groups.is_empty() && eav.len() != usize::from(plan.limit > 0) {
+            return Err(format!("{plan:?}: {} rows without groups", eav.len()));
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_eav_rows() {
     let Some(db) = Db::create("proj").await else {
@@ -474,9 +754,13 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
     let mut runner = TestRunner::default();
     let strategy = case();
     let queries = prop::collection::vec(query_text(), 8);
+    let views = prop::collection::vec(table_query(), 6);
+    let aggregates = prop::collection::vec(aggregate_plan(), 8);
     for n in 0..12 {
         let (people, changes) = strategy.new_tree(&mut runner).unwrap().current();
         let queries = queries.new_tree(&mut runner).unwrap().current();
+        let views = views.new_tree(&mut runner).unwrap().current();
+        let aggregates = aggregates.new_tree(&mut runner).unwrap().current();
         exec::execute(&mut client, sql::CLEAR_DATA, Vec::new())
             .await
             .unwrap();
@@ -485,6 +769,12 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
             panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
         }
         if let Err(e) = compare_queries(&mut client, &ds, &queries).await {
+            panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
+        }
+        if let Err(e) = compare_tables(&mut client, &views).await {
+            panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
+        }
+        if let Err(e) = compare_aggregates(&mut client, &ds, &aggregates).await {
             panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
         }
     }
@@ -662,4 +952,116 @@ fn rendered_t_sql_of_the_sample_queries_on_a_projection() {
         ));
     }
     insta::assert_snapshot!("projected_queries", out);
+}
+
+/// Table views and aggregates over P as read from its projection (table 7): filters and
+/// sort keys on projected properties read `pj`, `nick` (not projected) its EAV rows.
+#[test]
+fn rendered_t_sql_of_table_views_and_aggregates_on_a_projection() {
+    let config = config("");
+    let layout = Arc::new(Layout::of(&config.types["P"]).unwrap());
+    let proj = Some((7, layout));
+    let filter = |key: Key, value: FilterValue| Filter { key, value };
+    let view = |filters: Vec<Filter>, order: Vec<Order>| TableQuery {
+        object_type: "P".into(),
+        columns: None,
+        parent_id: None,
+        filters,
+        order,
+        offset: 0,
+        limit: 50,
+        walk: Walk::default(),
+    };
+    let views = [
+        (
+            "status == A order by born desc",
+            view(
+                vec![filter(
+                    Key::Text("status".into()),
+                    FilterValue::Text("A".into()),
+                )],
+                vec![Order {
+                    key: Key::Double("born".into()),
+                    descending: true,
+                }],
+            ),
+        ),
+        (
+            "age == 3, last == Doe, nick == Al, objectNumber == 2 order by last, nick",
+            view(
+                vec![
+                    filter(Key::Double("age".into()), FilterValue::Double(3.0)),
+                    filter(Key::Text("last".into()), FilterValue::Text("Doe".into())),
+                    filter(Key::Text("nick".into()), FilterValue::Text("Al".into())),
+                    filter(
+                        Key::System(SystemField::ObjectNumber),
+                        FilterValue::Double(2.0),
+                    ),
+                ],
+                vec![
+                    Order {
+                        key: Key::Text("last".into()),
+                        descending: false,
+                    },
+                    Order {
+                        key: Key::Text("nick".into()),
+                        descending: false,
+                    },
+                ],
+            ),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, q) in &views {
+        let built = table::build_walk(q, &super::walk::Stable::default(), proj.clone());
+        out.push_str(&format!(
+            "-- view: {name}\n{}\n-- params: {:?}\n\n",
+            built.sql, built.params
+        ));
+    }
+    let measure = |function, property: Option<&str>, reading| Measure {
+        function,
+        property: property.map(str::to_owned),
+        reading,
+    };
+    let grouped = AggregatePlan {
+        object_type: "P".into(),
+        condition: Some(crate::query::plan::Cond::Test {
+            hops: Vec::new(),
+            test: crate::query::plan::Test::Double {
+                property: "age".into(),
+                cmp: crate::query::plan::Cmp::Gt,
+                value: 1.0,
+            },
+        }),
+        groups: vec![
+            GroupKey {
+                property: "status".into(),
+                by_value: false,
+                display: true,
+            },
+            GroupKey {
+                property: "nick".into(),
+                by_value: false,
+                display: false,
+            },
+        ],
+        measures: vec![
+            measure(Function::Count, None, Reading::Double),
+            measure(Function::Sum, Some("age"), Reading::Integer),
+            measure(Function::Avg, Some("score"), Reading::Double),
+            measure(Function::Max, Some("last"), Reading::Text),
+        ],
+        order: vec![AggregateOrder {
+            sort: Sort::Measure(0),
+            descending: true,
+        }],
+        limit: 10,
+    };
+    let built = aggregate::build_projected(&grouped, proj);
+    out.push_str(&format!(
+        "-- aggregate: age > 1, by status (display) and nick, ordered by count desc\n{}\n-- params: {:?}\n",
+        built.sql, built.params
+    ));
+    insta::assert_snapshot!("projected_views_and_aggregates", out);
 }

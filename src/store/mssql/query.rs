@@ -309,18 +309,14 @@ impl Renderer {
 /// The count (and, with a limit, the page) of a query.
 #[cfg(test)]
 pub fn build(plan: &QueryPlan) -> TableSql {
-    build_walk(plan, &Stable::default())
+    build_projected(plan, &Stable::default(), None)
 }
 
 /// As [`build`], the order as of a walk's head; the page has one row more than the limit
 /// and the sort keys' values after the object's columns. Without `walk.count`, no count.
-pub fn build_walk(plan: &QueryPlan, stable: &Stable) -> TableSql {
-    build_projected(plan, stable, None)
-}
-
-/// As [`build_walk`], reading the complete projection `proj` (table number, layout) of
-/// the queried type for its own properties' tests and sort keys: the same rows, in the
-/// same order, as the EAV plan.
+/// With the complete projection `proj` (table number, layout) of the queried type, its own
+/// properties' tests and sort keys read the projection: the same rows, in the same order,
+/// as the EAV plan (`proj` None).
 pub fn build_projected(
     plan: &QueryPlan,
     stable: &Stable,

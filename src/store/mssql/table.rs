@@ -9,12 +9,14 @@
 //! filtering; the joins read only the rows that decide.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::builders::{id_chunks, int_params, page_properties};
 use super::exec::{self, Param};
 use super::pool::{Client, Fail};
 use super::walk::{self, Stable};
 use crate::model::ObjectId;
+use crate::store::sqlite::projection::Layout;
 use crate::store::{FilterValue, Key, ObjectRecord, Page, SystemField, TableQuery};
 
 /// The case-insensitive text order: ASCII case folded, then code-unit order (SQLite's
@@ -94,17 +96,76 @@ fn system_filter(b: &mut Binder, field: SystemField, value: &FilterValue) -> Str
     }
 }
 
+/// The condition of one filter on projected property column `k` (its row is `pj`): what the
+/// EAV filter's inner join tests, and false where it finds no row (a NULL column).
+fn projected_filter(
+    b: &mut Binder,
+    key: &Key,
+    k: usize,
+    by_value: bool,
+    value: &FilterValue,
+) -> String {
+    match (key, value) {
+        (Key::Double(_), FilterValue::Double(d)) => format!("pj.d{k} = {}", b.bind(*d)),
+        (Key::Double(_), FilterValue::Text(t)) => match t.trim().parse::<f64>() {
+            Ok(d) => format!("pj.d{k} = {}", b.bind(d)),
+            Err(_) => "1 = 0".into(),
+        },
+        (_, value) => {
+            let text = match value {
+                FilterValue::Text(t) => t.clone(),
+                FilterValue::Double(d) => number_text(*d),
+            };
+            let v = b.bind(text);
+            let exact = text_equals(&format!("pj.v{k}"), &v);
+            if by_value {
+                exact
+            } else {
+                // What the projection's text indexes seek.
+                format!("pj.p{k} = LEFT({v}, 400) AND {exact}")
+            }
+        }
+    }
+}
+
 /// Builds the count (and, with a limit, the page) of a table view.
 #[cfg(test)]
 pub fn build(q: &TableQuery) -> TableSql {
-    build_walk(q, &Stable::default())
+    build_walk(q, &Stable::default(), None)
+}
+
+/// The projection column `k` of a property of the viewed type, when `proj` holds it.
+fn projected(proj: Option<&(i64, Arc<Layout>)>, name: &str) -> Option<(usize, bool)> {
+    proj.and_then(|(_, layout)| layout.column(name))
+        .map(|c| (c.no, c.by_value))
 }
 
 /// As [`build`], the order as of a walk's head; the page has one row more than the limit
 /// and the sort keys' values after the object's columns. Without `walk.count`, no count.
-pub fn build_walk(q: &TableQuery, stable: &Stable) -> TableSql {
+///
+/// With the complete projection `proj` (table number, layout) of the viewed type, a filter
+/// or sort key on a projected property reads its columns on the projection's row (`pj`)
+/// instead of joining its EAV row: the same values (`v<k>` is `PropertyValue`, `d<k>`
+/// `PropertyAsDouble`), NULL where the EAV join finds no row, so the same rows in the same
+/// order; the others join their EAV rows as before.
+pub fn build_walk(q: &TableQuery, stable: &Stable, proj: Option<(i64, Arc<Layout>)>) -> TableSql {
+    let proj = proj.as_ref();
     let mut b = Binder::default();
     let mut joins = String::new();
+    let uses_proj = q
+        .filters
+        .iter()
+        .map(|f| &f.key)
+        .chain(q.order.iter().map(|o| &o.key))
+        .any(|k| match k {
+            Key::Double(name) | Key::Text(name) => projected(proj, name).is_some(),
+            Key::System(_) => false,
+        });
+    if let (Some((table, _)), true) = (proj, uses_proj) {
+        joins.push_str(&format!(
+            "\nJOIN dbo.Proj_{table} AS pj ON pj.ObjectId = o.ObjectId"
+        ));
+    }
     if let Some(parent) = q.parent_id {
         joins.push_str(&format!(
             "\nJOIN dbo.Relationships AS rp ON rp.ChildObjectId = o.ObjectId AND rp.ParentObjectId = {}",
@@ -116,6 +177,11 @@ pub fn build_walk(q: &TableQuery, stable: &Stable) -> TableSql {
         let (name, test) = match (&f.key, &f.value) {
             (Key::System(field), value) => {
                 conditions.push(system_filter(&mut b, *field, value));
+                continue;
+            }
+            (Key::Double(name) | Key::Text(name), value) if projected(proj, name).is_some() => {
+                let (k, by_value) = projected(proj, name).unwrap_or_default();
+                conditions.push(projected_filter(&mut b, &f.key, k, by_value, value));
                 continue;
             }
             (Key::Double(name), FilterValue::Double(d)) => {
@@ -166,6 +232,15 @@ pub fn build_walk(q: &TableQuery, stable: &Stable) -> TableSql {
             let dir = if o.descending { "DESC" } else { "ASC" };
             let current = match &o.key {
                 Key::System(field) => system_column(*field).to_string(),
+                Key::Double(name) | Key::Text(name) if projected(proj, name).is_some() => {
+                    let (k, _) = projected(proj, name).unwrap_or_default();
+                    let kind = if matches!(o.key, Key::Double(_)) {
+                        'd'
+                    } else {
+                        'v'
+                    };
+                    format!("pj.{kind}{k}")
+                }
                 Key::Double(name) | Key::Text(name) => {
                     sort_joins.push_str(&format!(
                         "\nLEFT JOIN dbo.Properties AS s{i} ON s{i}.OwnerObjectId = o.ObjectId AND s{i}.PropertyName = {}",
@@ -214,9 +289,21 @@ pub fn build_walk(q: &TableQuery, stable: &Stable) -> TableSql {
     }
 }
 
+/// A table view: over the type's complete projection where it holds the filtered and
+/// sorted properties, else over the EAV rows.
 pub async fn list_table(c: &mut Client, q: &TableQuery) -> Result<Page, Fail> {
+    let proj = super::projection::complete(c, &q.object_type).await?;
+    list_table_with(c, q, proj).await
+}
+
+/// [`list_table`] with the projection given (or none: the EAV plan).
+pub async fn list_table_with(
+    c: &mut Client,
+    q: &TableQuery,
+    proj: Option<(i64, Arc<Layout>)>,
+) -> Result<Page, Fail> {
     let stable = walk::stable(c, &q.object_type, &q.order, &q.walk).await?;
-    let built = build_walk(q, &stable);
+    let built = build_walk(q, &stable, proj);
     let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
     let total = match sets.next().and_then(|s| s.into_iter().next()) {
         Some(row) => exec::req::<i64>(&row, 0)?,
