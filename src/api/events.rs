@@ -20,6 +20,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::Method;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -160,9 +161,12 @@ pub async fn events(req: HttpRequest, state: State) -> Result<HttpResponse, ApiE
         None => datastore.changes_since(i64::MAX, &filter, 1).await?.head,
     };
     let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
-    // The first bytes go out at once: proxies and clients see the stream open.
-    let _ = tx.try_send(Bytes::from_static(b": connected\nretry: 1000\n\n"));
-    actix_web::rt::spawn(pump(datastore, filter, start, tx));
+    if req.method() != Method::HEAD {
+        // The first bytes go out at once: proxies and clients see the stream open.
+        let _ = tx.try_send(Bytes::from_static(b": connected\nretry: 1000\n\n"));
+        actix_web::rt::spawn(pump(datastore, filter, start, tx));
+    }
+    // (HEAD: GET's headers; the stream's reader is not started, and the body ends at once.)
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });

@@ -2,6 +2,10 @@
 //! the served system as JSON Lines; copySystem replaces one system's data with another's.
 //! Both need an admin key.
 
+use std::convert::Infallible;
+
+use actix_web::http::Method;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -44,6 +48,15 @@ pub async fn export_data(
     let (app, system) = (super::request_app(&req)?, super::request_system(&req)?);
     let store = state.tenant(&req).await?.store.clone();
     let file_name = format!("datastore-{}-{}.jsonl", app.key(), system);
+    let mut answer = HttpResponse::Ok();
+    answer.content_type("application/x-ndjson").insert_header((
+        "Content-Disposition",
+        format!("attachment; filename=\"{file_name}\""),
+    ));
+    if req.method() == Method::HEAD {
+        // GET's headers; no export is started for a body nobody reads.
+        return Ok(answer.streaming(futures_util::stream::empty::<Result<Bytes, Infallible>>()));
+    }
     let (writer, reader) = tokio::io::duplex(STREAM_BUFFER);
     actix_web::rt::spawn(async move {
         let exported = transfer::export_to(
@@ -59,13 +72,7 @@ pub async fn export_data(
             Err(e) => tracing::warn!(error = %e, "exportData stopped before its end"),
         }
     });
-    Ok(HttpResponse::Ok()
-        .content_type("application/x-ndjson")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{file_name}\""),
-        ))
-        .streaming(tokio_util::io::ReaderStream::new(reader)))
+    Ok(answer.streaming(tokio_util::io::ReaderStream::new(reader)))
 }
 
 /// Replaces the data of `toSystem` with that of `fromSystem` (`POST`; admin), all or

@@ -70,7 +70,7 @@ impl Ops {
 /// The CORS middleware of `--cors-origins` (only wrapped when some are given).
 pub fn cors(origins: &[String]) -> actix_cors::Cors {
     let mut cors = actix_cors::Cors::default()
-        .allowed_methods(["GET", "POST"])
+        .allowed_methods(["GET", "HEAD", "POST"])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

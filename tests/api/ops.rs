@@ -185,6 +185,18 @@ async fn cors_lets_a_configured_origin_in_and_no_other() {
         refused.body
     );
     assert!(refused.body["error"]["message"].is_string());
+    // HEAD with a key is preflighted too (every GET address takes HEAD).
+    let head = app
+        .send(
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("getObject"))
+                .header("Origin", FORMS)
+                .header("Access-Control-Request-Method", "HEAD")
+                .header("Access-Control-Request-Headers", "authorization"),
+        )
+        .await;
+    assert!(head.status.is_success(), "{} {}", head.status, head.body);
+    assert_eq!(head.headers["access-control-allow-origin"], FORMS);
     // A simple request from the form's origin can read the answer.
     let simple = app
         .send(
