@@ -169,3 +169,19 @@ pub struct AggregateRow {
     pub keys: Vec<KeyValue>,
     pub figures: Vec<Figure>,
 }
+
+/// Tests: equal rows, floating figures within rounding (two plans may add in another order).
+#[cfg(test)]
+pub(crate) fn same_within_rounding(a: &[AggregateRow], b: &[AggregateRow]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.keys == y.keys
+                && x.figures.len() == y.figures.len()
+                && x.figures.iter().zip(&y.figures).all(|(f, g)| match (f, g) {
+                    (Figure::Double(f), Figure::Double(g)) => {
+                        (f - g).abs() <= 1e-9 * f.abs().max(1.0)
+                    }
+                    (f, g) => f == g,
+                })
+        })
+}

@@ -22,7 +22,8 @@ use crate::query::plan::QueryPlan;
 use crate::query::resolve::{self, Paging};
 use crate::service::{ActiveConfig, Datastore};
 use crate::store::aggregate::{
-    AggregateOrder, AggregatePlan, AggregateRow, Figure, Function, GroupKey, Measure, Reading, Sort,
+    same_within_rounding as same, AggregateOrder, AggregatePlan, Function, GroupKey, Measure,
+    Reading, Sort,
 };
 use crate::store::sqlite::projection::Layout;
 use crate::store::{
@@ -684,21 +685,6 @@ fn aggregate_plan() -> impl Strategy<Value = (AggregatePlan, Option<String>)> {
                 limit,
             };
             (plan, condition)
-        })
-}
-
-/// Equal, floating figures within rounding.
-fn same(a: &[AggregateRow], b: &[AggregateRow]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.keys == y.keys
-                && x.figures.len() == y.figures.len()
-                && x.figures.iter().zip(&y.figures).all(|(f, g)| match (f, g) {
-                    (Figure::Double(f), Figure::Double(g)) => {
-                        (f - g).abs() <= 1e-9 * f.abs().max(1.0)
-                    }
-                    (f, g) => f == g,
-                })
         })
 }
 

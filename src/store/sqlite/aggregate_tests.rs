@@ -10,7 +10,8 @@ use super::counts::{CountCache, Snapshot};
 use super::projection_tests::{change, condition, person, reader, world};
 use crate::query::resolve::{self, Paging};
 use crate::store::aggregate::{
-    AggregateOrder, AggregatePlan, AggregateRow, Figure, Function, GroupKey, Measure, Reading, Sort,
+    same_within_rounding as same, AggregateOrder, AggregatePlan, Function, GroupKey, Measure,
+    Reading, Sort,
 };
 
 /// The group keys a plan may take over `P`: (property, by value, display).
@@ -126,21 +127,6 @@ fn plan(shape: &Shape, ds: &crate::service::Datastore) -> Result<AggregatePlan, 
         order,
         limit: shape.limit,
     })
-}
-
-/// Equal, floating figures within rounding.
-fn same(a: &[AggregateRow], b: &[AggregateRow]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.keys == y.keys
-                && x.figures.len() == y.figures.len()
-                && x.figures.iter().zip(&y.figures).all(|(f, g)| match (f, g) {
-                    (Figure::Double(f), Figure::Double(g)) => {
-                        (f - g).abs() <= 1e-9 * f.abs().max(1.0)
-                    }
-                    (f, g) => f == g,
-                })
-        })
 }
 
 proptest! {
