@@ -957,6 +957,49 @@ mod tests {
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 20);
     }
 
+    #[tokio::test]
+    async fn a_reader_loads_objects_without_preparing_the_statement_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap();
+        store
+            .write(|c| {
+                c.execute_batch(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+                     INSERT INTO Objects (ObjectId, ObjectType, CreatedAt, UpdatedAt)
+                     SELECT i, 'Thing', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'
+                     FROM n;
+                     WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2399)
+                     INSERT INTO Properties (OwnerObjectId, PropertyName, PropertyType, PropertyValue)
+                     SELECT 1 + i / 8, 'p' || (i % 8), 'String', 'v' FROM n;
+                     ANALYZE;",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        drop(store);
+        // A reader: no planner stability guarantee, and STAT4 samples of the primary key.
+        let conn = open_connection(&path, true).unwrap();
+        let samples: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_stat4 WHERE tbl = 'Properties'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(samples > 0);
+        for id in 1..=20 {
+            let object = objects::load(&conn, id, None).unwrap().unwrap();
+            assert_eq!(object.properties.len(), 8);
+        }
+        let stmt = conn.prepare_cached(objects::SELECT_PROPERTIES).unwrap();
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 20);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn many_concurrent_writers_are_all_committed_once() {
         let dir = tempfile::tempdir().unwrap();

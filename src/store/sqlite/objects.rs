@@ -40,9 +40,12 @@ pub(super) fn parse_time(text: &str) -> DateTime<Utc> {
 
 const SELECT_OBJECT: &str =
     "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt FROM Objects WHERE ObjectId = ?1";
-const SELECT_PROPERTIES: &str =
+/// `+?1`: the same primary-key seek, but the planner cannot look the bound id up in the
+/// STAT4 samples, which would make every new id prepare the statement again (on readers,
+/// which keep value-aware plans for queries; see `open_connection`).
+pub(super) const SELECT_PROPERTIES: &str =
     "SELECT PropertyName, PropertyType, PropertyValue, PropertyAsDouble, PropertyAsString \
-     FROM Properties WHERE OwnerObjectId = ?1 ORDER BY PropertyName";
+     FROM Properties WHERE OwnerObjectId = +?1 ORDER BY PropertyName";
 
 pub(super) fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRecord> {
     Ok(ObjectRecord {
