@@ -20,9 +20,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::Method;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -160,16 +160,18 @@ pub async fn events(req: HttpRequest, state: State) -> Result<HttpResponse, ApiE
         Some(id) => id,
         None => datastore.changes_since(i64::MAX, &filter, 1).await?.head,
     };
-    let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
-    if req.method() != Method::HEAD {
+    // The reader starts when the body is first read, right after the headers; a HEAD's
+    // body is never read (`ops::observe`), so it starts nothing.
+    let body = futures_util::stream::once(async move {
+        let (tx, rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
         // The first bytes go out at once: proxies and clients see the stream open.
         let _ = tx.try_send(Bytes::from_static(b": connected\nretry: 1000\n\n"));
         actix_web::rt::spawn(pump(datastore, filter, start, tx));
-    }
-    // (HEAD: GET's headers; the stream's reader is not started, and the body ends at once.)
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    });
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+        })
+    })
+    .flatten();
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache, no-transform"))

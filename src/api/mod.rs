@@ -298,7 +298,7 @@ fn events_resource(path: &str) -> impl actix_web::dev::HttpServiceFactory {
 /// and headers (RFC 9110 §9.3.2; load balancers, IIS/ARR health probes and `curl -I` send
 /// it). The handler runs as for GET; actix-http writes the headers of its answer, the
 /// `Content-Length` of a sized body included, and never its body. A streamed body is not
-/// run at all on HEAD ([`crate::ops::head`]).
+/// run at all on HEAD (`ops::observe` gives it a body that yields nothing).
 pub(crate) fn get() -> actix_web::Route {
     web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }

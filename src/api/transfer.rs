@@ -2,11 +2,8 @@
 //! the served system as JSON Lines; copySystem replaces one system's data with another's.
 //! Both need an admin key.
 
-use std::convert::Infallible;
-
-use actix_web::http::Method;
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use serde_json::json;
 
 use super::openapi::schemas;
@@ -48,31 +45,34 @@ pub async fn export_data(
     let (app, system) = (super::request_app(&req)?, super::request_system(&req)?);
     let store = state.tenant(&req).await?.store.clone();
     let file_name = format!("datastore-{}-{}.jsonl", app.key(), system);
-    let mut answer = HttpResponse::Ok();
-    answer.content_type("application/x-ndjson").insert_header((
-        "Content-Disposition",
-        format!("attachment; filename=\"{file_name}\""),
-    ));
-    if req.method() == Method::HEAD {
-        // GET's headers; no export is started for a body nobody reads.
-        return Ok(answer.streaming(futures_util::stream::empty::<Result<Bytes, Infallible>>()));
-    }
-    let (writer, reader) = tokio::io::duplex(STREAM_BUFFER);
-    actix_web::rt::spawn(async move {
-        let exported = transfer::export_to(
-            store.as_ref(),
-            Some(&app),
-            system,
-            writer,
-            &Progress::hidden(),
-        )
-        .await;
-        match exported {
-            Ok(counts) => tracing::info!(objects = counts.objects, "exportData done"),
-            Err(e) => tracing::warn!(error = %e, "exportData stopped before its end"),
-        }
-    });
-    Ok(answer.streaming(tokio_util::io::ReaderStream::new(reader)))
+    // The export starts when the body is first read, right after the headers; a HEAD's body
+    // is never read (`ops::observe`), so it exports nothing.
+    let body = futures_util::stream::once(async move {
+        let (writer, reader) = tokio::io::duplex(STREAM_BUFFER);
+        actix_web::rt::spawn(async move {
+            let exported = transfer::export_to(
+                store.as_ref(),
+                Some(&app),
+                system,
+                writer,
+                &Progress::hidden(),
+            )
+            .await;
+            match exported {
+                Ok(counts) => tracing::info!(objects = counts.objects, "exportData done"),
+                Err(e) => tracing::warn!(error = %e, "exportData stopped before its end"),
+            }
+        });
+        tokio_util::io::ReaderStream::new(reader)
+    })
+    .flatten();
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .streaming(body))
 }
 
 /// Replaces the data of `toSystem` with that of `fromSystem` (`POST`; admin), all or

@@ -187,8 +187,9 @@ pub async fn observe(
 
 /// The answer to HEAD: GET's status and headers, and a body that reports GET's size (so
 /// `Content-Length`, or chunked transfer for a stream, is what GET would send) but yields
-/// nothing, so a file is not read, an export not computed and an event stream not held open
-/// only for actix-http to drop their bytes (it never writes a body on HEAD).
+/// nothing, so a file is not read and a stream not held open only for actix-http to drop
+/// their bytes (it never writes a body on HEAD). A streamed answer that has work to do
+/// starts it when its body is first read (`exportData`, `/events`), so HEAD starts none.
 fn head_without_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     if response.request().method() != actix_web::http::Method::HEAD {
         return response;

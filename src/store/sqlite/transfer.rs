@@ -171,7 +171,7 @@ pub(super) fn import(
         write_batch(&tx, first_line, &data)?;
         counts.add(&data);
     }
-    for (_, sql) in &indexes {
+    for sql in &indexes {
         tx.execute_batch(sql)?;
     }
     // The rows came in as EAV rows: the projections follow them whole.
@@ -189,9 +189,9 @@ pub(super) fn import(
 const REINDEXED: &str = "'Objects', 'Properties', 'Relationships'";
 
 /// Drops the secondary indexes of [`REINDEXED`] (the tables are empty here) and returns
-/// their names and definitions, as the schema holds them, to create them again. In the
-/// import's transaction: a failed import rolls the drop back with the rows.
-fn set_indexes_aside(tx: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+/// their definitions, as the schema holds them, to create them again. In the import's
+/// transaction: a failed import rolls the drop back with the rows.
+fn set_indexes_aside(tx: &Connection) -> Result<Vec<String>, StoreError> {
     let indexes = tx
         .prepare(&format!(
             "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL \
@@ -199,10 +199,12 @@ fn set_indexes_aside(tx: &Connection) -> Result<Vec<(String, String)>, StoreErro
         ))?
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
-    for (name, _) in &indexes {
+    let mut definitions = Vec::with_capacity(indexes.len());
+    for (name, sql) in indexes {
         tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+        definitions.push(sql);
     }
-    Ok(indexes)
+    Ok(definitions)
 }
 
 fn refused(first_line: u64, index: usize, e: rusqlite::Error) -> StoreError {
