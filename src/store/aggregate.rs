@@ -170,6 +170,16 @@ pub struct AggregateRow {
     pub figures: Vec<Figure>,
 }
 
+/// Tests: a measure of `function` over `property` read as `reading`.
+#[cfg(test)]
+pub(crate) fn measure(function: Function, property: Option<&str>, reading: Reading) -> Measure {
+    Measure {
+        function,
+        property: property.map(str::to_owned),
+        reading,
+    }
+}
+
 /// Tests: equal rows, floating figures within rounding (two plans may add in another order).
 #[cfg(test)]
 pub(crate) fn same_within_rounding(a: &[AggregateRow], b: &[AggregateRow]) -> bool {

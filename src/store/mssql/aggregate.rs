@@ -255,20 +255,12 @@ mod tests {
     use super::build_aggregate;
     use crate::query::plan::{Cmp, Cond, Test};
     use crate::store::aggregate::{
-        AggregateOrder, AggregatePlan, Function, GroupKey, Measure, Reading, Sort,
+        measure, AggregateOrder, AggregatePlan, Function, GroupKey, Reading, Sort,
     };
 
     fn listing(plan: &AggregatePlan) -> String {
         let built = build_aggregate(plan);
         format!("{}\n-- {} parameters", built.sql, built.params.len())
-    }
-
-    fn measure(function: Function, property: Option<&str>, reading: Reading) -> Measure {
-        Measure {
-            function,
-            property: property.map(str::to_owned),
-            reading,
-        }
     }
 
     #[test]

@@ -22,8 +22,8 @@ use crate::query::plan::QueryPlan;
 use crate::query::resolve::{self, Paging};
 use crate::service::{ActiveConfig, Datastore};
 use crate::store::aggregate::{
-    same_within_rounding as same, AggregateOrder, AggregatePlan, Function, GroupKey, Measure,
-    Reading, Sort,
+    measure, same_within_rounding as same, AggregateOrder, AggregatePlan, Function, GroupKey,
+    Measure, Reading, Sort,
 };
 use crate::store::sqlite::projection::Layout;
 use crate::store::{
@@ -612,11 +612,7 @@ const GROUPS: [(&str, bool, bool); 7] = [
 /// The measures, and whether sorting by them is exact (floating sums are not: the order
 /// of addition may differ between the plans).
 fn measures() -> Vec<(Measure, bool)> {
-    let m = |function, property: Option<&str>, reading| Measure {
-        function,
-        property: property.map(str::to_owned),
-        reading,
-    };
+    let m = measure;
     vec![
         (m(Function::Count, None, Reading::Double), true),
         (m(Function::Sum, Some("age"), Reading::Integer), true),
@@ -1005,11 +1001,6 @@ fn rendered_t_sql_of_table_views_and_aggregates_on_a_projection() {
             built.sql, built.params
         ));
     }
-    let measure = |function, property: Option<&str>, reading| Measure {
-        function,
-        property: property.map(str::to_owned),
-        reading,
-    };
     let grouped = AggregatePlan {
         object_type: "P".into(),
         condition: Some(crate::query::plan::Cond::Test {

@@ -10,8 +10,8 @@ use super::counts::{CountCache, Snapshot};
 use super::projection_tests::{change, condition, person, reader, world};
 use crate::query::resolve::{self, Paging};
 use crate::store::aggregate::{
-    same_within_rounding as same, AggregateOrder, AggregatePlan, Function, GroupKey, Measure,
-    Reading, Sort,
+    measure, same_within_rounding as same, AggregateOrder, AggregatePlan, Function, GroupKey,
+    Measure, Reading, Sort,
 };
 
 /// The group keys a plan may take over `P`: (property, by value, display).
@@ -27,11 +27,7 @@ const GROUPS: [(&str, bool, bool); 6] = [
 /// The measures, and whether sorting by them is exact (floating sums are not: their order
 /// of addition may differ between the plans).
 fn measures() -> Vec<(Measure, bool)> {
-    let m = |function, property: Option<&str>, reading| Measure {
-        function,
-        property: property.map(str::to_owned),
-        reading,
-    };
+    let m = measure;
     vec![
         (m(Function::Count, None, Reading::Double), true),
         (m(Function::Sum, Some("age"), Reading::Integer), true),
