@@ -74,6 +74,64 @@ impl NewChange {
         })
     }
 
+    /// A property write's change to `before`, and the object the write leaves: `stored`
+    /// are the rows written, in write order (`None`: removed; of a name written twice the
+    /// last counts), at `updated_at`. The same change and object as [`NewChange::of`] from
+    /// `before` to a read after the write, found from the written rows alone and without
+    /// copying the object (this runs for every `saveProperty`, on the writer thread).
+    pub fn of_writes(
+        operation: &'static str,
+        mut before: ObjectRecord,
+        stored: Vec<(String, Option<PropertyRow>)>,
+        updated_at: DateTime<Utc>,
+    ) -> (NewChange, ObjectRecord) {
+        let mut written: Vec<(String, Option<PropertyRow>)> = Vec::with_capacity(stored.len());
+        for (name, row) in stored {
+            match written.iter_mut().find(|(n, _)| *n == name) {
+                Some(w) => w.1 = row,
+                None => written.push((name, row)),
+            }
+        }
+        written.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut changes = Map::new();
+        if before.updated_at != updated_at {
+            changes.insert(
+                "updatedAt".into(),
+                json!([time(&before.updated_at), time(&updated_at)]),
+            );
+        }
+        let properties = &mut before.properties;
+        for (name, row) in written {
+            let at = properties.binary_search_by(|p| p.name.as_str().cmp(&name));
+            let was = at.ok().map(|i| &properties[i]);
+            if was != row.as_ref() {
+                changes.insert(
+                    name,
+                    Value::Array(vec![
+                        was.map_or(Value::Null, cell),
+                        row.as_ref().map_or(Value::Null, cell),
+                    ]),
+                );
+            }
+            match (at, row) {
+                (Ok(i), Some(row)) => properties[i] = row,
+                (Ok(i), None) => {
+                    properties.remove(i);
+                }
+                (Err(i), Some(row)) => properties.insert(i, row),
+                (Err(_), None) => {}
+            }
+        }
+        before.updated_at = updated_at;
+        let change = NewChange {
+            object_id: before.id,
+            object_type: before.object_type.clone(),
+            operation,
+            changes,
+        };
+        (change, before)
+    }
+
     /// The change a relationship write makes to `object` (its parent or its child):
     /// `parentObjectId`, `childObjectId` and `strict`, each from/to (absent as null).
     pub fn relationship(
@@ -371,6 +429,61 @@ mod tests {
         assert_eq!(d["b"][1], Value::Null);
         assert_eq!(row_of("b", &d["b"][0]).unwrap().value, "2");
         assert_eq!(d["c"][0], Value::Null);
+    }
+
+    /// Rows named from a few names, so that writes meet existing ones and each other.
+    fn a_row() -> impl proptest::strategy::Strategy<Value = PropertyRow> {
+        use proptest::prelude::*;
+        (0..4u8, 0..3u8, proptest::option::of(0..3u8)).prop_map(|(n, v, s)| PropertyRow {
+            name: format!("p{n}"),
+            property_type: PropertyType::String,
+            value: format!("v{v}"),
+            as_double: None,
+            as_string: s.map(|s| format!("s{s}")),
+        })
+    }
+
+    proptest::proptest! {
+        /// `of_writes` against its definition: the diff from `before` to the object a
+        /// read after the write gives (each write replaces or removes its name's row).
+        #[test]
+        fn a_change_from_the_written_rows_is_the_diff_to_the_object_read_after(
+            props in proptest::collection::btree_map("p[0-3]", a_row(), 0..4),
+            writes in proptest::collection::vec((0..4u8, proptest::option::of(a_row())), 0..6),
+            later in proptest::bool::ANY,
+        ) {
+            let mut before = record(&[]);
+            before.properties = props
+                .into_iter()
+                .map(|(name, row)| PropertyRow { name, ..row })
+                .collect();
+            let stored: Vec<(String, Option<PropertyRow>)> = writes
+                .into_iter()
+                .map(|(n, row)| {
+                    let name = format!("p{n}");
+                    let row = row.map(|r| PropertyRow { name: name.clone(), ..r });
+                    (name, row)
+                })
+                .collect();
+            let updated_at = DateTime::from_timestamp_millis(if later { 5000 } else { 0 }).unwrap();
+            let mut read = before.clone();
+            for (name, row) in &stored {
+                read.properties.retain(|p| p.name != *name);
+                read.properties.extend(row.clone());
+            }
+            read.properties.sort_by(|a, b| a.name.cmp(&b.name));
+            read.updated_at = updated_at;
+            let expected = NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&read)).unwrap();
+            let (change, after) =
+                NewChange::of_writes(op::SAVE_PROPERTIES, before, stored, updated_at);
+            proptest::prop_assert_eq!(after, read);
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&change.changes).unwrap(),
+                serde_json::to_string(&expected.changes).unwrap(),
+                "the same change, in the same order"
+            );
+            proptest::prop_assert_eq!(change, expected);
+        }
     }
 
     #[test]

@@ -224,3 +224,81 @@ async fn retention_prunes_the_oldest_changes_only() {
     .ok();
     assert_eq!(history(&app, &p["objectId"]).await.len(), 1);
 }
+
+/// One batch (one job of the writer, one transaction) that makes, changes and drops the
+/// same object, beside one that changes another object many times: each object's history
+/// is its own changes, in order, after the batch as after single writes.
+#[tokio::test]
+async fn history_of_objects_written_and_dropped_inside_one_batch() {
+    let app = spawn_app().await;
+    let kept = app.new_object("Person", json!({"firstName": "K"})).await;
+    let kept_id = kept["objectId"].clone();
+    let mut ops = vec![
+        json!({"op": "newObject", "ref": "p", "params": {"objectType": "Person", "properties": {"firstName": "A"}}}),
+    ];
+    for age in 1..=3 {
+        ops.push(json!({"op": "saveProperty", "params": {"objectId": "$p", "propertyName": "age", "propertyValue": age}}));
+        ops.push(json!({"op": "saveProperty", "params": {"objectId": kept_id, "propertyName": "age", "propertyValue": age}}));
+    }
+    ops.push(json!({"op": "dropObject", "params": {"objectId": "$p"}}));
+    let results = app.post("batch", json!({ "operations": ops })).await.ok()["results"].clone();
+    let made = results[0]["objectId"].clone();
+    let ops_of = |changes: &[Value]| -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| c["operation"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let dropped = history(&app, &made).await;
+    assert_eq!(
+        ops_of(&dropped),
+        [
+            "newObject",
+            "saveProperties",
+            "saveProperties",
+            "saveProperties",
+            "dropObject"
+        ]
+    );
+    let ages: Vec<&Value> = dropped[1..4]
+        .iter()
+        .map(|c| &c["changes"]["age"]["to"])
+        .collect();
+    assert_eq!(ages, [&json!(1), &json!(2), &json!(3)]);
+    assert_eq!(dropped[4]["changes"]["age"], json!({"from": 3}));
+    let kept_history = history(&app, &kept_id).await;
+    assert_eq!(
+        ops_of(&kept_history),
+        [
+            "newObject",
+            "saveProperties",
+            "saveProperties",
+            "saveProperties"
+        ]
+    );
+    // And on after the batch, paged one at a time.
+    app.post(
+        "saveProperty",
+        json!({"objectId": kept_id, "propertyName": "age", "propertyValue": 4}),
+    )
+    .await
+    .ok();
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .post(
+                "getHistory",
+                json!({"objectId": kept_id, "after": after, "limit": 1}),
+            )
+            .await
+            .ok();
+        let page = page.as_array().unwrap().clone();
+        let Some(last) = page.last() else { break };
+        after = last["changeId"].as_i64().unwrap();
+        seen.extend(page);
+    }
+    assert_eq!(ops_of(&seen), ops_of(&history(&app, &kept_id).await));
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen[4]["changes"]["age"], json!({"from": 3, "to": 4}));
+}

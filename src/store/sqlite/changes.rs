@@ -73,9 +73,18 @@ pub(super) fn record(tx: &Connection, changes: &[NewChange]) -> Result<(), Store
 }
 
 fn insert(tx: &Connection, rows: &[PendingRow]) -> Result<(), StoreError> {
+    // Each change points at its object's newest change so far, then becomes it (see
+    // [`head`]); the object's row was written by the write itself, so this adds no page.
     let mut insert = tx.prepare_cached(
-        "INSERT INTO Changes (ObjectId, ObjectType, Operation, At, KeyId, Changes) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO Changes (ObjectId, ObjectType, Operation, At, KeyId, Changes, PrevChangeId) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT LastChangeId FROM Objects WHERE ObjectId = ?1 \
+             UNION ALL SELECT LastChangeId FROM ChangeHeads WHERE ObjectId = ?1 LIMIT 1))",
+    )?;
+    let mut on_object =
+        tx.prepare_cached("UPDATE Objects SET LastChangeId = ?2 WHERE ObjectId = ?1")?;
+    let mut on_dropped = tx.prepare_cached(
+        "INSERT INTO ChangeHeads (ObjectId, LastChangeId) VALUES (?1, ?2) \
+         ON CONFLICT (ObjectId) DO UPDATE SET LastChangeId = excluded.LastChangeId",
     )?;
     for r in rows {
         insert.execute(params![
@@ -86,8 +95,75 @@ fn insert(tx: &Connection, rows: &[PendingRow]) -> Result<(), StoreError> {
             r.key,
             r.json
         ])?;
+        let id = tx.last_insert_rowid();
+        if on_object.execute(params![r.object_id, id])? == 0 {
+            on_dropped.execute(params![r.object_id, id])?;
+        }
     }
     Ok(())
+}
+
+/// Inside a drop's transaction, before the object's row goes: its newest change moves to
+/// `ChangeHeads`, where its history (and the drop's own change) find it.
+pub(super) fn keep_head(tx: &Connection, object_id: ObjectId) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO ChangeHeads (ObjectId, LastChangeId) \
+         SELECT ObjectId, LastChangeId FROM Objects WHERE ObjectId = ?1 AND LastChangeId IS NOT NULL \
+         ON CONFLICT (ObjectId) DO UPDATE SET LastChangeId = excluded.LastChangeId",
+    )?
+    .execute([object_id])?;
+    Ok(())
+}
+
+/// The ids of the oldest `limit` changes of `object_id` after `after`, oldest first: the
+/// object's chain, walked back from its newest change. The walk reads one row per change
+/// after `after` (ids only; the rows of the page are read afterwards), so a page of an
+/// object with many changes since `after` costs that many point reads: the price of a
+/// write path without an index on the object (docs/DECISIONS.md, "The change log").
+fn chain(
+    conn: &Connection,
+    object_id: ObjectId,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<i64>, StoreError> {
+    let head: Option<i64> = conn
+        .prepare_cached(
+            "SELECT LastChangeId FROM Objects WHERE ObjectId = ?1 AND LastChangeId IS NOT NULL \
+             UNION ALL SELECT LastChangeId FROM ChangeHeads WHERE ObjectId = ?1 LIMIT 1",
+        )?
+        .query_row([object_id], |r| r.get(0))
+        .optional()?;
+    let mut previous =
+        conn.prepare_cached("SELECT PrevChangeId FROM Changes WHERE ChangeId = ?1")?;
+    let mut oldest = std::collections::VecDeque::with_capacity(limit as usize + 1);
+    let mut at = head;
+    while let Some(id) = at.filter(|id| *id > after) {
+        // A change retention or an import took ends the chain.
+        let Some(prev) = previous
+            .query_row([id], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+        else {
+            break;
+        };
+        oldest.push_back(id);
+        if oldest.len() > limit as usize {
+            oldest.pop_front();
+        }
+        at = prev.filter(|p| *p < id);
+    }
+    Ok(oldest.into_iter().rev().collect())
+}
+
+/// The changes with these ids, in the order given.
+fn changes_at(conn: &Connection, ids: &[i64]) -> Result<Vec<Change>, StoreError> {
+    let mut one = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM Changes WHERE ChangeId = ?1"
+    ))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(one.query_row([id], change_from_row).optional()?);
+    }
+    Ok(out)
 }
 
 /// The writer opens (`true`) or closes (`false`) a group: while it is open, [`record`]
@@ -145,14 +221,10 @@ pub(super) fn history(
     after: i64,
     limit: u32,
 ) -> Result<Vec<Change>, StoreError> {
-    let rows = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM Changes WHERE ObjectId = ?1 AND ChangeId > ?2 \
-             ORDER BY ChangeId LIMIT ?3"
-        ))?
-        .query_map(params![object_id, after, limit], change_from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    conn.execute_batch("BEGIN")?;
+    let read = chain(conn, object_id, after, limit).and_then(|ids| changes_at(conn, &ids));
+    conn.execute_batch("COMMIT")?;
+    read
 }
 
 /// Up to `limit` changes after `after` that `filter` takes, oldest first, read in one
@@ -182,22 +254,18 @@ pub(super) fn since(
             head,
             through: after,
         };
-        let mut stmt = match filter.object_id {
-            Some(_) => conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM Changes WHERE ObjectId = ?3 AND ChangeId > ?1 \
-                 ORDER BY ChangeId LIMIT ?2"
-            ))?,
-            None => conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM Changes WHERE ChangeId > ?1 ORDER BY ChangeId LIMIT ?2"
-            ))?,
-        };
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM Changes WHERE ChangeId > ?1 ORDER BY ChangeId LIMIT ?2"
+        ))?;
         let mut cursor = after;
         loop {
             let rows = match filter.object_id {
-                Some(id) => stmt.query_map(params![cursor, limit, id], change_from_row)?,
-                None => stmt.query_map(params![cursor, limit], change_from_row)?,
-            }
-            .collect::<Result<Vec<_>, _>>()?;
+                // One object's changes: its chain, the oldest `limit` after the cursor.
+                Some(id) => changes_at(conn, &chain(conn, id, cursor, limit)?)?,
+                None => stmt
+                    .query_map(params![cursor, limit], change_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
             let full = rows.len() as u32 == limit;
             for c in rows {
                 if page.changes.len() >= limit as usize {
@@ -252,6 +320,9 @@ pub(super) fn prune(
         "UPDATE ChangeLogState SET PrunedThrough = ?1 WHERE Id = 1 AND PrunedThrough < ?1",
     )?
     .execute([through])?;
+    // A dropped object whose changes all went has no history left to find.
+    tx.prepare_cached("DELETE FROM ChangeHeads WHERE LastChangeId <= ?1")?
+        .execute([through])?;
     tx.commit()?;
     Ok(n as u64)
 }
@@ -264,6 +335,7 @@ pub(super) fn prune(
 pub(super) fn restart(tx: &Connection) -> Result<(), StoreError> {
     tx.execute_batch(
         "DELETE FROM Changes;
+         DELETE FROM ChangeHeads;
          UPDATE ChangeLogState SET PrunedThrough = 1 + MAX(PrunedThrough,
              COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'Changes'), 0))
          WHERE Id = 1;
@@ -386,4 +458,156 @@ pub(super) fn prune_idempotency(
         )?
         .execute(params![time_text(&before), batch])?;
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::migrate::{self, MIGRATIONS};
+
+    fn change(object_id: ObjectId, op: &'static str) -> NewChange {
+        let mut changes = Map::new();
+        changes.insert("p".into(), Value::Array(vec![Value::Null, Value::Null]));
+        NewChange {
+            object_id,
+            object_type: "T".into(),
+            operation: op,
+            changes,
+        }
+    }
+
+    fn ids(conn: &Connection, object_id: ObjectId, after: i64, limit: u32) -> Vec<i64> {
+        let walked = chain(conn, object_id, after, limit).unwrap();
+        let read: Vec<i64> = history(conn, object_id, after, limit)
+            .unwrap()
+            .iter()
+            .map(|c| c.change_id)
+            .collect();
+        assert_eq!(walked, read, "history reads the rows the chain names");
+        walked
+    }
+
+    /// A database of the change log before the chain (version 60), with changes of two
+    /// objects and of one dropped before, migrated: every history is there, and goes on.
+    #[test]
+    fn histories_written_before_the_chain_are_found_after_it_and_go_on() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE SchemaVersions (Version INTEGER PRIMARY KEY, Name TEXT NOT NULL, \
+             AppliedAt TEXT NOT NULL)",
+        )
+        .unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version <= 60) {
+            conn.execute_batch(m.sql).unwrap();
+            conn.execute(
+                "INSERT INTO SchemaVersions VALUES (?1, ?2, 't')",
+                params![m.version, m.name],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO Objects (ObjectId, ObjectType, CreatedAt, UpdatedAt) \
+                 VALUES (1, 'T', 't', 't'), (2, 'T', 't', 't'), (9, 'T', 't', 't');
+             INSERT INTO Changes (ObjectId, ObjectType, Operation, At, Changes) VALUES
+                 (1, 'T', 'newObject', '2000', '{}'), (2, 'T', 'newObject', '2000', '{}'),
+                 (1, 'T', 'saveProperties', '2000', '{}'), (3, 'T', 'newObject', '2000', '{}'),
+                 (2, 'T', 'saveProperties', '2000', '{}'), (1, 'T', 'saveProperties', '2000', '{}'),
+                 (3, 'T', 'dropObject', '2000', '{}');",
+        )
+        .unwrap();
+        migrate::run(&mut conn).unwrap();
+        assert_eq!(ids(&conn, 1, 0, 10), [1, 3, 6]);
+        assert_eq!(ids(&conn, 2, 0, 10), [2, 5]);
+        assert_eq!(ids(&conn, 3, 0, 10), [4, 7], "a dropped object's history");
+        assert_eq!(
+            ids(&conn, 9, 0, 10),
+            Vec::<i64>::new(),
+            "an object without changes"
+        );
+        assert_eq!(ids(&conn, 1, 1, 1), [3], "the oldest after `after`");
+        assert_eq!(ids(&conn, 1, 0, 2), [1, 3]);
+        assert_eq!(ids(&conn, 1, 6, 10), Vec::<i64>::new());
+
+        // New changes join the chains, of a live object and of a dropped one.
+        record(
+            &conn,
+            &[change(1, "saveProperties"), change(3, "saveProperties")],
+        )
+        .unwrap();
+        assert_eq!(ids(&conn, 1, 0, 10), [1, 3, 6, 8]);
+        assert_eq!(ids(&conn, 3, 0, 10), [4, 7, 9]);
+
+        // Dropping keeps the head: the drop's change follows the ones before it.
+        conn.execute_batch("BEGIN").unwrap();
+        keep_head(&conn, 2).unwrap();
+        conn.execute("DELETE FROM Objects WHERE ObjectId = 2", [])
+            .unwrap();
+        record(&conn, &[change(2, "dropObject")]).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        assert_eq!(ids(&conn, 2, 0, 10), [2, 5, 10]);
+
+        // Retention takes a prefix: the chains end where it stopped.
+        let later = Utc::now() + chrono::Duration::days(1);
+        let old = [1, 2, 3, 4, 5, 6, 7];
+        conn.execute("UPDATE Changes SET At = '2000' WHERE ChangeId <= 7", [])
+            .unwrap();
+        conn.execute("UPDATE Changes SET At = '9999' WHERE ChangeId > 7", [])
+            .unwrap();
+        assert_eq!(prune(&mut conn, later, 100).unwrap(), old.len() as u64);
+        assert_eq!(ids(&conn, 1, 0, 10), [8]);
+        assert_eq!(ids(&conn, 3, 0, 10), [9]);
+        assert_eq!(ids(&conn, 2, 0, 10), [10]);
+        let page = since(
+            &conn,
+            0,
+            &ChangeFilter {
+                object_types: Vec::new(),
+                object_id: Some(3),
+            },
+            10,
+        )
+        .unwrap();
+        assert_eq!(
+            page.changes.iter().map(|c| c.change_id).collect::<Vec<_>>(),
+            [9]
+        );
+        assert_eq!(
+            page.through, page.head,
+            "the object's stream read to the head"
+        );
+    }
+
+    /// The object's event stream pages through its chain `limit` at a time.
+    #[test]
+    fn an_objects_stream_pages_through_its_chain() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate::run(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO Objects (ObjectId, ObjectType, CreatedAt, UpdatedAt) \
+             VALUES (1, 'T', 't', 't'), (2, 'T', 't', 't')",
+        )
+        .unwrap();
+        for _ in 0..5 {
+            record(
+                &conn,
+                &[change(1, "saveProperties"), change(2, "saveProperties")],
+            )
+            .unwrap();
+        }
+        let filter = ChangeFilter {
+            object_types: Vec::new(),
+            object_id: Some(2),
+        };
+        let mut seen = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = since(&conn, after, &filter, 2).unwrap();
+            seen.extend(page.changes.iter().map(|c| c.change_id));
+            if page.through == after {
+                break;
+            }
+            after = page.through;
+        }
+        assert_eq!(seen, [2, 4, 6, 8, 10]);
+    }
 }

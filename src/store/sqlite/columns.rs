@@ -105,7 +105,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate::run(&mut conn).unwrap();
         conn.execute_batch(
-            "INSERT INTO Objects VALUES (1, 'Person', NULL, 't', 't'), (2, 'Company', NULL, 't', 't');
+            "INSERT INTO Objects (ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt) VALUES (1, 'Person', NULL, 't', 't'), (2, 'Company', NULL, 't', 't');
              INSERT INTO Properties VALUES
                (1, 'age', 'Integer', '3', 3, NULL),
                (1, 'boss', 'Lookup', '2', 2, 'Acme'),
@@ -142,7 +142,7 @@ mod tests {
         for id in 10..610 {
             let ty = if id < 310 { "Invoice" } else { "Order" };
             tx.execute(
-                "INSERT INTO Objects VALUES (?1, ?2, NULL, 't', 't')",
+                "INSERT INTO Objects (ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt) VALUES (?1, ?2, NULL, 't', 't')",
                 params![id, ty],
             )
             .unwrap();

@@ -58,6 +58,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "idempotency_token",
         sql: include_str!("../../../migrations/sqlite/0060_idempotency_token.sql"),
     },
+    Migration {
+        version: 61,
+        name: "change_chain",
+        sql: include_str!("../../../migrations/sqlite/0061_change_chain.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

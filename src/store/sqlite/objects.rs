@@ -464,42 +464,20 @@ pub(super) fn save_in(
     let now = now_text();
     let stored = apply_writes(tx, req.object_id, &req.writes, &now)?;
     super::projection::after_save(tx, req.object_id, &req.expected_type, &req.writes)?;
-    let after = if req.writes.iter().all(|w| w.dependents.is_empty()) {
-        written_onto(&before, stored, &now)
+    let (change, after) = if req.writes.iter().all(|w| w.dependents.is_empty()) {
+        let (change, after) =
+            NewChange::of_writes(op::SAVE_PROPERTIES, before, stored, parse_time(&now));
+        (Some(change), after)
     } else {
-        require(tx, req.object_id)?
+        let after = require(tx, req.object_id)?;
+        let change = NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after));
+        (change, after)
     };
     // Every test run checks the derived answer against the database.
     #[cfg(debug_assertions)]
     assert_eq!(after, require(tx, req.object_id)?, "the answer of a save");
-    super::changes::record(
-        tx,
-        NewChange::of(op::SAVE_PROPERTIES, Some(&before), Some(&after)).as_slice(),
-    )?;
+    super::changes::record(tx, change.as_slice())?;
     Ok(after)
-}
-
-/// `before` as a write that stored `stored` (in order; `None`: removed) at `now` left it:
-/// what reading it again would give.
-fn written_onto(
-    before: &ObjectRecord,
-    stored: Vec<(String, Option<PropertyRow>)>,
-    now: &str,
-) -> ObjectRecord {
-    let mut properties = before.properties.clone();
-    for (name, row) in stored {
-        properties.retain(|p| p.name != name);
-        properties.extend(row);
-    }
-    properties.sort_by(|a, b| a.name.cmp(&b.name));
-    ObjectRecord {
-        id: before.id,
-        object_type: before.object_type.clone(),
-        object_number: before.object_number.clone(),
-        created_at: before.created_at,
-        updated_at: parse_time(now),
-        properties,
-    }
 }
 
 pub(super) fn change_object_type(

@@ -102,6 +102,7 @@ pub(super) fn drop_object_in(
         for id in &doomed {
             let before = super::objects::load(tx, *id, None)?;
             gone.extend(NewChange::of(op::DROP_OBJECT, before.as_ref(), None));
+            super::changes::keep_head(tx, *id)?;
             delete.execute([id])?;
         }
         super::changes::record(tx, &gone)?;

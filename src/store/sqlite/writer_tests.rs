@@ -258,7 +258,9 @@ fn a_jobs_changes_commit_with_it_and_go_with_its_rollback() {
     conn.execute_batch(
         "CREATE TABLE Changes (ChangeId INTEGER PRIMARY KEY AUTOINCREMENT, \
          ObjectId INTEGER NOT NULL, ObjectType TEXT NOT NULL, Operation TEXT NOT NULL, \
-         At TEXT NOT NULL, KeyId TEXT NULL, Changes TEXT NOT NULL);",
+         At TEXT NOT NULL, KeyId TEXT NULL, Changes TEXT NOT NULL, PrevChangeId INTEGER NULL); \
+         CREATE TABLE Objects (ObjectId INTEGER PRIMARY KEY, LastChangeId INTEGER NULL); \
+         CREATE TABLE ChangeHeads (ObjectId INTEGER PRIMARY KEY, LastChangeId INTEGER NOT NULL);",
     )
     .unwrap();
     let (tx, rx) = channel();

@@ -1,0 +1,5 @@
+-- 0061: on the embedded store each object's changes became a chain instead of an index
+-- (migrations/sqlite/0061_change_chain.sql): there one writer thread writes every page,
+-- and the index's random page per change was the largest part of the log's cost. SQL
+-- Server's writers run side by side and keep IX_Changes_Object. Nothing changes here; the
+-- version keeps both stores' numbers equal.
