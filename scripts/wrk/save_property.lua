@@ -1,7 +1,14 @@
 -- saveProperty of `age` on random objects among the first OBJECTS ids (default 10,000)
--- from FIRST (default 1). Used by scripts/bench.sh.
+-- from FIRST (default 1). Used by scripts/bench.sh. DELAY_MS paces each connection (a pause
+-- before each request; scripts/bench-queries.sh --writes-per-second).
 local first = tonumber(os.getenv("FIRST") or "1")
 local objects = tonumber(os.getenv("OBJECTS") or "10000")
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
+if delay_ms > 0 then
+  delay = function()
+    return delay_ms
+  end
+end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 setup = function(thread)
