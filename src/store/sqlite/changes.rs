@@ -313,6 +313,13 @@ pub(super) fn prune(
     let Some(through) = through else {
         return Ok(0);
     };
+    // A dropped object whose changes all go has no history left to find: the heads of the
+    // objects dropped in the range (their drop is their last change), read before it goes.
+    tx.prepare_cached(
+        "DELETE FROM ChangeHeads WHERE LastChangeId <= ?1 AND ObjectId IN \
+         (SELECT ObjectId FROM Changes WHERE ChangeId <= ?1 AND Operation = 'dropObject')",
+    )?
+    .execute([through])?;
     let n = tx
         .prepare_cached("DELETE FROM Changes WHERE ChangeId <= ?1")?
         .execute([through])?;
@@ -320,9 +327,6 @@ pub(super) fn prune(
         "UPDATE ChangeLogState SET PrunedThrough = ?1 WHERE Id = 1 AND PrunedThrough < ?1",
     )?
     .execute([through])?;
-    // A dropped object whose changes all went has no history left to find.
-    tx.prepare_cached("DELETE FROM ChangeHeads WHERE LastChangeId <= ?1")?
-        .execute([through])?;
     tx.commit()?;
     Ok(n as u64)
 }
