@@ -611,7 +611,12 @@ pub async fn batch(
                     Err(e) => ServiceError::internal(e),
                 },
             };
-            at_index(index, e)
+            match index {
+                Some(index) => at_index(index, e),
+                // The batch failed as a whole (its Idempotency-Key claim was taken over, the
+                // database failed): no operation to name.
+                None => ApiError(e),
+            }
         })?;
     let plan = make(datastore.schema());
     let mut results = Vec::with_capacity(outcomes.len());

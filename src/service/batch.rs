@@ -7,10 +7,9 @@ use std::sync::Arc;
 use super::{Datastore, Schema, ServiceError, WRITE_ATTEMPTS};
 use crate::store::{BatchError, BatchFailure, BatchPlan, StoreError, WriteOutcome};
 
-/// A batch that failed: at `index` (from 0), with this error (`None`: the planner's own,
-/// which the caller's plan keeps).
+/// A batch that failed: at operation `index` (from 0; `None`: as a whole), with this error.
 pub struct Failed {
-    pub index: usize,
+    pub index: Option<usize>,
     pub error: BatchError,
 }
 
@@ -39,7 +38,7 @@ impl Datastore {
                     attempts += 1;
                     if let Err(e) = self.reload_config().await {
                         return Err(Failed {
-                            index: 0,
+                            index: None,
                             error: BatchError::Plan(Box::new(e)),
                         });
                     }
@@ -51,9 +50,10 @@ impl Datastore {
 }
 
 impl From<ServiceError> for Failed {
+    /// A failure to plan the batch at all (no operation's).
     fn from(e: ServiceError) -> Self {
         Failed {
-            index: 0,
+            index: None,
             error: BatchError::Plan(Box::new(e)),
         }
     }

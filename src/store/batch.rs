@@ -60,18 +60,36 @@ impl From<StoreError> for BatchError {
     }
 }
 
-/// A failed batch: the step that failed (from 0) and why. Nothing of it is stored.
+/// A failed batch: the step that failed (from 0; `None` when the batch failed as a whole)
+/// and why. Nothing of it is stored.
 #[derive(Debug)]
 pub struct BatchFailure {
-    pub index: usize,
+    pub index: Option<usize>,
     pub error: BatchError,
 }
 
 impl BatchFailure {
-    /// A failure of the batch as a whole (no step to blame: the commit, the connection).
-    pub fn whole(index: usize, e: StoreError) -> Self {
+    /// Step `index` failed, or, when the error is not of the step's making (the database
+    /// failed or is busy, the request's `Idempotency-Key` claim was taken over), the batch
+    /// as a whole.
+    pub fn at(index: usize, error: BatchError) -> Self {
+        let whole = matches!(
+            error,
+            BatchError::Store(
+                StoreError::Database(_) | StoreError::Busy | StoreError::IdempotencyClaimLost
+            )
+        );
         BatchFailure {
-            index,
+            index: (!whole).then_some(index),
+            error,
+        }
+    }
+
+    /// A failure of the batch as a whole, no step to blame: its `Idempotency-Key` claim
+    /// taken over, the transaction's begin or commit, the connection.
+    pub fn whole(e: StoreError) -> Self {
+        BatchFailure {
+            index: None,
             error: BatchError::Store(e),
         }
     }
@@ -103,4 +121,23 @@ pub trait BatchPlan: Send + Sync + 'static {
         earlier: &[WriteOutcome],
         target_type: Option<&str>,
     ) -> Result<WriteOp, BatchError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_is_named_only_for_what_it_caused() {
+        let at = |e: StoreError| BatchFailure::at(3, e.into()).index;
+        assert_eq!(at(StoreError::ObjectNotFound(7)), Some(3));
+        assert_eq!(at(StoreError::ConfigChanged), Some(3));
+        let plan = BatchFailure::at(3, BatchError::Plan("bad".into()));
+        assert_eq!(plan.index, Some(3));
+        // Not of the step's making: the batch failed as a whole.
+        assert_eq!(at(StoreError::IdempotencyClaimLost), None);
+        assert_eq!(at(StoreError::Busy), None);
+        assert_eq!(at(StoreError::Database("gone".into())), None);
+        assert_eq!(BatchFailure::whole(StoreError::Busy).index, None);
+    }
 }

@@ -255,3 +255,217 @@ async fn a_claim_taken_over_by_a_retry_rolls_the_first_write_back() {
         matches!(again.await.unwrap(), Claim::Taken { response: Some(r), .. } if r == "answer")
     );
 }
+
+/// The SQLite file of `app` (`None` on SQL Server).
+fn sqlite_file(app: &crate::helpers::TestApp) -> Option<String> {
+    app.database.strip_prefix("sqlite://").map(str::to_owned)
+}
+
+/// A batch is one write under its `Idempotency-Key`: its claim is marked committed once,
+/// not once per operation. (SQL Server marks when it writes the batch's changes, once by
+/// construction; on SQLite a trigger counts the marks.)
+#[tokio::test]
+async fn a_batch_marks_its_idempotency_claim_once() {
+    let app = spawn_app().await;
+    let Some(file) = sqlite_file(&app) else {
+        return;
+    };
+    let conn = rusqlite::Connection::open(file).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE MarkCount (n INTEGER NOT NULL); INSERT INTO MarkCount VALUES (0);
+         CREATE TRIGGER CountMarks AFTER UPDATE OF Status ON IdempotencyKeys WHEN NEW.Status = 2
+         BEGIN UPDATE MarkCount SET n = n + 1; END;",
+    )
+    .unwrap();
+    let marks = || -> i64 {
+        conn.query_row("SELECT n FROM MarkCount", [], |r| r.get(0))
+            .unwrap()
+    };
+    let ops: Vec<Value> = (0..5).map(|i| new_person(&format!("p{i}"), "P")).collect();
+    let send = |key: &str| {
+        app.client
+            .post(app.url("batch"))
+            .header("Idempotency-Key", key)
+            .json(&json!({ "operations": ops }))
+    };
+    app.send(send("once")).await.ok();
+    assert_eq!(marks(), 1, "five operations, one mark");
+    assert_eq!(app.count("Person").await, 5);
+    // Its replay marks nothing; a single write marks once too.
+    app.send(send("once")).await.ok();
+    assert_eq!(marks(), 1);
+    app.send(
+        app.client
+            .post(app.url("newObject"))
+            .header("Idempotency-Key", "single")
+            .json(&json!({"objectType": "Person"})),
+    )
+    .await
+    .ok();
+    assert_eq!(marks(), 2);
+}
+
+/// A plan of `n` new people, for the store's side.
+struct People {
+    n: usize,
+    version: i64,
+}
+
+impl datastore::store::BatchPlan for People {
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn target(
+        &self,
+        _: usize,
+        _: &[datastore::store::WriteOutcome],
+    ) -> Result<Option<i64>, datastore::store::BatchError> {
+        Ok(None)
+    }
+
+    fn step(
+        &self,
+        _: usize,
+        _: &[datastore::store::WriteOutcome],
+        _: Option<&str>,
+    ) -> Result<datastore::store::WriteOp, datastore::store::BatchError> {
+        Ok(datastore::store::WriteOp::NewObject(
+            datastore::store::NewObject {
+                object_type: "Person".into(),
+                properties: Vec::new(),
+                config_version: self.version,
+            },
+        ))
+    }
+}
+
+/// A batch whose claim a retry took over (it ran past the stale limit) rolls back and
+/// fails as a whole: the failure names no operation, on either backend.
+#[tokio::test]
+async fn a_batch_whose_claim_was_taken_over_fails_as_a_whole() {
+    use datastore::store::changes::{claiming, IdempotencyClaim};
+    use datastore::store::{BatchError, StoreError};
+
+    let app = spawn_app().await;
+    let store = app.store().await;
+    let version = store.config_versions().await.unwrap().version;
+    let long_ago = chrono::Utc::now() - chrono::Duration::seconds(120);
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(5);
+    store
+        .claim_idempotency("-:batch", "h", "first", long_ago)
+        .await
+        .unwrap();
+    store
+        .claim_idempotency("-:batch", "h", "retry", soon)
+        .await
+        .unwrap();
+    let claim = IdempotencyClaim {
+        key: "-:batch".into(),
+        token: "first".into(),
+    };
+    let plan = std::sync::Arc::new(People { n: 4, version });
+    let failed = claiming(claim, store.batch(plan)).await.unwrap_err();
+    assert!(
+        matches!(
+            failed.error,
+            BatchError::Store(StoreError::IdempotencyClaimLost)
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(failed.index, None, "no operation failed, the batch did");
+    assert_eq!(app.count("Person").await, 0);
+}
+
+/// Over HTTP (on SQLite, where a trigger can take the claim over while the batch runs):
+/// `409 IDEMPOTENCY_KEY_IN_USE` with `details.header` and no `details.index`, and nothing
+/// written.
+#[tokio::test]
+async fn a_batch_that_lost_its_claim_answers_without_an_operation_index() {
+    let app = spawn_app().await;
+    let Some(file) = sqlite_file(&app) else {
+        return;
+    };
+    let conn = rusqlite::Connection::open(file).unwrap();
+    // Another request takes every claim of key `stolen` over as soon as it is made.
+    conn.execute_batch(
+        "CREATE TRIGGER Steal AFTER INSERT ON IdempotencyKeys WHEN NEW.IdemKey = '-:stolen'
+         BEGIN UPDATE IdempotencyKeys SET Token = 'thief' WHERE IdemKey = NEW.IdemKey; END;",
+    )
+    .unwrap();
+    let ops: Vec<Value> = (0..3).map(|i| new_person(&format!("p{i}"), "P")).collect();
+    let answer = app
+        .send(
+            app.client
+                .post(app.url("batch"))
+                .header("Idempotency-Key", "stolen")
+                .json(&json!({ "operations": ops })),
+        )
+        .await;
+    let details = answer.fails(409, "IDEMPOTENCY_KEY_IN_USE");
+    assert_eq!(
+        details,
+        &json!({"header": "Idempotency-Key"}),
+        "{}",
+        answer.body
+    );
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(!message.starts_with("operation"), "{message}");
+    assert_eq!(app.count("Person").await, 0);
+}
+
+/// Two service processes on one database, each with requests carrying one key at once:
+/// one writes, every other answers its answer; the same key with another body is refused
+/// as a whole (no operation index).
+#[tokio::test]
+async fn one_idempotency_key_across_two_processes_writes_once() {
+    let app = spawn_app().await;
+    let peer = app.serve_process();
+    let ops = json!({"operations": [new_person("a", "A"), new_person("b", "B")]});
+    let send = |address: &str, key: &str, body: &Value| {
+        let request = app
+            .client
+            .post(format!("{address}/batch"))
+            .header("Idempotency-Key", key)
+            .json(body);
+        async move {
+            let response = request.send().await.expect("sent");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("JSON");
+            (status, body)
+        }
+    };
+    let mut tries = Vec::new();
+    for address in [&app.address, &peer.app.address] {
+        for _ in 0..4 {
+            tries.push(send(address, "shared", &ops));
+        }
+    }
+    let answers = futures_util::future::join_all(tries).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(
+            body, &answers[0].1,
+            "every request answers the first answer"
+        );
+    }
+    assert_eq!(app.count("Person").await, 2, "written once");
+    // The same key with two bodies at once, one on each process: one of them writes,
+    // the other is refused without naming an operation.
+    let other = json!({"operations": [new_person("c", "C")]});
+    let (first, second) = tokio::join!(
+        send(&app.address, "two-bodies", &ops),
+        send(&peer.app.address, "two-bodies", &other)
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 422], "{first:?} {second:?}");
+    let refused = if first.0 == 422 { &first.1 } else { &second.1 };
+    assert_eq!(refused["error"]["code"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(
+        refused["error"]["details"],
+        json!({"header": "Idempotency-Key"})
+    );
+    let written = if first.0 == 200 { 2 } else { 1 };
+    assert_eq!(app.count("Person").await, 2 + written);
+}

@@ -3,7 +3,6 @@
 //! its single endpoint. The steps' changes are written once, at the end
 //! ([`super::changes::deferred`]), so the change-id lock is held only for the commit.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::pool::{Client, Db, Fail};
@@ -19,21 +18,13 @@ enum Stop {
     Refused(BatchFailure),
 }
 
-async fn steps(
-    c: &mut Client,
-    plan: &Arc<dyn BatchPlan>,
-    at: &AtomicUsize,
-) -> Result<Vec<WriteOutcome>, Stop> {
+async fn steps(c: &mut Client, plan: &Arc<dyn BatchPlan>) -> Result<Vec<WriteOutcome>, Stop> {
     let mut outcomes = Vec::with_capacity(plan.len());
     for index in 0..plan.len() {
-        at.store(index, Ordering::Relaxed);
-        let refused = |error| Stop::Refused(BatchFailure { index, error });
+        let refused = |error| Stop::Refused(BatchFailure::at(index, error));
         let from_fail = |f: Fail| match f {
             Fail::Sql(e) => Stop::Sql(e),
-            Fail::Store(e) => Stop::Refused(BatchFailure {
-                index,
-                error: BatchError::Store(e),
-            }),
+            Fail::Store(e) => Stop::Refused(BatchFailure::at(index, BatchError::Store(e))),
         };
         let target = plan.target(index, &outcomes).map_err(refused)?;
         let target_type = match target {
@@ -85,12 +76,11 @@ async fn steps(
 
 pub async fn run(db: &Db, plan: Arc<dyn BatchPlan>) -> Result<Vec<WriteOutcome>, BatchFailure> {
     let refused: Arc<Mutex<Option<BatchFailure>>> = Arc::new(Mutex::new(None));
-    let at = Arc::new(AtomicUsize::new(0));
     let result = db
         .transaction(|c| {
-            let (plan, refused, at) = (plan.clone(), refused.clone(), at.clone());
+            let (plan, refused) = (plan.clone(), refused.clone());
             Box::pin(async move {
-                let (result, logged) = changes::deferred(steps(c, &plan, &at)).await;
+                let (result, logged) = changes::deferred(steps(c, &plan)).await;
                 match result {
                     Ok(outcomes) => {
                         changes::write(c, logged).await?;
@@ -113,7 +103,9 @@ pub async fn run(db: &Db, plan: Arc<dyn BatchPlan>) -> Result<Vec<WriteOutcome>,
         Ok(outcomes) => Ok(outcomes),
         Err(e) => {
             let failure = refused.lock().ok().and_then(|mut slot| slot.take());
-            Err(failure.unwrap_or_else(|| BatchFailure::whole(at.load(Ordering::Relaxed), e)))
+            // Else the batch failed as a whole: the database (after the retries), the
+            // claim's mark, the commit.
+            Err(failure.unwrap_or_else(|| BatchFailure::whole(e)))
         }
     }
 }

@@ -814,16 +814,14 @@ impl Store for MssqlStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.start_ids_at", skip_all, fields(first))]
     #[tracing::instrument(name = "store.batch", skip_all, fields(steps = plan.len()))]
     async fn batch(
         &self,
         plan: Arc<dyn super::BatchPlan>,
     ) -> Result<Vec<super::WriteOutcome>, super::BatchFailure> {
-        let last = plan.len().saturating_sub(1);
         self.call("batch", |db| async move { Ok(batch::run(&db, plan).await) })
             .await
-            .map_err(|e| super::BatchFailure::whole(last, e))?
+            .map_err(super::BatchFailure::whole)?
     }
 
     #[tracing::instrument(name = "store.history", skip_all, fields(object_id))]
@@ -930,6 +928,7 @@ impl Store for MssqlStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.start_ids_at", skip_all, fields(first))]
     async fn start_ids_at(&self, first: ObjectId) -> Result<(), StoreError> {
         self.call("start_ids_at", |db| async move {
             db.transaction(|c| Box::pin(async move { apps::start_ids_at(c, first).await }))

@@ -467,6 +467,13 @@ async fn compare_queries(c: &mut Client, ds: &Datastore, queries: &[String]) -> 
             if a != b {
                 return Err(format!("`{text}` walked: projection {b:?}, EAV {a:?}"));
             }
+            // And the walk is the whole listing, in its order.
+            let mut whole = plan.clone();
+            (whole.offset, whole.limit) = (0, 1000);
+            let all = ids(&query::run_with(c, &whole, None, None).await.unwrap());
+            if a != all {
+                return Err(format!("`{text}` walked {a:?}, listed {all:?}"));
+            }
         }
     }
     Ok(())
@@ -593,6 +600,12 @@ async fn compare_tables(c: &mut Client, views: &[TableQuery]) -> Result<(), Stri
         );
         if a != b {
             return Err(format!("{q:?} walked: projection {b:?}, EAV {a:?}"));
+        }
+        let mut whole = q.clone();
+        (whole.offset, whole.limit) = (0, 1000);
+        let all = ids(&table::list_table_with(c, &whole, None).await.unwrap());
+        if a != all {
+            return Err(format!("{q:?} walked {a:?}, listed {all:?}"));
         }
     }
     Ok(())

@@ -88,7 +88,9 @@ impl Renderer {
                 format!("({})", text_equals(&prefix, &v))
             }
             Cmp::Like => {
-                format!("(DATALENGTH({v}) = 0 OR CHARINDEX(LOWER({v}), LOWER({expr})) > 0)")
+                // Both folded under the binary collation (`expr` has it): a parameter has
+                // the database's, and Babelfish's `LOWER` folds differently under it.
+                format!("(DATALENGTH({v}) = 0 OR CHARINDEX(LOWER({v} {EXACT}), LOWER({expr})) > 0)")
             }
             other => format!("{expr} {} {v}", other.sql()),
         }

@@ -19,8 +19,10 @@ use crate::model::ObjectId;
 use crate::store::sqlite::projection::Layout;
 use crate::store::{FilterValue, Key, ObjectRecord, Page, SystemField, TableQuery};
 
-/// The case-insensitive text order: ASCII case folded, then code-unit order (SQLite's
-/// `NOCASE` folds ASCII only; `LOWER` also folds other letters).
+/// The case-insensitive text order: `LOWER` under this collation, then code-unit order
+/// (SQLite's `NOCASE` folds ASCII only; SQL Server's `LOWER` also folds other letters,
+/// Babelfish's under a binary collation does not). Both sides of a comparison are folded
+/// under it (`walk::key_expr`), never one under the database's default collation.
 pub(super) const TEXT_ORDER: &str = "COLLATE Latin1_General_100_BIN2";
 
 /// More requested columns than this are filtered after reading, not in SQL.

@@ -140,11 +140,19 @@ impl Stable {
 }
 
 /// How key `key` with value expression `expr` is sorted and compared.
+///
+/// Text is folded by `LOWER` under the binary collation on both sides, the column's and the
+/// bound seek value's: `LOWER` folds by the collation of its argument, and a parameter has
+/// the database's default collation. SQL Server folds `É` under either; Babelfish folds
+/// only ASCII under a binary collation but every letter under its default one, so with
+/// `LOWER(@P)` the seek value `Émile` became `émile` while its own row sorted as `Émile`:
+/// a descending walk found that row after itself again and never ended, an ascending one
+/// skipped the rows in between.
 pub fn key_expr(key: &Key, expr: String, descending: bool) -> KeyExpr {
     KeyExpr {
         expr,
         compare: if matches!(key, Key::Text(_)) {
-            format!("LOWER({{}}) {TEXT_ORDER}")
+            format!("LOWER({{}} {TEXT_ORDER}) {TEXT_ORDER}")
         } else {
             "{}".into()
         },

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::{objects, relations};
+use super::{changes, objects, relations};
 use crate::store::batch::{BatchFailure, BatchPlan, WriteOp, WriteOutcome};
 use crate::store::StoreError;
 
@@ -13,10 +13,11 @@ pub(super) fn run(
     conn: &mut Connection,
     plan: &Arc<dyn BatchPlan>,
 ) -> Result<Vec<WriteOutcome>, BatchFailure> {
-    let tx = objects::begin(conn).map_err(|e| BatchFailure::whole(0, e))?;
+    let tx = objects::begin(conn).map_err(BatchFailure::whole)?;
+    let mark = changes::MarkOnce::start();
     let mut outcomes = Vec::with_capacity(plan.len());
     for index in 0..plan.len() {
-        let failed = |error| BatchFailure { index, error };
+        let failed = |error| BatchFailure::at(index, error);
         let target = plan.target(index, &outcomes).map_err(failed)?;
         let target_type = match target {
             Some(id) => Some(
@@ -58,8 +59,8 @@ pub(super) fn run(
         };
         outcomes.push(outcome.map_err(|e| failed(e.into()))?);
     }
-    let last = outcomes.len().saturating_sub(1);
-    tx.commit()
-        .map_err(|e| BatchFailure::whole(last, e.into()))?;
+    // One mark of the request's claim for the whole batch, in its transaction.
+    mark.finish(&tx).map_err(BatchFailure::whole)?;
+    tx.commit().map_err(|e| BatchFailure::whole(e.into()))?;
     Ok(outcomes)
 }

@@ -5,7 +5,7 @@
 //! There is one writer at a time (this process's writer thread, and SQLite's write lock
 //! across processes), so ChangeId order is commit order.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -37,6 +37,45 @@ thread_local! {
     static PENDING: RefCell<Option<Vec<PendingRow>>> = const { RefCell::new(None) };
 }
 
+thread_local! {
+    /// On the writer thread, while a batch runs ([`MarkOnce`]): whether one of its steps
+    /// recorded a change; its `Idempotency-Key` claim is marked once, after the steps.
+    static MARK_DEFERRED: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Defers the marks of the acting request's claim while a batch's steps run: each step's
+/// [`record`] notes that it wrote instead of marking, and [`MarkOnce::finish`] marks once
+/// (a batch is one write under its key, not one per operation). Dropped without finishing
+/// (a step failed, the transaction rolls back), it marks nothing.
+pub(super) struct MarkOnce {
+    previous: Option<bool>,
+}
+
+impl MarkOnce {
+    pub(super) fn start() -> MarkOnce {
+        MarkOnce {
+            previous: MARK_DEFERRED.with(|m| m.replace(Some(false))),
+        }
+    }
+
+    /// Marks the claim committed if a step recorded a change; a claim taken over fails
+    /// the whole batch ([`StoreError::IdempotencyClaimLost`]).
+    pub(super) fn finish(self, tx: &Connection) -> Result<(), StoreError> {
+        let wrote = MARK_DEFERRED.with(|m| m.replace(Some(false))) == Some(true);
+        drop(self);
+        if wrote {
+            mark_committed(tx)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MarkOnce {
+    fn drop(&mut self) {
+        MARK_DEFERRED.with(|m| m.set(self.previous));
+    }
+}
+
 /// Writes `changes` (one per object touched) in the caller's transaction, as the acting
 /// key. A change that changed nothing (a relationship saved as it was) is left out. In a
 /// writer group the rows wait for the job's end (see `PENDING`).
@@ -44,7 +83,16 @@ pub(super) fn record(tx: &Connection, changes: &[NewChange]) -> Result<(), Store
     if changes.iter().all(|c| c.changes.is_empty()) {
         return Ok(());
     }
-    mark_committed(tx)?;
+    let deferred = MARK_DEFERRED.with(|m| {
+        let batch = m.get().is_some();
+        if batch {
+            m.set(Some(true));
+        }
+        batch
+    });
+    if !deferred {
+        mark_committed(tx)?;
+    }
     let key = actor();
     let now = now_text();
     let mut rows = Vec::with_capacity(changes.len());

@@ -734,10 +734,9 @@ impl Store for SqliteStore {
         &self,
         plan: Arc<dyn super::BatchPlan>,
     ) -> Result<Vec<super::WriteOutcome>, super::BatchFailure> {
-        let steps = plan.len();
         self.write(move |c| Ok(batch::run(c, &plan)))
             .await
-            .map_err(|e| super::BatchFailure::whole(steps.saturating_sub(1), e))?
+            .map_err(super::BatchFailure::whole)?
     }
 
     async fn history(
