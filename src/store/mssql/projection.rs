@@ -72,6 +72,17 @@ pub(crate) fn create_table(table: i64, layout: &Layout) -> Vec<String> {
          {columns})"
     )];
     for (i, index) in layout.indexes.iter().enumerate() {
+        // A text column's own index beside a longer one leading with it (the embedded
+        // store's case-insensitive sort order, see `Layout::exact`): here every text key is
+        // binary (`p<k>`), so the longer index serves what this one would.
+        let served = matches!(index.as_slice(), [k] if layout
+            .columns
+            .iter()
+            .any(|c| c.no == *k && !c.by_value)
+            && layout.indexes.iter().any(|ix| ix.len() > 1 && ix[0] == *k));
+        if served {
+            continue;
+        }
         let cols: Vec<_> = index
             .iter()
             .filter_map(|no| layout.columns.iter().find(|c| c.no == *no))

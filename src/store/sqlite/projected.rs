@@ -289,10 +289,11 @@ struct Writer<'l> {
 const PREFIX_VALUES: usize = 32;
 
 impl Writer<'_> {
-    /// The distinct values (case-insensitively, one of each) of text column `no` in
-    /// `[from, to)`, by one index seek each (a loose index scan), when there are at most
-    /// [`PREFIX_VALUES`] and an index leads with the column and continues with more
-    /// columns (only then do equalities seek where the range scans); else `None`.
+    /// The distinct values of text column `no` in `[from, to)` (binary), by one index
+    /// seek each (a loose index scan), when there are at most [`PREFIX_VALUES`] and an
+    /// index leads with the column and continues with more columns (only then do
+    /// equalities seek where the range scans; such an index holds the exact text, see
+    /// `Layout::exact`); else `None`.
     fn prefix_values(&self, no: usize, from: &str, to: &str) -> Option<Vec<String>> {
         if !self
             .layout
@@ -302,7 +303,7 @@ impl Writer<'_> {
         {
             return None;
         }
-        let v = format!("v{no} COLLATE NOCASE");
+        let v = format!("v{no}");
         let sql = format!(
             "WITH RECURSIVE d(x) AS (\
              SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} >= ?1 AND {v} < ?2) \
@@ -433,8 +434,31 @@ impl Writer<'_> {
                 value,
             } => {
                 let v = self.column(property, 'v');
+                // An index holds the column's exact text: the binary test below is what
+                // it seeks (a NOCASE term would be tested on every entry it reads).
+                let exact = self
+                    .layout
+                    .column(property)
+                    .is_some_and(|c| !c.by_value && self.layout.exact(c.no));
                 f.push("(");
                 match cmp {
+                    Cmp::Eq | Cmp::StartsWith if exact => {
+                        if let Some(values) = (*cmp == Cmp::StartsWith)
+                            .then(|| self.layout.column(property))
+                            .flatten()
+                            .and_then(|c| {
+                                self.prefix_values(c.no, value, &format!("{value}\u{10FFFF}"))
+                            })
+                        {
+                            // Every value under the prefix, as equalities: with a
+                            // composite index each one seeks its next column's range
+                            // (`lastName startswith "M" and age < 20`), where the range
+                            // would scan every entry under the prefix.
+                            f.push(&format!("{v} IN (SELECT value FROM json_each("))
+                                .bind(Sql::Text(serde_json::Value::from(values).to_string()))
+                                .push(")) AND ");
+                        }
+                    }
                     // A NOCASE range first, which an index on the column serves (it holds
                     // every binary match), then the binary test itself.
                     Cmp::Eq => {
@@ -443,30 +467,13 @@ impl Writer<'_> {
                             .push(" AND ");
                     }
                     Cmp::StartsWith => {
+                        // (No index leads with the column and continues: no prefix values.)
                         let end = format!("{value}\u{10FFFF}");
-                        let no = self
-                            .layout
-                            .column(property)
-                            .filter(|c| !c.by_value)
-                            .map(|c| c.no);
-                        if let Some(values) = no.and_then(|no| self.prefix_values(no, value, &end))
-                        {
-                            // Every value in the NOCASE range, as equalities: with a
-                            // composite index each one seeks its next column's range
-                            // (`lastName startswith "M" and age < 20`), where the range
-                            // would scan every entry under the prefix.
-                            f.push(&format!(
-                                "{v} COLLATE NOCASE IN (SELECT value FROM json_each("
-                            ))
-                            .bind(Sql::Text(serde_json::Value::from(values).to_string()))
-                            .push(")) AND ");
-                        } else {
-                            f.push(&format!("{v} COLLATE NOCASE >= "))
-                                .bind(text(value))
-                                .push(&format!(" AND {v} COLLATE NOCASE < "))
-                                .bind(Sql::Text(end))
-                                .push(" AND ");
-                        }
+                        f.push(&format!("{v} COLLATE NOCASE >= "))
+                            .bind(text(value))
+                            .push(&format!(" AND {v} COLLATE NOCASE < "))
+                            .bind(Sql::Text(end))
+                            .push(" AND ");
                     }
                     _ => {}
                 }

@@ -76,8 +76,15 @@ impl Layout {
             .collect();
         for (name, p) in &ty.properties {
             let Some(k) = no(name) else { continue };
-            // A declared index starting with the column serves what its own one would.
-            if p.property_type.is_indexed_by_default() && !indexes.iter().any(|i| i[0] == k) {
+            // A declared index starting with the column serves what its own one would,
+            // unless it holds the column's exact text (see [`Layout::exact`]): that one
+            // serves `==`, not the case-insensitive order of a sort.
+            let by_value = p.property_type.compares_by_value();
+            if p.property_type.is_indexed_by_default()
+                && !indexes
+                    .iter()
+                    .any(|i| i[0] == k && (by_value || i.len() == 1))
+            {
                 indexes.push(vec![k]);
             }
         }
@@ -86,6 +93,17 @@ impl Layout {
 
     pub(crate) fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether text column `no` is keyed by its exact (binary) text in some index: in a
+    /// multi-column index, every text column before the last one is (equality columns,
+    /// `status == "A" order by birthDate`), so that `==` seeks the index and a count reads
+    /// only the matching entries, with no test of each one; the last column (and a
+    /// single-column index) is keyed `COLLATE NOCASE`, the order of a sort by it.
+    pub(crate) fn exact(&self, no: usize) -> bool {
+        self.indexes
+            .iter()
+            .any(|ix| ix.len() > 1 && ix[..ix.len() - 1].contains(&no))
     }
 
     fn column_no(&self, no: usize) -> Option<&Column> {
@@ -116,11 +134,16 @@ impl Layout {
     /// NULL`, which the index then answers alone (a count reads no table row).
     fn create_index(&self, table: i64, i: usize, index: &[usize]) -> String {
         let columns: Vec<&Column> = index.iter().filter_map(|&no| self.column_no(no)).collect();
+        let last = columns.len().saturating_sub(1);
         let mut keys: Vec<String> = columns
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 if c.by_value {
                     format!("d{}", c.no)
+                } else if i < last {
+                    // An equality column: its exact text (see `Layout::exact`).
+                    format!("v{}", c.no)
                 } else {
                     format!("v{} COLLATE NOCASE", c.no)
                 }
@@ -153,6 +176,24 @@ impl Layout {
                 tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
                 tx.execute_batch(&wanted)?;
                 tracing::info!(table, index = name, "projection index made anew");
+            }
+        }
+        // Indexes past the layout's (a DSConfig that declares fewer than before).
+        let stale: Vec<String> = tx
+            .prepare_cached(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1",
+            )?
+            .query_map([format!("Proj_{table}")], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let prefix = format!("IX_Proj_{table}_");
+        for name in stale {
+            let wanted = name
+                .strip_prefix(&prefix)
+                .and_then(|i| i.parse::<usize>().ok())
+                .is_some_and(|i| i < self.indexes.len());
+            if !wanted {
+                tx.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\""))?;
+                tracing::info!(table, index = name, "projection index dropped");
             }
         }
         Ok(())
@@ -295,6 +336,21 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         if let Some((table, _, _)) = found.filter(|(_, _, old)| *old == text) {
             // Same layout: the table stays; its indexes follow this build's definitions.
             layout.upgrade_indexes(tx, *table)?;
+            continue;
+        }
+        let same_columns = found.is_some_and(|(_, _, old)| {
+            serde_json::from_str::<Layout>(old).is_ok_and(|old| old.columns == layout.columns)
+        });
+        if let Some((table, _, _)) = found.filter(|_| same_columns) {
+            // Only the indexes changed: the rows stay (they hold the same columns, and
+            // whether the projection is complete does not change); the indexes are made
+            // to the new list in this transaction.
+            tx.execute(
+                "UPDATE Projections SET Layout = ?2 WHERE TableNo = ?1",
+                params![table, text],
+            )?;
+            layout.upgrade_indexes(tx, *table)?;
+            tracing::info!(object_type, table, "projection indexes follow the DSConfig");
             continue;
         }
         let table = match found {

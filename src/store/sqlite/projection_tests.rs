@@ -35,7 +35,7 @@ name = "String"
 city = { type = "Lookup", objectType = "City", display = "name" }
 
 [types.P]
-index = ["status, born", "last, age", "last"]
+index = ["status, born", "last, age", "last", "status, last, born"]
 
 [types.P.properties]
 first = "String"
@@ -517,14 +517,42 @@ async fn a_changed_layout_is_rebuilt_by_batches_and_used_only_when_complete() {
     let conn = reader(&w.path);
     let text = "status == \"A\" and age > 1 order by born desc limit 7";
     assert!(compare_query(&conn, &w.ds, text).unwrap());
-    // A new index: the layout changes, the projection is laid out anew and incomplete.
+    // A new index, and one fewer: only the indexes change, the rows stay, the projection
+    // stays complete and answers as before.
     let mut config = config();
+    let index = &mut config.types.get_mut("P").unwrap().index;
+    index.retain(|i| i.len() < 3);
+    index.push(vec!["age".into(), "born".into()]);
+    store.apply_config(&config).await.unwrap();
+    assert!(
+        compare_query(&conn, &w.ds, text).unwrap(),
+        "a projection whose indexes changed is used at once"
+    );
+    let indexes: Vec<String> = conn
+        .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'IX_Proj_%' AND tbl_name = (SELECT 'Proj_' || TableNo FROM Projections WHERE ObjectType = 'P') ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        indexes.iter().any(|i| i.ends_with("(d2, d3)")),
+        "{indexes:?}"
+    );
+    assert!(!indexes.iter().any(|i| i.contains("v9, v6")), "{indexes:?}");
+    assert_eq!(
+        indexes.len(),
+        config.types["P"].index.len() + 4,
+        "{indexes:?}"
+    );
+    // A new property: the columns change, the projection is laid out anew and incomplete.
+    let first = config.types["P"].properties["first"].clone();
     config
         .types
         .get_mut("P")
         .unwrap()
-        .index
-        .push(vec!["age".into(), "born".into()]);
+        .properties
+        .insert("nick".into(), first);
     store.apply_config(&config).await.unwrap();
     assert!(
         !compare_query(&conn, &w.ds, text).unwrap(),
@@ -644,4 +672,100 @@ async fn a_lookup_index_holds_its_n_column_and_an_earlier_one_is_made_anew() {
     w.ds.store.apply_config(&config()).await.unwrap();
     assert!(lookup_index(&conn).ends_with("(d4, n4)"));
     assert!(compare_query(&conn, &w.ds, text).unwrap());
+}
+
+/// An equality on a text column that a composite index holds before its last column (an
+/// exact, binary key) is that index's seek, with no test of each entry it reads: a count of
+/// `status == "A"` reads only the index range (and is what the EAV plan counts).
+#[tokio::test]
+async fn an_equality_on_an_exact_index_column_is_its_seek() {
+    let people: Vec<Person> = (0..60)
+        .map(|i| Person {
+            first: Some(i % FIRSTS.len()),
+            last: Some(i % LASTS.len()),
+            age: Some((i % 4) as i64),
+            born: Some(i % DATES.len()),
+            active: None,
+            status: Some(i % 3 == 0),
+            company: None,
+            tags: None,
+            prefs: None,
+            score: None,
+        })
+        .collect();
+    let w = world(&people, &[]).await;
+    let conn = reader(&w.path);
+    let indexes: Vec<String> = conn
+        .prepare(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = \
+             (SELECT 'Proj_' || TableNo FROM Projections WHERE ObjectType = 'P') ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // status (v9) and last (v6) before the last key: exact; the last key and a lone text
+    // column: NOCASE; status keeps its own NOCASE index for sorts.
+    for wanted in [
+        "(v9, d3)",
+        "(v6, d2)",
+        "(v6 COLLATE NOCASE)",
+        "(v9, v6, d3)",
+        "(v9 COLLATE NOCASE)",
+    ] {
+        assert!(
+            indexes.iter().any(|i| i.ends_with(wanted)),
+            "{wanted} in {indexes:?}"
+        );
+    }
+    for (text, index) in [
+        ("status == \"A\"", "(v9=?)"),
+        ("last == \"Doe\" and age > 1", "(v6=? AND d2>?)"),
+        ("status == \"I\" and last == \"doe\"", "(v9=? AND v6=?)"),
+        ("last startswith \"D\" and age < 2", "(v6=? AND d2<?)"),
+    ] {
+        let plan = resolve::resolve(
+            &crate::query::parse(text).unwrap(),
+            "P",
+            w.ds.schema().as_ref(),
+            Paging {
+                offset: None,
+                limit: None,
+                max_results: 1000,
+            },
+        )
+        .unwrap();
+        let mut cache = CountCache::default();
+        let s = Snapshot::begin(&conn, &mut cache).unwrap();
+        let (p, filter, _) = projected::filter_over(&s, "P", plan.condition.as_ref(), &[])
+            .unwrap()
+            .unwrap();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM Proj_{} p WHERE {}",
+            p.table, filter.sql
+        );
+        let details: Vec<String> = conn
+            .prepare(&sql)
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(filter.params.iter()), |r| {
+                r.get(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        s.end().unwrap();
+        assert!(
+            !filter.sql.contains("COLLATE NOCASE ="),
+            "{text}: {}",
+            filter.sql
+        );
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("COVERING INDEX") && d.ends_with(index)),
+            "{text}: {details:?}"
+        );
+        assert!(compare_query(&conn, &w.ds, text).unwrap(), "{text}");
+    }
 }
