@@ -11,9 +11,15 @@ use datastore::startup::{self, Application};
 use datastore::tenancy::{AppName, System};
 use datastore::{dsconfig, store, transfer};
 
+/// Bytes of log lines written to stderr at once, at most.
+const LOG_BUFFER: usize = 64 * 1024;
+
 /// Logs go to stderr through a writer thread: a request hands its lines to a queue and
 /// never waits on the terminal or the pipe behind stderr. The queue is not lossy: when it is
 /// full (the reader of stderr cannot keep up), callers wait as they would without it.
+/// The writer thread takes every line waiting and writes them with one `write` (a buffer
+/// flushed whenever the queue is empty, so no line waits for later ones), not one `write`
+/// a line.
 /// The returned guard flushes what is queued when dropped, at the end of `main`.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -21,7 +27,10 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("datastore-log")
-        .finish(std::io::stderr());
+        .finish(std::io::BufWriter::with_capacity(
+            LOG_BUFFER,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
