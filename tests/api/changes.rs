@@ -14,6 +14,27 @@ async fn history(app: &crate::helpers::TestApp, id: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// An object's whole history, read `limit` at a time, each page after the last id seen.
+async fn paged(app: &crate::helpers::TestApp, id: &Value, limit: u32) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .post(
+                "getHistory",
+                json!({"objectId": id, "after": after, "limit": limit}),
+            )
+            .await
+            .ok();
+        let page = page.as_array().unwrap().clone();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= limit as usize);
+        after = last["changeId"].as_i64().unwrap();
+        seen.extend(page);
+    }
+    seen
+}
+
 #[tokio::test]
 async fn history_follows_every_kind_of_write_and_survives_the_drop() {
     let app = spawn_app().await;
@@ -132,24 +153,11 @@ async fn history_pages_with_after_and_limit() {
         .await
         .ok();
     }
-    let mut seen = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = app
-            .post(
-                "getHistory",
-                json!({"objectId": p["objectId"], "after": after, "limit": 2}),
-            )
-            .await
-            .ok();
-        let page = page.as_array().unwrap().clone();
-        if page.is_empty() {
-            break;
-        }
-        assert!(page.len() <= 2);
-        after = page.last().unwrap()["changeId"].as_i64().unwrap();
-        seen.extend(page.into_iter().map(|c| c["changes"]["age"]["to"].clone()));
-    }
+    let seen: Vec<Value> = paged(&app, &p["objectId"], 2)
+        .await
+        .iter()
+        .map(|c| c["changes"]["age"]["to"].clone())
+        .collect();
     assert_eq!(
         seen,
         [json!(0), json!(1), json!(2), json!(3), json!(4), json!(5)]
@@ -283,21 +291,7 @@ async fn history_of_objects_written_and_dropped_inside_one_batch() {
     )
     .await
     .ok();
-    let mut seen = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = app
-            .post(
-                "getHistory",
-                json!({"objectId": kept_id, "after": after, "limit": 1}),
-            )
-            .await
-            .ok();
-        let page = page.as_array().unwrap().clone();
-        let Some(last) = page.last() else { break };
-        after = last["changeId"].as_i64().unwrap();
-        seen.extend(page);
-    }
+    let seen = paged(&app, &kept_id, 1).await;
     assert_eq!(ops_of(&seen), ops_of(&history(&app, &kept_id).await));
     assert_eq!(seen.len(), 5, "{seen:?}");
     assert_eq!(seen[4]["changes"]["age"], json!({"from": 3, "to": 4}));
