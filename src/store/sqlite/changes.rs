@@ -120,14 +120,24 @@ pub(super) fn record(tx: &Connection, changes: &[NewChange]) -> Result<(), Store
     }
 }
 
+/// The newest change of object `?1`: on its row while it exists, in `ChangeHeads` once it
+/// was dropped (`NULL`: none). One text for the writer's insert and the readers' walk.
+macro_rules! head_of {
+    () => {
+        "SELECT LastChangeId FROM Objects WHERE ObjectId = ?1 AND LastChangeId IS NOT NULL \
+         UNION ALL SELECT LastChangeId FROM ChangeHeads WHERE ObjectId = ?1 LIMIT 1"
+    };
+}
+
 fn insert(tx: &Connection, rows: &[PendingRow]) -> Result<(), StoreError> {
     // Each change points at its object's newest change so far, then becomes it (see
     // [`head`]); the object's row was written by the write itself, so this adds no page.
-    let mut insert = tx.prepare_cached(
+    let mut insert = tx.prepare_cached(concat!(
         "INSERT INTO Changes (ObjectId, ObjectType, Operation, At, KeyId, Changes, PrevChangeId) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT LastChangeId FROM Objects WHERE ObjectId = ?1 \
-             UNION ALL SELECT LastChangeId FROM ChangeHeads WHERE ObjectId = ?1 LIMIT 1))",
-    )?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (",
+        head_of!(),
+        "))"
+    ))?;
     let mut on_object =
         tx.prepare_cached("UPDATE Objects SET LastChangeId = ?2 WHERE ObjectId = ?1")?;
     let mut on_dropped = tx.prepare_cached(
@@ -175,10 +185,7 @@ fn chain(
     limit: u32,
 ) -> Result<Vec<i64>, StoreError> {
     let head: Option<i64> = conn
-        .prepare_cached(
-            "SELECT LastChangeId FROM Objects WHERE ObjectId = ?1 AND LastChangeId IS NOT NULL \
-             UNION ALL SELECT LastChangeId FROM ChangeHeads WHERE ObjectId = ?1 LIMIT 1",
-        )?
+        .prepare_cached(head_of!())?
         .query_row([object_id], |r| r.get(0))
         .optional()?;
     let mut previous =
@@ -262,21 +269,19 @@ fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
 
 const COLUMNS: &str = "ChangeId, ObjectId, ObjectType, Operation, At, KeyId, Changes";
 
-/// Up to `limit` changes of one object after change `after`, oldest first.
+/// Up to `limit` changes of one object after change `after`, oldest first. Run it in one
+/// snapshot (`SqliteStore::read_snapshot`): the walk and the rows read must agree.
 pub(super) fn history(
     conn: &Connection,
     object_id: ObjectId,
     after: i64,
     limit: u32,
 ) -> Result<Vec<Change>, StoreError> {
-    conn.execute_batch("BEGIN")?;
-    let read = chain(conn, object_id, after, limit).and_then(|ids| changes_at(conn, &ids));
-    conn.execute_batch("COMMIT")?;
-    read
+    changes_at(conn, &chain(conn, object_id, after, limit)?)
 }
 
 /// Up to `limit` changes after `after` that `filter` takes, oldest first, read in one
-/// snapshot with the retention mark. Rows are read `limit` at a time until enough match or
+/// snapshot (`SqliteStore::read_snapshot`) with the retention mark. Rows are read `limit` at a time until enough match or
 /// the log ends, so a rare type does not starve the page.
 pub(super) fn since(
     conn: &Connection,
@@ -284,59 +289,54 @@ pub(super) fn since(
     filter: &ChangeFilter,
     limit: u32,
 ) -> Result<ChangePage, StoreError> {
-    conn.execute_batch("BEGIN")?;
-    let read = (|| {
-        let pruned_through: i64 = conn
-            .prepare_cached("SELECT PrunedThrough FROM ChangeLogState WHERE Id = 1")?
-            .query_row([], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
-        let head: i64 = conn
-            .prepare_cached("SELECT COALESCE(MAX(ChangeId), 0) FROM Changes")?
-            .query_row([], |r| r.get(0))?;
-        // A log that retention emptied has its head where the pruning stopped.
-        let head = head.max(pruned_through);
-        let mut page = ChangePage {
-            changes: Vec::new(),
-            pruned_through,
-            head,
-            through: after,
+    let pruned_through: i64 = conn
+        .prepare_cached("SELECT PrunedThrough FROM ChangeLogState WHERE Id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let head: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(ChangeId), 0) FROM Changes")?
+        .query_row([], |r| r.get(0))?;
+    // A log that retention emptied has its head where the pruning stopped.
+    let head = head.max(pruned_through);
+    let mut page = ChangePage {
+        changes: Vec::new(),
+        pruned_through,
+        head,
+        through: after,
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM Changes WHERE ChangeId > ?1 ORDER BY ChangeId LIMIT ?2"
+    ))?;
+    let mut cursor = after;
+    loop {
+        let rows = match filter.object_id {
+            // One object's changes: its chain, the oldest `limit` after the cursor.
+            Some(id) => changes_at(conn, &chain(conn, id, cursor, limit)?)?,
+            None => stmt
+                .query_map(params![cursor, limit], change_from_row)?
+                .collect::<Result<Vec<_>, _>>()?,
         };
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM Changes WHERE ChangeId > ?1 ORDER BY ChangeId LIMIT ?2"
-        ))?;
-        let mut cursor = after;
-        loop {
-            let rows = match filter.object_id {
-                // One object's changes: its chain, the oldest `limit` after the cursor.
-                Some(id) => changes_at(conn, &chain(conn, id, cursor, limit)?)?,
-                None => stmt
-                    .query_map(params![cursor, limit], change_from_row)?
-                    .collect::<Result<Vec<_>, _>>()?,
-            };
-            let full = rows.len() as u32 == limit;
-            for c in rows {
-                if page.changes.len() >= limit as usize {
-                    break;
-                }
-                cursor = c.change_id;
-                page.through = cursor;
-                if filter.matches(&c) {
-                    page.changes.push(c);
-                }
+        let full = rows.len() as u32 == limit;
+        for c in rows {
+            if page.changes.len() >= limit as usize {
+                break;
             }
-            if !full {
-                // Everything up to the head of this snapshot was read (of the object, when
-                // filtered by one): a filtered stream must not read the same range again.
-                page.through = page.through.max(head);
-            }
-            if !full || page.changes.len() >= limit as usize {
-                return Ok::<_, StoreError>(page);
+            cursor = c.change_id;
+            page.through = cursor;
+            if filter.matches(&c) {
+                page.changes.push(c);
             }
         }
-    })();
-    conn.execute_batch("COMMIT")?;
-    read
+        if !full {
+            // Everything up to the head of this snapshot was read (of the object, when
+            // filtered by one): a filtered stream must not read the same range again.
+            page.through = page.through.max(head);
+        }
+        if !full || page.changes.len() >= limit as usize {
+            return Ok(page);
+        }
+    }
 }
 
 /// Deletes up to `batch` of the oldest changes made before `before`, never leaving a hole

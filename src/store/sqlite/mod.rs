@@ -745,7 +745,7 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<super::Change>, StoreError> {
-        self.read(move |c| changes::history(c, object_id, after, limit))
+        self.read_snapshot(move |s| changes::history(s.conn, object_id, after, limit))
             .await
     }
 
@@ -756,7 +756,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<super::ChangePage, StoreError> {
         let filter = filter.clone();
-        self.read(move |c| changes::since(c, after, &filter, limit))
+        self.read_snapshot(move |s| changes::since(s.conn, after, &filter, limit))
             .await
     }
 
