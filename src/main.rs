@@ -14,12 +14,35 @@ use datastore::{dsconfig, store, transfer};
 /// Bytes of log lines written to stderr at once, at most.
 const LOG_BUFFER: usize = 64 * 1024;
 
+/// The log writer thread's pause after each write (see [`init_logging`]).
+const LOG_PACE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The log thread's writer: its `flush` (called when the queue is empty) writes, then
+/// pauses for [`LOG_PACE`].
+struct PacedWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for PacedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let flushed = self.0.flush();
+        std::thread::sleep(LOG_PACE);
+        flushed
+    }
+}
+
 /// Logs go to stderr through a writer thread: a request hands its lines to a queue and
 /// never waits on the terminal or the pipe behind stderr. The queue is not lossy: when it is
 /// full (the reader of stderr cannot keep up), callers wait as they would without it.
 /// The writer thread takes every line waiting and writes them with one `write` (a buffer
 /// flushed whenever the queue is empty, so no line waits for later ones), not one `write`
 /// a line.
+/// After writing, the thread pauses for [`LOG_PACE`] before it takes the next lines: lines
+/// logged meanwhile queue without waking it, so under load one wake-up (a system call on the
+/// request's thread, a context switch) serves many lines instead of one each. A line waits
+/// at most that long.
 /// The returned guard flushes what is queued when dropped, at the end of `main`.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -27,11 +50,14 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("datastore-log")
-        .finish(std::io::BufWriter::with_capacity(
+        .finish(PacedWriter(std::io::BufWriter::with_capacity(
             LOG_BUFFER,
             std::io::stderr(),
-        ));
+        )));
+    // Colours only for a terminal: a file or a service's log gets plain lines (and the
+    // escape codes cost each line its share of formatting).
     let builder = tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_writer(writer);
     match format {

@@ -311,12 +311,13 @@ impl Application {
             body_limit: settings.body_limit,
             max_upload: settings.max_upload,
         });
-        let ops = web::Data::new(Ops::new(&settings.ops).map_err(StartupError::Metrics)?);
+        let base_path = settings.normalized_base_path();
+        let ops =
+            web::Data::new(Ops::new(&settings.ops, &base_path).map_err(StartupError::Metrics)?);
         let cors_origins: Vec<String> = (settings.ops.cors_origins.iter())
             .filter(|o| !o.is_empty())
             .cloned()
             .collect();
-        let base_path = settings.normalized_base_path();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

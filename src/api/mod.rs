@@ -26,6 +26,7 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, ErrorCode};
+use crate::ops::Endpoint;
 use crate::service::{Datastore, ServiceError, Tenants};
 use crate::tenancy::{AppName, System, SYSTEM_HEADER};
 use params::Params;
@@ -217,30 +218,38 @@ pub fn endpoints() -> Vec<(&'static str, Access)> {
 /// under `{base_path}/apps/{app}` (API.md §9).
 pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
     move |cfg| {
-        let mut scope = register_endpoints(web::scope(base_path));
+        // Routes are tried in order: the health check (asked often, by load balancers)
+        // first, the endpoints before the patterns of apps and files.
+        let mut scope = web::scope(base_path).service(
+            web::resource("/health")
+                .name("health")
+                .app_data(Endpoint("health"))
+                .route(get().to(system::health))
+                .default_service(only("GET, HEAD")),
+        );
+        scope = register_endpoints(scope);
         scope = scope.service(events_resource("/apps/{app}/events"));
         scope = scope.service(register_endpoints(web::scope("/apps/{app}")));
         scope = scope.service(events_resource("/events"));
         scope = openapi::register(scope, base_path);
         scope = admin::register(scope);
         scope = scope.service(
-            web::resource("/health")
-                .name("health")
-                .route(get().to(system::health))
-                .default_service(only("GET, HEAD")),
-        );
-        scope = scope.service(
             web::resource("/metrics")
                 .name("metrics")
+                .app_data(Endpoint("metrics"))
                 .route(get().to(crate::ops::metrics_endpoint))
                 .default_service(only("GET, HEAD"))
                 // No role registered: an admin key (metrics cover every app).
                 .wrap(actix_web::middleware::from_fn(crate::auth::authorize)),
         );
-        cfg.service(scope);
         if !base_path.is_empty() {
-            cfg.route("/health", get().to(system::health));
+            cfg.service(
+                web::resource("/health")
+                    .app_data(Endpoint("/health"))
+                    .route(get().to(system::health)),
+            );
         }
+        cfg.service(scope);
         cfg.default_service(web::to(not_found));
     }
 }
@@ -258,6 +267,7 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
             };
             let resource = web::resource(concat!("/", $name))
                 .name($name)
+                .app_data(Endpoint($name))
                 .route(web::post().to($handler))
                 .default_service(only(allow));
             let resource = if $access.takes_get() {
@@ -288,6 +298,7 @@ fn register_endpoints(mut scope: actix_web::Scope) -> actix_web::Scope {
 fn events_resource(path: &str) -> impl actix_web::dev::HttpServiceFactory {
     web::resource(path)
         .name("events")
+        .app_data(Endpoint("events"))
         .route(get().to(events::events))
         .default_service(only("GET, HEAD"))
         .app_data(crate::auth::Required(crate::auth::Role::Read))

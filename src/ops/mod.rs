@@ -52,11 +52,18 @@ pub struct Ops {
     rate: Option<RateLimiter>,
     proxies: TrustedProxies,
     ids: IdGenerator,
+    /// The paths never refused by the limits (see [`UNLIMITED`]).
+    unlimited: Vec<String>,
 }
 
 impl Ops {
-    pub fn new(settings: &OpsSettings) -> Result<Ops, prometheus::Error> {
+    /// `base_path` as served (empty, or e.g. `/datastore`).
+    pub fn new(settings: &OpsSettings, base_path: &str) -> Result<Ops, prometheus::Error> {
         Ok(Ops {
+            unlimited: UNLIMITED
+                .iter()
+                .map(|path| path.replace("{base}", base_path))
+                .collect(),
             metrics: Metrics::new()?,
             concurrency: (settings.max_concurrent_requests > 0)
                 .then(|| ConcurrencyLimit::new(settings.max_concurrent_requests)),
@@ -111,12 +118,24 @@ fn given_request_id(req: &ServiceRequest) -> Option<String> {
     sane.then(|| String::from_utf8_lossy(value).into_owned())
 }
 
-/// The metric label of a request: its endpoint's registered name, never the raw path.
-fn endpoint_of(req: &ServiceRequest) -> String {
+/// The name of the endpoint a resource serves: its metric label and the `endpoint` of its
+/// request span. Resource data, so a routed request finds it without walking the routes
+/// again (as `match_name` does).
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint(pub &'static str);
+
+/// The metric label of a routed request: its endpoint's name, never the raw path. Resources
+/// without [`Endpoint`] data (the console's files, the API description) are found by their
+/// registered name or pattern.
+fn endpoint_of(req: &actix_web::HttpRequest) -> std::borrow::Cow<'static, str> {
+    if let Some(endpoint) = req.app_data::<Endpoint>() {
+        return endpoint.0.into();
+    }
     req.match_name()
         .map(str::to_owned)
         .or_else(|| req.match_pattern())
         .unwrap_or_else(|| metrics::UNMATCHED.to_owned())
+        .into()
 }
 
 /// The request id and span, the log line, metrics, security headers and error shape of
@@ -135,17 +154,16 @@ pub async fn observe(
     let client = ops.proxies.client(peer, https, req.headers());
     req.extensions_mut().insert(client);
     let request_id = given_request_id(&req).unwrap_or_else(|| ops.ids.next());
-    let endpoint = endpoint_of(&req);
-    let method = req.method().to_string();
+    // The endpoint is known once the request is routed (inside `next`): the span gets it
+    // then, from the answered request's resource data.
     let path = req.path().to_owned();
-    let client_addr = client.addr.map(|a| a.to_string()).unwrap_or_default();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        %method,
-        endpoint = %endpoint,
-        client = %client_addr,
+        method = %req.method(),
+        client = tracing::field::display(OptionalAddr(client.addr)),
         scheme = if client.https { "https" } else { "http" },
+        endpoint = tracing::field::Empty,
     );
     let in_flight = ops.metrics.in_flight().clone();
     in_flight.inc();
@@ -155,13 +173,19 @@ pub async fn observe(
         Ok(response) => response.map_into_boxed_body(),
         Err(e) => {
             // An error no service turned into an answer (the request is gone with it):
-            // counted and logged, then answered by the server.
+            // counted and logged, then answered by the server. Handlers' and extractors'
+            // errors are answers; only a middleware's own failure comes here, so its
+            // endpoint is not known.
+            let endpoint = metrics::UNMATCHED;
+            span.record("endpoint", tracing::field::display(endpoint));
             let status = e.as_response_error().status_code().as_u16();
-            ops.metrics.observe(&endpoint, status, started.elapsed());
+            ops.metrics.observe(endpoint, status, started.elapsed());
             span.in_scope(|| tracing::warn!(%path, status, error = %e, "request"));
             return Err(e);
         }
     };
+    let endpoint = endpoint_of(response.request());
+    span.record("endpoint", tracing::field::display(&endpoint));
     let mut response = contract_error_shape(response)
         .instrument(span.clone())
         .await;
@@ -292,9 +316,22 @@ fn code_of(status: StatusCode) -> ErrorCode {
     }
 }
 
-/// Endpoints never refused by the limits: cheap, and what load balancers and scrapers
-/// must reach under load (`/health` is the root's, besides the base path's).
-const UNLIMITED: [&str; 3] = ["health", "metrics", "/health"];
+/// Paths never refused by the limits: cheap, and what load balancers and scrapers must
+/// reach under load (`/health` is the root's, besides the base path's). Matched on the path
+/// before routing, exactly as the routes match them.
+const UNLIMITED: [&str; 3] = ["{base}/health", "{base}/metrics", "/health"];
+
+/// A client address for a span: nothing when unknown.
+struct OptionalAddr(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for OptionalAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
 
 /// The bound on requests in flight (503) and the rate limit per client (429).
 pub async fn limit(
@@ -304,7 +341,7 @@ pub async fn limit(
     let Some(ops) = req.app_data::<web::Data<Ops>>().cloned() else {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
-    if UNLIMITED.contains(&endpoint_of(&req).as_str()) {
+    if ops.unlimited.iter().any(|path| path == req.path()) {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
     if let Some(rate) = &ops.rate {

@@ -521,6 +521,31 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
 }
 
 #[tokio::test]
+async fn text_logs_into_a_file_or_pipe_are_plain_lines_with_the_endpoint() {
+    let server = Process::start(&[]);
+    let answer = reqwest::Client::new()
+        .get(server.url("apps/nosuchapp/getObject?objectId=77"))
+        .header("X-Request-Id", "text-log-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    server.terminate();
+    let (code, lines) = server.wait();
+    assert_eq!(code, Some(0));
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in a log that is no terminal: {lines:?}"
+    );
+    let request_line = lines
+        .iter()
+        .find(|l| l.contains("request_id=text-log-7") && l.contains("status=404"))
+        .unwrap_or_else(|| panic!("no request line in {lines:?}"));
+    // The app's form of an endpoint is labelled as the endpoint, never by its raw path.
+    assert!(request_line.contains("endpoint=getObject"), "{request_line}");
+}
+
+#[tokio::test]
 async fn health_is_never_limited_at_either_address() {
     let app = spawn_with(|s, _| {
         s.base_path = "/datastore".into();

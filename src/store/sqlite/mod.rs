@@ -328,6 +328,37 @@ impl SqliteStore {
         .await
     }
 
+    /// Runs a short, bounded `job` (one object's rows by its key) on the calling thread when
+    /// a reader is idle, else as [`Self::read`] does. The hop to the blocking pool and back
+    /// costs more than such a read of cached pages; a worker thread waits on the disk only
+    /// when the pages are not in the OS's cache. The permit keeps the pool at its size, as
+    /// for any read.
+    async fn read_short<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if let Ok(permit) = self.readers.permits.try_acquire() {
+            let idle = self
+                .readers
+                .idle
+                .lock()
+                .ok()
+                .and_then(|mut idle| idle.pop());
+            if let Some((conn, counts)) = idle {
+                let result = job(&conn);
+                if conn.is_autocommit() {
+                    if let Ok(mut idle) = self.readers.idle.lock() {
+                        idle.push((conn, counts));
+                    }
+                }
+                drop(permit);
+                return result;
+            }
+        }
+        self.read(job).await
+    }
+
     async fn read_with_counts<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -382,31 +413,14 @@ impl Store for SqliteStore {
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        let probe = |c: &Connection| -> Result<(), StoreError> {
+        // An idle reader answers `SELECT 1` in microseconds, on the calling thread (load
+        // balancers ask often).
+        self.read_short(|c: &Connection| -> Result<(), StoreError> {
             c.prepare_cached("SELECT 1")?
                 .query_row([], |r| r.get::<_, i64>(0))?;
             Ok(())
-        };
-        // An idle reader answers `SELECT 1` in microseconds: on the calling thread, without
-        // the hop to the blocking pool a read takes (load balancers ask often).
-        // The permit keeps the pool at its size, as for any read.
-        if let Ok(permit) = self.readers.permits.try_acquire() {
-            let idle = self
-                .readers
-                .idle
-                .lock()
-                .ok()
-                .and_then(|mut idle| idle.pop());
-            if let Some((conn, counts)) = idle {
-                let answer = probe(&conn);
-                if let Ok(mut idle) = self.readers.idle.lock() {
-                    idle.push((conn, counts));
-                }
-                drop(permit);
-                return answer;
-            }
-        }
-        self.read(probe).await
+        })
+        .await
     }
 
     async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
@@ -482,7 +496,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
-        self.read(move |c| objects::load(c, id, None)).await
+        self.read_short(move |c| objects::load(c, id, None)).await
     }
 
     async fn save_properties(&self, req: SaveProperties) -> Result<ObjectRecord, StoreError> {
