@@ -23,8 +23,8 @@ use crate::model::{ObjectId, PropertyType};
 /// Changes one read of the log returns at most.
 pub const MAX_CHANGES: u32 = 1000;
 
-/// The operations a change records, as the endpoints name them (`saveProperty` records as
-/// `saveProperties`, `uploadFile` as `uploadFile`).
+/// The operations a change records, as the endpoints name them (`saveProperty` and
+/// `uploadFile` record as `saveProperties`, as docs/API.md says).
 pub mod op {
     pub const NEW_OBJECT: &str = "newObject";
     pub const SAVE_PROPERTIES: &str = "saveProperties";
@@ -32,7 +32,6 @@ pub mod op {
     pub const DROP_OBJECT: &str = "dropObject";
     pub const SAVE_RELATIONSHIP: &str = "saveRelationship";
     pub const DROP_RELATIONSHIP: &str = "dropRelationship";
-    pub const UPLOAD_FILE: &str = "uploadFile";
 }
 
 /// One row of the log.

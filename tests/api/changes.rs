@@ -296,3 +296,19 @@ async fn history_of_objects_written_and_dropped_inside_one_batch() {
     assert_eq!(seen.len(), 5, "{seen:?}");
     assert_eq!(seen[4]["changes"]["age"], json!({"from": 3, "to": 4}));
 }
+
+#[tokio::test]
+async fn an_upload_is_recorded_as_a_save_of_its_property() {
+    let app = spawn_app().await;
+    let john = app.new_object("Person", json!({"firstName": "John"})).await;
+    let id = &john["objectId"];
+    let part = crate::files::file_part(b"PNG".to_vec(), "me.png", "image/png");
+    let answer = crate::files::upload(&app, id, "photo", part).await.ok();
+    let changes = history(&app, id).await;
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let upload = &changes[1];
+    assert_eq!(upload["operation"], "saveProperties");
+    assert_eq!(upload["changes"]["photo"]["from"], Value::Null);
+    assert_eq!(upload["changes"]["photo"]["to"], answer["photo"]);
+    assert_eq!(upload["changes"]["photo"]["to"]["name"], "me.png");
+}

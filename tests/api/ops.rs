@@ -542,7 +542,10 @@ async fn text_logs_into_a_file_or_pipe_are_plain_lines_with_the_endpoint() {
         .find(|l| l.contains("request_id=text-log-7") && l.contains("status=404"))
         .unwrap_or_else(|| panic!("no request line in {lines:?}"));
     // The app's form of an endpoint is labelled as the endpoint, never by its raw path.
-    assert!(request_line.contains("endpoint=getObject"), "{request_line}");
+    assert!(
+        request_line.contains("endpoint=getObject"),
+        "{request_line}"
+    );
 }
 
 #[tokio::test]
