@@ -69,6 +69,32 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// per connection in the process's RSS (1.3 GB at 40,000 objects with 16 readers).
 const READER_CACHE_KIB: i64 = 4 * 1024;
 
+/// How much of a savepoint's sub-journal SQLite keeps in memory before it spills to a
+/// temporary file (SQLite's default: 64 KiB). Every write job runs in a savepoint, whose
+/// sub-journal holds a copy of each page the job changes first: a newObject of 8
+/// properties with a projection changes more than 64 KiB of pages, and once spilled, every
+/// later job of the group wrote its copies through the file system (a fifth of the
+/// writer's time). The memory is freed as each job's savepoint ends; a job beyond this
+/// (an import) still spills.
+const STATEMENT_JOURNAL_SPILL: i32 = 4 << 20;
+
+/// Process-wide SQLite settings: call before any connection is opened (from `main`, before
+/// any thread that uses SQLite exists). Later, SQLite refuses them and keeps its defaults.
+pub fn configure_process() {
+    // SAFETY: `sqlite3_config` must not run beside any other SQLite call; `main` calls it
+    // before any connection or thread that uses SQLite exists. Once SQLite is initialised,
+    // it only answers SQLITE_MISUSE.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_config(
+            rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
+            STATEMENT_JOURNAL_SPILL,
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::warn!(rc, "SQLite refused the sub-journal spill size");
+    }
+}
+
 /// The SQLite backend. Cheap to share: clone the `Arc` it lives in.
 pub struct SqliteStore {
     writer: mpsc::SyncSender<WriteJob>,
@@ -328,9 +354,10 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs a short, bounded `job` (one object's rows by its key) on the calling thread when
-    /// a reader is idle, else as [`Self::read`] does. The hop to the blocking pool and back
-    /// costs more than such a read of cached pages; a worker thread waits on the disk only
+    /// Runs a short, bounded `job` (a primary-key seek, one object's rows by its key) on the
+    /// calling thread when a reader is idle, else as [`Self::read`] does. The hop to the
+    /// blocking pool and back (two thread wake-ups) costs more than such a read of cached
+    /// pages; a worker thread waits on the disk only
     /// when the pages are not in the OS's cache. The permit keeps the pool at its size, as
     /// for any read.
     async fn read_short<T, F>(&self, job: F) -> Result<T, StoreError>
@@ -347,6 +374,7 @@ impl SqliteStore {
                 .and_then(|mut idle| idle.pop());
             if let Some((conn, counts)) = idle {
                 let result = job(&conn);
+                // A connection still inside a transaction would serve an old snapshot.
                 if conn.is_autocommit() {
                     if let Ok(mut idle) = self.readers.idle.lock() {
                         idle.push((conn, counts));
@@ -488,7 +516,9 @@ impl Store for SqliteStore {
     }
 
     async fn object_type(&self, id: ObjectId) -> Result<Option<String>, StoreError> {
-        self.read(move |c| objects::object_type_of(c, id)).await
+        // Every save asks first (its conversion follows the type): a primary-key seek.
+        self.read_short(move |c| objects::object_type_of(c, id))
+            .await
     }
 
     async fn object_types(&self, limit: u32) -> Result<Vec<String>, StoreError> {
