@@ -559,6 +559,80 @@ fn order_index(p: &Projection, key: &Key) -> Option<String> {
     Some(format!("IX_Proj_{}_{i}", p.table))
 }
 
+thread_local! {
+    /// Tests: `Some(true)` makes every unordered page read its ids alone (see
+    /// [`page_by_ids`]) whenever it can, `Some(false)` never; `None` chooses by the estimate.
+    pub(super) static FORCE_IDS: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// How many ids read from a covering index cost about what one row read by walking the
+/// table in id order does. Measured at 1M (docs/BENCHMARKS.md, "Where `count=false` and the
+/// path spend their time"): an id read costs fewer pages than a walked row (the entries are
+/// narrow) but as much CPU (each one a row returned to the caller); 1 keeps the walk where
+/// the matches lie in many short ranges of the index and the walk is short.
+const ENTRY: u64 = 1;
+
+/// The ids of every match of an unordered page (`ids`: `SELECT p.ObjectId ... WHERE
+/// <filter>`), in id order, when reading them from the filter's covering index is cheaper
+/// than walking the table in id order; `None` otherwise (the caller walks or sorts).
+///
+/// A page of an unordered query is its matches with the smallest ids. When an index
+/// answers the whole filter (the projection's row is never read, `EXPLAIN QUERY PLAN` says
+/// `SEARCH p USING COVERING INDEX`), its entries hold the ids: reading every match's id and
+/// keeping the smallest costs `matched` entries and no row, where walking the table costs
+/// `wanted * rows / matched` rows and sorting the matches' rows reads each one at random.
+/// `known` is the number of matches (the count, or a capped count below its cap) that
+/// chooses the plan.
+fn page_by_ids(
+    s: &mut Snapshot<'_>,
+    ids: &Fragment,
+    known: Option<u64>,
+    wanted: u64,
+    rows: u64,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    match (FORCE_IDS.with(|f| f.get()), known) {
+        (Some(false), _) | (None, None) => return Ok(None),
+        (Some(true), _) => {}
+        (None, Some(n)) => {
+            // Past this many matches the walk is cheaper.
+            let most = ((ENTRY as f64) * (wanted as f64) * (rows as f64)).sqrt();
+            if (n as f64) > most || !covering(s.conn, ids)? {
+                return Ok(None);
+            }
+        }
+    }
+    // Every id the statement gives (`known` chose the plan; it never bounds the answer).
+    let mut found: Vec<i64> = s
+        .conn
+        .prepare_cached(&ids.sql)?
+        .query_map(params_from_iter(ids.params.iter()), |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    found.sort_unstable();
+    Ok(Some(found))
+}
+
+/// SQLite reads `ids` (a statement over the projection `p`) from an index alone, by seeks.
+pub(super) fn covering(conn: &rusqlite::Connection, ids: &Fragment) -> Result<bool, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("EXPLAIN QUERY PLAN {}", ids.sql))?;
+    let mut rows = stmt.query(params_from_iter(ids.params.iter()))?;
+    let mut covered = false;
+    while let Some(r) = rows.next()? {
+        let detail: String = r.get(3)?;
+        // A scan (of the table or of a whole index) tests entries that do not match: its
+        // cost is not bounded by the matches.
+        if detail.starts_with("SCAN p") {
+            return Ok(false);
+        }
+        if detail.starts_with("SEARCH p ") {
+            if !detail.contains(" USING COVERING INDEX ") {
+                return Ok(false);
+            }
+            covered = true;
+        }
+    }
+    Ok(covered)
+}
+
 /// How SQLite's plan for a page sorts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Sorting {
@@ -660,6 +734,19 @@ fn run(
     let mut count = Fragment::default();
     count.push(&format!("SELECT COUNT(*){}", from(false)));
     count.append(filter.clone());
+    // An unordered page may read the ids of every match from the filter's covering index
+    // (see `page_by_ids`).
+    let ids = (keys.is_empty() && !joins_objects && stable.changed.is_empty()).then(|| {
+        let mut f = Fragment::default();
+        f.push(&format!("SELECT p.ObjectId FROM Proj_{table} p WHERE "))
+            .append(filter.clone())
+            .append(tail.clone());
+        f
+    });
+    let rows = projection::estimated_rows(s.conn, table);
+    // One row more than asked: whether there is a next page.
+    let limit = input.limit.saturating_add(1);
+    let wanted = input.offset.saturating_add(limit);
     let total = if input.walk.count {
         s.count(&count.sql, &count.params)?
     } else {
@@ -715,10 +802,7 @@ fn run(
             })?
             .collect::<Result<Vec<_>, _>>()?)
     };
-    // One row more than asked: whether there is a next page.
-    let limit = input.limit.saturating_add(1);
-
-    let rows = projection::estimated_rows(conn, table).unwrap_or(total.max(1));
+    let rows = rows.unwrap_or(total.max(1));
     // How many rows match, for choosing a plan: the count when there is one, else a count
     // capped where the choice flips (so that it costs at most that many index entries).
     let matched = |s: &mut Snapshot<'_>, wanted: u64| -> Result<u64, StoreError> {
@@ -746,7 +830,6 @@ fn run(
     let walk_wins = |wanted: u64, matched: u64| {
         matched > 0 && (wanted as f64) * (rows as f64) < (matched as f64) * (matched as f64)
     };
-    let wanted = input.offset.saturating_add(limit);
     // The hint that makes the page walk the first key's index, when SQLite's own plan
     // would sort every match (it has no statistics on how many the filter keeps) and the
     // estimate says the walk is cheaper.
@@ -778,21 +861,58 @@ fn run(
             // reads every match's rows at random and sorts them: a match costs about as
             // much as `SEQUENTIAL` rows of the walk.
             const SEQUENTIAL: u64 = 8;
-            let in_id_order = match FORCE_WALK.with(|f| f.get()) {
-                Some(walk) => walk,
-                None => {
-                    let rows_worth = wanted.div_ceil(SEQUENTIAL);
-                    walk_wins(rows_worth, matched(s, rows_worth)?)
+            // First, the ids alone from the filter's covering index (see `page_by_ids`).
+            let rows_worth = wanted.div_ceil(SEQUENTIAL);
+            let by_ids = match &ids {
+                Some(ids) => {
+                    // The exact number of matches: the count, else a capped count that
+                    // says the filter's index wins over the walk (then it is exact).
+                    let known = match (FORCE_IDS.with(|f| f.get()), input.walk.count) {
+                        (Some(_), _) => None,
+                        // Tests that force the walk, or never walking, test those plans.
+                        (None, _) if FORCE_WALK.with(|f| f.get()).is_some() => None,
+                        (None, true) => Some(total),
+                        (None, false) => {
+                            let m = matched(s, rows_worth)?;
+                            (!walk_wins(rows_worth, m)).then_some(m)
+                        }
+                    };
+                    match known {
+                        None if FORCE_IDS.with(|f| f.get()).is_none() => None,
+                        known => page_by_ids(s, ids, known, wanted, rows)?,
+                    }
                 }
+                None => None,
             };
-            let hint = if in_id_order { " NOT INDEXED" } else { "" };
-            fetch(&page_of(
-                hint,
-                &Fragment::default(),
-                Vec::new(),
-                limit,
-                input.offset,
-            ))?
+            match by_ids {
+                Some(mut ids) => {
+                    let skip = (input.offset.min(ids.len() as u64)) as usize;
+                    ids.drain(..skip);
+                    ids.truncate(limit.min(usize::MAX as u64) as usize);
+                    let mut f = Fragment::default();
+                    f.push(
+                        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt \
+                         FROM Objects o WHERE o.ObjectId IN (SELECT value FROM json_each(",
+                    )
+                    .bind(Sql::Text(serde_json::Value::from(ids).to_string()))
+                    .push(")) ORDER BY o.ObjectId");
+                    fetch(&f)?
+                }
+                None => {
+                    let in_id_order = match FORCE_WALK.with(|f| f.get()) {
+                        Some(walk) => walk,
+                        None => walk_wins(rows_worth, matched(s, rows_worth)?),
+                    };
+                    let hint = if in_id_order { " NOT INDEXED" } else { "" };
+                    fetch(&page_of(
+                        hint,
+                        &Fragment::default(),
+                        Vec::new(),
+                        limit,
+                        input.offset,
+                    ))?
+                }
+            }
         }
         Some(((first, dir, false), rest)) => {
             // Objects with the first key, in its order; then those without it.

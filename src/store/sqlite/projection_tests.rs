@@ -443,9 +443,11 @@ proptest! {
         let w = runtime.block_on(world(&people, &changes));
         let conn = reader(&w.path);
         // Each page as the estimate chooses it, then always walking an order (the ids or
-        // the first key's index), then never.
-        for force in [None, Some(true), Some(false)] {
+        // the first key's index), then never (the filter's index, and an unordered page
+        // sorting the rows it finds or reading the ids alone).
+        for (force, by_ids) in [(None, None), (Some(true), None), (Some(false), Some(false)), (Some(false), Some(true))] {
         projected::FORCE_WALK.with(|f| f.set(force));
+        projected::FORCE_IDS.with(|f| f.set(by_ids));
         let mut used = 0;
         for text in &queries {
             if compare_query(&conn, &w.ds, text)? {
@@ -491,6 +493,7 @@ proptest! {
         }
         }
         projected::FORCE_WALK.with(|f| f.set(None));
+        projected::FORCE_IDS.with(|f| f.set(None));
     }
 }
 
@@ -767,5 +770,75 @@ async fn an_equality_on_an_exact_index_column_is_its_seek() {
             "{text}: {details:?}"
         );
         assert!(compare_query(&conn, &w.ds, text).unwrap(), "{text}");
+    }
+}
+
+/// An unordered page whose whole filter an index answers by seeks reads the ids of its
+/// matches from that index alone (`projected::covering`), counting them in the same pass;
+/// a filter that needs a row, or a scan, does not. Either way the page, its count and a
+/// cursor walk are what the EAV plan answers.
+#[tokio::test]
+async fn an_unordered_page_reads_its_ids_from_a_covering_index() {
+    let people: Vec<Person> = (0..80)
+        .map(|i| Person {
+            first: Some(i % FIRSTS.len()),
+            last: Some(i % LASTS.len()),
+            age: Some((i % 4) as i64),
+            born: Some(i % DATES.len()),
+            active: Some(i % 2 == 0),
+            status: Some(i % 3 == 0),
+            company: Some(i % 4),
+            tags: None,
+            prefs: None,
+            score: Some((i % 5) as i8 - 2),
+        })
+        .collect();
+    let w = world(&people, &[]).await;
+    let conn = reader(&w.path);
+    for (text, covered) in [
+        ("status == \"A\"", true),
+        ("last == \"Doe\" and age > 1", true),
+        ("last startswith \"D\" and age < 2", true),
+        ("company.city.name == \"Berlin\"", true),
+        // `score` (a Number) has no index, `first` only a NOCASE one: rows are read.
+        ("score > 0", false),
+        ("status == \"A\" and score > 0", false),
+        ("first == \"Anna\"", false),
+    ] {
+        let plan = resolve::resolve(
+            &crate::query::parse(text).unwrap(),
+            "P",
+            w.ds.schema().as_ref(),
+            Paging {
+                offset: None,
+                limit: None,
+                max_results: 1000,
+            },
+        )
+        .unwrap();
+        let mut cache = CountCache::default();
+        let s = Snapshot::begin(&conn, &mut cache).unwrap();
+        let (p, filter, _) = projected::filter_over(&s, "P", plan.condition.as_ref(), &[])
+            .unwrap()
+            .unwrap();
+        let mut ids = query::Fragment::default();
+        ids.push(&format!("SELECT p.ObjectId FROM Proj_{} p WHERE ", p.table))
+            .append(filter);
+        assert_eq!(
+            projected::covering(&conn, &ids).unwrap(),
+            covered,
+            "{text}: {}",
+            ids.sql
+        );
+        s.end().unwrap();
+        for force in [None, Some(true), Some(false)] {
+            projected::FORCE_IDS.with(|f| f.set(force));
+            assert!(compare_query(&conn, &w.ds, text).unwrap(), "{text}");
+            assert!(
+                compare_query(&conn, &w.ds, &format!("{text} offset 2 limit 3")).unwrap(),
+                "{text}"
+            );
+        }
+        projected::FORCE_IDS.with(|f| f.set(None));
     }
 }
