@@ -63,11 +63,29 @@ pub async fn write(c: &mut Client, changes: Vec<NewChange>) -> Result<(), Fail> 
     }
     // Before the ids: taking them locks ChangeSeq until the commit.
     mark_committed(c).await?;
+    let (key, at) = (actor(), now());
+    if let [change] = changes.as_slice() {
+        let json = serde_json::to_string(&change.changes)
+            .map_err(|e| Fail::Store(StoreError::Database(e.to_string())))?;
+        exec::execute(
+            c,
+            sql::TAKE_CHANGE_ID_AND_INSERT,
+            params![
+                change.object_id,
+                change.object_type.as_str(),
+                change.operation,
+                at,
+                key,
+                json
+            ],
+        )
+        .await?;
+        return Ok(());
+    }
     let row = exec::row(c, sql::TAKE_CHANGE_IDS, params![changes.len() as i64])
         .await?
         .ok_or_else(|| Fail::Store(StoreError::Database("ChangeSeq has no row".into())))?;
     let first: i64 = exec::req(&row, 0)?;
-    let (key, at) = (actor(), now());
     for (i, change) in changes.into_iter().enumerate() {
         let json = serde_json::to_string(&change.changes)
             .map_err(|e| Fail::Store(StoreError::Database(e.to_string())))?;

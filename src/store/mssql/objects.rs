@@ -205,28 +205,34 @@ pub(super) fn refresh_dependents<'a>(
     })
 }
 
-/// The next number of a numbered type, formatted; `None` for an unnumbered one.
-async fn next_number(c: &mut Client, object_type: &str) -> Result<Option<String>, Fail> {
+/// Numbers object `id` if its type is numbered: the type's counter is taken and the number
+/// set. Run as late as possible in the transaction: the counter's row lock is held until
+/// commit and makes every other `newObject` of the type wait, so it is taken after the
+/// properties and the projection row are written, not before.
+async fn number_object(
+    c: &mut Client,
+    id: ObjectId,
+    object_type: &str,
+) -> Result<Option<String>, Fail> {
     let Some(row) = exec::row(c, sql::NEXT_NUMBER, params![object_type]).await? else {
         return Ok(None);
     };
     let prefix: &str = exec::req(&row, 0)?;
     let width: i32 = exec::req(&row, 1)?;
     let n: i64 = exec::req(&row, 2)?;
-    Ok(Some(
-        Numbering {
-            prefix: prefix.to_owned(),
-            width: width.max(0) as u32,
-            start: 0,
-        }
-        .format(n),
-    ))
+    let number = Numbering {
+        prefix: prefix.to_owned(),
+        width: width.max(0) as u32,
+        start: 0,
+    }
+    .format(n);
+    exec::execute(c, sql::SET_OBJECT_NUMBER, params![id, number.as_str()]).await?;
+    Ok(Some(number))
 }
 
 pub async fn new_object(c: &mut Client, req: &NewObject) -> Result<ObjectRecord, Fail> {
     config::check_version(c, req.config_version).await?;
-    let id = insert_object(c, req, now()).await?;
-    require(c, id).await
+    insert_object(c, req, now()).await
 }
 
 /// Creates many objects in the caller's transaction.
@@ -238,32 +244,33 @@ pub async fn new_objects(c: &mut Client, reqs: &[NewObject]) -> Result<Vec<Objec
     let now = now();
     let mut ids = Vec::with_capacity(reqs.len());
     for req in reqs {
-        ids.push(insert_object(c, req, now).await?);
+        ids.push(insert_object(c, req, now).await?.id);
     }
     Ok(ids)
 }
 
-/// Inserts one object (numbered if its type is) with its properties.
+/// Inserts one object (numbered if its type is) with its properties and answers it as
+/// created. The number comes last (see [`number_object`]), the change just after it.
 async fn insert_object(
     c: &mut Client,
     req: &NewObject,
     now: NaiveDateTime,
-) -> Result<ObjectId, Fail> {
-    let number = next_number(c, &req.object_type).await?;
+) -> Result<ObjectRecord, Fail> {
     let row = exec::row(
         c,
         sql::INSERT_OBJECT,
-        params![req.object_type.as_str(), number, now],
+        params![req.object_type.as_str(), Option::<String>::None, now],
     )
     .await?
     .ok_or_else(|| Fail::Store(StoreError::Database("INSERT returned no id".into())))?;
     let id: ObjectId = exec::req(&row, 0)?;
     apply_writes(c, id, &req.properties).await?;
     super::projection::refresh(c, id, &req.object_type).await?;
-    let created = require(c, id).await?;
+    let mut created = require(c, id).await?;
+    created.object_number = number_object(c, id, &req.object_type).await?;
     let change = NewChange::of(op::NEW_OBJECT, None, Some(&created));
     super::changes::record(c, change.into_iter().collect()).await?;
-    Ok(id)
+    Ok(created)
 }
 
 /// Touches object `id` ([`sql::TOUCH_OBJECT`]): its type and the `UpdatedAt` it had. The
