@@ -70,8 +70,6 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _logs = init_logging(cli.settings.log_format);
-    // Before any SQLite connection exists (the log thread never calls SQLite).
-    store::sqlite::configure_process();
     store::set_synchronous(cli.settings.synchronous);
     if let Command::Dsconfig {
         action: DsconfigAction::Validate { dir },

@@ -69,32 +69,6 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// per connection in the process's RSS (1.3 GB at 40,000 objects with 16 readers).
 const READER_CACHE_KIB: i64 = 4 * 1024;
 
-/// How much of a savepoint's sub-journal SQLite keeps in memory before it spills to a
-/// temporary file (SQLite's default: 64 KiB). Every write job runs in a savepoint, whose
-/// sub-journal holds a copy of each page the job changes first: a newObject of 8
-/// properties with a projection changes more than 64 KiB of pages, and once spilled, every
-/// later job of the group wrote its copies through the file system (a fifth of the
-/// writer's time). The memory is freed as each job's savepoint ends; a job beyond this
-/// (an import) still spills.
-const STATEMENT_JOURNAL_SPILL: i32 = 4 << 20;
-
-/// Process-wide SQLite settings: call before any connection is opened (from `main`, before
-/// any thread that uses SQLite exists). Later, SQLite refuses them and keeps its defaults.
-pub fn configure_process() {
-    // SAFETY: `sqlite3_config` must not run beside any other SQLite call; `main` calls it
-    // before any connection or thread that uses SQLite exists. Once SQLite is initialised,
-    // it only answers SQLITE_MISUSE.
-    let rc = unsafe {
-        rusqlite::ffi::sqlite3_config(
-            rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
-            STATEMENT_JOURNAL_SPILL,
-        )
-    };
-    if rc != rusqlite::ffi::SQLITE_OK {
-        tracing::warn!(rc, "SQLite refused the sub-journal spill size");
-    }
-}
-
 /// The SQLite backend. Cheap to share: clone the `Arc` it lives in.
 pub struct SqliteStore {
     writer: mpsc::SyncSender<WriteJob>,
