@@ -347,7 +347,10 @@ impl SqliteStore {
                 .ok()
                 .and_then(|mut idle| idle.pop());
             if let Some((conn, counts)) = idle {
-                let result = job(&conn);
+                // A panic becomes an error, as on the blocking pool, instead of unwinding
+                // through the request's middlewares; the connection goes with it.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)))
+                    .map_err(|_| StoreError::Database("a read failed: it panicked".into()))?;
                 // A connection still inside a transaction would serve an old snapshot.
                 if conn.is_autocommit() {
                     if let Ok(mut idle) = self.readers.idle.lock() {
@@ -1084,5 +1087,33 @@ mod tests {
         let failed = (0..each).filter(|n| n % 3 == 0).count() as i64;
         assert_eq!(rows, tasks * each - failed);
         assert_eq!(distinct, rows);
+    }
+}
+
+#[cfg(test)]
+mod read_short_tests {
+    use super::*;
+    use crate::store::StoreOptions;
+
+    /// A read on the request's thread that panics answers an error, as on the blocking
+    /// pool, and the pool keeps its size: the next reads are served.
+    #[tokio::test]
+    async fn a_panicking_short_read_is_an_error_and_the_pool_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap();
+        store.health().await.unwrap();
+        let size = store.readers.size;
+        let failed = store
+            .read_short(|_: &Connection| -> Result<(), StoreError> { panic!("a bug in a read") })
+            .await;
+        assert!(matches!(failed, Err(StoreError::Database(_))), "{failed:?}");
+        assert_eq!(store.readers.permits.available_permits(), size);
+        for _ in 0..size + 1 {
+            store.health().await.unwrap();
+        }
+        assert_eq!(store.get_object(1).await.unwrap(), None);
     }
 }
