@@ -34,6 +34,22 @@ pub mod op {
     pub const DROP_RELATIONSHIP: &str = "dropRelationship";
 }
 
+/// Rows written (in write order; `None`: removed), one per name, the last written of each,
+/// in name order (as an object's properties are read).
+pub fn last_writes(
+    stored: Vec<(String, Option<PropertyRow>)>,
+) -> Vec<(String, Option<PropertyRow>)> {
+    let mut written: Vec<(String, Option<PropertyRow>)> = Vec::with_capacity(stored.len());
+    for (name, row) in stored {
+        match written.iter_mut().find(|(n, _)| *n == name) {
+            Some(w) => w.1 = row,
+            None => written.push((name, row)),
+        }
+    }
+    written.sort_by(|a, b| a.0.cmp(&b.0));
+    written
+}
+
 /// One row of the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -84,14 +100,7 @@ impl NewChange {
         stored: Vec<(String, Option<PropertyRow>)>,
         updated_at: DateTime<Utc>,
     ) -> (NewChange, ObjectRecord) {
-        let mut written: Vec<(String, Option<PropertyRow>)> = Vec::with_capacity(stored.len());
-        for (name, row) in stored {
-            match written.iter_mut().find(|(n, _)| *n == name) {
-                Some(w) => w.1 = row,
-                None => written.push((name, row)),
-            }
-        }
-        written.sort_by(|a, b| a.0.cmp(&b.0));
+        let written = last_writes(stored);
         let mut changes = Map::new();
         if before.updated_at != updated_at {
             changes.insert(

@@ -89,6 +89,23 @@ struct ReaderPool {
     size: usize,
 }
 
+impl ReaderPool {
+    /// An idle reader, if one is left (the caller holds a permit).
+    fn take_idle(&self) -> Option<Reader> {
+        self.idle.lock().ok().and_then(|mut idle| idle.pop())
+    }
+
+    /// A reader back into the pool after its job. A connection still inside a
+    /// transaction would serve an old snapshot: it is dropped instead.
+    fn put_back(&self, (conn, counts): Reader) {
+        if conn.is_autocommit() {
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push((conn, counts));
+            }
+        }
+    }
+}
+
 /// The versions of the embedded store's migrations (the SQL Server store has the same).
 #[cfg(test)]
 pub(crate) fn migration_versions() -> Vec<i64> {
@@ -340,23 +357,13 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         if let Ok(permit) = self.readers.permits.try_acquire() {
-            let idle = self
-                .readers
-                .idle
-                .lock()
-                .ok()
-                .and_then(|mut idle| idle.pop());
-            if let Some((conn, counts)) = idle {
+            if let Some(reader) = self.readers.take_idle() {
                 // A panic becomes an error, as on the blocking pool, instead of unwinding
                 // through the request's middlewares; the connection goes with it.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)))
-                    .map_err(|_| StoreError::Database("a read failed: it panicked".into()))?;
-                // A connection still inside a transaction would serve an old snapshot.
-                if conn.is_autocommit() {
-                    if let Ok(mut idle) = self.readers.idle.lock() {
-                        idle.push((conn, counts));
-                    }
-                }
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&reader.0)))
+                        .map_err(|_| StoreError::Database("a read failed: it panicked".into()))?;
+                self.readers.put_back(reader);
                 drop(permit);
                 return result;
             }
@@ -386,18 +393,12 @@ where
             .map_err(|_| StoreError::Database("the reader pool is closed".into()))?;
         let pool = readers.clone();
         tokio::task::spawn_blocking(move || {
-            let idle = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let (conn, mut counts) = match idle {
+            let (conn, mut counts) = match pool.take_idle() {
                 Some(reader) => reader,
                 None => (open_connection(&pool.path, true)?, Default::default()),
             };
             let result = job(&conn, &mut counts);
-            // A connection still inside a transaction would serve an old snapshot: drop it.
-            if conn.is_autocommit() {
-                if let Ok(mut idle) = pool.idle.lock() {
-                    idle.push((conn, counts));
-                }
-            }
+            pool.put_back((conn, counts));
             drop(permit);
             result
         })

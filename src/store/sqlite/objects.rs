@@ -430,13 +430,10 @@ fn insert_object(
     let stored = apply_writes(tx, id, &req.properties, now)?;
     super::projection::after_insert(tx, id, &req.object_type, &req.properties)?;
     let created = if req.properties.iter().all(|w| w.dependents.is_empty()) {
-        // The last write of a name is the stored one; rows in name order, as `load` reads.
-        let mut properties: Vec<PropertyRow> = Vec::with_capacity(stored.len());
-        for (name, row) in stored {
-            properties.retain(|p| p.name != name);
-            properties.extend(row);
-        }
-        properties.sort_by(|a, b| a.name.cmp(&b.name));
+        let properties: Vec<PropertyRow> = crate::store::changes::last_writes(stored)
+            .into_iter()
+            .filter_map(|(_, row)| row)
+            .collect();
         let at = parse_time(now);
         ObjectRecord {
             id,
