@@ -143,7 +143,7 @@ fn unix_seconds() -> u64 {
 }
 
 /// A fresh database name for this run; the first call drops leftovers of older runs.
-async fn mssql_database_name(url: &str) -> String {
+pub async fn mssql_database_name(url: &str) -> String {
     static RUN: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let run = RUN
@@ -320,32 +320,7 @@ impl TestApp {
 
     /// Starts `datastore serve` on this server's database in a process of its own.
     pub fn serve_process(&self) -> ServeProcess {
-        use std::io::{BufRead, BufReader};
-        let port = free_port();
-        let mut child = datastore_command()
-            .arg("serve")
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database", &self.database])
-            .args(["--dsconfig", SAMPLE_DSCONFIG])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let stderr = child.stderr.take().expect("its stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let listening = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|l| l.contains("listening"));
-        assert!(listening, "the second process never said it was listening");
-        // Keep reading its log so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-        ServeProcess {
-            child,
-            app: TestAppClient {
-                address: format!("http://127.0.0.1:{port}"),
-                client: client(),
-            },
-        }
+        StartingServe::spawn(&self.database).listening()
     }
 
     pub fn url(&self, endpoint: &str) -> String {
@@ -604,6 +579,74 @@ impl TestAppClient {
 }
 
 /// `datastore serve` in a process of its own; stopped when dropped.
+/// `datastore serve` started in a process of its own, not yet known to be listening: start
+/// several before waiting for any, to have them start at the same moment.
+pub struct StartingServe {
+    /// Taken by [`StartingServe::listening`]; killed on drop while still here.
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl StartingServe {
+    /// Starts `datastore serve` on `database` (a URL) with the sample DSConfig.
+    pub fn spawn(database: &str) -> StartingServe {
+        let port = free_port();
+        let child = datastore_command()
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database", database])
+            .args(["--dsconfig", SAMPLE_DSCONFIG])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        StartingServe {
+            child: Some(child),
+            port,
+        }
+    }
+
+    /// Waits until the process says it is listening; panics with what it printed if it
+    /// exits first.
+    pub fn listening(mut self) -> ServeProcess {
+        use std::io::{BufRead, BufReader};
+        let mut child = self.child.take().expect("not waited for yet");
+        let stderr = child.stderr.take().expect("its stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut before = Vec::new();
+        let listening = lines.by_ref().map_while(Result::ok).any(|l| {
+            let found = l.contains("listening");
+            before.push(l);
+            found
+        });
+        if !listening {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the serve process never said it was listening; it printed:\n{}",
+                before.join("\n")
+            );
+        }
+        // Keep reading its log so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        ServeProcess {
+            child,
+            app: TestAppClient {
+                address: format!("http://127.0.0.1:{}", self.port),
+                client: client(),
+            },
+        }
+    }
+}
+
+impl Drop for StartingServe {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 pub struct ServeProcess {
     child: std::process::Child,
     pub app: TestAppClient,

@@ -202,6 +202,40 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     Ok(conn)
 }
 
+/// How long a start-up keeps trying to open a database that other processes are opening.
+const OPEN_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The writer's connection (migrated when `migrate`) and the checkpointer's.
+///
+/// Several processes started at once on a new file race for its switch to WAL and its first
+/// migrations. There SQLite may answer SQLITE_BUSY without calling the busy handler: a
+/// connection holding a read lock that asks for the write lock while another holds it and
+/// waits for the readers would deadlock, so SQLite refuses at once (in the rollback-journal
+/// mode a new file starts in). The whole open is tried again, after a short pause that grows,
+/// for up to [`OPEN_BUSY_WAIT`]; every step of it is safe to repeat (each migration checks
+/// under the write lock whether another process applied it).
+fn open_writer(path: &Path, migrate: bool) -> Result<(Connection, Connection), StoreError> {
+    let started = std::time::Instant::now();
+    let mut pause_ms = 2 + u64::from(std::process::id() % 7);
+    loop {
+        let attempt = (|| {
+            let mut conn = open_connection(path, false)?;
+            if migrate {
+                migrate::run(&mut conn)?;
+            }
+            Ok((conn, checkpoint::open(path)?))
+        })();
+        match attempt {
+            Err(StoreError::Busy) if started.elapsed() < OPEN_BUSY_WAIT => {
+                tracing::debug!(pause_ms, "the database is being opened by another process");
+                std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+                pause_ms = (pause_ms * 2).min(250);
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`, with its directory.
     pub async fn open(path: &str, options: &StoreOptions) -> Result<Self, StoreError> {
@@ -215,15 +249,10 @@ impl SqliteStore {
         }
         let migrate = options.migrate;
         let writer_path = path.clone();
-        let (conn, checkpointer) = tokio::task::spawn_blocking(move || {
-            let mut conn = open_connection(&writer_path, false)?;
-            if migrate {
-                migrate::run(&mut conn)?;
-            }
-            Ok::<_, StoreError>((conn, checkpoint::open(&writer_path)?))
-        })
-        .await
-        .map_err(|e| StoreError::Database(e.to_string()))??;
+        let (conn, checkpointer) =
+            tokio::task::spawn_blocking(move || open_writer(&writer_path, migrate))
+                .await
+                .map_err(|e| StoreError::Database(e.to_string()))??;
 
         let (tx, rx) = mpsc::sync_channel::<WriteJob>(WRITE_QUEUE);
         let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
