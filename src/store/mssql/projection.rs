@@ -109,18 +109,94 @@ pub(crate) fn create_table(table: i64, layout: &Layout) -> Vec<String> {
     out
 }
 
+/// The table and its Lookup counts.
 pub(crate) fn drop_table(table: i64) -> String {
-    format!("IF OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NOT NULL DROP TABLE dbo.Proj_{table}")
+    format!(
+        "IF OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NOT NULL DROP TABLE dbo.Proj_{table}; \
+         DELETE FROM dbo.LookupCounts WHERE TableNo = {table}"
+    )
 }
 
-/// Object `@P1`'s row.
-pub(crate) fn delete_row(table: i64) -> String {
-    format!("DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1")
+/// The table variable [`count_rows`] and [`apply_counts`] use.
+const COUNTS_VARIABLE: &str = "DECLARE @counts TABLE (ColumnNo int NOT NULL, \
+TargetId float NOT NULL, NotLookup int NOT NULL, Total bigint NOT NULL); ";
+
+/// `sign` (1 or -1) for each Lookup value of the rows of `dbo.Proj_<table>` that `rows`
+/// (a condition on `r.ObjectId`) selects, into `@counts`; empty without a Lookup column.
+fn count_rows(table: i64, layout: &Layout, rows: &str, sign: i32) -> String {
+    let parts: Vec<String> = layout
+        .columns
+        .iter()
+        .filter(|c| c.lookup)
+        .map(|c| {
+            let k = c.no;
+            format!(
+                "SELECT {k}, r.d{k}, CASE WHEN r.n{k} IS NULL THEN 0 ELSE 1 END, {sign} \
+                 FROM dbo.Proj_{table} AS r WHERE {rows} AND r.d{k} IS NOT NULL"
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(
+        "INSERT INTO @counts (ColumnNo, TargetId, NotLookup, Total) {}; ",
+        parts.join(" UNION ALL ")
+    )
 }
 
-/// Every row (`datastore reindex`).
+/// The net changes in `@counts` applied to `dbo.LookupCounts` for table `table`: missing
+/// rows made first (under a key-range lock, so two writers of a new target queue up), then
+/// every changed one moved by its sum.
+fn apply_counts(table: i64) -> String {
+    let net = "SELECT ColumnNo, TargetId, NotLookup, SUM(Total) AS Total FROM @counts \
+               GROUP BY ColumnNo, TargetId, NotLookup HAVING SUM(Total) <> 0";
+    format!(
+        "INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+         SELECT {table}, x.ColumnNo, x.TargetId, x.NotLookup, 0 FROM ({net}) AS x \
+         WHERE NOT EXISTS (SELECT 1 FROM dbo.LookupCounts AS c WITH (UPDLOCK, HOLDLOCK) \
+         WHERE c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.TargetId = x.TargetId \
+         AND c.NotLookup = x.NotLookup); \
+         UPDATE c SET Total = c.Total + x.Total FROM dbo.LookupCounts AS c JOIN ({net}) AS x \
+         ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.TargetId = x.TargetId \
+         AND c.NotLookup = x.NotLookup"
+    )
+}
+
+/// Object `@P1`'s row, its Lookup counts taken back.
+pub(crate) fn delete_row(table: i64, layout: &Layout) -> String {
+    let count = count_rows(table, layout, "r.ObjectId = @P1", -1);
+    if count.is_empty() {
+        return format!("DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1");
+    }
+    format!(
+        "{COUNTS_VARIABLE}{count}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1; {}",
+        apply_counts(table)
+    )
+}
+
+/// Every row and its counts (`datastore reindex`).
 pub(crate) fn empty_table(table: i64) -> String {
-    format!("DELETE FROM dbo.Proj_{table}")
+    format!("DELETE FROM dbo.Proj_{table}; DELETE FROM dbo.LookupCounts WHERE TableNo = {table}")
+}
+
+/// The Lookup counts of table `table` taken anew from its rows (a table an earlier version
+/// made), and the catalogue told so.
+pub(crate) fn recount_sql(table: i64, layout: &Layout) -> String {
+    let mut sql = format!("DELETE FROM dbo.LookupCounts WHERE TableNo = {table}; ");
+    for c in layout.columns.iter().filter(|c| c.lookup) {
+        let k = c.no;
+        sql.push_str(&format!(
+            "INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+             SELECT {table}, {k}, d{k}, CASE WHEN n{k} IS NULL THEN 0 ELSE 1 END, COUNT_BIG(*) \
+             FROM dbo.Proj_{table} WHERE d{k} IS NOT NULL \
+             GROUP BY d{k}, CASE WHEN n{k} IS NULL THEN 0 ELSE 1 END; "
+        ));
+    }
+    sql.push_str(&format!(
+        "UPDATE dbo.Projections SET Counted = 1 WHERE TableNo = {table}"
+    ));
+    sql
 }
 
 /// The rows of the objects of type `@P1` with ids in `(@P2, @P3]` made anew from their EAV
@@ -151,12 +227,26 @@ pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool) -> String {
     } else {
         ""
     };
+    // The Lookup counts follow the rows: the old rows' values out, the new ones' in, the
+    // net change applied (a save that keeps a row's Lookup leaves its count row alone).
+    let range = "r.ObjectId > @P2 AND r.ObjectId <= @P3";
+    let (before, after) = match count_rows(table, layout, range, -1) {
+        count if count.is_empty() => (String::new(), String::new()),
+        count => (
+            format!("{COUNTS_VARIABLE}{count}"),
+            format!(
+                "; {}{}",
+                count_rows(table, layout, range, 1),
+                apply_counts(table)
+            ),
+        ),
+    };
     format!(
-        "{lock}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
+        "{lock}{before}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
          INSERT INTO dbo.Proj_{table} (ObjectId, {}) SELECT o.ObjectId, {} \
          FROM dbo.Objects AS o LEFT JOIN dbo.Properties AS p ON p.OwnerObjectId = o.ObjectId \
          WHERE o.ObjectType = @P1 AND o.ObjectId > @P2 AND o.ObjectId <= @P3 \
-         GROUP BY o.ObjectId",
+         GROUP BY o.ObjectId{after}",
         names.join(", "),
         values.join(", ")
     )
@@ -195,13 +285,24 @@ pub(crate) async fn complete(
     c: &mut Client,
     object_type: &str,
 ) -> Result<Option<(i64, Arc<Layout>)>, Fail> {
+    Ok(complete_counted(c, object_type).await?.map(|(p, _)| p))
+}
+
+/// [`complete`], and whether `dbo.LookupCounts` holds its Lookup counts.
+pub(crate) async fn complete_counted(
+    c: &mut Client,
+    object_type: &str,
+) -> Result<Option<((i64, Arc<Layout>), bool)>, Fail> {
     let Some(row) = exec::row(c, sql::COMPLETE_PROJECTION_OF_TYPE, params![object_type]).await?
     else {
         return Ok(None);
     };
     Ok(Some((
-        i64::from(exec::req::<i32>(&row, 0)?),
-        parse_layout(exec::req::<&str>(&row, 1)?)?,
+        (
+            i64::from(exec::req::<i32>(&row, 0)?),
+            parse_layout(exec::req::<&str>(&row, 1)?)?,
+        ),
+        exec::req::<i32>(&row, 2)? == 1,
     )))
 }
 
@@ -243,12 +344,36 @@ pub(crate) async fn after_retype(
         return Ok(());
     }
     if let Some(p) = of_type(c, old).await? {
-        exec::execute(c, &delete_row(p.table), params![id]).await?;
+        exec::execute(c, &delete_row(p.table, &p.layout), params![id]).await?;
     }
     refresh(c, id, new).await
 }
 
+/// Before object `id` of `object_type` is dropped: its row goes, with its Lookup counts
+/// (the drop's cascade would take the row without them).
+pub(crate) async fn before_drop(
+    c: &mut Client,
+    id: ObjectId,
+    object_type: &str,
+) -> Result<(), Fail> {
+    if let Some(p) = of_type(c, object_type).await? {
+        if p.layout.columns.iter().any(|c| c.lookup) {
+            exec::execute(c, &delete_row(p.table, &p.layout), params![id]).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
+    Ok(catalogue_counted(c)
+        .await?
+        .into_iter()
+        .map(|(table, object_type, layout, _)| (table, object_type, layout))
+        .collect())
+}
+
+/// The catalogue, with whether each projection's Lookup counts are kept.
+async fn catalogue_counted(c: &mut Client) -> Result<Vec<(i64, String, String, bool)>, Fail> {
     exec::rows(c, sql::PROJECTIONS, Vec::new())
         .await?
         .iter()
@@ -257,6 +382,7 @@ async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
                 i64::from(exec::req::<i32>(r, 0)?),
                 exec::req::<&str>(r, 1)?.to_owned(),
                 exec::req::<&str>(r, 2)?.to_owned(),
+                exec::req::<i32>(r, 3)? == 1,
             ))
         })
         .collect()
@@ -267,8 +393,19 @@ async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
 /// declared loses its table. A new projection of a type without objects is complete at
 /// once.
 pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), Fail> {
+    let mut uncounted = Vec::new();
     exec::execute(c, sql::PROJECTIONS_LOCK_EXCLUSIVE, Vec::new()).await?;
-    let existing = catalogue(c).await?;
+    let existing = catalogue_counted(c).await?;
+    let existing: Vec<(i64, String, String)> = existing
+        .into_iter()
+        .map(|(table, object_type, layout, counted)| {
+            // A table an earlier version made: its counts before anything else.
+            if !counted {
+                uncounted.push(table);
+            }
+            (table, object_type, layout)
+        })
+        .collect();
     for (table, object_type, _) in &existing {
         if config.types.get(object_type).and_then(Layout::of).is_none() {
             exec::execute(c, &drop_table(*table), Vec::new()).await?;
@@ -281,7 +418,11 @@ pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), 
         };
         let text = layout_text(&layout)?;
         let found = existing.iter().find(|(_, t, _)| t == object_type);
-        if found.is_some_and(|(_, _, old)| *old == text) {
+        if let Some((table, _, _)) = found.filter(|(_, _, old)| *old == text) {
+            if uncounted.contains(table) {
+                exec::execute(c, &recount_sql(*table, &layout), Vec::new()).await?;
+                tracing::info!(object_type, table, "lookup counts taken");
+            }
             continue;
         }
         let table = match found {
@@ -306,6 +447,8 @@ pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), 
         for statement in create_table(table, &layout) {
             exec::execute(c, &statement, Vec::new()).await?;
         }
+        // Empty: its counts are kept from here.
+        exec::execute(c, &recount_sql(table, &layout), Vec::new()).await?;
         let any = exec::row(c, sql::TYPE_HAS_OBJECTS, params![object_type.as_str()])
             .await?
             .map(|r| exec::req::<i32>(&r, 0))
@@ -332,7 +475,10 @@ pub(crate) async fn rebuild_all(c: &mut Client) -> Result<(), Fail> {
             table,
             layout: parse_layout(&layout)?,
         };
+        // An import deleted the objects (their rows went by the cascade, not their counts).
+        exec::execute(c, &empty_table(table), Vec::new()).await?;
         rebuild(c, &p, &object_type, 0, ObjectId::MAX, false).await?;
+        exec::execute(c, &recount_sql(table, &p.layout), Vec::new()).await?;
         exec::execute(c, sql::PROJECTION_COMPLETE, params![table, now()]).await?;
     }
     Ok(())
