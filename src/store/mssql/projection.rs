@@ -117,61 +117,60 @@ pub(crate) fn drop_table(table: i64) -> String {
     )
 }
 
-/// The table variable [`count_rows`] and [`apply_counts`] use.
-const COUNTS_VARIABLE: &str = "DECLARE @counts TABLE (ColumnNo int NOT NULL, \
-TargetId float NOT NULL, NotLookup int NOT NULL, Total bigint NOT NULL); ";
-
-/// `sign` (1 or -1) for each Lookup value of the rows of `dbo.Proj_<table>` that `rows`
-/// (a condition on `r.ObjectId`) selects, into `@counts`; empty without a Lookup column.
-fn count_rows(table: i64, layout: &Layout, rows: &str, sign: i32) -> String {
-    let parts: Vec<String> = layout
-        .columns
-        .iter()
-        .filter(|c| c.lookup)
-        .map(|c| {
-            let k = c.no;
-            format!(
-                "SELECT {k}, r.d{k}, CASE WHEN r.n{k} IS NULL THEN 0 ELSE 1 END, {sign} \
-                 FROM dbo.Proj_{table} AS r WHERE {rows} AND r.d{k} IS NOT NULL"
-            )
-        })
-        .collect();
-    if parts.is_empty() {
-        return String::new();
-    }
+/// The rows of `dbo.Proj_<table>` that `rows` (a condition on `r.ObjectId`) selects,
+/// counted per value of Lookup column `k`: `TargetId`, `NotLookup`, `Total`.
+fn grouped(table: i64, k: usize, rows: &str) -> String {
     format!(
-        "INSERT INTO @counts (ColumnNo, TargetId, NotLookup, Total) {}; ",
-        parts.join(" UNION ALL ")
+        "SELECT r.d{k} AS TargetId, CASE WHEN r.n{k} IS NULL THEN 0 ELSE 1 END AS NotLookup, \
+         COUNT_BIG(*) AS Total FROM dbo.Proj_{table} AS r WHERE {rows} AND r.d{k} IS NOT NULL \
+         GROUP BY r.d{k}, CASE WHEN r.n{k} IS NULL THEN 0 ELSE 1 END"
     )
 }
 
-/// The net changes in `@counts` applied to `dbo.LookupCounts` for table `table`: missing
-/// rows made first (under a key-range lock, so two writers of a new target queue up), then
-/// every changed one moved by its sum.
-fn apply_counts(table: i64) -> String {
-    let net = "SELECT ColumnNo, TargetId, NotLookup, SUM(Total) AS Total FROM @counts \
-               GROUP BY ColumnNo, TargetId, NotLookup HAVING SUM(Total) <> 0";
-    format!(
-        "INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
-         SELECT {table}, x.ColumnNo, x.TargetId, x.NotLookup, 0 FROM ({net}) AS x \
-         WHERE NOT EXISTS (SELECT 1 FROM dbo.LookupCounts AS c WITH (UPDLOCK, HOLDLOCK) \
-         WHERE c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.TargetId = x.TargetId \
-         AND c.NotLookup = x.NotLookup); \
-         UPDATE c SET Total = c.Total + x.Total FROM dbo.LookupCounts AS c JOIN ({net}) AS x \
-         ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.TargetId = x.TargetId \
-         AND c.NotLookup = x.NotLookup"
-    )
+/// The Lookup values of the rows `rows` selects counted out of `dbo.LookupCounts` (before
+/// they are deleted); empty without a Lookup column. (No table variable: on Babelfish one
+/// made the foreign-key checks of the session's later statements fail.)
+fn count_out(table: i64, layout: &Layout, rows: &str) -> String {
+    let mut sql = String::new();
+    for c in layout.columns.iter().filter(|c| c.lookup) {
+        let k = c.no;
+        sql.push_str(&format!(
+            "UPDATE c SET Total = c.Total - x.Total FROM dbo.LookupCounts AS c JOIN ({}) AS x \
+             ON c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
+             AND c.NotLookup = x.NotLookup; ",
+            grouped(table, k, rows)
+        ));
+    }
+    sql
+}
+
+/// The Lookup values of the rows `rows` selects counted into `dbo.LookupCounts` (after they
+/// are written): missing count rows made first (under a key-range lock, so two writers of
+/// a new target queue up), then each one moved by its number; empty without a Lookup.
+fn count_in(table: i64, layout: &Layout, rows: &str) -> String {
+    let mut sql = String::new();
+    for c in layout.columns.iter().filter(|c| c.lookup) {
+        let k = c.no;
+        let x = grouped(table, k, rows);
+        sql.push_str(&format!(
+            "; INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+             SELECT {table}, {k}, x.TargetId, x.NotLookup, 0 FROM ({x}) AS x \
+             WHERE NOT EXISTS (SELECT 1 FROM dbo.LookupCounts AS c WITH (UPDLOCK, HOLDLOCK) \
+             WHERE c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
+             AND c.NotLookup = x.NotLookup); \
+             UPDATE c SET Total = c.Total + x.Total FROM dbo.LookupCounts AS c JOIN ({x}) AS x \
+             ON c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
+             AND c.NotLookup = x.NotLookup"
+        ));
+    }
+    sql
 }
 
 /// Object `@P1`'s row, its Lookup counts taken back.
 pub(crate) fn delete_row(table: i64, layout: &Layout) -> String {
-    let count = count_rows(table, layout, "r.ObjectId = @P1", -1);
-    if count.is_empty() {
-        return format!("DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1");
-    }
     format!(
-        "{COUNTS_VARIABLE}{count}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1; {}",
-        apply_counts(table)
+        "{}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1",
+        count_out(table, layout, "r.ObjectId = @P1")
     )
 }
 
@@ -203,7 +202,7 @@ pub(crate) fn recount_sql(table: i64, layout: &Layout) -> String {
 /// rows; the property names are `@P4...` in column order. With `lock`, those objects are
 /// locked first (a write that changes nothing, which every TDS engine honours), so a
 /// concurrent save of one of them either committed before (and is read) or waits.
-pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool) -> String {
+pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool, counts: bool) -> String {
     let mut names = Vec::new();
     let mut values = Vec::new();
     for (i, c) in layout.columns.iter().enumerate() {
@@ -227,19 +226,16 @@ pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool) -> String {
     } else {
         ""
     };
-    // The Lookup counts follow the rows: the old rows' values out, the new ones' in, the
-    // net change applied (a save that keeps a row's Lookup leaves its count row alone).
+    // With `counts`, the Lookup counts follow the rows: the old rows' values out, the new
+    // ones' in (a save that writes no Lookup leaves them, and their row locks, alone).
     let range = "r.ObjectId > @P2 AND r.ObjectId <= @P3";
-    let (before, after) = match count_rows(table, layout, range, -1) {
-        count if count.is_empty() => (String::new(), String::new()),
-        count => (
-            format!("{COUNTS_VARIABLE}{count}"),
-            format!(
-                "; {}{}",
-                count_rows(table, layout, range, 1),
-                apply_counts(table)
-            ),
-        ),
+    let (before, after) = if counts {
+        (
+            count_out(table, layout, range),
+            count_in(table, layout, range),
+        )
+    } else {
+        (String::new(), String::new())
     };
     format!(
         "{lock}{before}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
@@ -259,10 +255,11 @@ async fn rebuild(
     after: ObjectId,
     upto: ObjectId,
     lock: bool,
+    counts: bool,
 ) -> Result<(), Fail> {
     let mut params = params![object_type, after, upto];
     params.extend(p.layout.columns.iter().map(|c| Param::Text(c.name.clone())));
-    exec::execute(c, &rebuild_sql(p.table, &p.layout, lock), params).await?;
+    exec::execute(c, &rebuild_sql(p.table, &p.layout, lock, counts), params).await?;
     Ok(())
 }
 
@@ -310,7 +307,7 @@ pub(crate) async fn complete_counted(
 /// EAV rows (the object is locked by its write).
 pub(crate) async fn refresh(c: &mut Client, id: ObjectId, object_type: &str) -> Result<(), Fail> {
     if let Some(p) = of_type(c, object_type).await? {
-        rebuild(c, &p, object_type, id - 1, id, false).await?;
+        rebuild(c, &p, object_type, id - 1, id, false, true).await?;
     }
     Ok(())
 }
@@ -326,8 +323,16 @@ pub(crate) async fn after_save(
     let Some(p) = of_type(c, object_type).await? else {
         return Ok(());
     };
-    if writes.iter().any(|w| p.layout.column(&w.name).is_some()) {
-        rebuild(c, &p, object_type, id - 1, id, false).await?;
+    let written = |lookup: bool| {
+        writes.iter().any(|w| {
+            p.layout
+                .column(&w.name)
+                .is_some_and(|c| !lookup || c.lookup)
+        })
+    };
+    if written(false) {
+        // Its Lookup counts only when a Lookup is written.
+        rebuild(c, &p, object_type, id - 1, id, false, written(true)).await?;
     }
     Ok(())
 }
@@ -477,7 +482,7 @@ pub(crate) async fn rebuild_all(c: &mut Client) -> Result<(), Fail> {
         };
         // An import deleted the objects (their rows went by the cascade, not their counts).
         exec::execute(c, &empty_table(table), Vec::new()).await?;
-        rebuild(c, &p, &object_type, 0, ObjectId::MAX, false).await?;
+        rebuild(c, &p, &object_type, 0, ObjectId::MAX, false, false).await?;
         exec::execute(c, &recount_sql(table, &p.layout), Vec::new()).await?;
         exec::execute(c, sql::PROJECTION_COMPLETE, params![table, now()]).await?;
     }
@@ -501,7 +506,7 @@ pub(crate) async fn build_batch(c: &mut Client) -> Result<Option<ProjectionStatu
     let at = now();
     match upto {
         Some(upto) => {
-            rebuild(c, &p, &object_type, after, upto, true).await?;
+            rebuild(c, &p, &object_type, after, upto, true, true).await?;
             exec::execute(c, sql::PROJECTION_BUILT_UP_TO, params![p.table, upto, at]).await?;
         }
         None => {

@@ -958,9 +958,11 @@ fn rendered_projection_ddl_and_rebuild() {
     out.push_str(";\n");
     out.push_str(&projection::empty_table(7));
     out.push_str(";\n");
-    out.push_str(&projection::rebuild_sql(7, &layout, false));
+    out.push_str(&projection::rebuild_sql(7, &layout, false, false));
     out.push_str(";\n");
-    out.push_str(&projection::rebuild_sql(7, &layout, true));
+    out.push_str(&projection::rebuild_sql(7, &layout, false, true));
+    out.push_str(";\n");
+    out.push_str(&projection::rebuild_sql(7, &layout, true, true));
     insta::assert_snapshot!("projection_p", out);
 }
 
