@@ -153,14 +153,14 @@ fn count_in(table: i64, layout: &Layout, rows: &str) -> String {
         let k = c.no;
         let x = grouped(table, k, rows);
         sql.push_str(&format!(
-            "; INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+            "INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
              SELECT {table}, {k}, x.TargetId, x.NotLookup, 0 FROM ({x}) AS x \
              WHERE NOT EXISTS (SELECT 1 FROM dbo.LookupCounts AS c WITH (UPDLOCK, HOLDLOCK) \
              WHERE c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
              AND c.NotLookup = x.NotLookup); \
              UPDATE c SET Total = c.Total + x.Total FROM dbo.LookupCounts AS c JOIN ({x}) AS x \
              ON c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
-             AND c.NotLookup = x.NotLookup"
+             AND c.NotLookup = x.NotLookup; "
         ));
     }
     sql
@@ -226,16 +226,25 @@ pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool, counts: bool)
     } else {
         ""
     };
-    // With `counts`, the Lookup counts follow the rows: the old rows' values out, the new
-    // ones' in (a save that writes no Lookup leaves them, and their row locks, alone).
+    // The Lookup counts follow the rows. With `counts`: the old rows' values out, the new
+    // ones' in. Without (a save that writes no Lookup): an existing row keeps its Lookups,
+    // so its counts (and their row locks) are left alone; only a row that was not there
+    // (a projection being rebuilt has none yet for the objects past its batches) is
+    // counted in.
     let range = "r.ObjectId > @P2 AND r.ObjectId <= @P3";
-    let (before, after) = if counts {
-        (
-            count_out(table, layout, range),
-            count_in(table, layout, range),
-        )
-    } else {
+    let count = count_in(table, layout, range);
+    let (before, after) = if count.is_empty() {
         (String::new(), String::new())
+    } else if counts {
+        (count_out(table, layout, range), format!("; {count}"))
+    } else {
+        (
+            format!(
+                "DECLARE @had bigint = (SELECT COUNT_BIG(*) FROM dbo.Proj_{table} \
+                 WHERE ObjectId > @P2 AND ObjectId <= @P3); "
+            ),
+            format!("; IF @had = 0 BEGIN {count}END"),
+        )
     };
     format!(
         "{lock}{before}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
