@@ -5,7 +5,11 @@
 # (from /proc/PID/task/*/stat: the writer thread is `sqlite-writer`). CPU per request is the
 # figure to compare while the machine is loaded; req/s only when it is quiet.
 #
-#   scripts/bench-writes.sh [--rounds N] [--duration SECONDS] BINARY...
+#   scripts/bench-writes.sh [--rounds N] [--duration SECONDS] [--lookups] BINARY...
+#
+# --lookups adds two workloads that write a Lookup (`company`, to one of 100 companies the
+# base database gets): saveLookup (saveProperty of it) and newObjectLookup (newObject with
+# it), each moving a Lookup count (docs/QUERY.md, "Counts per Lookup target").
 #
 # Logs at `info` into a file, group commit, `--synchronous normal`, wrk -t2 -c64, as
 # scripts/bench.sh runs them. Prints one line per run, with the load at its end.
@@ -13,10 +17,12 @@ set -euo pipefail
 
 ROUNDS=3
 DURATION=8
+WORKLOADS="saveProperty newObject"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
+    --lookups) WORKLOADS="$WORKLOADS saveLookup newObjectLookup"; shift ;;
     *) break ;;
   esac
 done
@@ -30,6 +36,20 @@ prepare_work writes
 BIN="${BINARIES[0]}"
 export DATASTORE_DATABASE_URL="sqlite://$WORK/base.db" DATASTORE_DSCONFIG="$ROOT/dsconfig"
 load_people 10000
+if [[ "$WORKLOADS" == *Lookup* ]]; then
+  # 100 companies after the people (ids 10001-10100), made by the first binary.
+  RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" \
+    --database "sqlite://$WORK/base.db" >"$WORK/server.log" 2>&1 &
+  SERVER=$!
+  wait_healthy "http://127.0.0.1:$PORT" "$WORK/server.log"
+  for c in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$PORT/newObject" -H 'Content-Type: application/json' \
+      -d "{\"objectType\":\"Company\",\"properties\":{\"name\":\"Company $c\"}}" >/dev/null
+  done
+  kill "$SERVER"
+  wait "$SERVER" 2>/dev/null || true
+  SERVER=""
+fi
 echo "$(machine_line)" >&2
 
 HZ=$(getconf CLK_TCK)
@@ -45,6 +65,8 @@ run() {
   case "$workload" in
     saveProperty) script=save_property.lua ;;
     newObject) script=new_object.lua ;;
+    saveLookup) script=save_company.lua ;;
+    newObjectLookup) script=new_object_company.lua ;;
   esac
   rm -f "$WORK"/run.db*
   cp "$WORK/base.db" "$WORK/run.db"
@@ -80,7 +102,7 @@ run() {
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  for workload in saveProperty newObject; do
+  for workload in $WORKLOADS; do
     for bin in "${BINARIES[@]}"; do
       echo -n "round $round: "
       run "$bin" "$workload"

@@ -71,6 +71,8 @@ pub fn build_projected(plan: &AggregatePlan, proj: Option<(i64, Arc<Layout>)>) -
         },
         &Stable::default(),
         proj,
+        // The condition is what is taken from it, never a count from `dbo.LookupCounts`.
+        false,
     );
     let condition = matching
         .sql

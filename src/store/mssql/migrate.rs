@@ -83,6 +83,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0061_change_chain.sql"),
         transactional: true,
     },
+    Migration {
+        version: 70,
+        name: "lookup_counts",
+        sql: include_str!("../../../migrations/mssql/0070_lookup_counts.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

@@ -109,25 +109,100 @@ pub(crate) fn create_table(table: i64, layout: &Layout) -> Vec<String> {
     out
 }
 
+/// The table and its Lookup counts.
 pub(crate) fn drop_table(table: i64) -> String {
-    format!("IF OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NOT NULL DROP TABLE dbo.Proj_{table}")
+    format!(
+        "IF OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NOT NULL DROP TABLE dbo.Proj_{table}; \
+         DELETE FROM dbo.LookupCounts WHERE TableNo = {table}"
+    )
 }
 
-/// Object `@P1`'s row.
-pub(crate) fn delete_row(table: i64) -> String {
-    format!("DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1")
+/// The rows of `dbo.Proj_<table>` that `rows` (a condition on `r.ObjectId`) selects,
+/// counted per value of Lookup column `k`: `TargetId`, `NotLookup`, `Total`.
+fn grouped(table: i64, k: usize, rows: &str) -> String {
+    format!(
+        "SELECT r.d{k} AS TargetId, CASE WHEN r.n{k} IS NULL THEN 0 ELSE 1 END AS NotLookup, \
+         COUNT_BIG(*) AS Total FROM dbo.Proj_{table} AS r WHERE {rows} AND r.d{k} IS NOT NULL \
+         GROUP BY r.d{k}, CASE WHEN r.n{k} IS NULL THEN 0 ELSE 1 END"
+    )
 }
 
-/// Every row (`datastore reindex`).
+/// The Lookup values of the rows `rows` selects counted out of `dbo.LookupCounts` (before
+/// they are deleted); empty without a Lookup column. (No table variable: on Babelfish one
+/// made the foreign-key checks of the session's later statements fail.)
+fn count_out(table: i64, layout: &Layout, rows: &str) -> String {
+    let mut sql = String::new();
+    for c in layout.columns.iter().filter(|c| c.lookup) {
+        let k = c.no;
+        sql.push_str(&format!(
+            "UPDATE c SET Total = c.Total - x.Total FROM dbo.LookupCounts AS c JOIN ({}) AS x \
+             ON c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
+             AND c.NotLookup = x.NotLookup; ",
+            grouped(table, k, rows)
+        ));
+    }
+    sql
+}
+
+/// The Lookup values of the rows `rows` selects counted into `dbo.LookupCounts` (after they
+/// are written): missing count rows made first (under a key-range lock, so two writers of
+/// a new target queue up), then each one moved by its number; empty without a Lookup.
+fn count_in(table: i64, layout: &Layout, rows: &str) -> String {
+    let mut sql = String::new();
+    for c in layout.columns.iter().filter(|c| c.lookup) {
+        let k = c.no;
+        let x = grouped(table, k, rows);
+        sql.push_str(&format!(
+            "INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+             SELECT {table}, {k}, x.TargetId, x.NotLookup, 0 FROM ({x}) AS x \
+             WHERE NOT EXISTS (SELECT 1 FROM dbo.LookupCounts AS c WITH (UPDLOCK, HOLDLOCK) \
+             WHERE c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
+             AND c.NotLookup = x.NotLookup); \
+             UPDATE c SET Total = c.Total + x.Total FROM dbo.LookupCounts AS c JOIN ({x}) AS x \
+             ON c.TableNo = {table} AND c.ColumnNo = {k} AND c.TargetId = x.TargetId \
+             AND c.NotLookup = x.NotLookup; "
+        ));
+    }
+    sql
+}
+
+/// Object `@P1`'s row, its Lookup counts taken back.
+pub(crate) fn delete_row(table: i64, layout: &Layout) -> String {
+    format!(
+        "{}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1",
+        count_out(table, layout, "r.ObjectId = @P1")
+    )
+}
+
+/// Every row and its counts (`datastore reindex`).
 pub(crate) fn empty_table(table: i64) -> String {
-    format!("DELETE FROM dbo.Proj_{table}")
+    format!("DELETE FROM dbo.Proj_{table}; DELETE FROM dbo.LookupCounts WHERE TableNo = {table}")
+}
+
+/// The Lookup counts of table `table` taken anew from its rows (a table an earlier version
+/// made), and the catalogue told so.
+pub(crate) fn recount_sql(table: i64, layout: &Layout) -> String {
+    let mut sql = format!("DELETE FROM dbo.LookupCounts WHERE TableNo = {table}; ");
+    for c in layout.columns.iter().filter(|c| c.lookup) {
+        let k = c.no;
+        sql.push_str(&format!(
+            "INSERT INTO dbo.LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+             SELECT {table}, {k}, d{k}, CASE WHEN n{k} IS NULL THEN 0 ELSE 1 END, COUNT_BIG(*) \
+             FROM dbo.Proj_{table} WHERE d{k} IS NOT NULL \
+             GROUP BY d{k}, CASE WHEN n{k} IS NULL THEN 0 ELSE 1 END; "
+        ));
+    }
+    sql.push_str(&format!(
+        "UPDATE dbo.Projections SET Counted = 1 WHERE TableNo = {table}"
+    ));
+    sql
 }
 
 /// The rows of the objects of type `@P1` with ids in `(@P2, @P3]` made anew from their EAV
 /// rows; the property names are `@P4...` in column order. With `lock`, those objects are
 /// locked first (a write that changes nothing, which every TDS engine honours), so a
 /// concurrent save of one of them either committed before (and is read) or waits.
-pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool) -> String {
+pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool, counts: bool) -> String {
     let mut names = Vec::new();
     let mut values = Vec::new();
     for (i, c) in layout.columns.iter().enumerate() {
@@ -151,12 +226,32 @@ pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool) -> String {
     } else {
         ""
     };
+    // The Lookup counts follow the rows. With `counts`: the old rows' values out, the new
+    // ones' in. Without (a save that writes no Lookup): an existing row keeps its Lookups,
+    // so its counts (and their row locks) are left alone; only a row that was not there
+    // (a projection being rebuilt has none yet for the objects past its batches) is
+    // counted in.
+    let range = "r.ObjectId > @P2 AND r.ObjectId <= @P3";
+    let count = count_in(table, layout, range);
+    let (before, after) = if count.is_empty() {
+        (String::new(), String::new())
+    } else if counts {
+        (count_out(table, layout, range), format!("; {count}"))
+    } else {
+        (
+            format!(
+                "DECLARE @had bigint = (SELECT COUNT_BIG(*) FROM dbo.Proj_{table} \
+                 WHERE ObjectId > @P2 AND ObjectId <= @P3); "
+            ),
+            format!("; IF @had = 0 BEGIN {count}END"),
+        )
+    };
     format!(
-        "{lock}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
+        "{lock}{before}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
          INSERT INTO dbo.Proj_{table} (ObjectId, {}) SELECT o.ObjectId, {} \
          FROM dbo.Objects AS o LEFT JOIN dbo.Properties AS p ON p.OwnerObjectId = o.ObjectId \
          WHERE o.ObjectType = @P1 AND o.ObjectId > @P2 AND o.ObjectId <= @P3 \
-         GROUP BY o.ObjectId",
+         GROUP BY o.ObjectId{after}",
         names.join(", "),
         values.join(", ")
     )
@@ -169,10 +264,11 @@ async fn rebuild(
     after: ObjectId,
     upto: ObjectId,
     lock: bool,
+    counts: bool,
 ) -> Result<(), Fail> {
     let mut params = params![object_type, after, upto];
     params.extend(p.layout.columns.iter().map(|c| Param::Text(c.name.clone())));
-    exec::execute(c, &rebuild_sql(p.table, &p.layout, lock), params).await?;
+    exec::execute(c, &rebuild_sql(p.table, &p.layout, lock, counts), params).await?;
     Ok(())
 }
 
@@ -195,13 +291,24 @@ pub(crate) async fn complete(
     c: &mut Client,
     object_type: &str,
 ) -> Result<Option<(i64, Arc<Layout>)>, Fail> {
+    Ok(complete_counted(c, object_type).await?.map(|(p, _)| p))
+}
+
+/// [`complete`], and whether `dbo.LookupCounts` holds its Lookup counts.
+pub(crate) async fn complete_counted(
+    c: &mut Client,
+    object_type: &str,
+) -> Result<Option<((i64, Arc<Layout>), bool)>, Fail> {
     let Some(row) = exec::row(c, sql::COMPLETE_PROJECTION_OF_TYPE, params![object_type]).await?
     else {
         return Ok(None);
     };
     Ok(Some((
-        i64::from(exec::req::<i32>(&row, 0)?),
-        parse_layout(exec::req::<&str>(&row, 1)?)?,
+        (
+            i64::from(exec::req::<i32>(&row, 0)?),
+            parse_layout(exec::req::<&str>(&row, 1)?)?,
+        ),
+        exec::req::<i32>(&row, 2)? == 1,
     )))
 }
 
@@ -209,7 +316,7 @@ pub(crate) async fn complete(
 /// EAV rows (the object is locked by its write).
 pub(crate) async fn refresh(c: &mut Client, id: ObjectId, object_type: &str) -> Result<(), Fail> {
     if let Some(p) = of_type(c, object_type).await? {
-        rebuild(c, &p, object_type, id - 1, id, false).await?;
+        rebuild(c, &p, object_type, id - 1, id, false, true).await?;
     }
     Ok(())
 }
@@ -225,8 +332,16 @@ pub(crate) async fn after_save(
     let Some(p) = of_type(c, object_type).await? else {
         return Ok(());
     };
-    if writes.iter().any(|w| p.layout.column(&w.name).is_some()) {
-        rebuild(c, &p, object_type, id - 1, id, false).await?;
+    let written = |lookup: bool| {
+        writes.iter().any(|w| {
+            p.layout
+                .column(&w.name)
+                .is_some_and(|c| !lookup || c.lookup)
+        })
+    };
+    if written(false) {
+        // Its Lookup counts only when a Lookup is written.
+        rebuild(c, &p, object_type, id - 1, id, false, written(true)).await?;
     }
     Ok(())
 }
@@ -243,12 +358,36 @@ pub(crate) async fn after_retype(
         return Ok(());
     }
     if let Some(p) = of_type(c, old).await? {
-        exec::execute(c, &delete_row(p.table), params![id]).await?;
+        exec::execute(c, &delete_row(p.table, &p.layout), params![id]).await?;
     }
     refresh(c, id, new).await
 }
 
+/// Before object `id` of `object_type` is dropped: its row goes, with its Lookup counts
+/// (the drop's cascade would take the row without them).
+pub(crate) async fn before_drop(
+    c: &mut Client,
+    id: ObjectId,
+    object_type: &str,
+) -> Result<(), Fail> {
+    if let Some(p) = of_type(c, object_type).await? {
+        if p.layout.columns.iter().any(|c| c.lookup) {
+            exec::execute(c, &delete_row(p.table, &p.layout), params![id]).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
+    Ok(catalogue_counted(c)
+        .await?
+        .into_iter()
+        .map(|(table, object_type, layout, _)| (table, object_type, layout))
+        .collect())
+}
+
+/// The catalogue, with whether each projection's Lookup counts are kept.
+async fn catalogue_counted(c: &mut Client) -> Result<Vec<(i64, String, String, bool)>, Fail> {
     exec::rows(c, sql::PROJECTIONS, Vec::new())
         .await?
         .iter()
@@ -257,6 +396,7 @@ async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
                 i64::from(exec::req::<i32>(r, 0)?),
                 exec::req::<&str>(r, 1)?.to_owned(),
                 exec::req::<&str>(r, 2)?.to_owned(),
+                exec::req::<i32>(r, 3)? == 1,
             ))
         })
         .collect()
@@ -267,8 +407,19 @@ async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
 /// declared loses its table. A new projection of a type without objects is complete at
 /// once.
 pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), Fail> {
+    let mut uncounted = Vec::new();
     exec::execute(c, sql::PROJECTIONS_LOCK_EXCLUSIVE, Vec::new()).await?;
-    let existing = catalogue(c).await?;
+    let existing = catalogue_counted(c).await?;
+    let existing: Vec<(i64, String, String)> = existing
+        .into_iter()
+        .map(|(table, object_type, layout, counted)| {
+            // A table an earlier version made: its counts before anything else.
+            if !counted {
+                uncounted.push(table);
+            }
+            (table, object_type, layout)
+        })
+        .collect();
     for (table, object_type, _) in &existing {
         if config.types.get(object_type).and_then(Layout::of).is_none() {
             exec::execute(c, &drop_table(*table), Vec::new()).await?;
@@ -281,7 +432,11 @@ pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), 
         };
         let text = layout_text(&layout)?;
         let found = existing.iter().find(|(_, t, _)| t == object_type);
-        if found.is_some_and(|(_, _, old)| *old == text) {
+        if let Some((table, _, _)) = found.filter(|(_, _, old)| *old == text) {
+            if uncounted.contains(table) {
+                exec::execute(c, &recount_sql(*table, &layout), Vec::new()).await?;
+                tracing::info!(object_type, table, "lookup counts taken");
+            }
             continue;
         }
         let table = match found {
@@ -306,6 +461,8 @@ pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), 
         for statement in create_table(table, &layout) {
             exec::execute(c, &statement, Vec::new()).await?;
         }
+        // Empty: its counts are kept from here.
+        exec::execute(c, &recount_sql(table, &layout), Vec::new()).await?;
         let any = exec::row(c, sql::TYPE_HAS_OBJECTS, params![object_type.as_str()])
             .await?
             .map(|r| exec::req::<i32>(&r, 0))
@@ -332,7 +489,10 @@ pub(crate) async fn rebuild_all(c: &mut Client) -> Result<(), Fail> {
             table,
             layout: parse_layout(&layout)?,
         };
-        rebuild(c, &p, &object_type, 0, ObjectId::MAX, false).await?;
+        // An import deleted the objects (their rows went by the cascade, not their counts).
+        exec::execute(c, &empty_table(table), Vec::new()).await?;
+        rebuild(c, &p, &object_type, 0, ObjectId::MAX, false, false).await?;
+        exec::execute(c, &recount_sql(table, &p.layout), Vec::new()).await?;
         exec::execute(c, sql::PROJECTION_COMPLETE, params![table, now()]).await?;
     }
     Ok(())
@@ -355,7 +515,7 @@ pub(crate) async fn build_batch(c: &mut Client) -> Result<Option<ProjectionStatu
     let at = now();
     match upto {
         Some(upto) => {
-            rebuild(c, &p, &object_type, after, upto, true).await?;
+            rebuild(c, &p, &object_type, after, upto, true, true).await?;
             exec::execute(c, sql::PROJECTION_BUILT_UP_TO, params![p.table, upto, at]).await?;
         }
         None => {

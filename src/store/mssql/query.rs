@@ -311,23 +311,49 @@ impl Renderer {
 /// The count (and, with a limit, the page) of a query.
 #[cfg(test)]
 pub fn build(plan: &QueryPlan) -> TableSql {
-    build_projected(plan, &Stable::default(), None)
+    build_projected(plan, &Stable::default(), None, false)
 }
 
 /// As [`build`], the order as of a walk's head; the page has one row more than the limit
 /// and the sort keys' values after the object's columns. Without `walk.count`, no count.
 /// With the complete projection `proj` (table number, layout) of the queried type, its own
 /// properties' tests and sort keys read the projection: the same rows, in the same order,
-/// as the EAV plan (`proj` None).
+/// as the EAV plan (`proj` None). With `counts` (its Lookup counts are kept), a condition
+/// that is one path through a projected Lookup is counted from `dbo.LookupCounts`.
 pub fn build_projected(
     plan: &QueryPlan,
     stable: &Stable,
     proj: Option<(i64, Arc<Layout>)>,
+    counts: bool,
 ) -> TableSql {
     let mut r = Renderer::default();
     let proj_join = match &proj {
         Some((table, _)) => format!("\nJOIN dbo.Proj_{table} AS pj ON pj.ObjectId = o.ObjectId"),
         None => String::new(),
+    };
+    // `company.city.name == "Berlin"`: the sum of the far end's counts (migration 0070),
+    // the rows whose Lookup column holds a Lookup to one of them. The projection is
+    // complete: its rows are the type's objects, each column what its EAV row holds.
+    let lookup_count = match (&proj, &plan.condition) {
+        (Some((table, layout)), Some(Cond::Test { hops, test }))
+            if counts && plan.walk.count && plan.location.is_none() =>
+        {
+            match hops.split_first() {
+                Some((Hop::Lookup(name), rest)) => {
+                    layout.column(name).filter(|c| c.lookup).map(|c| {
+                        let chain = r.chain(rest, test);
+                        format!(
+                            "SELECT COALESCE(SUM(lc.Total), 0)\nFROM dbo.LookupCounts AS lc\n\
+                             WHERE lc.TableNo = {table} AND lc.ColumnNo = {} AND lc.NotLookup = 0 \
+                             AND lc.TargetId IN ({chain})",
+                            c.no
+                        )
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     };
     r.proj = proj.map(|(_, layout)| layout);
     let mut conditions = vec![format!(
@@ -371,7 +397,9 @@ pub fn build_projected(
         }
     }
     let where_clause = format!("\nWHERE {}", conditions.join("\n  AND "));
-    let mut sql = if plan.walk.count {
+    let mut sql = if let Some(count) = lookup_count {
+        count
+    } else if plan.walk.count {
         format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{proj_join}{near_join}{where_clause}")
     } else {
         "SELECT CAST(0 AS bigint)".to_string()
@@ -446,19 +474,24 @@ pub async fn run(
     plan: &QueryPlan,
     columns: Option<&[String]>,
 ) -> Result<Page, Fail> {
-    let proj = super::projection::complete(c, &plan.object_type).await?;
-    run_with(c, plan, columns, proj).await
+    let (proj, counts) = match super::projection::complete_counted(c, &plan.object_type).await? {
+        Some((p, counted)) => (Some(p), counted),
+        None => (None, false),
+    };
+    run_with(c, plan, columns, proj, counts).await
 }
 
-/// [`run`] with the projection given (or none: the EAV plan).
+/// [`run`] with the projection given (or none: the EAV plan), and whether its Lookup counts
+/// are kept (`dbo.LookupCounts`).
 pub async fn run_with(
     c: &mut Client,
     plan: &QueryPlan,
     columns: Option<&[String]>,
     proj: Option<(i64, Arc<Layout>)>,
+    counts: bool,
 ) -> Result<Page, Fail> {
     let stable = walk::stable(c, &plan.object_type, &plan.order, &plan.walk).await?;
-    let built = build_projected(plan, &stable, proj);
+    let built = build_projected(plan, &stable, proj, counts);
     let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
     let mut total = match sets.next().and_then(|s| s.into_iter().next()) {
         Some(row) => exec::req::<i64>(&row, 0)?.max(0) as u64,

@@ -234,6 +234,10 @@ pub async fn drop_object(c: &mut Client, req: &DropObject) -> Result<Vec<ObjectI
     // A check only deletes nothing for good: no change to record.
     for id in doomed.iter().filter(|_| !req.check_only) {
         let before = super::objects::load(c, *id).await?;
+        if let Some(o) = &before {
+            // Its projection row with its Lookup counts (the cascade takes only the row).
+            super::projection::before_drop(c, *id, &o.object_type).await?;
+        }
         dropped.extend(NewChange::of(op::DROP_OBJECT, before.as_ref(), None));
     }
     for chunk in id_chunks(&doomed) {

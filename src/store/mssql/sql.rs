@@ -304,9 +304,11 @@ pub const ANY_OBJECT: &str =
 
 /// What an import deletes first: with replace, the target's data (numbering rows are
 /// upserted); otherwise the target holds no object and only pending files go. Files first,
-/// pending ones included.
+/// pending ones included. The projections' rows go by the cascade; their Lookup counts
+/// (migration 0070) with them.
 pub const CLEAR_DATA: &str = "DELETE FROM dbo.FileChunks; DELETE FROM dbo.Files; \
-DELETE FROM dbo.Relationships; DELETE FROM dbo.Properties; DELETE FROM dbo.Objects;";
+DELETE FROM dbo.Relationships; DELETE FROM dbo.Properties; DELETE FROM dbo.Objects; \
+DELETE FROM dbo.LookupCounts;";
 
 /// Up to `@P2` linked files with ids above `@P1`, in id order (export).
 pub const EXPORT_FILES: &str = "SELECT TOP (@P2) FileId, OwnerObjectId, PropertyName, Name, \
@@ -580,13 +582,14 @@ IF @result < 0 THROW 51205, N'the projection rebuild lock was not granted', 1;";
 pub const PROJECTION_OF_TYPE: &str =
     "SELECT TableNo, Layout FROM dbo.Projections WHERE ObjectType = @P1";
 
-/// The projection of type `@P1` when it is complete: its table number and layout.
-pub const COMPLETE_PROJECTION_OF_TYPE: &str = "SELECT TableNo, Layout FROM dbo.Projections \
-WHERE ObjectType = @P1 AND BuiltUpTo IS NULL";
+/// The projection of type `@P1` when it is complete: its table number, layout and whether
+/// its Lookup counts are kept (migration 0070).
+pub const COMPLETE_PROJECTION_OF_TYPE: &str = "SELECT TableNo, Layout, Counted \
+FROM dbo.Projections WHERE ObjectType = @P1 AND BuiltUpTo IS NULL";
 
-/// The whole catalogue.
+/// The whole catalogue, with whether each one's Lookup counts are kept.
 pub const PROJECTIONS: &str =
-    "SELECT TableNo, ObjectType, Layout FROM dbo.Projections ORDER BY ObjectType";
+    "SELECT TableNo, ObjectType, Layout, Counted FROM dbo.Projections ORDER BY ObjectType";
 
 pub const DELETE_PROJECTION: &str = "DELETE FROM dbo.Projections WHERE TableNo = @P1";
 

@@ -63,6 +63,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "change_chain",
         sql: include_str!("../../../migrations/sqlite/0061_change_chain.sql"),
     },
+    Migration {
+        version: 70,
+        name: "lookup_counts",
+        sql: include_str!("../../../migrations/sqlite/0070_lookup_counts.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

@@ -663,6 +663,105 @@ fn sorting(conn: &rusqlite::Connection, page: &Fragment) -> Result<Sorting, Stor
     Ok(found)
 }
 
+thread_local! {
+    /// Tests: `false` makes every count read the projection, never `LookupCounts`.
+    pub(super) static USE_LOOKUP_COUNTS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// The number of matches of `cond` from `LookupCounts` (migration 0070), when `cond` is one
+/// test of a Lookup column of the root type that the counts answer: a path through it
+/// (`company.city.name == "Berlin"`: the rows with `d<k> IN (far end) AND n<k> IS NULL`),
+/// an equality on it (`company == id(5)`: `d<k> = 5`), or several equalities on it joined
+/// by `or`, or a list of ids ([`Test::OneOf`]). The sum over the targets' counts is the
+/// number of projection rows the test matches: the counts change with those rows, in the
+/// statement that writes them (see `Layout::count_triggers`). `None`: count the rows.
+fn lookup_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
+    if !p.counted || !USE_LOOKUP_COUNTS.with(|u| u.get()) {
+        return None;
+    }
+    let mut cond = cond?;
+    while let Cond::And(items) | Cond::Or(items) = cond {
+        match items.as_slice() {
+            [only] => cond = only,
+            _ => break,
+        }
+    }
+    let lookup = |name: &str| p.layout.column(name).filter(|c| c.lookup);
+    // (column, the targets' test: `TargetId ...`, the kind of row: `NotLookup = 0` for a path)
+    let mut targets = Fragment::default();
+    let (column, only_lookups) = match cond {
+        Cond::Test { hops, test } => match (hops.split_first(), test) {
+            (Some((Hop::Lookup(name), rest)), _) => {
+                let c = lookup(name)?;
+                let chain = Renderer::default().chain(rest, test);
+                targets.push("TargetId IN (").append(chain).push(")");
+                (c, true)
+            }
+            (
+                None,
+                Test::Double {
+                    property,
+                    cmp: Cmp::Eq,
+                    value,
+                },
+            ) => {
+                let c = lookup(property)?;
+                targets.push("TargetId = ").bind(Sql::Real(*value));
+                (c, false)
+            }
+            (None, Test::OneOf { property, values }) => {
+                let c = lookup(property)?;
+                targets
+                    .push("TargetId IN (SELECT value FROM json_each(")
+                    .bind(Sql::Text(crate::query::plan::json_numbers(values)))
+                    .push("))");
+                (c, false)
+            }
+            _ => return None,
+        },
+        Cond::Or(items) => {
+            // `company == id(1) or company == id(2)`: one column, equalities only.
+            let mut column = None;
+            let mut values = Vec::new();
+            for item in items {
+                let Cond::Test {
+                    hops,
+                    test:
+                        Test::Double {
+                            property,
+                            cmp: Cmp::Eq,
+                            value,
+                        },
+                } = item
+                else {
+                    return None;
+                };
+                let c = lookup(property).filter(|_| hops.is_empty())?;
+                if column.is_some_and(|k: &super::projection::Column| k.no != c.no) {
+                    return None;
+                }
+                column = Some(c);
+                values.push(*value);
+            }
+            targets
+                .push("TargetId IN (SELECT value FROM json_each(")
+                .bind(Sql::Text(crate::query::plan::json_numbers(&values)))
+                .push("))");
+            (column?, false)
+        }
+        _ => return None,
+    };
+    let mut f = Fragment::default();
+    f.push(&format!(
+        "SELECT COALESCE(SUM(Total), 0) FROM LookupCounts WHERE TableNo = {} AND ColumnNo = {}{} AND ",
+        p.table,
+        column.no,
+        if only_lookups { " AND NotLookup = 0" } else { "" }
+    ))
+    .append(targets);
+    Some(f)
+}
+
 /// SQLite's plan for `page` sorts every row it finds (rather than reading them in order).
 fn sorts_every_match(conn: &rusqlite::Connection, page: &Fragment) -> Result<bool, StoreError> {
     Ok(sorting(conn, page)? == Sorting::Every)
@@ -731,9 +830,22 @@ fn run(
         }
     };
 
-    let mut count = Fragment::default();
-    count.push(&format!("SELECT COUNT(*){}", from(false)));
-    count.append(filter.clone());
+    // The count from `LookupCounts` when the filter is one test they answer (a few pages),
+    // else of the rows.
+    let counted = if input.extra.is_empty() {
+        lookup_count(p, input.cond)
+    } else {
+        None
+    };
+    let count = match &counted {
+        Some(c) => c.clone(),
+        None => {
+            let mut count = Fragment::default();
+            count.push(&format!("SELECT COUNT(*){}", from(false)));
+            count.append(filter.clone());
+            count
+        }
+    };
     // An unordered page may read the ids of every match from the filter's covering index
     // (see `page_by_ids`).
     let ids = (keys.is_empty() && !joins_objects && stable.changed.is_empty()).then(|| {
@@ -808,6 +920,10 @@ fn run(
     let matched = |s: &mut Snapshot<'_>, wanted: u64| -> Result<u64, StoreError> {
         if input.walk.count {
             return Ok(total);
+        }
+        if let Some(c) = &counted {
+            // Exact, and cheaper than a capped count of the rows.
+            return s.count(&c.sql, &c.params);
         }
         let unfiltered = input.extra.is_empty()
             && input

@@ -126,7 +126,86 @@ impl Layout {
         for (i, index) in self.indexes.iter().enumerate() {
             sql.push(self.create_index(table, i, index));
         }
+        sql.extend(self.count_triggers(table));
         sql
+    }
+
+    /// The triggers that keep `LookupCounts` (migration 0070) for every Lookup column of
+    /// table `table`: each row that is inserted, deleted, or changes its `d<k>`/`n<k>`
+    /// moves its count, in the statement that writes the row (so in every write path, a
+    /// cascade of a drop included). An update that writes neither column fires nothing.
+    /// Rows are never replaced (`INSERT OR REPLACE` would delete without the trigger).
+    pub(crate) fn count_triggers(&self, table: i64) -> Vec<String> {
+        let mut sql = Vec::new();
+        for c in self.columns.iter().filter(|c| c.lookup) {
+            let k = c.no;
+            let add = |row: &str| {
+                format!(
+                    "INSERT INTO LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+                     SELECT {table}, {k}, {row}.d{k}, {row}.n{k} IS NOT NULL, 1 \
+                     WHERE {row}.d{k} IS NOT NULL \
+                     ON CONFLICT DO UPDATE SET Total = Total + 1;"
+                )
+            };
+            let take = |row: &str| {
+                format!(
+                    "UPDATE LookupCounts SET Total = Total - 1 WHERE TableNo = {table} AND ColumnNo = {k} \
+                     AND TargetId = {row}.d{k} AND NotLookup = ({row}.n{k} IS NOT NULL);"
+                )
+            };
+            sql.push(format!(
+                "CREATE TRIGGER Count_{table}_{k}_i AFTER INSERT ON Proj_{table} \
+                 WHEN NEW.d{k} IS NOT NULL BEGIN {} END",
+                add("NEW")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER Count_{table}_{k}_d AFTER DELETE ON Proj_{table} \
+                 WHEN OLD.d{k} IS NOT NULL BEGIN {} END",
+                take("OLD")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER Count_{table}_{k}_u AFTER UPDATE OF d{k}, n{k} ON Proj_{table} \
+                 WHEN OLD.d{k} IS NOT NEW.d{k} OR OLD.n{k} IS NOT NEW.n{k} BEGIN {} {} END",
+                take("OLD"),
+                add("NEW")
+            ));
+        }
+        sql
+    }
+
+    /// The counts of table `table` taken anew from its rows (one pass over each Lookup
+    /// column's index), and its triggers made anew: a table an earlier version made, or
+    /// one whose rows were written without them.
+    fn recount(&self, tx: &Connection, table: i64) -> Result<(), StoreError> {
+        let names: Vec<String> = tx
+            .prepare_cached(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1",
+            )?
+            .query_map([format!("Proj_{table}")], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for name in names.iter().filter(|n| n.starts_with("Count_")) {
+            tx.execute_batch(&format!("DROP TRIGGER IF EXISTS \"{name}\""))?;
+        }
+        for statement in self.count_triggers(table) {
+            tx.execute_batch(&statement)?;
+        }
+        tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
+        for c in self.columns.iter().filter(|c| c.lookup) {
+            let k = c.no;
+            tx.execute(
+                &format!(
+                    "INSERT INTO LookupCounts (TableNo, ColumnNo, TargetId, NotLookup, Total) \
+                     SELECT ?1, ?2, d{k}, n{k} IS NOT NULL, COUNT(*) FROM Proj_{table} \
+                     WHERE d{k} IS NOT NULL GROUP BY d{k}, n{k} IS NOT NULL"
+                ),
+                params![table, k as i64],
+            )?;
+        }
+        tx.execute(
+            "UPDATE Projections SET Counted = 1 WHERE TableNo = ?1",
+            [table],
+        )?;
+        Ok(())
     }
 
     /// Index `i` (`index`, column numbers) of table `table`. A Lookup column's `n<k>` comes
@@ -231,7 +310,7 @@ impl Layout {
             }
         }
         format!(
-            "INSERT OR REPLACE INTO Proj_{table} (ObjectId, {}) SELECT o.ObjectId, {} \
+            "INSERT INTO Proj_{table} (ObjectId, {}) SELECT o.ObjectId, {} \
              FROM Objects o LEFT JOIN Properties p ON p.OwnerObjectId = o.ObjectId \
              WHERE o.ObjectType = ?1 AND o.ObjectId > ?2 AND o.ObjectId <= ?3 \
              GROUP BY o.ObjectId",
@@ -254,6 +333,11 @@ impl Layout {
             Sql::Integer(upto),
         ];
         bound.extend(self.columns.iter().map(|c| Sql::Text(c.name.clone())));
+        // The rows of the range go first (their counts with them): a row is never replaced.
+        tx.prepare_cached(&format!(
+            "DELETE FROM Proj_{table} WHERE ObjectId > ?1 AND ObjectId <= ?2"
+        ))?
+        .execute(params![after, upto])?;
         Ok(tx
             .prepare_cached(&self.rebuild_sql(table))?
             .execute(params_from_iter(bound.iter()))?)
@@ -266,6 +350,8 @@ pub(crate) struct Projection {
     pub table: i64,
     pub layout: Arc<Layout>,
     pub ready: bool,
+    /// `LookupCounts` holds its Lookup columns' counts (see [`Layout::count_triggers`]).
+    pub counted: bool,
 }
 
 thread_local! {
@@ -296,17 +382,21 @@ pub(crate) fn of_type(
     conn: &Connection,
     object_type: &str,
 ) -> Result<Option<Projection>, StoreError> {
-    let row: Option<(i64, String, bool)> = conn
+    let row: Option<(i64, String, bool, bool)> = conn
         .prepare_cached(
-            "SELECT TableNo, Layout, BuiltUpTo IS NULL FROM Projections WHERE ObjectType = ?1",
+            "SELECT TableNo, Layout, BuiltUpTo IS NULL, Counted FROM Projections \
+             WHERE ObjectType = ?1",
         )?
-        .query_row([object_type], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([object_type], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
-    row.map(|(table, layout, ready)| {
+    row.map(|(table, layout, ready, counted)| {
         Ok(Projection {
             table,
             layout: parse_layout(&layout)?,
             ready,
+            counted,
         })
     })
     .transpose()
@@ -320,10 +410,15 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         .prepare_cached("SELECT TableNo, ObjectType, Layout FROM Projections")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
+    let uncounted: Vec<i64> = tx
+        .prepare_cached("SELECT TableNo FROM Projections WHERE Counted = 0")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     for (table, object_type, _) in &existing {
         if config.types.get(object_type).and_then(Layout::of).is_none() {
             tx.execute_batch(&format!("DROP TABLE IF EXISTS Proj_{table}"))?;
             tx.execute("DELETE FROM Projections WHERE TableNo = ?1", [table])?;
+            tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
         }
     }
     for (object_type, ty) in &config.types {
@@ -336,6 +431,10 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         if let Some((table, _, _)) = found.filter(|(_, _, old)| *old == text) {
             // Same layout: the table stays; its indexes follow this build's definitions.
             layout.upgrade_indexes(tx, *table)?;
+            if uncounted.contains(table) {
+                layout.recount(tx, *table)?;
+                tracing::info!(object_type, table, "lookup counts taken");
+            }
             continue;
         }
         let same_columns = found.is_some_and(|(_, _, old)| {
@@ -350,6 +449,9 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
                 params![table, text],
             )?;
             layout.upgrade_indexes(tx, *table)?;
+            if uncounted.contains(table) {
+                layout.recount(tx, *table)?;
+            }
             tracing::info!(object_type, table, "projection indexes follow the DSConfig");
             continue;
         }
@@ -373,6 +475,12 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         for statement in layout.create(table) {
             tx.execute_batch(&statement)?;
         }
+        // An empty table with its triggers: its counts are kept from here.
+        tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
+        tx.execute(
+            "UPDATE Projections SET Counted = 1 WHERE TableNo = ?1",
+            [table],
+        )?;
         let any: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM Objects WHERE ObjectType = ?1)")?
             .query_row([object_type], |r| r.get(0))?;
@@ -415,8 +523,10 @@ pub(crate) fn after_insert(
     };
     let names = p.layout.column_list();
     let placeholders = vec!["?"; names.len() + 1].join(", ");
+    // A new object has no row (a drop's cascade took any row of its id): never a replace,
+    // which would skip the counts' delete trigger.
     let sql = format!(
-        "INSERT OR REPLACE INTO Proj_{} (ObjectId, {}) VALUES ({placeholders})",
+        "INSERT INTO Proj_{} (ObjectId, {}) VALUES ({placeholders})",
         p.table,
         names.join(", ")
     );
@@ -516,8 +626,11 @@ pub(crate) fn rebuild_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
         .collect::<Result<_, _>>()?;
     for (table, object_type, layout) in all {
         let layout = parse_layout(&layout)?;
-        tx.execute_batch(&format!("DELETE FROM Proj_{table}"))?;
-        layout.rebuild(tx, table, &object_type, 0, ObjectId::MAX)?;
+        layout.rebuild(tx, table, &object_type, ObjectId::MIN, ObjectId::MAX)?;
+        tx.execute(
+            "DELETE FROM LookupCounts WHERE TableNo = ?1 AND Total = 0",
+            [table],
+        )?;
         tx.execute(
             "UPDATE Projections SET BuiltUpTo = NULL, ClaimedAt = NULL WHERE TableNo = ?1",
             [table],
@@ -612,7 +725,9 @@ pub(crate) fn reset(
         )));
     }
     for (table, _) in &chosen {
+        // The delete triggers take every count to 0; those rows go too.
         tx.execute_batch(&format!("DELETE FROM Proj_{table}"))?;
+        tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
         tx.execute(
             "UPDATE Projections SET BuiltUpTo = 0, ClaimedAt = NULL WHERE TableNo = ?1",
             [table],

@@ -190,6 +190,9 @@ fn comparison() -> impl Strategy<Value = String> {
             .prop_map(|c| format!("company.city.name == \"{c}\"")),
         prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("company.name {o} \"Co 1\"")),
         (op, 0i64..40).prop_map(|(o, n)| format!("objectId {o} id({n})")),
+        // A Lookup's own value, one or several (counted from `LookupCounts` alone).
+        (3i64..9).prop_map(|n| format!("company == id({n})")),
+        (3i64..9, 3i64..9).prop_map(|(a, b)| format!("(company == id({a}) or company == id({b}))")),
         Just("objectNumber == \"X\"".to_owned()),
         Just("objectNumber != \"X\"".to_owned()),
     ]
@@ -354,6 +357,50 @@ fn ids(page: &Page) -> Vec<i64> {
     page.objects.iter().map(|o| o.id).collect()
 }
 
+/// `LookupCounts` holds, for every Lookup column of every projection, what its rows hold
+/// (targets with no row may keep a count of 0).
+pub(super) fn counts_follow_the_rows(conn: &rusqlite::Connection) -> Result<(), String> {
+    let all: Vec<(i64, String, bool)> = conn
+        .prepare("SELECT TableNo, Layout, Counted FROM Projections")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (table, layout, counted) in all {
+        if !counted {
+            return Err(format!("Proj_{table}: its counts are not kept"));
+        }
+        let layout: super::projection::Layout = serde_json::from_str(&layout).unwrap();
+        for c in layout.columns.iter().filter(|c| c.lookup) {
+            let k = c.no;
+            let read = |sql: String| -> Vec<(f64, i64, i64)> {
+                conn.prepare(&sql)
+                    .unwrap()
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            };
+            let rows = read(format!(
+                "SELECT d{k}, n{k} IS NOT NULL, COUNT(*) FROM Proj_{table} \
+                 WHERE d{k} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+            ));
+            let kept = read(format!(
+                "SELECT TargetId, NotLookup, Total FROM LookupCounts \
+                 WHERE TableNo = {table} AND ColumnNo = {k} AND Total <> 0 ORDER BY 1, 2"
+            ));
+            if rows != kept {
+                return Err(format!(
+                    "Proj_{table}.{}: counts {kept:?}, rows {rows:?}",
+                    c.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn reader(path: &Path) -> rusqlite::Connection {
     open_connection(path, true).unwrap()
 }
@@ -442,6 +489,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let w = runtime.block_on(world(&people, &changes));
         let conn = reader(&w.path);
+        counts_follow_the_rows(&conn).map_err(TestCaseError::fail)?;
         // Each page as the estimate chooses it, then always walking an order (the ids or
         // the first key's index), then never (the filter's index, and an unordered page
         // sorting the rows it finds or reading the ids alone).
@@ -841,4 +889,211 @@ async fn an_unordered_page_reads_its_ids_from_a_covering_index() {
         }
         projected::FORCE_IDS.with(|f| f.set(None));
     }
+}
+
+/// `LookupCounts` (migration 0070) follows the projection's rows through every write path
+/// (new objects, a Lookup saved to another target or unset, a save that leaves it alone, a
+/// retype, an archive, a drop), through a second store on the same file (another process),
+/// `datastore reindex`, a DSConfig that lays the projection out anew, and a database whose
+/// projection an earlier version made (no counts: not used until the DSConfig is applied).
+/// The counts of a path and of a Lookup's equality answer what the EAV plan answers.
+#[tokio::test]
+async fn lookup_counts_follow_every_write_and_answer_the_counts() {
+    let people: Vec<Person> = (0..40)
+        .map(|i| Person {
+            first: None,
+            last: Some(i % LASTS.len()),
+            age: Some((i % 4) as i64),
+            born: None,
+            active: None,
+            status: None,
+            company: (i % 5 != 0).then_some(i % 4),
+            tags: None,
+            prefs: None,
+            score: None,
+        })
+        .collect();
+    let w = world(&people, &[]).await;
+    let conn = reader(&w.path);
+    let queries = [
+        "company.city.name == \"Berlin\" limit 5",
+        "company.city.name == \"City 1\"",
+        "company.name == \"Co 1\" limit 3",
+        "company == id(4) limit 2",
+        "company == id(5) or company == id(6)",
+    ];
+    let same = |step: &str| {
+        counts_follow_the_rows(&conn).unwrap_or_else(|e| panic!("{step}: {e}"));
+        for text in queries {
+            assert!(
+                compare_query(&conn, &w.ds, text).unwrap_or_else(|e| panic!("{step}: {e}")),
+                "{step}: {text} uses the projection"
+            );
+        }
+    };
+    same("new objects");
+    let persons = |conn: &rusqlite::Connection| -> Vec<i64> {
+        conn.prepare("SELECT ObjectId FROM Objects WHERE ObjectType = 'P' ORDER BY ObjectId")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let company = |conn: &rusqlite::Connection, i: usize| -> i64 {
+        conn.query_row(
+            "SELECT ObjectId FROM Objects WHERE ObjectType = 'Company' ORDER BY ObjectId \
+             LIMIT 1 OFFSET ?1",
+            [i as i64],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let ids = persons(&conn);
+    // The path counted from `LookupCounts`: its count equals the plain count.
+    let berlin: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM Properties WHERE PropertyName = 'company' AND \
+             PropertyAsDouble IN (SELECT OwnerObjectId FROM Properties WHERE PropertyName = \
+             'city' AND PropertyAsDouble = (SELECT ObjectId FROM Objects WHERE ObjectType = \
+             'City' ORDER BY ObjectId LIMIT 1))",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(berlin > 0);
+    w.ds.save_property(ids[1], "company", json!(company(&conn, 3)))
+        .await
+        .unwrap();
+    same("a Lookup saved to another target");
+    w.ds.save_property(ids[2], "company", Value::Null)
+        .await
+        .unwrap();
+    same("a Lookup unset");
+    w.ds.save_property(ids[0], "company", json!(company(&conn, 0)))
+        .await
+        .unwrap();
+    same("a Lookup set");
+    w.ds.save_property(ids[3], "age", json!(9)).await.unwrap();
+    same("a save of another property");
+    w.ds.save_properties(
+        ids[4],
+        json!({ "age": 1, "company": company(&conn, 2) })
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+    .await
+    .unwrap();
+    same("saveProperties");
+    w.ds.change_object_type(ids[5], "Other").await.unwrap();
+    same("a retype");
+    w.ds.change_object_type(ids[6], "ARCH_P").await.unwrap();
+    same("an archive");
+    w.ds.change_object_type(ids[5], "P").await.unwrap();
+    same("a retype back");
+    w.ds.drop_object(ids[7], Vec::new()).await.unwrap();
+    same("a drop");
+    // Another process: its own store on the same file writes; this one reads.
+    let other: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let applied = other.apply_config(&config()).await.unwrap();
+    let active = ActiveConfig::new(config(), applied.version, chrono_tz::Tz::UTC, 1000);
+    let other = Datastore::new(other, Arc::new(active));
+    other
+        .save_property(ids[8], "company", json!(company(&conn, 1)))
+        .await
+        .unwrap();
+    other
+        .new_object(
+            "P",
+            Some(
+                json!({ "company": company(&conn, 0) })
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    other.drop_object(ids[9], Vec::new()).await.unwrap();
+    same("writes of another store on the file");
+    // `datastore reindex`: emptied (counts with the rows), rebuilt.
+    let store = w.ds.store.clone();
+    store.reset_projections(None).await.unwrap();
+    let kept: i64 = conn
+        .query_row("SELECT COUNT(*) FROM LookupCounts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 0, "reindex empties the counts with the rows");
+    crate::service::projections::build_all(store.as_ref())
+        .await
+        .unwrap();
+    same("reindex");
+    // A new property: laid out anew (its counts anew), rebuilt.
+    let mut changed = config();
+    let first = changed.types["P"].properties["first"].clone();
+    changed
+        .types
+        .get_mut("P")
+        .unwrap()
+        .properties
+        .insert("nick".into(), first);
+    store.apply_config(&changed).await.unwrap();
+    crate::service::projections::build_all(store.as_ref())
+        .await
+        .unwrap();
+    counts_follow_the_rows(&conn).unwrap();
+    // As an earlier version left it: no triggers, no counts. Not used (the counts answer
+    // from the rows), then taken when the DSConfig is applied.
+    {
+        let writer = rusqlite::Connection::open(&w.path).unwrap();
+        let triggers: Vec<String> = writer
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!triggers.is_empty());
+        for t in triggers {
+            writer
+                .execute_batch(&format!("DROP TRIGGER \"{t}\""))
+                .unwrap();
+        }
+        writer
+            .execute_batch("DELETE FROM LookupCounts; UPDATE Projections SET Counted = 0")
+            .unwrap();
+        // A write the counts would miss.
+        writer
+            .execute_batch(&format!(
+                "PRAGMA foreign_keys = ON; DELETE FROM Objects WHERE ObjectId = {}",
+                ids[10]
+            ))
+            .unwrap();
+    }
+    let text = "company.city.name == \"Berlin\" limit 5";
+    let paging = Paging {
+        offset: None,
+        limit: None,
+        max_results: 1000,
+    };
+    let plan = resolve::resolve(
+        &crate::query::parse(text).unwrap(),
+        "P",
+        w.ds.schema().as_ref(),
+        paging,
+    )
+    .unwrap();
+    let mut cache = CountCache::default();
+    let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
+    let fast = projected::query(&mut s, &plan, None).unwrap().unwrap();
+    let eav = query::run_eav(&mut s, &plan, None).unwrap();
+    s.end().unwrap();
+    assert_eq!(fast.total, eav.total, "uncounted: the rows are counted");
+    assert!(counts_follow_the_rows(&conn).is_err());
+    store.apply_config(&changed).await.unwrap();
+    same("counts taken when the DSConfig is applied");
 }
