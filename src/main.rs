@@ -4,12 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
+use datastore::ops::request_scope::LazyRequestSpans;
 use datastore::settings::{
     Cli, Command, DsconfigAction, KeysAction, LogFormat, Settings, TransferTarget,
 };
 use datastore::startup::{self, Application};
 use datastore::tenancy::{AppName, System};
-use datastore::ops::request_scope::LazyRequestSpans;
 use datastore::{dsconfig, store, transfer};
 use tracing_subscriber::util::SubscriberInitExt as _;
 

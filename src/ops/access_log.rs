@@ -242,12 +242,8 @@ mod tests {
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .with_writer(move || writer.clone());
         let emit = || {
-            let span = super::super::request_span(
-                line.request_id,
-                line.method,
-                line.client,
-                line.https,
-            );
+            let span =
+                super::super::request_span(line.request_id, line.method, line.client, line.https);
             span.record("endpoint", tracing::field::display(line.endpoint));
             span.in_scope(|| event(line));
         };
@@ -330,9 +326,15 @@ mod tests {
     fn the_time_is_written_as_tracing_writes_it() {
         let mut out = Vec::new();
         timestamp(&mut out, std::time::Duration::new(1_764_590_173, 7_654_321));
-        assert_eq!(String::from_utf8(out).unwrap(), "2025-12-01T11:56:13.007654Z");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2025-12-01T11:56:13.007654Z"
+        );
         let mut out = Vec::new();
         timestamp(&mut out, std::time::Duration::new(0, 999_999_999));
-        assert_eq!(String::from_utf8(out).unwrap(), "1970-01-01T00:00:00.999999Z");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1970-01-01T00:00:00.999999Z"
+        );
     }
 }

@@ -216,10 +216,12 @@ mod tests {
                 any_text.boxed()
             ]
             .boxed(),
-            PropertyType::Switch => {
-                prop_oneof![Just("true".to_owned()), Just("false".to_owned()), any_text.boxed()]
-                    .boxed()
-            }
+            PropertyType::Switch => prop_oneof![
+                Just("true".to_owned()),
+                Just("false".to_owned()),
+                any_text.boxed()
+            ]
+            .boxed(),
             PropertyType::JsonArray | PropertyType::Map | PropertyType::Location => prop_oneof![
                 Just(r#"[1,"a",{"b":null}]"#.to_owned()),
                 Just(r#"{"z":1,"a":[true]}"#.to_owned()),
@@ -257,22 +259,24 @@ mod tests {
             proptest::collection::vec(property(), 0..10),
             any::<bool>(),
         )
-            .prop_map(|(id, object_type, object_number, millis, mut properties, sort)| {
-                // As the store returns them (sorted, unique), or not (the fallback).
-                if sort {
-                    properties.sort_by(|a, b| a.name.cmp(&b.name));
-                    properties.dedup_by(|a, b| a.name == b.name);
-                }
-                let at = chrono::Utc.timestamp_millis_opt(millis).unwrap();
-                ObjectRecord {
-                    id,
-                    object_type,
-                    object_number,
-                    created_at: at,
-                    updated_at: at + chrono::Duration::milliseconds(1234),
-                    properties,
-                }
-            })
+            .prop_map(
+                |(id, object_type, object_number, millis, mut properties, sort)| {
+                    // As the store returns them (sorted, unique), or not (the fallback).
+                    if sort {
+                        properties.sort_by(|a, b| a.name.cmp(&b.name));
+                        properties.dedup_by(|a, b| a.name == b.name);
+                    }
+                    let at = chrono::Utc.timestamp_millis_opt(millis).unwrap();
+                    ObjectRecord {
+                        id,
+                        object_type,
+                        object_number,
+                        created_at: at,
+                        updated_at: at + chrono::Duration::milliseconds(1234),
+                        properties,
+                    }
+                },
+            )
     }
 
     proptest! {
