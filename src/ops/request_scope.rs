@@ -165,19 +165,34 @@ impl<F: Future> Future for InRequest<'_, F> {
         let this = unsafe { self.get_unchecked_mut() };
         let scope = this.scope;
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        let previous = CURRENT.with(|c| c.replace(scope as *const RequestScope));
-        let was_entered = scope.entered_in_poll.replace(false);
-        let result = {
-            let _entered = scope.span.get().map(tracing::Span::enter);
-            inner.poll(cx)
+        // Undone when the poll ends, a panic's unwinding included: `CURRENT` never outlives
+        // the borrow of `scope`.
+        let _current = Current {
+            scope,
+            previous: CURRENT.with(|c| c.replace(scope as *const RequestScope)),
+            was_entered: scope.entered_in_poll.replace(false),
         };
-        if scope.entered_in_poll.replace(was_entered) {
-            if let Some(span) = scope.span.get() {
+        let _entered = scope.span.get().map(tracing::Span::enter);
+        inner.poll(cx)
+    }
+}
+
+/// The request polled on this thread, until the poll ends.
+struct Current<'a> {
+    scope: &'a RequestScope,
+    previous: *const RequestScope,
+    was_entered: bool,
+}
+
+impl Drop for Current<'_> {
+    fn drop(&mut self) {
+        // A span made during the poll was entered by `make_current`: exit it.
+        if self.scope.entered_in_poll.replace(self.was_entered) {
+            if let Some(span) = self.scope.span.get() {
                 span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
             }
         }
-        CURRENT.with(|c| c.set(previous));
-        result
+        CURRENT.with(|c| c.set(self.previous));
     }
 }
 
@@ -371,6 +386,19 @@ mod tests {
         };
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         (text.lines().map(str::to_owned).collect(), made)
+    }
+
+    #[test]
+    fn a_panic_inside_a_request_leaves_no_request_current() {
+        let scope = RequestScope::new("p".into(), actix_web::http::Method::GET, None, false);
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            block_on(scope.run(async {
+                assert!(!CURRENT.with(Cell::get).is_null());
+                panic!("a handler's bug");
+            }))
+        }));
+        assert!(polled.is_err());
+        assert!(CURRENT.with(Cell::get).is_null());
     }
 
     #[test]
