@@ -74,6 +74,7 @@ pub fn write(line: &RequestLine<'_>) -> bool {
 /// The request's line through `tracing`, inside the request's span (entered by the caller).
 pub fn event(line: &RequestLine<'_>) {
     tracing::info!(
+        target: "datastore::ops",
         path = %line.path,
         status = line.status,
         ms = line.ms,
