@@ -16,10 +16,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::settings::LogFormat;
 
+/// Hands one finished line to the log writer.
+pub type LineWriter = Box<dyn Fn(&[u8]) + Send + Sync>;
+
 /// Where hand-written lines go, and in which format.
 struct Installed {
     format: LogFormat,
-    write: Box<dyn Fn(&[u8]) + Send + Sync>,
+    write: LineWriter,
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
@@ -27,7 +30,7 @@ static INSTALLED: OnceLock<Installed> = OnceLock::new();
 /// Called once by `main` after setting up `tracing`: request lines in `format` go to
 /// `write` (the log writer thread's queue), unless colours are on (then they stay with
 /// `tracing`, which paints them).
-pub fn install(format: LogFormat, ansi: bool, write: Box<dyn Fn(&[u8]) + Send + Sync>) {
+pub fn install(format: LogFormat, ansi: bool, write: LineWriter) {
     if !ansi {
         let _ = INSTALLED.set(Installed { format, write });
     }
