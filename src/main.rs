@@ -4,12 +4,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
+use datastore::ops::request_scope::LazyRequestSpans;
 use datastore::settings::{
     Cli, Command, DsconfigAction, KeysAction, LogFormat, Settings, TransferTarget,
 };
 use datastore::startup::{self, Application};
 use datastore::tenancy::{AppName, System};
 use datastore::{dsconfig, store, transfer};
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Bytes of log lines written to stderr at once, at most.
 const LOG_BUFFER: usize = 64 * 1024;
@@ -56,13 +58,25 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
         )));
     // Colours only for a terminal: a file or a service's log gets plain lines (and the
     // escape codes cost each line its share of formatting).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Each request's own line is written by hand into the same queue (`ops::access_log`).
+    let request_lines = writer.clone();
+    datastore::ops::access_log::install(
+        format,
+        ansi,
+        Box::new(move |line| {
+            let _ = std::io::Write::write_all(&mut request_lines.clone(), line);
+        }),
+    );
     let builder = tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .with_env_filter(filter)
         .with_writer(writer);
+    // Request spans are made when first used (`ops::request_scope`).
+    let directives = std::env::var("RUST_LOG").unwrap_or_default();
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => LazyRequestSpans::new(builder.finish(), &directives).init(),
+        LogFormat::Json => LazyRequestSpans::new(builder.json().finish(), &directives).init(),
     }
     guard
 }

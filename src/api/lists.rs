@@ -9,7 +9,7 @@ use super::paging;
 use super::params::Params;
 use super::State;
 use crate::error::{ApiError, ErrorCode};
-use crate::service::{render_object, CsvTable, Datastore, FilterRequest, Listed, TableRequest};
+use crate::service::{CsvTable, Datastore, FilterRequest, Listed, ObjectJson, TableRequest};
 
 /// The answer format of list endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ async fn page_response(
         listed.next.as_deref(),
     );
     Ok(match format {
-        Format::Json => response.json(page.objects.iter().map(render_object).collect::<Vec<_>>()),
+        Format::Json => response.json(page.objects.iter().map(ObjectJson).collect::<Vec<_>>()),
         Format::Csv => {
             let columns = datastore.csv_columns(object_type, properties).await?;
             let csv = CsvTable::render(&page.objects, &columns).map_err(ApiError::internal)?;

@@ -46,7 +46,8 @@ pub async fn get_object(
     let mut p = state.params(&req, body).await?;
     let id = p.required_integer("objectId");
     p.finish()?;
-    Ok(json(datastore.get_object(id?).await?))
+    let record = datastore.get_object_record(id?).await?;
+    Ok(json(crate::service::ObjectJson(&record)))
 }
 
 /// Saves one property (`POST` only).

@@ -4,11 +4,13 @@
 //! (never the raw path), the status a three-digit code, the store error kind a variant
 //! name. Pool gauges are read from the store when scraped, so nothing runs in between.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::store::{PoolStats, StoreError};
@@ -26,6 +28,16 @@ pub struct Metrics {
     connections_in_use: IntGauge,
     connections_max: IntGauge,
     apps_open: IntGauge,
+    /// The series of each endpoint and status seen so far, so a request finds its counter
+    /// and histogram without the label lookups of `with_label_values` (hashing the values,
+    /// the status as text).
+    handles: RwLock<HashMap<String, EndpointHandles>>,
+}
+
+/// One endpoint's histogram and its counters by status.
+struct EndpointHandles {
+    duration: Histogram,
+    statuses: Vec<(u16, IntCounter)>,
 }
 
 /// Store errors by kind: counted where a store error becomes an answer, process-wide.
@@ -110,18 +122,41 @@ impl Metrics {
             connections_in_use,
             connections_max,
             apps_open,
+            handles: RwLock::new(HashMap::new()),
         })
     }
 
     /// Records one answered request.
     pub fn observe(&self, endpoint: &str, status: u16, elapsed: Duration) {
-        let status = status.to_string();
-        self.requests
-            .with_label_values(&[endpoint, status.as_str()])
-            .inc();
-        self.duration
-            .with_label_values(&[endpoint])
-            .observe(elapsed.as_secs_f64());
+        let seen = self.handles.read().ok().and_then(|handles| {
+            let handles = handles.get(endpoint)?;
+            let counter = handles.statuses.iter().find(|(s, _)| *s == status)?;
+            counter.1.inc();
+            handles.duration.observe(elapsed.as_secs_f64());
+            Some(())
+        });
+        if seen.is_some() {
+            return;
+        }
+        // The first request of this endpoint and status: the labels' series, kept.
+        let status_text = status.to_string();
+        let counter = self
+            .requests
+            .with_label_values(&[endpoint, status_text.as_str()]);
+        let duration = self.duration.with_label_values(&[endpoint]);
+        counter.inc();
+        duration.observe(elapsed.as_secs_f64());
+        if let Ok(mut handles) = self.handles.write() {
+            let handles = handles
+                .entry(endpoint.to_owned())
+                .or_insert_with(|| EndpointHandles {
+                    duration,
+                    statuses: Vec::new(),
+                });
+            if !handles.statuses.iter().any(|(s, _)| *s == status) {
+                handles.statuses.push((status, counter));
+            }
+        }
     }
 
     pub fn in_flight(&self) -> &IntGauge {

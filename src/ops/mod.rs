@@ -12,9 +12,11 @@
 //! line, metrics, security headers, the contract's error shape on every error), then CORS,
 //! then [`limit`] (503 / 429), so refusals are counted, logged and carry CORS headers.
 
+pub mod access_log;
 pub mod limits;
 pub mod metrics;
 pub mod proxy;
+pub mod request_scope;
 pub mod settings;
 
 use std::hash::BuildHasher;
@@ -27,13 +29,13 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
-use tracing::Instrument;
 
 use crate::api::ApiState;
 use crate::error::{ApiError, ErrorCode};
 use limits::{ConcurrencyLimit, RateLimiter};
 use metrics::Metrics;
 use proxy::{Client, TrustedProxies};
+use request_scope::RequestScope;
 pub use settings::OpsSettings;
 
 /// The request id header, read and answered.
@@ -155,19 +157,13 @@ pub async fn observe(
     req.extensions_mut().insert(client);
     let request_id = given_request_id(&req).unwrap_or_else(|| ops.ids.next());
     // The endpoint is known once the request is routed (inside `next`): the span gets it
-    // then, from the answered request's resource data.
+    // then, from the answered request's resource data. The span itself is made when first
+    // used (`request_scope`).
     let path = req.path().to_owned();
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id,
-        method = %req.method(),
-        client = tracing::field::display(OptionalAddr(client.addr)),
-        scheme = if client.https { "https" } else { "http" },
-        endpoint = tracing::field::Empty,
-    );
+    let scope = RequestScope::new(request_id, req.method().clone(), client.addr, client.https);
     let in_flight = ops.metrics.in_flight().clone();
     in_flight.inc();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = scope.run(next.call(req)).await;
     in_flight.dec();
     let response = match result {
         Ok(response) => response.map_into_boxed_body(),
@@ -177,36 +173,61 @@ pub async fn observe(
             // errors are answers; only a middleware's own failure comes here, so its
             // endpoint is not known.
             let endpoint = metrics::UNMATCHED;
-            span.record("endpoint", tracing::field::display(endpoint));
+            scope.set_endpoint(endpoint.into());
             let status = e.as_response_error().status_code().as_u16();
             ops.metrics.observe(endpoint, status, started.elapsed());
-            span.in_scope(|| tracing::warn!(%path, status, error = %e, "request"));
+            scope
+                .span()
+                .in_scope(|| tracing::warn!(%path, status, error = %e, "request"));
             return Err(e);
         }
     };
     let endpoint = endpoint_of(response.request());
-    span.record("endpoint", tracing::field::display(&endpoint));
-    let mut response = contract_error_shape(response)
-        .instrument(span.clone())
-        .await;
+    scope.set_endpoint(endpoint.clone());
+    let mut response = scope.run(contract_error_shape(response)).await;
     let status = response.status().as_u16();
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(scope.request_id()) {
         headers.insert(REQUEST_ID, value);
     }
     security_headers(headers);
     let response = head_without_body(response);
     let elapsed = started.elapsed();
     ops.metrics.observe(&endpoint, status, elapsed);
-    span.in_scope(|| {
-        tracing::info!(
-            %path,
+    if access_log::enabled() {
+        let line = access_log::RequestLine {
+            request_id: scope.request_id(),
+            method: scope.method(),
+            client: scope.client(),
+            https: scope.https(),
+            endpoint: &endpoint,
+            path: &path,
             status,
-            ms = elapsed.as_millis() as u64,
-            "request"
-        )
-    });
+            ms: elapsed.as_millis() as u64,
+        };
+        if !access_log::write(&line) {
+            scope.span().in_scope(|| access_log::event(&line));
+        }
+    }
     Ok(response)
+}
+
+/// The span around a request: lines logged while it is handled carry its fields; its
+/// `endpoint` is recorded once the request is routed.
+fn request_span(
+    request_id: &str,
+    method: &str,
+    client: Option<std::net::IpAddr>,
+    https: bool,
+) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        client = tracing::field::display(OptionalAddr(client)),
+        scheme = if https { "https" } else { "http" },
+        endpoint = tracing::field::Empty,
+    )
 }
 
 /// The answer to HEAD: GET's status and headers, and a body that reports GET's size (so
@@ -245,7 +266,7 @@ fn security_headers(headers: &mut header::HeaderMap) {
     let html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"));
+        .is_some_and(starts_with_html);
     let mut set = |name: HeaderName, value: &'static str| {
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
@@ -259,10 +280,20 @@ fn security_headers(headers: &mut header::HeaderMap) {
     }
 }
 
+/// True when a media type is `text/html` (any case, any parameters), read without copying.
+fn starts_with_html(media_type: &str) -> bool {
+    media_type
+        .get(..9)
+        .is_some_and(|start| start.eq_ignore_ascii_case("text/html"))
+}
+
 /// Error answers not in the contract's JSON shape (the framework's own, CORS refusals)
 /// rewritten into `{"error":{"code","message"}}`, keeping status and headers.
 async fn contract_error_shape(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = response.status();
+    if status.as_u16() < 400 {
+        return response;
+    }
     let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -271,7 +302,7 @@ async fn contract_error_shape(response: ServiceResponse<BoxBody>) -> ServiceResp
     let shaped = content_type
         .as_deref()
         .is_some_and(|t| t.contains("json") || t.starts_with("text/html"));
-    if status.as_u16() < 400 || shaped {
+    if shaped {
         return response;
     }
     let (req, res) = response.into_parts();

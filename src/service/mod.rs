@@ -44,7 +44,7 @@ use crate::tenancy::is_global_id;
 pub use active::{ActiveConfig, POLL};
 pub use error::{ErrorCode, ServiceError};
 pub use files::{sweep_pending_files, Uploaded, PENDING_FILE_AGE};
-pub use render::{render_object, CsvColumn, CsvTable};
+pub use render::{render_object, CsvColumn, CsvTable, ObjectJson};
 pub use schema::Schema;
 pub use table::{FilterRequest, Listed, TableRequest};
 pub use tenants::{open_tenant_store, GlobalLink, TenantError, TenantSettings, Tenants};
@@ -305,10 +305,19 @@ impl Datastore {
     }
 
     pub async fn get_object(&self, id: ObjectId) -> Result<Value, ServiceError> {
+        Ok(render_object(&self.get_object_record(id).await?))
+    }
+
+    /// The object `get_object` renders, as stored (`getObject` serializes it with
+    /// [`ObjectJson`], without the `Value` in between).
+    pub async fn get_object_record(
+        &self,
+        id: ObjectId,
+    ) -> Result<crate::store::ObjectRecord, ServiceError> {
         let global = self.global_for_id(id).await?;
         let ds = global.as_deref().unwrap_or(self);
         match ds.store.get_object(id).await? {
-            Some(record) => Ok(render_object(&record)),
+            Some(record) => Ok(record),
             None => Err(ServiceError::object_not_found(id)),
         }
     }

@@ -549,6 +549,45 @@ async fn text_logs_into_a_file_or_pipe_are_plain_lines_with_the_endpoint() {
 }
 
 #[tokio::test]
+async fn lines_logged_inside_a_request_carry_its_span_made_when_first_used() {
+    // The request span is made only when something inside the request logs (here: opening
+    // the new app's database, in its own `tenants.open` span); its lines say what an eagerly
+    // made span said.
+    let server = Process::start(&[]);
+    let answer = reqwest::Client::new()
+        .post(server.url("apps/spanapp/newObject"))
+        .header("X-Request-Id", "lazy-span-9")
+        .json(&json!({ "objectType": "Person" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    server.terminate();
+    let (code, lines) = server.wait();
+    assert_eq!(code, Some(0));
+    let opened = lines
+        .iter()
+        .find(|l| l.contains("opened the app's database"))
+        .unwrap_or_else(|| panic!("no line of the app's opening in {lines:?}"));
+    assert!(
+        opened.contains(
+            r#"INFO request{request_id=lazy-span-9 method=POST client=127.0.0.1 scheme="http"}:tenants.open{app=spanapp system=LIVE}: "#
+        ),
+        "{opened}"
+    );
+    let request_line = lines
+        .iter()
+        .find(|l| l.contains("request_id=lazy-span-9") && l.contains("status=200"))
+        .unwrap_or_else(|| panic!("no request line in {lines:?}"));
+    assert!(
+        request_line.contains(
+            r#"INFO request{request_id=lazy-span-9 method=POST client=127.0.0.1 scheme="http" endpoint=newObject}: datastore::ops: request path=/apps/spanapp/newObject status=200 ms="#
+        ),
+        "{request_line}"
+    );
+}
+
+#[tokio::test]
 async fn health_is_never_limited_at_either_address() {
     let app = spawn_with(|s, _| {
         s.base_path = "/datastore".into();
