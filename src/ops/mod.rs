@@ -194,7 +194,14 @@ pub async fn observe(
     let response = head_without_body(response);
     let elapsed = started.elapsed();
     ops.metrics.observe(&endpoint, status, elapsed);
-    if access_log::enabled() {
+    // A `RUST_LOG` directive on the request span's fields (`[request{endpoint=…}]=info`)
+    // enables the line only inside a matching span: asked there when spans are eager.
+    let enabled = if scope.eager() {
+        scope.span().in_scope(access_log::enabled)
+    } else {
+        access_log::enabled()
+    };
+    if enabled {
         let line = access_log::RequestLine {
             request_id: scope.request_id(),
             method: scope.method(),

@@ -54,6 +54,8 @@ pub struct RequestScope {
     making: Cell<bool>,
     /// The span was made and entered inside the current poll: exit it when the poll ends.
     entered_in_poll: Cell<bool>,
+    /// The span was made with the scope (see [`RequestScope::eager`]).
+    eager: bool,
 }
 
 impl RequestScope {
@@ -72,8 +74,9 @@ impl RequestScope {
             span: OnceCell::new(),
             making: Cell::new(false),
             entered_in_poll: Cell::new(false),
+            eager: !lazy(),
         };
-        if !lazy() {
+        if scope.eager {
             scope.span();
         }
         scope
@@ -93,6 +96,13 @@ impl RequestScope {
 
     pub fn https(&self) -> bool {
         self.https
+    }
+
+    /// True when the span was made with the scope (no [`LazyRequestSpans`], or a `RUST_LOG`
+    /// that filters by span fields): then whether the request's own line is logged depends
+    /// on the span too, and is asked inside it.
+    pub fn eager(&self) -> bool {
+        self.eager
     }
 
     /// The span, made now if it was not yet.

@@ -392,6 +392,11 @@ struct Process {
 
 impl Process {
     fn start(extra: &[&str]) -> Process {
+        Process::start_with(extra, None)
+    }
+
+    /// With `RUST_LOG` set to `rust_log` (else unset).
+    fn start_with(extra: &[&str], rust_log: Option<&str>) -> Process {
         use std::io::{BufRead, BufReader};
         let dir = tempfile::tempdir().unwrap();
         let port = crate::helpers::free_port();
@@ -403,6 +408,7 @@ impl Process {
             .args(["--dsconfig", SAMPLE_DSCONFIG])
             .args(extra)
             .env_remove("RUST_LOG")
+            .envs(rust_log.map(|filter| ("RUST_LOG", filter)))
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -584,6 +590,45 @@ async fn lines_logged_inside_a_request_carry_its_span_made_when_first_used() {
             r#"INFO request{request_id=lazy-span-9 method=POST client=127.0.0.1 scheme="http" endpoint=newObject}: datastore::ops: request path=/apps/spanapp/newObject status=200 ms="#
         ),
         "{request_line}"
+    );
+}
+
+/// A `RUST_LOG` directive on the request span's fields keeps the request lines it selects
+/// (the line is asked for inside the span, as when it was always a `tracing` event in it).
+#[tokio::test]
+async fn a_log_filter_on_the_request_span_keeps_the_lines_it_selects() {
+    let server = Process::start_with(&[], Some("warn,[request{endpoint=getObject}]=info"));
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(server.url("newObject"))
+        .header("X-Request-Id", "filtered-new")
+        .json(&json!({ "objectType": "Person" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let read = client
+        .post(server.url("getObject"))
+        .header("X-Request-Id", "filtered-get")
+        .json(&json!({ "objectId": created["objectId"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    server.terminate();
+    let (code, lines) = server.wait();
+    assert_eq!(code, Some(0));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("request_id=filtered-get") && l.contains("status=200")),
+        "no line of the selected request in {lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("request_id=filtered-new")),
+        "a line of a request the filter does not select in {lines:?}"
     );
 }
 
