@@ -20,7 +20,7 @@
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, OptionalExtension};
 
-use super::counts::Snapshot;
+use super::counts::{Estimate, Snapshot};
 use super::objects::object_from_row;
 use super::projection::{self, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
@@ -748,7 +748,9 @@ fn run(
     let limit = input.limit.saturating_add(1);
     let wanted = input.offset.saturating_add(limit);
     let total = if input.walk.count {
-        s.count(&count.sql, &count.params)?
+        let n = s.count(&count.sql, &count.params)?;
+        s.remember(&count.sql, &count.params, Estimate { n, exact: true });
+        n
     } else {
         0
     };
@@ -803,6 +805,8 @@ fn run(
             .collect::<Result<Vec<_>, _>>()?)
     };
     let rows = rows.unwrap_or(total.max(1));
+    // A capped count of `wanted`'s plan choice stops here: past it the walk wins.
+    let cap_for = |wanted: u64| ((wanted as f64) * (rows as f64)).sqrt().ceil() as u64 + 1;
     // How many rows match, for choosing a plan: the count when there is one, else a count
     // capped where the choice flips (so that it costs at most that many index entries).
     let matched = |s: &mut Snapshot<'_>, wanted: u64| -> Result<u64, StoreError> {
@@ -816,14 +820,23 @@ fn run(
         if unfiltered {
             return Ok(rows);
         }
-        let cap = ((wanted as f64) * (rows as f64)).sqrt().ceil() as u64 + 1;
+        let cap = cap_for(wanted);
+        // The number this connection counted for the same filter before, at any data
+        // version (a list reloaded after each write): it only chooses the plan.
+        if let Some(e) = s.estimate(&count.sql, &count.params) {
+            if e.exact || e.n >= cap {
+                return Ok(e.n.min(cap));
+            }
+        }
         let mut c = Fragment::default();
         c.push(&format!("SELECT COUNT(*) FROM (SELECT 1{}", from(false)))
             .append(filter.clone())
             .push(" LIMIT ")
             .bind(Sql::Integer(cap.min(i64::MAX as u64) as i64))
             .push(")");
-        s.count(&c.sql, &c.params)
+        let n = s.count(&c.sql, &c.params)?;
+        s.remember(&count.sql, &count.params, Estimate { n, exact: n < cap });
+        Ok(n)
     };
     // Walking an order (the ids, or an index on the first key) and testing each row costs
     // about `wanted * rows / matched` rows; the filter's index costs every match, sorted.
@@ -872,10 +885,14 @@ fn run(
                         // Tests that force the walk, or never walking, test those plans.
                         (None, _) if FORCE_WALK.with(|f| f.get()).is_some() => None,
                         (None, true) => Some(total),
-                        (None, false) => {
-                            let m = matched(s, rows_worth)?;
-                            (!walk_wins(rows_worth, m)).then_some(m)
+                        // Counted up to where the ids stop paying (`page_by_ids`), so that
+                        // below it the number is exact; only when an index covers the
+                        // filter (else the ids are never read).
+                        (None, false) if covering(s.conn, ids)? => {
+                            let m = matched(s, ENTRY.saturating_mul(wanted))?;
+                            (m < cap_for(ENTRY.saturating_mul(wanted))).then_some(m)
                         }
+                        (None, false) => None,
                     };
                     match known {
                         None if FORCE_IDS.with(|f| f.get()).is_none() => None,
@@ -886,6 +903,11 @@ fn run(
             };
             match by_ids {
                 Some(mut ids) => {
+                    if tail.sql.is_empty() {
+                        // Every match's id: the exact number, for the next plan choice.
+                        let n = ids.len() as u64;
+                        s.remember(&count.sql, &count.params, Estimate { n, exact: true });
+                    }
                     let skip = (input.offset.min(ids.len() as u64)) as usize;
                     ids.drain(..skip);
                     ids.truncate(limit.min(usize::MAX as u64) as usize);
@@ -956,52 +978,93 @@ fn run(
                         }
                     };
                     if let Some(hint) = boundary {
-                        // The key of the last row the page needs (walking the key's order
-                        // without caring for the order of ties), then the rows before that
-                        // key (fewer than the page needs, sorted) and the rows with that
-                        // key in id order (an equality on the index: no sort at all).
                         let wanted = input.offset.saturating_add(limit);
-                        let mut last = Fragment::default();
-                        last.push(&format!("SELECT {first}"))
+                        // The rows with key `at` in id order (an equality on the index:
+                        // no sort at all), at most `n`.
+                        let ties_of = |s: &mut Snapshot<'_>, at: &Fragment, n: u64| {
+                            let mut ties = page_of(&hint, at, order.clone(), n, 0);
+                            if hint.is_empty() && sorting(s.conn, &ties)? != Sorting::None {
+                                // SQLite's index for the filter would sort the ties:
+                                // the key's own index holds them in id order.
+                                let index = first_index.as_deref().unwrap_or_default();
+                                ties = page_of(
+                                    &format!(" INDEXED BY {index}"),
+                                    at,
+                                    order.clone(),
+                                    n,
+                                    0,
+                                );
+                            }
+                            fetch(&ties)
+                        };
+                        // The key of the first row, and the rows with it: when they fill
+                        // the page (a key of few values, `age`), that is the page, with no
+                        // walk to the key of its last row and back.
+                        let mut top = Fragment::default();
+                        top.push(&format!("SELECT {first}"))
                             .append(page_from(&hint))
                             .append(filter.clone())
                             .append(tail.clone())
                             .append(with.clone())
-                            .push(&format!(" ORDER BY {first} DESC LIMIT 1 OFFSET "))
-                            .bind(Sql::Integer(
-                                wanted.saturating_sub(1).min(i64::MAX as u64) as i64
-                            ));
-                        let boundary_key: Option<Sql> = conn
-                            .prepare_cached(&last.sql)?
-                            .query_row(params_from_iter(last.params.iter()), |r| r.get(0))
+                            .push(&format!(" ORDER BY {first} DESC LIMIT 1"));
+                        let top_key: Option<Sql> = conn
+                            .prepare_cached(&top.sql)?
+                            .query_row(params_from_iter(top.params.iter()), |r| r.get(0))
                             .optional()?;
-                        let mut found = match boundary_key {
-                            None => fetch(&page_of(&hint, &with, order.clone(), wanted, 0))?,
-                            Some(key) => {
-                                let mut before = with.clone();
-                                before.push(&format!(" AND {first} > ")).bind(key.clone());
-                                let mut found =
-                                    fetch(&page_of(&hint, &before, order.clone(), wanted, 0))?;
-                                let mut at = with.clone();
-                                at.push(&format!(" AND {first} = ")).bind(key);
-                                let more = wanted.saturating_sub(found.len() as u64);
-                                let mut ties = page_of(&hint, &at, order.clone(), more, 0);
-                                if hint.is_empty() && sorting(s.conn, &ties)? != Sorting::None {
-                                    // SQLite's index for the filter would sort the ties:
-                                    // the key's own index holds them in id order.
-                                    let index = first_index.as_deref().unwrap_or_default();
-                                    ties = page_of(
-                                        &format!(" INDEXED BY {index}"),
-                                        &at,
+                        let mut found = Vec::new();
+                        let mut below = with.clone();
+                        if let Some(key) = &top_key {
+                            let mut at = with.clone();
+                            at.push(&format!(" AND {first} = ")).bind(key.clone());
+                            found = ties_of(s, &at, wanted)?;
+                            below.push(&format!(" AND {first} < ")).bind(key.clone());
+                        }
+                        let wanted_below = wanted.saturating_sub(found.len() as u64);
+                        if top_key.is_some() && wanted_below > 0 {
+                            // Below the first key: the key of the last row the page needs
+                            // (walking the key's order without caring for the order of
+                            // ties), then the rows before that key (fewer than the page
+                            // needs, sorted) and the rows with that key in id order.
+                            let mut last = Fragment::default();
+                            last.push(&format!("SELECT {first}"))
+                                .append(page_from(&hint))
+                                .append(filter.clone())
+                                .append(tail.clone())
+                                .append(below.clone())
+                                .push(&format!(" ORDER BY {first} DESC LIMIT 1 OFFSET "))
+                                .bind(Sql::Integer(
+                                    wanted_below.saturating_sub(1).min(i64::MAX as u64) as i64,
+                                ));
+                            let boundary_key: Option<Sql> = conn
+                                .prepare_cached(&last.sql)?
+                                .query_row(params_from_iter(last.params.iter()), |r| r.get(0))
+                                .optional()?;
+                            match boundary_key {
+                                None => found.extend(fetch(&page_of(
+                                    &hint,
+                                    &below,
+                                    order.clone(),
+                                    wanted_below,
+                                    0,
+                                ))?),
+                                Some(key) => {
+                                    let mut before = below.clone();
+                                    before.push(&format!(" AND {first} > ")).bind(key.clone());
+                                    let before = fetch(&page_of(
+                                        &hint,
+                                        &before,
                                         order.clone(),
-                                        more,
+                                        wanted_below,
                                         0,
-                                    );
+                                    ))?;
+                                    let more = wanted_below.saturating_sub(before.len() as u64);
+                                    found.extend(before);
+                                    let mut at = below.clone();
+                                    at.push(&format!(" AND {first} = ")).bind(key);
+                                    found.extend(ties_of(s, &at, more)?);
                                 }
-                                found.extend(fetch(&ties)?);
-                                found
                             }
-                        };
+                        }
                         let skip = (input.offset.min(found.len() as u64)) as usize;
                         found.drain(..skip);
                         found.truncate(limit.min(usize::MAX as u64) as usize);
