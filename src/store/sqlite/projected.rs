@@ -978,93 +978,52 @@ fn run(
                         }
                     };
                     if let Some(hint) = boundary {
+                        // The key of the last row the page needs (walking the key's order
+                        // without caring for the order of ties), then the rows before that
+                        // key (fewer than the page needs, sorted) and the rows with that
+                        // key in id order (an equality on the index: no sort at all).
                         let wanted = input.offset.saturating_add(limit);
-                        // The rows with key `at` in id order (an equality on the index:
-                        // no sort at all), at most `n`.
-                        let ties_of = |s: &mut Snapshot<'_>, at: &Fragment, n: u64| {
-                            let mut ties = page_of(&hint, at, order.clone(), n, 0);
-                            if hint.is_empty() && sorting(s.conn, &ties)? != Sorting::None {
-                                // SQLite's index for the filter would sort the ties:
-                                // the key's own index holds them in id order.
-                                let index = first_index.as_deref().unwrap_or_default();
-                                ties = page_of(
-                                    &format!(" INDEXED BY {index}"),
-                                    at,
-                                    order.clone(),
-                                    n,
-                                    0,
-                                );
-                            }
-                            fetch(&ties)
-                        };
-                        // The key of the first row, and the rows with it: when they fill
-                        // the page (a key of few values, `age`), that is the page, with no
-                        // walk to the key of its last row and back.
-                        let mut top = Fragment::default();
-                        top.push(&format!("SELECT {first}"))
+                        let mut last = Fragment::default();
+                        last.push(&format!("SELECT {first}"))
                             .append(page_from(&hint))
                             .append(filter.clone())
                             .append(tail.clone())
                             .append(with.clone())
-                            .push(&format!(" ORDER BY {first} DESC LIMIT 1"));
-                        let top_key: Option<Sql> = conn
-                            .prepare_cached(&top.sql)?
-                            .query_row(params_from_iter(top.params.iter()), |r| r.get(0))
+                            .push(&format!(" ORDER BY {first} DESC LIMIT 1 OFFSET "))
+                            .bind(Sql::Integer(
+                                wanted.saturating_sub(1).min(i64::MAX as u64) as i64
+                            ));
+                        let boundary_key: Option<Sql> = conn
+                            .prepare_cached(&last.sql)?
+                            .query_row(params_from_iter(last.params.iter()), |r| r.get(0))
                             .optional()?;
-                        let mut found = Vec::new();
-                        let mut below = with.clone();
-                        if let Some(key) = &top_key {
-                            let mut at = with.clone();
-                            at.push(&format!(" AND {first} = ")).bind(key.clone());
-                            found = ties_of(s, &at, wanted)?;
-                            below.push(&format!(" AND {first} < ")).bind(key.clone());
-                        }
-                        let wanted_below = wanted.saturating_sub(found.len() as u64);
-                        if top_key.is_some() && wanted_below > 0 {
-                            // Below the first key: the key of the last row the page needs
-                            // (walking the key's order without caring for the order of
-                            // ties), then the rows before that key (fewer than the page
-                            // needs, sorted) and the rows with that key in id order.
-                            let mut last = Fragment::default();
-                            last.push(&format!("SELECT {first}"))
-                                .append(page_from(&hint))
-                                .append(filter.clone())
-                                .append(tail.clone())
-                                .append(below.clone())
-                                .push(&format!(" ORDER BY {first} DESC LIMIT 1 OFFSET "))
-                                .bind(Sql::Integer(
-                                    wanted_below.saturating_sub(1).min(i64::MAX as u64) as i64,
-                                ));
-                            let boundary_key: Option<Sql> = conn
-                                .prepare_cached(&last.sql)?
-                                .query_row(params_from_iter(last.params.iter()), |r| r.get(0))
-                                .optional()?;
-                            match boundary_key {
-                                None => found.extend(fetch(&page_of(
-                                    &hint,
-                                    &below,
-                                    order.clone(),
-                                    wanted_below,
-                                    0,
-                                ))?),
-                                Some(key) => {
-                                    let mut before = below.clone();
-                                    before.push(&format!(" AND {first} > ")).bind(key.clone());
-                                    let before = fetch(&page_of(
-                                        &hint,
-                                        &before,
+                        let mut found = match boundary_key {
+                            None => fetch(&page_of(&hint, &with, order.clone(), wanted, 0))?,
+                            Some(key) => {
+                                let mut before = with.clone();
+                                before.push(&format!(" AND {first} > ")).bind(key.clone());
+                                let mut found =
+                                    fetch(&page_of(&hint, &before, order.clone(), wanted, 0))?;
+                                let mut at = with.clone();
+                                at.push(&format!(" AND {first} = ")).bind(key);
+                                let more = wanted.saturating_sub(found.len() as u64);
+                                let mut ties = page_of(&hint, &at, order.clone(), more, 0);
+                                if hint.is_empty() && sorting(s.conn, &ties)? != Sorting::None {
+                                    // SQLite's index for the filter would sort the ties:
+                                    // the key's own index holds them in id order.
+                                    let index = first_index.as_deref().unwrap_or_default();
+                                    ties = page_of(
+                                        &format!(" INDEXED BY {index}"),
+                                        &at,
                                         order.clone(),
-                                        wanted_below,
+                                        more,
                                         0,
-                                    ))?;
-                                    let more = wanted_below.saturating_sub(before.len() as u64);
-                                    found.extend(before);
-                                    let mut at = below.clone();
-                                    at.push(&format!(" AND {first} = ")).bind(key);
-                                    found.extend(ties_of(s, &at, more)?);
+                                    );
                                 }
+                                found.extend(fetch(&ties)?);
+                                found
                             }
-                        }
+                        };
                         let skip = (input.offset.min(found.len() as u64)) as usize;
                         found.drain(..skip);
                         found.truncate(limit.min(usize::MAX as u64) as usize);
