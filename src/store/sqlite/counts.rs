@@ -30,6 +30,17 @@ pub(crate) struct CountCache {
     /// The data version the counts below were taken at.
     version: i64,
     counts: HashMap<String, u64>,
+    /// Numbers of matches kept across data versions, only for choosing a plan (never for
+    /// an answer): a list reloaded after each write has about as many matches as before.
+    estimates: HashMap<String, Estimate>,
+}
+
+/// How many rows a filter matched when last counted on this connection (at any data
+/// version): exactly `n`, or at least `n` (a count capped at `n`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Estimate {
+    pub n: u64,
+    pub exact: bool,
 }
 
 /// A read transaction on one connection: every statement in it sees the same snapshot.
@@ -92,6 +103,39 @@ impl<'c> Snapshot<'c> {
         self.counts.counts.insert(key, n);
         Ok(n)
     }
+
+    /// What [`Snapshot::remember`] last kept for the count `sql` with `params`, at any
+    /// data version: for choosing a plan only.
+    pub(crate) fn estimate(&self, sql: &str, params: &[Sql]) -> Option<Estimate> {
+        #[cfg(test)]
+        if let Some(fake) = FAKE_ESTIMATE.with(|f| f.get()) {
+            return Some(fake);
+        }
+        self.counts
+            .estimates
+            .get(&format!("{sql}\u{0}{params:?}"))
+            .copied()
+    }
+
+    /// Keeps `estimate` as the number of matches of the count `sql` with `params`.
+    pub(crate) fn remember(&mut self, sql: &str, params: &[Sql], estimate: Estimate) {
+        let key = format!("{sql}\u{0}{params:?}");
+        if key.len() > MAX_KEY_BYTES {
+            return;
+        }
+        let estimates = &mut self.counts.estimates;
+        if estimates.len() >= CAPACITY && !estimates.contains_key(&key) {
+            estimates.clear();
+        }
+        estimates.insert(key, estimate);
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: every estimate is this one (a stale or wrong one chooses another plan, never
+    /// another answer).
+    pub(crate) static FAKE_ESTIMATE: std::cell::Cell<Option<Estimate>> = const { std::cell::Cell::new(None) };
 }
 
 impl Drop for Snapshot<'_> {

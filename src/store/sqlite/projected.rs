@@ -20,7 +20,7 @@
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, OptionalExtension};
 
-use super::counts::Snapshot;
+use super::counts::{Estimate, Snapshot};
 use super::objects::object_from_row;
 use super::projection::{self, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
@@ -860,7 +860,9 @@ fn run(
     let limit = input.limit.saturating_add(1);
     let wanted = input.offset.saturating_add(limit);
     let total = if input.walk.count {
-        s.count(&count.sql, &count.params)?
+        let n = s.count(&count.sql, &count.params)?;
+        s.remember(&count.sql, &count.params, Estimate { n, exact: true });
+        n
     } else {
         0
     };
@@ -915,6 +917,8 @@ fn run(
             .collect::<Result<Vec<_>, _>>()?)
     };
     let rows = rows.unwrap_or(total.max(1));
+    // A capped count of `wanted`'s plan choice stops here: past it the walk wins.
+    let cap_for = |wanted: u64| ((wanted as f64) * (rows as f64)).sqrt().ceil() as u64 + 1;
     // How many rows match, for choosing a plan: the count when there is one, else a count
     // capped where the choice flips (so that it costs at most that many index entries).
     let matched = |s: &mut Snapshot<'_>, wanted: u64| -> Result<u64, StoreError> {
@@ -932,14 +936,23 @@ fn run(
         if unfiltered {
             return Ok(rows);
         }
-        let cap = ((wanted as f64) * (rows as f64)).sqrt().ceil() as u64 + 1;
+        let cap = cap_for(wanted);
+        // The number this connection counted for the same filter before, at any data
+        // version (a list reloaded after each write): it only chooses the plan.
+        if let Some(e) = s.estimate(&count.sql, &count.params) {
+            if e.exact || e.n >= cap {
+                return Ok(e.n.min(cap));
+            }
+        }
         let mut c = Fragment::default();
         c.push(&format!("SELECT COUNT(*) FROM (SELECT 1{}", from(false)))
             .append(filter.clone())
             .push(" LIMIT ")
             .bind(Sql::Integer(cap.min(i64::MAX as u64) as i64))
             .push(")");
-        s.count(&c.sql, &c.params)
+        let n = s.count(&c.sql, &c.params)?;
+        s.remember(&count.sql, &count.params, Estimate { n, exact: n < cap });
+        Ok(n)
     };
     // Walking an order (the ids, or an index on the first key) and testing each row costs
     // about `wanted * rows / matched` rows; the filter's index costs every match, sorted.
@@ -988,10 +1001,14 @@ fn run(
                         // Tests that force the walk, or never walking, test those plans.
                         (None, _) if FORCE_WALK.with(|f| f.get()).is_some() => None,
                         (None, true) => Some(total),
-                        (None, false) => {
-                            let m = matched(s, rows_worth)?;
-                            (!walk_wins(rows_worth, m)).then_some(m)
+                        // Counted up to where the ids stop paying (`page_by_ids`), so that
+                        // below it the number is exact; only when an index covers the
+                        // filter (else the ids are never read).
+                        (None, false) if covering(s.conn, ids)? => {
+                            let m = matched(s, ENTRY.saturating_mul(wanted))?;
+                            (m < cap_for(ENTRY.saturating_mul(wanted))).then_some(m)
                         }
+                        (None, false) => None,
                     };
                     match known {
                         None if FORCE_IDS.with(|f| f.get()).is_none() => None,
@@ -1002,6 +1019,11 @@ fn run(
             };
             match by_ids {
                 Some(mut ids) => {
+                    if tail.sql.is_empty() {
+                        // Every match's id: the exact number, for the next plan choice.
+                        let n = ids.len() as u64;
+                        s.remember(&count.sql, &count.params, Estimate { n, exact: true });
+                    }
                     let skip = (input.offset.min(ids.len() as u64)) as usize;
                     ids.drain(..skip);
                     ids.truncate(limit.min(usize::MAX as u64) as usize);

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{json, Map, Value};
 
-use super::counts::{CountCache, Snapshot};
+use super::counts::{CountCache, Estimate, Snapshot, FAKE_ESTIMATE};
 use super::{open_connection, projected, query, table, SqliteStore};
 use crate::dsconfig::{self, Config};
 use crate::query::resolve::{self, Paging};
@@ -493,9 +493,21 @@ proptest! {
         // Each page as the estimate chooses it, then always walking an order (the ids or
         // the first key's index), then never (the filter's index, and an unordered page
         // sorting the rows it finds or reading the ids alone).
-        for (force, by_ids) in [(None, None), (Some(true), None), (Some(false), Some(false)), (Some(false), Some(true))] {
+        // Then as the estimate chooses with every remembered number of matches wrong:
+        // none, exactly one, at least a billion.
+        let wrong = [
+            Some(Estimate { n: 0, exact: true }),
+            Some(Estimate { n: 1, exact: true }),
+            Some(Estimate { n: 1_000_000_000, exact: false }),
+        ];
+        let modes = [(None, None), (Some(true), None), (Some(false), Some(false)), (Some(false), Some(true))]
+            .into_iter()
+            .map(|(force, by_ids)| (force, by_ids, None))
+            .chain(wrong.into_iter().map(|e| (None, None, e)));
+        for (force, by_ids, estimate) in modes {
         projected::FORCE_WALK.with(|f| f.set(force));
         projected::FORCE_IDS.with(|f| f.set(by_ids));
+        FAKE_ESTIMATE.with(|f| f.set(estimate));
         let mut used = 0;
         for text in &queries {
             if compare_query(&conn, &w.ds, text)? {
@@ -542,6 +554,7 @@ proptest! {
         }
         projected::FORCE_WALK.with(|f| f.set(None));
         projected::FORCE_IDS.with(|f| f.set(None));
+        FAKE_ESTIMATE.with(|f| f.set(None));
     }
 }
 
