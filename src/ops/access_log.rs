@@ -221,21 +221,7 @@ fn json(out: &mut Vec<u8>, now: std::time::Duration, line: &RequestLine<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// What `tracing-subscriber` writes, captured.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::ops::test_support::Captured;
 
     /// The line `tracing-subscriber` writes for `line` (span made as `observe` makes it).
     fn through_tracing(format: LogFormat, line: &RequestLine<'_>) -> String {
@@ -255,7 +241,7 @@ mod tests {
             LogFormat::Text => tracing::subscriber::with_default(builder.finish(), emit),
             LogFormat::Json => tracing::subscriber::with_default(builder.json().finish(), emit),
         }
-        let bytes = captured.0.lock().unwrap().clone();
+        let bytes = captured.bytes();
         String::from_utf8(bytes).unwrap()
     }
 

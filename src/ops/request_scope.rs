@@ -309,20 +309,7 @@ impl<S: Subscriber> Subscriber for LazyRequestSpans<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::ops::test_support::Captured;
 
     /// Polls `future` to its end on this thread.
     fn block_on<F: Future>(future: F) -> F::Output {
@@ -394,7 +381,7 @@ mod tests {
                 made
             },
         );
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(captured.bytes()).unwrap();
         (text.lines().map(str::to_owned).collect(), made)
     }
 

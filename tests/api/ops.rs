@@ -440,6 +440,14 @@ impl Process {
         format!("http://127.0.0.1:{}/{endpoint}", self.port)
     }
 
+    /// Stops it gracefully (SIGTERM), checks that it exits 0, and gives every line it logged.
+    fn stop(self) -> Vec<String> {
+        self.terminate();
+        let (code, lines) = self.wait();
+        assert_eq!(code, Some(0), "a graceful stop exits 0");
+        lines
+    }
+
     fn terminate(&self) {
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -467,9 +475,7 @@ async fn json_logs_are_one_object_a_line_with_the_request_id() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 404);
-    server.terminate();
-    let (code, lines) = server.wait();
-    assert_eq!(code, Some(0));
+    let lines = server.stop();
     let objects: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -536,9 +542,7 @@ async fn text_logs_into_a_file_or_pipe_are_plain_lines_with_the_endpoint() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 404);
-    server.terminate();
-    let (code, lines) = server.wait();
-    assert_eq!(code, Some(0));
+    let lines = server.stop();
     assert!(
         lines.iter().all(|l| !l.contains('\u{1b}')),
         "colour codes in a log that is no terminal: {lines:?}"
@@ -568,9 +572,7 @@ async fn lines_logged_inside_a_request_carry_its_span_made_when_first_used() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
-    server.terminate();
-    let (code, lines) = server.wait();
-    assert_eq!(code, Some(0));
+    let lines = server.stop();
     let opened = lines
         .iter()
         .find(|l| l.contains("opened the app's database"))
@@ -617,9 +619,7 @@ async fn a_log_filter_on_the_request_span_keeps_the_lines_it_selects() {
         .await
         .unwrap();
     assert_eq!(read.status(), 200);
-    server.terminate();
-    let (code, lines) = server.wait();
-    assert_eq!(code, Some(0));
+    let lines = server.stop();
     assert!(
         lines
             .iter()
