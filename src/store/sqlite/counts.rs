@@ -56,7 +56,7 @@ impl<'c> Snapshot<'c> {
         conn: &'c Connection,
         counts: &'c mut CountCache,
     ) -> Result<Snapshot<'c>, StoreError> {
-        conn.execute_batch("BEGIN DEFERRED")?;
+        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
         let version = conn
             .prepare_cached("PRAGMA data_version")
             .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
@@ -77,7 +77,7 @@ impl<'c> Snapshot<'c> {
     /// Ends the read transaction.
     pub(crate) fn end(self) -> Result<(), StoreError> {
         if !self.conn.is_autocommit() {
-            self.conn.execute_batch("COMMIT")?;
+            self.conn.prepare_cached("COMMIT")?.execute([])?;
         }
         Ok(())
     }
@@ -89,10 +89,9 @@ impl<'c> Snapshot<'c> {
         if let Some(&n) = self.counts.counts.get(&key) {
             return Ok(n);
         }
-        let n: i64 = self
-            .conn
-            .prepare_cached(sql)?
-            .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+        let n: i64 = super::literal::with_statement(self.conn, sql, params, |s, p| {
+            Ok(s.query_row(params_from_iter(p.iter()), |r| r.get(0))?)
+        })?;
         let n = n.max(0) as u64;
         if key.len() > MAX_KEY_BYTES {
             return Ok(n);

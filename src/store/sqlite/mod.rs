@@ -18,6 +18,7 @@ mod config;
 mod counts;
 mod files;
 mod keys;
+mod literal;
 mod migrate;
 mod objects;
 mod projected;

@@ -21,6 +21,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, OptionalExtension};
 
 use super::counts::{Estimate, Snapshot};
+use super::literal::with_statement;
 use super::objects::object_from_row;
 use super::projection::{self, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
@@ -312,17 +313,16 @@ impl Writer<'_> {
              SELECT x FROM d WHERE x IS NOT NULL",
             t = self.table
         );
-        let values: Vec<String> = self
-            .conn
-            .prepare_cached(&sql)
-            .ok()?
-            .query_map(
-                rusqlite::params![from, to, (PREFIX_VALUES + 2) as i64],
-                |r| r.get(0),
-            )
-            .ok()?
-            .collect::<Result<_, _>>()
-            .ok()?;
+        let params = [
+            text(from),
+            text(to),
+            Sql::Integer((PREFIX_VALUES + 2) as i64),
+        ];
+        let values: Vec<String> = with_statement(self.conn, &sql, &params, |s, p| {
+            Ok(s.query_map(params_from_iter(p.iter()), |r| r.get(0))?
+                .collect::<Result<_, _>>()?)
+        })
+        .ok()?;
         (values.len() <= PREFIX_VALUES).then_some(values)
     }
 
@@ -602,22 +602,19 @@ fn page_by_ids(
         }
     }
     // Every id the statement gives (`known` chose the plan; it never bounds the answer).
-    let mut found: Vec<i64> = s
-        .conn
-        .prepare_cached(&ids.sql)?
-        .query_map(params_from_iter(ids.params.iter()), |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let mut found: Vec<i64> = with_statement(s.conn, &ids.sql, &ids.params, |s, p| {
+        Ok(s.query_map(params_from_iter(p.iter()), |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
+    })?;
     found.sort_unstable();
     Ok(Some(found))
 }
 
 /// SQLite reads `ids` (a statement over the projection `p`) from an index alone, by seeks.
 pub(super) fn covering(conn: &rusqlite::Connection, ids: &Fragment) -> Result<bool, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("EXPLAIN QUERY PLAN {}", ids.sql))?;
-    let mut rows = stmt.query(params_from_iter(ids.params.iter()))?;
+    let details = plan_details(conn, &ids.sql, &ids.params)?;
     let mut covered = false;
-    while let Some(r) = rows.next()? {
-        let detail: String = r.get(3)?;
+    for detail in details {
         // A scan (of the table or of a whole index) tests entries that do not match: its
         // cost is not bounded by the matches.
         if detail.starts_with("SCAN p") {
@@ -631,6 +628,23 @@ pub(super) fn covering(conn: &rusqlite::Connection, ids: &Fragment) -> Result<bo
         }
     }
     Ok(covered)
+}
+
+/// The lines of SQLite's plan for `sql` with `params` (`EXPLAIN QUERY PLAN`'s details).
+fn plan_details(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Sql],
+) -> Result<Vec<String>, StoreError> {
+    with_statement(
+        conn,
+        &format!("EXPLAIN QUERY PLAN {sql}"),
+        params,
+        |s, p| {
+            Ok(s.query_map(params_from_iter(p.iter()), |r| r.get(3))?
+                .collect::<Result<_, _>>()?)
+        },
+    )
 }
 
 /// How SQLite's plan for a page sorts.
@@ -647,11 +661,8 @@ enum Sorting {
 
 /// How SQLite's plan for `page` sorts.
 fn sorting(conn: &rusqlite::Connection, page: &Fragment) -> Result<Sorting, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("EXPLAIN QUERY PLAN {}", page.sql))?;
-    let mut rows = stmt.query(params_from_iter(page.params.iter()))?;
     let mut found = Sorting::None;
-    while let Some(r) = rows.next()? {
-        let detail: String = r.get(3)?;
+    for detail in plan_details(conn, &page.sql, &page.params)? {
         if detail == "USE TEMP B-TREE FOR ORDER BY" {
             return Ok(Sorting::Every);
         }
@@ -907,14 +918,14 @@ fn run(
     };
     let conn = s.conn;
     let fetch = |f: &Fragment| -> Result<Vec<(ObjectRecord, Seek)>, StoreError> {
-        Ok(conn
-            .prepare_cached(&f.sql)?
-            .query_map(params_from_iter(f.params.iter()), |r| {
+        with_statement(conn, &f.sql, &f.params, |s, p| {
+            Ok(s.query_map(params_from_iter(p.iter()), |r| {
                 let object = object_from_row(r)?;
                 let seek = walk::seek_of(r, 5, &orders, object.id)?;
                 Ok((object, seek))
             })?
             .collect::<Result<Vec<_>, _>>()?)
+        })
     };
     let rows = rows.unwrap_or(total.max(1));
     // A capped count of `wanted`'s plan choice stops here: past it the walk wins.
@@ -1109,10 +1120,11 @@ fn run(
                             .bind(Sql::Integer(
                                 wanted.saturating_sub(1).min(i64::MAX as u64) as i64
                             ));
-                        let boundary_key: Option<Sql> = conn
-                            .prepare_cached(&last.sql)?
-                            .query_row(params_from_iter(last.params.iter()), |r| r.get(0))
-                            .optional()?;
+                        let boundary_key: Option<Sql> =
+                            with_statement(conn, &last.sql, &last.params, |s, p| {
+                                Ok(s.query_row(params_from_iter(p.iter()), |r| r.get(0))
+                                    .optional()?)
+                            })?;
                         let mut found = match boundary_key {
                             None => fetch(&page_of(&hint, &with, order.clone(), wanted, 0))?,
                             Some(key) => {

@@ -592,14 +592,15 @@ pub(super) fn run_eav(
     if near {
         total = total.min(crate::query::resolve::MAX_NEAR);
     }
-    let mut rows = conn
-        .prepare_cached(&rendered.page.sql)?
-        .query_map(params_from_iter(rendered.page.params.iter()), |r| {
+    let page = &rendered.page;
+    let mut rows = super::literal::with_statement(conn, &page.sql, &page.params, |s, p| {
+        Ok(s.query_map(params_from_iter(p.iter()), |r| {
             let object = object_from_row(r)?;
             let seek = walk::seek_of(r, 5, &plan.order, object.id)?;
             Ok((object, seek))
         })?
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?)
+    })?;
     let mut next = next_of(&mut rows, plan.limit);
     if near {
         // Sorted by distance: no cursor (at most 100 anyway).

@@ -42,14 +42,14 @@ pub(super) fn list_table_eav(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Pag
         built.key_columns, built.page_from, built.order
     );
     let conn = s.conn;
-    let mut rows = conn
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(page_params.iter()), |r| {
+    let mut rows = super::literal::with_statement(conn, &sql, &page_params, |s, p| {
+        Ok(s.query_map(params_from_iter(p.iter()), |r| {
             let object = object_from_row(r)?;
             let seek = walk::seek_of(r, 5, &q.order, object.id)?;
             Ok((object, seek))
         })?
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?)
+    })?;
     let next = next_of(&mut rows, q.limit);
     let objects = rows.into_iter().map(|(o, _)| o).collect();
     let objects = with_properties(conn, objects, q.columns.as_deref())?;
