@@ -2,7 +2,8 @@
 # One-command benchmark (issue 9): builds release, starts the service on a fresh database,
 # loads data with a generator (scripts/gen_export.py through `datastore import`), drives each
 # workload with wrk and prints one table: req/s, p50 and p99 per workload, GET /health in
-# the same run as the HTTP ceiling, and the peak RSS (VmHWM) of the service.
+# the same run as the HTTP ceiling (actix-web alone answering the same bytes,
+# examples/bare_actix.rs), and the peak RSS (VmHWM) of the service.
 #
 #   scripts/bench.sh [--objects N] [--duration SECONDS] [--connections N]
 #                    [--database mssql://...] [--no-build] [--log-level info]
@@ -38,6 +39,10 @@ if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >&2
 fi
 build_release
+if [ "${BUILD:-1}" = 1 ]; then
+  cargo build --release --locked --example bare_actix >&2
+fi
+BARE="$ROOT/target/release/examples/bare_actix"
 prepare_work bench
 [ -n "$DATABASE" ] || DATABASE="sqlite://$WORK/bench.db"
 URL="http://127.0.0.1:$PORT"
@@ -79,6 +84,18 @@ FIRST=1 OBJECTS="$OBJECTS" run "getObject, random of all" "$CONNECTIONS" -s scri
 run "table view, 1 filter, numeric order, 50 rows, c4" 4 -s scripts/wrk/table_view.lua "$URL"
 run "getAggregate, 1 filter, by status, 5 aggregates, c4" 4 -s scripts/wrk/aggregate.lua "$URL"
 run "GET /health" "$CONNECTIONS" "$URL/health"
+# The ceiling of this machine: actix-web alone, the same answer and headers, no logs.
+if [ -x "$BARE" ]; then
+  BARE_PORT="$(free_port)"
+  BARE_HEADERS=1 "$BARE" "127.0.0.1:$BARE_PORT" >/dev/null 2>&1 &
+  BARE_PID=$!
+  wait_healthy "http://127.0.0.1:$BARE_PORT" /dev/null
+  run "GET /health of bare actix-web (examples/bare_actix.rs: the ceiling)" "$CONNECTIONS" "http://127.0.0.1:$BARE_PORT/health"
+  kill "$BARE_PID" 2>/dev/null || true
+  wait "$BARE_PID" 2>/dev/null || true
+else
+  echo "no $BARE (cargo build --release --example bare_actix): the ceiling row is left out" >&2
+fi
 FIRST=1 OBJECTS="$HOT" run "saveProperty, random of 10,000" "$CONNECTIONS" -s scripts/wrk/save_property.lua "$URL"
 run "newObject, 8 properties" "$CONNECTIONS" -s scripts/wrk/new_object.lua "$URL"
 
