@@ -117,3 +117,4 @@ if [ -n "$WRITER" ]; then
   wait "$WRITER" 2>/dev/null || true
   echo "# writes beside: $(awk '/Requests\/sec/ {print $2}' "$WORK/writes.out") req/s, $(awk '/requests in/ {print $1}' "$WORK/writes.out") requests, $(grep -c 'Non-2xx' "$WORK/writes.out" || true) lines of non-2xx"
 fi
+echo "# the service's peak RSS (VmHWM): $(awk '/^VmHWM:/ {printf "%.0f MB", $2 / 1024}' "/proc/$SERVER/status"), anonymous now: $(awk '/^RssAnon:/ {printf "%.0f MB", $2 / 1024}' "/proc/$SERVER/status")"
