@@ -29,6 +29,13 @@ static VALUE_AWARE: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Mutex::defa
 /// At most this many statements are remembered (then the set starts over).
 const MAX_STATEMENTS: usize = 1024;
 
+/// At most this many bytes of values are written into a statement's text. A cached text
+/// keeps its values (a bound value is cleared when its statement goes back to the cache),
+/// three times over (the cache's key, SQLite's copy of the text, the program's constants),
+/// per connection: long values (a query's text can reach 64 KiB, a walk's list of changed
+/// objects has no bound) stay bound, so the caches stay small.
+const MAX_WRITTEN: usize = 1024;
+
 /// Runs `run` on the cached statement for `sql` with `params`, or, for a statement SQLite
 /// plans by its values, on the cached statement with the values in its text (and no
 /// parameters).
@@ -39,14 +46,17 @@ pub(super) fn with_statement<T>(
     run: impl FnOnce(&mut Statement<'_>, &[Sql]) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     if !params.is_empty() && value_aware(sql) {
-        if let Some(text) = inline(sql, params) {
+        if let Some(text) = inline(sql, params).filter(|t| t.len() <= sql.len() + MAX_WRITTEN) {
             let mut statement = conn.prepare_cached(&text)?;
             return run(&mut statement, &[]);
         }
     }
     let mut statement = conn.prepare_cached(sql)?;
     let out = run(&mut statement, params)?;
-    if !params.is_empty() && statement.get_status(StatementStatus::RePrepare) > 0 {
+    // Prepared again on every run: a new binding expired it (another connection's schema
+    // change also prepares a statement again, once: that does not make it value-aware).
+    let again = statement.get_status(StatementStatus::RePrepare);
+    if !params.is_empty() && again > 0 && again >= statement.get_status(StatementStatus::Run) {
         learn(sql);
     }
     Ok(out)
@@ -293,5 +303,46 @@ mod tests {
         let statement = conn.prepare_cached(&written).unwrap();
         assert_eq!(statement.get_status(StatementStatus::RePrepare), 0);
         assert_eq!(statement.get_status(StatementStatus::Run), 5);
+        drop(statement);
+
+        // A long value stays bound: the cached statements do not keep it.
+        let long = "A".repeat(30_000);
+        let runs = |conn: &Connection| {
+            conn.prepare_cached(sql)
+                .unwrap()
+                .get_status(StatementStatus::Run)
+        };
+        let before = runs(&conn);
+        for _ in 0..3 {
+            assert_eq!(count(&long), 0);
+        }
+        assert_eq!(runs(&conn), before + 3, "run with its value bound");
+    }
+
+    #[test]
+    fn a_statement_prepared_again_once_for_a_schema_change_is_not_value_aware() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let writer = super::super::open_connection(&path, false).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);")
+            .unwrap();
+        let conn = super::super::open_connection(&path, true).unwrap();
+        let sql = "SELECT COUNT(*) FROM t WHERE a IN (SELECT value FROM json_each(?))";
+        let count = || -> i64 {
+            with_statement(&conn, sql, &[Sql::Text("[1,2]".into())], |s, p| {
+                Ok(s.query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?)
+            })
+            .unwrap()
+        };
+        for _ in 0..3 {
+            count();
+        }
+        writer.execute_batch("CREATE TABLE u (x);").unwrap();
+        count();
+        let statement = conn.prepare_cached(sql).unwrap();
+        assert_eq!(statement.get_status(StatementStatus::RePrepare), 1);
+        assert_eq!(statement.get_status(StatementStatus::Run), 4);
+        assert!(!value_aware(sql));
     }
 }
