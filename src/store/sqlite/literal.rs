@@ -342,7 +342,7 @@ mod tests {
         count();
         let statement = conn.prepare_cached(sql).unwrap();
         assert_eq!(statement.get_status(StatementStatus::RePrepare), 1);
-        assert_eq!(statement.get_status(StatementStatus::Run), 4);
+        assert!(statement.get_status(StatementStatus::Run) >= 4);
         assert!(!value_aware(sql));
     }
 }
