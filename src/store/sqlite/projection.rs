@@ -49,6 +49,11 @@ pub(crate) struct Column {
 pub(crate) struct Layout {
     pub columns: Vec<Column>,
     pub indexes: Vec<Vec<usize>>,
+    /// Columns counted per value (`ValueCounts`, migration 0071): every List and Switch
+    /// column and those the DSConfig names in `counts`, in column order. (Absent from the
+    /// layouts an earlier version wrote: the same columns, so the rows stay.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<usize>,
 }
 
 impl Layout {
@@ -88,7 +93,34 @@ impl Layout {
                 indexes.push(vec![k]);
             }
         }
-        Some(Layout { columns, indexes })
+        let counts = ty
+            .properties
+            .iter()
+            .filter(|(name, p)| {
+                matches!(p.property_type, PropertyType::List | PropertyType::Switch)
+                    || ty.counts.contains(name)
+            })
+            .filter_map(|(name, _)| no(name))
+            .collect();
+        Some(Layout {
+            columns,
+            indexes,
+            counts,
+        })
+    }
+
+    /// The counted columns (see [`Layout::counts`]).
+    pub(crate) fn counted(&self) -> impl Iterator<Item = &Column> {
+        self.counts.iter().filter_map(|&no| self.column_no(no))
+    }
+
+    /// The value column a count of column `c` is kept by: what its comparisons read.
+    pub(crate) fn counted_by(c: &Column) -> String {
+        if c.by_value {
+            format!("d{}", c.no)
+        } else {
+            format!("v{}", c.no)
+        }
     }
 
     pub(crate) fn column(&self, name: &str) -> Option<&Column> {
@@ -127,6 +159,7 @@ impl Layout {
             sql.push(self.create_index(table, i, index));
         }
         sql.extend(self.count_triggers(table));
+        sql.extend(self.value_triggers(table));
         sql
     }
 
@@ -173,11 +206,96 @@ impl Layout {
         sql
     }
 
+    /// The triggers that keep `ValueCounts` (migration 0071) of table `table`: its number of
+    /// rows (column 0) and, per counted column, its rows per value, moved in the statement
+    /// that writes a row, as [`Layout::count_triggers`] does for the Lookups.
+    pub(crate) fn value_triggers(&self, table: i64) -> Vec<String> {
+        let upsert = |k: usize, value: &str, by: &str| {
+            format!(
+                "INSERT INTO ValueCounts (TableNo, ColumnNo, Value, Total) \
+                 SELECT {table}, {k}, {value}, {by} WHERE {value} IS NOT NULL \
+                 ON CONFLICT DO UPDATE SET Total = Total + excluded.Total;"
+            )
+        };
+        let mut sql = vec![
+            format!(
+                "CREATE TRIGGER VCount_{table}_0_i AFTER INSERT ON Proj_{table} BEGIN {} END",
+                upsert(0, "0", "1")
+            ),
+            format!(
+                "CREATE TRIGGER VCount_{table}_0_d AFTER DELETE ON Proj_{table} BEGIN \
+                 UPDATE ValueCounts SET Total = Total - 1 \
+                 WHERE TableNo = {table} AND ColumnNo = 0 AND Value = 0; END"
+            ),
+        ];
+        for c in self.counted() {
+            let k = c.no;
+            let x = Self::counted_by(c);
+            let take = |row: &str| {
+                format!(
+                    "UPDATE ValueCounts SET Total = Total - 1 WHERE TableNo = {table} \
+                     AND ColumnNo = {k} AND Value = {row}.{x};"
+                )
+            };
+            sql.push(format!(
+                "CREATE TRIGGER VCount_{table}_{k}_i AFTER INSERT ON Proj_{table} \
+                 WHEN NEW.{x} IS NOT NULL BEGIN {} END",
+                upsert(k, &format!("NEW.{x}"), "1")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER VCount_{table}_{k}_d AFTER DELETE ON Proj_{table} \
+                 WHEN OLD.{x} IS NOT NULL BEGIN {} END",
+                take("OLD")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER VCount_{table}_{k}_u AFTER UPDATE OF {x} ON Proj_{table} \
+                 WHEN OLD.{x} IS NOT NEW.{x} BEGIN {} {} END",
+                take("OLD"),
+                upsert(k, &format!("NEW.{x}"), "1")
+            ));
+        }
+        sql
+    }
+
+    /// The value counts of table `table` taken anew from its rows (one pass over each
+    /// counted column), and its triggers made anew: a table an earlier version made, one
+    /// whose counted columns changed, or one whose rows were written without them.
+    fn recount_values(&self, tx: &Connection, table: i64) -> Result<(), StoreError> {
+        drop_count_triggers(tx, table, "VCount_")?;
+        for statement in self.value_triggers(table) {
+            tx.execute_batch(&statement)?;
+        }
+        tx.execute("DELETE FROM ValueCounts WHERE TableNo = ?1", [table])?;
+        tx.execute(
+            &format!(
+                "INSERT INTO ValueCounts (TableNo, ColumnNo, Value, Total) \
+                 SELECT ?1, 0, 0, COUNT(*) FROM Proj_{table}"
+            ),
+            [table],
+        )?;
+        for c in self.counted() {
+            let x = Self::counted_by(c);
+            tx.execute(
+                &format!(
+                    "INSERT INTO ValueCounts (TableNo, ColumnNo, Value, Total) \
+                     SELECT ?1, ?2, {x}, COUNT(*) FROM Proj_{table} \
+                     WHERE {x} IS NOT NULL GROUP BY {x}"
+                ),
+                params![table, c.no as i64],
+            )?;
+        }
+        tx.execute(
+            "UPDATE Projections SET ValueCounted = 1 WHERE TableNo = ?1",
+            [table],
+        )?;
+        Ok(())
+    }
+
     /// The counts of table `table` taken anew from its rows (one pass over each Lookup
     /// column's index), and its triggers made anew: a table an earlier version made, or
     /// one whose rows were written without them.
     fn recount(&self, tx: &Connection, table: i64) -> Result<(), StoreError> {
-        drop_count_triggers(tx, table)?;
+        drop_count_triggers(tx, table, "Count_")?;
         for statement in self.count_triggers(table) {
             tx.execute_batch(&statement)?;
         }
@@ -344,6 +462,9 @@ pub(crate) struct Projection {
     pub ready: bool,
     /// `LookupCounts` holds its Lookup columns' counts (see [`Layout::count_triggers`]).
     pub counted: bool,
+    /// `ValueCounts` holds its total and its counted columns' counts (see
+    /// [`Layout::value_triggers`]).
+    pub value_counted: bool,
 }
 
 thread_local! {
@@ -374,21 +495,22 @@ pub(crate) fn of_type(
     conn: &Connection,
     object_type: &str,
 ) -> Result<Option<Projection>, StoreError> {
-    let row: Option<(i64, String, bool, bool)> = conn
+    let row: Option<(i64, String, bool, bool, bool)> = conn
         .prepare_cached(
-            "SELECT TableNo, Layout, BuiltUpTo IS NULL, Counted FROM Projections \
+            "SELECT TableNo, Layout, BuiltUpTo IS NULL, Counted, ValueCounted FROM Projections \
              WHERE ObjectType = ?1",
         )?
         .query_row([object_type], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    row.map(|(table, layout, ready, counted)| {
+    row.map(|(table, layout, ready, counted, value_counted)| {
         Ok(Projection {
             table,
             layout: parse_layout(&layout)?,
             ready,
             counted,
+            value_counted,
         })
     })
     .transpose()
@@ -406,11 +528,16 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         .prepare_cached("SELECT TableNo FROM Projections WHERE Counted = 0")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let values_uncounted: Vec<i64> = tx
+        .prepare_cached("SELECT TableNo FROM Projections WHERE ValueCounted = 0")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     for (table, object_type, _) in &existing {
         if config.types.get(object_type).and_then(Layout::of).is_none() {
             tx.execute_batch(&format!("DROP TABLE IF EXISTS Proj_{table}"))?;
             tx.execute("DELETE FROM Projections WHERE TableNo = ?1", [table])?;
             tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
+            tx.execute("DELETE FROM ValueCounts WHERE TableNo = ?1", [table])?;
         }
     }
     for (object_type, ty) in &config.types {
@@ -426,6 +553,16 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
             if uncounted.contains(table) {
                 layout.recount(tx, *table)?;
                 tracing::info!(object_type, table, "lookup counts taken");
+            }
+            if values_uncounted.contains(table) {
+                let started = std::time::Instant::now();
+                layout.recount_values(tx, *table)?;
+                tracing::info!(
+                    object_type,
+                    table,
+                    ms = started.elapsed().as_millis() as u64,
+                    "value counts taken"
+                );
             }
             continue;
         }
@@ -444,7 +581,15 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
             if uncounted.contains(table) {
                 layout.recount(tx, *table)?;
             }
-            tracing::info!(object_type, table, "projection indexes follow the DSConfig");
+            // Its counted columns may have changed (or an earlier version kept none).
+            let started = std::time::Instant::now();
+            layout.recount_values(tx, *table)?;
+            tracing::info!(
+                object_type,
+                table,
+                ms = started.elapsed().as_millis() as u64,
+                "projection indexes and counts follow the DSConfig"
+            );
             continue;
         }
         let table = match found {
@@ -473,6 +618,7 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
             "UPDATE Projections SET Counted = 1 WHERE TableNo = ?1",
             [table],
         )?;
+        layout.recount_values(tx, table)?;
         let any: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM Objects WHERE ObjectType = ?1)")?
             .query_row([object_type], |r| r.get(0))?;
@@ -609,14 +755,15 @@ pub(crate) fn after_retype(
     Ok(())
 }
 
-/// Drops the triggers that keep table `table`'s `LookupCounts` (see
-/// [`Layout::count_triggers`]); [`Layout::recount`] makes them again.
-fn drop_count_triggers(tx: &Connection, table: i64) -> Result<(), StoreError> {
+/// Drops the triggers of table `table` whose names start with `prefix`: `Count_` keep its
+/// `LookupCounts` (see [`Layout::count_triggers`]; [`Layout::recount`] makes them again),
+/// `VCount_` its `ValueCounts` ([`Layout::value_triggers`], [`Layout::recount_values`]).
+fn drop_count_triggers(tx: &Connection, table: i64, prefix: &str) -> Result<(), StoreError> {
     let names: Vec<String> = tx
         .prepare_cached("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1")?
         .query_map([format!("Proj_{table}")], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for name in names.iter().filter(|n| n.starts_with("Count_")) {
+    for name in names.iter().filter(|n| n.starts_with(prefix)) {
         tx.execute_batch(&format!("DROP TRIGGER IF EXISTS \"{name}\""))?;
     }
     Ok(())
@@ -634,9 +781,11 @@ pub(crate) fn rebuild_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
         .collect::<Result<_, _>>()?;
     for (table, object_type, layout) in all {
         let layout = parse_layout(&layout)?;
-        drop_count_triggers(tx, table)?;
+        drop_count_triggers(tx, table, "Count_")?;
+        drop_count_triggers(tx, table, "VCount_")?;
         layout.rebuild(tx, table, &object_type, ObjectId::MIN, ObjectId::MAX)?;
         layout.recount(tx, table)?;
+        layout.recount_values(tx, table)?;
         tx.execute(
             "UPDATE Projections SET BuiltUpTo = NULL, ClaimedAt = NULL WHERE TableNo = ?1",
             [table],
@@ -730,10 +879,16 @@ pub(crate) fn reset(
             "`{t}` has no projection: only types the DSConfig declares with properties have one"
         )));
     }
-    for (table, _) in &chosen {
-        // The delete triggers take every count to 0; those rows go too.
+    for (table, object_type) in &chosen {
+        // The value counts' triggers are off while the rows go (a count of 0 for each);
+        // made again on the empty table with its counts.
+        drop_count_triggers(&tx, *table, "VCount_")?;
+        // The Lookup delete triggers take every count to 0; those rows go too.
         tx.execute_batch(&format!("DELETE FROM Proj_{table}"))?;
         tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
+        if let Some(p) = of_type(&tx, object_type)? {
+            p.layout.recount_values(&tx, *table)?;
+        }
         tx.execute(
             "UPDATE Projections SET BuiltUpTo = 0, ClaimedAt = NULL WHERE TableNo = ?1",
             [table],
