@@ -22,7 +22,7 @@ use rusqlite::{params_from_iter, OptionalExtension};
 
 use super::counts::{Estimate, Snapshot};
 use super::objects::object_from_row;
-use super::projection::{self, Layout, Projection};
+use super::projection::{self, CountShape, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
 use super::table::{next_of, with_properties};
 use super::walk;
@@ -762,152 +762,39 @@ fn lookup_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
     Some(f)
 }
 
-/// The number of matches of `cond` from `ValueCounts` (migration 0071), when the counts
-/// answer it: no filter (the type's total); an equality on a counted column, several on it
-/// joined by `or` or a list ([`Test::OneOf`]), the sum over those values; tests of one
-/// counted column compared by value joined by `and` (`age >= 18 and age < 65`), the sum
-/// over the values in the range. A counted column is kept by what its tests read (`d<k>`
-/// or the exact `v<k>`): a row without the property, or whose stored value another type
-/// made (text in a number's column has no `d<k>`), is counted where those tests find it.
-/// `None`: count otherwise.
+/// The number of matches of `cond` from `ValueCounts` (migration 0071), when they answer
+/// it (see `Layout::count_shape`: no filter, equalities or a list, or a range, on one
+/// counted column): the sum of a few counts. `None`: count the rows.
 fn value_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
     if !p.value_counted || !USE_LOOKUP_COUNTS.with(|u| u.get()) {
         return None;
     }
-    let head = |k: usize| {
-        format!(
-            "SELECT COALESCE(SUM(Total), 0) FROM ValueCounts WHERE TableNo = {} AND ColumnNo = {k}",
-            p.table
-        )
+    let shape = p.layout.count_shape(cond)?;
+    let column = match &shape {
+        CountShape::Total => 0,
+        CountShape::Numbers(k, _) | CountShape::Texts(k, _) | CountShape::Range(k, _) => *k,
     };
     let mut f = Fragment::default();
-    let Some(mut cond) = cond else {
-        f.push(&head(0));
-        return Some(f);
-    };
-    while let Cond::And(items) | Cond::Or(items) = cond {
-        match items.as_slice() {
-            [only] => cond = only,
-            [] if matches!(cond, Cond::And(_)) => {
-                f.push(&head(0));
-                return Some(f);
-            }
-            _ => break,
-        }
-    }
-    let counted = |name: &str| {
-        let c = p.layout.column(name)?;
-        p.layout.counts.contains(&c.no).then_some(c)
-    };
-    // One test as (column, its test of `Value`, or its values when it is an equality).
-    enum One<'c> {
-        Values(&'c super::projection::Column, Vec<Sql>),
-        Range(&'c super::projection::Column, Cmp, f64),
-    }
-    let one = |c: &Cond| -> Option<One<'_>> {
-        let Cond::Test { hops, test } = c else {
-            return None;
-        };
-        if !hops.is_empty() {
-            return None;
-        }
-        match test {
-            Test::Double {
-                property,
-                cmp,
-                value,
-            } => {
-                let c = counted(property).filter(|c| c.by_value)?;
-                Some(match cmp {
-                    Cmp::Eq => One::Values(c, vec![Sql::Real(*value)]),
-                    Cmp::Gt | Cmp::Lt | Cmp::Ge | Cmp::Le => One::Range(c, *cmp, *value),
-                    Cmp::StartsWith | Cmp::Like => return None,
-                })
-            }
-            Test::OneOf { property, values } => {
-                let c = counted(property).filter(|c| c.by_value)?;
-                Some(One::Values(
-                    c,
-                    values.iter().map(|v| Sql::Real(*v)).collect(),
-                ))
-            }
-            Test::Text {
-                property,
-                cmp: Cmp::Eq,
-                value,
-            } => {
-                let c = counted(property).filter(|c| !c.by_value)?;
-                Some(One::Values(c, vec![Sql::Text(value.clone())]))
-            }
-            _ => None,
-        }
-    };
-    let values = |f: &mut Fragment, values: Vec<Sql>| {
-        // As a JSON array: one parameter, however many (the same value twice counts once).
-        let items: Vec<serde_json::Value> = values
-            .into_iter()
-            .map(|v| match v {
-                Sql::Real(d) => serde_json::json!(d),
-                Sql::Text(t) => serde_json::json!(t),
-                _ => serde_json::Value::Null,
-            })
-            .collect();
+    f.push(&format!(
+        "SELECT COALESCE(SUM(Total), 0) FROM ValueCounts WHERE TableNo = {} AND ColumnNo = {column}",
+        p.table
+    ));
+    // A list as one JSON array: one parameter, however many values.
+    let mut list = |items: serde_json::Value| {
         f.push(" AND Value IN (SELECT value FROM json_each(")
-            .bind(Sql::Text(serde_json::Value::from(items).to_string()))
+            .bind(Sql::Text(items.to_string()))
             .push("))");
     };
-    match cond {
-        Cond::Test { .. } => match one(cond)? {
-            One::Values(c, v) => {
-                f.push(&head(c.no));
-                values(&mut f, v);
-            }
-            One::Range(c, cmp, value) => {
-                f.push(&head(c.no))
-                    .push(&format!(" AND Value {} ", numeric_op(cmp)))
+    match shape {
+        CountShape::Total => {}
+        CountShape::Numbers(_, v) => list(serde_json::json!(v)),
+        CountShape::Texts(_, v) => list(serde_json::json!(v)),
+        CountShape::Range(_, tests) => {
+            for (cmp, value) in tests {
+                f.push(&format!(" AND Value {} ", numeric_op(cmp)))
                     .bind(Sql::Real(value));
             }
-        },
-        Cond::Or(items) => {
-            // Equalities on one column.
-            let mut column = None;
-            let mut all = Vec::new();
-            for item in items {
-                let One::Values(c, v) = one(item)? else {
-                    return None;
-                };
-                if column.is_some_and(|k: &super::projection::Column| k.no != c.no) {
-                    return None;
-                }
-                column = Some(c);
-                all.extend(v);
-            }
-            f.push(&head(column?.no));
-            values(&mut f, all);
         }
-        Cond::And(items) => {
-            // Tests of one column compared by value: its values that pass them all.
-            let mut column = None;
-            let mut tests = Fragment::default();
-            for item in items {
-                let (c, cmp, value) = match one(item)? {
-                    One::Range(c, cmp, value) => (c, cmp, value),
-                    One::Values(c, v) => match v.as_slice() {
-                        [Sql::Real(value)] if c.by_value => (c, Cmp::Eq, *value),
-                        _ => return None,
-                    },
-                };
-                if column.is_some_and(|k: &super::projection::Column| k.no != c.no) {
-                    return None;
-                }
-                column = Some(c);
-                tests
-                    .push(&format!(" AND Value {} ", numeric_op(cmp)))
-                    .bind(Sql::Real(value));
-            }
-            f.push(&head(column?.no)).append(tests);
-        }
-        Cond::Not(_) => return None,
     }
     Some(f)
 }

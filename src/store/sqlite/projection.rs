@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::objects::now_text;
 use crate::dsconfig::{Config, TypeConfig};
 use crate::model::{ObjectId, PropertyType};
+use crate::query::plan::{Cmp, Cond, Test};
 use crate::store::{ProjectionStatus, PropertyWrite, StoreError};
 
 /// Objects per rebuild transaction.
@@ -451,6 +452,156 @@ impl Layout {
         Ok(tx
             .prepare_cached(&self.rebuild_sql(table))?
             .execute(params_from_iter(bound.iter()))?)
+    }
+}
+
+/// What a count of matches sums from the value counts (migration 0071), on either
+/// backend: see [`Layout::count_shape`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CountShape {
+    /// Every row: the type's total (column 0).
+    Total,
+    /// Column `.0` holds one of these numbers (distinct).
+    Numbers(usize, Vec<f64>),
+    /// Text column `.0` holds exactly one of these texts (distinct).
+    Texts(usize, Vec<String>),
+    /// Column `.0` holds a number that passes every test.
+    Range(usize, Vec<(Cmp, f64)>),
+}
+
+impl Layout {
+    /// How the value counts answer the number of matches of `cond` (the whole filter),
+    /// if they do: no filter; an equality on a counted column, several on it joined by
+    /// `or`, or a list ([`Test::OneOf`]); tests of one counted column compared by value
+    /// joined by `and` (a range). A counted column is kept by what its tests read (`d<k>`,
+    /// or the exact `v<k>`), so a row without the property, or whose stored value another
+    /// type made (text in a number's column has no `d<k>`), is counted where those tests
+    /// find it. `None`: the rows are counted.
+    pub(crate) fn count_shape(&self, cond: Option<&Cond>) -> Option<CountShape> {
+        let Some(mut cond) = cond else {
+            return Some(CountShape::Total);
+        };
+        while let Cond::And(items) | Cond::Or(items) = cond {
+            match items.as_slice() {
+                [only] => cond = only,
+                [] if matches!(cond, Cond::And(_)) => return Some(CountShape::Total),
+                _ => break,
+            }
+        }
+        let counted = |name: &str| {
+            let c = self.column(name)?;
+            self.counts.contains(&c.no).then_some(c)
+        };
+        // One test: (column, its numbers or texts when an equality or a list, its range test).
+        enum One {
+            Numbers(usize, Vec<f64>),
+            Texts(usize, Vec<String>),
+            Range(usize, Cmp, f64),
+        }
+        let one = |c: &Cond| -> Option<One> {
+            let Cond::Test { hops, test } = c else {
+                return None;
+            };
+            if !hops.is_empty() {
+                return None;
+            }
+            match test {
+                Test::Double {
+                    property,
+                    cmp,
+                    value,
+                } => {
+                    let c = counted(property).filter(|c| c.by_value)?;
+                    Some(match cmp {
+                        Cmp::Eq => One::Numbers(c.no, vec![*value]),
+                        Cmp::Gt | Cmp::Lt | Cmp::Ge | Cmp::Le => One::Range(c.no, *cmp, *value),
+                        Cmp::StartsWith | Cmp::Like => return None,
+                    })
+                }
+                Test::OneOf { property, values } => {
+                    let c = counted(property).filter(|c| c.by_value)?;
+                    Some(One::Numbers(c.no, values.clone()))
+                }
+                Test::Text {
+                    property,
+                    cmp: Cmp::Eq,
+                    value,
+                } => {
+                    let c = counted(property).filter(|c| !c.by_value)?;
+                    Some(One::Texts(c.no, vec![value.clone()]))
+                }
+                _ => None,
+            }
+        };
+        let same = |column: &mut Option<usize>, k: usize| {
+            let ok = column.is_none_or(|c| c == k);
+            *column = Some(k);
+            ok
+        };
+        let mut column = None;
+        let shape = match cond {
+            Cond::Test { .. } => match one(cond)? {
+                One::Numbers(k, v) => CountShape::Numbers(k, v),
+                One::Texts(k, v) => CountShape::Texts(k, v),
+                One::Range(k, cmp, value) => CountShape::Range(k, vec![(cmp, value)]),
+            },
+            Cond::Or(items) => {
+                // Equalities on one column.
+                let mut numbers = Vec::new();
+                let mut texts = Vec::new();
+                for item in items {
+                    match one(item)? {
+                        One::Numbers(k, v) if same(&mut column, k) => numbers.extend(v),
+                        One::Texts(k, v) if same(&mut column, k) => texts.extend(v),
+                        _ => return None,
+                    }
+                }
+                match (column?, numbers.is_empty(), texts.is_empty()) {
+                    (k, false, true) => CountShape::Numbers(k, numbers),
+                    (k, true, false) => CountShape::Texts(k, texts),
+                    _ => return None,
+                }
+            }
+            Cond::And(items) => {
+                // Tests of one column compared by value: its values that pass them all.
+                let mut tests = Vec::new();
+                for item in items {
+                    match one(item)? {
+                        One::Range(k, cmp, value) if same(&mut column, k) => {
+                            tests.push((cmp, value))
+                        }
+                        One::Numbers(k, v) if v.len() == 1 && same(&mut column, k) => {
+                            tests.push((Cmp::Eq, v[0]))
+                        }
+                        _ => return None,
+                    }
+                }
+                CountShape::Range(column?, tests)
+            }
+            Cond::Not(_) => return None,
+        };
+        // Each value once (a value named twice is counted once; -0 is 0).
+        Some(match shape {
+            CountShape::Numbers(k, v) => {
+                let mut distinct: Vec<f64> = Vec::new();
+                for x in v {
+                    if !distinct.contains(&x) {
+                        distinct.push(x);
+                    }
+                }
+                CountShape::Numbers(k, distinct)
+            }
+            CountShape::Texts(k, v) => {
+                let mut distinct: Vec<String> = Vec::new();
+                for x in v {
+                    if !distinct.contains(&x) {
+                        distinct.push(x);
+                    }
+                }
+                CountShape::Texts(k, distinct)
+            }
+            other => other,
+        })
     }
 }
 
