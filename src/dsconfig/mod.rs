@@ -78,6 +78,11 @@ pub struct TypeConfig {
     /// list of declared property names, most selective first (`index = ["status, birthDate"]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub index: Vec<Vec<String>>,
+    /// Properties whose projection rows are counted per value (docs/QUERY.md, "Bounded
+    /// shapes"), beside every List and Switch property, which always are
+    /// (`counts = ["age"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<String>,
 }
 
 /// How a type's `objectNumber` is made: `prefix` + the counter, zero-padded to `width` digits.

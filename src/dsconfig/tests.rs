@@ -80,6 +80,7 @@ fn section_10_example_parses_to_the_expected_config() {
         .map(|(name, p)| (name.to_owned(), p))
         .collect(),
         index: Vec::new(),
+        counts: Vec::new(),
     };
     let company = TypeConfig {
         properties: [(

@@ -295,7 +295,7 @@ mod tests {
         insta::assert_snapshot!(errors, @r#"
         10-lists.toml:1: `schemaMode` must be "open" or "strict", not "loose"
         10-lists.toml:3: `code` must not be empty
-        20-types.toml:2: unknown key `colour` in [types.Person]; expected numbering, global, index or properties
+        20-types.toml:2: unknown key `colour` in [types.Person]; expected numbering, global, index, counts or properties
         20-types.toml:3: `width` must be from 1 to 18, not 0
         20-types.toml:5: `objectId` is a system field; it cannot be a property of `Person`
         20-types.toml:6: property `Person.status`: list `Missing` is not declared

@@ -882,7 +882,10 @@ async fn path_counts_are_right_after_an_import_and_follow_later_writes() {
         let company = &companies[usize::from(i == 3)];
         people.push(
             source
-                .new_object("Person", json!({ "age": i, "company": company }))
+                .new_object(
+                    "Person",
+                    json!({ "age": i, "company": company, "status": if i < 3 { "A" } else { "I" } }),
+                )
                 .await,
         );
     }
@@ -915,4 +918,42 @@ async fn path_counts_are_right_after_an_import_and_follow_later_writes() {
         .await
         .ok();
     assert_eq!((in_city("Berlin").await, in_city("Paris").await), (2, 2));
+    // The counts per value (migration 0071): taken by the import's rebuild, moved by writes.
+    let counted = |query: &'static str| {
+        let target = &target;
+        async move {
+            target
+                .post(
+                    "getObjectListByFilter",
+                    json!({ "objectType": "Person", "query": query }),
+                )
+                .await
+                .total()
+        }
+    };
+    let all = || async { target.count("Person").await };
+    assert_eq!(
+        (
+            counted("age >= 1 and age < 3").await,
+            counted("status == \"A\"").await,
+            all().await
+        ),
+        (2, 3, 4)
+    );
+    target
+        .post(
+            "saveProperties",
+            json!({ "objectId": people[0]["objectId"], "properties": { "age": 2, "status": "I" } }),
+        )
+        .await
+        .ok();
+    target.new_object("Person", json!({ "age": 1 })).await;
+    assert_eq!(
+        (
+            counted("age >= 1 and age < 3").await,
+            counted("status == \"A\"").await,
+            all().await
+        ),
+        (4, 2, 5)
+    );
 }

@@ -59,7 +59,7 @@ fn unknown_keys_are_reported_at_every_level() {
         ),
         [
             "1: unknown key `colour` at the top level; expected schemaMode, types or lists",
-            "3: unknown key `size` in [types.A]; expected numbering, global, index or properties",
+            "3: unknown key `size` in [types.A]; expected numbering, global, index, counts or properties",
             "4: unknown key `step` in the numbering of `A`; expected prefix, width or start",
             "6: unknown key `label` in property `A.x`; expected type, list, objectType or display",
             "10: unknown key `hint` in an item of list `L`; expected code or value",
@@ -266,7 +266,7 @@ fn toml_syntax_errors_are_reported_with_their_lines_and_the_rest_still_checked()
         problems("[types.A]\nglobal = tru\nsize = 1\n[types.B\n"),
         [
             "2: TOML syntax error: invalid boolean, expected `true`",
-            "3: unknown key `size` in [types.A]; expected numbering, global, index or properties",
+            "3: unknown key `size` in [types.A]; expected numbering, global, index, counts or properties",
             "4: TOML syntax error: unclosed table, expected `]`",
         ]
     );
@@ -284,6 +284,36 @@ fn keys_toml_itself_sees_twice_are_reported_where_they_repeat() {
             "5: duplicate key `properties`",
             "8: duplicate key `code`"
         ]
+    );
+}
+
+#[test]
+fn declared_counts_name_declared_properties_compared_as_a_whole() {
+    let config = config(
+        "[types.P]\ncounts = [\"age\", \" born \"]\n\
+         [types.P.properties]\nage = \"Integer\"\nborn = \"Date\"\n",
+    );
+    assert_eq!(
+        config.types["P"].counts,
+        vec!["age".to_owned(), "born".to_owned()]
+    );
+    assert_eq!(
+        problems(
+            "[types.P]\ncounts = [\"nope\", \"tags\", \"age\", \"age\", \"co\", 3]\n\
+             [types.P.properties]\nage = \"Integer\"\ntags = \"JsonArray\"\n\
+             co = { type = \"Lookup\", objectType = \"P\", display = \"age\" }\n"
+        ),
+        vec![
+            "2: counts names `nope`, which is not a declared property of `P`",
+            "2: counts names `tags`, a JsonArray property, which is not compared as a whole",
+            "2: counts names `age` twice",
+            "2: counts names `co`, a Lookup, which is counted per target already",
+            "2: a `counts` entry must be a property name, found integer",
+        ]
+    );
+    assert_eq!(
+        problems("[types.P]\ncounts = \"age\"\n[types.P.properties]\nage = \"Integer\"\n"),
+        vec!["2: `counts` must be an array of property names such as \"age\", found string"]
     );
 }
 

@@ -40,9 +40,11 @@ impl FileParser {
             return decl;
         };
         let mut index = None;
+        let mut counts = None;
         for (key, value) in table.iter() {
             match key.get_ref().as_ref() {
                 "index" => index = Some(value),
+                "counts" => counts = Some(value),
                 "numbering" => decl.config.numbering = self.numbering(value, &decl.name),
                 "global" => match value.get_ref() {
                     DeValue::Boolean(global) => decl.config.global = *global,
@@ -66,13 +68,67 @@ impl FileParser {
                         }
                     }
                 }
-                _ => self.unknown_key(key, &place, "numbering, global, index or properties"),
+                _ => self.unknown_key(
+                    key,
+                    &place,
+                    "numbering, global, index, counts or properties",
+                ),
             }
         }
         if let Some(value) = index {
             decl.config.index = self.indexes(value, &decl);
         }
+        if let Some(value) = counts {
+            decl.config.counts = self.counts(value, &decl);
+        }
         decl
+    }
+
+    /// `counts = ["age", ...]`: declared properties compared as a whole, each once, whose
+    /// projection rows are counted per value (a Lookup is counted per target already).
+    fn counts(&mut self, value: &Value, decl: &TypeDecl) -> Vec<String> {
+        let DeValue::Array(entries) = value.get_ref() else {
+            let message = format!(
+                "`counts` must be an array of property names such as \"age\", found {}",
+                value.get_ref().type_str()
+            );
+            self.error(value, message);
+            return Vec::new();
+        };
+        let mut counts = Vec::new();
+        for entry in entries.iter() {
+            let DeValue::String(name) = entry.get_ref() else {
+                let message = format!(
+                    "a `counts` entry must be a property name, found {}",
+                    entry.get_ref().type_str()
+                );
+                self.error(entry, message);
+                continue;
+            };
+            let name = name.trim().to_owned();
+            let problem = match decl.config.properties.get(&name) {
+                _ if counts.contains(&name) => Some(format!("names `{name}` twice")),
+                // A property with problems of its own: already reported.
+                None if decl.property_names.contains(&name) => continue,
+                None => Some(format!(
+                    "names `{name}`, which is not a declared property of `{}`",
+                    decl.name
+                )),
+                Some(p) if !p.property_type.is_indexable() => Some(format!(
+                    "names `{name}`, a {} property, which is not compared as a whole",
+                    p.property_type
+                )),
+                Some(p) if p.property_type == PropertyType::Lookup => Some(format!(
+                    "names `{name}`, a Lookup, which is counted per target already"
+                )),
+                Some(_) => None,
+            };
+            match problem {
+                Some(problem) => self.error(entry, format!("counts {problem}")),
+                None => counts.push(name),
+            }
+        }
+        counts
     }
 
     /// `index = ["status, birthDate", ...]`: each entry names declared properties that can

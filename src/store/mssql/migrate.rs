@@ -89,6 +89,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0070_lookup_counts.sql"),
         transactional: true,
     },
+    Migration {
+        version: 71,
+        name: "value_counts",
+        sql: include_str!("../../../migrations/mssql/0071_value_counts.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

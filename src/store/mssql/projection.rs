@@ -109,12 +109,125 @@ pub(crate) fn create_table(table: i64, layout: &Layout) -> Vec<String> {
     out
 }
 
-/// The table and its Lookup counts.
+/// The table and its Lookup and value counts.
 pub(crate) fn drop_table(table: i64) -> String {
     format!(
         "IF OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NOT NULL DROP TABLE dbo.Proj_{table}; \
-         DELETE FROM dbo.LookupCounts WHERE TableNo = {table}"
+         DELETE FROM dbo.LookupCounts WHERE TableNo = {table}; \
+         DELETE FROM dbo.ValueCounts WHERE TableNo = {table}"
     )
+}
+
+/// Stripes of each value's count (`dbo.ValueCounts.Stripe`, `ObjectId % STRIPES`).
+pub(crate) const STRIPES: i64 = 16;
+
+/// Which counts a change of rows moves.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Counts {
+    /// All of them: Lookup counts, the total, every counted column.
+    All,
+    /// None (they are taken anew after).
+    None,
+    /// A save: the Lookup counts when `lookups`, the counted columns `values`; all of
+    /// them when the object had no row (a projection being rebuilt).
+    Written { lookups: bool, values: Vec<usize> },
+}
+
+/// The rows of `dbo.Proj_<table>` that `rows` (a condition on `r.ObjectId`) selects,
+/// counted per stripe and value of the columns `columns` (0: the total) as `dbo.ValueCounts`
+/// keeps them: `ColumnNo`, `Number`, `Text`, `Stripe`, `Total`; `None` without a column.
+fn value_grouped(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for &k in columns {
+        // (SQL Server groups by no constant: the total's and a number's `Text` is not a key.)
+        let (number, text, present, keys) = if k == 0 {
+            (
+                "CAST(0 AS float)".to_owned(),
+                "N''".to_owned(),
+                "1 = 1".to_owned(),
+                String::new(),
+            )
+        } else {
+            let c = layout.columns.iter().find(|c| c.no == k)?;
+            if c.by_value {
+                (
+                    format!("r.d{k}"),
+                    "N''".to_owned(),
+                    format!("r.d{k} IS NOT NULL"),
+                    format!("r.d{k}, "),
+                )
+            } else {
+                (
+                    format!("CAST(DATALENGTH(r.v{k}) AS float)"),
+                    format!("r.p{k}"),
+                    format!("r.v{k} IS NOT NULL AND DATALENGTH(r.v{k}) = DATALENGTH(r.p{k})"),
+                    format!("DATALENGTH(r.v{k}), r.p{k}, "),
+                )
+            }
+        };
+        parts.push(format!(
+            "SELECT {k} AS ColumnNo, {number} AS Number, {text} AS Text, \
+             CAST(r.ObjectId % {STRIPES} AS int) AS Stripe, COUNT_BIG(*) AS Total \
+             FROM dbo.Proj_{table} AS r WHERE {rows} AND {present} \
+             GROUP BY {keys}r.ObjectId % {STRIPES}"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+}
+
+/// The values of the rows `rows` selects counted out of `dbo.ValueCounts` (before they are
+/// deleted), for columns `columns` (0: the total); empty without one.
+fn value_out(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> String {
+    let Some(x) = value_grouped(table, layout, columns, rows) else {
+        return String::new();
+    };
+    format!(
+        "UPDATE c SET Total = c.Total - x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
+         ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
+         AND c.Text = x.Text AND c.Stripe = x.Stripe; "
+    )
+}
+
+/// The values of the rows `rows` selects counted into `dbo.ValueCounts` (after they are
+/// written), for columns `columns`: missing count rows made first, as [`count_in`] does,
+/// then each moved by its number; empty without a column.
+fn value_in(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> String {
+    let Some(x) = value_grouped(table, layout, columns, rows) else {
+        return String::new();
+    };
+    format!(
+        "INSERT INTO dbo.ValueCounts (TableNo, ColumnNo, Number, Text, Stripe, Total) \
+         SELECT {table}, x.ColumnNo, x.Number, x.Text, x.Stripe, 0 FROM ({x}) AS x \
+         WHERE NOT EXISTS (SELECT 1 FROM dbo.ValueCounts AS c WITH (UPDLOCK, HOLDLOCK) \
+         WHERE c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
+         AND c.Text = x.Text AND c.Stripe = x.Stripe); \
+         UPDATE c SET Total = c.Total + x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
+         ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
+         AND c.Text = x.Text AND c.Stripe = x.Stripe; "
+    )
+}
+
+/// The total and every counted column (value counts' column numbers).
+fn all_values(layout: &Layout) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(layout.counted().map(|c| c.no))
+        .collect()
+}
+
+/// The value counts of table `table` taken anew from its rows (a table an earlier version
+/// made, or whose counted columns changed), and the catalogue told so.
+pub(crate) fn recount_values_sql(table: i64, layout: &Layout) -> String {
+    let mut sql = format!("DELETE FROM dbo.ValueCounts WHERE TableNo = {table}; ");
+    if let Some(x) = value_grouped(table, layout, &all_values(layout), "1 = 1") {
+        sql.push_str(&format!(
+            "INSERT INTO dbo.ValueCounts (TableNo, ColumnNo, Number, Text, Stripe, Total) \
+             SELECT {table}, x.ColumnNo, x.Number, x.Text, x.Stripe, x.Total FROM ({x}) AS x; "
+        ));
+    }
+    sql.push_str(&format!(
+        "UPDATE dbo.Projections SET ValueCounted = 1 WHERE TableNo = {table}"
+    ));
+    sql
 }
 
 /// The rows of `dbo.Proj_<table>` that `rows` (a condition on `r.ObjectId`) selects,
@@ -166,17 +279,21 @@ fn count_in(table: i64, layout: &Layout, rows: &str) -> String {
     sql
 }
 
-/// Object `@P1`'s row, its Lookup counts taken back.
+/// Object `@P1`'s row, its Lookup and value counts taken back.
 pub(crate) fn delete_row(table: i64, layout: &Layout) -> String {
     format!(
-        "{}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1",
-        count_out(table, layout, "r.ObjectId = @P1")
+        "{}{}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1",
+        count_out(table, layout, "r.ObjectId = @P1"),
+        value_out(table, layout, &all_values(layout), "r.ObjectId = @P1")
     )
 }
 
 /// Every row and its counts (`datastore reindex`).
 pub(crate) fn empty_table(table: i64) -> String {
-    format!("DELETE FROM dbo.Proj_{table}; DELETE FROM dbo.LookupCounts WHERE TableNo = {table}")
+    format!(
+        "DELETE FROM dbo.Proj_{table}; DELETE FROM dbo.LookupCounts WHERE TableNo = {table}; \
+         DELETE FROM dbo.ValueCounts WHERE TableNo = {table}"
+    )
 }
 
 /// The Lookup counts of table `table` taken anew from its rows (a table an earlier version
@@ -202,7 +319,7 @@ pub(crate) fn recount_sql(table: i64, layout: &Layout) -> String {
 /// rows; the property names are `@P4...` in column order. With `lock`, those objects are
 /// locked first (a write that changes nothing, which every TDS engine honours), so a
 /// concurrent save of one of them either committed before (and is read) or waits.
-pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool, counts: bool) -> String {
+pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool, counts: &Counts) -> String {
     let mut names = Vec::new();
     let mut values = Vec::new();
     for (i, c) in layout.columns.iter().enumerate() {
@@ -226,26 +343,60 @@ pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool, counts: bool)
     } else {
         ""
     };
-    // The Lookup counts follow the rows. With `counts`: the old rows' values out, the new
-    // ones' in. Without (a save that writes no Lookup): an existing row keeps its Lookups,
-    // so its counts (and their row locks) are left alone; only a row that was not there
-    // (a projection being rebuilt has none yet for the objects past its batches) is
-    // counted in.
+    // The counts follow the rows. `Counts::All`: the old rows' values out, the new ones'
+    // in. `Counts::Written` (a save): only the Lookup counts and counted columns it writes
+    // (an existing row keeps the others, so their counts and their row locks are left
+    // alone); a row that was not there (a projection being rebuilt has none yet for the
+    // objects past its batches) is counted in whole. `Counts::None`: left alone.
     let range = "r.ObjectId > @P2 AND r.ObjectId <= @P3";
-    let count = count_in(table, layout, range);
-    let (before, after) = if count.is_empty() {
-        (String::new(), String::new())
-    } else if counts {
-        (count_out(table, layout, range), format!("; {count}"))
+    let every = all_values(layout);
+    let (moved, rest): ((bool, Vec<usize>), (bool, Vec<usize>)) = match counts {
+        Counts::All => ((true, every), (false, Vec::new())),
+        Counts::None => ((false, Vec::new()), (false, Vec::new())),
+        Counts::Written { lookups, values } => {
+            let values: Vec<usize> = every
+                .iter()
+                .copied()
+                .filter(|k| values.contains(k))
+                .collect();
+            let others = every.into_iter().filter(|k| !values.contains(k)).collect();
+            ((*lookups, values), (!*lookups, others))
+        }
+    };
+    let out_of = |(lookups, values): &(bool, Vec<usize>)| {
+        let mut sql = if *lookups {
+            count_out(table, layout, range)
+        } else {
+            String::new()
+        };
+        sql.push_str(&value_out(table, layout, values, range));
+        sql
+    };
+    let into = |(lookups, values): &(bool, Vec<usize>)| {
+        let mut sql = if *lookups {
+            count_in(table, layout, range)
+        } else {
+            String::new()
+        };
+        sql.push_str(&value_in(table, layout, values, range));
+        sql
+    };
+    let (out, moved_in, rest_in) = (out_of(&moved), into(&moved), into(&rest));
+    let before = if rest_in.is_empty() {
+        out
     } else {
-        (
-            format!(
-                "DECLARE @had bigint = (SELECT COUNT_BIG(*) FROM dbo.Proj_{table} \
-                 WHERE ObjectId > @P2 AND ObjectId <= @P3); "
-            ),
-            format!("; IF @had = 0 BEGIN {count}END"),
+        format!(
+            "DECLARE @had bigint = (SELECT COUNT_BIG(*) FROM dbo.Proj_{table} \
+             WHERE ObjectId > @P2 AND ObjectId <= @P3); {out}"
         )
     };
+    let mut after = String::new();
+    if !moved_in.is_empty() {
+        after.push_str(&format!("; {moved_in}"));
+    }
+    if !rest_in.is_empty() {
+        after.push_str(&format!("; IF @had = 0 BEGIN {rest_in}END"));
+    }
     format!(
         "{lock}{before}DELETE FROM dbo.Proj_{table} WHERE ObjectId > @P2 AND ObjectId <= @P3; \
          INSERT INTO dbo.Proj_{table} (ObjectId, {}) SELECT o.ObjectId, {} \
@@ -264,7 +415,7 @@ async fn rebuild(
     after: ObjectId,
     upto: ObjectId,
     lock: bool,
-    counts: bool,
+    counts: &Counts,
 ) -> Result<(), Fail> {
     let mut params = params![object_type, after, upto];
     params.extend(p.layout.columns.iter().map(|c| Param::Text(c.name.clone())));
@@ -316,7 +467,7 @@ pub(crate) async fn complete_counted(
 /// EAV rows (the object is locked by its write).
 pub(crate) async fn refresh(c: &mut Client, id: ObjectId, object_type: &str) -> Result<(), Fail> {
     if let Some(p) = of_type(c, object_type).await? {
-        rebuild(c, &p, object_type, id - 1, id, false, true).await?;
+        rebuild(c, &p, object_type, id - 1, id, false, &Counts::All).await?;
     }
     Ok(())
 }
@@ -340,8 +491,19 @@ pub(crate) async fn after_save(
         })
     };
     if written(false) {
-        // Its Lookup counts only when a Lookup is written.
-        rebuild(c, &p, object_type, id - 1, id, false, written(true)).await?;
+        // Its Lookup counts only when a Lookup is written, its value counts only those of
+        // the counted columns written (never the total: the row stays).
+        let values = p
+            .layout
+            .counted()
+            .filter(|c| writes.iter().any(|w| w.name == c.name))
+            .map(|c| c.no)
+            .collect();
+        let counts = Counts::Written {
+            lookups: written(true),
+            values,
+        };
+        rebuild(c, &p, object_type, id - 1, id, false, &counts).await?;
     }
     Ok(())
 }
@@ -363,17 +525,16 @@ pub(crate) async fn after_retype(
     refresh(c, id, new).await
 }
 
-/// Before object `id` of `object_type` is dropped: its row goes, with its Lookup counts
-/// (the drop's cascade would take the row without them).
+/// Before object `id` of `object_type` is dropped: its row goes, with its Lookup and value
+/// counts (the drop's cascade would take the row without them).
 pub(crate) async fn before_drop(
     c: &mut Client,
     id: ObjectId,
     object_type: &str,
 ) -> Result<(), Fail> {
     if let Some(p) = of_type(c, object_type).await? {
-        if p.layout.columns.iter().any(|c| c.lookup) {
-            exec::execute(c, &delete_row(p.table, &p.layout), params![id]).await?;
-        }
+        // (Its total is counted: the row goes here, with its counts.)
+        exec::execute(c, &delete_row(p.table, &p.layout), params![id]).await?;
     }
     Ok(())
 }
@@ -382,12 +543,12 @@ async fn catalogue(c: &mut Client) -> Result<Vec<(i64, String, String)>, Fail> {
     Ok(catalogue_counted(c)
         .await?
         .into_iter()
-        .map(|(table, object_type, layout, _)| (table, object_type, layout))
+        .map(|(table, object_type, layout, _, _)| (table, object_type, layout))
         .collect())
 }
 
-/// The catalogue, with whether each projection's Lookup counts are kept.
-async fn catalogue_counted(c: &mut Client) -> Result<Vec<(i64, String, String, bool)>, Fail> {
+/// The catalogue, with whether each projection's Lookup counts and value counts are kept.
+async fn catalogue_counted(c: &mut Client) -> Result<Vec<(i64, String, String, bool, bool)>, Fail> {
     exec::rows(c, sql::PROJECTIONS, Vec::new())
         .await?
         .iter()
@@ -397,9 +558,16 @@ async fn catalogue_counted(c: &mut Client) -> Result<Vec<(i64, String, String, b
                 exec::req::<&str>(r, 1)?.to_owned(),
                 exec::req::<&str>(r, 2)?.to_owned(),
                 exec::req::<i32>(r, 3)? == 1,
+                exec::req::<i32>(r, 4)? == 1,
             ))
         })
         .collect()
+}
+
+/// `old` and `new` describe the same rows and indexes (only the counted columns differ).
+fn same_rows(old: &str, new: &Layout) -> bool {
+    serde_json::from_str::<Layout>(old)
+        .is_ok_and(|old| old.columns == new.columns && old.indexes == new.indexes)
 }
 
 /// Makes the catalogue follow `config`, with the catalogue lock exclusive: a type whose
@@ -408,14 +576,18 @@ async fn catalogue_counted(c: &mut Client) -> Result<Vec<(i64, String, String, b
 /// once.
 pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), Fail> {
     let mut uncounted = Vec::new();
+    let mut values_uncounted = Vec::new();
     exec::execute(c, sql::PROJECTIONS_LOCK_EXCLUSIVE, Vec::new()).await?;
     let existing = catalogue_counted(c).await?;
     let existing: Vec<(i64, String, String)> = existing
         .into_iter()
-        .map(|(table, object_type, layout, counted)| {
+        .map(|(table, object_type, layout, counted, value_counted)| {
             // A table an earlier version made: its counts before anything else.
             if !counted {
                 uncounted.push(table);
+            }
+            if !value_counted {
+                values_uncounted.push(table);
             }
             (table, object_type, layout)
         })
@@ -437,6 +609,21 @@ pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), 
                 exec::execute(c, &recount_sql(*table, &layout), Vec::new()).await?;
                 tracing::info!(object_type, table, "lookup counts taken");
             }
+            if values_uncounted.contains(table) {
+                exec::execute(c, &recount_values_sql(*table, &layout), Vec::new()).await?;
+                tracing::info!(object_type, table, "value counts taken");
+            }
+            continue;
+        }
+        if let Some((table, _, _)) = found.filter(|(_, _, old)| same_rows(old, &layout)) {
+            // Only the counted columns changed (a layout an earlier version wrote has
+            // none): the rows stay, the value counts are taken anew.
+            exec::execute(c, sql::SET_PROJECTION_LAYOUT, params![*table, text]).await?;
+            if uncounted.contains(table) {
+                exec::execute(c, &recount_sql(*table, &layout), Vec::new()).await?;
+            }
+            exec::execute(c, &recount_values_sql(*table, &layout), Vec::new()).await?;
+            tracing::info!(object_type, table, "value counts follow the DSConfig");
             continue;
         }
         let table = match found {
@@ -463,6 +650,7 @@ pub(crate) async fn sync_layouts(c: &mut Client, config: &Config) -> Result<(), 
         }
         // Empty: its counts are kept from here.
         exec::execute(c, &recount_sql(table, &layout), Vec::new()).await?;
+        exec::execute(c, &recount_values_sql(table, &layout), Vec::new()).await?;
         let any = exec::row(c, sql::TYPE_HAS_OBJECTS, params![object_type.as_str()])
             .await?
             .map(|r| exec::req::<i32>(&r, 0))
@@ -491,8 +679,9 @@ pub(crate) async fn rebuild_all(c: &mut Client) -> Result<(), Fail> {
         };
         // An import deleted the objects (their rows went by the cascade, not their counts).
         exec::execute(c, &empty_table(table), Vec::new()).await?;
-        rebuild(c, &p, &object_type, 0, ObjectId::MAX, false, false).await?;
+        rebuild(c, &p, &object_type, 0, ObjectId::MAX, false, &Counts::None).await?;
         exec::execute(c, &recount_sql(table, &p.layout), Vec::new()).await?;
+        exec::execute(c, &recount_values_sql(table, &p.layout), Vec::new()).await?;
         exec::execute(c, sql::PROJECTION_COMPLETE, params![table, now()]).await?;
     }
     Ok(())
@@ -515,7 +704,7 @@ pub(crate) async fn build_batch(c: &mut Client) -> Result<Option<ProjectionStatu
     let at = now();
     match upto {
         Some(upto) => {
-            rebuild(c, &p, &object_type, after, upto, true, true).await?;
+            rebuild(c, &p, &object_type, after, upto, true, &Counts::All).await?;
             exec::execute(c, sql::PROJECTION_BUILT_UP_TO, params![p.table, upto, at]).await?;
         }
         None => {

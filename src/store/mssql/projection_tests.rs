@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use super::connect::ConnectOptions;
 use super::exec::{self, Param};
 use super::pool::Client;
+use super::projection::Counts;
 use super::{admin, aggregate, projection, query, sql, table, MssqlStore};
 use crate::dsconfig::{self, Config};
 use crate::query::plan::QueryPlan;
@@ -49,6 +50,7 @@ city = { type = "Lookup", objectType = "City", display = "name" }
 
 [types.P]
 index = ["status, born", "last, age"]
+counts = ["age", "score", "last"]
 
 [types.P.properties]
 first = "String"
@@ -353,6 +355,72 @@ async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
                 ));
             }
         }
+        // Its value counts (migration 0071): its rows per stripe, and per stripe and value
+        // of each counted column.
+        if exec::req::<i32>(r, 4).unwrap() != 1 {
+            return Err(format!("{object_type}: its value counts are not kept"));
+        }
+        let mut grouped = vec![format!(
+            "SELECT 0 AS ColumnNo, CAST(0 AS float) AS Number, N'' AS Text, \
+             CAST(ObjectId % 16 AS int) AS Stripe, COUNT_BIG(*) AS Total FROM dbo.Proj_{table} \
+             GROUP BY ObjectId % 16"
+        )];
+        for col in layout.counted() {
+            let k = col.no;
+            let (number, text, present, keys) = if col.by_value {
+                (
+                    format!("d{k}"),
+                    "N''".to_owned(),
+                    format!("d{k} IS NOT NULL"),
+                    format!("d{k}"),
+                )
+            } else {
+                (
+                    format!("CAST(DATALENGTH(v{k}) AS float)"),
+                    format!("p{k}"),
+                    format!("v{k} IS NOT NULL AND DATALENGTH(v{k}) = DATALENGTH(p{k})"),
+                    format!("DATALENGTH(v{k}), p{k}"),
+                )
+            };
+            grouped.push(format!(
+                "SELECT {k}, {number}, {text}, CAST(ObjectId % 16 AS int), COUNT_BIG(*) \
+                 FROM dbo.Proj_{table} WHERE {present} GROUP BY {keys}, ObjectId % 16"
+            ));
+        }
+        let statements = [
+            format!(
+                "SELECT * FROM ({}) AS x ORDER BY 1, 2, 3, 4",
+                grouped.join(" UNION ALL ")
+            ),
+            format!(
+                "SELECT ColumnNo, Number, Text, Stripe, Total FROM dbo.ValueCounts \
+                 WHERE TableNo = {table} AND Total <> 0 ORDER BY 1, 2, 3, 4"
+            ),
+        ];
+        let mut read = Vec::new();
+        for sql in statements {
+            let rows: Vec<(i32, f64, String, i32, i64)> = exec::rows(c, &sql, Vec::new())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        exec::req::<i32>(r, 0).unwrap(),
+                        exec::req::<f64>(r, 1).unwrap(),
+                        exec::text(r, 2).unwrap().unwrap_or_default(),
+                        exec::req::<i32>(r, 3).unwrap(),
+                        exec::req::<i64>(r, 4).unwrap(),
+                    )
+                })
+                .collect();
+            read.push(rows);
+        }
+        if read[0] != read[1] {
+            return Err(format!(
+                "{object_type}: value counts {:?}, rows {:?}",
+                read[1], read[0]
+            ));
+        }
         let sql = format!("SELECT {} FROM dbo.Proj_{table}", select.join(", "));
         let mut found: std::collections::BTreeMap<i64, Vec<Cell>> = Default::default();
         for row in exec::rows(c, &sql, Vec::new()).await.unwrap() {
@@ -409,6 +477,14 @@ fn comparison() -> impl Strategy<Value = String> {
         prop::sample::select(vec!["Berlin", "Bonn"])
             .prop_map(|c| format!("company.city.name == \"{c}\"")),
         prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("company.name {o} \"Co 1\"")),
+        // Counted columns' equalities, lists and ranges (`dbo.ValueCounts` alone).
+        (0i64..5, 0i64..5).prop_map(|(a, b)| format!("(age >= {a} and age < {b})")),
+        (0i64..5, 0i64..5).prop_map(|(a, b)| format!("(age == {a} or age == {b})")),
+        prop::sample::select(vec!["A", "I", "A "])
+            .prop_map(|s| format!("(status == \"{s}\" or status == \"I\")")),
+        (0..LASTS.len(), 0..LASTS.len()).prop_map(|(a, b)| {
+            format!("(last == \"{}\" or last == \"{}\")", LASTS[a], LASTS[b])
+        }),
     ]
 }
 
@@ -594,7 +670,9 @@ async fn table_walk(c: &mut Client, q: &TableQuery, proj: Option<(i64, Arc<Layou
     };
     let mut out = Vec::new();
     for _ in 0..1000 {
-        let page = table::list_table_with(c, &q, proj.clone()).await.unwrap();
+        let page = table::list_table_with(c, &q, proj.clone(), true)
+            .await
+            .unwrap();
         out.extend(ids(&page));
         match page.next {
             Some(seek) => {
@@ -619,8 +697,8 @@ async fn compare_tables(c: &mut Client, views: &[TableQuery]) -> Result<(), Stri
         .unwrap()
         .ok_or("P's projection is not complete")?;
     for q in views {
-        let eav = table::list_table_with(c, q, None).await.unwrap();
-        let fast = table::list_table_with(c, q, Some(proj.clone()))
+        let eav = table::list_table_with(c, q, None, false).await.unwrap();
+        let fast = table::list_table_with(c, q, Some(proj.clone()), true)
             .await
             .unwrap();
         if (fast.total, ids(&fast)) != (eav.total, ids(&eav)) || fast.objects != eav.objects {
@@ -641,7 +719,9 @@ async fn compare_tables(c: &mut Client, views: &[TableQuery]) -> Result<(), Stri
         }
         let mut whole = q.clone();
         (whole.offset, whole.limit) = (0, 1000);
-        let all = ids(&table::list_table_with(c, &whole, None).await.unwrap());
+        let all = ids(&table::list_table_with(c, &whole, None, false)
+            .await
+            .unwrap());
         if a != all {
             return Err(format!("{q:?} walked {a:?}, listed {all:?}"));
         }
@@ -804,6 +884,22 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
         if let Err(e) = compare_queries(&mut client, &ds, &queries).await {
             panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
         }
+        // Every shape the value counts answer (migration 0071), in every case.
+        let counted: Vec<String> = [
+            "limit 2",
+            "age >= 1 and age < 3",
+            "(age == 1 or age == 3) limit 2",
+            "score > -1.5 and score <= 1.5",
+            "status == \"A\" or status == \"I\"",
+            "status == \"A \"",
+            "last == \"Doe\" or last == \"Meier\" or last == \"Doe\"",
+            "active == true",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if let Err(e) = compare_queries(&mut client, &ds, &counted).await {
+            panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
+        }
         if let Err(e) = compare_tables(&mut client, &views).await {
             panic!("case {n}: {e}\npeople {people:?}\nchanges {changes:?}");
         }
@@ -871,6 +967,29 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
         ds.save_properties(*first, m).await.unwrap();
         check(&mut client, true).await.unwrap();
     }
+    // Only the counted columns change: the rows stay (complete), the counts are taken anew.
+    drop(ds);
+    let fewer = dsconfig::parse_files(&[(
+        std::path::PathBuf::from("t.toml"),
+        format!("{CONFIG}nick = \"String\"\n").replace(
+            "counts = [\"age\", \"score\", \"last\"]",
+            "counts = [\"score\"]",
+        ),
+    )])
+    .unwrap();
+    let ds = datastore(store.clone(), fewer.clone()).await;
+    check(&mut client, true).await.unwrap();
+    // As an earlier version left it (no value counts): counted when the DSConfig is applied.
+    exec::execute(
+        &mut client,
+        "DELETE FROM dbo.ValueCounts; UPDATE dbo.Projections SET ValueCounted = 0",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert!(check(&mut client, true).await.is_err());
+    store.apply_config(&fewer).await.unwrap();
+    check(&mut client, true).await.unwrap();
     drop(client.close().await);
     drop(ds);
     drop(store);
@@ -958,11 +1077,26 @@ fn rendered_projection_ddl_and_rebuild() {
     out.push_str(";\n");
     out.push_str(&projection::empty_table(7));
     out.push_str(";\n");
-    out.push_str(&projection::rebuild_sql(7, &layout, false, false));
+    out.push_str(&projection::recount_values_sql(7, &layout));
     out.push_str(";\n");
-    out.push_str(&projection::rebuild_sql(7, &layout, false, true));
-    out.push_str(";\n");
-    out.push_str(&projection::rebuild_sql(7, &layout, true, true));
+    let counted = layout.counted().next().unwrap().no;
+    for counts in [
+        Counts::Written {
+            lookups: false,
+            values: Vec::new(),
+        },
+        Counts::Written {
+            lookups: true,
+            values: vec![counted],
+        },
+        Counts::All,
+        Counts::None,
+    ] {
+        out.push_str(&format!("-- {counts:?}\n"));
+        out.push_str(&projection::rebuild_sql(7, &layout, false, &counts));
+        out.push_str(";\n");
+    }
+    out.push_str(&projection::rebuild_sql(7, &layout, true, &Counts::All));
     insta::assert_snapshot!("projection_p", out);
 }
 
@@ -1051,7 +1185,7 @@ fn rendered_t_sql_of_table_views_and_aggregates_on_a_projection() {
     ];
     let mut out = String::new();
     for (name, q) in &views {
-        let built = table::build_walk(q, &super::walk::Stable::default(), proj.clone());
+        let built = table::build_walk(q, &super::walk::Stable::default(), proj.clone(), true);
         out.push_str(&format!(
             "-- view: {name}\n{}\n-- params: {:?}\n\n",
             built.sql, built.params

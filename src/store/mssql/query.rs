@@ -318,8 +318,9 @@ pub fn build(plan: &QueryPlan) -> TableSql {
 /// and the sort keys' values after the object's columns. Without `walk.count`, no count.
 /// With the complete projection `proj` (table number, layout) of the queried type, its own
 /// properties' tests and sort keys read the projection: the same rows, in the same order,
-/// as the EAV plan (`proj` None). With `counts` (its Lookup counts are kept), a condition
-/// that is one path through a projected Lookup is counted from `dbo.LookupCounts`.
+/// as the EAV plan (`proj` None). With `counts` (its Lookup and value counts are kept), a
+/// condition that is one path through a projected Lookup is counted from
+/// `dbo.LookupCounts`, none or one on a counted column from `dbo.ValueCounts`.
 pub fn build_projected(
     plan: &QueryPlan,
     stable: &Stable,
@@ -354,6 +355,14 @@ pub fn build_projected(
             }
         }
         _ => None,
+    };
+    // No filter, or equalities or a range on one counted column: the sum of a few value
+    // counts (migration 0071).
+    let lookup_count = match (lookup_count, &proj) {
+        (None, Some((table, layout))) if counts && plan.walk.count && plan.location.is_none() => {
+            super::table::value_count(&mut r.b, *table, layout, plan.condition.as_ref())
+        }
+        (count, _) => count,
     };
     r.proj = proj.map(|(_, layout)| layout);
     let mut conditions = vec![format!(

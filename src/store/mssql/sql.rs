@@ -304,11 +304,11 @@ pub const ANY_OBJECT: &str =
 
 /// What an import deletes first: with replace, the target's data (numbering rows are
 /// upserted); otherwise the target holds no object and only pending files go. Files first,
-/// pending ones included. The projections' rows go by the cascade; their Lookup counts
-/// (migration 0070) with them.
+/// pending ones included. The projections' rows go by the cascade; their Lookup and value
+/// counts (migrations 0070, 0071) with them.
 pub const CLEAR_DATA: &str = "DELETE FROM dbo.FileChunks; DELETE FROM dbo.Files; \
 DELETE FROM dbo.Relationships; DELETE FROM dbo.Properties; DELETE FROM dbo.Objects; \
-DELETE FROM dbo.LookupCounts;";
+DELETE FROM dbo.LookupCounts; DELETE FROM dbo.ValueCounts;";
 
 /// Up to `@P2` linked files with ids above `@P1`, in id order (export).
 pub const EXPORT_FILES: &str = "SELECT TOP (@P2) FileId, OwnerObjectId, PropertyName, Name, \
@@ -583,13 +583,18 @@ pub const PROJECTION_OF_TYPE: &str =
     "SELECT TableNo, Layout FROM dbo.Projections WHERE ObjectType = @P1";
 
 /// The projection of type `@P1` when it is complete: its table number, layout and whether
-/// its Lookup counts are kept (migration 0070).
-pub const COMPLETE_PROJECTION_OF_TYPE: &str = "SELECT TableNo, Layout, Counted \
+/// its Lookup and value counts are kept (migrations 0070, 0071: 1 when both are).
+pub const COMPLETE_PROJECTION_OF_TYPE: &str = "SELECT TableNo, Layout, Counted * ValueCounted \
 FROM dbo.Projections WHERE ObjectType = @P1 AND BuiltUpTo IS NULL";
 
-/// The whole catalogue, with whether each one's Lookup counts are kept.
-pub const PROJECTIONS: &str =
-    "SELECT TableNo, ObjectType, Layout, Counted FROM dbo.Projections ORDER BY ObjectType";
+/// The whole catalogue, with whether each one's Lookup counts and value counts are kept.
+pub const PROJECTIONS: &str = "SELECT TableNo, ObjectType, Layout, Counted, ValueCounted \
+FROM dbo.Projections ORDER BY ObjectType";
+
+/// Layout `@P2` for projection `@P1`, whose rows it describes as they are (only its
+/// counted columns changed).
+pub const SET_PROJECTION_LAYOUT: &str =
+    "UPDATE dbo.Projections SET Layout = @P2 WHERE TableNo = @P1";
 
 pub const DELETE_PROJECTION: &str = "DELETE FROM dbo.Projections WHERE TableNo = @P1";
 

@@ -265,6 +265,6 @@ fn table_walk() {
             AsOf { id: 9, keys: None },
         ],
     };
-    let built = super::table::build_walk(&q, &stable, None);
+    let built = super::table::build_walk(&q, &stable, None, false);
     assert_snapshot!(format!("{}\n-- params: {:?}", built.sql, built.params));
 }

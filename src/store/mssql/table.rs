@@ -16,7 +16,8 @@ use super::exec::{self, Param};
 use super::pool::{Client, Fail};
 use super::walk::{self, Stable};
 use crate::model::ObjectId;
-use crate::store::sqlite::projection::Layout;
+use crate::query::plan::{Cmp, Cond, Test};
+use crate::store::sqlite::projection::{CountShape, Layout};
 use crate::store::{FilterValue, Key, ObjectRecord, Page, SystemField, TableQuery};
 
 /// The case-insensitive text order: `LOWER` under this collation, then code-unit order
@@ -130,10 +131,83 @@ fn projected_filter(
     }
 }
 
+/// The number of matches of `cond` over projection `table` from `dbo.ValueCounts`
+/// (migration 0071), when they answer it (`Layout::count_shape`: no filter, equalities or
+/// a list, or a range, on one counted column): the sum of a few counts, each of up to
+/// `projection::STRIPES` rows. A text is counted by its exact value (`Number` its
+/// `DATALENGTH`, as [`text_equals`] compares). `None`: the rows are counted.
+pub(super) fn value_count(
+    b: &mut Binder,
+    table: i64,
+    layout: &Layout,
+    cond: Option<&Cond>,
+) -> Option<String> {
+    let shape = layout.count_shape(cond)?;
+    let column = match &shape {
+        CountShape::Total => 0,
+        CountShape::Numbers(k, _) | CountShape::Texts(k, _) | CountShape::Range(k, _) => *k,
+    };
+    let test = match shape {
+        CountShape::Total => String::new(),
+        CountShape::Numbers(_, values) => {
+            let list = crate::query::plan::json_numbers(&values);
+            format!(
+                " AND vc.Number IN (SELECT CAST(j.[value] AS float) FROM OPENJSON({}) AS j)",
+                b.bind(list)
+            )
+        }
+        CountShape::Texts(_, values) => {
+            let tests: Vec<String> = values
+                .into_iter()
+                .map(|t| {
+                    let v = b.bind(t);
+                    format!("(vc.Number = DATALENGTH({v}) AND vc.Text = {v})")
+                })
+                .collect();
+            format!(" AND ({})", tests.join(" OR "))
+        }
+        CountShape::Range(_, tests) => tests
+            .into_iter()
+            .map(|(cmp, value)| format!(" AND vc.Number {} {}", cmp.sql(), b.bind(value)))
+            .collect(),
+    };
+    Some(format!(
+        "SELECT COALESCE(SUM(vc.Total), 0)\nFROM dbo.ValueCounts AS vc\n\
+         WHERE vc.TableNo = {table} AND vc.ColumnNo = {column}{test}"
+    ))
+}
+
+/// The filters of a table view as a condition of the language, when each one is an
+/// equality of a projected property as its test reads it; else `None`.
+fn filters_cond(q: &TableQuery, layout: &Layout) -> Option<Cond> {
+    let mut tests = Vec::new();
+    for f in &q.filters {
+        let test = match (&f.key, &f.value) {
+            (Key::Double(name), FilterValue::Double(d)) => Test::Double {
+                property: name.clone(),
+                cmp: Cmp::Eq,
+                value: *d,
+            },
+            (Key::Text(name), FilterValue::Text(t)) => Test::Text {
+                property: name.clone(),
+                cmp: Cmp::Eq,
+                value: t.clone(),
+            },
+            _ => return None,
+        };
+        layout.column(test.property()?)?;
+        tests.push(Cond::Test {
+            hops: Vec::new(),
+            test,
+        });
+    }
+    Some(Cond::And(tests))
+}
+
 /// Builds the count (and, with a limit, the page) of a table view.
 #[cfg(test)]
 pub fn build(q: &TableQuery) -> TableSql {
-    build_walk(q, &Stable::default(), None)
+    build_walk(q, &Stable::default(), None, false)
 }
 
 /// The projection column `k` of a property of the viewed type, when `proj` holds it.
@@ -150,9 +224,25 @@ fn projected(proj: Option<&(i64, Arc<Layout>)>, name: &str) -> Option<(usize, bo
 /// instead of joining its EAV row: the same values (`v<k>` is `PropertyValue`, `d<k>`
 /// `PropertyAsDouble`), NULL where the EAV join finds no row, so the same rows in the same
 /// order; the others join their EAV rows as before.
-pub fn build_walk(q: &TableQuery, stable: &Stable, proj: Option<(i64, Arc<Layout>)>) -> TableSql {
+///
+/// With `counts` (the projection's value counts are kept, migration 0071), a view without
+/// a parent whose filters are none, or equalities on one counted column, is counted from
+/// `dbo.ValueCounts` ([`value_count`]).
+pub fn build_walk(
+    q: &TableQuery,
+    stable: &Stable,
+    proj: Option<(i64, Arc<Layout>)>,
+    counts: bool,
+) -> TableSql {
     let proj = proj.as_ref();
     let mut b = Binder::default();
+    let counted = match proj {
+        Some((table, layout)) if counts && q.walk.count && q.parent_id.is_none() => {
+            filters_cond(q, layout)
+                .and_then(|cond| value_count(&mut b, *table, layout, Some(&cond)))
+        }
+        _ => None,
+    };
     let mut joins = String::new();
     let uses_proj = q
         .filters
@@ -219,7 +309,9 @@ pub fn build_walk(q: &TableQuery, stable: &Stable, proj: Option<(i64, Arc<Layout
         ));
     }
     let where_clause = format!("\nWHERE {}", conditions.join(" AND "));
-    let mut sql = if q.walk.count {
+    let mut sql = if let Some(count) = counted {
+        count
+    } else if q.walk.count {
         format!("SELECT COUNT_BIG(*)\nFROM dbo.Objects AS o{joins}{where_clause}")
     } else {
         "SELECT CAST(0 AS bigint)".to_string()
@@ -294,18 +386,23 @@ pub fn build_walk(q: &TableQuery, stable: &Stable, proj: Option<(i64, Arc<Layout
 /// A table view: over the type's complete projection where it holds the filtered and
 /// sorted properties, else over the EAV rows.
 pub async fn list_table(c: &mut Client, q: &TableQuery) -> Result<Page, Fail> {
-    let proj = super::projection::complete(c, &q.object_type).await?;
-    list_table_with(c, q, proj).await
+    let (proj, counts) = match super::projection::complete_counted(c, &q.object_type).await? {
+        Some((p, counted)) => (Some(p), counted),
+        None => (None, false),
+    };
+    list_table_with(c, q, proj, counts).await
 }
 
-/// [`list_table`] with the projection given (or none: the EAV plan).
+/// [`list_table`] with the projection given (or none: the EAV plan), and whether its
+/// counts are kept.
 pub async fn list_table_with(
     c: &mut Client,
     q: &TableQuery,
     proj: Option<(i64, Arc<Layout>)>,
+    counts: bool,
 ) -> Result<Page, Fail> {
     let stable = walk::stable(c, &q.object_type, &q.order, &q.walk).await?;
-    let built = build_walk(q, &stable, proj);
+    let built = build_walk(q, &stable, proj, counts);
     let mut sets = exec::sets(c, &built.sql, built.params).await?.into_iter();
     let total = match sets.next().and_then(|s| s.into_iter().next()) {
         Some(row) => exec::req::<i64>(&row, 0)?,

@@ -68,6 +68,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "lookup_counts",
         sql: include_str!("../../../migrations/sqlite/0070_lookup_counts.sql"),
     },
+    Migration {
+        version: 71,
+        name: "value_counts",
+        sql: include_str!("../../../migrations/sqlite/0071_value_counts.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

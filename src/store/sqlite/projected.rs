@@ -23,7 +23,7 @@ use rusqlite::{params_from_iter, OptionalExtension};
 use super::counts::{Estimate, Snapshot};
 use super::literal::with_statement;
 use super::objects::object_from_row;
-use super::projection::{self, Layout, Projection};
+use super::projection::{self, CountShape, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
 use super::table::{next_of, with_properties};
 use super::walk;
@@ -773,6 +773,43 @@ fn lookup_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
     Some(f)
 }
 
+/// The number of matches of `cond` from `ValueCounts` (migration 0071), when they answer
+/// it (see `Layout::count_shape`: no filter, equalities or a list, or a range, on one
+/// counted column): the sum of a few counts. `None`: count the rows.
+fn value_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
+    if !p.value_counted || !USE_LOOKUP_COUNTS.with(|u| u.get()) {
+        return None;
+    }
+    let shape = p.layout.count_shape(cond)?;
+    let column = match &shape {
+        CountShape::Total => 0,
+        CountShape::Numbers(k, _) | CountShape::Texts(k, _) | CountShape::Range(k, _) => *k,
+    };
+    let mut f = Fragment::default();
+    f.push(&format!(
+        "SELECT COALESCE(SUM(Total), 0) FROM ValueCounts WHERE TableNo = {} AND ColumnNo = {column}",
+        p.table
+    ));
+    // A list as one JSON array: one parameter, however many values.
+    let mut list = |items: serde_json::Value| {
+        f.push(" AND Value IN (SELECT value FROM json_each(")
+            .bind(Sql::Text(items.to_string()))
+            .push("))");
+    };
+    match shape {
+        CountShape::Total => {}
+        CountShape::Numbers(_, v) => list(serde_json::json!(v)),
+        CountShape::Texts(_, v) => list(serde_json::json!(v)),
+        CountShape::Range(_, tests) => {
+            for (cmp, value) in tests {
+                f.push(&format!(" AND Value {} ", numeric_op(cmp)))
+                    .bind(Sql::Real(value));
+            }
+        }
+    }
+    Some(f)
+}
+
 /// SQLite's plan for `page` sorts every row it finds (rather than reading them in order).
 fn sorts_every_match(conn: &rusqlite::Connection, page: &Fragment) -> Result<bool, StoreError> {
     Ok(sorting(conn, page)? == Sorting::Every)
@@ -844,7 +881,7 @@ fn run(
     // The count from `LookupCounts` when the filter is one test they answer (a few pages),
     // else of the rows.
     let counted = if input.extra.is_empty() {
-        lookup_count(p, input.cond)
+        lookup_count(p, input.cond).or_else(|| value_count(p, input.cond))
     } else {
         None
     };

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::objects::now_text;
 use crate::dsconfig::{Config, TypeConfig};
 use crate::model::{ObjectId, PropertyType};
+use crate::query::plan::{Cmp, Cond, Test};
 use crate::store::{ProjectionStatus, PropertyWrite, StoreError};
 
 /// Objects per rebuild transaction.
@@ -49,6 +50,11 @@ pub(crate) struct Column {
 pub(crate) struct Layout {
     pub columns: Vec<Column>,
     pub indexes: Vec<Vec<usize>>,
+    /// Columns counted per value (`ValueCounts`, migration 0071): every List and Switch
+    /// column and those the DSConfig names in `counts`, in column order. (Absent from the
+    /// layouts an earlier version wrote: the same columns, so the rows stay.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<usize>,
 }
 
 impl Layout {
@@ -88,7 +94,34 @@ impl Layout {
                 indexes.push(vec![k]);
             }
         }
-        Some(Layout { columns, indexes })
+        let counts = ty
+            .properties
+            .iter()
+            .filter(|(name, p)| {
+                matches!(p.property_type, PropertyType::List | PropertyType::Switch)
+                    || ty.counts.contains(name)
+            })
+            .filter_map(|(name, _)| no(name))
+            .collect();
+        Some(Layout {
+            columns,
+            indexes,
+            counts,
+        })
+    }
+
+    /// The counted columns (see [`Layout::counts`]).
+    pub(crate) fn counted(&self) -> impl Iterator<Item = &Column> {
+        self.counts.iter().filter_map(|&no| self.column_no(no))
+    }
+
+    /// The value column a count of column `c` is kept by: what its comparisons read.
+    pub(crate) fn counted_by(c: &Column) -> String {
+        if c.by_value {
+            format!("d{}", c.no)
+        } else {
+            format!("v{}", c.no)
+        }
     }
 
     pub(crate) fn column(&self, name: &str) -> Option<&Column> {
@@ -127,6 +160,7 @@ impl Layout {
             sql.push(self.create_index(table, i, index));
         }
         sql.extend(self.count_triggers(table));
+        sql.extend(self.value_triggers(table));
         sql
     }
 
@@ -173,11 +207,96 @@ impl Layout {
         sql
     }
 
+    /// The triggers that keep `ValueCounts` (migration 0071) of table `table`: its number of
+    /// rows (column 0) and, per counted column, its rows per value, moved in the statement
+    /// that writes a row, as [`Layout::count_triggers`] does for the Lookups.
+    pub(crate) fn value_triggers(&self, table: i64) -> Vec<String> {
+        let upsert = |k: usize, value: &str, by: &str| {
+            format!(
+                "INSERT INTO ValueCounts (TableNo, ColumnNo, Value, Total) \
+                 SELECT {table}, {k}, {value}, {by} WHERE {value} IS NOT NULL \
+                 ON CONFLICT DO UPDATE SET Total = Total + excluded.Total;"
+            )
+        };
+        let mut sql = vec![
+            format!(
+                "CREATE TRIGGER VCount_{table}_0_i AFTER INSERT ON Proj_{table} BEGIN {} END",
+                upsert(0, "0", "1")
+            ),
+            format!(
+                "CREATE TRIGGER VCount_{table}_0_d AFTER DELETE ON Proj_{table} BEGIN \
+                 UPDATE ValueCounts SET Total = Total - 1 \
+                 WHERE TableNo = {table} AND ColumnNo = 0 AND Value = 0; END"
+            ),
+        ];
+        for c in self.counted() {
+            let k = c.no;
+            let x = Self::counted_by(c);
+            let take = |row: &str| {
+                format!(
+                    "UPDATE ValueCounts SET Total = Total - 1 WHERE TableNo = {table} \
+                     AND ColumnNo = {k} AND Value = {row}.{x};"
+                )
+            };
+            sql.push(format!(
+                "CREATE TRIGGER VCount_{table}_{k}_i AFTER INSERT ON Proj_{table} \
+                 WHEN NEW.{x} IS NOT NULL BEGIN {} END",
+                upsert(k, &format!("NEW.{x}"), "1")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER VCount_{table}_{k}_d AFTER DELETE ON Proj_{table} \
+                 WHEN OLD.{x} IS NOT NULL BEGIN {} END",
+                take("OLD")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER VCount_{table}_{k}_u AFTER UPDATE OF {x} ON Proj_{table} \
+                 WHEN OLD.{x} IS NOT NEW.{x} BEGIN {} {} END",
+                take("OLD"),
+                upsert(k, &format!("NEW.{x}"), "1")
+            ));
+        }
+        sql
+    }
+
+    /// The value counts of table `table` taken anew from its rows (one pass over each
+    /// counted column), and its triggers made anew: a table an earlier version made, one
+    /// whose counted columns changed, or one whose rows were written without them.
+    fn recount_values(&self, tx: &Connection, table: i64) -> Result<(), StoreError> {
+        drop_count_triggers(tx, table, "VCount_")?;
+        for statement in self.value_triggers(table) {
+            tx.execute_batch(&statement)?;
+        }
+        tx.execute("DELETE FROM ValueCounts WHERE TableNo = ?1", [table])?;
+        tx.execute(
+            &format!(
+                "INSERT INTO ValueCounts (TableNo, ColumnNo, Value, Total) \
+                 SELECT ?1, 0, 0, COUNT(*) FROM Proj_{table}"
+            ),
+            [table],
+        )?;
+        for c in self.counted() {
+            let x = Self::counted_by(c);
+            tx.execute(
+                &format!(
+                    "INSERT INTO ValueCounts (TableNo, ColumnNo, Value, Total) \
+                     SELECT ?1, ?2, {x}, COUNT(*) FROM Proj_{table} \
+                     WHERE {x} IS NOT NULL GROUP BY {x}"
+                ),
+                params![table, c.no as i64],
+            )?;
+        }
+        tx.execute(
+            "UPDATE Projections SET ValueCounted = 1 WHERE TableNo = ?1",
+            [table],
+        )?;
+        Ok(())
+    }
+
     /// The counts of table `table` taken anew from its rows (one pass over each Lookup
     /// column's index), and its triggers made anew: a table an earlier version made, or
     /// one whose rows were written without them.
     fn recount(&self, tx: &Connection, table: i64) -> Result<(), StoreError> {
-        drop_count_triggers(tx, table)?;
+        drop_count_triggers(tx, table, "Count_")?;
         for statement in self.count_triggers(table) {
             tx.execute_batch(&statement)?;
         }
@@ -336,6 +455,156 @@ impl Layout {
     }
 }
 
+/// What a count of matches sums from the value counts (migration 0071), on either
+/// backend: see [`Layout::count_shape`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CountShape {
+    /// Every row: the type's total (column 0).
+    Total,
+    /// Column `.0` holds one of these numbers (distinct).
+    Numbers(usize, Vec<f64>),
+    /// Text column `.0` holds exactly one of these texts (distinct).
+    Texts(usize, Vec<String>),
+    /// Column `.0` holds a number that passes every test.
+    Range(usize, Vec<(Cmp, f64)>),
+}
+
+impl Layout {
+    /// How the value counts answer the number of matches of `cond` (the whole filter),
+    /// if they do: no filter; an equality on a counted column, several on it joined by
+    /// `or`, or a list ([`Test::OneOf`]); tests of one counted column compared by value
+    /// joined by `and` (a range). A counted column is kept by what its tests read (`d<k>`,
+    /// or the exact `v<k>`), so a row without the property, or whose stored value another
+    /// type made (text in a number's column has no `d<k>`), is counted where those tests
+    /// find it. `None`: the rows are counted.
+    pub(crate) fn count_shape(&self, cond: Option<&Cond>) -> Option<CountShape> {
+        let Some(mut cond) = cond else {
+            return Some(CountShape::Total);
+        };
+        while let Cond::And(items) | Cond::Or(items) = cond {
+            match items.as_slice() {
+                [only] => cond = only,
+                [] if matches!(cond, Cond::And(_)) => return Some(CountShape::Total),
+                _ => break,
+            }
+        }
+        let counted = |name: &str| {
+            let c = self.column(name)?;
+            self.counts.contains(&c.no).then_some(c)
+        };
+        // One test: (column, its numbers or texts when an equality or a list, its range test).
+        enum One {
+            Numbers(usize, Vec<f64>),
+            Texts(usize, Vec<String>),
+            Range(usize, Cmp, f64),
+        }
+        let one = |c: &Cond| -> Option<One> {
+            let Cond::Test { hops, test } = c else {
+                return None;
+            };
+            if !hops.is_empty() {
+                return None;
+            }
+            match test {
+                Test::Double {
+                    property,
+                    cmp,
+                    value,
+                } => {
+                    let c = counted(property).filter(|c| c.by_value)?;
+                    Some(match cmp {
+                        Cmp::Eq => One::Numbers(c.no, vec![*value]),
+                        Cmp::Gt | Cmp::Lt | Cmp::Ge | Cmp::Le => One::Range(c.no, *cmp, *value),
+                        Cmp::StartsWith | Cmp::Like => return None,
+                    })
+                }
+                Test::OneOf { property, values } => {
+                    let c = counted(property).filter(|c| c.by_value)?;
+                    Some(One::Numbers(c.no, values.clone()))
+                }
+                Test::Text {
+                    property,
+                    cmp: Cmp::Eq,
+                    value,
+                } => {
+                    let c = counted(property).filter(|c| !c.by_value)?;
+                    Some(One::Texts(c.no, vec![value.clone()]))
+                }
+                _ => None,
+            }
+        };
+        let same = |column: &mut Option<usize>, k: usize| {
+            let ok = column.is_none_or(|c| c == k);
+            *column = Some(k);
+            ok
+        };
+        let mut column = None;
+        let shape = match cond {
+            Cond::Test { .. } => match one(cond)? {
+                One::Numbers(k, v) => CountShape::Numbers(k, v),
+                One::Texts(k, v) => CountShape::Texts(k, v),
+                One::Range(k, cmp, value) => CountShape::Range(k, vec![(cmp, value)]),
+            },
+            Cond::Or(items) => {
+                // Equalities on one column.
+                let mut numbers = Vec::new();
+                let mut texts = Vec::new();
+                for item in items {
+                    match one(item)? {
+                        One::Numbers(k, v) if same(&mut column, k) => numbers.extend(v),
+                        One::Texts(k, v) if same(&mut column, k) => texts.extend(v),
+                        _ => return None,
+                    }
+                }
+                match (column?, numbers.is_empty(), texts.is_empty()) {
+                    (k, false, true) => CountShape::Numbers(k, numbers),
+                    (k, true, false) => CountShape::Texts(k, texts),
+                    _ => return None,
+                }
+            }
+            Cond::And(items) => {
+                // Tests of one column compared by value: its values that pass them all.
+                let mut tests = Vec::new();
+                for item in items {
+                    match one(item)? {
+                        One::Range(k, cmp, value) if same(&mut column, k) => {
+                            tests.push((cmp, value))
+                        }
+                        One::Numbers(k, v) if v.len() == 1 && same(&mut column, k) => {
+                            tests.push((Cmp::Eq, v[0]))
+                        }
+                        _ => return None,
+                    }
+                }
+                CountShape::Range(column?, tests)
+            }
+            Cond::Not(_) => return None,
+        };
+        // Each value once (a value named twice is counted once; -0 is 0).
+        Some(match shape {
+            CountShape::Numbers(k, v) => {
+                let mut distinct: Vec<f64> = Vec::new();
+                for x in v {
+                    if !distinct.contains(&x) {
+                        distinct.push(x);
+                    }
+                }
+                CountShape::Numbers(k, distinct)
+            }
+            CountShape::Texts(k, v) => {
+                let mut distinct: Vec<String> = Vec::new();
+                for x in v {
+                    if !distinct.contains(&x) {
+                        distinct.push(x);
+                    }
+                }
+                CountShape::Texts(k, distinct)
+            }
+            other => other,
+        })
+    }
+}
+
 /// A projection as the catalogue describes it.
 #[derive(Debug, Clone)]
 pub(crate) struct Projection {
@@ -344,6 +613,9 @@ pub(crate) struct Projection {
     pub ready: bool,
     /// `LookupCounts` holds its Lookup columns' counts (see [`Layout::count_triggers`]).
     pub counted: bool,
+    /// `ValueCounts` holds its total and its counted columns' counts (see
+    /// [`Layout::value_triggers`]).
+    pub value_counted: bool,
 }
 
 thread_local! {
@@ -374,21 +646,22 @@ pub(crate) fn of_type(
     conn: &Connection,
     object_type: &str,
 ) -> Result<Option<Projection>, StoreError> {
-    let row: Option<(i64, String, bool, bool)> = conn
+    let row: Option<(i64, String, bool, bool, bool)> = conn
         .prepare_cached(
-            "SELECT TableNo, Layout, BuiltUpTo IS NULL, Counted FROM Projections \
+            "SELECT TableNo, Layout, BuiltUpTo IS NULL, Counted, ValueCounted FROM Projections \
              WHERE ObjectType = ?1",
         )?
         .query_row([object_type], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    row.map(|(table, layout, ready, counted)| {
+    row.map(|(table, layout, ready, counted, value_counted)| {
         Ok(Projection {
             table,
             layout: parse_layout(&layout)?,
             ready,
             counted,
+            value_counted,
         })
     })
     .transpose()
@@ -406,11 +679,16 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         .prepare_cached("SELECT TableNo FROM Projections WHERE Counted = 0")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let values_uncounted: Vec<i64> = tx
+        .prepare_cached("SELECT TableNo FROM Projections WHERE ValueCounted = 0")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     for (table, object_type, _) in &existing {
         if config.types.get(object_type).and_then(Layout::of).is_none() {
             tx.execute_batch(&format!("DROP TABLE IF EXISTS Proj_{table}"))?;
             tx.execute("DELETE FROM Projections WHERE TableNo = ?1", [table])?;
             tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
+            tx.execute("DELETE FROM ValueCounts WHERE TableNo = ?1", [table])?;
         }
     }
     for (object_type, ty) in &config.types {
@@ -426,6 +704,16 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
             if uncounted.contains(table) {
                 layout.recount(tx, *table)?;
                 tracing::info!(object_type, table, "lookup counts taken");
+            }
+            if values_uncounted.contains(table) {
+                let started = std::time::Instant::now();
+                layout.recount_values(tx, *table)?;
+                tracing::info!(
+                    object_type,
+                    table,
+                    ms = started.elapsed().as_millis() as u64,
+                    "value counts taken"
+                );
             }
             continue;
         }
@@ -444,7 +732,15 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
             if uncounted.contains(table) {
                 layout.recount(tx, *table)?;
             }
-            tracing::info!(object_type, table, "projection indexes follow the DSConfig");
+            // Its counted columns may have changed (or an earlier version kept none).
+            let started = std::time::Instant::now();
+            layout.recount_values(tx, *table)?;
+            tracing::info!(
+                object_type,
+                table,
+                ms = started.elapsed().as_millis() as u64,
+                "projection indexes and counts follow the DSConfig"
+            );
             continue;
         }
         let table = match found {
@@ -473,6 +769,7 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
             "UPDATE Projections SET Counted = 1 WHERE TableNo = ?1",
             [table],
         )?;
+        layout.recount_values(tx, table)?;
         let any: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM Objects WHERE ObjectType = ?1)")?
             .query_row([object_type], |r| r.get(0))?;
@@ -609,14 +906,15 @@ pub(crate) fn after_retype(
     Ok(())
 }
 
-/// Drops the triggers that keep table `table`'s `LookupCounts` (see
-/// [`Layout::count_triggers`]); [`Layout::recount`] makes them again.
-fn drop_count_triggers(tx: &Connection, table: i64) -> Result<(), StoreError> {
+/// Drops the triggers of table `table` whose names start with `prefix`: `Count_` keep its
+/// `LookupCounts` (see [`Layout::count_triggers`]; [`Layout::recount`] makes them again),
+/// `VCount_` its `ValueCounts` ([`Layout::value_triggers`], [`Layout::recount_values`]).
+fn drop_count_triggers(tx: &Connection, table: i64, prefix: &str) -> Result<(), StoreError> {
     let names: Vec<String> = tx
         .prepare_cached("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1")?
         .query_map([format!("Proj_{table}")], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for name in names.iter().filter(|n| n.starts_with("Count_")) {
+    for name in names.iter().filter(|n| n.starts_with(prefix)) {
         tx.execute_batch(&format!("DROP TRIGGER IF EXISTS \"{name}\""))?;
     }
     Ok(())
@@ -634,9 +932,11 @@ pub(crate) fn rebuild_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
         .collect::<Result<_, _>>()?;
     for (table, object_type, layout) in all {
         let layout = parse_layout(&layout)?;
-        drop_count_triggers(tx, table)?;
+        drop_count_triggers(tx, table, "Count_")?;
+        drop_count_triggers(tx, table, "VCount_")?;
         layout.rebuild(tx, table, &object_type, ObjectId::MIN, ObjectId::MAX)?;
         layout.recount(tx, table)?;
+        layout.recount_values(tx, table)?;
         tx.execute(
             "UPDATE Projections SET BuiltUpTo = NULL, ClaimedAt = NULL WHERE TableNo = ?1",
             [table],
@@ -730,10 +1030,16 @@ pub(crate) fn reset(
             "`{t}` has no projection: only types the DSConfig declares with properties have one"
         )));
     }
-    for (table, _) in &chosen {
-        // The delete triggers take every count to 0; those rows go too.
+    for (table, object_type) in &chosen {
+        // The value counts' triggers are off while the rows go (a count of 0 for each);
+        // made again on the empty table with its counts.
+        drop_count_triggers(&tx, *table, "VCount_")?;
+        // The Lookup delete triggers take every count to 0; those rows go too.
         tx.execute_batch(&format!("DELETE FROM Proj_{table}"))?;
         tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
+        if let Some(p) = of_type(&tx, object_type)? {
+            p.layout.recount_values(&tx, *table)?;
+        }
         tx.execute(
             "UPDATE Projections SET BuiltUpTo = 0, ClaimedAt = NULL WHERE TableNo = ?1",
             [table],

@@ -36,6 +36,7 @@ city = { type = "Lookup", objectType = "City", display = "name" }
 
 [types.P]
 index = ["status, born", "last, age", "last", "status, last, born"]
+counts = ["age", "score", "last"]
 
 [types.P.properties]
 first = "String"
@@ -140,6 +141,9 @@ pub(super) enum Change {
     Archive(usize),
     Retype(usize),
     Drop(usize),
+    /// `age` and `score` declared String for a while, one object's written as this text
+    /// (it keeps that stored type when they are numbers again).
+    Stored(usize, &'static str),
 }
 
 pub(super) fn change() -> impl Strategy<Value = Change> {
@@ -150,6 +154,8 @@ pub(super) fn change() -> impl Strategy<Value = Change> {
         1 => any::<prop::sample::Index>().prop_map(|i| Change::Archive(i.index(usize::MAX))),
         1 => any::<prop::sample::Index>().prop_map(|i| Change::Retype(i.index(usize::MAX))),
         1 => any::<prop::sample::Index>().prop_map(|i| Change::Drop(i.index(usize::MAX))),
+        1 => (any::<prop::sample::Index>(), prop::sample::select(vec!["abc", "2", "1.5", ""]))
+            .prop_map(|(i, t)| Change::Stored(i.index(usize::MAX), t)),
     ]
 }
 
@@ -190,6 +196,18 @@ fn comparison() -> impl Strategy<Value = String> {
             .prop_map(|c| format!("company.city.name == \"{c}\"")),
         prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("company.name {o} \"Co 1\"")),
         (op, 0i64..40).prop_map(|(o, n)| format!("objectId {o} id({n})")),
+        // Counted columns' equalities, lists and ranges (`ValueCounts` alone).
+        (0i64..5, 0i64..5).prop_map(|(a, b)| format!("(age >= {a} and age < {b})")),
+        (0i64..5, 0i64..5).prop_map(|(a, b)| format!("(age == {a} or age == {b})")),
+        (-3i8..4, -3i8..4).prop_map(|(a, b)| format!(
+            "(score > {} and score <= {})",
+            f64::from(a) * 1.5,
+            f64::from(b) * 1.5
+        )),
+        prop::sample::select(vec!["A", "I", "a", ""])
+            .prop_map(|s| format!("(status == \"{s}\" or status == \"I\")")),
+        (0..LASTS.len(), 0..LASTS.len())
+            .prop_map(|(a, b)| format!("(last == \"{}\" or last == \"{}\")", LASTS[a], LASTS[b])),
         // A Lookup's own value, one or several (counted from `LookupCounts` alone).
         (3i64..9).prop_map(|n| format!("company == id({n})")),
         (3i64..9, 3i64..9).prop_map(|(a, b)| format!("(company == id({a}) or company == id({b}))")),
@@ -344,6 +362,26 @@ pub(super) async fn world(people: &[Person], changes: &[Change]) -> World {
             Change::Archive(i) => ds.change_object_type(pick(i), "ARCH_P").await,
             Change::Retype(i) => ds.change_object_type(pick(i), "Other").await,
             Change::Drop(i) => ds.drop_object(pick(i), Vec::new()).await,
+            Change::Stored(i, text) => {
+                let mut changed = self::config();
+                let p = changed.types.get_mut("P").unwrap();
+                let first = p.properties["first"].clone();
+                p.properties.insert("age".into(), first.clone());
+                p.properties.insert("score".into(), first);
+                let applied = store.apply_config(&changed).await.unwrap();
+                let active = ActiveConfig::new(changed, applied.version, chrono_tz::Tz::UTC, 1000);
+                let as_text = Datastore::new(store.clone(), Arc::new(active));
+                let json = json!({ "age": text, "score": text })
+                    .as_object()
+                    .unwrap()
+                    .clone();
+                let saved = as_text.save_properties(pick(i), json).await;
+                store.apply_config(&self::config()).await.unwrap();
+                crate::service::projections::build_all(store.as_ref())
+                    .await
+                    .unwrap();
+                saved
+            }
         };
     }
     World {
@@ -360,18 +398,48 @@ fn ids(page: &Page) -> Vec<i64> {
 /// `LookupCounts` holds, for every Lookup column of every projection, what its rows hold
 /// (targets with no row may keep a count of 0).
 pub(super) fn counts_follow_the_rows(conn: &rusqlite::Connection) -> Result<(), String> {
-    let all: Vec<(i64, String, bool)> = conn
-        .prepare("SELECT TableNo, Layout, Counted FROM Projections")
+    let all: Vec<(i64, String, bool, bool)> = conn
+        .prepare("SELECT TableNo, Layout, Counted, ValueCounted FROM Projections")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    for (table, layout, counted) in all {
-        if !counted {
+    for (table, layout, counted, value_counted) in all {
+        if !counted || !value_counted {
             return Err(format!("Proj_{table}: its counts are not kept"));
         }
         let layout: super::projection::Layout = serde_json::from_str(&layout).unwrap();
+        // `ValueCounts` (migration 0071): the rows, and the rows per value of each
+        // counted column (values with no row may keep a count of 0).
+        let read = |sql: String| -> Vec<(i64, rusqlite::types::Value, i64)> {
+            conn.prepare(&sql)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let mut rows = read(format!(
+            "SELECT 0, 0, COUNT(*) FROM Proj_{table} HAVING COUNT(*) > 0"
+        ));
+        for c in layout.counted() {
+            let x = super::projection::Layout::counted_by(c);
+            rows.extend(read(format!(
+                "SELECT {}, {x}, COUNT(*) FROM Proj_{table} WHERE {x} IS NOT NULL \
+                 GROUP BY {x} ORDER BY {x}",
+                c.no
+            )));
+        }
+        let kept = read(format!(
+            "SELECT ColumnNo, Value, Total FROM ValueCounts WHERE TableNo = {table} \
+             AND Total <> 0 ORDER BY ColumnNo, Value"
+        ));
+        if rows != kept {
+            return Err(format!(
+                "Proj_{table}: value counts {kept:?}, rows {rows:?}"
+            ));
+        }
         for c in layout.columns.iter().filter(|c| c.lookup) {
             let k = c.no;
             let read = |sql: String| -> Vec<(f64, i64, i64)> {
@@ -934,6 +1002,11 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
         "company.name == \"Co 1\" limit 3",
         "company == id(4) limit 2",
         "company == id(5) or company == id(6)",
+        // `ValueCounts` (migration 0071): the type's total, a range, a list.
+        "limit 4",
+        "age >= 1 and age < 3 limit 2",
+        "last == \"Doe\" or last == \"M\"",
+        "age == 9",
     ];
     let same = |step: &str| {
         counts_follow_the_rows(&conn).unwrap_or_else(|e| panic!("{step}: {e}"));
@@ -1077,7 +1150,10 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
                 .unwrap();
         }
         writer
-            .execute_batch("DELETE FROM LookupCounts; UPDATE Projections SET Counted = 0")
+            .execute_batch(
+                "DELETE FROM LookupCounts; DELETE FROM ValueCounts; \
+                 UPDATE Projections SET Counted = 0, ValueCounted = 0",
+            )
             .unwrap();
         // A write the counts would miss.
         writer
@@ -1106,6 +1182,23 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     let eav = query::run_eav(&mut s, &plan, None).unwrap();
     s.end().unwrap();
     assert_eq!(fast.total, eav.total, "uncounted: the rows are counted");
+    for text in ["limit 3", "age >= 1 and age < 3 limit 2"] {
+        let plan = resolve::resolve(
+            &crate::query::parse(text).unwrap(),
+            "P",
+            w.ds.schema().as_ref(),
+            paging,
+        )
+        .unwrap();
+        let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
+        let fast = projected::query(&mut s, &plan, None).unwrap().unwrap();
+        let eav = query::run_eav(&mut s, &plan, None).unwrap();
+        s.end().unwrap();
+        assert_eq!(
+            fast.total, eav.total,
+            "uncounted: the rows of `{text}` are counted"
+        );
+    }
     assert!(counts_follow_the_rows(&conn).is_err());
     store.apply_config(&changed).await.unwrap();
     same("counts taken when the DSConfig is applied");
