@@ -18,6 +18,7 @@ mod config;
 mod counts;
 mod files;
 mod keys;
+mod merge;
 mod migrate;
 mod objects;
 mod projected;
