@@ -112,6 +112,85 @@ fn json_of(values: &[Sql]) -> String {
     .to_string()
 }
 
+/// Whether `cond` has a shape [`points`] serves (read from the plan alone, before any
+/// statement: the caller counts the matches only then).
+pub(super) fn fits(p: &Projection, cond: Option<&Cond>) -> bool {
+    let Some(mut cond) = cond else {
+        return false;
+    };
+    while let Cond::And(items) | Cond::Or(items) = cond {
+        match items.as_slice() {
+            [only] => cond = only,
+            _ => break,
+        }
+    }
+    let layout = &p.layout;
+    let own_index = |name: &str| {
+        layout
+            .column(name)
+            .filter(|c| c.by_value)
+            .is_some_and(|c| index_of(p, &[c.no]).is_some())
+    };
+    fn equality(c: &Cond) -> Option<&str> {
+        match c {
+            Cond::Test {
+                hops,
+                test:
+                    Test::Double {
+                        property,
+                        cmp: Cmp::Eq,
+                        ..
+                    },
+            } if hops.is_empty() => Some(property.as_str()),
+            _ => None,
+        }
+    }
+    match cond {
+        Cond::Test { hops, test } => match (hops.first(), test) {
+            (Some(Hop::Lookup(name)), _) => {
+                layout.column(name).is_some_and(|c| c.lookup) && own_index(name)
+            }
+            (None, Test::OneOf { property, .. }) => own_index(property),
+            (None, _) => equality(cond).is_some_and(own_index),
+            _ => false,
+        },
+        Cond::Or(items) => {
+            let names: Vec<Option<&str>> = items.iter().map(equality).collect();
+            !names.is_empty()
+                && names.iter().all(|n| n.is_some() && *n == names[0])
+                && names[0].is_some_and(own_index)
+        }
+        Cond::And(items) => match items.as_slice() {
+            [x, y] => [(x, y), (y, x)].iter().any(|(t, n)| match (t, n) {
+                (
+                    Cond::Test {
+                        test:
+                            Test::Text {
+                                property: text,
+                                cmp: Cmp::StartsWith,
+                                ..
+                            },
+                        ..
+                    },
+                    Cond::Test {
+                        test:
+                            Test::Double {
+                                property: number, ..
+                            },
+                        ..
+                    },
+                ) => match (layout.column(text), layout.column(number)) {
+                    (Some(a), Some(b)) => index_of(p, &[a.no, b.no]).is_some(),
+                    _ => false,
+                },
+                _ => false,
+            }),
+            _ => false,
+        },
+        Cond::Not(_) => false,
+    }
+}
+
 /// The point ranges that cover every match of `cond` over `p`, when `cond` is one of the
 /// shapes the merge serves and there are at most `most` of them; `None` otherwise.
 /// `prefix_values` reads the distinct values of a text column under a prefix (the
@@ -396,19 +475,20 @@ pub(super) fn page_by_merge(
             f.params.push(Sql::Text(json_of(&points.b)));
         }
     };
-    // 1 and 2: B, the m-th smallest of the ranges' k-th ids. (Integer literals, not bound:
-    // SQLite prepares a statement with a bound LIMIT again whenever it is bound.)
+    // 1 and 2: B, the m-th smallest of the ranges' k-th ids (materialized: else the test
+    // `x IS NOT NULL` seeks each range once more). Integer literals, not bound: SQLite
+    // prepares a statement with a bound LIMIT again whenever it is bound.
     let mut bound = Fragment::default();
     bound
         .push(&format!(
-            "SELECT x FROM (SELECT (SELECT p.ObjectId FROM Proj_{table} p INDEXED BY {index} \
-             WHERE {in_range} AND "
+            "WITH r(x) AS MATERIALIZED (SELECT (SELECT p.ObjectId FROM Proj_{table} p \
+             INDEXED BY {index} WHERE {in_range} AND "
         ))
         .append(filter.clone())
         .append(tail.clone())
         .push(&format!(
-            " ORDER BY p.ObjectId LIMIT 1 OFFSET {}) AS x FROM {ranges_from}) \
-             WHERE x IS NOT NULL ORDER BY x LIMIT 1 OFFSET {}",
+            " ORDER BY p.ObjectId LIMIT 1 OFFSET {}) FROM {ranges_from}) \
+             SELECT x FROM r WHERE x IS NOT NULL ORDER BY x LIMIT 1 OFFSET {}",
             k - 1,
             m - 1
         ));

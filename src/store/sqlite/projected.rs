@@ -995,7 +995,7 @@ fn run(
             // First, the first ids by a bounded merge of the filter's point ranges (see
             // `merge.rs`), when the filter is a few of them and the plans below cost more.
             let merged = match &ids {
-                Some(_) if input.extra.is_empty() => {
+                Some(_) if input.extra.is_empty() && merge::fits(p, input.cond) => {
                     let most = match merge::FORCE_MERGE.with(|f| f.get()) {
                         Some(true) => merge::MAX_RANGES,
                         Some(false) => 0,
