@@ -14,8 +14,12 @@
 //! 3. every match with an id ≤ B, from those ranges (each seeks `ObjectId <= B` in its
 //!    range), sorted: the first N of them are the first N matches.
 //!
-//! Every statement also tests the whole filter (and the page's keyset), so a range only
-//! needs to hold every match it may (a cover), never to be exact.
+//! The ranges hold exactly the filter's matches (read in the query's snapshot: the far
+//! end's ids, the values under a prefix and the numbers in a range of the next column), so
+//! the statements test the ranges and the page's keyset only: no value is bound where
+//! SQLite's planner looks at it (with STAT4 samples a statement whose plan read a bound
+//! value is prepared again at every run that binds it; the ranges come as JSON arrays, the
+//! bound B and the values a seek starts from as `(SELECT ?)`).
 
 use rusqlite::params_from_iter;
 use rusqlite::types::Value as Sql;
@@ -407,8 +411,9 @@ fn prefix_and_range(
     let op = cmp.sql();
     let sql = format!(
         "WITH RECURSIVE d(y) AS (\
-         SELECT (SELECT MIN({dy}) FROM Proj_{t} WHERE {vx} = ?1 AND {dy} {op} ?2) \
-         UNION ALL SELECT (SELECT MIN({dy}) FROM Proj_{t} WHERE {vx} = ?1 AND {dy} {op} ?2 AND {dy} > d.y) \
+         SELECT (SELECT MIN({dy}) FROM Proj_{t} WHERE {vx} = (SELECT ?1) AND {dy} {op} (SELECT ?2)) \
+         UNION ALL SELECT (SELECT MIN({dy}) FROM Proj_{t} WHERE {vx} = (SELECT ?1) \
+         AND {dy} {op} (SELECT ?2) AND {dy} > d.y) \
          FROM d WHERE d.y IS NOT NULL LIMIT {}) \
          SELECT y FROM d WHERE y IS NOT NULL",
         per_value + 2
@@ -441,15 +446,14 @@ fn prefix_and_range(
     Ok((!found.b.is_empty() && found.len() <= most).then_some(found))
 }
 
-/// The ids of the first `wanted` matches of an unordered page (the rows of `p` with
-/// `filter` and `tail`, every one of them in one of `points`' ranges), in id order, and
-/// maybe more; `None` when there is no bound (fewer than `wanted` matches, or too few in
+/// The ids of the first `wanted` matches of an unordered page (the rows of `p` in
+/// `points`' ranges, exactly the filter's matches, with `tail`: the cursor's keyset), in id
+/// order, and maybe more; `None` when there is no bound (fewer than `wanted` matches, or too few in
 /// the fullest ranges): then the caller's plan.
 pub(super) fn page_by_merge(
     s: &Snapshot<'_>,
     p: &Projection,
     points: &Points,
-    filter: &Fragment,
     tail: &Fragment,
     wanted: u64,
 ) -> Result<Option<Vec<i64>>, StoreError> {
@@ -482,9 +486,8 @@ pub(super) fn page_by_merge(
     bound
         .push(&format!(
             "WITH r(x) AS MATERIALIZED (SELECT (SELECT p.ObjectId FROM Proj_{table} p \
-             INDEXED BY {index} WHERE {in_range} AND "
+             INDEXED BY {index} WHERE {in_range}"
         ))
-        .append(filter.clone())
         .append(tail.clone())
         .push(&format!(
             " ORDER BY p.ObjectId LIMIT 1 OFFSET {}) FROM {ranges_from}) \
@@ -510,11 +513,10 @@ pub(super) fn page_by_merge(
     ids.push(&format!("SELECT p.ObjectId FROM {ranges_from}"));
     values(&mut ids);
     ids.push(&format!(
-        " CROSS JOIN Proj_{table} p INDEXED BY {index} WHERE {in_range} AND p.ObjectId <= "
+        " CROSS JOIN Proj_{table} p INDEXED BY {index} WHERE {in_range} AND p.ObjectId <= (SELECT "
     ))
     .bind(Sql::Integer(b))
-    .push(" AND ")
-    .append(filter.clone())
+    .push(")")
     .append(tail.clone());
     let mut found: Vec<i64> = s
         .conn
@@ -524,7 +526,7 @@ pub(super) fn page_by_merge(
     found.sort_unstable();
     found.dedup();
     if (found.len() as u64) < wanted {
-        // Ranges that share rows (not one of the shapes above): no bound after all.
+        // Ranges that share rows (none of the shapes above do): no bound after all.
         return Ok(None);
     }
     MERGED.with(|c| c.set(c.get() + 1));

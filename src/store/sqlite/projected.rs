@@ -305,10 +305,12 @@ impl Writer<'_> {
             return None;
         }
         let v = format!("v{no}");
+        // The bounds as `(SELECT ?)`: a bound value the planner reads (STAT4 samples of the
+        // index) makes SQLite prepare the statement again at every run that binds it.
         let sql = format!(
             "WITH RECURSIVE d(x) AS (\
-             SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} >= ?1 AND {v} < ?2) \
-             UNION ALL SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} > d.x AND {v} < ?2) \
+             SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} >= (SELECT ?1) AND {v} < (SELECT ?2)) \
+             UNION ALL SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} > d.x AND {v} < (SELECT ?2)) \
              FROM d WHERE d.x IS NOT NULL LIMIT {most}) \
              SELECT x FROM d WHERE x IS NOT NULL",
             t = self.table,
@@ -1032,9 +1034,7 @@ fn run(
                         merge::points(s, p, input.cond, most, &values)?
                     };
                     match found {
-                        Some(points) => {
-                            merge::page_by_merge(s, p, &points, &filter, &tail, wanted)?
-                        }
+                        Some(points) => merge::page_by_merge(s, p, &points, &tail, wanted)?,
                         None => None,
                     }
                 }
