@@ -6,11 +6,11 @@
 //! values times the values of a range on the next column of `(lastName, age)`), each range
 //! holds its matches in id order, and the first N matches (by id) are found without reading
 //! every match or walking the table:
-//! 1. each range's k-th smallest matching id x_r, k = ⌈N / R⌉ (one seek each; a range with
-//!    fewer than k matches has none);
-//! 2. B = the ⌈N / k⌉-th smallest x_r: that many ranges hold k matches each at or below B,
-//!    and the ranges share no row, so at least N matches have an id ≤ B (too few x_r: no
-//!    bound, the caller's plan instead);
+//! 1. each range's first k matching ids, k = ⌈N / R⌉ (one seek each; a range with fewer
+//!    matches gives all it has): about N + R ids;
+//! 2. B = the N-th smallest of those: at least N matches have an id ≤ B (fewer than N
+//!    ids, as when a few ranges hold most matches: k = N once more; still fewer, there are
+//!    fewer than N matches: the caller's plan);
 //! 3. every match with an id ≤ B, from those ranges (each seeks `ObjectId <= B` in its
 //!    range), sorted: the first N of them are the first N matches.
 //!
@@ -461,8 +461,6 @@ pub(super) fn page_by_merge(
     if ranges == 0 || wanted == 0 {
         return Ok(None);
     }
-    let k = wanted.div_ceil(ranges);
-    let m = wanted.div_ceil(k);
     let table = p.table;
     let index = &points.index;
     // `a` (and `b`) and the row of one range, over `Proj_<t> p`.
@@ -479,35 +477,48 @@ pub(super) fn page_by_merge(
             f.params.push(Sql::Text(json_of(&points.b)));
         }
     };
-    // 1 and 2: B, the m-th smallest of the ranges' k-th ids (materialized: else the test
-    // `x IS NOT NULL` seeks each range once more). Integer literals, not bound: SQLite
-    // prepares a statement with a bound LIMIT again whenever it is bound.
-    let mut bound = Fragment::default();
-    bound
-        .push(&format!(
-            "WITH r(x) AS MATERIALIZED (SELECT (SELECT p.ObjectId FROM Proj_{table} p \
-             INDEXED BY {index} WHERE {in_range}"
+    // 1: the first k ids of each range, one seek each (a range with fewer gives all it has).
+    // Integer literals, not bound: SQLite prepares a statement with a bound LIMIT again
+    // whenever it is bound.
+    let first_ids = |k: u64| -> Result<Vec<i64>, StoreError> {
+        let mut f = Fragment::default();
+        f.push(&format!(
+            "SELECT (SELECT json_group_array(x) FROM (SELECT p.ObjectId AS x \
+             FROM Proj_{table} p INDEXED BY {index} WHERE {in_range}"
         ))
         .append(tail.clone())
         .push(&format!(
-            " ORDER BY p.ObjectId LIMIT 1 OFFSET {}) FROM {ranges_from}) \
-             SELECT x FROM r WHERE x IS NOT NULL ORDER BY x LIMIT 1 OFFSET {}",
-            k - 1,
-            m - 1
+            " ORDER BY p.ObjectId LIMIT {k})) FROM {ranges_from}"
         ));
-    values(&mut bound);
-    let b: Option<i64> = s
-        .conn
-        .prepare_cached(&bound.sql)?
-        .query_row(params_from_iter(bound.params.iter()), |r| r.get(0))
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
-    let Some(b) = b else {
-        return Ok(None);
+        values(&mut f);
+        let lists: Vec<String> = s
+            .conn
+            .prepare_cached(&f.sql)?
+            .query_map(params_from_iter(f.params.iter()), |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut ids = Vec::new();
+        for list in lists {
+            let some: Vec<i64> = serde_json::from_str(&list)
+                .map_err(|e| StoreError::Database(format!("merge: {e}")))?;
+            ids.extend(some);
+        }
+        Ok(ids)
     };
+    // 2: B, the `wanted`-th smallest of those: at least `wanted` matches lie at or below
+    // it. With k = ⌈wanted / R⌉ there are about `wanted + R` of them; ranges of uneven
+    // sizes (a few hold most matches) may give fewer: then k = `wanted`, which gives
+    // `wanted` unless there are fewer matches.
+    let k = wanted.div_ceil(ranges);
+    let mut firsts = first_ids(k)?;
+    if (firsts.len() as u64) < wanted && k < wanted {
+        firsts = first_ids(wanted)?;
+    }
+    if (firsts.len() as u64) < wanted {
+        return Ok(None);
+    }
+    let nth = (wanted - 1) as usize;
+    let (_, b, _) = firsts.select_nth_unstable(nth);
+    let b = *b;
     // 3: every match at or below B, range by range.
     let mut ids = Fragment::default();
     ids.push(&format!("SELECT p.ObjectId FROM {ranges_from}"));
