@@ -1010,7 +1010,25 @@ fn run(
                         None => {
                             // The number of matches, when it is exact (a count, the
                             // Lookup's counts, a remembered or capped count below its cap).
-                            let m = matched(s, wanted)?;
+                            // A number remembered from the Lookup's counts first: they are
+                            // about 50 pages after a write (the path's 100 targets).
+                            let remembered = s
+                                .estimate(&count.sql, &count.params)
+                                .filter(|e| e.exact && counted.is_some() && !input.walk.count);
+                            let m = match remembered {
+                                Some(e) => e.n,
+                                None => {
+                                    let m = matched(s, wanted)?;
+                                    if counted.is_some() {
+                                        s.remember(
+                                            &count.sql,
+                                            &count.params,
+                                            Estimate { n: m, exact: true },
+                                        );
+                                    }
+                                    m
+                                }
+                            };
                             let exact =
                                 input.walk.count || counted.is_some() || m < cap_for(wanted);
                             // The cheaper of walking the ids and reading every match's id.
