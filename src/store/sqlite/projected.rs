@@ -900,13 +900,10 @@ fn run(
         for term in order {
             f.push(&term).push(", ");
         }
-        // Integers in the text, not bound: SQLite 3.54 prepares a statement with a bound
-        // LIMIT or OFFSET again on every run that binds it (`computeLimitRegisters`).
-        f.push(&format!(
-            "p.ObjectId ASC LIMIT {} OFFSET {}",
-            limit.min(i64::MAX as u64),
-            offset.min(i64::MAX as u64)
-        ));
+        f.push("p.ObjectId ASC LIMIT ")
+            .bind(Sql::Integer(limit.min(i64::MAX as u64) as i64))
+            .push(" OFFSET ")
+            .bind(Sql::Integer(offset.min(i64::MAX as u64) as i64));
         f
     };
     let conn = s.conn;
@@ -951,7 +948,9 @@ fn run(
         let mut c = Fragment::default();
         c.push(&format!("SELECT COUNT(*) FROM (SELECT 1{}", from(false)))
             .append(filter.clone())
-            .push(&format!(" LIMIT {})", cap.min(i64::MAX as u64)));
+            .push(" LIMIT ")
+            .bind(Sql::Integer(cap.min(i64::MAX as u64) as i64))
+            .push(")");
         let n = s.count(&c.sql, &c.params)?;
         s.remember(&count.sql, &count.params, Estimate { n, exact: n < cap });
         Ok(n)
@@ -1176,9 +1175,9 @@ fn run(
                             .append(filter.clone())
                             .append(tail.clone())
                             .append(with.clone())
-                            .push(&format!(
-                                " ORDER BY {first} DESC LIMIT 1 OFFSET {}",
-                                wanted.saturating_sub(1).min(i64::MAX as u64)
+                            .push(&format!(" ORDER BY {first} DESC LIMIT 1 OFFSET "))
+                            .bind(Sql::Integer(
+                                wanted.saturating_sub(1).min(i64::MAX as u64) as i64
                             ));
                         let boundary_key: Option<Sql> = conn
                             .prepare_cached(&last.sql)?
