@@ -19,6 +19,7 @@ mod counts;
 mod files;
 mod keys;
 mod literal;
+mod merge;
 mod migrate;
 mod objects;
 mod projected;

@@ -22,6 +22,7 @@ use rusqlite::{params_from_iter, OptionalExtension};
 
 use super::counts::{Estimate, Snapshot};
 use super::literal::with_statement;
+use super::merge;
 use super::objects::object_from_row;
 use super::projection::{self, CountShape, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
@@ -305,24 +306,25 @@ impl Writer<'_> {
             return None;
         }
         let v = format!("v{no}");
+        // The bounds as `(SELECT ?)`: a bound value the planner reads (STAT4 samples of the
+        // index) makes SQLite prepare the statement again at every run that binds it.
         let sql = format!(
             "WITH RECURSIVE d(x) AS (\
-             SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} >= ?1 AND {v} < ?2) \
-             UNION ALL SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} > d.x AND {v} < ?2) \
-             FROM d WHERE d.x IS NOT NULL LIMIT ?3) \
+             SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} >= (SELECT ?1) AND {v} < (SELECT ?2)) \
+             UNION ALL SELECT (SELECT MIN({v}) FROM Proj_{t} WHERE {v} > d.x AND {v} < (SELECT ?2)) \
+             FROM d WHERE d.x IS NOT NULL LIMIT {most}) \
              SELECT x FROM d WHERE x IS NOT NULL",
-            t = self.table
+            t = self.table,
+            most = PREFIX_VALUES + 2
         );
-        let params = [
-            text(from),
-            text(to),
-            Sql::Integer((PREFIX_VALUES + 2) as i64),
-        ];
-        let values: Vec<String> = with_statement(self.conn, &sql, &params, |s, p| {
-            Ok(s.query_map(params_from_iter(p.iter()), |r| r.get(0))?
-                .collect::<Result<_, _>>()?)
-        })
-        .ok()?;
+        let values: Vec<String> = self
+            .conn
+            .prepare_cached(&sql)
+            .ok()?
+            .query_map(rusqlite::params![from, to], |r| r.get(0))
+            .ok()?
+            .collect::<Result<_, _>>()
+            .ok()?;
         (values.len() <= PREFIX_VALUES).then_some(values)
     }
 
@@ -1040,34 +1042,103 @@ fn run(
             const SEQUENTIAL: u64 = 8;
             // First, the ids alone from the filter's covering index (see `page_by_ids`).
             let rows_worth = wanted.div_ceil(SEQUENTIAL);
-            let by_ids = match &ids {
-                Some(ids) => {
-                    // The exact number of matches: the count, else a capped count that
-                    // says the filter's index wins over the walk (then it is exact).
-                    let known = match (FORCE_IDS.with(|f| f.get()), input.walk.count) {
-                        (Some(_), _) => None,
-                        // Tests that force the walk, or never walking, test those plans.
-                        (None, _) if FORCE_WALK.with(|f| f.get()).is_some() => None,
-                        (None, true) => Some(total),
-                        // Counted up to where the ids stop paying (`page_by_ids`), so that
-                        // below it the number is exact; only when an index covers the
-                        // filter (else the ids are never read).
-                        (None, false) if covering(s.conn, ids)? => {
-                            let m = matched(s, ENTRY.saturating_mul(wanted))?;
-                            (m < cap_for(ENTRY.saturating_mul(wanted))).then_some(m)
+            // First, the first ids by a bounded merge of the filter's point ranges (see
+            // `merge.rs`), when the filter is a few of them and the plans below cost more.
+            let merged = match &ids {
+                Some(_) if input.extra.is_empty() && merge::fits(p, input.cond) => {
+                    let most = match merge::FORCE_MERGE.with(|f| f.get()) {
+                        Some(true) => merge::MAX_RANGES,
+                        Some(false) => 0,
+                        // Tests that force another plan test that plan.
+                        None if FORCE_WALK.with(|f| f.get()).is_some()
+                            || FORCE_IDS.with(|f| f.get()).is_some() =>
+                        {
+                            0
                         }
-                        (None, false) => None,
+                        None => {
+                            // The number of matches, when it is exact (a count, the
+                            // Lookup's counts, a remembered or capped count below its cap).
+                            // A number remembered from the Lookup's counts first: they are
+                            // about 50 pages after a write (the path's 100 targets).
+                            let remembered = s
+                                .estimate(&count.sql, &count.params)
+                                .filter(|e| e.exact && counted.is_some() && !input.walk.count);
+                            let m = match remembered {
+                                Some(e) => e.n,
+                                None => {
+                                    let m = matched(s, wanted)?;
+                                    if counted.is_some() {
+                                        s.remember(
+                                            &count.sql,
+                                            &count.params,
+                                            Estimate { n: m, exact: true },
+                                        );
+                                    }
+                                    m
+                                }
+                            };
+                            let exact =
+                                input.walk.count || counted.is_some() || m < cap_for(wanted);
+                            // The cheaper of walking the ids and reading every match's id.
+                            let other = ((wanted as f64) * (rows as f64) / (m.max(1) as f64))
+                                .min(m.saturating_mul(ENTRY) as f64);
+                            // The merge reads about `wanted` entries twice, and seeks once
+                            // per range (and for a range's values, about as often).
+                            let spare = other - 2.0 * wanted as f64;
+                            if exact && m >= wanted && spare > 0.0 {
+                                (spare / (2 * merge::SEEK) as f64) as usize
+                            } else {
+                                0
+                            }
+                        }
                     };
-                    match known {
-                        None if FORCE_IDS.with(|f| f.get()).is_none() => None,
-                        known => page_by_ids(s, ids, known, wanted, rows)?,
+                    let found = if most == 0 {
+                        None
+                    } else {
+                        let values =
+                            |no: usize, from: &str, to: &str| w.prefix_values(no, from, to);
+                        merge::points(s, p, input.cond, most, &values)?
+                    };
+                    match found {
+                        Some(points) => merge::page_by_merge(s, p, &points, &tail, wanted)?,
+                        None => None,
                     }
                 }
-                None => None,
+                _ => None,
+            };
+            let by_ids = match merged {
+                Some(ids) => Some((ids, false)),
+                None => match &ids {
+                    Some(ids) => {
+                        // The exact number of matches: the count, else a capped count that
+                        // says the filter's index wins over the walk (then it is exact).
+                        let known = match (FORCE_IDS.with(|f| f.get()), input.walk.count) {
+                            (Some(_), _) => None,
+                            // Tests that force the walk, or never walking, test those plans.
+                            (None, _) if FORCE_WALK.with(|f| f.get()).is_some() => None,
+                            (None, true) => Some(total),
+                            // Counted up to where the ids stop paying (`page_by_ids`), so that
+                            // below it the number is exact; only when an index covers the
+                            // filter (else the ids are never read).
+                            (None, false) if covering(s.conn, ids)? => {
+                                let m = matched(s, ENTRY.saturating_mul(wanted))?;
+                                (m < cap_for(ENTRY.saturating_mul(wanted))).then_some(m)
+                            }
+                            (None, false) => None,
+                        };
+                        match known {
+                            None if FORCE_IDS.with(|f| f.get()).is_none() => None,
+                            known => {
+                                page_by_ids(s, ids, known, wanted, rows)?.map(|ids| (ids, true))
+                            }
+                        }
+                    }
+                    None => None,
+                },
             };
             match by_ids {
-                Some(mut ids) => {
-                    if tail.sql.is_empty() {
+                Some((mut ids, every)) => {
+                    if every && tail.sql.is_empty() {
                         // Every match's id: the exact number, for the next plan choice.
                         let n = ids.len() as u64;
                         s.remember(&count.sql, &count.params, Estimate { n, exact: true });
