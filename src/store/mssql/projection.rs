@@ -27,7 +27,7 @@ use crate::store::{ProjectionStatus, PropertyWrite, StoreError};
 pub(crate) const BATCH: u32 = 1000;
 
 /// Characters of a text value an index key holds (as `PropertyValuePrefix`).
-const PREFIX: usize = 400;
+pub(super) const PREFIX: usize = 400;
 
 /// A projection as the catalogue describes it.
 #[derive(Debug, Clone)]

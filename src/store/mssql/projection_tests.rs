@@ -73,7 +73,21 @@ fn config(extra: &str) -> Config {
 }
 
 const FIRSTS: [&str; 4] = ["Ann", "ann", "Émile", "Zoë"];
-const LASTS: [&str; 4] = ["Doe", "doe", "Meier", "Müller"];
+/// Longer than the projection's 400-character prefix: no count row holds it (its
+/// equality counts the rows).
+const LONG_LAST: &str = concat!(
+    "Lo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+    "oooooooooooooooooooooooooooooooooooooooooooooooooo",
+);
+const LASTS: [&str; 5] = ["Doe", "doe", "Meier", "Müller", LONG_LAST];
 const DATES: [&str; 3] = ["01-01-1990", "15-06-1990", "31-12-1969"];
 
 fn person() -> impl Strategy<Value = Map<String, Value>> {

@@ -143,12 +143,27 @@ pub(super) fn value_count(
     cond: Option<&Cond>,
 ) -> Option<String> {
     let shape = layout.count_shape(cond)?;
+    // A text longer than the projection's prefix has no count row (`value_grouped` counts
+    // a row only when its whole text is in `p<k>`): such an equality counts the rows.
+    if let CountShape::Texts(_, values) = &shape {
+        if values
+            .iter()
+            .any(|t| t.encode_utf16().count() > super::projection::PREFIX)
+        {
+            return None;
+        }
+    }
     let column = match &shape {
         CountShape::Total => 0,
         CountShape::Numbers(k, _) | CountShape::Texts(k, _) | CountShape::Range(k, _) => *k,
     };
     let test = match shape {
         CountShape::Total => String::new(),
+        // A few numbers bound as they are (as the page binds them); more as one JSON list.
+        CountShape::Numbers(_, values) if values.len() <= 16 => {
+            let bound: Vec<String> = values.into_iter().map(|v| b.bind(v)).collect();
+            format!(" AND vc.Number IN ({})", bound.join(", "))
+        }
         CountShape::Numbers(_, values) => {
             let list = crate::query::plan::json_numbers(&values);
             format!(

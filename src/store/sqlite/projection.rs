@@ -701,6 +701,25 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
         if let Some((table, _, _)) = found.filter(|(_, _, old)| *old == text) {
             // Same layout: the table stays; its indexes follow this build's definitions.
             layout.upgrade_indexes(tx, *table)?;
+            // A build before 0070/0071 still running (a rolling upgrade) that made the
+            // table anew made it without the triggers that keep its counts: count again.
+            let triggers: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1",
+                [format!("Proj_{table}")],
+                |r| r.get(0),
+            )?;
+            let expected =
+                layout.count_triggers(*table).len() + layout.value_triggers(*table).len();
+            if (triggers as usize) < expected {
+                tracing::warn!(
+                    object_type,
+                    table,
+                    "the projection's count triggers were missing (made by an earlier build): counting again"
+                );
+                layout.recount(tx, *table)?;
+                layout.recount_values(tx, *table)?;
+                continue;
+            }
             if uncounted.contains(table) {
                 layout.recount(tx, *table)?;
                 tracing::info!(object_type, table, "lookup counts taken");

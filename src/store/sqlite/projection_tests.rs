@@ -1299,4 +1299,39 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     assert!(counts_follow_the_rows(&conn).is_err());
     store.apply_config(&changed).await.unwrap();
     same("counts taken when the DSConfig is applied");
+    // As a build before 0070/0071 still running in a rolling upgrade leaves a table it
+    // made anew: the counts marked kept, but no triggers keeping them, and a write they
+    // missed. The next apply finds the triggers missing and counts again.
+    {
+        let writer = rusqlite::Connection::open(&w.path).unwrap();
+        let triggers: Vec<String> = writer
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for t in triggers {
+            writer
+                .execute_batch(&format!("DROP TRIGGER \"{t}\""))
+                .unwrap();
+        }
+        writer
+            .execute_batch(&format!(
+                "PRAGMA foreign_keys = ON; DELETE FROM Objects WHERE ObjectId = {}",
+                ids[11]
+            ))
+            .unwrap();
+        let kept: i64 = writer
+            .query_row(
+                "SELECT MIN(Counted * ValueCounted) FROM Projections",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 1, "the counts are still marked kept");
+    }
+    assert!(counts_follow_the_rows(&conn).is_err());
+    store.apply_config(&changed).await.unwrap();
+    same("counts taken again when their triggers are missing");
 }
