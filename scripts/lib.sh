@@ -65,4 +65,6 @@ stop_and_clean() {
 load_people() {
   python3 "$ROOT/scripts/gen_export.py" "$1" >"$WORK/people.jsonl"
   "$BIN" import --input "$WORK/people.jsonl" >&2
+  # The projections complete before the service starts (see bench.sh).
+  "$BIN" dsconfig apply "$ROOT/dsconfig" >&2
 }
