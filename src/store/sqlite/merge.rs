@@ -265,29 +265,10 @@ pub(super) fn points(
         },
         Cond::Or(items) => {
             // `company == id(1) or company == id(2)`: equalities on one column.
-            let mut name = None;
-            let mut values = Vec::new();
-            for item in items {
-                let Cond::Test {
-                    hops,
-                    test:
-                        Test::Double {
-                            property,
-                            cmp: Cmp::Eq,
-                            value,
-                        },
-                } = item
-                else {
-                    return Ok(None);
-                };
-                if !hops.is_empty() || name.is_some_and(|n: &String| n != property) {
-                    return Ok(None);
+            match super::projected::or_equalities(items) {
+                Some((name, values)) => {
+                    equalities(name, values.into_iter().map(Sql::Real).collect())?
                 }
-                name = Some(property);
-                values.push(Sql::Real(*value));
-            }
-            match name {
-                Some(name) => equalities(name, values)?,
                 None => None,
             }
         }

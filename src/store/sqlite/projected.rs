@@ -734,33 +734,12 @@ fn lookup_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
         },
         Cond::Or(items) => {
             // `company == id(1) or company == id(2)`: one column, equalities only.
-            let mut column = None;
-            let mut values = Vec::new();
-            for item in items {
-                let Cond::Test {
-                    hops,
-                    test:
-                        Test::Double {
-                            property,
-                            cmp: Cmp::Eq,
-                            value,
-                        },
-                } = item
-                else {
-                    return None;
-                };
-                let c = lookup(property).filter(|_| hops.is_empty())?;
-                if column.is_some_and(|k: &super::projection::Column| k.no != c.no) {
-                    return None;
-                }
-                column = Some(c);
-                values.push(*value);
-            }
+            let (property, values) = or_equalities(items)?;
             targets
                 .push("TargetId IN (SELECT value FROM json_each(")
                 .bind(Sql::Text(crate::query::plan::json_numbers(&values)))
                 .push("))");
-            (column?, false)
+            (lookup(property)?, false)
         }
         _ => return None,
     };
@@ -810,6 +789,33 @@ fn value_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
         }
     }
     Some(f)
+}
+
+/// `items` (joined by `or`) as equalities of one property of the root object by value
+/// (`company == id(1) or company == id(2)`): the property and the values, else `None`.
+pub(super) fn or_equalities(items: &[Cond]) -> Option<(&str, Vec<f64>)> {
+    let mut name: Option<&str> = None;
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        let Cond::Test {
+            hops,
+            test:
+                Test::Double {
+                    property,
+                    cmp: Cmp::Eq,
+                    value,
+                },
+        } = item
+        else {
+            return None;
+        };
+        if !hops.is_empty() || name.is_some_and(|n| n != property) {
+            return None;
+        }
+        name = Some(property);
+        values.push(*value);
+    }
+    Some((name?, values))
 }
 
 /// SQLite's plan for `page` sorts every row it finds (rather than reading them in order).
