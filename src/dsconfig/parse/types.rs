@@ -84,25 +84,40 @@ impl FileParser {
         decl
     }
 
+    /// The entries of the array `value`; `array` (what `value` must be), with what was
+    /// found, is reported when it is not one.
+    fn entries<'v, 'i>(&mut self, value: &'v Value<'i>, array: &str) -> Vec<&'v Value<'i>> {
+        match value.get_ref() {
+            DeValue::Array(entries) => entries.iter().collect(),
+            other => {
+                let message = format!("{array}, found {}", other.type_str());
+                self.error(value, message);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The text of `entry`; `what` (what it must be), with what was found, is reported
+    /// when it is not a string.
+    fn string_of<'v>(&mut self, entry: &'v Value<'_>, what: &str) -> Option<&'v str> {
+        match entry.get_ref() {
+            DeValue::String(text) => Some(text.as_ref()),
+            other => {
+                let message = format!("{what}, found {}", other.type_str());
+                self.error(entry, message);
+                None
+            }
+        }
+    }
+
     /// `counts = ["age", ...]`: declared properties compared as a whole, each once, whose
     /// projection rows are counted per value (a Lookup is counted per target already).
     fn counts(&mut self, value: &Value, decl: &TypeDecl) -> Vec<String> {
-        let DeValue::Array(entries) = value.get_ref() else {
-            let message = format!(
-                "`counts` must be an array of property names such as \"age\", found {}",
-                value.get_ref().type_str()
-            );
-            self.error(value, message);
-            return Vec::new();
-        };
         let mut counts = Vec::new();
-        for entry in entries.iter() {
-            let DeValue::String(name) = entry.get_ref() else {
-                let message = format!(
-                    "a `counts` entry must be a property name, found {}",
-                    entry.get_ref().type_str()
-                );
-                self.error(entry, message);
+        let array = "`counts` must be an array of property names such as \"age\"";
+        for entry in self.entries(value, array) {
+            let Some(name) = self.string_of(entry, "a `counts` entry must be a property name")
+            else {
                 continue;
             };
             let name = name.trim().to_owned();
@@ -134,22 +149,11 @@ impl FileParser {
     /// `index = ["status, birthDate", ...]`: each entry names declared properties that can
     /// be compared as a whole, each once.
     fn indexes(&mut self, value: &Value, decl: &TypeDecl) -> Vec<Vec<String>> {
-        let DeValue::Array(entries) = value.get_ref() else {
-            let message = format!(
-                "`index` must be an array of strings such as \"status, birthDate\", found {}",
-                value.get_ref().type_str()
-            );
-            self.error(value, message);
-            return Vec::new();
-        };
         let mut indexes = Vec::new();
-        for entry in entries.iter() {
-            let DeValue::String(text) = entry.get_ref() else {
-                let message = format!(
-                    "an `index` entry must be a string of property names, found {}",
-                    entry.get_ref().type_str()
-                );
-                self.error(entry, message);
+        let array = "`index` must be an array of strings such as \"status, birthDate\"";
+        for entry in self.entries(value, array) {
+            let what = "an `index` entry must be a string of property names";
+            let Some(text) = self.string_of(entry, what) else {
                 continue;
             };
             let names: Vec<String> = text.split(',').map(|n| n.trim().to_owned()).collect();
