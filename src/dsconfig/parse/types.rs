@@ -121,22 +121,18 @@ impl FileParser {
                 continue;
             };
             let name = name.trim().to_owned();
-            let problem = match decl.config.properties.get(&name) {
-                _ if counts.contains(&name) => Some(format!("names `{name}` twice")),
-                // A property with problems of its own: already reported.
-                None if decl.property_names.contains(&name) => continue,
-                None => Some(format!(
-                    "names `{name}`, which is not a declared property of `{}`",
-                    decl.name
-                )),
-                Some(p) if !p.property_type.is_indexable() => Some(format!(
-                    "names `{name}`, a {} property, which is not compared as a whole",
-                    p.property_type
-                )),
-                Some(p) if p.property_type == PropertyType::Lookup => Some(format!(
-                    "names `{name}`, a Lookup, which is counted per target already"
-                )),
-                Some(_) => None,
+            let problem = if counts.contains(&name) {
+                Some(format!("names `{name}` twice"))
+            } else {
+                match whole_property(decl, &name) {
+                    // A property with problems of its own: already reported.
+                    None => continue,
+                    Some(Ok(PropertyType::Lookup)) => Some(format!(
+                        "names `{name}`, a Lookup, which is counted per target already"
+                    )),
+                    Some(Ok(_)) => None,
+                    Some(Err(problem)) => Some(problem),
+                }
             };
             match problem {
                 Some(problem) => self.error(entry, format!("counts {problem}")),
@@ -167,22 +163,18 @@ impl FileParser {
                 continue;
             }
             for (i, name) in names.iter().enumerate() {
-                let problem = match decl.config.properties.get(name) {
-                    _ if names[..i].contains(name) => Some(format!("names `{name}` twice")),
-                    // A property with problems of its own: already reported.
-                    None if decl.property_names.contains(name) => {
-                        ok = false;
-                        None
+                let problem = if names[..i].contains(name) {
+                    Some(format!("names `{name}` twice"))
+                } else {
+                    match whole_property(decl, name) {
+                        // A property with problems of its own: already reported.
+                        None => {
+                            ok = false;
+                            None
+                        }
+                        Some(Ok(_)) => None,
+                        Some(Err(problem)) => Some(problem),
                     }
-                    None => Some(format!(
-                        "names `{name}`, which is not a declared property of `{}`",
-                        decl.name
-                    )),
-                    Some(p) if !p.property_type.is_indexable() => Some(format!(
-                        "names `{name}`, a {} property, which is not compared as a whole",
-                        p.property_type
-                    )),
-                    Some(_) => None,
                 };
                 if let Some(problem) = problem {
                     ok = false;
@@ -398,5 +390,23 @@ impl FileParser {
                 None
             }
         }
+    }
+}
+
+/// What an `index` or `counts` entry naming `name` finds: the type of a declared property
+/// compared as a whole, or the problem (not declared, not compared as a whole); `None` for
+/// a property declared with problems of its own (already reported).
+fn whole_property(decl: &TypeDecl, name: &str) -> Option<Result<PropertyType, String>> {
+    match decl.config.properties.get(name) {
+        None if decl.property_names.contains(name) => None,
+        None => Some(Err(format!(
+            "names `{name}`, which is not a declared property of `{}`",
+            decl.name
+        ))),
+        Some(p) if !p.property_type.is_indexable() => Some(Err(format!(
+            "names `{name}`, a {} property, which is not compared as a whole",
+            p.property_type
+        ))),
+        Some(p) => Some(Ok(p.property_type)),
     }
 }

@@ -582,24 +582,8 @@ impl Layout {
         };
         // Each value once (a value named twice is counted once; -0 is 0).
         Some(match shape {
-            CountShape::Numbers(k, v) => {
-                let mut distinct: Vec<f64> = Vec::new();
-                for x in v {
-                    if !distinct.contains(&x) {
-                        distinct.push(x);
-                    }
-                }
-                CountShape::Numbers(k, distinct)
-            }
-            CountShape::Texts(k, v) => {
-                let mut distinct: Vec<String> = Vec::new();
-                for x in v {
-                    if !distinct.contains(&x) {
-                        distinct.push(x);
-                    }
-                }
-                CountShape::Texts(k, distinct)
-            }
+            CountShape::Numbers(k, v) => CountShape::Numbers(k, distinct(v)),
+            CountShape::Texts(k, v) => CountShape::Texts(k, distinct(v)),
             other => other,
         })
     }
@@ -1091,4 +1075,15 @@ pub(crate) fn estimated_rows(conn: &Connection, table: i64) -> Option<u64> {
     .ok()
     .flatten()
     .map(|n| n.max(0) as u64)
+}
+
+/// `values` without repeats, in their first order (`==`: -0.0 is 0.0).
+fn distinct<T: PartialEq>(values: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(values.len());
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
 }
