@@ -13,6 +13,12 @@ use datastore::tenancy::{AppName, System};
 use datastore::{dsconfig, store, transfer};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+/// The process's allocator: mimalloc (per-thread free lists, no global consolidation
+/// pass). glibc's malloc was a fifth of `serve`'s CPU on a table view (`malloc`,
+/// `_int_free`, `malloc_consolidate`; docs/BENCHMARKS.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Bytes of log lines written to stderr at once, at most.
 const LOG_BUFFER: usize = 64 * 1024;
 
