@@ -159,10 +159,9 @@ fn pair_value(layout: &Layout, k: usize) -> Option<(String, String, String, Stri
         (
             format!("CAST(DATALENGTH(r.v{k}) AS float)"),
             text.clone(),
-            format!(
-                "r.v{k} IS NOT NULL AND DATALENGTH(r.v{k}) <= {}",
-                2 * PAIR_TEXT
-            ),
+            // The whole text fits (as `value_grouped` tests its prefix: DATALENGTH counts
+            // UTF-16 bytes on SQL Server, UTF-8 ones on Babelfish).
+            format!("r.v{k} IS NOT NULL AND DATALENGTH(r.v{k}) = DATALENGTH({text})"),
             format!("DATALENGTH(r.v{k}), {text}, "),
         )
     })

@@ -1365,6 +1365,17 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
         .await
         .unwrap();
     other.drop_object(ids[9], Vec::new()).await.unwrap();
+    // A pair's columns written by the other store (its triggers are the file's).
+    other
+        .save_properties(
+            ids[18],
+            json!({ "first": "Bob", "status": "I", "age": 2 })
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .await
+        .unwrap();
     same("writes of another store on the file");
     // `datastore reindex`: emptied (counts with the rows), rebuilt.
     let store = w.ds.store.clone();
