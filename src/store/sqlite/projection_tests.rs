@@ -1539,3 +1539,73 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     store.apply_config(&changed).await.unwrap();
     same("pair counts taken again when their triggers are missing");
 }
+
+/// Which filters the pairs of the sample DSConfig (`"firstName, status"`, `"lastName, age"`)
+/// count, and which fall back to the rows (or to the counts of one column).
+#[test]
+fn a_counted_pair_answers_an_equality_of_its_first_column_with_a_test_of_its_second() {
+    use super::projection::CountShape::{self, Numbers, Pair, Range, Texts};
+    use crate::query::plan::Cmp;
+    let config =
+        dsconfig::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/dsconfig").as_ref()).unwrap();
+    let layout = super::projection::Layout::of(&config.types["Person"]).unwrap();
+    let no = |name: &str| layout.column(name).unwrap().no;
+    let (first, status, last, age) = (no("firstName"), no("status"), no("lastName"), no("age"));
+    let shape = |text: &str| -> Option<CountShape> {
+        let plan = crate::query::sample::plan("Person", text);
+        layout.count_shape(plan.condition.as_ref())
+    };
+    let pair = |a: CountShape, b: CountShape| Some(Pair(Box::new(a), Box::new(b)));
+    let texts = |k: usize, v: &[&str]| Texts(k, v.iter().map(|t| t.to_string()).collect());
+    let emma_i = pair(texts(first, &["Emma"]), texts(status, &["I"]));
+    assert_eq!(shape(r#"firstName == "Emma" and status == "I""#), emma_i);
+    assert_eq!(shape(r#"status == "I" and firstName == "Emma""#), emma_i);
+    assert_eq!(
+        shape(
+            r#"(firstName == "Emma" or firstName == "Ann" or firstName == "Emma") and (status == "A" or status == "I")"#
+        ),
+        pair(texts(first, &["Emma", "Ann"]), texts(status, &["A", "I"]))
+    );
+    assert_eq!(
+        shape(r#"age > 30 and lastName == "Doe""#),
+        pair(texts(last, &["Doe"]), Range(age, vec![(Cmp::Gt, 30.0)]))
+    );
+    assert_eq!(
+        shape(r#"age > 30 and (lastName == "Doe" and age <= 40)"#),
+        pair(
+            texts(last, &["Doe"]),
+            Range(age, vec![(Cmp::Gt, 30.0), (Cmp::Le, 40.0)])
+        )
+    );
+    assert_eq!(
+        shape(r#"lastName == "Doe" and (age == 3 or age == 4)"#),
+        pair(texts(last, &["Doe"]), Numbers(age, vec![3.0, 4.0]))
+    );
+    // Equalities of a number joined by `and` are a range (of no value here).
+    assert_eq!(
+        shape(r#"lastName == "Doe" and age == 3 and age == 4"#),
+        pair(
+            texts(last, &["Doe"]),
+            Range(age, vec![(Cmp::Eq, 3.0), (Cmp::Eq, 4.0)])
+        )
+    );
+    // One column, as before: its own counts.
+    assert_eq!(
+        shape("age > 30 and age < 40"),
+        Some(Range(age, vec![(Cmp::Gt, 30.0), (Cmp::Lt, 40.0)]))
+    );
+    // The rows: not a counted pair, a range of a pair's first column, three columns, a
+    // prefix, a `!=`, an `or` across the columns, two equalities of a text, a path.
+    for text in [
+        r#"firstName == "Emma" and age > 30"#,
+        r#"lastName > "D" and age == 3"#,
+        r#"firstName == "Emma" and status == "I" and age > 3"#,
+        r#"lastName startswith "D" and age > 30"#,
+        r#"lastName == "Doe" and age != 30"#,
+        r#"lastName == "Doe" or age == 30"#,
+        r#"firstName == "Emma" and status == "A" and status == "I""#,
+        r#"firstName == "Emma" and company.city.name == "Berlin""#,
+    ] {
+        assert_eq!(shape(text), None, "{text}");
+    }
+}
