@@ -80,9 +80,17 @@ pub struct TypeConfig {
     pub index: Vec<Vec<String>>,
     /// Properties whose projection rows are counted per value (docs/QUERY.md, "Bounded
     /// shapes"), beside every List and Switch property, which always are
-    /// (`counts = ["age"]`).
+    /// (`counts = ["age"]`), and pairs of properties counted per pair of values, each as
+    /// "a, b" (`counts = ["firstName, status"]`): see [`TypeConfig::counted_pairs`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counts: Vec<String>,
+}
+
+impl TypeConfig {
+    /// The pairs `counts` names ("a, b"), in its order.
+    pub fn counted_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.counts.iter().filter_map(|c| c.split_once(", "))
+    }
 }
 
 /// How a type's `objectNumber` is made: `prefix` + the counter, zero-padded to `width` digits.

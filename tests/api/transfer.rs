@@ -884,7 +884,13 @@ async fn path_counts_are_right_after_an_import_and_follow_later_writes() {
             source
                 .new_object(
                     "Person",
-                    json!({ "age": i, "company": company, "status": if i < 3 { "A" } else { "I" } }),
+                    json!({
+                        "age": i,
+                        "company": company,
+                        "status": if i < 3 { "A" } else { "I" },
+                        "firstName": "Emma",
+                        "lastName": if i == 1 { "Roe" } else { "Doe" },
+                    }),
                 )
                 .await,
         );
@@ -955,5 +961,47 @@ async fn path_counts_are_right_after_an_import_and_follow_later_writes() {
             all().await
         ),
         (4, 2, 5)
+    );
+    // The counts per pair (migration 0072; the sample DSConfig counts "firstName, status"
+    // and "lastName, age"): taken by the import's rebuild (people[0] was saved above),
+    // moved by writes of either column, the table view's two filters counted from them.
+    let emma_i = || async {
+        target
+            .post(
+                "getObjectListTable",
+                json!({ "objectType": "Person", "filter": { "firstName": "Emma", "status": "I" } }),
+            )
+            .await
+            .total()
+    };
+    assert_eq!(
+        (
+            counted("firstName == \"Emma\" and status == \"A\"").await,
+            emma_i().await,
+            counted("lastName == \"Doe\" and age >= 1").await,
+        ),
+        (2, 2, 3)
+    );
+    target
+        .post(
+            "saveProperty",
+            json!({ "objectId": people[1]["objectId"], "propertyName": "lastName", "propertyValue": "Doe" }),
+        )
+        .await
+        .ok();
+    target
+        .post(
+            "saveProperty",
+            json!({ "objectId": people[3]["objectId"], "propertyName": "firstName", "propertyValue": null }),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        (
+            counted("firstName == \"Emma\" and status == \"A\"").await,
+            emma_i().await,
+            counted("lastName == \"Doe\" and age >= 1").await,
+        ),
+        (2, 1, 4)
     );
 }

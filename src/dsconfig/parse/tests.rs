@@ -318,6 +318,39 @@ fn declared_counts_name_declared_properties_compared_as_a_whole() {
 }
 
 #[test]
+fn declared_counts_name_pairs_of_declared_properties_as_the_index_key_does() {
+    let config = config(
+        "[types.P]\ncounts = [\"age\", \" first ,status\", \"last, age\", \"co, age\"]\n\
+         [types.P.properties]\nage = \"Integer\"\nfirst = \"String\"\nlast = \"String\"\n\
+         status = \"String\"\nco = { type = \"Lookup\", objectType = \"P\", display = \"age\" }\n",
+    );
+    assert_eq!(
+        config.types["P"].counts,
+        vec!["age", "first, status", "last, age", "co, age"]
+    );
+    assert_eq!(
+        config.types["P"].counted_pairs().collect::<Vec<_>>(),
+        vec![("first", "status"), ("last", "age"), ("co", "age")]
+    );
+    assert_eq!(
+        problems(
+            "[types.P]\ncounts = [\"age, first, last\", \"age, age\", \"age, nope\", \
+             \"tags, age\", \"first, age\", \"first,age\"]\n\
+             [types.P.properties]\nage = \"Integer\"\nfirst = \"String\"\nlast = \"String\"\n\
+             tags = \"JsonArray\"\n"
+        ),
+        vec![
+            "2: counts \"age, first, last\" of `P` must name one property or a pair of them \
+             (\"firstName, status\")",
+            "2: counts names `age` twice",
+            "2: counts names `nope`, which is not a declared property of `P`",
+            "2: counts names `tags`, a JsonArray property, which is not compared as a whole",
+            "2: counts names `first, age` twice",
+        ]
+    );
+}
+
+#[test]
 fn declared_indexes_name_declared_properties_compared_as_a_whole() {
     let config = config(
         "[types.P]\nindex = [\"status, birthDate\", \" lastName ,age \"]\n\

@@ -110,33 +110,54 @@ impl FileParser {
         }
     }
 
-    /// `counts = ["age", ...]`: declared properties compared as a whole, each once, whose
-    /// projection rows are counted per value (a Lookup is counted per target already).
+    /// `counts = ["age", "firstName, status", ...]`: declared properties compared as a
+    /// whole, each once, whose projection rows are counted per value (a Lookup is counted
+    /// per target already), and pairs of them (the `index` key's "a, b" spelling), whose rows
+    /// are counted per pair of values. A pair is kept as "a, b".
     fn counts(&mut self, value: &Value, decl: &TypeDecl) -> Vec<String> {
         let mut counts = Vec::new();
         let array = "`counts` must be an array of property names such as \"age\"";
         for entry in self.entries(value, array) {
-            let Some(name) = self.string_of(entry, "a `counts` entry must be a property name")
+            let Some(text) = self.string_of(entry, "a `counts` entry must be a property name")
             else {
                 continue;
             };
-            let name = name.trim().to_owned();
-            let problem = if counts.contains(&name) {
-                Some(format!("names `{name}` twice"))
+            let names: Vec<String> = text.split(',').map(|n| n.trim().to_owned()).collect();
+            if names.len() > 2 {
+                let message = format!(
+                    "counts \"{text}\" of `{}` must name one property or a pair of them \
+                     (\"firstName, status\")",
+                    decl.name
+                );
+                self.error(entry, message);
+                continue;
+            }
+            let pair = names.len() == 2;
+            let name = names.join(", ");
+            let mut problems = Vec::new();
+            if counts.contains(&name) {
+                problems.push(format!("names `{name}` twice"));
+            } else if pair && names[0] == names[1] {
+                problems.push(format!("names `{}` twice", names[0]));
             } else {
-                match whole_property(decl, &name) {
-                    // A property with problems of its own: already reported.
-                    None => continue,
-                    Some(Ok(PropertyType::Lookup)) => Some(format!(
-                        "names `{name}`, a Lookup, which is counted per target already"
-                    )),
-                    Some(Ok(_)) => None,
-                    Some(Err(problem)) => Some(problem),
+                for one in &names {
+                    match whole_property(decl, one) {
+                        // A property with problems of its own: already reported.
+                        None => problems.push(String::new()),
+                        // A pair may hold a Lookup (its equalities read `d<k>`).
+                        Some(Ok(PropertyType::Lookup)) if !pair => problems.push(format!(
+                            "names `{one}`, a Lookup, which is counted per target already"
+                        )),
+                        Some(Ok(_)) => {}
+                        Some(Err(problem)) => problems.push(problem),
+                    }
                 }
-            };
-            match problem {
-                Some(problem) => self.error(entry, format!("counts {problem}")),
-                None => counts.push(name),
+            }
+            for problem in problems.iter().filter(|p| !p.is_empty()) {
+                self.error(entry, format!("counts {problem}"));
+            }
+            if problems.is_empty() {
+                counts.push(name);
             }
         }
         counts

@@ -95,6 +95,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0071_value_counts.sql"),
         transactional: true,
     },
+    Migration {
+        version: 72,
+        name: "pair_counts",
+        sql: include_str!("../../../migrations/mssql/0072_pair_counts.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

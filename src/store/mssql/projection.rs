@@ -29,6 +29,10 @@ pub(crate) const BATCH: u32 = 1000;
 /// Characters of a text value an index key holds (as `PropertyValuePrefix`).
 pub(super) const PREFIX: usize = 400;
 
+/// Longest text (UTF-16 units) a pair's count keeps (`dbo.PairCounts`, migration 0072: two
+/// of them stay within a clustered key's 900 bytes).
+pub(super) const PAIR_TEXT: usize = 200;
+
 /// A projection as the catalogue describes it.
 #[derive(Debug, Clone)]
 pub(crate) struct Projection {
@@ -109,12 +113,13 @@ pub(crate) fn create_table(table: i64, layout: &Layout) -> Vec<String> {
     out
 }
 
-/// The table and its Lookup and value counts.
+/// The table and its Lookup, value and pair counts.
 pub(crate) fn drop_table(table: i64) -> String {
     format!(
         "IF OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NOT NULL DROP TABLE dbo.Proj_{table}; \
          DELETE FROM dbo.LookupCounts WHERE TableNo = {table}; \
-         DELETE FROM dbo.ValueCounts WHERE TableNo = {table}"
+         DELETE FROM dbo.ValueCounts WHERE TableNo = {table}; \
+         DELETE FROM dbo.PairCounts WHERE TableNo = {table}"
     )
 }
 
@@ -128,9 +133,95 @@ pub(crate) enum Counts {
     All,
     /// None (they are taken anew after).
     None,
-    /// A save: the Lookup counts when `lookups`, the counted columns `values`; all of
-    /// them when the object had no row (a projection being rebuilt).
-    Written { lookups: bool, values: Vec<usize> },
+    /// A save: the Lookup counts when `lookups`, the counted columns `values`, the
+    /// counted pairs `pairs`; all of them when the object had no row (a projection being
+    /// rebuilt).
+    Written {
+        lookups: bool,
+        values: Vec<usize>,
+        pairs: Vec<[usize; 2]>,
+    },
+}
+
+/// One column's value as a pair's count keeps it: (number, text, the row has it, its
+/// GROUP BY keys).
+fn pair_value(layout: &Layout, k: usize) -> Option<(String, String, String, String)> {
+    let c = layout.columns.iter().find(|c| c.no == k)?;
+    Some(if c.by_value {
+        (
+            format!("r.d{k}"),
+            "N''".to_owned(),
+            format!("r.d{k} IS NOT NULL"),
+            format!("r.d{k}, "),
+        )
+    } else {
+        let text = format!("CAST(r.v{k} AS nvarchar({PAIR_TEXT}))");
+        (
+            format!("CAST(DATALENGTH(r.v{k}) AS float)"),
+            text.clone(),
+            // The whole text fits (as `value_grouped` tests its prefix: DATALENGTH counts
+            // UTF-16 bytes on SQL Server, UTF-8 ones on Babelfish).
+            format!("r.v{k} IS NOT NULL AND DATALENGTH(r.v{k}) = DATALENGTH({text})"),
+            format!("DATALENGTH(r.v{k}), {text}, "),
+        )
+    })
+}
+
+/// The rows of `dbo.Proj_<table>` that `rows` selects, counted per stripe and pair of
+/// values of the pairs `pairs` as `dbo.PairCounts` keeps them; `None` without a pair.
+fn pair_grouped(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for &[a, b] in pairs {
+        let (na, ta, pa, ga) = pair_value(layout, a)?;
+        let (nb, tb, pb, gb) = pair_value(layout, b)?;
+        parts.push(format!(
+            "SELECT {a} AS ColumnA, {b} AS ColumnB, {na} AS NumberA, {ta} AS TextA, \
+             {nb} AS NumberB, {tb} AS TextB, CAST(r.ObjectId % {STRIPES} AS int) AS Stripe, \
+             COUNT_BIG(*) AS Total FROM dbo.Proj_{table} AS r WHERE {rows} AND {pa} AND {pb} \
+             GROUP BY {ga}{gb}r.ObjectId % {STRIPES}"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+}
+
+/// A `dbo.PairCounts` row `c` is the grouped row `x`.
+fn pair_key(table: i64) -> String {
+    format!(
+        "c.TableNo = {table} AND c.ColumnA = x.ColumnA AND c.ColumnB = x.ColumnB \
+         AND c.NumberA = x.NumberA AND c.TextA = x.TextA AND c.NumberB = x.NumberB \
+         AND c.TextB = x.TextB AND c.Stripe = x.Stripe"
+    )
+}
+
+/// The pairs of the rows `rows` selects counted out of `dbo.PairCounts` (before they are
+/// deleted); empty without a pair.
+fn pair_out(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> String {
+    let Some(x) = pair_grouped(table, layout, pairs, rows) else {
+        return String::new();
+    };
+    format!(
+        "UPDATE c SET Total = c.Total - x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
+         ON {}; ",
+        pair_key(table)
+    )
+}
+
+/// The pairs of the rows `rows` selects counted into `dbo.PairCounts` (after they are
+/// written), as [`value_in`] does; empty without a pair.
+fn pair_in(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> String {
+    let Some(x) = pair_grouped(table, layout, pairs, rows) else {
+        return String::new();
+    };
+    let key = pair_key(table);
+    format!(
+        "INSERT INTO dbo.PairCounts (TableNo, ColumnA, ColumnB, NumberA, TextA, NumberB, TextB, \
+         Stripe, Total) SELECT {table}, x.ColumnA, x.ColumnB, x.NumberA, x.TextA, x.NumberB, \
+         x.TextB, x.Stripe, 0 FROM ({x}) AS x \
+         WHERE NOT EXISTS (SELECT 1 FROM dbo.PairCounts AS c WITH (UPDLOCK, HOLDLOCK) \
+         WHERE {key}); \
+         UPDATE c SET Total = c.Total + x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
+         ON {key}; "
+    )
 }
 
 /// The rows of `dbo.Proj_<table>` that `rows` (a condition on `r.ObjectId`) selects,
@@ -214,14 +305,24 @@ fn all_values(layout: &Layout) -> Vec<usize> {
         .collect()
 }
 
-/// The value counts of table `table` taken anew from its rows (a table an earlier version
-/// made, or whose counted columns changed), and the catalogue told so.
+/// The value and pair counts of table `table` taken anew from its rows (a table an earlier
+/// version made, or whose counted columns changed), and the catalogue told so.
 pub(crate) fn recount_values_sql(table: i64, layout: &Layout) -> String {
     let mut sql = format!("DELETE FROM dbo.ValueCounts WHERE TableNo = {table}; ");
     if let Some(x) = value_grouped(table, layout, &all_values(layout), "1 = 1") {
         sql.push_str(&format!(
             "INSERT INTO dbo.ValueCounts (TableNo, ColumnNo, Number, Text, Stripe, Total) \
              SELECT {table}, x.ColumnNo, x.Number, x.Text, x.Stripe, x.Total FROM ({x}) AS x; "
+        ));
+    }
+    sql.push_str(&format!(
+        "DELETE FROM dbo.PairCounts WHERE TableNo = {table}; "
+    ));
+    if let Some(x) = pair_grouped(table, layout, &layout.pairs, "1 = 1") {
+        sql.push_str(&format!(
+            "INSERT INTO dbo.PairCounts (TableNo, ColumnA, ColumnB, NumberA, TextA, NumberB, \
+             TextB, Stripe, Total) SELECT {table}, x.ColumnA, x.ColumnB, x.NumberA, x.TextA, \
+             x.NumberB, x.TextB, x.Stripe, x.Total FROM ({x}) AS x; "
         ));
     }
     sql.push_str(&format!(
@@ -279,12 +380,13 @@ fn count_in(table: i64, layout: &Layout, rows: &str) -> String {
     sql
 }
 
-/// Object `@P1`'s row, its Lookup and value counts taken back.
+/// Object `@P1`'s row, its Lookup, value and pair counts taken back.
 pub(crate) fn delete_row(table: i64, layout: &Layout) -> String {
     format!(
-        "{}{}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1",
+        "{}{}{}DELETE FROM dbo.Proj_{table} WHERE ObjectId = @P1",
         count_out(table, layout, "r.ObjectId = @P1"),
-        value_out(table, layout, &all_values(layout), "r.ObjectId = @P1")
+        value_out(table, layout, &all_values(layout), "r.ObjectId = @P1"),
+        pair_out(table, layout, &layout.pairs, "r.ObjectId = @P1")
     )
 }
 
@@ -292,7 +394,8 @@ pub(crate) fn delete_row(table: i64, layout: &Layout) -> String {
 pub(crate) fn empty_table(table: i64) -> String {
     format!(
         "DELETE FROM dbo.Proj_{table}; DELETE FROM dbo.LookupCounts WHERE TableNo = {table}; \
-         DELETE FROM dbo.ValueCounts WHERE TableNo = {table}"
+         DELETE FROM dbo.ValueCounts WHERE TableNo = {table}; \
+         DELETE FROM dbo.PairCounts WHERE TableNo = {table}"
     )
 }
 
@@ -350,35 +453,46 @@ pub(crate) fn rebuild_sql(table: i64, layout: &Layout, lock: bool, counts: &Coun
     // objects past its batches) is counted in whole. `Counts::None`: left alone.
     let range = "r.ObjectId > @P2 AND r.ObjectId <= @P3";
     let every = all_values(layout);
-    let (moved, rest): ((bool, Vec<usize>), (bool, Vec<usize>)) = match counts {
-        Counts::All => ((true, every), (false, Vec::new())),
-        Counts::None => ((false, Vec::new()), (false, Vec::new())),
-        Counts::Written { lookups, values } => {
+    // (Lookup counts, value counts' columns, pairs.)
+    type Moved = (bool, Vec<usize>, Vec<[usize; 2]>);
+    let nothing: Moved = (false, Vec::new(), Vec::new());
+    let (moved, rest): (Moved, Moved) = match counts {
+        Counts::All => ((true, every, layout.pairs.clone()), nothing),
+        Counts::None => (nothing.clone(), nothing),
+        Counts::Written {
+            lookups,
+            values,
+            pairs,
+        } => {
             let values: Vec<usize> = every
                 .iter()
                 .copied()
                 .filter(|k| values.contains(k))
                 .collect();
             let others = every.into_iter().filter(|k| !values.contains(k)).collect();
-            ((*lookups, values), (!*lookups, others))
+            let (pairs, other_pairs): (Vec<[usize; 2]>, Vec<[usize; 2]>) =
+                layout.pairs.iter().partition(|p| pairs.contains(p));
+            ((*lookups, values, pairs), (!*lookups, others, other_pairs))
         }
     };
-    let out_of = |(lookups, values): &(bool, Vec<usize>)| {
+    let out_of = |(lookups, values, pairs): &Moved| {
         let mut sql = if *lookups {
             count_out(table, layout, range)
         } else {
             String::new()
         };
         sql.push_str(&value_out(table, layout, values, range));
+        sql.push_str(&pair_out(table, layout, pairs, range));
         sql
     };
-    let into = |(lookups, values): &(bool, Vec<usize>)| {
+    let into = |(lookups, values, pairs): &Moved| {
         let mut sql = if *lookups {
             count_in(table, layout, range)
         } else {
             String::new()
         };
         sql.push_str(&value_in(table, layout, values, range));
+        sql.push_str(&pair_in(table, layout, pairs, range));
         sql
     };
     let (out, moved_in, rest_in) = (out_of(&moved), into(&moved), into(&rest));
@@ -493,15 +607,25 @@ pub(crate) async fn after_save(
     if written(false) {
         // Its Lookup counts only when a Lookup is written, its value counts only those of
         // the counted columns written (never the total: the row stays).
+        let named =
+            |c: &crate::store::sqlite::projection::Column| writes.iter().any(|w| w.name == c.name);
         let values = p
             .layout
             .counted()
-            .filter(|c| writes.iter().any(|w| w.name == c.name))
+            .filter(|c| named(c))
             .map(|c| c.no)
+            .collect();
+        // A pair moves when either of its columns is written.
+        let pairs = p
+            .layout
+            .counted_pairs()
+            .filter(|(a, b)| named(a) || named(b))
+            .map(|(a, b)| [a.no, b.no])
             .collect();
         let counts = Counts::Written {
             lookups: written(true),
             values,
+            pairs,
         };
         rebuild(c, &p, object_type, id - 1, id, false, &counts).await?;
     }

@@ -50,7 +50,7 @@ city = { type = "Lookup", objectType = "City", display = "name" }
 
 [types.P]
 index = ["status, born", "last, age"]
-counts = ["age", "score", "last"]
+counts = ["age", "score", "last", "first, status", "last, age"]
 
 [types.P.properties]
 first = "String"
@@ -87,7 +87,16 @@ const LONG_LAST: &str = concat!(
     "oooooooooooooooooooooooooooooooooooooooooooooooooo",
     "oooooooooooooooooooooooooooooooooooooooooooooooooo",
 );
-const LASTS: [&str; 5] = ["Doe", "doe", "Meier", "Müller", LONG_LAST];
+/// Longer than a pair's count keeps (200 characters), within the projection's prefix:
+/// counted alone, not in a pair.
+const MID_LAST: &str = concat!(
+    "Mi",
+    "dddddddddddddddddddddddddddddddddddddddddddddddddd",
+    "dddddddddddddddddddddddddddddddddddddddddddddddddd",
+    "dddddddddddddddddddddddddddddddddddddddddddddddddd",
+    "dddddddddddddddddddddddddddddddddddddddddddddddddd",
+);
+const LASTS: [&str; 6] = ["Doe", "doe", "Meier", "Müller", LONG_LAST, MID_LAST];
 const DATES: [&str; 3] = ["01-01-1990", "15-06-1990", "31-12-1969"];
 
 fn person() -> impl Strategy<Value = Map<String, Value>> {
@@ -401,6 +410,79 @@ async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
                  FROM dbo.Proj_{table} WHERE {present} GROUP BY {keys}, ObjectId % 16"
             ));
         }
+        // Its pair counts (migration 0072): per stripe and pair of values of each pair.
+        let mut pairs = Vec::new();
+        for (a, b) in layout.counted_pairs() {
+            let value = |c: &crate::store::sqlite::projection::Column| {
+                let k = c.no;
+                if c.by_value {
+                    (
+                        format!("d{k}"),
+                        "N''".to_owned(),
+                        format!("d{k} IS NOT NULL"),
+                        format!("d{k}"),
+                    )
+                } else {
+                    (
+                        format!("CAST(DATALENGTH(v{k}) AS float)"),
+                        format!("CAST(v{k} AS nvarchar(200))"),
+                        format!("v{k} IS NOT NULL AND LEN(v{k} + N'x') <= 201"),
+                        format!("DATALENGTH(v{k}), CAST(v{k} AS nvarchar(200))"),
+                    )
+                }
+            };
+            let ((na, ta, pa, ga), (nb, tb, pb, gb)) = (value(a), value(b));
+            pairs.push(format!(
+                "SELECT {}, {}, {na}, {ta}, {nb}, {tb}, CAST(ObjectId % 16 AS int), COUNT_BIG(*) \
+                 FROM dbo.Proj_{table} WHERE {pa} AND {pb} GROUP BY {ga}, {gb}, ObjectId % 16",
+                a.no, b.no
+            ));
+        }
+        let pair_statements = [
+            if pairs.is_empty() {
+                "SELECT 0, 0, CAST(0 AS float), N'', CAST(0 AS float), N'', 0, CAST(0 AS bigint) \
+                 WHERE 1 = 0"
+                    .to_owned()
+            } else {
+                format!(
+                    "SELECT * FROM ({}) AS x ORDER BY 1, 2, 3, 4, 5, 6, 7",
+                    pairs.join(" UNION ALL ")
+                )
+            },
+            format!(
+                "SELECT ColumnA, ColumnB, NumberA, TextA, NumberB, TextB, Stripe, Total \
+                 FROM dbo.PairCounts WHERE TableNo = {table} AND Total <> 0 \
+                 ORDER BY 1, 2, 3, 4, 5, 6, 7"
+            ),
+        ];
+        type PairRow = (i32, i32, f64, String, f64, String, i32, i64);
+        let mut read: Vec<Vec<PairRow>> = Vec::new();
+        for sql in pair_statements {
+            let rows = exec::rows(c, &sql, Vec::new())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        exec::req::<i32>(r, 0).unwrap(),
+                        exec::req::<i32>(r, 1).unwrap(),
+                        exec::req::<f64>(r, 2).unwrap(),
+                        exec::text(r, 3).unwrap().unwrap_or_default(),
+                        exec::req::<f64>(r, 4).unwrap(),
+                        exec::text(r, 5).unwrap().unwrap_or_default(),
+                        exec::req::<i32>(r, 6).unwrap(),
+                        exec::req::<i64>(r, 7).unwrap(),
+                    )
+                })
+                .collect();
+            read.push(rows);
+        }
+        if read[0] != read[1] {
+            return Err(format!(
+                "{object_type}: pair counts {:?}, rows {:?}",
+                read[1], read[0]
+            ));
+        }
         let statements = [
             format!(
                 "SELECT * FROM ({}) AS x ORDER BY 1, 2, 3, 4",
@@ -498,6 +580,21 @@ fn comparison() -> impl Strategy<Value = String> {
             .prop_map(|s| format!("(status == \"{s}\" or status == \"I\")")),
         (0..LASTS.len(), 0..LASTS.len()).prop_map(|(a, b)| {
             format!("(last == \"{}\" or last == \"{}\")", LASTS[a], LASTS[b])
+        }),
+        // A counted pair's shapes (`dbo.PairCounts` alone).
+        (0..FIRSTS.len(), prop::sample::select(vec!["A", "I", "A "]))
+            .prop_map(|(f, s)| { format!("(first == \"{}\" and status == \"{s}\")", FIRSTS[f]) }),
+        (
+            0..LASTS.len(),
+            prop::sample::select(vec!["==", ">", "<=", ">="]),
+            0i64..5
+        )
+            .prop_map(|(l, o, n)| format!("(last == \"{}\" and age {o} {n})", LASTS[l])),
+        (0..LASTS.len(), 0..LASTS.len(), 0i64..5).prop_map(|(a, b, n)| {
+            format!(
+                "((last == \"{}\" or last == \"{}\") and age < {n})",
+                LASTS[a], LASTS[b]
+            )
         }),
     ]
 }
@@ -908,6 +1005,14 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
             "status == \"A \"",
             "last == \"Doe\" or last == \"Meier\" or last == \"Doe\"",
             "active == true",
+            // A counted pair's (migration 0072).
+            "first == \"Ann\" and status == \"A\"",
+            "status == \"I\" and first == \"Zoë\" limit 1",
+            "(first == \"Ann\" or first == \"ann\") and (status == \"A \" or status == \"A\")",
+            "last == \"Doe\" and age >= 1 and age < 3",
+            "(last == \"Doe\" or last == \"Meier\") and age > 0 limit 2",
+            &format!("last == \"{MID_LAST}\" and age == 1"),
+            &format!("last == \"{MID_LAST}\""),
         ]
         .map(str::to_owned)
         .to_vec();
@@ -986,8 +1091,8 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
     let fewer = dsconfig::parse_files(&[(
         std::path::PathBuf::from("t.toml"),
         format!("{CONFIG}nick = \"String\"\n").replace(
-            "counts = [\"age\", \"score\", \"last\"]",
-            "counts = [\"score\"]",
+            "counts = [\"age\", \"score\", \"last\", \"first, status\", \"last, age\"]",
+            "counts = [\"score\", \"status, first\"]",
         ),
     )])
     .unwrap();
@@ -1098,10 +1203,12 @@ fn rendered_projection_ddl_and_rebuild() {
         Counts::Written {
             lookups: false,
             values: Vec::new(),
+            pairs: Vec::new(),
         },
         Counts::Written {
             lookups: true,
             values: vec![counted],
+            pairs: vec![layout.pairs[0]],
         },
         Counts::All,
         Counts::None,
@@ -1159,6 +1266,20 @@ fn rendered_t_sql_of_table_views_and_aggregates_on_a_projection() {
         walk: Walk::default(),
     };
     let views = [
+        (
+            // A counted pair (`dbo.PairCounts`, migration 0072).
+            "first == Emma, status == I order by born desc",
+            view(
+                vec![
+                    filter(Key::Text("first".into()), FilterValue::Text("Emma".into())),
+                    filter(Key::Text("status".into()), FilterValue::Text("I".into())),
+                ],
+                vec![Order {
+                    key: Key::Double("born".into()),
+                    descending: true,
+                }],
+            ),
+        ),
         (
             "status == A order by born desc",
             view(

@@ -304,11 +304,11 @@ pub const ANY_OBJECT: &str =
 
 /// What an import deletes first: with replace, the target's data (numbering rows are
 /// upserted); otherwise the target holds no object and only pending files go. Files first,
-/// pending ones included. The projections' rows go by the cascade; their Lookup and value
-/// counts (migrations 0070, 0071) with them.
+/// pending ones included. The projections' rows go by the cascade; their Lookup, value and
+/// pair counts (migrations 0070, 0071, 0072) with them.
 pub const CLEAR_DATA: &str = "DELETE FROM dbo.FileChunks; DELETE FROM dbo.Files; \
 DELETE FROM dbo.Relationships; DELETE FROM dbo.Properties; DELETE FROM dbo.Objects; \
-DELETE FROM dbo.LookupCounts; DELETE FROM dbo.ValueCounts;";
+DELETE FROM dbo.LookupCounts; DELETE FROM dbo.ValueCounts; DELETE FROM dbo.PairCounts;";
 
 /// Up to `@P2` linked files with ids above `@P1`, in id order (export).
 pub const EXPORT_FILES: &str = "SELECT TOP (@P2) FileId, OwnerObjectId, PropertyName, Name, \

@@ -132,10 +132,12 @@ fn projected_filter(
 }
 
 /// The number of matches of `cond` over projection `table` from `dbo.ValueCounts`
-/// (migration 0071), when they answer it (`Layout::count_shape`: no filter, equalities or
-/// a list, or a range, on one counted column): the sum of a few counts, each of up to
-/// `projection::STRIPES` rows. A text is counted by its exact value (`Number` its
-/// `DATALENGTH`, as [`text_equals`] compares). `None`: the rows are counted.
+/// (migration 0071) or `dbo.PairCounts` (0072), when they answer it (`Layout::count_shape`:
+/// no filter, equalities or a list, or a range, on one counted column; equalities of a
+/// counted pair's first column with equalities, a list or a range of its second): the sum
+/// of a few counts, each of up to `projection::STRIPES` rows. A text is counted by its
+/// exact value (`Number` its `DATALENGTH`, as [`text_equals`] compares). `None`: the rows
+/// are counted.
 pub(super) fn value_count(
     b: &mut Binder,
     table: i64,
@@ -143,31 +145,53 @@ pub(super) fn value_count(
     cond: Option<&Cond>,
 ) -> Option<String> {
     let shape = layout.count_shape(cond)?;
-    // A text longer than the projection's prefix has no count row (`value_grouped` counts
-    // a row only when its whole text is in `p<k>`): such an equality counts the rows.
-    if let CountShape::Texts(_, values) = &shape {
-        if values
-            .iter()
-            .any(|t| t.encode_utf16().count() > super::projection::PREFIX)
-        {
+    if let CountShape::Pair(first, second) = shape {
+        let (ka, kb) = (first.column(), second.column());
+        // A longer text than a pair's count keeps (`projection::PAIR_TEXT`) counts the rows.
+        let longest = super::projection::PAIR_TEXT;
+        if too_long(&first, longest) || too_long(&second, longest) {
             return None;
         }
+        let a = counted_values(b, "pc.NumberA", "pc.TextA", *first);
+        let then = counted_values(b, "pc.NumberB", "pc.TextB", *second);
+        return Some(format!(
+            "SELECT COALESCE(SUM(pc.Total), 0)\nFROM dbo.PairCounts AS pc\n\
+             WHERE pc.TableNo = {table} AND pc.ColumnA = {ka} AND pc.ColumnB = {kb}{a}{then}"
+        ));
     }
-    let column = match &shape {
-        CountShape::Total => 0,
-        CountShape::Numbers(k, _) | CountShape::Texts(k, _) | CountShape::Range(k, _) => *k,
-    };
-    let test = match shape {
-        CountShape::Total => String::new(),
+    let column = shape.column();
+    // A text longer than the projection's prefix has no count row (`value_grouped` counts
+    // a row only when its whole text is in `p<k>`): such an equality counts the rows.
+    if too_long(&shape, super::projection::PREFIX) {
+        return None;
+    }
+    let test = counted_values(b, "vc.Number", "vc.Text", shape);
+    Some(format!(
+        "SELECT COALESCE(SUM(vc.Total), 0)\nFROM dbo.ValueCounts AS vc\n\
+         WHERE vc.TableNo = {table} AND vc.ColumnNo = {column}{test}"
+    ))
+}
+
+/// `shape` names a text longer than `longest` UTF-16 units: no count row holds it.
+fn too_long(shape: &CountShape, longest: usize) -> bool {
+    matches!(shape, CountShape::Texts(_, values)
+        if values.iter().any(|t| t.encode_utf16().count() > longest))
+}
+
+/// The test of a count row's `number` and `text` columns that `shape` (of one column)
+/// makes.
+fn counted_values(b: &mut Binder, number: &str, text: &str, shape: CountShape) -> String {
+    match shape {
+        CountShape::Total | CountShape::Pair(..) => String::new(),
         // A few numbers bound as they are (as the page binds them); more as one JSON list.
         CountShape::Numbers(_, values) if values.len() <= 16 => {
             let bound: Vec<String> = values.into_iter().map(|v| b.bind(v)).collect();
-            format!(" AND vc.Number IN ({})", bound.join(", "))
+            format!(" AND {number} IN ({})", bound.join(", "))
         }
         CountShape::Numbers(_, values) => {
             let list = crate::query::plan::json_numbers(&values);
             format!(
-                " AND vc.Number IN (SELECT CAST(j.[value] AS float) FROM OPENJSON({}) AS j)",
+                " AND {number} IN (SELECT CAST(j.[value] AS float) FROM OPENJSON({}) AS j)",
                 b.bind(list)
             )
         }
@@ -176,20 +200,16 @@ pub(super) fn value_count(
                 .into_iter()
                 .map(|t| {
                     let v = b.bind(t);
-                    format!("(vc.Number = DATALENGTH({v}) AND vc.Text = {v})")
+                    format!("({number} = DATALENGTH({v}) AND {text} = {v})")
                 })
                 .collect();
             format!(" AND ({})", tests.join(" OR "))
         }
         CountShape::Range(_, tests) => tests
             .into_iter()
-            .map(|(cmp, value)| format!(" AND vc.Number {} {}", cmp.sql(), b.bind(value)))
+            .map(|(cmp, value)| format!(" AND {number} {} {}", cmp.sql(), b.bind(value)))
             .collect(),
-    };
-    Some(format!(
-        "SELECT COALESCE(SUM(vc.Total), 0)\nFROM dbo.ValueCounts AS vc\n\
-         WHERE vc.TableNo = {table} AND vc.ColumnNo = {column}{test}"
-    ))
+    }
 }
 
 /// The filters of a table view as a condition of the language, when each one is an

@@ -73,6 +73,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "value_counts",
         sql: include_str!("../../../migrations/sqlite/0071_value_counts.sql"),
     },
+    Migration {
+        version: 72,
+        name: "pair_counts",
+        sql: include_str!("../../../migrations/sqlite/0072_pair_counts.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

@@ -754,41 +754,57 @@ fn lookup_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
     Some(f)
 }
 
-/// The number of matches of `cond` from `ValueCounts` (migration 0071), when they answer
-/// it (see `Layout::count_shape`: no filter, equalities or a list, or a range, on one
-/// counted column): the sum of a few counts. `None`: count the rows.
+/// The number of matches of `cond` from `ValueCounts` (migration 0071) or `PairCounts`
+/// (0072), when they answer it (see `Layout::count_shape`: no filter, equalities or a list,
+/// or a range, on one counted column; equalities of a counted pair's first column with
+/// equalities, a list or a range of its second): the sum of a few counts. `None`: count
+/// the rows.
 fn value_count(p: &Projection, cond: Option<&Cond>) -> Option<Fragment> {
     if !p.value_counted || !USE_LOOKUP_COUNTS.with(|u| u.get()) {
         return None;
     }
     let shape = p.layout.count_shape(cond)?;
-    let column = match &shape {
-        CountShape::Total => 0,
-        CountShape::Numbers(k, _) | CountShape::Texts(k, _) | CountShape::Range(k, _) => *k,
-    };
     let mut f = Fragment::default();
+    if let CountShape::Pair(first, second) = shape {
+        f.push(&format!(
+            "SELECT COALESCE(SUM(Total), 0) FROM PairCounts WHERE TableNo = {} \
+             AND ColumnA = {} AND ColumnB = {}",
+            p.table,
+            first.column(),
+            second.column()
+        ));
+        counted_values(&mut f, "ValueA", *first);
+        counted_values(&mut f, "ValueB", *second);
+        return Some(f);
+    }
     f.push(&format!(
-        "SELECT COALESCE(SUM(Total), 0) FROM ValueCounts WHERE TableNo = {} AND ColumnNo = {column}",
-        p.table
+        "SELECT COALESCE(SUM(Total), 0) FROM ValueCounts WHERE TableNo = {} AND ColumnNo = {}",
+        p.table,
+        shape.column()
     ));
+    counted_values(&mut f, "Value", shape);
+    Some(f)
+}
+
+/// The test of a count row's `value` column that `shape` (of one column) makes.
+fn counted_values(f: &mut Fragment, value: &str, shape: CountShape) {
     // A list as one JSON array: one parameter, however many values.
     let mut list = |items: serde_json::Value| {
-        f.push(" AND Value IN (SELECT value FROM json_each(")
+        f.push(&format!(" AND {value} IN (SELECT value FROM json_each("))
             .bind(Sql::Text(items.to_string()))
             .push("))");
     };
     match shape {
-        CountShape::Total => {}
+        CountShape::Total | CountShape::Pair(..) => {}
         CountShape::Numbers(_, v) => list(serde_json::json!(v)),
         CountShape::Texts(_, v) => list(serde_json::json!(v)),
         CountShape::Range(_, tests) => {
-            for (cmp, value) in tests {
-                f.push(&format!(" AND Value {} ", numeric_op(cmp)))
-                    .bind(Sql::Real(value));
+            for (cmp, v) in tests {
+                f.push(&format!(" AND {value} {} ", numeric_op(cmp)))
+                    .bind(Sql::Real(v));
             }
         }
     }
-    Some(f)
 }
 
 /// `items` (joined by `or`) as equalities of one property of the root object by value

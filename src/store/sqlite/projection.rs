@@ -55,6 +55,11 @@ pub(crate) struct Layout {
     /// layouts an earlier version wrote: the same columns, so the rows stay.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub counts: Vec<usize>,
+    /// Pairs of columns (a, b) counted per pair of values (`PairCounts`, migration 0072):
+    /// those the DSConfig names in `counts` as "a, b", in its order. (Absent from the
+    /// layouts an earlier version wrote.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<[usize; 2]>,
 }
 
 impl Layout {
@@ -103,10 +108,15 @@ impl Layout {
             })
             .filter_map(|(name, _)| no(name))
             .collect();
+        let pairs = ty
+            .counted_pairs()
+            .filter_map(|(a, b)| Some([no(a)?, no(b)?]))
+            .collect();
         Some(Layout {
             columns,
             indexes,
             counts,
+            pairs,
         })
     }
 
@@ -255,6 +265,60 @@ impl Layout {
                 upsert(k, &format!("NEW.{x}"), "1")
             ));
         }
+        sql.extend(self.pair_triggers(table));
+        sql
+    }
+
+    /// The counted pairs: (a, b, the value columns their counts are kept by).
+    pub(crate) fn counted_pairs(&self) -> impl Iterator<Item = (&Column, &Column)> {
+        self.pairs
+            .iter()
+            .filter_map(|[a, b]| Some((self.column_no(*a)?, self.column_no(*b)?)))
+    }
+
+    /// The triggers that keep `PairCounts` (migration 0072) of table `table`: per counted
+    /// pair (a, b), its rows per pair of values (a row where either is NULL is not
+    /// counted), moved in the statement that writes a row, as [`Layout::value_triggers`]
+    /// (whose `VCount_` prefix they share: made, dropped and counted anew with them).
+    fn pair_triggers(&self, table: i64) -> Vec<String> {
+        let mut sql = Vec::new();
+        for (a, b) in self.counted_pairs() {
+            let (ka, kb) = (a.no, b.no);
+            let (xa, xb) = (Self::counted_by(a), Self::counted_by(b));
+            let add = |row: &str| {
+                format!(
+                    "INSERT INTO PairCounts (TableNo, ColumnA, ColumnB, ValueA, ValueB, Total) \
+                     SELECT {table}, {ka}, {kb}, {row}.{xa}, {row}.{xb}, 1 \
+                     WHERE {row}.{xa} IS NOT NULL AND {row}.{xb} IS NOT NULL \
+                     ON CONFLICT DO UPDATE SET Total = Total + 1;"
+                )
+            };
+            // (`=` with a NULL matches no row: a row without both values was not counted.)
+            let take = |row: &str| {
+                format!(
+                    "UPDATE PairCounts SET Total = Total - 1 WHERE TableNo = {table} \
+                     AND ColumnA = {ka} AND ColumnB = {kb} AND ValueA = {row}.{xa} \
+                     AND ValueB = {row}.{xb};"
+                )
+            };
+            let name = format!("VCount_{table}_p{ka}_{kb}");
+            sql.push(format!(
+                "CREATE TRIGGER {name}_i AFTER INSERT ON Proj_{table} \
+                 WHEN NEW.{xa} IS NOT NULL AND NEW.{xb} IS NOT NULL BEGIN {} END",
+                add("NEW")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER {name}_d AFTER DELETE ON Proj_{table} \
+                 WHEN OLD.{xa} IS NOT NULL AND OLD.{xb} IS NOT NULL BEGIN {} END",
+                take("OLD")
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER {name}_u AFTER UPDATE OF {xa}, {xb} ON Proj_{table} \
+                 WHEN OLD.{xa} IS NOT NEW.{xa} OR OLD.{xb} IS NOT NEW.{xb} BEGIN {} {} END",
+                take("OLD"),
+                add("NEW")
+            ));
+        }
         sql
     }
 
@@ -283,6 +347,18 @@ impl Layout {
                      WHERE {x} IS NOT NULL GROUP BY {x}"
                 ),
                 params![table, c.no as i64],
+            )?;
+        }
+        tx.execute("DELETE FROM PairCounts WHERE TableNo = ?1", [table])?;
+        for (a, b) in self.counted_pairs() {
+            let (xa, xb) = (Self::counted_by(a), Self::counted_by(b));
+            tx.execute(
+                &format!(
+                    "INSERT INTO PairCounts (TableNo, ColumnA, ColumnB, ValueA, ValueB, Total) \
+                     SELECT ?1, ?2, ?3, {xa}, {xb}, COUNT(*) FROM Proj_{table} \
+                     WHERE {xa} IS NOT NULL AND {xb} IS NOT NULL GROUP BY {xa}, {xb}"
+                ),
+                params![table, a.no as i64, b.no as i64],
             )?;
         }
         tx.execute(
@@ -455,7 +531,7 @@ impl Layout {
     }
 }
 
-/// What a count of matches sums from the value counts (migration 0071), on either
+/// What a count of matches sums from the value counts (migrations 0071, 0072), on either
 /// backend: see [`Layout::count_shape`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CountShape {
@@ -467,13 +543,110 @@ pub(crate) enum CountShape {
     Texts(usize, Vec<String>),
     /// Column `.0` holds a number that passes every test.
     Range(usize, Vec<(Cmp, f64)>),
+    /// A counted pair's rows (`PairCounts`): column a's value is one of `.0` (`Numbers` or
+    /// `Texts`) and column b's passes `.1` (`Numbers`, `Texts` or `Range`).
+    Pair(Box<CountShape>, Box<CountShape>),
+}
+
+impl CountShape {
+    /// The column a one-column shape counts (0: the total).
+    pub(crate) fn column(&self) -> usize {
+        match self {
+            CountShape::Total | CountShape::Pair(..) => 0,
+            CountShape::Numbers(k, _) | CountShape::Texts(k, _) | CountShape::Range(k, _) => *k,
+        }
+    }
+}
+
+/// One test of a column, as the value counts read it.
+enum One {
+    /// An equality, a list, or equalities joined by `or`: the column's numbers.
+    Numbers(usize, Vec<f64>),
+    /// An equality or equalities joined by `or` of a text column: its exact texts.
+    Texts(usize, Vec<String>),
+    /// A comparison of a column compared by value.
+    Range(usize, Cmp, f64),
+}
+
+impl One {
+    fn column(&self) -> usize {
+        match self {
+            One::Numbers(k, _) | One::Texts(k, _) | One::Range(k, ..) => *k,
+        }
+    }
 }
 
 impl Layout {
+    /// `c` as one test of a column `usable` accepts that the value counts read: an
+    /// equality, a list ([`Test::OneOf`]) or a range test of a column compared by value, an
+    /// equality of a text column.
+    fn one(&self, c: &Cond, usable: &dyn Fn(&Column) -> bool) -> Option<One> {
+        let Cond::Test { hops, test } = c else {
+            return None;
+        };
+        if !hops.is_empty() {
+            return None;
+        }
+        let column = |name: &str| self.column(name).filter(|c| usable(c));
+        match test {
+            Test::Double {
+                property,
+                cmp,
+                value,
+            } => {
+                let c = column(property).filter(|c| c.by_value)?;
+                Some(match cmp {
+                    Cmp::Eq => One::Numbers(c.no, vec![*value]),
+                    Cmp::Gt | Cmp::Lt | Cmp::Ge | Cmp::Le => One::Range(c.no, *cmp, *value),
+                    Cmp::StartsWith | Cmp::Like => return None,
+                })
+            }
+            Test::OneOf { property, values } => {
+                let c = column(property).filter(|c| c.by_value)?;
+                Some(One::Numbers(c.no, values.clone()))
+            }
+            Test::Text {
+                property,
+                cmp: Cmp::Eq,
+                value,
+            } => {
+                let c = column(property).filter(|c| !c.by_value)?;
+                Some(One::Texts(c.no, vec![value.clone()]))
+            }
+            _ => None,
+        }
+    }
+
+    /// `items` (joined by `or`) as equalities of one column: its values.
+    fn or_values(&self, items: &[Cond], usable: &dyn Fn(&Column) -> bool) -> Option<One> {
+        let mut column = None;
+        let mut numbers = Vec::new();
+        let mut texts = Vec::new();
+        for item in items {
+            let one = self.one(item, usable)?;
+            if column.is_some_and(|k| k != one.column()) {
+                return None;
+            }
+            column = Some(one.column());
+            match one {
+                One::Numbers(_, v) => numbers.extend(v),
+                One::Texts(_, v) => texts.extend(v),
+                One::Range(..) => return None,
+            }
+        }
+        match (column?, numbers.is_empty(), texts.is_empty()) {
+            (k, false, true) => Some(One::Numbers(k, numbers)),
+            (k, true, false) => Some(One::Texts(k, texts)),
+            _ => None,
+        }
+    }
+
     /// How the value counts answer the number of matches of `cond` (the whole filter),
     /// if they do: no filter; an equality on a counted column, several on it joined by
     /// `or`, or a list ([`Test::OneOf`]); tests of one counted column compared by value
-    /// joined by `and` (a range). A counted column is kept by what its tests read (`d<k>`,
+    /// joined by `and` (a range); and, for a counted pair (a, b), the `and` of such
+    /// equalities of a with equalities, a list or a range of b (see
+    /// [`Layout::pair_shape`]). A counted column is kept by what its tests read (`d<k>`,
     /// or the exact `v<k>`), so a row without the property, or whose stored value another
     /// type made (text in a number's column has no `d<k>`), is counted where those tests
     /// find it. `None`: the rows are counted.
@@ -488,104 +661,117 @@ impl Layout {
                 _ => break,
             }
         }
-        let counted = |name: &str| {
-            let c = self.column(name)?;
-            self.counts.contains(&c.no).then_some(c)
-        };
-        // One test: (column, its numbers or texts when an equality or a list, its range test).
-        enum One {
-            Numbers(usize, Vec<f64>),
-            Texts(usize, Vec<String>),
-            Range(usize, Cmp, f64),
-        }
-        let one = |c: &Cond| -> Option<One> {
-            let Cond::Test { hops, test } = c else {
-                return None;
-            };
-            if !hops.is_empty() {
-                return None;
-            }
-            match test {
-                Test::Double {
-                    property,
-                    cmp,
-                    value,
-                } => {
-                    let c = counted(property).filter(|c| c.by_value)?;
-                    Some(match cmp {
-                        Cmp::Eq => One::Numbers(c.no, vec![*value]),
-                        Cmp::Gt | Cmp::Lt | Cmp::Ge | Cmp::Le => One::Range(c.no, *cmp, *value),
-                        Cmp::StartsWith | Cmp::Like => return None,
-                    })
-                }
-                Test::OneOf { property, values } => {
-                    let c = counted(property).filter(|c| c.by_value)?;
-                    Some(One::Numbers(c.no, values.clone()))
-                }
-                Test::Text {
-                    property,
-                    cmp: Cmp::Eq,
-                    value,
-                } => {
-                    let c = counted(property).filter(|c| !c.by_value)?;
-                    Some(One::Texts(c.no, vec![value.clone()]))
-                }
-                _ => None,
-            }
-        };
-        let same = |column: &mut Option<usize>, k: usize| {
-            let ok = column.is_none_or(|c| c == k);
-            *column = Some(k);
-            ok
-        };
-        let mut column = None;
+        let counted = |c: &Column| self.counts.contains(&c.no);
         let shape = match cond {
-            Cond::Test { .. } => match one(cond)? {
+            Cond::Test { .. } => match self.one(cond, &counted)? {
                 One::Numbers(k, v) => CountShape::Numbers(k, v),
                 One::Texts(k, v) => CountShape::Texts(k, v),
                 One::Range(k, cmp, value) => CountShape::Range(k, vec![(cmp, value)]),
             },
-            Cond::Or(items) => {
-                // Equalities on one column.
-                let mut numbers = Vec::new();
-                let mut texts = Vec::new();
-                for item in items {
-                    match one(item)? {
-                        One::Numbers(k, v) if same(&mut column, k) => numbers.extend(v),
-                        One::Texts(k, v) if same(&mut column, k) => texts.extend(v),
-                        _ => return None,
-                    }
-                }
-                match (column?, numbers.is_empty(), texts.is_empty()) {
-                    (k, false, true) => CountShape::Numbers(k, numbers),
-                    (k, true, false) => CountShape::Texts(k, texts),
-                    _ => return None,
-                }
-            }
+            // Equalities on one column.
+            Cond::Or(items) => match self.or_values(items, &counted)? {
+                One::Numbers(k, v) => CountShape::Numbers(k, v),
+                One::Texts(k, v) => CountShape::Texts(k, v),
+                One::Range(..) => return None,
+            },
             Cond::And(items) => {
                 // Tests of one column compared by value: its values that pass them all.
-                let mut tests = Vec::new();
-                for item in items {
-                    match one(item)? {
-                        One::Range(k, cmp, value) if same(&mut column, k) => {
-                            tests.push((cmp, value))
-                        }
-                        One::Numbers(k, v) if v.len() == 1 && same(&mut column, k) => {
-                            tests.push((Cmp::Eq, v[0]))
-                        }
-                        _ => return None,
-                    }
+                let ones: Option<Vec<One>> =
+                    items.iter().map(|item| self.one(item, &counted)).collect();
+                match ones.and_then(|ones| range(&ones)) {
+                    Some(shape) => shape,
+                    None => return self.pair_shape(items),
                 }
-                CountShape::Range(column?, tests)
             }
             Cond::Not(_) => return None,
         };
-        // Each value once (a value named twice is counted once; -0 is 0).
-        Some(match shape {
-            CountShape::Numbers(k, v) => CountShape::Numbers(k, distinct(v)),
-            CountShape::Texts(k, v) => CountShape::Texts(k, distinct(v)),
-            other => other,
-        })
+        Some(distinct_shape(shape))
+    }
+
+    /// The count of `items` (joined by `and`) from a counted pair (a, b): they test exactly
+    /// the two columns, a by one item (an equality, a list, equalities joined by `or`), b
+    /// by one such item or by tests of a column compared by value (a range). Nested `and`s
+    /// are read as one.
+    fn pair_shape(&self, items: &[Cond]) -> Option<CountShape> {
+        if self.pairs.is_empty() {
+            return None;
+        }
+        let paired = |c: &Column| self.pairs.iter().any(|p| p.contains(&c.no));
+        let mut flat = Vec::new();
+        flatten_and(items, &mut flat);
+        let mut ones = Vec::with_capacity(flat.len());
+        for item in flat {
+            ones.push(match item {
+                Cond::Or(alternatives) => self.or_values(alternatives, &paired)?,
+                _ => self.one(item, &paired)?,
+            });
+        }
+        let mut columns: Vec<usize> = ones.iter().map(One::column).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        let &[x, y] = columns.as_slice() else {
+            return None;
+        };
+        self.pairs
+            .iter()
+            .filter(|[a, b]| (*a, *b) == (x, y) || (*a, *b) == (y, x))
+            .find_map(|&[a, b]| {
+                let of =
+                    |k: usize| -> Vec<&One> { ones.iter().filter(|o| o.column() == k).collect() };
+                let first = match of(a).as_slice() {
+                    [One::Numbers(k, v)] => CountShape::Numbers(*k, v.clone()),
+                    [One::Texts(k, v)] => CountShape::Texts(*k, v.clone()),
+                    _ => return None,
+                };
+                let second = match of(b).as_slice() {
+                    [One::Numbers(k, v)] => CountShape::Numbers(*k, v.clone()),
+                    [One::Texts(k, v)] => CountShape::Texts(*k, v.clone()),
+                    tests => range(tests.iter().copied())?,
+                };
+                Some(CountShape::Pair(
+                    Box::new(distinct_shape(first)),
+                    Box::new(distinct_shape(second)),
+                ))
+            })
+    }
+}
+
+/// Tests of one column compared by value joined by `and` (ranges, single equalities):
+/// the values that pass them all.
+fn range<'o>(ones: impl IntoIterator<Item = &'o One>) -> Option<CountShape> {
+    let mut column = None;
+    let mut tests = Vec::new();
+    for one in ones {
+        if column.is_some_and(|k| k != one.column()) {
+            return None;
+        }
+        column = Some(one.column());
+        match one {
+            One::Range(_, cmp, value) => tests.push((*cmp, *value)),
+            One::Numbers(_, v) if v.len() == 1 => tests.push((Cmp::Eq, v[0])),
+            _ => return None,
+        }
+    }
+    Some(CountShape::Range(column?, tests))
+}
+
+/// `items` with the items of nested `and`s in their place.
+fn flatten_and<'c>(items: &'c [Cond], out: &mut Vec<&'c Cond>) {
+    for item in items {
+        match item {
+            Cond::And(inner) => flatten_and(inner, out),
+            Cond::Or(inner) if inner.len() == 1 => flatten_and(inner, out),
+            other => out.push(other),
+        }
+    }
+}
+
+/// Each value once (a value named twice is counted once; -0 is 0).
+fn distinct_shape(shape: CountShape) -> CountShape {
+    match shape {
+        CountShape::Numbers(k, v) => CountShape::Numbers(k, distinct(v)),
+        CountShape::Texts(k, v) => CountShape::Texts(k, distinct(v)),
+        other => other,
     }
 }
 
@@ -673,6 +859,7 @@ pub(crate) fn sync_layouts(tx: &Transaction<'_>, config: &Config) -> Result<(), 
             tx.execute("DELETE FROM Projections WHERE TableNo = ?1", [table])?;
             tx.execute("DELETE FROM LookupCounts WHERE TableNo = ?1", [table])?;
             tx.execute("DELETE FROM ValueCounts WHERE TableNo = ?1", [table])?;
+            tx.execute("DELETE FROM PairCounts WHERE TableNo = ?1", [table])?;
         }
     }
     for (object_type, ty) in &config.types {

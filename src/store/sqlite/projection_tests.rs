@@ -36,7 +36,7 @@ city = { type = "Lookup", objectType = "City", display = "name" }
 
 [types.P]
 index = ["status, born", "last, age", "last", "status, last, born"]
-counts = ["age", "score", "last"]
+counts = ["age", "score", "last", "first, status", "last, age"]
 
 [types.P.properties]
 first = "String"
@@ -208,6 +208,40 @@ fn comparison() -> impl Strategy<Value = String> {
             .prop_map(|s| format!("(status == \"{s}\" or status == \"I\")")),
         (0..LASTS.len(), 0..LASTS.len())
             .prop_map(|(a, b)| format!("(last == \"{}\" or last == \"{}\")", LASTS[a], LASTS[b])),
+        // A counted pair's equalities with equalities, a list or a range of its second
+        // column (`PairCounts` alone), in either order, with `or`s and nested `and`s.
+        (
+            0..FIRSTS.len(),
+            prop::sample::select(vec!["A", "I", "a"]),
+            any::<bool>()
+        )
+            .prop_map(|(f, s, flip)| if flip {
+                format!("(status == \"{s}\" and first == \"{}\")", FIRSTS[f])
+            } else {
+                format!("(first == \"{}\" and status == \"{s}\")", FIRSTS[f])
+            }),
+        (0..FIRSTS.len(), 0..FIRSTS.len()).prop_map(|(a, b)| format!(
+            "((first == \"{}\" or first == \"{}\") and (status == \"A\" or status == \"I\"))",
+            FIRSTS[a], FIRSTS[b]
+        )),
+        (
+            0..LASTS.len(),
+            prop::sample::select(vec!["==", ">", "<", ">=", "<="]),
+            0i64..5
+        )
+            .prop_map(|(l, o, n)| format!("(last == \"{}\" and age {o} {n})", LASTS[l])),
+        (0..LASTS.len(), 0..LASTS.len(), 0i64..5, 0i64..5).prop_map(|(l, m, a, b)| format!(
+            "((last == \"{}\" or last == \"{}\") and (age >= {a} and age < {b}))",
+            LASTS[l], LASTS[m]
+        )),
+        (0..LASTS.len(), 0i64..5, 0i64..5).prop_map(|(l, a, b)| format!(
+            "(age >= {a} and last == \"{}\" and age <= {b})",
+            LASTS[l]
+        )),
+        (0..LASTS.len(), 0i64..5, 0i64..5).prop_map(|(l, a, b)| format!(
+            "(last == \"{}\" and (age == {a} or age == {b}))",
+            LASTS[l]
+        )),
         // A Lookup's own value, one or several (counted from `LookupCounts` alone).
         (3i64..9).prop_map(|n| format!("company == id({n})")),
         (3i64..9, 3i64..9).prop_map(|(a, b)| format!("(company == id({a}) or company == id({b}))")),
@@ -285,6 +319,11 @@ fn table_view() -> impl Strategy<Value = (Vec<Filter>, Vec<Order>, u64, u64)> {
         (0..LASTS.len()).prop_map(|i| Filter {
             key: Key::Text("last".into()),
             value: FilterValue::Text(LASTS[i].into()),
+        }),
+        // With `status`, a counted pair (`PairCounts`).
+        (0..FIRSTS.len()).prop_map(|i| Filter {
+            key: Key::Text("first".into()),
+            value: FilterValue::Text(FIRSTS[i].into()),
         }),
     ];
     let order = prop_oneof![
@@ -438,6 +477,52 @@ pub(super) fn counts_follow_the_rows(conn: &rusqlite::Connection) -> Result<(), 
         if rows != kept {
             return Err(format!(
                 "Proj_{table}: value counts {kept:?}, rows {rows:?}"
+            ));
+        }
+        // `PairCounts` (migration 0072): the rows per pair of values of each counted pair.
+        for (a, b) in layout.counted_pairs() {
+            let (xa, xb) = (
+                super::projection::Layout::counted_by(a),
+                super::projection::Layout::counted_by(b),
+            );
+            let read = |sql: String| -> Vec<(rusqlite::types::Value, rusqlite::types::Value, i64)> {
+                conn.prepare(&sql)
+                    .unwrap()
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            };
+            let rows = read(format!(
+                "SELECT {xa}, {xb}, COUNT(*) FROM Proj_{table} \
+                 WHERE {xa} IS NOT NULL AND {xb} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+            ));
+            let kept = read(format!(
+                "SELECT ValueA, ValueB, Total FROM PairCounts WHERE TableNo = {table} \
+                 AND ColumnA = {} AND ColumnB = {} AND Total <> 0 ORDER BY 1, 2",
+                a.no, b.no
+            ));
+            if rows != kept {
+                return Err(format!(
+                    "Proj_{table} ({}, {}): pair counts {kept:?}, rows {rows:?}",
+                    a.name, b.name
+                ));
+            }
+        }
+        let pairs: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM PairCounts WHERE TableNo = {table} AND Total <> 0 \
+                     AND NOT EXISTS (SELECT 1 FROM json_each(?1) AS j \
+                     WHERE j.value ->> 0 = ColumnA AND j.value ->> 1 = ColumnB)"
+                ),
+                [serde_json::to_string(&layout.pairs).unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if pairs != 0 {
+            return Err(format!(
+                "Proj_{table}: {pairs} counts of pairs it does not count"
             ));
         }
         for c in layout.columns.iter().filter(|c| c.lookup) {
@@ -1079,12 +1164,12 @@ async fn the_merge_of_point_ranges_bounds_the_first_ids() {
 async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     let people: Vec<Person> = (0..40)
         .map(|i| Person {
-            first: None,
+            first: (i % 7 != 0).then_some(i % FIRSTS.len()),
             last: Some(i % LASTS.len()),
             age: Some((i % 4) as i64),
             born: None,
             active: None,
-            status: None,
+            status: (i % 6 != 0).then_some(i % 3 == 0),
             company: (i % 5 != 0).then_some(i % 4),
             tags: None,
             prefs: None,
@@ -1104,6 +1189,13 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
         "age >= 1 and age < 3 limit 2",
         "last == \"Doe\" or last == \"M\"",
         "age == 9",
+        // `PairCounts` (migration 0072): a pair's equalities, lists, a range of its second.
+        "first == \"Ann\" and status == \"A\" limit 2",
+        "status == \"I\" and first == \"Bob\"",
+        "(first == \"Ann\" or first == \"Zoë\") and status == \"I\"",
+        "last == \"Doe\" and age > 1",
+        "last == \"Doe\" and age >= 1 and age < 9",
+        "(last == \"Doe\" or last == \"M\") and (age == 0 or age == 9) limit 1",
     ];
     let same = |step: &str| {
         counts_follow_the_rows(&conn).unwrap_or_else(|e| panic!("{step}: {e}"));
@@ -1159,6 +1251,76 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     same("a Lookup set");
     w.ds.save_property(ids[3], "age", json!(9)).await.unwrap();
     same("a save of another property");
+    // The pairs' columns, one at a time and together, set, changed and unset.
+    w.ds.save_property(ids[12], "first", json!("Ann"))
+        .await
+        .unwrap();
+    same("a save of a pair's first column");
+    w.ds.save_property(ids[13], "status", json!("I"))
+        .await
+        .unwrap();
+    same("a save of a pair's second column");
+    w.ds.save_property(ids[14], "status", Value::Null)
+        .await
+        .unwrap();
+    same("a pair's column unset");
+    w.ds.save_properties(
+        ids[15],
+        json!({ "first": "Zoë", "status": "I", "last": "M", "age": 9 })
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+    .await
+    .unwrap();
+    same("both columns of two pairs saved");
+    w.ds.save_property(ids[16], "last", json!("doe"))
+        .await
+        .unwrap();
+    same("a save of a column counted alone and in a pair");
+    // The counts are what the pairs' counts answer: one changed by hand changes them.
+    {
+        let writer = rusqlite::Connection::open(&w.path).unwrap();
+        let count = |text: &str| {
+            let plan = resolve::resolve(
+                &crate::query::parse(text).unwrap(),
+                "P",
+                w.ds.schema().as_ref(),
+                Paging {
+                    offset: None,
+                    limit: None,
+                    max_results: 1000,
+                },
+            )
+            .unwrap();
+            let mut cache = CountCache::default();
+            let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
+            let n = projected::query(&mut s, &plan, None)
+                .unwrap()
+                .unwrap()
+                .total;
+            s.end().unwrap();
+            n
+        };
+        let texts = [
+            "first == \"Ann\" and status == \"A\"",
+            "last == \"Doe\" and age >= 0",
+        ];
+        let before: Vec<_> = texts.iter().map(|t| count(t)).collect();
+        writer
+            .execute_batch("UPDATE PairCounts SET Total = Total + 1000")
+            .unwrap();
+        let after: Vec<_> = texts.iter().map(|t| count(t)).collect();
+        writer
+            .execute_batch("UPDATE PairCounts SET Total = Total - 1000")
+            .unwrap();
+        for ((text, before), after) in texts.iter().zip(before).zip(after) {
+            assert!(
+                after >= before + 1000,
+                "`{text}` is counted from PairCounts"
+            );
+        }
+    }
     w.ds.save_properties(
         ids[4],
         json!({ "age": 1, "company": company(&conn, 2) })
@@ -1203,6 +1365,17 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
         .await
         .unwrap();
     other.drop_object(ids[9], Vec::new()).await.unwrap();
+    // A pair's columns written by the other store (its triggers are the file's).
+    other
+        .save_properties(
+            ids[18],
+            json!({ "first": "Bob", "status": "I", "age": 2 })
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .await
+        .unwrap();
     same("writes of another store on the file");
     // `datastore reindex`: emptied (counts with the rows), rebuilt.
     let store = w.ds.store.clone();
@@ -1334,4 +1507,105 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     assert!(counts_follow_the_rows(&conn).is_err());
     store.apply_config(&changed).await.unwrap();
     same("counts taken again when their triggers are missing");
+    // As a build before 0072 leaves a table it made anew: the value counts' triggers, not
+    // the pairs'.
+    {
+        let writer = rusqlite::Connection::open(&w.path).unwrap();
+        let triggers: Vec<String> = writer
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'VCount!_%!_p%' ESCAPE '!'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            triggers.len(),
+            6,
+            "two pairs, three triggers each: {triggers:?}"
+        );
+        for t in triggers {
+            writer
+                .execute_batch(&format!("DROP TRIGGER \"{t}\""))
+                .unwrap();
+        }
+        writer
+            .execute_batch(&format!(
+                "PRAGMA foreign_keys = ON; DELETE FROM Objects WHERE ObjectId = {}",
+                ids[17]
+            ))
+            .unwrap();
+    }
+    assert!(counts_follow_the_rows(&conn).is_err());
+    store.apply_config(&changed).await.unwrap();
+    same("pair counts taken again when their triggers are missing");
+}
+
+/// Which filters the pairs of the sample DSConfig (`"firstName, status"`, `"lastName, age"`)
+/// count, and which fall back to the rows (or to the counts of one column).
+#[test]
+fn a_counted_pair_answers_an_equality_of_its_first_column_with_a_test_of_its_second() {
+    use super::projection::CountShape::{self, Numbers, Pair, Range, Texts};
+    use crate::query::plan::Cmp;
+    let config =
+        dsconfig::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/dsconfig").as_ref()).unwrap();
+    let layout = super::projection::Layout::of(&config.types["Person"]).unwrap();
+    let no = |name: &str| layout.column(name).unwrap().no;
+    let (first, status, last, age) = (no("firstName"), no("status"), no("lastName"), no("age"));
+    let shape = |text: &str| -> Option<CountShape> {
+        let plan = crate::query::sample::plan("Person", text);
+        layout.count_shape(plan.condition.as_ref())
+    };
+    let pair = |a: CountShape, b: CountShape| Some(Pair(Box::new(a), Box::new(b)));
+    let texts = |k: usize, v: &[&str]| Texts(k, v.iter().map(|t| t.to_string()).collect());
+    let emma_i = pair(texts(first, &["Emma"]), texts(status, &["I"]));
+    assert_eq!(shape(r#"firstName == "Emma" and status == "I""#), emma_i);
+    assert_eq!(shape(r#"status == "I" and firstName == "Emma""#), emma_i);
+    assert_eq!(
+        shape(
+            r#"(firstName == "Emma" or firstName == "Ann" or firstName == "Emma") and (status == "A" or status == "I")"#
+        ),
+        pair(texts(first, &["Emma", "Ann"]), texts(status, &["A", "I"]))
+    );
+    assert_eq!(
+        shape(r#"age > 30 and lastName == "Doe""#),
+        pair(texts(last, &["Doe"]), Range(age, vec![(Cmp::Gt, 30.0)]))
+    );
+    assert_eq!(
+        shape(r#"age > 30 and (lastName == "Doe" and age <= 40)"#),
+        pair(
+            texts(last, &["Doe"]),
+            Range(age, vec![(Cmp::Gt, 30.0), (Cmp::Le, 40.0)])
+        )
+    );
+    assert_eq!(
+        shape(r#"lastName == "Doe" and (age == 3 or age == 4)"#),
+        pair(texts(last, &["Doe"]), Numbers(age, vec![3.0, 4.0]))
+    );
+    // Equalities of a number joined by `and` are a range (of no value here).
+    assert_eq!(
+        shape(r#"lastName == "Doe" and age == 3 and age == 4"#),
+        pair(
+            texts(last, &["Doe"]),
+            Range(age, vec![(Cmp::Eq, 3.0), (Cmp::Eq, 4.0)])
+        )
+    );
+    // One column, as before: its own counts.
+    assert_eq!(
+        shape("age > 30 and age < 40"),
+        Some(Range(age, vec![(Cmp::Gt, 30.0), (Cmp::Lt, 40.0)]))
+    );
+    // The rows: not a counted pair, a range of a pair's first column, three columns, a
+    // prefix, a `!=`, an `or` across the columns, two equalities of a text, a path.
+    for text in [
+        r#"firstName == "Emma" and age > 30"#,
+        r#"lastName > "D" and age == 3"#,
+        r#"firstName == "Emma" and status == "I" and age > 3"#,
+        r#"lastName startswith "D" and age > 30"#,
+        r#"lastName == "Doe" and age != 30"#,
+        r#"lastName == "Doe" or age == 30"#,
+        r#"firstName == "Emma" and status == "A" and status == "I""#,
+        r#"firstName == "Emma" and company.city.name == "Berlin""#,
+    ] {
+        assert_eq!(shape(text), None, "{text}");
+    }
 }
