@@ -612,6 +612,91 @@ fn page_by_ids(
     Ok(Some(found))
 }
 
+thread_local! {
+    /// Tests: `Some(true)` makes every unordered page whose filter the Lookups' index in id
+    /// order answers walk that index (see [`page_by_narrow`]), `Some(false)` never; `None`
+    /// chooses by the estimate.
+    pub(super) static FORCE_NARROW: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    /// Tests: how many pages the Lookups' index in id order answered on this thread.
+    pub(super) static NARROWED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many entries of the Lookups' index in id order cost what one row of the table's
+/// walk does. Measured at 1M (docs/BENCHMARKS.md): the path's page walks 5,560 entries on
+/// 29 pages where the table's walk reads 162; an entry is tested as a row is.
+const NARROW: u64 = 4;
+
+/// Whether `c` reads, of the row `p`, only its id and its Lookup columns (`d<k>`, `n<k>`:
+/// what the Lookups' index in id order holds); `Some(true)` when it reads a Lookup column
+/// (a filter on the id alone has plans of its own), `None` when it reads anything else.
+fn lookups_only(layout: &Layout, c: &Cond) -> Option<bool> {
+    match c {
+        Cond::And(items) | Cond::Or(items) => {
+            let mut any = false;
+            for item in items {
+                any |= lookups_only(layout, item)?;
+            }
+            Some(any)
+        }
+        Cond::Not(inner) => lookups_only(layout, inner),
+        Cond::Test { hops, test } => match (hops.first(), test) {
+            // `d<k> IN (...) AND n<k> IS NULL`; another hop first is `p.ObjectId IN (...)`.
+            (Some(Hop::Lookup(name)), _) => Some(layout.column(name).is_some_and(|c| c.lookup)),
+            (Some(_), _) => Some(false),
+            (None, Test::Double { property, .. } | Test::OneOf { property, .. }) => {
+                layout.column(property).filter(|c| c.lookup).map(|_| true)
+            }
+            (
+                None,
+                Test::System {
+                    field: SystemField::ObjectId,
+                    ..
+                },
+            ) => Some(false),
+            (None, _) => None,
+        },
+    }
+}
+
+/// The ids of the first `wanted` matches of an unordered page (in id order) by walking
+/// the Lookups' index in id order (see `Layout::ids_index`), whose entries hold everything
+/// `filter` reads (see [`lookups_only`]); `tail` is the cursor's keyset. `None` when the
+/// index is missing (an earlier build on the same file dropped it): the other plans.
+fn page_by_narrow(
+    s: &Snapshot<'_>,
+    p: &Projection,
+    filter: &Fragment,
+    tail: &Fragment,
+    wanted: u64,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    let mut f = Fragment::default();
+    // The limit in the text (a bound LIMIT prepares the statement again at each bind).
+    f.push(&format!(
+        "SELECT p.ObjectId FROM Proj_{} p INDEXED BY {} WHERE ",
+        p.table,
+        projection::ids_index_name(p.table)
+    ))
+    .append(filter.clone())
+    .append(tail.clone())
+    .push(&format!(
+        " ORDER BY p.ObjectId LIMIT {}",
+        wanted.min(i64::MAX as u64)
+    ));
+    let found = with_statement(s.conn, &f.sql, &f.params, |st, params| {
+        Ok(st
+            .query_map(params_from_iter(params.iter()), |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?)
+    });
+    match found {
+        Ok(ids) => {
+            NARROWED.with(|n| n.set(n.get() + 1));
+            Ok(Some(ids))
+        }
+        Err(StoreError::Database(e)) if e.contains("no such index") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// SQLite reads `ids` (a statement over the projection `p`) from an index alone, by seeks.
 pub(super) fn covering(conn: &rusqlite::Connection, ids: &Fragment) -> Result<bool, StoreError> {
     let details = plan_details(conn, &ids.sql, &ids.params)?;
@@ -1064,6 +1149,42 @@ fn run(
             const SEQUENTIAL: u64 = 8;
             // First, the ids alone from the filter's covering index (see `page_by_ids`).
             let rows_worth = wanted.div_ceil(SEQUENTIAL);
+            // Tests that force a plan test that plan.
+            let forced = FORCE_WALK.with(|f| f.get()).is_some()
+                || FORCE_IDS.with(|f| f.get()).is_some()
+                || merge::FORCE_MERGE.with(|f| f.get()).is_some();
+            // The number of matches and whether it is exact (a count, the Lookup's counts,
+            // a remembered or capped count below its cap). A number remembered from the
+            // Lookup's counts first: they are about 50 pages after a write (the path's 100
+            // targets).
+            let known_matches = |s: &mut Snapshot<'_>| -> Result<(u64, bool), StoreError> {
+                let remembered = s
+                    .estimate(&count.sql, &count.params)
+                    .filter(|e| e.exact && counted.is_some() && !input.walk.count);
+                let m = match remembered {
+                    Some(e) => e.n,
+                    None => {
+                        let m = matched(s, wanted)?;
+                        if counted.is_some() {
+                            s.remember(&count.sql, &count.params, Estimate { n: m, exact: true });
+                        }
+                        m
+                    }
+                };
+                Ok((
+                    m,
+                    input.walk.count || counted.is_some() || m < cap_for(wanted),
+                ))
+            };
+            // The filter reads only what the index of the Lookup columns in id order holds
+            // (see `Layout::ids_index`): walking it costs `wanted * rows / matched` entries,
+            // `NARROW` of them the price of a row of the table's walk.
+            let narrow = ids.is_some()
+                && input.extra.is_empty()
+                && p.layout.ids_index(p.table).is_some()
+                && input
+                    .cond
+                    .is_some_and(|c| lookups_only(&p.layout, c) == Some(true));
             // First, the first ids by a bounded merge of the filter's point ranges (see
             // `merge.rs`), when the filter is a few of them and the plans below cost more.
             let merged = match &ids {
@@ -1071,39 +1192,14 @@ fn run(
                     let most = match merge::FORCE_MERGE.with(|f| f.get()) {
                         Some(true) => merge::MAX_RANGES,
                         Some(false) => 0,
-                        // Tests that force another plan test that plan.
-                        None if FORCE_WALK.with(|f| f.get()).is_some()
-                            || FORCE_IDS.with(|f| f.get()).is_some() =>
-                        {
-                            0
-                        }
+                        None if forced || FORCE_NARROW.with(|f| f.get()).is_some() => 0,
                         None => {
-                            // The number of matches, when it is exact (a count, the
-                            // Lookup's counts, a remembered or capped count below its cap).
-                            // A number remembered from the Lookup's counts first: they are
-                            // about 50 pages after a write (the path's 100 targets).
-                            let remembered = s
-                                .estimate(&count.sql, &count.params)
-                                .filter(|e| e.exact && counted.is_some() && !input.walk.count);
-                            let m = match remembered {
-                                Some(e) => e.n,
-                                None => {
-                                    let m = matched(s, wanted)?;
-                                    if counted.is_some() {
-                                        s.remember(
-                                            &count.sql,
-                                            &count.params,
-                                            Estimate { n: m, exact: true },
-                                        );
-                                    }
-                                    m
-                                }
-                            };
-                            let exact =
-                                input.walk.count || counted.is_some() || m < cap_for(wanted);
-                            // The cheaper of walking the ids and reading every match's id.
-                            let other = ((wanted as f64) * (rows as f64) / (m.max(1) as f64))
-                                .min(m.saturating_mul(ENTRY) as f64);
+                            let (m, exact) = known_matches(s)?;
+                            // The cheapest of walking the ids (the table's rows, or the
+                            // Lookups' index) and reading every match's id.
+                            let walk = (wanted as f64) * (rows as f64) / (m.max(1) as f64);
+                            let walk = if narrow { walk / NARROW as f64 } else { walk };
+                            let other = walk.min(m.saturating_mul(ENTRY) as f64);
                             // The merge reads about `wanted` entries twice, and seeks once
                             // per range (and for a range's values, about as often).
                             let spare = other - 2.0 * wanted as f64;
@@ -1127,6 +1223,28 @@ fn run(
                     }
                 }
                 _ => None,
+            };
+            // Then the Lookups' index in id order, when it is cheaper than reading every
+            // match's id (it always is cheaper than the table's walk).
+            let merged = match merged {
+                Some(ids) => Some(ids),
+                None if narrow => {
+                    let take = match FORCE_NARROW.with(|f| f.get()) {
+                        Some(take) => take,
+                        None if forced => false,
+                        None => {
+                            let (m, _) = known_matches(s)?;
+                            (m as f64) * (m as f64) * (NARROW as f64)
+                                > (wanted as f64) * (rows as f64)
+                        }
+                    };
+                    if take {
+                        page_by_narrow(s, p, &filter, &tail, wanted)?
+                    } else {
+                        None
+                    }
+                }
+                None => None,
             };
             let by_ids = match merged {
                 Some(ids) => Some((ids, false)),

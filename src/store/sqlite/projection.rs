@@ -30,6 +30,11 @@ use crate::model::{ObjectId, PropertyType};
 use crate::query::plan::{Cmp, Cond, Test};
 use crate::store::{ProjectionStatus, PropertyWrite, StoreError};
 
+/// The name of the index [`Layout::ids_index`] makes on table `table`.
+pub(crate) fn ids_index_name(table: i64) -> String {
+    format!("IX_Proj_{table}_ids")
+}
+
 /// Objects per rebuild transaction.
 pub(crate) const BATCH: i64 = 1000;
 
@@ -169,6 +174,7 @@ impl Layout {
         for (i, index) in self.indexes.iter().enumerate() {
             sql.push(self.create_index(table, i, index));
         }
+        sql.extend(self.ids_index(table));
         sql.extend(self.count_triggers(table));
         sql.extend(self.value_triggers(table));
         sql
@@ -427,6 +433,31 @@ impl Layout {
         )
     }
 
+    /// The index of table `table`'s Lookup columns in id order, `(ObjectId, d<k>, n<k>, ...)`
+    /// for every Lookup column (none without one): a narrow copy of what a filter on them
+    /// reads. An unordered page of a path through a Lookup (`company.city.name ==
+    /// "Berlin"`) walks it in id order until it has its matches: about 190 entries a page,
+    /// where the table's rows are about 35 (every column) and the Lookup's own index
+    /// `(d<k>, n<k>)` holds the page's first ids on a leaf per target (docs/BENCHMARKS.md,
+    /// "The path's page by the Lookups' index in id order"). Not part of the layout: every
+    /// build that knows it makes it (with the table, or when the DSConfig is applied), and
+    /// the queries that use it fall back to other plans when an earlier build dropped it.
+    pub(crate) fn ids_index(&self, table: i64) -> Option<String> {
+        let keys: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| c.lookup)
+            .map(|c| format!(", d{0}, n{0}", c.no))
+            .collect();
+        (!keys.is_empty()).then(|| {
+            format!(
+                "CREATE INDEX {} ON Proj_{table} (ObjectId{})",
+                ids_index_name(table),
+                keys.concat()
+            )
+        })
+    }
+
     /// Makes the indexes of table `table` the ones [`Layout::create`] writes, for a table
     /// an earlier build laid out with the same layout (an index whose definition changed
     /// since, e.g. a Lookup's gaining its `n<k>`, is made anew; the rows stay).
@@ -444,6 +475,19 @@ impl Layout {
                 tracing::info!(table, index = name, "projection index made anew");
             }
         }
+        let ids = ids_index_name(table);
+        let wanted = self.ids_index(table);
+        let found: Option<String> = tx
+            .prepare_cached("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1")?
+            .query_row([&ids], |r| r.get(0))
+            .optional()?;
+        if found != wanted {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {ids}"))?;
+            if let Some(wanted) = &wanted {
+                tx.execute_batch(wanted)?;
+                tracing::info!(table, index = ids, "projection index made anew");
+            }
+        }
         // Indexes past the layout's (a DSConfig that declares fewer than before).
         let stale: Vec<String> = tx
             .prepare_cached(
@@ -453,10 +497,11 @@ impl Layout {
             .collect::<Result<_, _>>()?;
         let prefix = format!("IX_Proj_{table}_");
         for name in stale {
-            let wanted = name
-                .strip_prefix(&prefix)
-                .and_then(|i| i.parse::<usize>().ok())
-                .is_some_and(|i| i < self.indexes.len());
+            let wanted = name == ids
+                || name
+                    .strip_prefix(&prefix)
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .is_some_and(|i| i < self.indexes.len());
             if !wanted {
                 tx.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\""))?;
                 tracing::info!(table, index = name, "projection index dropped");

@@ -655,21 +655,26 @@ proptest! {
         ];
         // Then the bounded merge of point ranges (`merge.rs`) wherever it finds a bound, and
         // with the others forced, never.
+        // Then the walk of the Lookups' index in id order wherever the filter reads only
+        // Lookup columns (a path through `company`, its equalities), and never.
         let modes = [
-            (None, None, None),
-            (Some(true), None, None),
-            (Some(false), Some(false), Some(false)),
-            (Some(false), Some(true), Some(false)),
-            (None, None, Some(true)),
-            (Some(false), Some(false), Some(true)),
+            (None, None, None, None),
+            (Some(true), None, None, None),
+            (Some(false), Some(false), Some(false), None),
+            (Some(false), Some(true), Some(false), None),
+            (None, None, Some(true), None),
+            (Some(false), Some(false), Some(true), None),
+            (None, None, None, Some(true)),
+            (None, None, None, Some(false)),
         ]
         .into_iter()
-        .map(|(force, by_ids, by_merge)| (force, by_ids, by_merge, None))
-        .chain(wrong.into_iter().map(|e| (None, None, None, e)));
-        for (force, by_ids, by_merge, estimate) in modes {
+        .map(|(force, by_ids, by_merge, narrow)| (force, by_ids, by_merge, narrow, None))
+        .chain(wrong.into_iter().map(|e| (None, None, None, None, e)));
+        for (force, by_ids, by_merge, narrow, estimate) in modes {
         projected::FORCE_WALK.with(|f| f.set(force));
         projected::FORCE_IDS.with(|f| f.set(by_ids));
         merge::FORCE_MERGE.with(|f| f.set(by_merge));
+        projected::FORCE_NARROW.with(|f| f.set(narrow));
         FAKE_ESTIMATE.with(|f| f.set(estimate));
         let mut used = 0;
         for text in &queries {
@@ -678,6 +683,13 @@ proptest! {
             }
         }
         prop_assert_eq!(used, queries.len(), "every query over P's properties uses the projection");
+        if narrow == Some(true) {
+            // A two-hop path, projections on every type of the chain: the Lookups' index
+            // in id order answers it, whatever the data.
+            let before = projected::NARROWED.with(|n| n.get());
+            prop_assert!(compare_query(&conn, &w.ds, "company.city.name == \"Berlin\" limit 3")?);
+            prop_assert!(projected::NARROWED.with(|n| n.get()) > before, "the path walks the Lookups' index");
+        }
         for (filters, order, offset, limit) in views.clone() {
             let q = TableQuery {
                 object_type: "P".into(),
@@ -718,6 +730,7 @@ proptest! {
         projected::FORCE_WALK.with(|f| f.set(None));
         projected::FORCE_IDS.with(|f| f.set(None));
         merge::FORCE_MERGE.with(|f| f.set(None));
+        projected::FORCE_NARROW.with(|f| f.set(None));
         FAKE_ESTIMATE.with(|f| f.set(None));
     }
 }
@@ -768,9 +781,11 @@ async fn a_changed_layout_is_rebuilt_by_batches_and_used_only_when_complete() {
         "{indexes:?}"
     );
     assert!(!indexes.iter().any(|i| i.contains("v9, v6")), "{indexes:?}");
+    // The declared ones, the four single-column ones of their own and the Lookups' in id
+    // order (`Layout::ids_index`).
     assert_eq!(
         indexes.len(),
-        config.types["P"].index.len() + 4,
+        config.types["P"].index.len() + 5,
         "{indexes:?}"
     );
     // A new property: the columns change, the projection is laid out anew and incomplete.
@@ -1608,4 +1623,159 @@ fn a_counted_pair_answers_an_equality_of_its_first_column_with_a_test_of_its_sec
     ] {
         assert_eq!(shape(text), None, "{text}");
     }
+}
+
+/// The walk of the Lookups' index in id order (`Layout::ids_index`) answers what the EAV
+/// plan answers for a path through a Lookup and a Lookup's equalities, through a company
+/// moving city, a city renamed, a company deleted, a dangling Lookup (its target gone), a
+/// Lookup to an object of a type without projection, writes of another store on the same
+/// file, and an index an earlier build dropped (the other plans answer; the DSConfig
+/// applied makes it again).
+#[tokio::test]
+async fn the_lookups_index_in_id_order_answers_the_path_through_every_change() {
+    let people: Vec<Person> = (0..60)
+        .map(|i| Person {
+            first: None,
+            last: Some(i % LASTS.len()),
+            age: Some((i % 4) as i64),
+            born: None,
+            active: None,
+            status: None,
+            company: (i % 7 != 0).then_some(i % 4),
+            tags: None,
+            prefs: None,
+            score: None,
+        })
+        .collect();
+    let w = world(&people, &[]).await;
+    let conn = reader(&w.path);
+    let of_type = |t: &str| -> Vec<i64> {
+        conn.prepare("SELECT ObjectId FROM Objects WHERE ObjectType = ?1 ORDER BY ObjectId")
+            .unwrap()
+            .query_map([t], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let (cities, companies, persons) = (of_type("City"), of_type("Company"), of_type("P"));
+    let p = super::projection::of_type(&conn, "P").unwrap().unwrap();
+    let k = p.layout.column("company").unwrap().no;
+    let index = super::projection::ids_index_name(p.table);
+    let queries = [
+        "company.city.name == \"Berlin\"".to_owned(),
+        "company.city.name == \"Berlin\" limit 3".to_owned(),
+        "company.city.name == \"Berlin\" offset 4 limit 5".to_owned(),
+        "company.city.name == \"City 1\" limit 2".to_owned(),
+        "company.city.name != \"Berlin\" limit 4".to_owned(),
+        format!("company == id({}) limit 3", companies[1]),
+        format!(
+            "(company == id({}) or company == id({})) limit 6",
+            companies[0], companies[2]
+        ),
+    ];
+    let same = |step: &str, walks: bool| {
+        counts_follow_the_rows(&conn).unwrap_or_else(|e| panic!("{step}: {e}"));
+        for force in [Some(true), None] {
+            projected::FORCE_NARROW.with(|f| f.set(force));
+            for text in &queries {
+                let before = projected::NARROWED.with(|n| n.get());
+                assert!(
+                    compare_query(&conn, &w.ds, text).unwrap_or_else(|e| panic!("{step}: {e}")),
+                    "{step}: {text} uses the projection"
+                );
+                let walked = projected::NARROWED.with(|n| n.get()) > before;
+                if force == Some(true) {
+                    assert_eq!(walked, walks, "{step}: {text} walks the index");
+                }
+            }
+        }
+        projected::FORCE_NARROW.with(|f| f.set(None));
+    };
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)",
+            [&index],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(exists, "{index} is made with the table");
+    same("new objects", true);
+    // A company moving city (Co 1 of City 1 to Berlin), a city renamed (City 0 is another
+    // Berlin).
+    w.ds.save_property(companies[1], "city", json!(cities[0]))
+        .await
+        .unwrap();
+    same("a company moving city", true);
+    w.ds.save_property(cities[2], "name", json!("Berlin"))
+        .await
+        .unwrap();
+    same("a city renamed", true);
+    // A company in Berlin that nobody works for, deleted.
+    let empty =
+        w.ds.new_object(
+            "Company",
+            Some(
+                json!({ "name": "Co 9", "city": cities[0] })
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap()["objectId"]
+            .as_i64()
+            .unwrap();
+    same("a company more", true);
+    w.ds.drop_object(empty, Vec::new()).await.unwrap();
+    same("a company deleted", true);
+    // A dangling Lookup: a company gone under the persons that point at it (as a file
+    // written by hand, or an older build, may hold), and a Lookup to an object of a type
+    // without projection that has a `city` in Berlin.
+    let writer = super::open_connection(&w.path, false).unwrap();
+    writer
+        .execute("DELETE FROM Objects WHERE ObjectId = ?1", [companies[3]])
+        .unwrap();
+    same("a dangling Lookup", true);
+    writer
+        .execute_batch(&format!(
+            "INSERT INTO Objects (ObjectType, CreatedAt, UpdatedAt) \
+             VALUES ('Branch', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'); \
+             INSERT INTO Properties (OwnerObjectId, PropertyName, PropertyType, PropertyValue, PropertyAsDouble) \
+             VALUES (last_insert_rowid(), 'city', 'Lookup', '{berlin}', {berlin}); \
+             UPDATE Properties SET PropertyValue = (SELECT MAX(ObjectId) FROM Objects), \
+             PropertyAsDouble = (SELECT MAX(ObjectId) FROM Objects) \
+             WHERE OwnerObjectId = {person} AND PropertyName = 'company'; \
+             UPDATE Proj_{t} SET d{k} = (SELECT MAX(ObjectId) FROM Objects), n{k} = NULL \
+             WHERE ObjectId = {person};",
+            berlin = cities[0],
+            person = persons[1],
+            t = p.table,
+        ))
+        .unwrap();
+    same("a Lookup to an object of a type without projection", true);
+    // Another process: its own store on the same file writes; this one reads.
+    let other: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let applied = other.apply_config(&config()).await.unwrap();
+    let active = ActiveConfig::new(config(), applied.version, chrono_tz::Tz::UTC, 1000);
+    let other = Datastore::new(other.clone(), Arc::new(active));
+    other
+        .save_property(companies[2], "city", json!(cities[1]))
+        .await
+        .unwrap();
+    other
+        .save_property(persons[2], "company", json!(companies[0]))
+        .await
+        .unwrap();
+    same("writes of another store on the file", true);
+    // An earlier build on the same file dropped the index: the other plans answer.
+    writer
+        .execute_batch(&format!("DROP INDEX {index}"))
+        .unwrap();
+    same("the index dropped", false);
+    w.ds.store.apply_config(&config()).await.unwrap();
+    same("the DSConfig applied again", true);
 }

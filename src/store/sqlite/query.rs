@@ -246,8 +246,14 @@ impl Renderer {
             match hop {
                 Hop::Lookup(property) => {
                     let h = self.alias("h");
+                    // `+PropertyName`: the rows come from the Lookups' partial index
+                    // `(PropertyAsDouble) WHERE PropertyType = 'Lookup'`, which holds the
+                    // name and the owner (the table's key) and so answers the hop alone, a
+                    // few entries per target; `(PropertyName, PropertyAsDouble)` holds no
+                    // type, so each of its matches read its row (the path's 94 companies:
+                    // 88 pages after a write against 7, docs/BENCHMARKS.md).
                     f.push(&format!(
-                        "SELECT {h}.OwnerObjectId FROM Properties {h} WHERE {h}.PropertyName = "
+                        "SELECT {h}.OwnerObjectId FROM Properties {h} WHERE +{h}.PropertyName = "
                     ))
                     .bind(text(property))
                     .push(&format!(
