@@ -335,7 +335,7 @@ fn declared_counts_name_pairs_of_declared_properties_as_the_index_key_does() {
     assert_eq!(
         problems(
             "[types.P]\ncounts = [\"age, first, last\", \"age, age\", \"age, nope\", \
-             \"tags, age\", \"first, age\", \"first,age\"]\n\
+             \"tags, age\", \"first, age\", \"first,age\", \",\", \"age,\"]\n\
              [types.P.properties]\nage = \"Integer\"\nfirst = \"String\"\nlast = \"String\"\n\
              tags = \"JsonArray\"\n"
         ),
@@ -346,6 +346,10 @@ fn declared_counts_name_pairs_of_declared_properties_as_the_index_key_does() {
             "2: counts names `nope`, which is not a declared property of `P`",
             "2: counts names `tags`, a JsonArray property, which is not compared as a whole",
             "2: counts names `first, age` twice",
+            "2: counts \",\" of `P` must name one property or a pair of them \
+             (\"firstName, status\")",
+            "2: counts \"age,\" of `P` must name one property or a pair of them \
+             (\"firstName, status\")",
         ]
     );
 }

@@ -123,7 +123,7 @@ impl FileParser {
                 continue;
             };
             let names: Vec<String> = text.split(',').map(|n| n.trim().to_owned()).collect();
-            if names.len() > 2 {
+            if names.len() > 2 || names.iter().any(String::is_empty) {
                 let message = format!(
                     "counts \"{text}\" of `{}` must name one property or a pair of them \
                      (\"firstName, status\")",
