@@ -29,9 +29,16 @@ pub(crate) const BATCH: u32 = 1000;
 /// Characters of a text value an index key holds (as `PropertyValuePrefix`).
 pub(super) const PREFIX: usize = 400;
 
-/// Longest text (UTF-16 units) a pair's count keeps (`dbo.PairCounts`, migration 0072: two
-/// of them stay within a clustered key's 900 bytes).
-pub(super) const PAIR_TEXT: usize = 200;
+/// Longest text a pair's count keeps, in characters (`LEFT`'s: UTF-16 units on SQL Server,
+/// code points on Babelfish), so at most twice as many UTF-16 units: within
+/// `dbo.PairCounts`' `nvarchar(200)` (migration 0072: two of them stay within a clustered
+/// key's 900 bytes) whatever the characters are. (Babelfish refuses a `CAST` to
+/// `nvarchar(200)` of 200 characters that need more than 200 UTF-16 units, error 33557097,
+/// where SQL Server truncates.) A literal of at most this many UTF-16 units is kept on both.
+pub(super) const PAIR_TEXT: usize = 100;
+
+/// `dbo.PairCounts.TextA` and `TextB`'s length (UTF-16 units).
+const PAIR_COLUMN: usize = 2 * PAIR_TEXT;
 
 /// A projection as the catalogue describes it.
 #[derive(Debug, Clone)]
@@ -155,12 +162,13 @@ fn pair_value(layout: &Layout, k: usize) -> Option<(String, String, String, Stri
             format!("r.d{k}, "),
         )
     } else {
-        let text = format!("CAST(r.v{k} AS nvarchar({PAIR_TEXT}))");
+        let text = format!("CAST(LEFT(r.v{k}, {PAIR_TEXT}) AS nvarchar({PAIR_COLUMN}))");
         (
             format!("CAST(DATALENGTH(r.v{k}) AS float)"),
             text.clone(),
-            // The whole text fits (as `value_grouped` tests its prefix: DATALENGTH counts
-            // UTF-16 bytes on SQL Server, UTF-8 ones on Babelfish).
+            // The whole text is in its first `PAIR_TEXT` characters (as `value_grouped`
+            // tests its prefix: DATALENGTH counts UTF-16 bytes on SQL Server, UTF-8 ones on
+            // Babelfish, the same text's the same on each).
             format!("r.v{k} IS NOT NULL AND DATALENGTH(r.v{k}) = DATALENGTH({text})"),
             format!("DATALENGTH(r.v{k}), {text}, "),
         )
@@ -170,6 +178,16 @@ fn pair_value(layout: &Layout, k: usize) -> Option<(String, String, String, Stri
 /// The rows of `dbo.Proj_<table>` that `rows` selects, counted per stripe and pair of
 /// values of the pairs `pairs` as `dbo.PairCounts` keeps them; `None` without a pair.
 fn pair_grouped(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> Option<String> {
+    pair_parts(table, layout, pairs, rows).map(|parts| parts.join(" UNION ALL "))
+}
+
+/// [`pair_grouped`], one query per pair.
+fn pair_parts(
+    table: i64,
+    layout: &Layout,
+    pairs: &[[usize; 2]],
+    rows: &str,
+) -> Option<Vec<String>> {
     let mut parts = Vec::new();
     for &[a, b] in pairs {
         let (na, ta, pa, ga) = pair_value(layout, a)?;
@@ -181,7 +199,7 @@ fn pair_grouped(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -
              GROUP BY {ga}{gb}r.ObjectId % {STRIPES}"
         ));
     }
-    (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+    (!parts.is_empty()).then_some(parts)
 }
 
 /// A `dbo.PairCounts` row `c` is the grouped row `x`.
@@ -195,39 +213,51 @@ fn pair_key(table: i64) -> String {
 
 /// The pairs of the rows `rows` selects counted out of `dbo.PairCounts` (before they are
 /// deleted); empty without a pair.
+/// One statement per pair (see [`value_out`]).
 fn pair_out(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> String {
-    let Some(x) = pair_grouped(table, layout, pairs, rows) else {
-        return String::new();
-    };
-    format!(
-        "UPDATE c SET Total = c.Total - x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
-         ON {}; ",
-        pair_key(table)
-    )
+    let key = pair_key(table);
+    pair_parts(table, layout, pairs, rows)
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            format!(
+                "UPDATE c SET Total = c.Total - x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
+                 ON {key}; "
+            )
+        })
+        .collect()
 }
 
 /// The pairs of the rows `rows` selects counted into `dbo.PairCounts` (after they are
 /// written), as [`value_in`] does; empty without a pair.
 fn pair_in(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> String {
-    let Some(x) = pair_grouped(table, layout, pairs, rows) else {
-        return String::new();
-    };
     let key = pair_key(table);
-    format!(
-        "INSERT INTO dbo.PairCounts (TableNo, ColumnA, ColumnB, NumberA, TextA, NumberB, TextB, \
-         Stripe, Total) SELECT {table}, x.ColumnA, x.ColumnB, x.NumberA, x.TextA, x.NumberB, \
-         x.TextB, x.Stripe, 0 FROM ({x}) AS x \
-         WHERE NOT EXISTS (SELECT 1 FROM dbo.PairCounts AS c WITH (UPDLOCK, HOLDLOCK) \
-         WHERE {key}); \
-         UPDATE c SET Total = c.Total + x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
-         ON {key}; "
-    )
+    pair_parts(table, layout, pairs, rows)
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            format!(
+                "INSERT INTO dbo.PairCounts (TableNo, ColumnA, ColumnB, NumberA, TextA, NumberB, \
+                 TextB, Stripe, Total) SELECT {table}, x.ColumnA, x.ColumnB, x.NumberA, x.TextA, \
+                 x.NumberB, x.TextB, x.Stripe, 0 FROM ({x}) AS x \
+                 WHERE NOT EXISTS (SELECT 1 FROM dbo.PairCounts AS c WITH (UPDLOCK, HOLDLOCK) \
+                 WHERE {key}); \
+                 UPDATE c SET Total = c.Total + x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
+                 ON {key}; "
+            )
+        })
+        .collect()
 }
 
 /// The rows of `dbo.Proj_<table>` that `rows` (a condition on `r.ObjectId`) selects,
 /// counted per stripe and value of the columns `columns` (0: the total) as `dbo.ValueCounts`
 /// keeps them: `ColumnNo`, `Number`, `Text`, `Stripe`, `Total`; `None` without a column.
 fn value_grouped(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> Option<String> {
+    value_parts(table, layout, columns, rows).map(|parts| parts.join(" UNION ALL "))
+}
+
+/// [`value_grouped`], one query per column.
+fn value_parts(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> Option<Vec<String>> {
     let mut parts = Vec::new();
     for &k in columns {
         // (SQL Server groups by no constant: the total's and a number's `Text` is not a key.)
@@ -263,39 +293,53 @@ fn value_grouped(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> 
              GROUP BY {keys}r.ObjectId % {STRIPES}"
         ));
     }
-    (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+    (!parts.is_empty()).then_some(parts)
 }
 
 /// The values of the rows `rows` selects counted out of `dbo.ValueCounts` (before they are
 /// deleted), for columns `columns` (0: the total); empty without one.
+///
+/// One statement per column, never one joining a `UNION ALL` of the columns: on Babelfish
+/// (PostgreSQL's READ COMMITTED), an `UPDATE` that waited for a concurrent writer's
+/// update of a count row re-checks the row's join (EvalPlanQual), and over a `UNION ALL`
+/// that re-check lost rows of the branches after the first, so a count was left unmoved
+/// (8 writers of disjoint objects left counts off by several; one branch per statement
+/// stays exact, as `count_out`'s per Lookup column always did). On SQL Server the
+/// statements hold the same locks as the one did.
 fn value_out(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> String {
-    let Some(x) = value_grouped(table, layout, columns, rows) else {
-        return String::new();
-    };
-    format!(
-        "UPDATE c SET Total = c.Total - x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
-         ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
-         AND c.Text = x.Text AND c.Stripe = x.Stripe; "
-    )
+    value_parts(table, layout, columns, rows)
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            format!(
+                "UPDATE c SET Total = c.Total - x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
+                 ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
+                 AND c.Text = x.Text AND c.Stripe = x.Stripe; "
+            )
+        })
+        .collect()
 }
 
 /// The values of the rows `rows` selects counted into `dbo.ValueCounts` (after they are
 /// written), for columns `columns`: missing count rows made first, as [`count_in`] does,
 /// then each moved by its number; empty without a column.
 fn value_in(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> String {
-    let Some(x) = value_grouped(table, layout, columns, rows) else {
-        return String::new();
-    };
-    format!(
-        "INSERT INTO dbo.ValueCounts (TableNo, ColumnNo, Number, Text, Stripe, Total) \
-         SELECT {table}, x.ColumnNo, x.Number, x.Text, x.Stripe, 0 FROM ({x}) AS x \
-         WHERE NOT EXISTS (SELECT 1 FROM dbo.ValueCounts AS c WITH (UPDLOCK, HOLDLOCK) \
-         WHERE c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
-         AND c.Text = x.Text AND c.Stripe = x.Stripe); \
-         UPDATE c SET Total = c.Total + x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
-         ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
-         AND c.Text = x.Text AND c.Stripe = x.Stripe; "
-    )
+    value_parts(table, layout, columns, rows)
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            format!(
+                "INSERT INTO dbo.ValueCounts (TableNo, ColumnNo, Number, Text, Stripe, Total) \
+                 SELECT {table}, x.ColumnNo, x.Number, x.Text, x.Stripe, 0 FROM ({x}) AS x \
+                 WHERE NOT EXISTS (SELECT 1 FROM dbo.ValueCounts AS c WITH (UPDLOCK, HOLDLOCK) \
+                 WHERE c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
+                 AND c.Text = x.Text AND c.Stripe = x.Stripe); \
+                 UPDATE c SET Total = c.Total + x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
+                 ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
+                 AND c.Text = x.Text AND c.Stripe = x.Stripe; "
+            )
+        })
+        .collect()
 }
 
 /// The total and every counted column (value counts' column numbers).

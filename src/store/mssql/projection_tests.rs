@@ -425,8 +425,9 @@ async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
                 } else {
                     (
                         format!("CAST(DATALENGTH(v{k}) AS float)"),
+                        // (At most 100 characters, as `LEFT` counts them: always fits.)
                         format!("CAST(v{k} AS nvarchar(200))"),
-                        format!("v{k} IS NOT NULL AND LEN(v{k} + N'x') <= 201"),
+                        format!("v{k} IS NOT NULL AND LEN(v{k} + N'x') <= 101"),
                         format!("DATALENGTH(v{k}), CAST(v{k} AS nvarchar(200))"),
                     )
                 }
@@ -658,10 +659,20 @@ async fn walk(c: &mut Client, plan: &QueryPlan, proj: Option<(i64, Arc<Layout>)>
 /// Each query answers the same (count, page, objects, a cursor walk) from the projection
 /// as from the EAV rows.
 async fn compare_queries(c: &mut Client, ds: &Datastore, queries: &[String]) -> Result<(), String> {
-    let proj = projection::complete(c, "P")
+    compare_queries_of(c, ds, "P", queries).await
+}
+
+/// [`compare_queries`] over the objects of `object_type`.
+async fn compare_queries_of(
+    c: &mut Client,
+    ds: &Datastore,
+    object_type: &str,
+    queries: &[String],
+) -> Result<(), String> {
+    let proj = projection::complete(c, object_type)
         .await
         .unwrap()
-        .ok_or("P's projection is not complete")?;
+        .ok_or(format!("{object_type}'s projection is not complete"))?;
     for text in queries {
         let parsed = crate::query::parse(text).map_err(|e| format!("{text}: {e:?}"))?;
         let paging = Paging {
@@ -669,7 +680,7 @@ async fn compare_queries(c: &mut Client, ds: &Datastore, queries: &[String]) -> 
             limit: None,
             max_results: 1000,
         };
-        let plan = resolve::resolve(&parsed, "P", ds.schema().as_ref(), paging)
+        let plan = resolve::resolve(&parsed, object_type, ds.schema().as_ref(), paging)
             .map_err(|e| format!("{text}: {e}"))?;
         let eav = query::run_with(c, &plan, None, None, false).await.unwrap();
         let fast = query::run_with(c, &plan, None, Some(proj.clone()), true)
@@ -1366,4 +1377,172 @@ fn rendered_t_sql_of_table_views_and_aggregates_on_a_projection() {
         built.sql, built.params
     ));
     insta::assert_snapshot!("projected_views_and_aggregates", out);
+}
+
+/// Writers of disjoint objects sharing count rows (values from small sets, so the same
+/// `dbo.ValueCounts` and `dbo.PairCounts` rows, new and old, are moved by many of them at
+/// once), from two stores (two processes' pools) on one database: afterwards every count
+/// is what a count of the rows says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_of_disjoint_objects_keep_every_count_exact() {
+    let Some(db) = Db::create("countrace").await else {
+        eprintln!("skipped: DATASTORE_TEST_MSSQL_URL is not set");
+        return;
+    };
+    let stores = [db.store().await, db.store().await];
+    let mut sites = Vec::new();
+    for store in &stores {
+        sites.push(Arc::new(datastore(store.clone(), config("")).await));
+    }
+    let (writers, saves): (usize, usize) = std::env::var("DATASTORE_TEST_COUNT_RACE")
+        .ok()
+        .and_then(|v| {
+            v.split_once('x')
+                .map(|(a, b)| (a.parse().ok(), b.parse().ok()))
+        })
+        .and_then(|(a, b)| Some((a?, b?)))
+        .unwrap_or((8, 25));
+    // Two objects a writer, all of them in stripes (`ObjectId % 16`) 0 and 1: the
+    // writers share few count rows.
+    const OWN: usize = 2;
+    let mut ids = Vec::new();
+    while ids.len() < writers * OWN {
+        let i = ids.len();
+        let m = json!({ "last": LASTS[i % 4], "age": i % 3 });
+        let object = id(sites[0]
+            .new_object("P", Some(m.as_object().unwrap().clone()))
+            .await
+            .unwrap());
+        if object % 16 < 2 {
+            ids.push(object);
+        }
+    }
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let ds = sites[w % 2].clone();
+        let mine: Vec<i64> = ids[OWN * w..OWN * (w + 1)].to_vec();
+        tasks.push(tokio::spawn(async move {
+            for s in 0..saves {
+                let n = w * 7 + s * 3;
+                // A value new to the count tables now and then (a row inserted by many).
+                let last = if n % 5 == 0 {
+                    format!("New {}", s % 3)
+                } else {
+                    LASTS[n % 2].to_owned()
+                };
+                let mut m = json!({ "last": last, "age": n % 3 });
+                if w % 2 == 1 {
+                    m["first"] = json!(FIRSTS[n % 2]);
+                }
+                if n % 4 == 0 {
+                    m["age"] = Value::Null;
+                }
+                // A save given up as busy (the pool's retries spent) is sent again, as a
+                // client would.
+                let mut tries = 0;
+                while let Err(e) = ds
+                    .save_properties(mine[s % OWN], m.as_object().unwrap().clone())
+                    .await
+                {
+                    tries += 1;
+                    assert!(tries < 20, "{e:?}");
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut client = db.client().await;
+    check(&mut client, true).await.unwrap();
+    drop(client.close().await);
+    drop((sites, stores));
+    db.drop().await;
+}
+
+/// Texts with characters outside the BMP (an emoji: two UTF-16 units, one code point)
+/// around the limits of a pair's count (100 characters, `projection::PAIR_TEXT`) and of
+/// a value's (the projection's 400-character prefix is not reached: see docs/SQLSERVER.md),
+/// in text-text and text-number pairs: every write is taken, every count row is what a
+/// count of the rows says, and each count answered from them is the rows'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_beyond_the_bmp_near_the_pair_limits_are_written_and_counted_exactly() {
+    let Some(db) = Db::create("emoji").await else {
+        eprintln!("skipped: DATASTORE_TEST_MSSQL_URL is not set");
+        return;
+    };
+    let extra = r#"
+[types.Q]
+counts = ["s, t", "s, n", "t"]
+
+[types.Q.properties]
+s = "String"
+t = "String"
+n = "Integer"
+"#;
+    let store = db.store().await;
+    let ds = datastore(store.clone(), config(extra)).await;
+    let e = "\u{1F600}";
+    let texts = emoji_texts();
+    let mut objects = vec![
+        // The reported ones: a pair's second text of 251 characters starting with an
+        // emoji, a first text of 200 characters ending with one.
+        json!({ "s": "Doe", "t": format!("{e}{}", "x".repeat(250)) }),
+        json!({ "s": format!("{}{e}", "x".repeat(199)), "n": 1 }),
+    ];
+    for (i, a) in texts.iter().enumerate() {
+        for (j, b) in texts.iter().enumerate() {
+            objects.push(json!({ "s": a, "t": b, "n": (i + j) % 3 }));
+        }
+    }
+    let mut ids = Vec::new();
+    for o in &objects {
+        let m = o.as_object().unwrap().clone();
+        ids.push(id(ds.new_object("Q", Some(m)).await.unwrap()));
+    }
+    // Saves moving them between those texts.
+    for (i, &object) in ids.iter().enumerate().step_by(3) {
+        let m = json!({ "s": texts[(i + 1) % texts.len()], "t": texts[i % texts.len()] });
+        ds.save_properties(object, m.as_object().unwrap().clone())
+            .await
+            .unwrap();
+    }
+    let mut queries = Vec::new();
+    for a in &texts {
+        queries.push(format!("t == \"{a}\""));
+        queries.push(format!("s == \"{a}\" and n > 0"));
+        queries.push(format!("s == \"{a}\" and n == 1"));
+        for b in &texts {
+            queries.push(format!("s == \"{a}\" and t == \"{b}\""));
+        }
+    }
+    let mut client = db.client().await;
+    check(&mut client, false).await.unwrap();
+    compare_queries_of(&mut client, &ds, "Q", &queries)
+        .await
+        .unwrap();
+    drop(client.close().await);
+    drop((ds, store));
+    db.drop().await;
+}
+
+/// Texts with emoji around 100 characters and 100 or 200 UTF-16 units.
+fn emoji_texts() -> Vec<String> {
+    let e = "\u{1F600}";
+    vec![
+        "Doe".to_owned(),
+        // 50 characters, 100 units: kept in a pair on both engines.
+        e.repeat(50),
+        // 100 characters, 101 units: a pair keeps it on Babelfish (100 code points), not
+        // on SQL Server (101 units); its equality counts the rows on both.
+        format!("{}{e}", "x".repeat(99)),
+        // 101 characters, 102 units.
+        format!("{e}{}", "x".repeat(100)),
+        // 100 emoji: 200 units, 100 code points.
+        e.repeat(100),
+        // 200 characters, 201 units (the first 200 characters need 201 units).
+        format!("{}{e}", "x".repeat(199)),
+        // 150 emoji: 300 units, 150 code points.
+        e.repeat(150),
+    ]
 }

@@ -57,7 +57,25 @@ pub(super) fn config() -> Config {
 }
 
 const FIRSTS: [&str; 5] = ["Ann", "ann", "Bob", "Émile", "Zoë"];
-const LASTS: [&str; 6] = ["Doe", "doe", "Dope", "Meier", "M", "Müller"];
+/// With texts beyond the BMP (an emoji: one character, two UTF-16 units) as long as the
+/// pair counts on SQL Server keep (100 characters) and twice that.
+const LASTS: [&str; 8] = [
+    "Doe",
+    "doe",
+    "Dope",
+    "Meier",
+    "M",
+    "Müller",
+    concat!(
+        "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀",
+        "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀"
+    ),
+    concat!(
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx😀"
+    ),
+];
 const DATES: [&str; 4] = ["01-01-1990", "15-06-1990", "01-01-2000", "31-12-1969"];
 
 /// One person's values; `None` leaves the property out.
