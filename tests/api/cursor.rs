@@ -3,7 +3,7 @@
 //! others write visits every object that existed throughout it exactly once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -512,7 +512,10 @@ async fn walk_while_writing(
     }
     let dropped: BTreeSet<i64> = initial.iter().skip(5).step_by(9).copied().collect();
     let stop = Arc::new(AtomicBool::new(false));
+    // Rounds the writer finished: the walk waits for one between its pages.
+    let finished = Arc::new(AtomicU64::new(0));
     let writer = {
+        let finished = finished.clone();
         let client = app.client.clone();
         let url = |e: &str| app.url(e);
         let (save, new, drop) = (url("saveProperty"), url("newObject"), url("dropObject"));
@@ -554,12 +557,14 @@ async fn walk_while_writing(
                             .await;
                     }
                 }
+                finished.store(round, Ordering::Release);
                 tokio::task::yield_now().await;
             }
             round
         })
     };
-    // Slow the walk down enough for the writer to act between its pages.
+    // The walk lets the writer finish a round between its pages (however slow the
+    // database; a fixed pause let a loaded TDS server finish fewer rounds than pages).
     let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
     let mut after: Option<String> = None;
     let mut pages = 0;
@@ -583,7 +588,13 @@ async fn walk_while_writing(
             *seen.entry(id).or_default() += 1;
         }
         pages += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        let seen_rounds = finished.load(Ordering::Acquire);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while finished.load(Ordering::Acquire) == seen_rounds
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         match next {
             Some(t) => after = Some(t),
             None => break,
