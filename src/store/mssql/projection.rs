@@ -202,51 +202,24 @@ fn pair_parts(
     (!parts.is_empty()).then_some(parts)
 }
 
-/// A `dbo.PairCounts` row `c` is the grouped row `x`.
-fn pair_key(table: i64) -> String {
-    format!(
-        "c.TableNo = {table} AND c.ColumnA = x.ColumnA AND c.ColumnB = x.ColumnB \
-         AND c.NumberA = x.NumberA AND c.TextA = x.TextA AND c.NumberB = x.NumberB \
-         AND c.TextB = x.TextB AND c.Stripe = x.Stripe"
-    )
-}
+/// `dbo.PairCounts`: its key after `TableNo`, as [`pair_parts`] names its columns.
+const PAIR_COUNTS: Counted = Counted {
+    table: "dbo.PairCounts",
+    key: &[
+        "ColumnA", "ColumnB", "NumberA", "TextA", "NumberB", "TextB", "Stripe",
+    ],
+};
 
 /// The pairs of the rows `rows` selects counted out of `dbo.PairCounts` (before they are
-/// deleted); empty without a pair.
-/// One statement per pair (see [`value_out`]).
+/// deleted); empty without a pair. One statement per pair (see [`value_out`]).
 fn pair_out(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> String {
-    let key = pair_key(table);
-    pair_parts(table, layout, pairs, rows)
-        .unwrap_or_default()
-        .iter()
-        .map(|x| {
-            format!(
-                "UPDATE c SET Total = c.Total - x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
-                 ON {key}; "
-            )
-        })
-        .collect()
+    PAIR_COUNTS.moved_out(table, pair_parts(table, layout, pairs, rows))
 }
 
 /// The pairs of the rows `rows` selects counted into `dbo.PairCounts` (after they are
 /// written), as [`value_in`] does; empty without a pair.
 fn pair_in(table: i64, layout: &Layout, pairs: &[[usize; 2]], rows: &str) -> String {
-    let key = pair_key(table);
-    pair_parts(table, layout, pairs, rows)
-        .unwrap_or_default()
-        .iter()
-        .map(|x| {
-            format!(
-                "INSERT INTO dbo.PairCounts (TableNo, ColumnA, ColumnB, NumberA, TextA, NumberB, \
-                 TextB, Stripe, Total) SELECT {table}, x.ColumnA, x.ColumnB, x.NumberA, x.TextA, \
-                 x.NumberB, x.TextB, x.Stripe, 0 FROM ({x}) AS x \
-                 WHERE NOT EXISTS (SELECT 1 FROM dbo.PairCounts AS c WITH (UPDLOCK, HOLDLOCK) \
-                 WHERE {key}); \
-                 UPDATE c SET Total = c.Total + x.Total FROM dbo.PairCounts AS c JOIN ({x}) AS x \
-                 ON {key}; "
-            )
-        })
-        .collect()
+    PAIR_COUNTS.moved_in(table, pair_parts(table, layout, pairs, rows))
 }
 
 /// The rows of `dbo.Proj_<table>` that `rows` (a condition on `r.ObjectId`) selects,
@@ -296,50 +269,86 @@ fn value_parts(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> Op
     (!parts.is_empty()).then_some(parts)
 }
 
+/// A count table the write batches move (`dbo.ValueCounts`, `dbo.PairCounts`): its name
+/// and its key after `TableNo`, the columns of the grouped rows `x` it counts.
+struct Counted {
+    table: &'static str,
+    key: &'static [&'static str],
+}
+
+impl Counted {
+    /// A row `c` of the table is the grouped row `x`.
+    fn key(&self, table: i64) -> String {
+        let mut key = format!("c.TableNo = {table}");
+        for column in self.key {
+            key.push_str(&format!(" AND c.{column} = x.{column}"));
+        }
+        key
+    }
+
+    /// Each grouped query of `parts` counted out of the table: one statement per query.
+    ///
+    /// Never one joining a `UNION ALL` of them: on Babelfish (PostgreSQL's READ COMMITTED),
+    /// an `UPDATE` that waited for a concurrent writer's update of a count row re-checks
+    /// the row's join (EvalPlanQual), and over a `UNION ALL` that re-check lost rows of the
+    /// branches after the first, so a count was left unmoved (8 writers of disjoint objects
+    /// left counts off by several; one branch per statement stays exact, as `count_out`'s
+    /// per Lookup column always did). On SQL Server the statements hold the same locks as
+    /// the one did.
+    fn moved_out(&self, table: i64, parts: Option<Vec<String>>) -> String {
+        let (name, key) = (self.table, self.key(table));
+        parts
+            .unwrap_or_default()
+            .iter()
+            .map(|x| {
+                format!(
+                    "UPDATE c SET Total = c.Total - x.Total FROM {name} AS c JOIN ({x}) AS x \
+                     ON {key}; "
+                )
+            })
+            .collect()
+    }
+
+    /// Each grouped query of `parts` counted into the table: missing count rows made first,
+    /// as [`count_in`] does, then each moved by its number.
+    fn moved_in(&self, table: i64, parts: Option<Vec<String>>) -> String {
+        let (name, key) = (self.table, self.key(table));
+        let columns = self.key.join(", ");
+        let values: Vec<String> = self.key.iter().map(|c| format!("x.{c}")).collect();
+        let values = values.join(", ");
+        parts
+            .unwrap_or_default()
+            .iter()
+            .map(|x| {
+                format!(
+                    "INSERT INTO {name} (TableNo, {columns}, Total) SELECT {table}, {values}, 0 \
+                     FROM ({x}) AS x WHERE NOT EXISTS (SELECT 1 FROM {name} AS c WITH (UPDLOCK, \
+                     HOLDLOCK) WHERE {key}); \
+                     UPDATE c SET Total = c.Total + x.Total FROM {name} AS c JOIN ({x}) AS x \
+                     ON {key}; "
+                )
+            })
+            .collect()
+    }
+}
+
+/// `dbo.ValueCounts`: its key after `TableNo`, as [`value_parts`] names its columns.
+const VALUE_COUNTS: Counted = Counted {
+    table: "dbo.ValueCounts",
+    key: &["ColumnNo", "Number", "Text", "Stripe"],
+};
+
 /// The values of the rows `rows` selects counted out of `dbo.ValueCounts` (before they are
-/// deleted), for columns `columns` (0: the total); empty without one.
-///
-/// One statement per column, never one joining a `UNION ALL` of the columns: on Babelfish
-/// (PostgreSQL's READ COMMITTED), an `UPDATE` that waited for a concurrent writer's
-/// update of a count row re-checks the row's join (EvalPlanQual), and over a `UNION ALL`
-/// that re-check lost rows of the branches after the first, so a count was left unmoved
-/// (8 writers of disjoint objects left counts off by several; one branch per statement
-/// stays exact, as `count_out`'s per Lookup column always did). On SQL Server the
-/// statements hold the same locks as the one did.
+/// deleted), for columns `columns` (0: the total); empty without one. One statement per
+/// column ([`Counted::moved_out`]).
 fn value_out(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> String {
-    value_parts(table, layout, columns, rows)
-        .unwrap_or_default()
-        .iter()
-        .map(|x| {
-            format!(
-                "UPDATE c SET Total = c.Total - x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
-                 ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
-                 AND c.Text = x.Text AND c.Stripe = x.Stripe; "
-            )
-        })
-        .collect()
+    VALUE_COUNTS.moved_out(table, value_parts(table, layout, columns, rows))
 }
 
 /// The values of the rows `rows` selects counted into `dbo.ValueCounts` (after they are
-/// written), for columns `columns`: missing count rows made first, as [`count_in`] does,
-/// then each moved by its number; empty without a column.
+/// written), for columns `columns`; empty without a column ([`Counted::moved_in`]).
 fn value_in(table: i64, layout: &Layout, columns: &[usize], rows: &str) -> String {
-    value_parts(table, layout, columns, rows)
-        .unwrap_or_default()
-        .iter()
-        .map(|x| {
-            format!(
-                "INSERT INTO dbo.ValueCounts (TableNo, ColumnNo, Number, Text, Stripe, Total) \
-                 SELECT {table}, x.ColumnNo, x.Number, x.Text, x.Stripe, 0 FROM ({x}) AS x \
-                 WHERE NOT EXISTS (SELECT 1 FROM dbo.ValueCounts AS c WITH (UPDLOCK, HOLDLOCK) \
-                 WHERE c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
-                 AND c.Text = x.Text AND c.Stripe = x.Stripe); \
-                 UPDATE c SET Total = c.Total + x.Total FROM dbo.ValueCounts AS c JOIN ({x}) AS x \
-                 ON c.TableNo = {table} AND c.ColumnNo = x.ColumnNo AND c.Number = x.Number \
-                 AND c.Text = x.Text AND c.Stripe = x.Stripe; "
-            )
-        })
-        .collect()
+    VALUE_COUNTS.moved_in(table, value_parts(table, layout, columns, rows))
 }
 
 /// The total and every counted column (value counts' column numbers).
