@@ -101,6 +101,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0072_pair_counts.sql"),
         transactional: true,
     },
+    Migration {
+        version: 73,
+        name: "object_versions",
+        sql: include_str!("../../../migrations/mssql/0073_object_versions.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

@@ -78,6 +78,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "pair_counts",
         sql: include_str!("../../../migrations/sqlite/0072_pair_counts.sql"),
     },
+    Migration {
+        version: 73,
+        name: "object_versions",
+        sql: include_str!("../../../migrations/sqlite/0073_object_versions.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

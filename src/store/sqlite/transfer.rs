@@ -157,9 +157,10 @@ pub(super) fn import(
     if any && !replace {
         return Err(not_empty());
     }
+    // Before the rows go: a delete through indexes and triggers is row by row.
+    let indexes = set_indexes_aside(&tx)?;
     // Files go too, pending ones included (without objects, every file is pending).
     tx.execute_batch(CLEAR_DATA)?;
-    let indexes = set_indexes_aside(&tx)?;
     let started = std::time::Instant::now();
     let mut counts = TransferCounts::default();
     loop {
@@ -232,20 +233,34 @@ fn build_after_rows(tx: &Transaction<'_>, indexes: &[String]) -> Result<(), Stor
 /// built at the end sorts its rows once. The import's checks need only the primary keys.
 const REINDEXED: &str = "'Objects', 'Properties', 'Relationships'";
 
-/// Drops the secondary indexes of [`REINDEXED`] (the tables are empty here) and returns
-/// their definitions, as the schema holds them, to create them again. In the import's
-/// transaction: a failed import rolls the drop back with the rows.
+/// Drops the secondary indexes and the triggers of [`REINDEXED`] and returns their
+/// definitions, as the schema holds them, to create them again. (The triggers move
+/// objects' versions, migration 0073: the objects an import writes get theirs in
+/// [`write_objects`].) In the import's transaction: a failed import rolls the drop back
+/// with the rows.
 fn set_indexes_aside(tx: &Connection) -> Result<Vec<String>, StoreError> {
     let indexes = tx
         .prepare(&format!(
-            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL \
+            "SELECT name, type, sql FROM sqlite_schema \
+             WHERE type IN ('index', 'trigger') AND sql IS NOT NULL \
              AND tbl_name IN ({REINDEXED}) ORDER BY name"
         ))?
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut definitions = Vec::with_capacity(indexes.len());
-    for (name, sql) in indexes {
-        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    for (name, kind, sql) in indexes {
+        let kind = if kind == "trigger" {
+            "TRIGGER"
+        } else {
+            "INDEX"
+        };
+        tx.execute_batch(&format!("DROP {kind} \"{}\"", name.replace('"', "\"\"")))?;
         definitions.push(sql);
     }
     Ok(definitions)
@@ -288,8 +303,8 @@ fn write_objects(
     objects: &[crate::store::ObjectRecord],
 ) -> Result<(), StoreError> {
     let mut insert_object = tx.prepare_cached(
-        "INSERT INTO Objects (ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO Objects (ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt, Version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, abs(random() % 4611686018427387904))",
     )?;
     let mut times = TimeTexts::default();
     for (i, o) in objects.iter().enumerate() {
@@ -499,6 +514,14 @@ mod tests {
     }
 
     async fn import(store: &SqliteStore, objects: Vec<ObjectRecord>) -> Result<u64, StoreError> {
+        import_as(store, objects, false).await
+    }
+
+    async fn import_as(
+        store: &SqliteStore,
+        objects: Vec<ObjectRecord>,
+        replace: bool,
+    ) -> Result<u64, StoreError> {
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let data = DataBatch::Objects(objects);
         tx.send(ImportItem::Batch {
@@ -508,7 +531,63 @@ mod tests {
         .await
         .unwrap();
         tx.send(ImportItem::End).await.unwrap();
-        store.import_data(rx, false).await.map(|c| c.properties)
+        store.import_data(rx, replace).await.map(|c| c.properties)
+    }
+
+    /// An import that puts other rows under the same ids is seen at once by a store that
+    /// kept those objects' properties (another process), and the triggers that move the
+    /// objects' versions (migration 0073) are back after it.
+    #[tokio::test]
+    async fn a_replacing_import_is_seen_by_a_reader_that_kept_the_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let options = StoreOptions::default();
+        let open = || SqliteStore::open(path.to_str().unwrap(), &options);
+        let writer = open().await.unwrap();
+        import(&writer, vec![person(1, &["a", "b"]), person(2, &["a"])])
+            .await
+            .unwrap();
+        let reader = open().await.unwrap();
+        let listed = || async {
+            let q = crate::store::TableQuery {
+                object_type: "Person".into(),
+                columns: None,
+                parent_id: None,
+                filters: Vec::new(),
+                order: Vec::new(),
+                offset: 0,
+                limit: 10,
+                walk: Default::default(),
+            };
+            let page = reader.list_table(&q).await.unwrap();
+            page.objects
+                .into_iter()
+                .map(|o| (o.id, o.properties))
+                .collect::<Vec<_>>()
+        };
+        listed().await;
+        let hits = reader.readers.properties.hits();
+        assert_eq!(listed().await[0].1.len(), 2);
+        assert!(reader.readers.properties.hits() > hits, "kept");
+        let mut one = person(1, &["a"]);
+        one.properties[0].value = "another a".into();
+        let two = person(2, &["a", "b"]);
+        import_as(&writer, vec![one.clone(), two.clone()], true)
+            .await
+            .unwrap();
+        assert_eq!(
+            listed().await,
+            vec![(1, one.properties), (2, two.properties)]
+        );
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let triggers: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' AND name GLOB 'Version_*'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(triggers, 5);
     }
 
     /// Property rows go many to a statement; a row SQLite refuses (here one the file parser

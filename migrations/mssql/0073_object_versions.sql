@@ -1,0 +1,6 @@
+-- 0073: nothing on SQL Server. The embedded store's object versions (migrations/sqlite/
+-- 0073_object_versions.sql) let its readers keep objects' properties in memory, because
+-- SQLite discards a connection's whole page cache after every write of another
+-- connection. SQL Server's buffer pool keeps the pages that did not change, so its reads
+-- after a write stay cheap without them. The number is kept so that both stores have the
+-- same migrations.
