@@ -11,9 +11,12 @@
 //! snapshot and a remembered count is exactly what a fresh count would say.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
+
+use super::properties_cache::PropertiesCache;
 
 use crate::store::StoreError;
 
@@ -33,6 +36,19 @@ pub(crate) struct CountCache {
     /// Numbers of matches kept across data versions, only for choosing a plan (never for
     /// an answer): a list reloaded after each write has about as many matches as before.
     estimates: HashMap<String, Estimate>,
+    /// The store's properties cache, shared by its readers (none in tests that make a
+    /// connection of their own).
+    pub(crate) properties: Option<Arc<PropertiesCache>>,
+}
+
+impl CountCache {
+    /// A new reader's: nothing remembered, the store's properties cache.
+    pub(crate) fn with_properties(properties: Arc<PropertiesCache>) -> CountCache {
+        CountCache {
+            properties: Some(properties),
+            ..Default::default()
+        }
+    }
 }
 
 /// How many rows a filter matched when last counted on this connection (at any data
@@ -75,6 +91,11 @@ impl<'c> Snapshot<'c> {
     }
 
     /// Ends the read transaction.
+    /// The store's properties cache, when this snapshot may use it.
+    pub(crate) fn properties(&self) -> Option<&PropertiesCache> {
+        self.counts.properties.as_deref()
+    }
+
     pub(crate) fn end(self) -> Result<(), StoreError> {
         if !self.conn.is_autocommit() {
             self.conn.prepare_cached("COMMIT")?.execute([])?;

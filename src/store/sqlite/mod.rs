@@ -26,6 +26,9 @@ mod projected;
 pub(crate) mod projection;
 #[cfg(test)]
 pub(crate) mod projection_tests;
+mod properties_cache;
+#[cfg(test)]
+mod properties_cache_tests;
 mod query;
 #[cfg(test)]
 mod query_tests;
@@ -89,10 +92,17 @@ struct ReaderPool {
     idle: Mutex<Vec<Reader>>,
     permits: Arc<Semaphore>,
     size: usize,
+    /// The properties of recently read objects, shared by the readers.
+    properties: Arc<properties_cache::PropertiesCache>,
 }
 
 impl ReaderPool {
     /// An idle reader, if one is left (the caller holds a permit).
+    /// What a new reader connection starts with: no counts, the shared properties cache.
+    fn new_state(&self) -> counts::CountCache {
+        counts::CountCache::with_properties(self.properties.clone())
+    }
+
     fn take_idle(&self) -> Option<Reader> {
         self.idle.lock().ok().and_then(|mut idle| idle.pop())
     }
@@ -291,6 +301,9 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::with_capacity(readers)),
                 permits: Arc::new(Semaphore::new(readers)),
                 size: readers,
+                properties: Arc::new(properties_cache::PropertiesCache::new(
+                    properties_cache::CAPACITY_BYTES,
+                )),
             }),
             signal: Arc::new(tokio::sync::watch::channel(0).0),
         })
@@ -426,7 +439,7 @@ where
         tokio::task::spawn_blocking(move || {
             let (conn, mut counts) = match pool.take_idle() {
                 Some(reader) => reader,
-                None => (open_connection(&pool.path, true)?, Default::default()),
+                None => (open_connection(&pool.path, true)?, pool.new_state()),
             };
             let result = job(&conn, &mut counts);
             pool.put_back((conn, counts));

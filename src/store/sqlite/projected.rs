@@ -1450,7 +1450,7 @@ fn run(
     let next = next_of(&mut rows, input.limit);
     let objects = rows.into_iter().map(|(o, _)| o).collect();
     Ok(Page {
-        objects: with_properties(s.conn, objects, columns)?,
+        objects: with_properties(s.conn, s.properties(), objects, columns)?,
         total,
         next,
         head: stable.head,

@@ -371,6 +371,10 @@ pub(super) struct World {
     _dir: tempfile::TempDir,
     pub(super) path: std::path::PathBuf,
     pub(super) ds: Arc<Datastore>,
+    pub(super) store: Arc<dyn Store>,
+    /// The people's ids, in the order they were made.
+    pub(super) ids: Vec<i64>,
+    pub(super) companies: Vec<i64>,
 }
 
 pub(super) async fn world(people: &[Person], changes: &[Change]) -> World {
@@ -406,6 +410,25 @@ pub(super) async fn world(people: &[Person], changes: &[Change]) -> World {
             .await
             .unwrap()));
     }
+    apply(&ds, &store, &ids, &companies, changes).await;
+    World {
+        _dir: dir,
+        path,
+        ds,
+        store,
+        ids,
+        companies,
+    }
+}
+
+/// Makes `changes` through `ds` (over `store`) to the people `ids`.
+pub(super) async fn apply(
+    ds: &Datastore,
+    store: &Arc<dyn Store>,
+    ids: &[i64],
+    companies: &[i64],
+    changes: &[Change],
+) {
     for c in changes {
         if ids.is_empty() {
             break;
@@ -414,7 +437,7 @@ pub(super) async fn world(people: &[Person], changes: &[Change]) -> World {
         // A change may be refused (a dropped object, a type with Lookups to it): that is
         // fine, the data is whatever the writes made it.
         let _ = match c {
-            Change::Save(i, p) => ds.save_properties(pick(i), p.json(&companies)).await,
+            Change::Save(i, p) => ds.save_properties(pick(i), p.json(companies)).await,
             Change::Unset(i, name) => ds.save_property(pick(i), name, Value::Null).await,
             Change::Archive(i) => ds.change_object_type(pick(i), "ARCH_P").await,
             Change::Retype(i) => ds.change_object_type(pick(i), "Other").await,
@@ -440,11 +463,6 @@ pub(super) async fn world(people: &[Person], changes: &[Change]) -> World {
                 saved
             }
         };
-    }
-    World {
-        _dir: dir,
-        path,
-        ds,
     }
 }
 

@@ -614,7 +614,7 @@ pub(super) fn run_eav(
     }
     let objects = rows.into_iter().map(|(o, _)| o).collect();
     Ok(Page {
-        objects: with_properties(conn, objects, columns)?,
+        objects: with_properties(conn, s.properties(), objects, columns)?,
         total,
         next,
         head: stable.head,

@@ -4,14 +4,17 @@
 use std::collections::HashMap;
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{params_from_iter, Connection};
+use rusqlite::{params_from_iter, Connection, MAIN_DB};
 
 use super::counts::Snapshot;
 use super::objects::{object_from_row, property_from_row};
+use super::properties_cache::PropertiesCache;
 use super::query::{sort_column, system_column, Fragment};
 use super::walk;
 use crate::model::ObjectId;
-use crate::store::{FilterValue, Key, ObjectRecord, Page, Seek, StoreError, TableQuery};
+use crate::store::{
+    FilterValue, Key, ObjectRecord, Page, PropertyRow, Seek, StoreError, TableQuery,
+};
 
 pub(super) fn list_table(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Page, StoreError> {
     if let Some(page) = super::projected::table(s, q)? {
@@ -52,7 +55,7 @@ pub(super) fn list_table_eav(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Pag
     })?;
     let next = next_of(&mut rows, q.limit);
     let objects = rows.into_iter().map(|(o, _)| o).collect();
-    let objects = with_properties(conn, objects, q.columns.as_deref())?;
+    let objects = with_properties(conn, s.properties(), objects, q.columns.as_deref())?;
     Ok(Page {
         objects,
         total,
@@ -71,15 +74,91 @@ pub(super) fn next_of<T>(rows: &mut Vec<(T, Seek)>, limit: u64) -> Option<Seek> 
     rows.last().map(|(_, seek)| seek.clone())
 }
 
-/// Reads the properties of a page of objects in one statement and attaches them.
+/// Attaches the properties of a page of objects (only `columns` when given): those of
+/// every object whose version is the one `cache` holds them at from memory, the others
+/// read in one statement (and kept). Without a cache, or on a connection that may write,
+/// every object's are read.
 pub(crate) fn with_properties(
     conn: &Connection,
+    cache: Option<&PropertiesCache>,
     mut objects: Vec<ObjectRecord>,
     columns: Option<&[String]>,
 ) -> Result<Vec<ObjectRecord>, StoreError> {
     if objects.is_empty() {
         return Ok(objects);
     }
+    let Some(cache) = cache.filter(|_| conn.is_readonly(MAIN_DB).unwrap_or(false)) else {
+        return read_properties(conn, objects, columns);
+    };
+    let versions = versions_of(conn, &objects)?;
+    let mut missing = Vec::new();
+    for (i, object) in objects.iter_mut().enumerate() {
+        // An object dropped since the page was read (not in this snapshot) has no version.
+        let Some(&version) = versions.get(&object.id) else {
+            continue;
+        };
+        match cache.get(object.id, version) {
+            Some(rows) => object.properties = chosen(&rows, columns),
+            None => missing.push((i, version)),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(objects);
+    }
+    // Every property of the missing ones, to keep; the page gets those asked for.
+    let read = read_properties(
+        conn,
+        missing
+            .iter()
+            .map(|&(i, _)| ObjectRecord {
+                properties: Vec::new(),
+                ..objects[i].clone()
+            })
+            .collect(),
+        None,
+    )?;
+    for ((i, version), object) in missing.into_iter().zip(read) {
+        objects[i].properties = chosen(&object.properties, columns);
+        cache.put(object.id, version, object.properties);
+    }
+    Ok(objects)
+}
+
+/// The rows of `rows` that `columns` names (all without it).
+fn chosen(rows: &[PropertyRow], columns: Option<&[String]>) -> Vec<PropertyRow> {
+    match columns {
+        None => rows.to_vec(),
+        Some(columns) => rows
+            .iter()
+            .filter(|p| columns.contains(&p.name))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The objects' versions (migration 0073) in this snapshot, by id.
+fn versions_of(
+    conn: &Connection,
+    objects: &[ObjectRecord],
+) -> Result<HashMap<ObjectId, i64>, StoreError> {
+    let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
+    let ids_json = serde_json::to_string(&ids).map_err(|e| StoreError::Database(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.ObjectId, o.Version FROM json_each(?1) AS j \
+         CROSS JOIN Objects AS o ON o.ObjectId = j.value",
+    )?;
+    let rows = stmt.query_map([ids_json], |r| {
+        Ok((r.get::<_, ObjectId>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Reads the properties of a page of objects in one statement and attaches them.
+fn read_properties(
+    conn: &Connection,
+    mut objects: Vec<ObjectRecord>,
+    columns: Option<&[String]>,
+) -> Result<Vec<ObjectRecord>, StoreError> {
     let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
     let ids_json = serde_json::to_string(&ids).map_err(|e| StoreError::Database(e.to_string()))?;
     let columns_json = columns

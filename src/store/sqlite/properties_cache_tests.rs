@@ -1,0 +1,136 @@
+//! The properties cache never answers what the rows no longer hold: a reader store keeps
+//! the properties of every object it lists, then random writes go through it and through
+//! a second store on the same file (another process), display texts are refreshed, and
+//! every list it answers afterwards is compared with the rows read without the cache.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::objects;
+use super::projection_tests::{apply, change, config, person, world};
+use super::{open_connection, SqliteStore};
+use crate::service::{ActiveConfig, Datastore};
+use crate::store::{Page, Store, StoreOptions, TableQuery};
+
+const TYPES: [&str; 5] = ["P", "ARCH_P", "Other", "Company", "City"];
+
+async fn list(store: &SqliteStore, ty: &str, columns: Option<&[&str]>) -> Page {
+    store
+        .list_table(&TableQuery {
+            object_type: ty.into(),
+            columns: columns.map(|c| c.iter().map(|s| (*s).to_owned()).collect()),
+            parent_id: None,
+            filters: Vec::new(),
+            order: Vec::new(),
+            offset: 0,
+            limit: 1000,
+            walk: Default::default(),
+        })
+        .await
+        .unwrap()
+}
+
+/// Every object of every type, as `reader` lists it, holds exactly its rows.
+async fn lists_hold_the_rows(
+    reader: &SqliteStore,
+    path: &std::path::Path,
+    columns: Option<&[&str]>,
+) -> Result<(), TestCaseError> {
+    let conn = open_connection(path, true).unwrap();
+    for ty in TYPES {
+        for object in list(reader, ty, columns).await.objects {
+            let rows = objects::load(&conn, object.id, None).unwrap().unwrap();
+            let expected: Vec<_> = rows
+                .properties
+                .into_iter()
+                .filter(|p| columns.is_none_or(|c| c.contains(&p.name.as_str())))
+                .collect();
+            prop_assert_eq!(
+                &object.properties,
+                &expected,
+                "object {} of {}",
+                object.id,
+                ty
+            );
+        }
+    }
+    Ok(())
+}
+
+fn writer_on(store: Arc<dyn Store>, version: i64) -> Datastore {
+    let active = ActiveConfig::new(config(), version, chrono_tz::Tz::UTC, 1000);
+    Datastore::new(store, Arc::new(active))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn a_kept_object_is_always_what_its_rows_hold(
+        people in prop::collection::vec(person(), 1..10),
+        own in prop::collection::vec(change(), 0..6),
+        other in prop::collection::vec(change(), 0..6),
+        rename in any::<bool>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let w = world(&people, &[]).await;
+            let reader = Arc::new(
+                SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
+                    .await
+                    .unwrap(),
+            );
+            let version = reader.apply_config(&config()).await.unwrap().version;
+            let reader_dyn: Arc<dyn Store> = reader.clone();
+            let own_writer = writer_on(reader_dyn.clone(), version);
+            // Kept: every object's properties.
+            lists_hold_the_rows(&reader, &w.path, None).await?;
+            let before = reader.readers.properties.hits();
+            lists_hold_the_rows(&reader, &w.path, None).await?;
+            prop_assert!(reader.readers.properties.hits() > before, "the second lists come from memory");
+            // Writes through the reader's own store and through another one on the file.
+            apply(&own_writer, &reader_dyn, &w.ids, &w.companies, &own).await;
+            apply(&w.ds, &w.store, &w.ids, &w.companies, &other).await;
+            if rename {
+                // A company renamed: its people's display texts change, not their values.
+                let name = json!({ "name": "Renamed" }).as_object().unwrap().clone();
+                w.ds.save_properties(w.companies[0], name).await.unwrap();
+            }
+            lists_hold_the_rows(&reader, &w.path, None).await?;
+            lists_hold_the_rows(&reader, &w.path, Some(&["last", "company", "nothing"])).await?;
+            Ok(())
+        })?;
+    }
+}
+
+/// A display refresh alone (no value of the object changes) moves the object's version.
+#[tokio::test]
+async fn a_display_refresh_is_seen_by_a_reader_that_kept_the_object() {
+    let w = world(&[], &[]).await;
+    let person = json!({ "last": "Doe", "company": w.companies[0] });
+    w.ds.new_object("P", Some(person.as_object().unwrap().clone()))
+        .await
+        .unwrap();
+    let reader = SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
+        .await
+        .unwrap();
+    let shown = |page: &Page| {
+        page.objects[0]
+            .properties
+            .iter()
+            .find(|p| p.name == "company")
+            .and_then(|p| p.as_string.clone())
+    };
+    let first = list(&reader, "P", None).await;
+    assert_eq!(shown(&first).as_deref(), Some("Co 0"));
+    let name = json!({ "name": "Renamed" }).as_object().unwrap().clone();
+    w.ds.save_properties(w.companies[0], name).await.unwrap();
+    let second = list(&reader, "P", None).await;
+    assert_eq!(shown(&second).as_deref(), Some("Renamed"));
+    // The unchanged ones still come from memory.
+    let hits = reader.readers.properties.hits();
+    list(&reader, "City", None).await;
+    list(&reader, "City", None).await;
+    assert!(reader.readers.properties.hits() > hits);
+}
