@@ -301,9 +301,7 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::with_capacity(readers)),
                 permits: Arc::new(Semaphore::new(readers)),
                 size: readers,
-                properties: Arc::new(properties_cache::PropertiesCache::new(
-                    properties_cache::CAPACITY_BYTES,
-                )),
+                properties: Arc::new(properties_cache::PropertiesCache::new()),
             }),
             signal: Arc::new(tokio::sync::watch::channel(0).0),
         })

@@ -91,35 +91,48 @@ pub(crate) fn with_properties(
         return read_properties(conn, objects, columns);
     };
     let versions = versions_of(conn, &objects)?;
-    let mut missing = Vec::new();
-    for (i, object) in objects.iter_mut().enumerate() {
+    // The objects not found in memory, each once, at their version in this snapshot.
+    let mut missing: HashMap<ObjectId, i64> = HashMap::new();
+    for object in objects.iter_mut() {
         // An object dropped since the page was read (not in this snapshot) has no version.
         let Some(&version) = versions.get(&object.id) else {
             continue;
         };
         match cache.get(object.id, version) {
             Some(rows) => object.properties = chosen(&rows, columns),
-            None => missing.push((i, version)),
+            None => {
+                missing.insert(object.id, version);
+            }
         }
     }
     if missing.is_empty() {
         return Ok(objects);
     }
     // Every property of the missing ones, to keep; the page gets those asked for.
+    let mut once = std::collections::HashSet::new();
     let read = read_properties(
         conn,
-        missing
+        objects
             .iter()
-            .map(|&(i, _)| ObjectRecord {
+            .filter(|o| missing.contains_key(&o.id) && once.insert(o.id))
+            .map(|o| ObjectRecord {
                 properties: Vec::new(),
-                ..objects[i].clone()
+                ..o.clone()
             })
             .collect(),
         None,
     )?;
-    for ((i, version), object) in missing.into_iter().zip(read) {
-        objects[i].properties = chosen(&object.properties, columns);
-        cache.put(object.id, version, object.properties);
+    let mut read: HashMap<ObjectId, Vec<PropertyRow>> =
+        read.into_iter().map(|o| (o.id, o.properties)).collect();
+    for object in objects.iter_mut() {
+        if let Some(rows) = read.get(&object.id) {
+            object.properties = chosen(rows, columns);
+        }
+    }
+    for (id, version) in missing {
+        if let Some(rows) = read.remove(&id) {
+            cache.put(id, version, rows);
+        }
     }
     Ok(objects)
 }
