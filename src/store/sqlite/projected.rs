@@ -26,7 +26,7 @@ use super::merge;
 use super::objects::object_from_row;
 use super::projection::{self, CountShape, Layout, Projection};
 use super::query::{as_join, column, numeric_op, text, Fragment, Renderer, MAX_JOINS};
-use super::table::{next_of, with_properties};
+use super::table::{next_of, version_of, with_properties};
 use super::walk;
 
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Test};
@@ -1025,7 +1025,8 @@ fn run(
     };
 
     let select = format!(
-        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}"
+        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}, \
+         o.Version"
     );
     let page_from = |hint: &str| {
         let mut f = Fragment::default();
@@ -1063,12 +1064,14 @@ fn run(
         f
     };
     let conn = s.conn;
-    let fetch = |f: &Fragment| -> Result<Vec<(ObjectRecord, Seek)>, StoreError> {
+    // Each object with its `Version` (see `table::with_properties`).
+    type Fetched = Vec<((ObjectRecord, i64), Seek)>;
+    let fetch = |f: &Fragment| -> Result<Fetched, StoreError> {
         with_statement(conn, &f.sql, &f.params, |s, p| {
             Ok(s.query_map(params_from_iter(p.iter()), |r| {
                 let object = object_from_row(r)?;
                 let seek = walk::seek_of(r, 5, &orders, object.id)?;
-                Ok((object, seek))
+                Ok(((object, version_of(r)?), seek))
             })?
             .collect::<Result<Vec<_>, _>>()?)
         })
@@ -1288,7 +1291,8 @@ fn run(
                     ids.truncate(limit.min(usize::MAX as u64) as usize);
                     let mut f = Fragment::default();
                     f.push(
-                        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt \
+                        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, \
+                         o.Version \
                          FROM Objects o WHERE o.ObjectId IN (SELECT value FROM json_each(",
                     )
                     .bind(Sql::Text(serde_json::Value::from(ids).to_string()))
@@ -1448,9 +1452,9 @@ fn run(
     };
     let mut rows = objects;
     let next = next_of(&mut rows, input.limit);
-    let objects = rows.into_iter().map(|(o, _)| o).collect();
+    let (objects, versions) = rows.into_iter().map(|(o, _)| o).unzip();
     Ok(Page {
-        objects: with_properties(s.conn, s.properties(), objects, columns)?,
+        objects: with_properties(s.conn, s.properties(), objects, Some(versions), columns)?,
         total,
         next,
         head: stable.head,

@@ -11,7 +11,7 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::counts::Snapshot;
 use super::objects::object_from_row;
-use super::table::{next_of, with_properties};
+use super::table::{next_of, version_of, with_properties};
 use super::walk::{self, Stable};
 use crate::query::plan::{Cmp, Cond, Hop, QueryPlan, Scalar, SystemValue, Test};
 use crate::store::{Key, Order, Page, StoreError, SystemField};
@@ -543,7 +543,7 @@ pub(super) fn render_walk(plan: &QueryPlan, stable: &Stable) -> Rendered {
 
     let mut page = Fragment::default();
     page.push(&format!(
-        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns} FROM Objects o",
+        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{key_columns}, o.Version FROM Objects o",
     ));
     page.append(joins)
         .append(near_join)
@@ -603,7 +603,7 @@ pub(super) fn run_eav(
         Ok(s.query_map(params_from_iter(p.iter()), |r| {
             let object = object_from_row(r)?;
             let seek = walk::seek_of(r, 5, &plan.order, object.id)?;
-            Ok((object, seek))
+            Ok(((object, version_of(r)?), seek))
         })?
         .collect::<Result<Vec<_>, _>>()?)
     })?;
@@ -612,9 +612,9 @@ pub(super) fn run_eav(
         // Sorted by distance: no cursor (at most 100 anyway).
         next = None;
     }
-    let objects = rows.into_iter().map(|(o, _)| o).collect();
+    let (objects, versions) = rows.into_iter().map(|(o, _)| o).unzip();
     Ok(Page {
-        objects: with_properties(conn, s.properties(), objects, columns)?,
+        objects: with_properties(conn, s.properties(), objects, Some(versions), columns)?,
         total,
         next,
         head: stable.head,

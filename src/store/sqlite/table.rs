@@ -41,7 +41,7 @@ pub(super) fn list_table_eav(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Pag
     ));
     page_params.push(Sql::Integer(q.offset.min(i64::MAX as u64) as i64));
     let sql = format!(
-        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{} {} ORDER BY {} LIMIT ? OFFSET ?",
+        "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt{}, o.Version {} ORDER BY {} LIMIT ? OFFSET ?",
         built.key_columns, built.page_from, built.order
     );
     let conn = s.conn;
@@ -49,19 +49,30 @@ pub(super) fn list_table_eav(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Pag
         Ok(s.query_map(params_from_iter(p.iter()), |r| {
             let object = object_from_row(r)?;
             let seek = walk::seek_of(r, 5, &q.order, object.id)?;
-            Ok((object, seek))
+            Ok(((object, version_of(r)?), seek))
         })?
         .collect::<Result<Vec<_>, _>>()?)
     })?;
     let next = next_of(&mut rows, q.limit);
-    let objects = rows.into_iter().map(|(o, _)| o).collect();
-    let objects = with_properties(conn, s.properties(), objects, q.columns.as_deref())?;
+    let (objects, versions) = rows.into_iter().map(|(o, _)| o).unzip();
+    let objects = with_properties(
+        conn,
+        s.properties(),
+        objects,
+        Some(versions),
+        q.columns.as_deref(),
+    )?;
     Ok(Page {
         objects,
         total,
         next,
         head: stable.head,
     })
+}
+
+/// The object's `Version`: the last column of a page's statement (after the sort keys).
+pub(super) fn version_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<i64> {
+    r.get(r.as_ref().column_count() - 1)
 }
 
 /// Trims a page read with one row more than `limit`: where the next page starts, if any.
@@ -76,12 +87,14 @@ pub(super) fn next_of<T>(rows: &mut Vec<(T, Seek)>, limit: u64) -> Option<Seek> 
 
 /// Attaches the properties of a page of objects (only `columns` when given): those of
 /// every object whose version is the one `cache` holds them at from memory, the others
-/// read in one statement (and kept). Without a cache, or on a connection that may write,
-/// every object's are read.
+/// read in one statement (and kept). `versions` are the objects' `Version`s as the page's
+/// statement read them (in this snapshot), in the page's order; without them they are read
+/// here. Without a cache, or on a connection that may write, every object's are read.
 pub(crate) fn with_properties(
     conn: &Connection,
     cache: Option<&PropertiesCache>,
     mut objects: Vec<ObjectRecord>,
+    versions: Option<Vec<i64>>,
     columns: Option<&[String]>,
 ) -> Result<Vec<ObjectRecord>, StoreError> {
     if objects.is_empty() {
@@ -90,7 +103,10 @@ pub(crate) fn with_properties(
     let Some(cache) = cache.filter(|_| conn.is_readonly(MAIN_DB).unwrap_or(false)) else {
         return read_properties(conn, objects, columns);
     };
-    let versions = versions_of(conn, &objects)?;
+    let versions: HashMap<ObjectId, i64> = match versions {
+        Some(v) if v.len() == objects.len() => objects.iter().map(|o| o.id).zip(v).collect(),
+        _ => versions_of(conn, &objects)?,
+    };
     // The objects not found in memory, each once, at their version in this snapshot.
     let mut missing: HashMap<ObjectId, i64> = HashMap::new();
     for object in objects.iter_mut() {
