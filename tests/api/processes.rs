@@ -207,3 +207,49 @@ async fn processes_started_at_once_on_a_new_database_all_serve() {
         }
     }
 }
+
+/// A page answered from the properties an instance keeps in memory shows another process's
+/// writes at once: a save, a property removed, a display text refreshed by a rename.
+#[tokio::test]
+async fn kept_properties_follow_the_writes_of_another_process() {
+    let app = spawn_app().await;
+    let other = app.serve_process();
+    let company = app.new_object("Company", json!({ "name": "Acme" })).await["objectId"]
+        .as_i64()
+        .unwrap();
+    let person = app
+        .new_object(
+            "Person",
+            json!({ "lastName": "Doe", "age": 30, "company": company }),
+        )
+        .await["objectId"]
+        .as_i64()
+        .unwrap();
+    let view = json!({ "objectType": "Person", "filter": { "lastName": "Doe" }, "orderBy": "age" });
+    let first = || async { app.post("getObjectListTable", view.clone()).await.ok()[0].clone() };
+    // Read twice: the second answer's properties come from memory.
+    assert_eq!(first().await["age"], 30);
+    assert_eq!(first().await["company@display"], "Acme");
+    let save = |id: i64, properties: serde_json::Value| {
+        let other = &other;
+        async move {
+            other
+                .app
+                .post(
+                    "saveProperties",
+                    json!({ "objectId": id, "properties": properties }),
+                )
+                .await
+                .ok();
+        }
+    };
+    save(person, json!({ "age": 31 })).await;
+    assert_eq!(first().await["age"], 31);
+    save(person, json!({ "age": null })).await;
+    assert!(
+        first().await.get("age").is_none(),
+        "the removed property is gone"
+    );
+    save(company, json!({ "name": "Acme 2" })).await;
+    assert_eq!(first().await["company@display"], "Acme 2");
+}
