@@ -275,6 +275,25 @@ type Cell = (Option<String>, Option<f64>, Option<i32>);
 
 /// Every projection's rows equal what the EAV rows of its type's objects say, and every
 /// projection is complete (`complete`) or not checked yet.
+/// What a count table holds (`statements[1]`) equals what the projection's rows say it
+/// should (`statements[0]`), each row read by `row`; else an error led by `what`.
+async fn same_rows<T: PartialEq + std::fmt::Debug>(
+    c: &mut Client,
+    statements: [String; 2],
+    row: impl Fn(&tiberius::Row) -> T,
+    what: &str,
+) -> Result<(), String> {
+    let mut read = Vec::new();
+    for sql in statements {
+        let rows = exec::rows(c, &sql, Vec::new()).await.unwrap();
+        read.push(rows.iter().map(&row).collect::<Vec<T>>());
+    }
+    if read[0] != read[1] {
+        return Err(format!("{what} {:?}, rows {:?}", read[1], read[0]));
+    }
+    Ok(())
+}
+
 async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
     let catalogue = exec::rows(c, sql::PROJECTIONS, Vec::new()).await.unwrap();
     let mut checked = 0;
@@ -355,28 +374,20 @@ async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
                      WHERE TableNo = {table} AND ColumnNo = {k} AND Total <> 0 ORDER BY 1, 2"
                 ),
             ];
-            let mut read = Vec::new();
-            for sql in statements {
-                let rows: Vec<(f64, i32, i64)> = exec::rows(c, &sql, Vec::new())
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| {
-                        (
-                            exec::req::<f64>(r, 0).unwrap(),
-                            exec::req::<i32>(r, 1).unwrap(),
-                            exec::req::<i64>(r, 2).unwrap(),
-                        )
-                    })
-                    .collect();
-                read.push(rows);
-            }
-            if read[0] != read[1] {
-                return Err(format!(
-                    "{object_type}.{}: counts {:?}, rows {:?}",
-                    col.name, read[1], read[0]
-                ));
-            }
+            let row = |r: &tiberius::Row| {
+                (
+                    exec::req::<f64>(r, 0).unwrap(),
+                    exec::req::<i32>(r, 1).unwrap(),
+                    exec::req::<i64>(r, 2).unwrap(),
+                )
+            };
+            same_rows(
+                c,
+                statements,
+                row,
+                &format!("{object_type}.{}: counts", col.name),
+            )
+            .await?;
         }
         // Its value counts (migration 0071): its rows per stripe, and per stripe and value
         // of each counted column.
@@ -456,34 +467,20 @@ async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
                  ORDER BY 1, 2, 3, 4, 5, 6, 7"
             ),
         ];
-        type PairRow = (i32, i32, f64, String, f64, String, i32, i64);
-        let mut read: Vec<Vec<PairRow>> = Vec::new();
-        for sql in pair_statements {
-            let rows = exec::rows(c, &sql, Vec::new())
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    (
-                        exec::req::<i32>(r, 0).unwrap(),
-                        exec::req::<i32>(r, 1).unwrap(),
-                        exec::req::<f64>(r, 2).unwrap(),
-                        exec::text(r, 3).unwrap().unwrap_or_default(),
-                        exec::req::<f64>(r, 4).unwrap(),
-                        exec::text(r, 5).unwrap().unwrap_or_default(),
-                        exec::req::<i32>(r, 6).unwrap(),
-                        exec::req::<i64>(r, 7).unwrap(),
-                    )
-                })
-                .collect();
-            read.push(rows);
-        }
-        if read[0] != read[1] {
-            return Err(format!(
-                "{object_type}: pair counts {:?}, rows {:?}",
-                read[1], read[0]
-            ));
-        }
+        let pair_row = |r: &tiberius::Row| {
+            (
+                exec::req::<i32>(r, 0).unwrap(),
+                exec::req::<i32>(r, 1).unwrap(),
+                exec::req::<f64>(r, 2).unwrap(),
+                exec::text(r, 3).unwrap().unwrap_or_default(),
+                exec::req::<f64>(r, 4).unwrap(),
+                exec::text(r, 5).unwrap().unwrap_or_default(),
+                exec::req::<i32>(r, 6).unwrap(),
+                exec::req::<i64>(r, 7).unwrap(),
+            )
+        };
+        let what = format!("{object_type}: pair counts");
+        same_rows(c, pair_statements, pair_row, &what).await?;
         let statements = [
             format!(
                 "SELECT * FROM ({}) AS x ORDER BY 1, 2, 3, 4",
@@ -494,30 +491,17 @@ async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
                  WHERE TableNo = {table} AND Total <> 0 ORDER BY 1, 2, 3, 4"
             ),
         ];
-        let mut read = Vec::new();
-        for sql in statements {
-            let rows: Vec<(i32, f64, String, i32, i64)> = exec::rows(c, &sql, Vec::new())
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    (
-                        exec::req::<i32>(r, 0).unwrap(),
-                        exec::req::<f64>(r, 1).unwrap(),
-                        exec::text(r, 2).unwrap().unwrap_or_default(),
-                        exec::req::<i32>(r, 3).unwrap(),
-                        exec::req::<i64>(r, 4).unwrap(),
-                    )
-                })
-                .collect();
-            read.push(rows);
-        }
-        if read[0] != read[1] {
-            return Err(format!(
-                "{object_type}: value counts {:?}, rows {:?}",
-                read[1], read[0]
-            ));
-        }
+        let value_row = |r: &tiberius::Row| {
+            (
+                exec::req::<i32>(r, 0).unwrap(),
+                exec::req::<f64>(r, 1).unwrap(),
+                exec::text(r, 2).unwrap().unwrap_or_default(),
+                exec::req::<i32>(r, 3).unwrap(),
+                exec::req::<i64>(r, 4).unwrap(),
+            )
+        };
+        let what = format!("{object_type}: value counts");
+        same_rows(c, statements, value_row, &what).await?;
         let sql = format!("SELECT {} FROM dbo.Proj_{table}", select.join(", "));
         let mut found: std::collections::BTreeMap<i64, Vec<Cell>> = Default::default();
         for row in exec::rows(c, &sql, Vec::new()).await.unwrap() {

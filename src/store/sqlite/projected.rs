@@ -1454,7 +1454,7 @@ fn run(
     let next = next_of(&mut rows, input.limit);
     let (objects, versions) = rows.into_iter().map(|(o, _)| o).unzip();
     Ok(Page {
-        objects: with_properties(s.conn, s.properties(), objects, Some(versions), columns)?,
+        objects: with_properties(s.conn, s.properties(), objects, versions, columns)?,
         total,
         next,
         head: stable.head,

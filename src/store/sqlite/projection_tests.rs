@@ -466,6 +466,22 @@ pub(super) async fn apply(
     }
 }
 
+/// The plan of the query `text` over `P` (at most 1000 results).
+fn plan_of(ds: &Datastore, text: &str) -> crate::query::plan::QueryPlan {
+    let paging = Paging {
+        offset: None,
+        limit: None,
+        max_results: 1000,
+    };
+    resolve::resolve(
+        &crate::query::parse(text).unwrap(),
+        "P",
+        ds.schema().as_ref(),
+        paging,
+    )
+    .unwrap()
+}
+
 fn ids(page: &Page) -> Vec<i64> {
     page.objects.iter().map(|o| o.id).collect()
 }
@@ -1004,17 +1020,7 @@ async fn an_equality_on_an_exact_index_column_is_its_seek() {
         ("status == \"I\" and last == \"doe\"", "(v9=? AND v6=?)"),
         ("last startswith \"D\" and age < 2", "(v6=? AND d2<?)"),
     ] {
-        let plan = resolve::resolve(
-            &crate::query::parse(text).unwrap(),
-            "P",
-            w.ds.schema().as_ref(),
-            Paging {
-                offset: None,
-                limit: None,
-                max_results: 1000,
-            },
-        )
-        .unwrap();
+        let plan = plan_of(&w.ds, text);
         let mut cache = CountCache::default();
         let s = Snapshot::begin(&conn, &mut cache).unwrap();
         let (p, filter, _) = projected::filter_over(&s, "P", plan.condition.as_ref(), &[])
@@ -1081,17 +1087,7 @@ async fn an_unordered_page_reads_its_ids_from_a_covering_index() {
         ("status == \"A\" and score > 0", false),
         ("first == \"Anna\"", false),
     ] {
-        let plan = resolve::resolve(
-            &crate::query::parse(text).unwrap(),
-            "P",
-            w.ds.schema().as_ref(),
-            Paging {
-                offset: None,
-                limit: None,
-                max_results: 1000,
-            },
-        )
-        .unwrap();
+        let plan = plan_of(&w.ds, text);
         let mut cache = CountCache::default();
         let s = Snapshot::begin(&conn, &mut cache).unwrap();
         let (p, filter, _) = projected::filter_over(&s, "P", plan.condition.as_ref(), &[])
@@ -1333,17 +1329,7 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     {
         let writer = rusqlite::Connection::open(&w.path).unwrap();
         let count = |text: &str| {
-            let plan = resolve::resolve(
-                &crate::query::parse(text).unwrap(),
-                "P",
-                w.ds.schema().as_ref(),
-                Paging {
-                    offset: None,
-                    limit: None,
-                    max_results: 1000,
-                },
-            )
-            .unwrap();
+            let plan = plan_of(&w.ds, text);
             let mut cache = CountCache::default();
             let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
             let n = projected::query(&mut s, &plan, None)
@@ -1485,18 +1471,7 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
             .unwrap();
     }
     let text = "company.city.name == \"Berlin\" limit 5";
-    let paging = Paging {
-        offset: None,
-        limit: None,
-        max_results: 1000,
-    };
-    let plan = resolve::resolve(
-        &crate::query::parse(text).unwrap(),
-        "P",
-        w.ds.schema().as_ref(),
-        paging,
-    )
-    .unwrap();
+    let plan = plan_of(&w.ds, text);
     let mut cache = CountCache::default();
     let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
     let fast = projected::query(&mut s, &plan, None).unwrap().unwrap();
@@ -1504,13 +1479,7 @@ async fn lookup_counts_follow_every_write_and_answer_the_counts() {
     s.end().unwrap();
     assert_eq!(fast.total, eav.total, "uncounted: the rows are counted");
     for text in ["limit 3", "age >= 1 and age < 3 limit 2"] {
-        let plan = resolve::resolve(
-            &crate::query::parse(text).unwrap(),
-            "P",
-            w.ds.schema().as_ref(),
-            paging,
-        )
-        .unwrap();
+        let plan = plan_of(&w.ds, text);
         let mut s = Snapshot::begin(&conn, &mut cache).unwrap();
         let fast = projected::query(&mut s, &plan, None).unwrap().unwrap();
         let eav = query::run_eav(&mut s, &plan, None).unwrap();

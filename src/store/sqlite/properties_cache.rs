@@ -72,7 +72,8 @@ pub(crate) struct PropertiesCache {
     /// This store's number in the keys: a store opened again (an app's database reopened,
     /// a test's second store on one file) starts with nothing kept.
     store: u64,
-    /// Objects whose properties came from memory (for tests and diagnostics).
+    /// Objects whose properties came from memory (what the tests check).
+    #[cfg(test)]
     hits: AtomicU64,
 }
 
@@ -81,6 +82,7 @@ impl PropertiesCache {
         static STORES: AtomicU64 = AtomicU64::new(0);
         PropertiesCache {
             store: STORES.fetch_add(1, Ordering::Relaxed),
+            #[cfg(test)]
             hits: AtomicU64::new(0),
         }
     }
@@ -91,6 +93,7 @@ impl PropertiesCache {
             .get(&(self.store, id))
             .filter(|e| e.version == version)
             .map(|e| e.properties);
+        #[cfg(test)]
         if hit.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }

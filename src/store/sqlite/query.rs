@@ -614,7 +614,7 @@ pub(super) fn run_eav(
     }
     let (objects, versions) = rows.into_iter().map(|(o, _)| o).unzip();
     Ok(Page {
-        objects: with_properties(conn, s.properties(), objects, Some(versions), columns)?,
+        objects: with_properties(conn, s.properties(), objects, versions, columns)?,
         total,
         next,
         head: stable.head,

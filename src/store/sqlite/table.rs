@@ -59,7 +59,7 @@ pub(super) fn list_table_eav(s: &mut Snapshot<'_>, q: &TableQuery) -> Result<Pag
         conn,
         s.properties(),
         objects,
-        Some(versions),
+        versions,
         q.columns.as_deref(),
     )?;
     Ok(Page {
@@ -88,67 +88,46 @@ pub(super) fn next_of<T>(rows: &mut Vec<(T, Seek)>, limit: u64) -> Option<Seek> 
 /// Attaches the properties of a page of objects (only `columns` when given): those of
 /// every object whose version is the one `cache` holds them at from memory, the others
 /// read in one statement (and kept). `versions` are the objects' `Version`s as the page's
-/// statement read them (in this snapshot), in the page's order; without them they are read
-/// here. Without a cache, or on a connection that may write, every object's are read.
+/// statement read them (in this snapshot), in the page's order. Without a cache, or on a
+/// connection that may write, every object's are read.
 pub(crate) fn with_properties(
     conn: &Connection,
     cache: Option<&PropertiesCache>,
     mut objects: Vec<ObjectRecord>,
-    versions: Option<Vec<i64>>,
+    versions: Vec<i64>,
     columns: Option<&[String]>,
 ) -> Result<Vec<ObjectRecord>, StoreError> {
-    if objects.is_empty() {
-        return Ok(objects);
-    }
     let Some(cache) = cache.filter(|_| conn.is_readonly(MAIN_DB).unwrap_or(false)) else {
-        return read_properties(conn, objects, columns);
+        let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
+        let mut rows = rows_of(conn, &ids, columns)?;
+        for object in &mut objects {
+            object.properties = rows.remove(&object.id).unwrap_or_default();
+        }
+        return Ok(objects);
     };
-    let versions: HashMap<ObjectId, i64> = match versions {
-        Some(v) if v.len() == objects.len() => objects.iter().map(|o| o.id).zip(v).collect(),
-        _ => versions_of(conn, &objects)?,
-    };
-    // The objects not found in memory, each once, at their version in this snapshot.
-    let mut missing: HashMap<ObjectId, i64> = HashMap::new();
-    for object in objects.iter_mut() {
-        // An object dropped since the page was read (not in this snapshot) has no version.
-        let Some(&version) = versions.get(&object.id) else {
-            continue;
-        };
+    // The objects not found in memory, at their version in this snapshot.
+    let mut missing = Vec::new();
+    for (object, &version) in objects.iter_mut().zip(&versions) {
         match cache.get(object.id, version) {
             Some(rows) => object.properties = chosen(&rows, columns),
-            None => {
-                missing.insert(object.id, version);
-            }
+            None => missing.push((object.id, version)),
         }
     }
     if missing.is_empty() {
         return Ok(objects);
     }
+    missing.sort_unstable();
+    missing.dedup();
     // Every property of the missing ones, to keep; the page gets those asked for.
-    let mut once = std::collections::HashSet::new();
-    let read = read_properties(
-        conn,
-        objects
-            .iter()
-            .filter(|o| missing.contains_key(&o.id) && once.insert(o.id))
-            .map(|o| ObjectRecord {
-                properties: Vec::new(),
-                ..o.clone()
-            })
-            .collect(),
-        None,
-    )?;
-    let mut read: HashMap<ObjectId, Vec<PropertyRow>> =
-        read.into_iter().map(|o| (o.id, o.properties)).collect();
-    for object in objects.iter_mut() {
+    let ids: Vec<ObjectId> = missing.iter().map(|&(id, _)| id).collect();
+    let mut read = rows_of(conn, &ids, None)?;
+    for object in &mut objects {
         if let Some(rows) = read.get(&object.id) {
             object.properties = chosen(rows, columns);
         }
     }
     for (id, version) in missing {
-        if let Some(rows) = read.remove(&id) {
-            cache.put(id, version, rows);
-        }
+        cache.put(id, version, read.remove(&id).unwrap_or_default());
     }
     Ok(objects)
 }
@@ -165,31 +144,18 @@ fn chosen(rows: &[PropertyRow], columns: Option<&[String]>) -> Vec<PropertyRow> 
     }
 }
 
-/// The objects' versions (migration 0073) in this snapshot, by id.
-fn versions_of(
+/// The property rows of the objects `ids` (only `columns` when given), by object, in one
+/// statement; an object without any has no entry.
+fn rows_of(
     conn: &Connection,
-    objects: &[ObjectRecord],
-) -> Result<HashMap<ObjectId, i64>, StoreError> {
-    let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
-    let ids_json = serde_json::to_string(&ids).map_err(|e| StoreError::Database(e.to_string()))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT o.ObjectId, o.Version FROM json_each(?1) AS j \
-         CROSS JOIN Objects AS o ON o.ObjectId = j.value",
-    )?;
-    let rows = stmt.query_map([ids_json], |r| {
-        Ok((r.get::<_, ObjectId>(0)?, r.get::<_, i64>(1)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Reads the properties of a page of objects in one statement and attaches them.
-fn read_properties(
-    conn: &Connection,
-    mut objects: Vec<ObjectRecord>,
+    ids: &[ObjectId],
     columns: Option<&[String]>,
-) -> Result<Vec<ObjectRecord>, StoreError> {
-    let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
-    let ids_json = serde_json::to_string(&ids).map_err(|e| StoreError::Database(e.to_string()))?;
+) -> Result<HashMap<ObjectId, Vec<PropertyRow>>, StoreError> {
+    let mut found: HashMap<ObjectId, Vec<PropertyRow>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let ids_json = serde_json::to_string(ids).map_err(|e| StoreError::Database(e.to_string()))?;
     let columns_json = columns
         .map(|c| serde_json::to_string(c).map_err(|e| StoreError::Database(e.to_string())))
         .transpose()?;
@@ -199,18 +165,14 @@ fn read_properties(
            AND (?2 IS NULL OR p.PropertyName IN (SELECT value FROM json_each(?2))) \
          ORDER BY p.OwnerObjectId, p.PropertyName",
     )?;
-    let position: HashMap<ObjectId, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let rows = stmt.query_map(rusqlite::params![ids_json, columns_json], |r| {
         Ok((r.get::<_, ObjectId>(0)?, property_from_row(r, 1)?))
     })?;
     for row in rows {
         let (owner, property) = row?;
-        if let Some(&i) = position.get(&owner) {
-            objects[i].properties.push(property);
-        }
+        found.entry(owner).or_default().push(property);
     }
-    Ok(objects)
+    Ok(found)
 }
 
 /// The three statements' texts and parameters.

@@ -302,6 +302,7 @@ fn write_objects(
     first_line: u64,
     objects: &[crate::store::ObjectRecord],
 ) -> Result<(), StoreError> {
+    // The version a trigger of migration 0073 would draw (the import sets them aside).
     let mut insert_object = tx.prepare_cached(
         "INSERT INTO Objects (ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt, Version) \
          VALUES (?1, ?2, ?3, ?4, ?5, abs(random() % 4611686018427387904))",
