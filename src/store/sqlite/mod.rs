@@ -1058,7 +1058,9 @@ mod tests {
             let object = objects::load(&conn, id, None).unwrap().unwrap();
             assert_eq!(object.properties.len(), 8);
         }
-        let stmt = conn.prepare_cached(objects::SELECT_PROPERTIES).unwrap();
+        let stmt = conn
+            .prepare_cached(objects::SELECT_OBJECT_AND_PROPERTIES)
+            .unwrap();
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 20);
     }

@@ -38,15 +38,6 @@ pub(super) fn parse_time(text: &str) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-const SELECT_OBJECT: &str =
-    "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, UpdatedAt FROM Objects WHERE ObjectId = ?1";
-/// `+?1`: the same primary-key seek, but the planner cannot look the bound id up in the
-/// STAT4 samples, which would make every new id prepare the statement again (on readers,
-/// which keep value-aware plans for queries; see `open_connection`).
-pub(super) const SELECT_PROPERTIES: &str =
-    "SELECT PropertyName, PropertyType, PropertyValue, PropertyAsDouble, PropertyAsString \
-     FROM Properties WHERE OwnerObjectId = +?1 ORDER BY PropertyName";
-
 pub(super) fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRecord> {
     Ok(ObjectRecord {
         id: r.get(0)?,
@@ -69,26 +60,40 @@ pub(super) fn property_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::R
     })
 }
 
+/// An object and its property rows in one statement, so in one snapshot and one read
+/// transaction (two statements would each open their own, and a write committed between
+/// them would pair one version's `updatedAt` with another's properties). An object without
+/// properties is one row with NULLs on the right. `+?1`: the same primary-key seek, but the
+/// planner cannot look the bound id up in the STAT4 samples, which would make every new id
+/// prepare the statement again (on readers, which keep value-aware plans for queries; see
+/// `open_connection`).
+pub(super) const SELECT_OBJECT_AND_PROPERTIES: &str =
+    "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, \
+            p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
+     FROM Objects o LEFT JOIN Properties p ON p.OwnerObjectId = o.ObjectId \
+     WHERE o.ObjectId = +?1 ORDER BY p.PropertyName";
+
 /// One object with its properties (only `columns` when given).
 pub(super) fn load(
     conn: &Connection,
     id: ObjectId,
     columns: Option<&[String]>,
 ) -> Result<Option<ObjectRecord>, StoreError> {
-    let Some(mut object) = conn
-        .prepare_cached(SELECT_OBJECT)?
-        .query_row([id], object_from_row)
-        .optional()?
-    else {
+    let mut stmt = conn.prepare_cached(SELECT_OBJECT_AND_PROPERTIES)?;
+    let mut rows = stmt.query([id])?;
+    let Some(first) = rows.next()? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(SELECT_PROPERTIES)?;
-    let rows = stmt.query_map([id], |r| property_from_row(r, 0))?;
-    for row in rows {
-        let row = row?;
-        if columns.is_none_or(|c| c.contains(&row.name)) {
-            object.properties.push(row);
+    let mut object = object_from_row(first)?;
+    let mut row = Some(first);
+    while let Some(r) = row {
+        if r.get_ref(5)? != rusqlite::types::ValueRef::Null {
+            let property = property_from_row(r, 5)?;
+            if columns.is_none_or(|c| c.contains(&property.name)) {
+                object.properties.push(property);
+            }
         }
+        row = rows.next()?;
     }
     Ok(Some(object))
 }
