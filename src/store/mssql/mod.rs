@@ -402,7 +402,10 @@ impl Store for MssqlStore {
     #[tracing::instrument(name = "store.get_object", skip_all, fields(object_id = id))]
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
         self.call("get_object", move |db| async move {
-            db.read(move |c| Box::pin(objects::load(c, id))).await
+            // One snapshot for the object's row and its properties: in READ COMMITTED a
+            // save committed between the two statements would pair one version's
+            // `updatedAt` with another's properties.
+            db.snapshot(move |c| Box::pin(objects::load(c, id))).await
         })
         .await
     }

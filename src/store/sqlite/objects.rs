@@ -63,10 +63,11 @@ pub(super) fn property_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::R
 /// An object and its property rows in one statement, so in one snapshot and one read
 /// transaction (two statements would each open their own, and a write committed between
 /// them would pair one version's `updatedAt` with another's properties). An object without
-/// properties is one row with NULLs on the right. `+?1`: the same primary-key seek, but the
+/// properties is one row with NULLs on the right. `+?1`: the same rowid seek, but the
 /// planner cannot look the bound id up in the STAT4 samples, which would make every new id
 /// prepare the statement again (on readers, which keep value-aware plans for queries; see
-/// `open_connection`).
+/// `open_connection`). Without it, `a_reader_loads_objects_without_preparing_the_statement_again`
+/// counts 20 preparations in 20 reads.
 pub(super) const SELECT_OBJECT_AND_PROPERTIES: &str =
     "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, \
             p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
