@@ -227,9 +227,16 @@ async fn kept_properties_follow_the_writes_of_another_process() {
         .unwrap();
     let view = json!({ "objectType": "Person", "filter": { "lastName": "Doe" }, "orderBy": "age" });
     let first = || async { app.post("getObjectListTable", view.clone()).await.ok()[0].clone() };
+    let get = || async {
+        app.get("getObject", &[("objectId", &person.to_string())])
+            .await
+            .ok()
+    };
     // Read twice: the second answer's properties come from memory.
     assert_eq!(first().await["age"], 30);
     assert_eq!(first().await["company@display"], "Acme");
+    assert_eq!(get().await["age"], 30);
+    assert_eq!(get().await["age"], 30);
     let save = |id: i64, properties: serde_json::Value| {
         let other = &other;
         async move {
@@ -244,12 +251,18 @@ async fn kept_properties_follow_the_writes_of_another_process() {
         }
     };
     save(person, json!({ "age": 31 })).await;
+    assert_eq!(get().await["age"], 31);
     assert_eq!(first().await["age"], 31);
     save(person, json!({ "age": null })).await;
+    assert!(
+        get().await.get("age").is_none(),
+        "the removed property is gone from getObject"
+    );
     assert!(
         first().await.get("age").is_none(),
         "the removed property is gone"
     );
     save(company, json!({ "name": "Acme 2" })).await;
+    assert_eq!(get().await["company@display"], "Acme 2");
     assert_eq!(first().await["company@display"], "Acme 2");
 }

@@ -546,7 +546,9 @@ impl Store for SqliteStore {
     }
 
     async fn get_object(&self, id: ObjectId) -> Result<Option<ObjectRecord>, StoreError> {
-        self.read_short(move |c| objects::load(c, id, None)).await
+        let cache = self.readers.properties.clone();
+        self.read_short(move |c| objects::load_kept(c, &cache, id))
+            .await
     }
 
     async fn save_properties(&self, req: SaveProperties) -> Result<ObjectRecord, StoreError> {

@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
 
+use super::properties_cache::PropertiesCache;
 pub(super) use super::writer::{begin, Transaction};
 
 use crate::model::{archived_type, is_archive_change, ObjectId, PropertyType};
@@ -70,7 +71,8 @@ pub(super) fn property_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::R
 /// counts 20 preparations in 20 reads.
 pub(super) const SELECT_OBJECT_AND_PROPERTIES: &str =
     "SELECT o.ObjectId, o.ObjectType, o.ObjectNumber, o.CreatedAt, o.UpdatedAt, \
-            p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString \
+            p.PropertyName, p.PropertyType, p.PropertyValue, p.PropertyAsDouble, p.PropertyAsString, \
+            o.Version \
      FROM Objects o LEFT JOIN Properties p ON p.OwnerObjectId = o.ObjectId \
      WHERE o.ObjectId = +?1 ORDER BY p.PropertyName";
 
@@ -80,12 +82,22 @@ pub(super) fn load(
     id: ObjectId,
     columns: Option<&[String]>,
 ) -> Result<Option<ObjectRecord>, StoreError> {
+    Ok(load_versioned(conn, id, columns)?.map(|(object, _)| object))
+}
+
+/// [`load`], with the object's `Version` (migration 0073) read in the same statement.
+fn load_versioned(
+    conn: &Connection,
+    id: ObjectId,
+    columns: Option<&[String]>,
+) -> Result<Option<(ObjectRecord, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(SELECT_OBJECT_AND_PROPERTIES)?;
     let mut rows = stmt.query([id])?;
     let Some(first) = rows.next()? else {
         return Ok(None);
     };
     let mut object = object_from_row(first)?;
+    let version = first.get(10)?;
     let mut row = Some(first);
     while let Some(r) = row {
         if r.get_ref(5)? != rusqlite::types::ValueRef::Null {
@@ -96,6 +108,42 @@ pub(super) fn load(
         }
         row = rows.next()?;
     }
+    Ok(Some((object, version)))
+}
+
+/// An object's row and its `Version`, without its properties. `+?1` as in
+/// [`SELECT_OBJECT_AND_PROPERTIES`].
+const SELECT_OBJECT_VERSION: &str = "SELECT ObjectId, ObjectType, ObjectNumber, CreatedAt, \
+     UpdatedAt, Version FROM Objects WHERE ObjectId = +?1";
+
+/// One object with all its properties (`getObject`): the properties from `cache` when the
+/// object's version is the one they were kept at, else read with the object in one
+/// statement (so the version and the rows are of one snapshot) and kept. Only a read-only
+/// connection uses the cache, as in `table::with_properties` (docs/DECISIONS.md, "The
+/// properties cache").
+pub(super) fn load_kept(
+    conn: &Connection,
+    cache: &PropertiesCache,
+    id: ObjectId,
+) -> Result<Option<ObjectRecord>, StoreError> {
+    if !conn.is_readonly(MAIN_DB).unwrap_or(false) {
+        return load(conn, id, None);
+    }
+    let found = conn
+        .prepare_cached(SELECT_OBJECT_VERSION)?
+        .query_row([id], |r| Ok((object_from_row(r)?, r.get::<_, i64>(5)?)))
+        .optional()?;
+    let Some((mut object, version)) = found else {
+        return Ok(None);
+    };
+    if let Some(rows) = cache.get(id, version) {
+        object.properties = rows.to_vec();
+        return Ok(Some(object));
+    }
+    let Some((object, version)) = load_versioned(conn, id, None)? else {
+        return Ok(None);
+    };
+    cache.put(id, version, object.properties.clone());
     Ok(Some(object))
 }
 

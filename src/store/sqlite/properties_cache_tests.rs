@@ -1,7 +1,8 @@
 //! The properties cache never answers what the rows no longer hold: a reader store keeps
 //! the properties of every object it lists, then random writes go through it and through
 //! a second store on the same file (another process), display texts are refreshed, and
-//! every list it answers afterwards is compared with the rows read without the cache.
+//! every list (and `getObject`) it answers afterwards is compared with the rows read without
+//! the cache.
 
 use std::sync::Arc;
 
@@ -42,6 +43,11 @@ async fn lists_hold_the_rows(
     for ty in TYPES {
         for object in list(reader, ty, columns).await.objects {
             let rows = objects::load(&conn, object.id, None).unwrap().unwrap();
+            if columns.is_none() {
+                // getObject keeps and checks objects through the same cache.
+                let got = reader.get_object(object.id).await.unwrap();
+                prop_assert_eq!(got.as_ref(), Some(&rows), "getObject {}", object.id);
+            }
             let expected: Vec<_> = rows
                 .properties
                 .into_iter()
@@ -102,6 +108,37 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// `getObject` answers a kept object from memory while its version stands, and the rows
+/// another store (process) wrote once it moved.
+#[tokio::test]
+async fn get_object_is_kept_and_follows_another_stores_write() {
+    let w = world(&[], &[]).await;
+    let last = |v: &str| json!({ "last": v }).as_object().unwrap().clone();
+    let made = w.ds.new_object("P", Some(last("A"))).await.unwrap();
+    let id = made["objectId"].as_i64().unwrap();
+    let reader = SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
+        .await
+        .unwrap();
+    let shown = || async {
+        let object = reader.get_object(id).await.unwrap().unwrap();
+        let last = object.properties.iter().find(|p| p.name == "last");
+        (last.map(|p| p.value.clone()), object.updated_at)
+    };
+    let (first, updated) = shown().await;
+    assert_eq!(first.as_deref(), Some("A"));
+    let hits = reader.readers.properties.hits();
+    assert_eq!(shown().await, (first, updated));
+    assert_eq!(
+        reader.readers.properties.hits(),
+        hits + 1,
+        "the second read is kept"
+    );
+    w.ds.save_properties(id, last("B")).await.unwrap();
+    let (second, _) = shown().await;
+    assert_eq!(second.as_deref(), Some("B"));
+    assert_eq!(reader.get_object(id + 1_000).await.unwrap(), None);
 }
 
 /// A display refresh alone (no value of the object changes) moves the object's version.
