@@ -143,7 +143,9 @@ pub(super) fn load_kept(
     let Some((object, version)) = load_versioned(conn, id, None)? else {
         return Ok(None);
     };
-    cache.put(id, version, object.properties.clone());
+    if PropertiesCache::keeps(&object.properties) {
+        cache.put(id, version, object.properties.clone());
+    }
     Ok(Some(object))
 }
 

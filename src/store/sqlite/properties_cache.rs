@@ -20,14 +20,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+use quick_cache::{OptionsBuilder, Weighter};
 
 use crate::model::ObjectId;
 use crate::store::PropertyRow;
 
-/// What the process's cache may hold, in bytes as [`Weight`] estimates them: about 20,000
-/// objects of 8 short properties.
-const CAPACITY_BYTES: u64 = 24 * 1024 * 1024;
+/// What the process's cache may hold, in bytes as [`Weight`] estimates them: about 13,000
+/// objects of 8 short properties. The estimate leaves out the allocator's share: full, 24
+/// MiB of it cost 32 MB of RSS (docs/BENCHMARKS.md, "`getObject` from the properties
+/// cache"), and 16 keeps the process's anonymous memory under 100 MB.
+const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// An object whose rows weigh more is not kept: read each time, it cannot push the many
+/// small objects out (an entry a tenth of its shard's size would evict a tenth of it).
+const MAX_ENTRY_BYTES: u64 = 32 * 1024;
+
+/// Shards of the cache, fixed: quick_cache's default (4 per core) would give a 16-core
+/// machine 64 shards of 256 KiB each, and then an entry near [`MAX_ENTRY_BYTES`] an eighth
+/// of one. With 8, each holds 2 MiB however many cores there are.
+const SHARDS: usize = 8;
 
 /// A store's number and an object's id.
 type Key = (u64, ObjectId);
@@ -45,25 +56,34 @@ struct Weight;
 
 impl Weighter<Key, Entry> for Weight {
     fn weight(&self, _: &Key, entry: &Entry) -> u64 {
-        let rows: usize = entry
-            .properties
-            .iter()
-            .map(|p| {
-                std::mem::size_of::<PropertyRow>()
-                    + p.name.len()
-                    + p.value.len()
-                    + p.as_string.as_ref().map_or(0, String::len)
-            })
-            .sum();
-        (64 + rows) as u64
+        weight_of(&entry.properties)
     }
+}
+
+fn weight_of(properties: &[PropertyRow]) -> u64 {
+    let rows: usize = properties
+        .iter()
+        .map(|p| {
+            std::mem::size_of::<PropertyRow>()
+                + p.name.len()
+                + p.value.len()
+                + p.as_string.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    (64 + rows) as u64
 }
 
 /// The process's entries.
 fn entries() -> &'static Cache<Key, Entry, Weight> {
     static ENTRIES: OnceLock<Cache<Key, Entry, Weight>> = OnceLock::new();
     ENTRIES.get_or_init(|| {
-        Cache::with_weighter((CAPACITY_BYTES / 1024) as usize, CAPACITY_BYTES, Weight)
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity((CAPACITY_BYTES / 1024) as usize)
+            .weight_capacity(CAPACITY_BYTES)
+            .shards(SHARDS)
+            .build()
+            .expect("the cache's options are valid");
+        Cache::with_options(options, Weight, Default::default(), Default::default())
     })
 }
 
@@ -100,8 +120,17 @@ impl PropertiesCache {
         hit
     }
 
-    /// Keeps the rows of object `id`, read at `version` in a read-only snapshot.
+    /// Whether rows like `properties` are kept (see [`MAX_ENTRY_BYTES`]).
+    pub(crate) fn keeps(properties: &[PropertyRow]) -> bool {
+        weight_of(properties) <= MAX_ENTRY_BYTES
+    }
+
+    /// Keeps the rows of object `id`, read at `version` in a read-only snapshot (unless
+    /// they are too heavy: [`Self::keeps`]).
     pub(crate) fn put(&self, id: ObjectId, version: i64, properties: Vec<PropertyRow>) {
+        if !Self::keeps(&properties) {
+            return;
+        }
         entries().insert(
             (self.store, id),
             Entry {

@@ -141,6 +141,31 @@ async fn get_object_is_kept_and_follows_another_stores_write() {
     assert_eq!(reader.get_object(id + 1_000).await.unwrap(), None);
 }
 
+/// An object with a long text is answered whole every time but not kept: it would push
+/// many small objects out.
+#[tokio::test]
+async fn a_heavy_object_is_read_each_time() {
+    let w = world(&[], &[]).await;
+    let text = "x".repeat(40 * 1024);
+    let made =
+        w.ds.new_object(
+            "P",
+            Some(json!({ "last": text }).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    let id = made["objectId"].as_i64().unwrap();
+    let reader = SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let object = reader.get_object(id).await.unwrap().unwrap();
+        assert_eq!(object.properties[0].value.len(), 40 * 1024);
+        list(&reader, "P", None).await;
+    }
+    assert_eq!(reader.readers.properties.hits(), 0);
+}
+
 /// A display refresh alone (no value of the object changes) moves the object's version.
 #[tokio::test]
 async fn a_display_refresh_is_seen_by_a_reader_that_kept_the_object() {
