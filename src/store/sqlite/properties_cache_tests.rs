@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::objects;
-use super::projection_tests::{apply, change, config, person, world};
+use super::projection_tests::{apply, change, config, person, world, World};
 use super::{open_connection, SqliteStore};
 use crate::service::{ActiveConfig, Datastore};
 use crate::store::{Page, Store, StoreOptions, TableQuery};
@@ -110,17 +110,26 @@ proptest! {
     }
 }
 
-/// `getObject` answers a kept object from memory while its version stands, and the rows
-/// another store (process) wrote once it moved.
-#[tokio::test]
-async fn get_object_is_kept_and_follows_another_stores_write() {
+fn last(v: &str) -> serde_json::Map<String, serde_json::Value> {
+    json!({ "last": v }).as_object().unwrap().clone()
+}
+
+/// A world with one person (`last` "A"), and a second store on its file: the reader.
+async fn one_person() -> (World, i64, SqliteStore) {
     let w = world(&[], &[]).await;
-    let last = |v: &str| json!({ "last": v }).as_object().unwrap().clone();
     let made = w.ds.new_object("P", Some(last("A"))).await.unwrap();
     let id = made["objectId"].as_i64().unwrap();
     let reader = SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
         .await
         .unwrap();
+    (w, id, reader)
+}
+
+/// `getObject` answers a kept object from memory while its version stands, and the rows
+/// another store (process) wrote once it moved.
+#[tokio::test]
+async fn get_object_is_kept_and_follows_another_stores_write() {
+    let (w, id, reader) = one_person().await;
     let shown = || async {
         let object = reader.get_object(id).await.unwrap().unwrap();
         let last = object.properties.iter().find(|p| p.name == "last");
@@ -202,13 +211,7 @@ async fn a_display_refresh_is_seen_by_a_reader_that_kept_the_object() {
 /// future: versions are drawn at random, not counted up.
 #[tokio::test]
 async fn a_restored_backup_then_a_save_is_seen_by_a_reader_that_kept_the_object() {
-    let w = world(&[], &[]).await;
-    let last = |v: &str| json!({ "last": v }).as_object().unwrap().clone();
-    let made = w.ds.new_object("P", Some(last("A"))).await.unwrap();
-    let id = made["objectId"].as_i64().unwrap();
-    let reader = SqliteStore::open(w.path.to_str().unwrap(), &StoreOptions::default())
-        .await
-        .unwrap();
+    let (w, id, reader) = one_person().await;
     let shown = || async {
         let page = list(&reader, "P", None).await;
         page.objects[0]
