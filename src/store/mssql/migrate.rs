@@ -107,6 +107,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0073_object_versions.sql"),
         transactional: true,
     },
+    Migration {
+        version: 74,
+        name: "object_versions_drawn",
+        sql: include_str!("../../../migrations/mssql/0074_object_versions_drawn.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

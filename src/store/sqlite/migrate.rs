@@ -83,6 +83,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "object_versions",
         sql: include_str!("../../../migrations/sqlite/0073_object_versions.sql"),
     },
+    Migration {
+        version: 74,
+        name: "object_versions_drawn",
+        sql: include_str!("../../../migrations/sqlite/0074_object_versions_drawn.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

@@ -150,6 +150,44 @@ async fn get_object_is_kept_and_follows_another_stores_write() {
     assert_eq!(reader.get_object(id + 1_000).await.unwrap(), None);
 }
 
+/// The objects that existed before migration 0073 leave the migrations with versions of
+/// their own, not the column's default: two copies of a file migrated apart cannot agree
+/// on an object's version while its rows differ.
+#[test]
+fn objects_older_than_the_versions_get_random_ones() {
+    use super::migrate::{self, MIGRATIONS};
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(
+        "CREATE TABLE SchemaVersions (Version INTEGER PRIMARY KEY, Name TEXT NOT NULL, \
+         AppliedAt TEXT NOT NULL)",
+    )
+    .unwrap();
+    for m in MIGRATIONS.iter().filter(|m| m.version < 73) {
+        conn.execute_batch(m.sql).unwrap();
+        conn.execute(
+            "INSERT INTO SchemaVersions VALUES (?1, ?2, 't')",
+            rusqlite::params![m.version, m.name],
+        )
+        .unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO Objects (ObjectId, ObjectType, CreatedAt, UpdatedAt) \
+         VALUES (1, 'T', 't', 't'), (2, 'T', 't', 't'), (3, 'T', 't', 't')",
+    )
+    .unwrap();
+    migrate::run(&mut conn).unwrap();
+    let versions: Vec<i64> = conn
+        .prepare("SELECT Version FROM Objects ORDER BY ObjectId")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(versions.iter().all(|v| *v > 0), "{versions:?}");
+    assert_ne!(versions[0], versions[1]);
+    assert_ne!(versions[1], versions[2]);
+}
+
 /// An object with a long text is answered whole every time but not kept: it would push
 /// many small objects out.
 #[tokio::test]

@@ -1,0 +1,2 @@
+-- 0074: nothing on SQL Server (see 0073: the object versions are the embedded store's).
+-- The number is kept so that both stores have the same migrations.
