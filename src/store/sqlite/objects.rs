@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::properties_cache::PropertiesCache;
 pub(super) use super::writer::{begin, Transaction};
@@ -126,7 +126,7 @@ pub(super) fn load_kept(
     cache: &PropertiesCache,
     id: ObjectId,
 ) -> Result<Option<ObjectRecord>, StoreError> {
-    if !conn.is_readonly(MAIN_DB).unwrap_or(false) {
+    if !PropertiesCache::serves(conn) {
         return load(conn, id, None);
     }
     let found = conn

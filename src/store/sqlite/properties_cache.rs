@@ -120,6 +120,13 @@ impl PropertiesCache {
         hit
     }
 
+    /// Whether `conn` may use the cache: only a read-only connection, whose rows are
+    /// committed (a writer's transaction may roll back, and the version it read would then
+    /// come again with other rows).
+    pub(crate) fn serves(conn: &rusqlite::Connection) -> bool {
+        conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+    }
+
     /// Whether rows like `properties` are kept (see [`MAX_ENTRY_BYTES`]).
     pub(crate) fn keeps(properties: &[PropertyRow]) -> bool {
         weight_of(properties) <= MAX_ENTRY_BYTES

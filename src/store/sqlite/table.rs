@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{params_from_iter, Connection, MAIN_DB};
+use rusqlite::{params_from_iter, Connection};
 
 use super::counts::Snapshot;
 use super::objects::{object_from_row, property_from_row};
@@ -97,7 +97,7 @@ pub(crate) fn with_properties(
     versions: Vec<i64>,
     columns: Option<&[String]>,
 ) -> Result<Vec<ObjectRecord>, StoreError> {
-    let Some(cache) = cache.filter(|_| conn.is_readonly(MAIN_DB).unwrap_or(false)) else {
+    let Some(cache) = cache.filter(|_| PropertiesCache::serves(conn)) else {
         let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
         let mut rows = rows_of(conn, &ids, columns)?;
         for object in &mut objects {
