@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
 """Mixed-load client for scripts/soak.sh (standard library only).
 
-  soak_client.py URL PID SECONDS THREADS [DATABASE_FILE]
+  soak_client.py URL PID SECONDS THREADS [DATABASE_FILE] [--warmup S]
 
 Each thread loops over a mix of requests (getObject, saveProperty, newObject, a table view,
 a query, uploadFile + getFile of 1-64 KiB compared byte for byte, saveRelationship +
-getChildren + dropRelationship) for SECONDS. Every answer that
-is not 200 counts as an error. Every 10 s the service's RSS (VmRSS of PID) is sampled, and
-with DATABASE_FILE the size of its `-wal` file and the WAL header's checkpoint sequence and
-salts (they change each time SQLite starts the WAL over from its beginning).
-Prints the samples and a verdict; exit 1 on any error, on memory that keeps growing, or on
-a WAL that keeps growing (it grew in the last third of the run beyond the size it had
-reached before, or it was never started over in the second half).
+getChildren + dropRelationship). Every answer that is not 200 counts as an error. Every
+10 s the service's RSS (VmRSS of PID) is sampled, and with DATABASE_FILE the size of its
+`-wal` file and the WAL header's checkpoint sequence and salts (they change each time SQLite
+starts the WAL over from its beginning).
+
+Before the SECONDS that are measured come S seconds of the same load that are not (the
+warm-up): the service's bounded caches fill over the first minutes (its properties cache,
+SQLite's page caches, the allocator's pages for them), and a cache filling to its bound is
+growth, but not a trend. The warm-up's samples are printed, marked, and left out of the
+verdict. Each sample also shows what the service's /metrics say SQLite's heap and the
+properties cache hold, and the rest of RSS.
+
+Prints the samples and a verdict; exit 1 on any error (warm-up included), on memory that
+keeps growing over the measured window (the second half's mean more than 10 % above the
+first's, or a least-squares trend over the window of more than 5 % of its mean), or on a
+WAL that keeps growing (it grew in the last third of the run beyond the size it had reached
+before, or it was never started over in the second half).
 """
 
 import os
@@ -35,6 +45,26 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def caches_mb(host, port):
+    """(SQLite's heap, the properties cache) in MB from the service's /metrics: the bounded
+    caches' share of its memory; (None, None) when it does not answer them."""
+    found = {}
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        conn.request("GET", "/metrics")
+        resp = conn.getresponse()
+        text = resp.read().decode()
+        conn.close()
+    except OSError:
+        return None, None
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("datastore_sqlite_heap_bytes", "datastore_properties_cache_bytes"):
+            found[name] = float(value) / 1048576
+    return (found.get("datastore_sqlite_heap_bytes"),
+            found.get("datastore_properties_cache_bytes"))
 
 
 def wal_state(database):
@@ -128,46 +158,94 @@ def worker(host, port, until, seed):
                 call("/dropRelationship", {"parentObjectId": parent, "childObjectId": child})
 
 
-def main():
-    url, pid, seconds, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    database = sys.argv[5] if len(sys.argv) > 5 else None
-    host, port = url.split("//")[1].split(":")
-    until = time.time() + seconds
-    workers = [threading.Thread(target=worker, args=(host, int(port), until, i), daemon=True)
-               for i in range(threads)]
-    for w in workers:
-        w.start()
-    samples = []
-    wal = []  # (size, header identity) beside each sample
-    start = time.time()
+def trend(samples):
+    """Least-squares slope of (seconds, MB) SAMPLES, in MB per second."""
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    return sum((t - mean_t) * (m - mean_m) for t, m in samples) / var if var else 0.0
 
-    def sample():
-        samples.append((round(time.time() - start), rss_mb(pid)))
-        line = (f"{samples[-1][0]:5d} s  RSS {samples[-1][1]:7.1f} MB  "
-                f"{done['requests']} requests, {len(errors)} errors")
-        if database:
+
+def main():
+    args = sys.argv[1:]
+    options = {"--warmup": 300}
+    positional = []
+    while args:
+        a = args.pop(0)
+        if a in options:
+            options[a] = int(args.pop(0))
+        else:
+            positional.append(a)
+    url, pid, seconds, threads = positional[0], int(positional[1]), int(positional[2]), int(positional[3])
+    database = positional[4] if len(positional) > 4 else None
+    warmup = options["--warmup"]
+    host, port = url.split("//")[1].split(":")
+    start = time.time()
+    samples = []  # (seconds since the measured window began, MB), warm-up ones negative
+    wal = []  # (size, header identity) beside each measured sample
+    others = []  # (seconds, MB) of RSS less SQLite's heap and the properties cache
+    measured_from = [None]
+
+    def sample(phase):
+        base = measured_from[0] if measured_from[0] is not None else start
+        samples.append((round(time.time() - base), rss_mb(pid), phase))
+        sqlite_heap, kept = caches_mb(host, int(port))
+        line = (f"{phase:7s} {samples[-1][0]:5d} s  RSS {samples[-1][1]:7.1f} MB")
+        if sqlite_heap is not None and kept is not None:
+            rest = samples[-1][1] - sqlite_heap - kept
+            others.append((samples[-1][0], rest, phase))
+            line += f" (SQLite {sqlite_heap:5.1f}, properties {kept:5.1f}, the rest {rest:6.1f})"
+        line += f"  {done['requests']} requests, {len(errors)} errors"
+        if database and phase == "soak":
             wal.append(wal_state(database))
             restarted = len(wal) > 1 and wal[-1][1] != wal[-2][1]
             line += f"  WAL {wal[-1][0] / 1048576:6.1f} MiB" + (" (started over)" if restarted else "")
         print(line, flush=True)
 
+    sample("start")
+    warm_end = time.time() + warmup
+    until = warm_end + seconds
+    workers = [threading.Thread(target=worker, args=(host, int(port), until, i), daemon=True)
+               for i in range(threads)]
+    for w in workers:
+        w.start()
+    while time.time() < warm_end:
+        sample("warm-up")
+        time.sleep(min(10, max(0, warm_end - time.time())))
+    measured_from[0] = time.time()
+    warm_requests = done["requests"]
     while time.time() < until:
-        sample()
+        sample("soak")
         time.sleep(min(10, max(0, until - time.time())))
     for w in workers:
         w.join(timeout=60)
-    sample()
-    # Growth: the second half's mean against the first half's (after the first sample,
-    # which is before the caches filled).
-    body = [m for _, m in samples[1:]]
+    sample("soak")
+    requests = done["requests"] - warm_requests
+    # Growth over the measured window: the second half's mean against the first half's,
+    # and the least-squares trend over the whole window against its mean.
+    body = [(t, m) for t, m, phase in samples if phase == "soak"]
     half = len(body) // 2
-    first = sum(body[:half]) / max(1, half)
-    second = sum(body[half:]) / max(1, len(body) - half)
+    first = sum(m for _, m in body[:half]) / max(1, half)
+    second = sum(m for _, m in body[half:]) / max(1, len(body) - half)
+    mean = sum(m for _, m in body) / max(1, len(body))
     growth = (second - first) / first * 100 if first else 0.0
-    print(f"soak: {seconds} s, {threads} threads, {done['requests']} requests "
-          f"({done['requests'] / seconds:.0f}/s), {len(errors)} errors; RSS first half "
-          f"{first:.1f} MB, second half {second:.1f} MB ({growth:+.1f} %), peak "
-          f"{max(m for _, m in samples):.1f} MB")
+    slope = trend(body)
+    rise = slope * seconds / mean * 100 if mean else 0.0
+    print(f"soak: {seconds} s measured after {warmup} s of warm-up, {threads} threads, {requests} requests ({requests / seconds:.0f}/s), "
+          f"{len(errors)} errors; RSS first half {first:.1f} MB, second half {second:.1f} MB "
+          f"({growth:+.1f} %), trend {slope * 60:+.2f} MB/min ({rise:+.1f} % of the mean over "
+          f"the window), peak {max(m for _, m, _ in samples):.1f} MB")
+    rest = [(t, m) for t, m, phase in others if phase == "soak"]
+    if len(rest) >= 2:
+        rest_mean = sum(m for _, m in rest) / len(rest)
+        rest_slope = trend(rest)
+        print(f"RSS less SQLite's heap and the properties cache: {rest[0][1]:.1f} MB at the "
+              f"start of the window, {rest[-1][1]:.1f} MB at its end, trend "
+              f"{rest_slope * 60:+.2f} MB/min ({rest_slope * seconds / rest_mean * 100:+.1f} % of "
+              f"its mean over the window)")
     wal_bad = False
     if database and len(wal) >= 3:
         sizes = [size for size, _ in wal]
@@ -186,9 +264,12 @@ def main():
               f"{max(sizes) / 1048576:.1f} MiB); started over between {restarts} of "
               f"{len(wal) - 1} sample pairs ({late_restarts} in the second half)"
               + ("; UNBOUNDED" if wal_bad else "; bounded"))
+    memory_bad = growth > 10 or rise > 5
+    print("memory: " + ("GROWING" if memory_bad else "no growth trend")
+          + " (limits: halves +10 %, trend +5 % of the mean over the window)")
     for e in errors[:10]:
         print("error:", e)
-    sys.exit(1 if errors or growth > 10 or wal_bad else 0)
+    sys.exit(1 if errors or memory_bad or wal_bad else 0)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ pub struct Metrics {
     connections_in_use: IntGauge,
     connections_max: IntGauge,
     apps_open: IntGauge,
+    sqlite_heap: IntGauge,
+    properties_cache: IntGauge,
     /// The series of each endpoint and status seen so far, so a request finds its counter
     /// and histogram without the label lookups of `with_label_values` (hashing the values,
     /// the status as text).
@@ -105,6 +107,16 @@ impl Metrics {
             "datastore_apps_open",
             "Databases of apps and systems open (the default app's LIVE one not counted)",
         )?;
+        // The bounded caches' share of the process's memory, so a growing RSS can be told
+        // apart from a cache filling to its bound (scripts/soak.sh samples them).
+        let sqlite_heap = IntGauge::new(
+            "datastore_sqlite_heap_bytes",
+            "Memory SQLite holds in this process: its connections' page caches, statements and schemas",
+        )?;
+        let properties_cache = IntGauge::new(
+            "datastore_properties_cache_bytes",
+            "Estimated size of the object properties kept in memory (at most 16 MiB)",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
@@ -112,6 +124,8 @@ impl Metrics {
         registry.register(Box::new(connections_in_use.clone()))?;
         registry.register(Box::new(connections_max.clone()))?;
         registry.register(Box::new(apps_open.clone()))?;
+        registry.register(Box::new(sqlite_heap.clone()))?;
+        registry.register(Box::new(properties_cache.clone()))?;
         registry.register(Box::new(store_errors().clone()))?;
         Ok(Metrics {
             registry,
@@ -122,6 +136,8 @@ impl Metrics {
             connections_in_use,
             connections_max,
             apps_open,
+            sqlite_heap,
+            properties_cache,
             handles: RwLock::new(HashMap::new()),
         })
     }
@@ -173,6 +189,9 @@ impl Metrics {
         self.writer_queue.set(gauge(stats.writer_queue));
         self.connections_in_use.set(gauge(stats.connections_in_use));
         self.connections_max.set(gauge(stats.connections_max));
+        self.sqlite_heap.set(crate::store::sqlite::heap_bytes());
+        self.properties_cache
+            .set(i64::try_from(crate::store::sqlite::properties_cache_bytes()).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))

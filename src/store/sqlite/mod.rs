@@ -135,6 +135,18 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Bytes SQLite holds in this process now, all its connections together (its page caches,
+/// prepared statements and schemas; the bundled build keeps these statistics).
+pub fn heap_bytes() -> i64 {
+    // SAFETY: sqlite3_memory_used takes no arguments and only reads SQLite's counters.
+    unsafe { rusqlite::ffi::sqlite3_memory_used() }
+}
+
+/// What the process's properties cache holds now, as its weigher estimates it.
+pub fn properties_cache_bytes() -> u64 {
+    properties_cache::PropertiesCache::kept_bytes()
+}
+
 /// Refuses (as [`StoreError::Config`]) an existing file that is not a datastore database:
 /// not SQLite at all, or holding tables but no `SchemaVersions`. An app's file is only
 /// ever created by the datastore; one found with other tables is someone else's.

@@ -147,6 +147,12 @@ impl PropertiesCache {
         );
     }
 
+    /// What the process's entries weigh now, as [`Weight`] estimates it (at most
+    /// [`CAPACITY_BYTES`]): the `datastore_properties_cache_bytes` gauge.
+    pub(crate) fn kept_bytes() -> u64 {
+        entries().weight()
+    }
+
     #[cfg(test)]
     pub(crate) fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
