@@ -50,7 +50,7 @@ fn migrate_and_dsconfig_apply_prepare_a_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("schema is at version 74"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema is at version 75"));
     let out = datastore()
         .args(["dsconfig", "apply", SAMPLE_DSCONFIG, "--database", &url])
         .output()

@@ -113,6 +113,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/mssql/0074_object_versions_drawn.sql"),
         transactional: true,
     },
+    Migration {
+        version: 75,
+        name: "text_prefix_200",
+        sql: include_str!("../../../migrations/mssql/0075_text_prefix_200.sql"),
+        transactional: true,
+    },
 ];
 
 /// The batches of a script: the text between lines that hold only `GO` (any case, an

@@ -3,8 +3,9 @@
 //! [`Layout`]), a table `dbo.Proj_<n>` per projected type named by its catalogue number
 //! (never by the type's name), one row per object with, per declared property, `v<k>` (its
 //! `PropertyValue`), `d<k>` (its `PropertyAsDouble`), for a Lookup `n<k>` (1 when the stored
-//! value is not a Lookup), and for a property compared as text `p<k>`, the first 400
-//! characters of `v<k>` (an index key cannot be `nvarchar(max)`, as `PropertyValuePrefix`).
+//! value is not a Lookup), and for a property compared as text `p<k>`, the first
+//! [`PREFIX`] characters of `v<k>` (an index key cannot be `nvarchar(max)`, as
+//! `PropertyValuePrefix`).
 //!
 //! The EAV rows stay the store of record. Every write path refreshes the rows it changed
 //! from them, in its own transaction ([`refresh`], [`after_save`], [`after_retype`]; a drop
@@ -26,8 +27,16 @@ use crate::store::{ProjectionStatus, PropertyWrite, StoreError};
 /// Objects per rebuild transaction.
 pub(crate) const BATCH: u32 = 1000;
 
-/// Characters of a text value an index key holds (as `PropertyValuePrefix`).
-pub(super) const PREFIX: usize = 400;
+/// Characters of a text value an index key holds (`p<k>`, as `PropertyValuePrefix`:
+/// migration 0075), `LEFT`'s: UTF-16 units on SQL Server, code points on Babelfish, so at
+/// most twice as many UTF-16 units, within [`PREFIX_COLUMN`] whatever the characters are.
+/// (With 400 in `nvarchar(400)`, Babelfish refused a text of more than 400 characters with
+/// an emoji among its first 400.) An equality seeks `LEFT(@P, PREFIX)` and tests the whole
+/// value on the rows found.
+pub(super) const PREFIX: usize = 200;
+
+/// `p<k>`'s length (UTF-16 units).
+const PREFIX_COLUMN: usize = 2 * PREFIX;
 
 /// Longest text a pair's count keeps, in characters (`LEFT`'s: UTF-16 units on SQL Server,
 /// code points on Babelfish), so at most twice as many UTF-16 units: within
@@ -72,7 +81,7 @@ pub(crate) fn create_table(table: i64, layout: &Layout) -> Vec<String> {
         }
         if !c.by_value {
             columns.push_str(&format!(
-                ", p{k} AS CAST(LEFT(v{k}, {PREFIX}) AS nvarchar({PREFIX})) PERSISTED"
+                ", p{k} AS CAST(LEFT(v{k}, {PREFIX}) AS nvarchar({PREFIX_COLUMN})) PERSISTED"
             ));
         }
     }

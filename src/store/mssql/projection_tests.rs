@@ -73,8 +73,8 @@ fn config(extra: &str) -> Config {
 }
 
 const FIRSTS: [&str; 4] = ["Ann", "ann", "Émile", "Zoë"];
-/// Longer than the projection's 400-character prefix: no count row holds it (its
-/// equality counts the rows).
+/// Longer than the projection's 200-character prefix (`projection::PREFIX`): no count row
+/// holds it (its equality counts the rows).
 const LONG_LAST: &str = concat!(
     "Lo",
     "oooooooooooooooooooooooooooooooooooooooooooooooooo",
@@ -87,11 +87,10 @@ const LONG_LAST: &str = concat!(
     "oooooooooooooooooooooooooooooooooooooooooooooooooo",
     "oooooooooooooooooooooooooooooooooooooooooooooooooo",
 );
-/// Longer than a pair's count keeps (200 characters), within the projection's prefix:
-/// counted alone, not in a pair.
+/// Longer than a pair's count keeps (100 characters, `projection::PAIR_TEXT`), within the
+/// projection's prefix: counted alone, not in a pair.
 const MID_LAST: &str = concat!(
     "Mi",
-    "dddddddddddddddddddddddddddddddddddddddddddddddddd",
     "dddddddddddddddddddddddddddddddddddddddddddddddddd",
     "dddddddddddddddddddddddddddddddddddddddddddddddddd",
     "dddddddddddddddddddddddddddddddddddddddddddddddddd",
@@ -1446,7 +1445,7 @@ async fn concurrent_writers_of_disjoint_objects_keep_every_count_exact() {
 
 /// Texts with characters outside the BMP (an emoji: two UTF-16 units, one code point)
 /// around the limits of a pair's count (100 characters, `projection::PAIR_TEXT`) and of
-/// a value's (the projection's 400-character prefix is not reached: see docs/SQLSERVER.md),
+/// a value's (the projection's 200-character prefix, `projection::PREFIX`),
 /// in text-text and text-number pairs: every write is taken, every count row is what a
 /// count of the rows says, and each count answered from them is the rows'.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1484,6 +1483,13 @@ n = "Integer"
         let m = o.as_object().unwrap().clone();
         ids.push(id(ds.new_object("Q", Some(m)).await.unwrap()));
     }
+    // Every text reads back whole.
+    for (o, &object) in objects.iter().zip(&ids) {
+        let read = ds.get_object(object).await.unwrap();
+        for (name, value) in o.as_object().unwrap() {
+            assert_eq!(read.get(name), Some(value), "object {object}'s {name}");
+        }
+    }
     // Saves moving them between those texts.
     for (i, &object) in ids.iter().enumerate().step_by(3) {
         let m = json!({ "s": texts[(i + 1) % texts.len()], "t": texts[i % texts.len()] });
@@ -1505,12 +1511,40 @@ n = "Integer"
     compare_queries_of(&mut client, &ds, "Q", &queries)
         .await
         .unwrap();
+    // Migration 0075 once more, now over these rows, as an upgrade runs it over a database
+    // with projections: the prefix column is made anew, the projections go, and the next
+    // DSConfig apply lays them out again for the rebuild to fill.
+    drop(ds);
+    let script = include_str!("../../../migrations/mssql/0075_text_prefix_200.sql");
+    for batch in super::migrate::split_batches(script) {
+        exec::batch(&mut client, &batch).await.unwrap();
+    }
+    let left = exec::row(
+        &mut client,
+        "SELECT COUNT(*) FROM dbo.Projections",
+        Vec::new(),
+    )
+    .await
+    .unwrap()
+    .map(|r| exec::req::<i32>(&r, 0).unwrap());
+    assert_eq!(left, Some(0), "0075 drops the projections");
+    let ds = datastore(store.clone(), config(extra)).await;
+    build(store.as_ref()).await;
+    check(&mut client, false).await.unwrap();
+    compare_queries_of(&mut client, &ds, "Q", &queries)
+        .await
+        .unwrap();
+    for (o, &object) in objects.iter().zip(&ids).step_by(5) {
+        let read = ds.get_object(object).await.unwrap();
+        assert_eq!(read.get("n"), o.get("n"), "object {object} after 0075");
+    }
     drop(client.close().await);
     drop((ds, store));
     db.drop().await;
 }
 
-/// Texts with emoji around 100 characters and 100 or 200 UTF-16 units.
+/// Texts with emoji around 100 characters and 100 or 200 UTF-16 units, and around the
+/// indexed prefix.
 fn emoji_texts() -> Vec<String> {
     let e = "\u{1F600}";
     vec![
@@ -1528,5 +1562,13 @@ fn emoji_texts() -> Vec<String> {
         format!("{}{e}", "x".repeat(199)),
         // 150 emoji: 300 units, 150 code points.
         e.repeat(150),
+        // Around the indexed prefix (`projection::PREFIX`, 200 characters): 201 characters,
+        // 202 units.
+        format!("{e}{}", "x".repeat(200)),
+        // 250 emoji: the prefix holds 200 of them (400 units) on Babelfish, 100 on SQL Server.
+        e.repeat(250),
+        // The reported one: 450 characters with an emoji first. Before migration 0075,
+        // Babelfish refused its write (400 code points in `nvarchar(400)`).
+        format!("{e}{}", "y".repeat(449)),
     ]
 }

@@ -68,7 +68,8 @@ struct Renderer {
 struct Columns {
     value: String,
     double: String,
-    /// The indexed 400-character prefix of `value`, if it has one.
+    /// The indexed prefix of `value` (its first `projection::PREFIX` characters), if it has
+    /// one.
     prefix: Option<String>,
 }
 
@@ -275,7 +276,12 @@ impl Renderer {
                 let v = self.b.bind(value.as_str());
                 let exact = text_equals(text, &v);
                 match prefix {
-                    Some(prefix) => format!("{prefix} = LEFT({v}, 400) AND {exact}"),
+                    Some(prefix) => {
+                        format!(
+                            "{prefix} = LEFT({v}, {}) AND {exact}",
+                            super::projection::PREFIX
+                        )
+                    }
                     None => exact,
                 }
             }

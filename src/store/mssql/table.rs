@@ -125,7 +125,10 @@ fn projected_filter(
                 exact
             } else {
                 // What the projection's text indexes seek.
-                format!("pj.p{k} = LEFT({v}, 400) AND {exact}")
+                format!(
+                    "pj.p{k} = LEFT({v}, {}) AND {exact}",
+                    super::projection::PREFIX
+                )
             }
         }
     }
@@ -333,7 +336,8 @@ pub fn build_walk(
                 (
                     name,
                     format!(
-                        "f{i}.PropertyValuePrefix = LEFT({v}, 400) AND {}",
+                        "f{i}.PropertyValuePrefix = LEFT({v}, {}) AND {}",
+                        super::projection::PREFIX,
                         text_equals(&column, &v)
                     ),
                 )

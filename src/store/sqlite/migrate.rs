@@ -88,6 +88,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "object_versions_drawn",
         sql: include_str!("../../../migrations/sqlite/0074_object_versions_drawn.sql"),
     },
+    Migration {
+        version: 75,
+        name: "text_prefix_200",
+        sql: include_str!("../../../migrations/sqlite/0075_text_prefix_200.sql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS SchemaVersions (

@@ -1,0 +1,3 @@
+-- 0075: nothing in the embedded store (SQLite indexes whole texts). On SQL Server the
+-- indexed prefix of a text became its first 200 characters; the number is kept so that both
+-- stores have the same migrations.
