@@ -57,12 +57,17 @@ def caches_mb(host, port):
         resp = conn.getresponse()
         text = resp.read().decode()
         conn.close()
-    except OSError:
+    except (OSError, http.client.HTTPException, UnicodeDecodeError):
+        return None, None
+    if resp.status != 200:
         return None, None
     for line in text.splitlines():
         name, _, value = line.partition(" ")
         if name in ("datastore_sqlite_heap_bytes", "datastore_properties_cache_bytes"):
-            found[name] = float(value) / 1048576
+            try:
+                found[name] = float(value) / 1048576
+            except ValueError:
+                pass
     return (found.get("datastore_sqlite_heap_bytes"),
             found.get("datastore_properties_cache_bytes"))
 
@@ -179,13 +184,15 @@ def main():
             options[a] = int(args.pop(0))
         else:
             positional.append(a)
-    url, pid, seconds, threads = positional[0], int(positional[1]), int(positional[2]), int(positional[3])
+    url, pid, threads = positional[0], int(positional[1]), int(positional[3])
+    seconds = max(1, int(positional[2]))
     database = positional[4] if len(positional) > 4 else None
     warmup = options["--warmup"]
     host, port = url.split("//")[1].split(":")
     start = time.time()
-    samples = []  # (seconds since the measured window began, MB), warm-up ones negative
+    samples = []  # (seconds since its phase began, MB, phase)
     wal = []  # (size, header identity) beside each measured sample
+    warm_wal = []  # the WAL's sizes during the warm-up
     others = []  # (seconds, MB) of RSS less SQLite's heap and the properties cache
     measured_from = [None]
 
@@ -199,10 +206,14 @@ def main():
             others.append((samples[-1][0], rest, phase))
             line += f" (SQLite {sqlite_heap:5.1f}, properties {kept:5.1f}, the rest {rest:6.1f})"
         line += f"  {done['requests']} requests, {len(errors)} errors"
-        if database and phase == "soak":
-            wal.append(wal_state(database))
-            restarted = len(wal) > 1 and wal[-1][1] != wal[-2][1]
-            line += f"  WAL {wal[-1][0] / 1048576:6.1f} MiB" + (" (started over)" if restarted else "")
+        if database:
+            state = wal_state(database)
+            if phase == "soak":
+                wal.append(state)
+            else:
+                warm_wal.append(state[0])
+            restarted = len(wal) > 1 and wal[-1][1] != wal[-2][1] and phase == "soak"
+            line += f"  WAL {state[0] / 1048576:6.1f} MiB" + (" (started over)" if restarted else "")
         print(line, flush=True)
 
     sample("start")
@@ -237,7 +248,7 @@ def main():
     print(f"soak: {seconds} s measured after {warmup} s of warm-up, {threads} threads, {requests} requests ({requests / seconds:.0f}/s), "
           f"{len(errors)} errors; RSS first half {first:.1f} MB, second half {second:.1f} MB "
           f"({growth:+.1f} %), trend {slope * 60:+.2f} MB/min ({rise:+.1f} % of the mean over "
-          f"the window), peak {max(m for _, m, _ in samples):.1f} MB")
+          f"the window), peak {max(m for _, m, _ in samples):.1f} MB (warm-up included)")
     rest = [(t, m) for t, m, phase in others if phase == "soak"]
     if len(rest) >= 2:
         rest_mean = sum(m for _, m in rest) / len(rest)
@@ -259,7 +270,10 @@ def main():
         # a bounded WAL stops growing; 16 MiB of slack for a late burst.
         grew = late > before + 16 * 1048576
         wal_bad = grew or late_restarts == 0
-        print(f"WAL: {sizes[0] / 1048576:.1f} MiB at the start, {before / 1048576:.1f} MiB by "
+        if warm_wal:
+            print(f"WAL during the warm-up: {warm_wal[0] / 1048576:.1f} MiB at its start, peak "
+                  f"{max(warm_wal) / 1048576:.1f} MiB")
+        print(f"WAL: {sizes[0] / 1048576:.1f} MiB at the window's start, {before / 1048576:.1f} MiB by "
               f"two thirds, {sizes[-1] / 1048576:.1f} MiB at the end (peak "
               f"{max(sizes) / 1048576:.1f} MiB); started over between {restarts} of "
               f"{len(wal) - 1} sample pairs ({late_restarts} in the second half)"

@@ -27,7 +27,8 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_count_requests_by_endpoint_and_status_never_by_raw_path() {
     let app = spawn_app().await;
-    app.new_object("Person", json!({ "age": 3 })).await;
+    let person = app.new_object("Person", json!({ "age": 3 })).await;
+    app.get_object(&person["objectId"]).await.ok();
     for id in ["987654", "987655"] {
         app.get("getObject", &[("objectId", id)])
             .await
@@ -46,7 +47,7 @@ async fn metrics_count_requests_by_endpoint_and_status_never_by_raw_path() {
             &text,
             r#"datastore_http_request_duration_seconds_count{endpoint="getObject"}"#
         ),
-        Some(2.0)
+        Some(3.0)
     );
     assert!(
         !text.contains("4242") && !text.contains("no/such"),
@@ -67,6 +68,15 @@ async fn metrics_count_requests_by_endpoint_and_status_never_by_raw_path() {
         Some(pool as f64)
     );
     assert!(text.contains("datastore_store_errors_total"));
+    // The memory gauges: SQLite's heap (every test process has SQLite databases, if only an
+    // app's stand-in) and, on SQLite, the properties the read above kept.
+    let heap = sample(&text, "datastore_sqlite_heap_bytes").expect("the SQLite heap gauge");
+    assert!(heap > 0.0, "{heap}");
+    let kept = sample(&text, "datastore_properties_cache_bytes").expect("the cache gauge");
+    assert!(kept <= 16.0 * 1024.0 * 1024.0, "{kept}");
+    if mssql_url().is_none() {
+        assert!(kept > 0.0, "the object read is kept");
+    }
     // The scrape itself is counted from the next one on.
     let again = scrape(&app).await;
     assert!(again.contains(r#"datastore_http_requests_total{endpoint="metrics",status="200"} 1"#));

@@ -38,6 +38,14 @@ pub(super) const PREFIX: usize = 200;
 /// `p<k>`'s length (UTF-16 units).
 const PREFIX_COLUMN: usize = 2 * PREFIX;
 
+/// What an indexed prefix (`p<k>`, `PropertyValuePrefix`) holds of the bound text `v`: its
+/// first [`PREFIX`] characters counted as the columns count them, under their binary
+/// collation (a parameter has the database's, and under an `_SC` one SQL Server's `LEFT`
+/// counts a surrogate pair as one character).
+pub(super) fn prefix_of(v: &str) -> String {
+    format!("LEFT({v} COLLATE Latin1_General_100_BIN2, {PREFIX})")
+}
+
 /// Longest text a pair's count keeps, in characters (`LEFT`'s: UTF-16 units on SQL Server,
 /// code points on Babelfish), so at most twice as many UTF-16 units: within
 /// `dbo.PairCounts`' `nvarchar(200)` (migration 0072: two of them stay within a clustered

@@ -21,7 +21,7 @@ use super::{admin, aggregate, projection, query, sql, table, MssqlStore};
 use crate::dsconfig::{self, Config};
 use crate::query::plan::QueryPlan;
 use crate::query::resolve::{self, Paging};
-use crate::service::{ActiveConfig, Datastore};
+use crate::service::{ActiveConfig, Datastore, FilterRequest};
 use crate::store::aggregate::{
     measure, same_within_rounding as same, AggregateOrder, AggregatePlan, Function, GroupKey,
     Measure, Reading, Sort,
@@ -1511,10 +1511,22 @@ n = "Integer"
     compare_queries_of(&mut client, &ds, "Q", &queries)
         .await
         .unwrap();
+    found_by_their_texts(&ds, &ids).await;
     // Migration 0075 once more, now over these rows, as an upgrade runs it over a database
     // with projections: the prefix column is made anew, the projections go, and the next
     // DSConfig apply lays them out again for the rebuild to fill.
     drop(ds);
+    let tables: Vec<i32> = exec::rows(
+        &mut client,
+        "SELECT TableNo FROM dbo.Projections",
+        Vec::new(),
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| exec::req(r, 0).unwrap())
+    .collect();
+    assert!(!tables.is_empty());
     let script = include_str!("../../../migrations/mssql/0075_text_prefix_200.sql");
     for batch in super::migrate::split_batches(script) {
         exec::batch(&mut client, &batch).await.unwrap();
@@ -1528,19 +1540,58 @@ n = "Integer"
     .unwrap()
     .map(|r| exec::req::<i32>(&r, 0).unwrap());
     assert_eq!(left, Some(0), "0075 drops the projections");
+    for table in tables {
+        let sql = format!(
+            "SELECT CASE WHEN OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NULL THEN 0 ELSE 1 END"
+        );
+        let found = exec::row(&mut client, &sql, Vec::new())
+            .await
+            .unwrap()
+            .map(|r| exec::req::<i32>(&r, 0).unwrap());
+        assert_eq!(found, Some(0), "dbo.Proj_{table} is dropped");
+    }
     let ds = datastore(store.clone(), config(extra)).await;
     build(store.as_ref()).await;
     check(&mut client, false).await.unwrap();
     compare_queries_of(&mut client, &ds, "Q", &queries)
         .await
         .unwrap();
-    for (o, &object) in objects.iter().zip(&ids).step_by(5) {
-        let read = ds.get_object(object).await.unwrap();
-        assert_eq!(read.get("n"), o.get("n"), "object {object} after 0075");
-    }
+    found_by_their_texts(&ds, &ids).await;
     drop(client.close().await);
     drop((ds, store));
     db.drop().await;
+}
+
+/// Each of `objects` (of type `Q`) is found by an equality with each of its texts `s` and
+/// `t`: a prefix that the query and the columns counted differently would find none (a
+/// comparison of the projection with the EAV rows would not see it: both seek the prefix).
+async fn found_by_their_texts(ds: &Datastore, objects: &[i64]) {
+    for &object in objects {
+        let read = ds.get_object(object).await.unwrap();
+        for name in ["s", "t"] {
+            let Some(Value::String(text)) = read.get(name) else {
+                continue;
+            };
+            let query = format!("{name} == {}", serde_json::to_string(text).unwrap());
+            let listed = ds
+                .list_by_filter(FilterRequest {
+                    object_type: "Q".into(),
+                    query,
+                    properties: None,
+                    offset: None,
+                    limit: Some(1000),
+                    after: None,
+                    count: Some(false),
+                })
+                .await
+                .unwrap();
+            assert!(
+                ids(&listed.page).contains(&object),
+                "object {object} by its {name} of {} characters",
+                text.chars().count()
+            );
+        }
+    }
 }
 
 /// Texts with emoji around 100 characters and 100 or 200 UTF-16 units, and around the

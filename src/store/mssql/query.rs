@@ -85,7 +85,9 @@ impl Renderer {
         match cmp {
             Cmp::Eq => text_equals(expr, &v),
             Cmp::StartsWith => {
-                let prefix = format!("LEFT({expr}, LEN({v} + N'.') - 1)");
+                // `LEN` counts as `LEFT` does under `expr`'s binary collation (under an
+                // `_SC` one, the parameter's default, a surrogate pair is one character).
+                let prefix = format!("LEFT({expr}, LEN({v} {EXACT} + N'.') - 1)");
                 format!("({})", text_equals(&prefix, &v))
             }
             Cmp::Like => {
@@ -278,8 +280,8 @@ impl Renderer {
                 match prefix {
                     Some(prefix) => {
                         format!(
-                            "{prefix} = LEFT({v}, {}) AND {exact}",
-                            super::projection::PREFIX
+                            "{prefix} = {} AND {exact}",
+                            super::projection::prefix_of(&v)
                         )
                     }
                     None => exact,

@@ -125,10 +125,7 @@ fn projected_filter(
                 exact
             } else {
                 // What the projection's text indexes seek.
-                format!(
-                    "pj.p{k} = LEFT({v}, {}) AND {exact}",
-                    super::projection::PREFIX
-                )
+                format!("pj.p{k} = {} AND {exact}", super::projection::prefix_of(&v))
             }
         }
     }
@@ -336,8 +333,8 @@ pub fn build_walk(
                 (
                     name,
                     format!(
-                        "f{i}.PropertyValuePrefix = LEFT({v}, {}) AND {}",
-                        super::projection::PREFIX,
+                        "f{i}.PropertyValuePrefix = {} AND {}",
+                        super::projection::prefix_of(&v),
                         text_equals(&column, &v)
                     ),
                 )
