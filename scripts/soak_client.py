@@ -10,8 +10,9 @@ getChildren + dropRelationship). Every answer that is not 200 counts as an error
 `-wal` file and the WAL header's checkpoint sequence and salts (they change each time SQLite
 starts the WAL over from its beginning).
 
-Before the SECONDS that are measured come S seconds of the same load that are not (the
-warm-up): the service's bounded caches fill over the first minutes (its properties cache,
+Before the SECONDS that are measured comes the same load, not measured (the warm-up), for
+at least S seconds and on until the properties cache's gauge has stopped growing (at most
+3 S): the service's bounded caches fill over the first minutes (its properties cache,
 SQLite's page caches, the allocator's pages for them), and a cache filling to its bound is
 growth, but not a trend. The warm-up's samples are printed, marked, and left out of the
 verdict. Each sample also shows what the service's /metrics say SQLite's heap and the
@@ -87,7 +88,7 @@ def wal_state(database):
     return size, struct.unpack(">III", header[12:24])
 
 
-def worker(host, port, until, seed):
+def worker(host, port, stop, seed):
     rnd = random.Random(seed)
     conn = http.client.HTTPConnection(host, port, timeout=30)
     mine = []
@@ -132,7 +133,7 @@ def worker(host, port, until, seed):
                 errors.append(f"/getFile {resp.status}: {len(back)} bytes, "
                               f"{'the same' if back == data else 'not the ones uploaded'}")
 
-    while time.time() < until:
+    while not stop.is_set():
         r = rnd.random()
         if r < 0.15 or not mine:
             o = call("/newObject", {"objectType": "Person", "properties": {
@@ -215,22 +216,40 @@ def main():
             restarted = len(wal) > 1 and wal[-1][1] != wal[-2][1] and phase == "soak"
             line += f"  WAL {state[0] / 1048576:6.1f} MiB" + (" (started over)" if restarted else "")
         print(line, flush=True)
+        return kept
 
     sample("start")
-    warm_end = time.time() + warmup
-    until = warm_end + seconds
-    workers = [threading.Thread(target=worker, args=(host, int(port), until, i), daemon=True)
+    stop = threading.Event()
+    workers = [threading.Thread(target=worker, args=(host, int(port), stop, i), daemon=True)
                for i in range(threads)]
     for w in workers:
         w.start()
-    while time.time() < warm_end:
-        sample("warm-up")
-        time.sleep(min(10, max(0, warm_end - time.time())))
+    # The warm-up: at least WARMUP seconds, and on until the properties cache is full (its
+    # gauge the same within 1 % over the last 3 samples: at its bound, evictions hold it
+    # there), which on a slower machine takes longer; at most 3 times WARMUP.
+    warm_end = time.time() + warmup
+    warm_cap = time.time() + 3 * warmup
+    kept_seen = []
+
+    def cache_full():
+        if len(kept_seen) < 3 or not kept_seen[-1]:
+            return False
+        last = kept_seen[-3:]
+        return max(last) - min(last) <= 0.01 * max(last)
+
+    while time.time() < warm_cap and (time.time() < warm_end or not cache_full()):
+        kept_seen.append(sample("warm-up") or 0.0)
+        time.sleep(min(10, max(0, warm_cap - time.time())))
+    warm_seconds = round(time.time() - start)
+    if not cache_full():
+        print(f"warm-up: the properties cache was still filling after {warm_seconds} s", flush=True)
     measured_from[0] = time.time()
+    until = measured_from[0] + seconds
     warm_requests = done["requests"]
     while time.time() < until:
         sample("soak")
         time.sleep(min(10, max(0, until - time.time())))
+    stop.set()
     for w in workers:
         w.join(timeout=60)
     sample("soak")
@@ -245,7 +264,7 @@ def main():
     growth = (second - first) / first * 100 if first else 0.0
     slope = trend(body)
     rise = slope * seconds / mean * 100 if mean else 0.0
-    print(f"soak: {seconds} s measured after {warmup} s of warm-up, {threads} threads, {requests} requests ({requests / seconds:.0f}/s), "
+    print(f"soak: {seconds} s measured after {warm_seconds} s of warm-up, {threads} threads, {requests} requests ({requests / seconds:.0f}/s), "
           f"{len(errors)} errors; RSS first half {first:.1f} MB, second half {second:.1f} MB "
           f"({growth:+.1f} %), trend {slope * 60:+.2f} MB/min ({rise:+.1f} % of the mean over "
           f"the window), peak {max(m for _, m, _ in samples):.1f} MB (warm-up included)")
