@@ -241,7 +241,7 @@ def main():
         kept_seen.append(sample("warm-up") or 0.0)
         time.sleep(min(10, max(0, warm_cap - time.time())))
     warm_seconds = round(time.time() - start)
-    if not cache_full():
+    if warmup > 0 and not cache_full():
         print(f"warm-up: the properties cache was still filling after {warm_seconds} s", flush=True)
     measured_from[0] = time.time()
     until = measured_from[0] + seconds

@@ -527,6 +527,16 @@ async fn check(c: &mut Client, complete: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// The first column of every row `sql` answers.
+async fn first_column<T: for<'a> tiberius::FromSql<'a>>(c: &mut Client, sql: &str) -> Vec<T> {
+    exec::rows(c, sql, Vec::new())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| exec::req(r, 0).unwrap())
+        .collect()
+}
+
 async fn build(store: &dyn Store) {
     crate::service::projections::build_all(store).await.unwrap();
 }
@@ -1062,16 +1072,11 @@ async fn every_write_path_reindex_and_import_keep_the_projection_equal_to_the_ea
     let ds = datastore(store.clone(), config("nick = \"String\"\n")).await;
     build(store.as_ref()).await;
     check(&mut client, true).await.unwrap();
-    let people: Vec<i64> = exec::rows(
+    let people: Vec<i64> = first_column(
         &mut client,
         "SELECT ObjectId FROM dbo.Objects WHERE ObjectType = N'P'",
-        Vec::new(),
     )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| exec::req(r, 0).unwrap())
-    .collect();
+    .await;
     if let Some(first) = people.first() {
         let m = json!({ "nick": "Al", "age": 9 })
             .as_object()
@@ -1516,16 +1521,7 @@ n = "Integer"
     // with projections: the prefix column is made anew, the projections go, and the next
     // DSConfig apply lays them out again for the rebuild to fill.
     drop(ds);
-    let tables: Vec<i32> = exec::rows(
-        &mut client,
-        "SELECT TableNo FROM dbo.Projections",
-        Vec::new(),
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| exec::req(r, 0).unwrap())
-    .collect();
+    let tables: Vec<i32> = first_column(&mut client, "SELECT TableNo FROM dbo.Projections").await;
     assert!(!tables.is_empty());
     let script = include_str!("../../../migrations/mssql/0075_text_prefix_200.sql");
     for batch in super::migrate::split_batches(script) {
