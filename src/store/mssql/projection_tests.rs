@@ -1527,24 +1527,14 @@ n = "Integer"
     for batch in super::migrate::split_batches(script) {
         exec::batch(&mut client, &batch).await.unwrap();
     }
-    let left = exec::row(
-        &mut client,
-        "SELECT COUNT(*) FROM dbo.Projections",
-        Vec::new(),
-    )
-    .await
-    .unwrap()
-    .map(|r| exec::req::<i32>(&r, 0).unwrap());
-    assert_eq!(left, Some(0), "0075 drops the projections");
+    let left: Vec<i32> = first_column(&mut client, "SELECT COUNT(*) FROM dbo.Projections").await;
+    assert_eq!(left, [0], "0075 drops the projections");
     for table in tables {
         let sql = format!(
             "SELECT CASE WHEN OBJECT_ID(N'dbo.Proj_{table}', N'U') IS NULL THEN 0 ELSE 1 END"
         );
-        let found = exec::row(&mut client, &sql, Vec::new())
-            .await
-            .unwrap()
-            .map(|r| exec::req::<i32>(&r, 0).unwrap());
-        assert_eq!(found, Some(0), "dbo.Proj_{table} is dropped");
+        let found: Vec<i32> = first_column(&mut client, &sql).await;
+        assert_eq!(found, [0], "dbo.Proj_{table} is dropped");
     }
     let ds = datastore(store.clone(), config(extra)).await;
     build(store.as_ref()).await;
